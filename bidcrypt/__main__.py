@@ -1,0 +1,5 @@
+"""``python -m bidcrypt`` runs the command line."""
+
+from bidcrypt.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""`bidcrypt doctor`: the seal-assistant check of a UKey or PKCS#12 file."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bidcrypt.certs import Purpose
+from bidcrypt.cli.common import handles_errors, json_option, key_options, print_json
+from bidcrypt.cli.exit_codes import exit_code_for_code
+from bidcrypt.doctor import DoctorReport, examine
+from bidcrypt.i18n import pick
+from bidcrypt.keys import PinSource
+
+_MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
+
+
+@click.command()
+@click.option(
+    "--token",
+    "reference",
+    required=True,
+    metavar="KEYREF",
+    help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.",
+)
+@click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
+@click.option(
+    "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."
+)
+@key_options
+@json_option
+@handles_errors
+def doctor(
+    reference: str, expect_uscc: str | None, login: bool, module: str | None, pin_env: str, as_json: bool
+) -> None:
+    """Check that a UKey is ready: driver, token, PIN state, certificates, identity.
+
+    Exits 0 when healthy, otherwise with the exit code of the first problem.
+    """
+    report = examine(
+        reference, module=module, pin_source=PinSource(env_var=pin_env), expect_uscc=expect_uscc, login=login
+    )
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        _print(report)
+    sys.exit(exit_code_for_code(report.problems[0].code) if report.problems else 0)
+
+
+def _print(report: DoctorReport) -> None:
+    for finding in report.findings:
+        if finding.level == "ok":
+            click.echo(f"{_MARKS['ok']} {finding.message}")
+    if report.token is not None:
+        pin = report.token["pin"]
+        state = [name for name, on in pin.items() if on]
+        click.echo(f"  PIN: {', '.join(state) if state else pick('ok', '正常')}")
+    for check in report.certificates:
+        s = check.summary
+        roles = "/".join(Purpose(p).label() for p in s.purposes) or pick(
+            "no usable key usage", "无可用密钥用法"
+        )
+        click.echo(f"  [{check.label}] {roles}: {s.subject}")
+        click.echo(
+            f"      {pick('credit code', '信用代码')}: {s.credit_code or '-'}   "
+            f"{pick('issuer', '颁发者')}: {s.issuer}   {pick('serial', '序列号')}: {s.serial}"
+        )
+        validity = pick("valid", "有效") if check.valid_now else pick("NOT VALID NOW", "当前无效")
+        click.echo(f"      {s.not_before} — {s.not_after} ({validity})   {s.key}")
+        if check.private_key is not None:
+            key_state = (
+                pick("private key present", "私钥存在")
+                if check.private_key
+                else pick("NO PRIVATE KEY", "无私钥")
+            )
+            transports = (
+                f"   {pick('decrypts', '可解密')}: {', '.join(check.key_transports)}"
+                if (check.key_transports)
+                else ""
+            )
+            click.echo(f"      {key_state}{transports}")
+    for finding in report.findings:
+        if finding.level != "ok":
+            line = f"{_MARKS[finding.level]} {finding.message}"
+            if finding.hint:
+                line += f" — {finding.hint}"
+            click.echo(line, err=finding.level == "problem")
+    if report.healthy:
+        click.echo(pick("healthy: the key source is ready", "检测通过：可以正常使用"))

@@ -1,0 +1,81 @@
+"""The one place where errors become exit codes. The README's table is checked against this."""
+
+from __future__ import annotations
+
+from bidcrypt import errors as e
+
+OK = 0
+#: A bug in bidcrypt: an exception nobody expected (EX_SOFTWARE). The message asks for a report.
+INTERNAL_ERROR = 70
+#: Wrong command-line usage (click's own code).
+USAGE = 2
+
+#: Error class -> exit code. A class not listed takes the code of its nearest listed base.
+EXIT_CODES: dict[type[e.BidcryptError], int] = {
+    e.BidcryptError: 1,
+    e.InputError: 3,
+    e.OutputExistsError: 4,
+    e.OutputError: 5,
+    e.KeySourceError: 17,
+    e.ModuleLoadError: 10,
+    e.ModuleMissingError: 10,
+    e.TokenAbsentError: 11,
+    e.KeyNotFoundError: 12,
+    e.CertificateMissingError: 12,
+    e.PinIncorrectError: 13,
+    e.PinLockedError: 14,
+    e.PinFinalTryError: 15,
+    e.PinUnavailableError: 16,
+    e.TokenError: 17,
+    e.MechanismUnsupportedError: 17,
+    e.KeyRefError: 18,
+    e.CertificateError: 26,
+    e.CertificateExpiredError: 20,
+    e.CertificateNotYetValidError: 21,
+    e.WrongKeyUsageError: 22,
+    e.CertificateUntrustedError: 23,
+    e.CertificateRevokedError: 24,
+    e.IdentityMismatchError: 25,
+    e.CreditCodeError: 25,
+    e.EnvelopeError: 30,
+    e.MalformedEnvelopeError: 30,
+    e.UnsupportedAlgorithmError: 31,
+    e.WrongKeyError: 32,
+    e.IntegrityError: 33,
+    e.SealError: 43,
+    e.NotAPdfError: 40,
+    e.EncryptedPdfError: 41,
+    e.KeyCertificateMismatchError: 42,
+    e.SealInvalidError: 43,
+    e.PackageError: 53,
+    e.ReencryptionRequiredError: 50,
+    e.UnsafePathError: 51,
+    e.ManifestError: 52,
+    e.OpeningError: 63,
+    e.DeadlinePassedError: 60,
+    e.NotOpeningTimeError: 61,
+    e.SessionBusyError: 62,
+}
+
+
+def exit_code_for(error: e.BidcryptError | type[e.BidcryptError]) -> int:
+    """The exit code of an error (instance or class), by its nearest listed class."""
+    cls = error if isinstance(error, type) else type(error)
+    for klass in cls.__mro__:
+        if klass in EXIT_CODES:
+            return EXIT_CODES[klass]
+    return INTERNAL_ERROR
+
+
+def exit_code_for_code(code: str) -> int:
+    """The exit code of the error class whose stable ``code`` is *code*."""
+    for cls in EXIT_CODES:
+        if cls.code == code:
+            return exit_code_for(cls)
+    return INTERNAL_ERROR
+
+
+def table() -> list[tuple[int, str, str]]:
+    """(exit code, error code, description) rows for documentation, sorted by exit code."""
+    rows = [(code, cls.code, (cls.__doc__ or "").strip().splitlines()[0]) for cls, code in EXIT_CODES.items()]
+    return sorted(rows)

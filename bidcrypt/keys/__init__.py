@@ -1,0 +1,45 @@
+"""Key sources: a UKey over PKCS#11 or a PKCS#12 file, behind one narrow interface.
+
+A *key reference* (KEYREF on the command line) is either an RFC 7512 URI
+(``pkcs11:token=bidder-a;object=enc?module-path=...``) or the path of a
+PKCS#12 file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bidcrypt.errors import InputError
+from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
+from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri
+
+__all__ = [
+    "DEFAULT_PIN_ENV",
+    "MODULE_ENV",
+    "KeyEntry",
+    "KeySource",
+    "KeyTransport",
+    "Pin",
+    "PinSource",
+    "Pkcs11Uri",
+    "open_key_source",
+]
+
+
+def open_key_source(ref: str, pin_source: PinSource | None = None, module: str | None = None) -> KeySource:
+    """Open the key source named by *ref*: a ``pkcs11:`` URI or a PKCS#12 file path.
+
+    *module* is the PKCS#11 module to use when the URI names none (``--module``);
+    the ``BIDCRYPT_PKCS11_MODULE`` environment variable comes after it.
+    """
+    if is_pkcs11_uri(ref):
+        from bidcrypt.keys.pkcs11_token import Pkcs11Source
+
+        return Pkcs11Source(Pkcs11Uri.parse(ref), pin_source, module)
+    path = Path(ref)
+    if not path.is_file():
+        raise InputError("no such file, and not a pkcs11: URI", path=ref)
+    from bidcrypt.keys.pkcs12_file import Pkcs12Source
+
+    return Pkcs12Source(path, pin_source)

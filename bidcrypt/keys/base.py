@@ -1,0 +1,143 @@
+"""The narrow interface every key source offers: certificates and three private-key operations.
+
+The engine never sees key material. It asks a :class:`KeyEntry` to unwrap a
+content key (RSA decrypt), to agree a secret (ECDH), or to sign bytes. A
+UKey does the operation on the token; a PKCS#12 file does it in software.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from enum import Enum
+from types import TracebackType
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+from bidcrypt import certs
+from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
+from bidcrypt.i18n import pick
+
+
+class KeyTransport(Enum):
+    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+
+    OAEP_SHA256 = "oaep"
+    OAEP_SHA1 = "oaep-sha1"
+    PKCS1V15 = "pkcs1v15"
+
+    def padding(self) -> padding.AsymmetricPadding:
+        """The matching padding object of ``cryptography``."""
+        if self is KeyTransport.PKCS1V15:
+            return padding.PKCS1v15()
+        algorithm: hashes.HashAlgorithm = (
+            hashes.SHA256() if self is KeyTransport.OAEP_SHA256 else hashes.SHA1()  # noqa: S303
+        )
+        return padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
+
+
+#: Hash names accepted by :meth:`KeyEntry.sign`.
+SIGNATURE_HASHES = ("sha256", "sha384", "sha512")
+
+
+class KeyEntry(ABC):
+    """One certificate on a key source, with its private key when the source holds it."""
+
+    def __init__(self, label: str, key_id: bytes, certificate: x509.Certificate, source: str) -> None:
+        self.label = label
+        self.key_id = key_id
+        self.certificate = certificate
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.source}:{self.label} {certs.display_name(self.certificate)}>"
+
+    @property
+    @abstractmethod
+    def has_private_key(self) -> bool:
+        """True when the private key of this certificate is on the source."""
+
+    @abstractmethod
+    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+        """Unwrap an RSA-encrypted key with the private key."""
+
+    @abstractmethod
+    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
+        """The raw ECDH shared secret (the x coordinate) with *peer*."""
+
+    @abstractmethod
+    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
+        """Sign *data*: PKCS#1 v1.5 for RSA, a DER ECDSA-Sig-Value for EC."""
+
+    @abstractmethod
+    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+        """The key transports the source says it can undo (from its mechanism list), strongest first."""
+
+    def probe_transports(self) -> tuple[KeyTransport, ...]:
+        """The key transports this key really undoes, found by a trial decryption of each.
+
+        Costs one private-key operation per transport the source claims.
+        """
+        public_key = self.certificate.public_key()
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            return ()
+        working = []
+        for transport in self.claimed_transports():
+            probe = os.urandom(32)
+            try:
+                wrapped = public_key.encrypt(probe, transport.padding())
+                if self.rsa_decrypt(wrapped, transport) == probe:
+                    working.append(transport)
+            except (MechanismUnsupportedError, WrongKeyError, TokenError, ValueError):
+                continue
+        return tuple(working)
+
+    def _require_private_key(self) -> None:
+        if not self.has_private_key:
+            raise KeyNotFoundError(what=pick("private key", "私钥"), ref=f"{self.source}:{self.label}")
+
+
+class KeySource(ABC):
+    """A place holding certificates and private keys: a UKey or a PKCS#12 file.
+
+    Use as a context manager; a token is logged in at most once per source,
+    on the first private-key operation.
+    """
+
+    #: A short description for messages: the token label or the file name.
+    description: str
+
+    @abstractmethod
+    def entries(self) -> list[KeyEntry]:
+        """Every certificate on the source with its private-key handle."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the token session or key material."""
+
+    def __enter__(self) -> KeySource:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def entry(self, purpose: certs.Purpose | None = None) -> KeyEntry:
+        """The one entry with a private key for *purpose* (any purpose when None)."""
+        candidates = [
+            e for e in self.entries() if purpose is None or purpose in certs.purposes(e.certificate)
+        ]
+        if not candidates:
+            what = pick("certificate", "证书")
+            if purpose is not None:
+                what = pick(f"{purpose.value} certificate", f"{purpose.label()}证书")
+            raise KeyNotFoundError(what=what, ref=self.description)
+        if len(candidates) == 1:
+            return candidates[0]
+        with_key = [e for e in candidates if e.has_private_key]
+        return (with_key or candidates)[0]

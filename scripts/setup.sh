@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up bidcrypt on Debian 12 as root: system packages, a virtualenv in .venv, the package with its
+# test dependencies. Safe to run again; apt is only called when a package is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# softhsm2: the UKey in tests and the demo; opensc: pkcs11-tool; poppler-utils: pdfsig/pdftoppm (seal
+# checks); qpdf: PDF structure checks; libnss3-tools: certutil for pdfsig's trust store; openssl: the
+# interop peer; fonts-wqy-microhei: Chinese glyphs for the sample documents.
+APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl
+              fonts-wqy-microhei)
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+if [[ ! -x .venv/bin/python ]]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v '^WARNING: Location' || true
+.venv/bin/python -c 'import bidcrypt, pkcs11, pyhanko, cryptography' || { echo "setup: install failed" >&2; exit 1; }
+echo "setup: ready (.venv)"

@@ -1,0 +1,160 @@
+"""Shared test fixtures: the test PKI, SoftHSM2 UKeys, and a CLI runner.
+
+SoftHSM2 tokens are provisioned once per test session into a temporary
+directory (``SOFTHSM2_CONF`` points there; the system store is never
+touched). Tests that need a peer tool skip when it is missing, except under
+``CI=true``, where a missing peer is a failure: CI installs them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+PKI = FIXTURES / "pki"
+SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+sys.path.insert(0, str(FIXTURES))
+
+
+def require_tool(name: str) -> str:
+    """The path of a peer tool, skipping the test (failing in CI) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is not installed; the CI set-up must install it")
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@dataclass(frozen=True)
+class Pki:
+    """The committed test PKI (fixtures/pki) and its index."""
+
+    root: Path
+    index: dict[str, Any]
+
+    @property
+    def pin(self) -> str:
+        return str(self.index["pin"])
+
+    def cert(self, name: str) -> Path:
+        """Path of the PEM certificate, e.g. ``cert("bidder-a/enc")``."""
+        return self.root / f"{name}.pem"
+
+    def key(self, name: str) -> Path:
+        return self.root / f"{name}.key.pem"
+
+    def p12(self, name: str) -> Path:
+        return self.root / f"{name}.p12"
+
+    def chain(self, name: str) -> Path:
+        return self.root / f"{name}.chain.pem"
+
+    @property
+    def roots(self) -> Path:
+        return self.root / "trust" / "roots.pem"
+
+    @property
+    def intermediates(self) -> Path:
+        return self.root / "trust" / "intermediates.pem"
+
+    @property
+    def crl(self) -> Path:
+        return self.root / "ca" / "vendor-rsa.crl"
+
+    def company(self, slug: str) -> dict[str, str]:
+        return dict(self.index["companies"][slug])
+
+
+@pytest.fixture(scope="session")
+def pki() -> Pki:
+    return Pki(PKI, json.loads((PKI / "index.json").read_text()))
+
+
+@dataclass(frozen=True)
+class SoftHsm:
+    """Provisioned SoftHSM2 tokens: build key references to them."""
+
+    module: str
+    config: Path
+    pin: str
+
+    def uri(self, token: str, obj: str | None = None, with_module: bool = True) -> str:
+        """``pkcs11:token=T[;object=O][?module-path=...]``."""
+        uri = f"pkcs11:token={token}" + (f";object={obj}" if obj else "")
+        return uri + (f"?module-path={self.module}" if with_module else "")
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[SoftHsm]:
+    """Every fixture token, provisioned once; SOFTHSM2_CONF set for the whole session."""
+    if not Path(SOFTHSM_MODULE).exists():
+        if IN_CI:
+            pytest.fail("SoftHSM2 is not installed; the CI set-up must install it")
+        pytest.skip("SoftHSM2 is not installed")
+    import provision_ukey
+
+    directory = tmp_path_factory.mktemp("softhsm")
+    previous = os.environ.get("SOFTHSM2_CONF")
+    config = provision_ukey.provision(directory)
+    os.environ["SOFTHSM2_CONF"] = str(config)
+    yield SoftHsm(SOFTHSM_MODULE, config, pki.pin)
+    if previous is None:
+        os.environ.pop("SOFTHSM2_CONF", None)
+    else:
+        os.environ["SOFTHSM2_CONF"] = previous
+
+
+@pytest.fixture
+def pin_env(monkeypatch: pytest.MonkeyPatch, pki: Pki) -> str:
+    """BIDCRYPT_PIN set to the fixture PIN for this test."""
+    monkeypatch.setenv("BIDCRYPT_PIN", pki.pin)
+    return pki.pin
+
+
+@pytest.fixture(autouse=True)
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English messages unless they set a Chinese locale themselves."""
+    for name in ("BIDCRYPT_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+
+
+def run_cli(
+    *args: str | os.PathLike[str], env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
+    """Run the bidcrypt CLI in-process; stdout and stderr are separate."""
+    from bidcrypt.cli import main
+
+    runner = CliRunner()
+    return runner.invoke(main, [str(a) for a in args], env=env, input=input, catch_exceptions=False)
+
+
+def run_bidcrypt(
+    *args: str | os.PathLike[str], env: dict[str, str] | None = None, check: bool = False, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``bidcrypt`` command in a subprocess, as a user would."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        check=check,
+        **kwargs,
+    )
