@@ -21,7 +21,9 @@ def render() -> str:
     rows = [(code, f"`{error}`", text) for code, error, text in table()]
     rows += [(code, "", text) for code, text in FIXED.items()]
     lines = ["| exit | error code | meaning |", "| --- | --- | --- |"]
-    lines += [f"| {code} | {error} | {text} |" for code, error, text in sorted(rows, key=lambda r: (r[0], r[1]))]
+    lines += [
+        f"| {code} | {error} | {text} |" for code, error, text in sorted(rows, key=lambda r: (r[0], r[1]))
+    ]
     return "\n".join(lines)
 
 
@@ -36,7 +38,9 @@ def main() -> int:
     new = rewritten(text)
     if "--check" in sys.argv:
         if new != text:
-            print("README.md exit-code table is stale: run python scripts/readme_exit_codes.py", file=sys.stderr)
+            print(
+                "README.md exit-code table is stale: run python scripts/readme_exit_codes.py", file=sys.stderr
+            )
             return 1
         return 0
     README.write_text(new)
