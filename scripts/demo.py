@@ -31,8 +31,9 @@ def step(title: str) -> None:
 def bidcrypt(*args: str, env: dict[str, str], expect: int = 0) -> subprocess.CompletedProcess[str]:
     """Run one bidcrypt command, echoing it, and stop the demo if it fails unexpectedly."""
     print("$ bidcrypt " + " ".join(shlex.quote(a) for a in args), flush=True)
-    result = subprocess.run([sys.executable, "-m", "bidcrypt", *args], env=env, text=True,
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bidcrypt", *args], env=env, text=True, capture_output=True, check=False
+    )
     sys.stdout.write(result.stdout)
     sys.stdout.write(result.stderr)
     if result.returncode != expect:
@@ -50,8 +51,9 @@ def main() -> int:
 
     step("1. Provision the UKeys (SoftHSM2 tokens in demo-out/ukeys)")
     config = provision_ukey.provision(OUT / "ukeys", [*BIDDERS, "authority", "bidder-a-signonly"])
-    env = dict(os.environ, SOFTHSM2_CONF=str(config), BIDCRYPT_PKCS11_MODULE=MODULE,
-               BIDCRYPT_PIN=index["pin"])
+    env = dict(
+        os.environ, SOFTHSM2_CONF=str(config), BIDCRYPT_PKCS11_MODULE=MODULE, BIDCRYPT_PIN=index["pin"]
+    )
     print(f"SOFTHSM2_CONF={config}")
 
     step("2. The seal-assistant check (签章助手检测) of each bidder's UKey")
