@@ -110,3 +110,16 @@ def test_as_a_user_runs_it(softhsm: SoftHsm) -> None:
     result = run_bidcrypt("doctor", "--token", "pkcs11:token=no-such-ukey", "--module", softhsm.module)
     assert result.returncode == 11
     assert "Traceback" not in result.stderr
+
+
+def test_each_key_source_failure_has_its_own_exit_code(softhsm: SoftHsm) -> None:
+    cases = {
+        "pkcs11:token=no-such-ukey": 11,
+        "pkcs11:token=bidder-a?module-path=/usr/lib/none/libnone.so": 10,
+        "pkcs11:token=bidder-a;object=nothing": 12,
+        "pkcs11:token=bidder-a?pin-value=1234": 18,
+    }
+    for reference, exit_code in cases.items():
+        result = run_cli("doctor", "--token", reference, "--module", softhsm.module)
+        assert result.exit_code == exit_code, (reference, result.stderr)
+        assert "1234" not in result.stderr
