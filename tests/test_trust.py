@@ -1,0 +1,72 @@
+"""Chain validation against a trust store, with CRLs, offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bidcrypt.certs import load_certificate
+from bidcrypt.errors import (
+    CertificateExpiredError,
+    CertificateRevokedError,
+    CertificateUntrustedError,
+    InputError,
+)
+from bidcrypt.trust import TrustStore
+
+from .conftest import Pki
+
+
+@pytest.fixture
+def store(pki: Pki) -> TrustStore:
+    return TrustStore.load([pki.roots, pki.intermediates], [pki.crl])
+
+
+@pytest.mark.parametrize("name", ["bidder-a/enc", "bidder-b/sign", "bidder-c/enc", "authority/enc"])
+def test_fixture_certificates_chain_to_the_root(store: TrustStore, pki: Pki, name: str) -> None:
+    chain = store.validate(load_certificate(pki.cert(name)))
+    assert chain[0] == load_certificate(pki.cert(name))
+    assert chain[-1] == load_certificate(pki.roots)
+
+
+def test_untrusted_ca(store: TrustStore, pki: Pki) -> None:
+    with pytest.raises(CertificateUntrustedError):
+        store.validate(load_certificate(pki.cert("rogue/sign")))
+
+
+def test_revoked_by_crl(store: TrustStore, pki: Pki) -> None:
+    with pytest.raises(CertificateRevokedError, match="2025-09-01"):
+        store.validate(load_certificate(pki.cert("bidder-a/sign-revoked")))
+
+
+def test_revocation_is_not_known_without_the_crl(pki: Pki) -> None:
+    store = TrustStore.load([pki.roots, pki.intermediates])
+    assert store.validate(load_certificate(pki.cert("bidder-a/enc-revoked")))
+
+
+def test_expired(store: TrustStore, pki: Pki) -> None:
+    with pytest.raises(CertificateExpiredError):
+        store.validate(load_certificate(pki.cert("bidder-a/enc-expired")))
+    assert store.validate(
+        load_certificate(pki.cert("bidder-a/enc-expired")), at=dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    )
+
+
+def test_intermediates_can_come_with_the_signature(pki: Pki) -> None:
+    store = TrustStore.load([pki.roots])
+    certificate = load_certificate(pki.cert("bidder-b/enc"))
+    with pytest.raises(CertificateUntrustedError):
+        store.validate(certificate)
+    vendor = load_certificate(pki.cert("ca/vendor-ec"))
+    assert store.with_intermediates([vendor]).validate(certificate)
+    assert store.validate(certificate, extra_certificates=[vendor])
+
+
+def test_needs_an_anchor(pki: Pki, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError):
+        TrustStore.load([pki.intermediates])
+    bad = tmp_path / "x.crl"
+    bad.write_bytes(b"junk")
+    with pytest.raises(InputError):
+        TrustStore.load([pki.roots], [bad])
