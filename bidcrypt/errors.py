@@ -425,6 +425,14 @@ class ManifestError(PackageError):
     zh = "文件清单校验失败"
 
 
+class TimestampError(BidcryptError):
+    """The timestamp authority could not be reached or gave an unusable answer."""
+
+    code = "timestamp-failed"
+    en = "the timestamp authority {url} failed"
+    zh = "时间戳服务 {url} 失败"
+
+
 # --- opening sessions -----------------------------------------------------------------
 
 

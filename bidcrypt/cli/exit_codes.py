@@ -51,6 +51,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.ReencryptionRequiredError: 50,
     e.UnsafePathError: 51,
     e.ManifestError: 52,
+    e.TimestampError: 6,
     e.OpeningError: 63,
     e.DeadlinePassedError: 60,
     e.NotOpeningTimeError: 61,

@@ -1,0 +1,128 @@
+"""The readable, authenticated attributes of a bid package (the outer envelope's authAttrs).
+
+They let the platform route and check a package without decrypting it, and
+AES-GCM authenticates them with the content, so changing one shows at the
+opening. Object identifiers live under bidcrypt's UUID arc (ITU-T X.667):
+
+=============================  ==============================  ================
+OID (under ``ARC``)            attribute                       value type
+=============================  ==============================  ================
+``.1.1``                       format version                  INTEGER
+``.1.2``                       tender identifier               UTF8String
+``.1.3``                       lot (标段) identifier            UTF8String (absent when none)
+``.1.4``                       bidder name                     UTF8String
+``.1.5``                       bidder credit code              PrintableString
+``.1.6``                       creation time                   GeneralizedTime
+``.1.7``                       SHA-256 of the signed manifest  OCTET STRING (32 bytes)
+=============================  ==============================  ================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from asn1crypto import cms, core
+
+from bidcrypt.errors import PackageError
+from bidcrypt.i18n import pick
+
+ARC = "2.25.149577572356276075589610191221236026354"
+FORMAT_VERSION = 1
+
+_FIELDS: dict[str, tuple[str, type[core.Asn1Value]]] = {
+    "format_version": (f"{ARC}.1.1", core.Integer),
+    "tender": (f"{ARC}.1.2", core.UTF8String),
+    "lot": (f"{ARC}.1.3", core.UTF8String),
+    "bidder_name": (f"{ARC}.1.4", core.UTF8String),
+    "credit_code": (f"{ARC}.1.5", core.PrintableString),
+    "created": (f"{ARC}.1.6", core.GeneralizedTime),
+    "manifest_sha256": (f"{ARC}.1.7", core.OctetString),
+}
+_BY_OID = {oid: (name, spec) for name, (oid, spec) in _FIELDS.items()}
+
+
+@dataclass(frozen=True)
+class PackageAttributes:
+    """What anyone can read on a package without a key (and a key holder can trust)."""
+
+    tender: str
+    lot: str | None
+    bidder_name: str
+    credit_code: str
+    created: dt.datetime
+    manifest_sha256: bytes
+    format_version: int = FORMAT_VERSION
+
+    def to_cms(self) -> list[cms.CMSAttribute]:
+        """The attributes in CMS form, for the envelope's authenticated attributes."""
+        attributes = []
+        for name, (oid, spec) in _FIELDS.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if name == "created":
+                value = value.astimezone(dt.UTC).replace(microsecond=0)
+            attributes.append(cms.CMSAttribute({"type": oid, "values": [spec(value)]}))
+        return attributes
+
+    @classmethod
+    def from_cms(cls, attributes: Any) -> PackageAttributes:
+        """Read the attributes back from an envelope's authenticated attributes."""
+        found: dict[str, Any] = {}
+        for attribute in attributes or []:
+            oid = attribute["type"].dotted
+            if oid not in _BY_OID:
+                continue
+            name, spec = _BY_OID[oid]
+            values = attribute["values"]
+            if name in found or len(values) != 1:
+                raise PackageError(pick(f"attribute {name} given twice", f"属性 {name} 重复"))
+            try:
+                found[name] = spec.load(values[0].dump()).native
+            except ValueError as exc:
+                raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误")) from exc
+        missing = {
+            "format_version",
+            "tender",
+            "bidder_name",
+            "credit_code",
+            "created",
+            "manifest_sha256",
+        } - set(found)
+        if missing:
+            raise PackageError(
+                pick("not a bid package: attributes missing: ", "不是投标文件包，缺少属性：")
+                + ", ".join(sorted(missing))
+            )
+        if found["format_version"] != FORMAT_VERSION:
+            raise PackageError(
+                pick(
+                    f"unknown package format version {found['format_version']}",
+                    f"未知的文件包格式版本 {found['format_version']}",
+                )
+            )
+        if len(found["manifest_sha256"]) != 32:
+            raise PackageError(pick("manifest digest must be 32 bytes", "清单摘要长度应为 32 字节"))
+        return cls(
+            tender=found["tender"],
+            lot=found.get("lot"),
+            bidder_name=found["bidder_name"],
+            credit_code=found["credit_code"],
+            created=found["created"],
+            manifest_sha256=found["manifest_sha256"],
+            format_version=found["format_version"],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready form for reports."""
+        return {
+            "format_version": self.format_version,
+            "tender": self.tender,
+            "lot": self.lot,
+            "bidder_name": self.bidder_name,
+            "credit_code": self.credit_code,
+            "created": self.created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "manifest_sha256": self.manifest_sha256.hex(),
+        }

@@ -1,0 +1,195 @@
+"""The inner bundle: a POSIX (pax) tar stream holding the signed manifest, then every file.
+
+Layout, in this order and nothing else::
+
+    bidcrypt/manifest.p7s         the CMS SignedData over the manifest JSON
+    files/<path>                  each file of the manifest, in manifest order
+
+pax headers carry the UTF-8 names exactly. Members are regular files with
+mode 0644, owner 0, and the manifest's creation time as mtime, so the same
+sources and manifest always give the same bundle bytes. Reading is strict:
+any other member, type, order or size is refused before a byte of it is
+written out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
+from bidcrypt.i18n import pick
+from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
+from bidcrypt.package.paths import create_exclusive, target_under
+
+MANIFEST_MEMBER = "bidcrypt/manifest.p7s"
+FILES_PREFIX = "files/"
+_CHUNK = 1 << 20
+
+
+class _HashingReader:
+    """Reads a file while hashing what was read."""
+
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        self.count += len(data)
+        return data
+
+
+def _member(name: str, size: int, mtime: float) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mode = 0o644
+    info.mtime = int(mtime)
+    info.type = tarfile.REGTYPE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+def write_bundle(out: BinaryIO, signed_manifest: bytes, manifest: Manifest, sources: dict[str, Path]) -> None:
+    """Write the bundle to *out*; *sources* maps each manifest path to the file on disk.
+
+    Every file is hashed again while it is written: a file that changed since
+    the manifest was made stops the packing.
+    """
+    mtime = manifest.created.timestamp()
+    with tarfile.open(
+        fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8", bufsize=_CHUNK
+    ) as tar:
+        tar.addfile(_member(MANIFEST_MEMBER, len(signed_manifest), mtime), io.BytesIO(signed_manifest))
+        for entry in manifest.files:
+            with sources[entry.path].open("rb") as handle:
+                reader = _HashingReader(handle)
+                try:
+                    tar.addfile(_member(FILES_PREFIX + entry.path, entry.size, mtime), reader)
+                except OSError as exc:
+                    raise _changed(entry) from exc
+                if reader.digest.hexdigest() != entry.sha256 or handle.read(1):
+                    raise _changed(entry)
+
+
+def _changed(entry: FileEntry) -> PackageError:
+    return PackageError(
+        pick(f"{entry.path} changed while it was being packed", f"{entry.path} 在打包过程中被修改")
+    )
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    """A file written out of a bundle, with what it really was."""
+
+    entry: FileEntry
+    target: Path
+
+
+def read_bundle(
+    stream: BinaryIO,
+    destination: Path,
+    check_manifest: Callable[[bytes], Manifest],
+) -> tuple[bytes, Manifest, list[ExtractedFile]]:
+    """Read a bundle, writing its files under *destination* (which must be empty).
+
+    *check_manifest* receives the signed manifest bytes, verifies them and
+    returns the manifest (raising otherwise); nothing is written before it
+    has accepted them. Each file must come in manifest order with the
+    manifest's size, and must hash to the manifest's SHA-256.
+    """
+    try:
+        with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="strict") as tar:
+            members = _members(tar)
+            first = next(members, None)
+            if first is None or first.name != MANIFEST_MEMBER or not first.isreg():
+                raise ManifestError(
+                    pick("the bundle does not start with its manifest", "文件包开头缺少文件清单")
+                )
+            if first.size > MAX_MANIFEST_SIZE:
+                raise ManifestError(pick("manifest too large", "文件清单过大"))
+            signed_manifest = _read_all(tar, first)
+            manifest = check_manifest(signed_manifest)
+            extracted = [_extract(tar, next(members, None), entry, destination) for entry in manifest.files]
+            extra = next(members, None)
+            if extra is not None:
+                raise ManifestError(
+                    pick(f"{extra.name} is not in the manifest", f"{extra.name} 不在文件清单中")
+                )
+    except (tarfile.TarError, EOFError, UnicodeError) as exc:
+        raise ManifestError(
+            pick(f"the bundle is damaged ({type(exc).__name__})", f"文件包已损坏（{type(exc).__name__}）")
+        ) from exc
+    return signed_manifest, manifest, extracted
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    yield from tar
+
+
+def _read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise ManifestError(pick("the manifest is not a file", "文件清单不是文件"))
+    data = handle.read()
+    if len(data) != member.size:
+        raise ManifestError(pick("the bundle is truncated", "文件包不完整"))
+    return data
+
+
+def _extract(
+    tar: tarfile.TarFile, member: tarfile.TarInfo | None, entry: FileEntry, destination: Path
+) -> ExtractedFile:
+    if member is None:
+        raise ManifestError(pick(f"{entry.path} is missing", f"缺少文件 {entry.path}"))
+    if member.name != FILES_PREFIX + entry.path:
+        raise ManifestError(
+            pick(
+                f"found {member.name} where {entry.path} was expected",
+                f"此处应为 {entry.path}，实为 {member.name}",
+            )
+        )
+    if not member.isreg():
+        raise UnsafePathError(
+            pick("links and special files are refused", "不接受链接或特殊文件"), path=entry.path
+        )
+    if member.size != entry.size:
+        raise ManifestError(
+            pick(
+                f"{entry.path} has {member.size} bytes, the manifest says {entry.size}",
+                f"{entry.path} 大小为 {member.size} 字节，清单记录为 {entry.size}",
+            )
+        )
+    source = tar.extractfile(member)
+    if source is None:
+        raise ManifestError(pick(f"{entry.path} is not a file", f"{entry.path} 不是文件"))
+    target = target_under(destination, entry.path)
+    digest = hashlib.sha256()
+    written = 0
+    descriptor = create_exclusive(target)
+    with os.fdopen(descriptor, "wb") as out:
+        while chunk := source.read(_CHUNK):
+            written += len(chunk)
+            if written > entry.size:
+                break
+            digest.update(chunk)
+            out.write(chunk)
+    if written != entry.size:
+        raise ManifestError(pick(f"{entry.path} is truncated", f"{entry.path} 不完整"))
+    if digest.hexdigest() != entry.sha256:
+        raise ManifestError(
+            pick(
+                f"{entry.path} does not match its SHA-256 in the manifest",
+                f"{entry.path} 与清单中的 SHA-256 不符",
+            )
+        )
+    return ExtractedFile(entry, target)

@@ -1,0 +1,187 @@
+"""The inner bundle: exact round trip of names and bytes; hostile tar streams refused before writing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import tarfile
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
+from bidcrypt.package.bundle import MANIFEST_MEMBER, read_bundle, write_bundle
+from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
+
+NAMES = [
+    "投标函.pdf",
+    "技术标/施工组织设计/第一章 总体部署.pdf",
+    "商务标/报价一览表.xlsx",
+    unicodedata.normalize("NFC", "附件/Société-证书.pdf"),
+    unicodedata.normalize("NFD", "附件/Société-证书.pdf"),
+    "空文件.txt",
+]
+
+
+def _sources(tmp_path: Path) -> dict[str, Path]:
+    sources = {}
+    for index, name in enumerate(NAMES):
+        path = tmp_path / "src" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"" if name == "空文件.txt" else (f"{index}:{name}".encode() * 1000))
+        sources[name] = path
+    return sources
+
+
+def _manifest(sources: dict[str, Path]) -> Manifest:
+    files = tuple(
+        FileEntry(name, path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest(), Role.RESPONSE)
+        for name, path in sources.items()
+    )
+    return Manifest(
+        "T-1",
+        None,
+        Bidder("某公司", "91420100MA4KXB7Q09"),
+        dt.datetime(2026, 11, 24, tzinfo=dt.UTC),
+        Summary(),
+        files,
+    )
+
+
+def _bundle(tmp_path: Path) -> tuple[bytes, Manifest, dict[str, Path]]:
+    sources = _sources(tmp_path)
+    manifest = _manifest(sources)
+    out = io.BytesIO()
+    write_bundle(out, b"SIGNED:" + manifest.to_bytes(), manifest, sources)
+    return out.getvalue(), manifest, sources
+
+
+def _accept(manifest: Manifest):  # type: ignore[no-untyped-def]
+    def check(data: bytes) -> Manifest:
+        assert data.startswith(b"SIGNED:")
+        return Manifest.from_bytes(data[len(b"SIGNED:") :])
+
+    return check
+
+
+def test_round_trip_keeps_names_and_bytes(tmp_path: Path) -> None:
+    data, manifest, sources = _bundle(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    _signed, read_manifest, extracted = read_bundle(io.BytesIO(data), out, _accept(manifest))
+    assert read_manifest == manifest
+    assert [e.entry.path for e in extracted] == NAMES
+    for name, path in sources.items():
+        assert (out.joinpath(*name.split("/"))).read_bytes() == path.read_bytes()
+    # both Unicode forms of the same visible name came back, each as written
+    assert len({e.target.name for e in extracted if "Soci" in e.target.name}) == 2
+
+
+def test_same_input_same_bundle(tmp_path: Path) -> None:
+    first, manifest, sources = _bundle(tmp_path)
+    again = io.BytesIO()
+    write_bundle(again, b"SIGNED:" + manifest.to_bytes(), manifest, sources)
+    assert again.getvalue() == first
+
+
+def test_a_file_changed_after_hashing_stops_the_packing(tmp_path: Path) -> None:
+    sources = _sources(tmp_path)
+    manifest = _manifest(sources)
+    sources["投标函.pdf"].write_bytes(b"X" * sources["投标函.pdf"].stat().st_size)
+    with pytest.raises(PackageError, match="changed while"):
+        write_bundle(io.BytesIO(), b"m", manifest, sources)
+
+
+def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for info, data in members:
+            tar.addfile(info, io.BytesIO(data) if info.isreg() else None)
+    return out.getvalue()
+
+
+def _regular(name: str, data: bytes) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def _one_file_manifest(path: str, data: bytes) -> Manifest:
+    entry = FileEntry(path, len(data), hashlib.sha256(data).hexdigest(), Role.ATTACHMENT)
+    return Manifest(
+        "T",
+        None,
+        Bidder("某公司", "91420100MA4KXB7Q09"),
+        dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+        Summary(),
+        (entry,),
+    )
+
+
+def _read(data: bytes, manifest: Manifest, out: Path) -> None:
+    out.mkdir(exist_ok=True)
+    read_bundle(io.BytesIO(data), out, lambda _: manifest)
+
+
+def test_link_member_refused(tmp_path: Path) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    link = tarfile.TarInfo("files/a.pdf")
+    link.type = tarfile.SYMTYPE
+    link.linkname = "/etc/passwd"
+    with pytest.raises(UnsafePathError):
+        _read(_tar([_regular(MANIFEST_MEMBER, b"m"), (link, b"")]), manifest, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_size_beyond_manifest_refused(tmp_path: Path) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    with pytest.raises(ManifestError, match="manifest says 1"):
+        _read(
+            _tar([_regular(MANIFEST_MEMBER, b"m"), _regular("files/a.pdf", b"xx")]), manifest, tmp_path / "o"
+        )
+
+
+def test_content_not_matching_hash_refused(tmp_path: Path) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    with pytest.raises(ManifestError, match="SHA-256"):
+        _read(
+            _tar([_regular(MANIFEST_MEMBER, b"m"), _regular("files/a.pdf", b"y")]), manifest, tmp_path / "o"
+        )
+
+
+@pytest.mark.parametrize("name", ["files/../a.pdf", "../a.pdf", "/a.pdf", "files/b.pdf"])
+def test_unexpected_or_escaping_member_refused(tmp_path: Path, name: str) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    with pytest.raises(ManifestError):
+        _read(_tar([_regular(MANIFEST_MEMBER, b"m"), _regular(name, b"x")]), manifest, tmp_path / "o")
+    assert not (tmp_path / "a.pdf").exists()
+
+
+def test_extra_member_and_missing_manifest(tmp_path: Path) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    extra = _tar([_regular(MANIFEST_MEMBER, b"m"), _regular("files/a.pdf", b"x"), _regular("files/b", b"")])
+    with pytest.raises(ManifestError, match="not in the manifest"):
+        _read(extra, manifest, tmp_path / "o1")
+    with pytest.raises(ManifestError, match="start with its manifest"):
+        _read(_tar([_regular("files/a.pdf", b"x")]), manifest, tmp_path / "o2")
+
+
+def test_truncated_bundle(tmp_path: Path) -> None:
+    data, manifest, _ = _bundle(tmp_path)
+    with pytest.raises(ManifestError):
+        _read(data[: len(data) // 2], manifest, tmp_path / "o")
+
+
+def test_nothing_written_when_the_manifest_is_refused(tmp_path: Path) -> None:
+    data, _, _ = _bundle(tmp_path)
+    out = tmp_path / "o"
+    out.mkdir()
+
+    def refuse(_: bytes) -> Manifest:
+        raise ManifestError("signature invalid")
+
+    with pytest.raises(ManifestError):
+        read_bundle(io.BytesIO(data), out, refuse)
+    assert list(out.iterdir()) == []

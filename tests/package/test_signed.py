@@ -1,0 +1,79 @@
+"""The signed manifest: CMS SignedData made with a key source, checked by bidcrypt and by openssl."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bidcrypt.errors import ManifestError
+from bidcrypt.keys import PinSource, open_key_source
+from bidcrypt.package import signed
+
+from ..conftest import Pki, SoftHsm, require_tool
+
+CONTENT = '{"tender":"HBGP-2026-001","bidder":"湖北楚天"}'.encode()
+
+
+@pytest.mark.parametrize("bidder", ["bidder-a", "bidder-b"])
+def test_sign_on_the_ukey_verify_here_and_with_openssl(
+    softhsm: SoftHsm, pki: Pki, pin_env: str, tmp_path: Path, bidder: str
+) -> None:
+    with open_key_source(softhsm.uri(bidder, "sign")) as source:
+        entry = source.entry()
+        der = signed.sign(CONTENT, entry)
+    result = signed.verify(der)
+    assert result.content == CONTENT
+    assert result.signer == entry.certificate
+    assert result.signing_time is not None
+    openssl = require_tool("openssl")
+    path = tmp_path / "manifest.p7s"
+    path.write_bytes(der)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(pki.roots.read_bytes() + pki.intermediates.read_bytes())
+    checked = subprocess.run(
+        [
+            openssl,
+            "cms",
+            "-verify",
+            "-inform",
+            "DER",
+            "-in",
+            str(path),
+            "-CAfile",
+            str(ca_file),
+            "-purpose",
+            "any",
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout == CONTENT
+
+
+def _signed(pki: Pki) -> bytes:
+    with open_key_source(str(pki.p12("bidder-c/sign")), PinSource.of_value(pki.pin)) as source:
+        return signed.sign(CONTENT, source.entry())
+
+
+def test_changed_content_fails(pki: Pki) -> None:
+    der = bytearray(_signed(pki))
+    position = bytes(der).index(b"HBGP")
+    der[position] ^= 0x01
+    with pytest.raises(ManifestError, match="does not match its digest"):
+        signed.verify(bytes(der))
+
+
+def test_changed_signature_fails(pki: Pki) -> None:
+    der = bytearray(_signed(pki))
+    der[-5] ^= 0x01  # the signature value is the last element
+    with pytest.raises(ManifestError, match="signature invalid"):
+        signed.verify(bytes(der))
+
+
+def test_garbage(pki: Pki) -> None:
+    for data in (b"", b"\x30\x03\x02\x01\x01", _signed(pki)[:-10], b"\x00" * 100):
+        with pytest.raises(ManifestError):
+            signed.verify(data)
