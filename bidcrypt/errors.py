@@ -388,6 +388,34 @@ class SealInvalidError(SealError):
     zh = "签章验证未通过"
 
 
+class DocumentModifiedError(SealError):
+    """The document was changed after a seal was applied, by more than further seals."""
+
+    code = "modified-after-sealing"
+    en = "the document was changed after {what} was applied"
+    zh = "文档在加盖{what}之后被修改"
+    hint_en = "ask the bidder for the document as it was sealed"
+    hint_zh = "请向投标人索取盖章时的原始文档"
+
+
+class NoSealError(SealError):
+    """The document carries no seal (of the kind required)."""
+
+    code = "no-seal"
+    en = "{path} carries no {what}"
+    zh = "{path} 没有{what}"
+
+
+class SealKindMismatchError(SealError):
+    """The certificate cannot make this kind of seal (the company's for 公章, a person's for 法人章)."""
+
+    code = "seal-kind-mismatch"
+    en = "a {what} cannot be made with certificate {subject}: it is {actual}"
+    zh = "不能用证书 {subject} 加盖{what}：该证书属于{actual}"
+    hint_en = "use {wanted}"
+    hint_zh = "请使用{wanted}"
+
+
 # --- packages and the re-encryption rule -----------------------------------------------
 
 

@@ -48,6 +48,7 @@ def test_messages_in_both_languages(cls: type[errors.BidcryptError]) -> None:
         deadline="D",
         opening_time="O",
         operation="o",
+        url="u",
     )
     assert "{" not in error.message("en") and "{" not in error.message("zh")
     assert error.message("en") != error.message("zh")

@@ -6,6 +6,7 @@ import click
 
 from bidcrypt import __version__
 from bidcrypt.cli.doctor import doctor
+from bidcrypt.cli.seal import seal
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,3 +16,4 @@ def main() -> None:
 
 
 main.add_command(doctor)
+main.add_command(seal)
