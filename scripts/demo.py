@@ -18,6 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "demo-out"
 PKI = ROOT / "fixtures" / "pki"
+DOCUMENTS = ROOT / "fixtures" / "documents"
+SEALS = ROOT / "fixtures" / "seals"
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BIDDERS = ("bidder-a", "bidder-b", "bidder-c")
 
@@ -63,6 +65,57 @@ def main() -> int:
 
     step("3. A UKey with only a signing certificate is not ready for bidding")
     bidcrypt("doctor", "--token", "pkcs11:token=bidder-a-signonly", env=env, expect=12)
+
+    step("4. Seal the bid response: company seal (公章) and legal-person seal (法人章), on the UKey")
+    code_a = index["companies"]["bidder-a"]["credit_code"]
+    company_sealed, sealed = OUT / "bid-response-company.pdf", OUT / "bid-response-sealed.pdf"
+    bidcrypt(
+        "seal",
+        "apply",
+        str(DOCUMENTS / "bid-response-bidder-a.pdf"),
+        "-o",
+        str(company_sealed),
+        "--key",
+        "pkcs11:token=bidder-a;object=sign",
+        "--kind",
+        "company",
+        "--image",
+        str(SEALS / "bidder-a-company.png"),
+        "--chain",
+        str(PKI / "bidder-a/sign.chain.pem"),
+        env=env,
+    )
+    bidcrypt(
+        "seal",
+        "apply",
+        str(company_sealed),
+        "-o",
+        str(sealed),
+        "--key",
+        "pkcs11:token=bidder-a;object=legal",
+        "--kind",
+        "legal-person",
+        "--image",
+        str(SEALS / "bidder-a-legal-person.png"),
+        "--chain",
+        str(PKI / "bidder-a/legal.chain.pem"),
+        env=env,
+    )
+
+    step("5. Verify the seals: chain to the trusted root, the CRL, the bidder's credit code")
+    trust = ["--trust", str(PKI / "trust/roots.pem"), "--crl", str(PKI / "ca/vendor-rsa.crl")]
+    bidcrypt("seal", "verify", str(sealed), *trust, "--expect-uscc", code_a, env=env)
+    print("# the same document checked against another bidder's credit code is refused:")
+    bidcrypt(
+        "seal",
+        "verify",
+        str(sealed),
+        *trust,
+        "--expect-uscc",
+        index["companies"]["bidder-b"]["credit_code"],
+        env=env,
+        expect=25,
+    )
 
     print("\ndemo: done; outputs are in demo-out/")
     return 0
