@@ -437,6 +437,19 @@ class ReencryptionRequiredError(PackageError):
     hint_zh = "请用原 U-KEY 执行 `bidcrypt reencrypt`，或重新打包加密"
 
 
+class OldKeyUnavailableError(PackageError):
+    """Re-encryption needs the old key, and the key given cannot open the package."""
+
+    code = "old-key-unavailable"
+    en = "the key given cannot open the package, so it cannot be re-encrypted"
+    zh = "所给密钥无法打开该文件包，因此不能重新加密"
+    hint_en = (
+        "re-encryption needs the old UKey; if it is lost, rebuild the package from its sources with "
+        "`bidcrypt pack` and the new certificate"
+    )
+    hint_zh = "重新加密需要原 U-KEY；若原 U-KEY 已丢失，请用 `bidcrypt pack` 和新证书从原始文件重新打包"
+
+
 class UnsafePathError(PackageError):
     """A path inside a package would escape the output folder or is otherwise unsafe."""
 
@@ -494,3 +507,53 @@ class SessionBusyError(OpeningError):
     code = "session-busy"
     en = "another bidcrypt process is working on the session {path}"
     zh = "另一个 bidcrypt 进程正在处理开标会话 {path}"
+
+
+class ReceiptMismatchError(OpeningError):
+    """The stored bytes of a submission no longer match its receipt."""
+
+    code = "receipt-mismatch"
+    en = "the submitted file no longer matches its receipt (SHA-256 {actual}, receipt {expected})"
+    zh = "投标文件与回执不符（SHA-256 为 {actual}，回执为 {expected}）"
+
+
+class UnknownBidderError(OpeningError):
+    """A package names a bidder that is not registered in the session."""
+
+    code = "unknown-bidder"
+    en = "bidder {credit_code} is not registered for this tender"
+    zh = "投标人 {credit_code} 未在本项目中登记"
+
+
+class WrongTenderError(OpeningError):
+    """A package is for another tender or lot than the session's."""
+
+    code = "wrong-tender"
+    en = "the package is for {actual}, this session is {expected}"
+    zh = "文件包属于 {actual}，本次开标为 {expected}"
+
+
+class AlreadyBoundError(OpeningError):
+    """A certificate is already bound to another bidder (one certificate, one bidder)."""
+
+    code = "certificate-already-bound"
+    en = "certificate {subject} is already bound to {bidder}"
+    zh = "证书 {subject} 已绑定到 {bidder}"
+
+
+class NoCertificateBoundError(OpeningError):
+    """The bidder has no encryption certificate bound, so the re-encrypt rule cannot be checked."""
+
+    code = "no-certificate-bound"
+    en = "bidder {credit_code} has no encryption certificate bound"
+    zh = "投标人 {credit_code} 未绑定加密证书"
+    hint_en = "bind the bidder's current encryption certificate with `bidcrypt opening bind`"
+    hint_zh = "请用 `bidcrypt opening bind` 绑定投标人当前的加密证书"
+
+
+class WindowClosedError(OpeningError):
+    """The decryption window of the session was closed."""
+
+    code = "window-closed"
+    en = "the decryption window closed at {closed_at}"
+    zh = "解密时间窗口已于 {closed_at} 关闭"

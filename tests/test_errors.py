@@ -49,6 +49,9 @@ def test_messages_in_both_languages(cls: type[errors.BidcryptError]) -> None:
         opening_time="O",
         operation="o",
         url="u",
+        credit_code="c",
+        bidder="b",
+        closed_at="t",
     )
     assert "{" not in error.message("en") and "{" not in error.message("zh")
     assert error.message("en") != error.message("zh")

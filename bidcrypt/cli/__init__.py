@@ -6,6 +6,14 @@ import click
 
 from bidcrypt import __version__
 from bidcrypt.cli.doctor import doctor
+from bidcrypt.cli.envelope import envelope
+from bidcrypt.cli.package import (
+    check_command,
+    inspect_command,
+    pack_command,
+    reencrypt_command,
+    unpack_command,
+)
 from bidcrypt.cli.seal import seal
 
 
@@ -17,3 +25,6 @@ def main() -> None:
 
 main.add_command(doctor)
 main.add_command(seal)
+main.add_command(envelope)
+for command in (pack_command, inspect_command, check_command, reencrypt_command, unpack_command):
+    main.add_command(command)

@@ -7,6 +7,7 @@ import json
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -15,6 +16,7 @@ from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, KeySource, PinSource, open_key_source
+from bidcrypt.trust import TrustStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -96,3 +98,37 @@ def print_json(data: Any) -> None:
 def json_option(command: Callable[P, R]) -> Callable[P, R]:
     """``--json``: a machine-readable report on stdout."""
     return click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")(command)
+
+
+def trust_options(required: bool = False) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--trust CA.pem`` and ``--crl CRL`` (both repeatable), given to the command as ``trust`` and
+    ``crls``; :func:`trust_store` turns them into a :class:`~bidcrypt.trust.TrustStore`."""
+
+    def decorate(command: Callable[P, R]) -> Callable[P, R]:
+        command = click.option(
+            "--crl",
+            "crls",
+            multiple=True,
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="Certificate revocation lists (DER or PEM) to check against. Repeatable.",
+        )(command)
+        return click.option(
+            "--trust",
+            "trust",
+            multiple=True,
+            required=required,
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="CA certificates (PEM/DER): self-signed ones are trusted, the others help build paths. "
+            "Repeatable.",
+        )(command)
+
+    return decorate
+
+
+def trust_store(trust: tuple[Path, ...], crls: tuple[Path, ...]) -> TrustStore | None:
+    """The trust store of ``--trust``/``--crl``, or None without ``--trust``."""
+    if not trust:
+        if crls:
+            raise click.UsageError("--crl needs --trust")
+        return None
+    return TrustStore.load(trust, crls)

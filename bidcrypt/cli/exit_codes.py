@@ -53,12 +53,19 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.PackageError: 53,
     e.ReencryptionRequiredError: 50,
     e.UnsafePathError: 51,
+    e.OldKeyUnavailableError: 54,
     e.ManifestError: 52,
     e.TimestampError: 6,
     e.OpeningError: 63,
     e.DeadlinePassedError: 60,
     e.NotOpeningTimeError: 61,
     e.SessionBusyError: 62,
+    e.ReceiptMismatchError: 64,
+    e.UnknownBidderError: 65,
+    e.WrongTenderError: 66,
+    e.AlreadyBoundError: 67,
+    e.NoCertificateBoundError: 68,
+    e.WindowClosedError: 69,
 }
 
 

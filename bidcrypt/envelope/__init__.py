@@ -1,0 +1,86 @@
+"""The envelope engine: CMS EnvelopedData / AuthEnvelopedData, streamed, opened on a UKey.
+
+Encrypting::
+
+    from bidcrypt.envelope import EnvelopeBuilder
+    EnvelopeBuilder().add_recipient(certificate).encrypt_file(Path("bid.zip"), Path("bid.p7m"))
+
+Opening, in one call or in the two steps of a bulk opening::
+
+    decrypt_file(Path("bid.p7m"), Path("bid.zip"), key_source)
+
+    header = read_header_file(path)                    # no key needed
+    key = unwrap_content_key(header, key_source)        # one operation on the UKey
+    decrypt_content(path, header, key, Path("bid.zip"))  # software, any process
+
+AES-256-GCM in AuthEnvelopedData (RFC 5083/5084) is the default; AES-CBC
+in EnvelopedData is there for compatibility. RSA recipients use OAEP
+(SHA-256 or SHA-1) or PKCS#1 v1.5, EC recipients (P-256, P-384)
+ephemeral-static ECDH (RFC 5753). Envelopes are streamed both ways with
+bounded memory and interoperate with ``openssl cms``.
+"""
+
+from bidcrypt.envelope.algorithms import CipherParameters, ContentCipher
+from bidcrypt.envelope.builder import EncryptResult, EnvelopeBuilder
+from bidcrypt.envelope.header import (
+    Attribute,
+    ContentLayout,
+    EnvelopeHeader,
+    read_header,
+    read_header_file,
+    summary_lines,
+)
+from bidcrypt.envelope.opening import (
+    ContentKey,
+    DecryptResult,
+    Keys,
+    TestOpenResult,
+    decrypt_bytes,
+    decrypt_content,
+    decrypt_file,
+    matching_recipients,
+    test_open,
+    unwrap_content_key,
+)
+from bidcrypt.envelope.recipients import (
+    EnvelopeRecipient,
+    Recipient,
+    RecipientId,
+    RecipientIdentifier,
+    RecipientKind,
+    key_identifiers,
+)
+from bidcrypt.envelope.reencrypt import ReencryptResult, reencrypt
+from bidcrypt.keys import KeyTransport
+
+__all__ = [
+    "Attribute",
+    "CipherParameters",
+    "ContentCipher",
+    "ContentKey",
+    "ContentLayout",
+    "DecryptResult",
+    "EncryptResult",
+    "EnvelopeBuilder",
+    "EnvelopeHeader",
+    "EnvelopeRecipient",
+    "KeyTransport",
+    "Keys",
+    "Recipient",
+    "RecipientId",
+    "RecipientIdentifier",
+    "RecipientKind",
+    "ReencryptResult",
+    "TestOpenResult",
+    "decrypt_bytes",
+    "decrypt_content",
+    "decrypt_file",
+    "key_identifiers",
+    "matching_recipients",
+    "read_header",
+    "read_header_file",
+    "reencrypt",
+    "summary_lines",
+    "test_open",
+    "unwrap_content_key",
+]

@@ -1,0 +1,53 @@
+"""Bid packages (``.bid``): sealed, signed and encrypted response bundles, and the re-encrypt rule.
+
+The format is documented in docs/package-format.md. The operations::
+
+    result = pack(folder, Path("bid.bid"), tender="HBGP-2026-001", signer=sign_entry,
+                  encrypt_to=[bidder_encryption_cert, authority_cert], summary=load_summary_file(toml))
+    info = read_package_info(Path("bid.bid"))               # no key: attributes, recipients
+    verdict = check_package(info, current_encryption_cert)   # the re-encrypt rule
+    reencrypt_package(Path("bid.bid"), Path("new.bid"), old_ukey, new_cert)
+    report = unpack(Path("bid.bid"), Path("out"), ukey, trust)
+"""
+
+from bidcrypt.package.attributes import PackageAttributes
+from bidcrypt.package.info import PackageInfo, read_package_info
+from bidcrypt.package.manifest import (
+    Bidder,
+    FileEntry,
+    Manifest,
+    Role,
+    Summary,
+    SummaryFile,
+    load_summary_file,
+)
+from bidcrypt.package.pack import PackResult, RecipientChoice, pack
+from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
+from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
+from bidcrypt.package.unpack import Check, UnpackReport, open_content, unpack, verify_backup
+
+__all__ = [
+    "Bidder",
+    "Check",
+    "FileEntry",
+    "KeyChange",
+    "Manifest",
+    "PackResult",
+    "PackageAttributes",
+    "PackageInfo",
+    "RecipientChoice",
+    "ReencryptPackageResult",
+    "Role",
+    "RuleVerdict",
+    "Summary",
+    "SummaryFile",
+    "UnpackReport",
+    "check_package",
+    "load_summary_file",
+    "open_content",
+    "pack",
+    "read_package_info",
+    "reencrypt_package",
+    "unpack",
+    "verify_backup",
+]

@@ -15,21 +15,27 @@ OID (under ``ARC``)            attribute                       value type
 ``.1.6``                       creation time                   GeneralizedTime
 ``.1.7``                       SHA-256 of the signed manifest  OCTET STRING (32 bytes)
 =============================  ==============================  ================
+
+``ARC.2.1`` (recipient certificates, DER Certificate values) is not one of
+them: it sits in the unauthenticated attributes so that re-encryption can
+replace it (see docs/package-format.md).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from asn1crypto import cms, core
+from asn1crypto import core
 
 from bidcrypt.errors import PackageError
 from bidcrypt.i18n import pick
 
 ARC = "2.25.149577572356276075589610191221236026354"
 FORMAT_VERSION = 1
+RECIPIENT_CERTIFICATES = f"{ARC}.2.1"
 
 _FIELDS: dict[str, tuple[str, type[core.Asn1Value]]] = {
     "format_version": (f"{ARC}.1.1", core.Integer),
@@ -55,33 +61,31 @@ class PackageAttributes:
     manifest_sha256: bytes
     format_version: int = FORMAT_VERSION
 
-    def to_cms(self) -> list[cms.CMSAttribute]:
-        """The attributes in CMS form, for the envelope's authenticated attributes."""
-        attributes = []
+    def encode(self) -> list[tuple[str, bytes]]:
+        """(OID, DER value) of each attribute, in table order."""
+        encoded = []
         for name, (oid, spec) in _FIELDS.items():
             value = getattr(self, name)
             if value is None:
                 continue
             if name == "created":
                 value = value.astimezone(dt.UTC).replace(microsecond=0)
-            attributes.append(cms.CMSAttribute({"type": oid, "values": [spec(value)]}))
-        return attributes
+            encoded.append((oid, bytes(spec(value).dump())))
+        return encoded
 
     @classmethod
-    def from_cms(cls, attributes: Any) -> PackageAttributes:
-        """Read the attributes back from an envelope's authenticated attributes."""
+    def decode(cls, attributes: Iterable[tuple[str, Sequence[bytes]]]) -> PackageAttributes:
+        """Read the attributes back from (OID, DER values) pairs; unknown OIDs are skipped."""
         found: dict[str, Any] = {}
-        for attribute in attributes or []:
-            oid = attribute["type"].dotted
+        for oid, values in attributes:
             if oid not in _BY_OID:
                 continue
             name, spec = _BY_OID[oid]
-            values = attribute["values"]
             if name in found or len(values) != 1:
                 raise PackageError(pick(f"attribute {name} given twice", f"属性 {name} 重复"))
             try:
-                found[name] = spec.load(values[0].dump()).native
-            except ValueError as exc:
+                found[name] = spec.load(values[0], strict=True).native
+            except (ValueError, TypeError) as exc:
                 raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误")) from exc
         missing = {
             "format_version",
@@ -103,7 +107,7 @@ class PackageAttributes:
                     f"未知的文件包格式版本 {found['format_version']}",
                 )
             )
-        if len(found["manifest_sha256"]) != 32:
+        if not isinstance(found["manifest_sha256"], bytes) or len(found["manifest_sha256"]) != 32:
             raise PackageError(pick("manifest digest must be 32 bytes", "清单摘要长度应为 32 字节"))
         return cls(
             tender=found["tender"],

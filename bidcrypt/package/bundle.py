@@ -15,15 +15,15 @@ written out.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
+import sys
 import tarfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
+from bidcrypt.errors import InputError, ManifestError, PackageError, UnsafePathError
 from bidcrypt.i18n import pick
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
 from bidcrypt.package.paths import create_exclusive, target_under
@@ -31,21 +31,6 @@ from bidcrypt.package.paths import create_exclusive, target_under
 MANIFEST_MEMBER = "bidcrypt/manifest.p7s"
 FILES_PREFIX = "files/"
 _CHUNK = 1 << 20
-
-
-class _HashingReader:
-    """Reads a file while hashing what was read."""
-
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-        self.count = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self.digest.update(data)
-        self.count += len(data)
-        return data
 
 
 def _member(name: str, size: int, mtime: float) -> tarfile.TarInfo:
@@ -59,26 +44,92 @@ def _member(name: str, size: int, mtime: float) -> tarfile.TarInfo:
     return info
 
 
-def write_bundle(out: BinaryIO, signed_manifest: bytes, manifest: Manifest, sources: dict[str, Path]) -> None:
-    """Write the bundle to *out*; *sources* maps each manifest path to the file on disk.
+def _padding(size: int, unit: int = tarfile.BLOCKSIZE) -> bytes:
+    return b"\0" * (-size % unit)
 
-    Every file is hashed again while it is written: a file that changed since
-    the manifest was made stops the packing.
+
+class BundleReader:
+    """The bundle as a readable stream, produced on demand: nothing is held but one chunk.
+
+    The encryptor pulls from it; every file is hashed again while it is read,
+    and a file that changed since the manifest was made stops the packing.
     """
-    mtime = manifest.created.timestamp()
-    with tarfile.open(
-        fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8", bufsize=_CHUNK
-    ) as tar:
-        tar.addfile(_member(MANIFEST_MEMBER, len(signed_manifest), mtime), io.BytesIO(signed_manifest))
+
+    def __init__(self, signed_manifest: bytes, manifest: Manifest, sources: dict[str, Path]) -> None:
+        self._chunks = self._generate(signed_manifest, manifest, sources)
+        self._buffer = b""
+        self._offset = 0
+        self.size = 0
+
+    def _generate(
+        self, signed_manifest: bytes, manifest: Manifest, sources: dict[str, Path]
+    ) -> Iterator[bytes]:
+        mtime = manifest.created.timestamp()
+        written = 0
+
+        def block(data: bytes) -> bytes:
+            nonlocal written
+            written += len(data)
+            return data
+
+        yield block(_member(MANIFEST_MEMBER, len(signed_manifest), mtime).tobuf(tarfile.PAX_FORMAT, "utf-8"))
+        yield block(signed_manifest + _padding(len(signed_manifest)))
         for entry in manifest.files:
-            with sources[entry.path].open("rb") as handle:
-                reader = _HashingReader(handle)
-                try:
-                    tar.addfile(_member(FILES_PREFIX + entry.path, entry.size, mtime), reader)
-                except OSError as exc:
-                    raise _changed(entry) from exc
-                if reader.digest.hexdigest() != entry.sha256 or handle.read(1):
-                    raise _changed(entry)
+            yield block(
+                _member(FILES_PREFIX + entry.path, entry.size, mtime).tobuf(tarfile.PAX_FORMAT, "utf-8")
+            )
+            digest = hashlib.sha256()
+            remaining = entry.size
+            try:
+                with sources[entry.path].open("rb") as handle:
+                    while remaining:
+                        chunk = handle.read(min(_CHUNK, remaining))
+                        if not chunk:
+                            raise _changed(entry)
+                        digest.update(chunk)
+                        remaining -= len(chunk)
+                        yield block(chunk)
+                    if handle.read(1):
+                        raise _changed(entry)
+            except OSError as exc:
+                raise InputError(exc.strerror or str(exc), path=sources[entry.path]) from exc
+            if digest.hexdigest() != entry.sha256:
+                raise _changed(entry)
+            yield block(_padding(entry.size))
+        end = b"\0" * (2 * tarfile.BLOCKSIZE)
+        yield block(end + _padding(written + len(end), tarfile.RECORDSIZE))
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to *size* bytes of the bundle (all that is left when *size* is negative)."""
+        wanted = sys.maxsize if size is None or size < 0 else size
+        parts: list[bytes] = []
+        count = 0
+        while count < wanted:
+            if self._offset >= len(self._buffer):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._buffer, self._offset = chunk, 0
+            piece = self._buffer[self._offset : self._offset + wanted - count]
+            self._offset += len(piece)
+            count += len(piece)
+            parts.append(piece)
+        self.size += count
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        """Fill *buffer* as far as the bundle goes; return the count."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def write_bundle(out: BinaryIO, signed_manifest: bytes, manifest: Manifest, sources: dict[str, Path]) -> int:
+    """Write the whole bundle to *out*; return its size."""
+    reader = BundleReader(signed_manifest, manifest, sources)
+    while chunk := reader.read(_CHUNK):
+        out.write(chunk)
+    return reader.size
 
 
 def _changed(entry: FileEntry) -> PackageError:

@@ -1,0 +1,380 @@
+"""BER decoding for hostile input: trees of small elements in memory, and a reader for files.
+
+Everything here assumes the input is an attack. Lengths are checked
+against the enclosing element and the end of the file before anything is
+read, nesting is limited to :data:`MAX_DEPTH`, and an element is only held
+in memory up to :data:`MAX_ELEMENT` bytes and :data:`MAX_NODES` nodes. Every
+failure is a :class:`~bidcrypt.errors.MalformedEnvelopeError`.
+
+BER, not only DER: definite and indefinite lengths, constructed strings and
+non-minimal length octets are all read.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import BinaryIO, NamedTuple
+
+from bidcrypt.errors import MalformedEnvelopeError
+from bidcrypt.i18n import pick
+
+#: Deepest nesting of constructed encodings accepted.
+MAX_DEPTH = 32
+#: Largest element read into memory (recipient infos, algorithm parameters, attributes).
+MAX_ELEMENT = 1 << 20
+#: Most nodes in one element read into memory.
+MAX_NODES = 50_000
+#: Longest identifier + length octets accepted: 1 + 4 tag-number octets + 1 + 8 length octets.
+MAX_HEAD = 14
+
+UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0, 1, 2, 3
+INTEGER, BIT_STRING, OCTET_STRING, NULL, OID = 2, 3, 4, 5, 6
+UTF8_STRING, PRINTABLE_STRING, IA5_STRING, UTC_TIME, GENERALIZED_TIME = 12, 19, 22, 23, 24
+BMP_STRING = 30
+SEQUENCE, SET = 16, 17
+
+
+def malformed(en: str, zh: str) -> MalformedEnvelopeError:
+    """A :class:`MalformedEnvelopeError` whose detail is *en* or *zh* by locale."""
+    return MalformedEnvelopeError(pick(en, zh))
+
+
+def _truncated() -> MalformedEnvelopeError:
+    return malformed("the file is truncated", "文件不完整（被截断）")
+
+
+class Head(NamedTuple):
+    """The identifier and length octets of one encoding (a tuple: made by the hundred thousand)."""
+
+    cls: int
+    constructed: bool
+    number: int
+    header_length: int
+    #: Content length, or None for the indefinite form.
+    length: int | None
+
+    def is_(self, cls: int, number: int, constructed: bool | None = None) -> bool:
+        """True for the tag ``cls``/``number`` (and the form, when given)."""
+        return (
+            self.cls == cls
+            and self.number == number
+            and (constructed is None or self.constructed == constructed)
+        )
+
+    @property
+    def is_eoc(self) -> bool:
+        """True for the end-of-contents octets of an indefinite-length encoding."""
+        return self.cls == UNIVERSAL and self.number == 0 and not self.constructed
+
+    def describe(self) -> str:
+        """``[UNIVERSAL 16]``-style name of the tag, for messages."""
+        names = ("UNIVERSAL", "APPLICATION", "CONTEXT", "PRIVATE")
+        return f"[{names[self.cls]} {self.number}]"
+
+
+def parse_head(data: bytes | memoryview, pos: int, end: int) -> Head:
+    """Decode the identifier and length octets at *pos* of *data*, not reading past *end*."""
+    if pos >= end:
+        raise _truncated()
+    first = data[pos]
+    cls, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+    i = pos + 1
+    if number == 0x1F:
+        number = 0
+        for count in range(4):
+            if i >= end:
+                raise _truncated()
+            octet = data[i]
+            i += 1
+            if count == 0 and octet == 0x80:
+                raise malformed("badly encoded tag number", "标签编码错误")
+            number = (number << 7) | (octet & 0x7F)
+            if not octet & 0x80:
+                break
+        else:
+            raise malformed("tag number too large", "标签号过大")
+    if i >= end:
+        raise _truncated()
+    first_length = data[i]
+    i += 1
+    length: int | None
+    if first_length < 0x80:
+        length = first_length
+    elif first_length == 0x80:
+        if not constructed:
+            raise malformed("indefinite length on a primitive encoding", "基本类型使用了不定长编码")
+        length = None
+    else:
+        count = first_length & 0x7F
+        if count > 8:
+            raise malformed("length field too long", "长度字段过长")
+        if i + count > end:
+            raise _truncated()
+        length = int.from_bytes(bytes(data[i : i + count]), "big")
+        i += count
+    head = Head(cls, constructed, number, i - pos, length)
+    if head.is_eoc and length != 0:
+        raise malformed("bad end-of-contents octets", "不定长结束标记错误")
+    return head
+
+
+# --- in-memory trees -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Node:
+    """One decoded element of a small, fully read encoding.
+
+    Offsets point into ``data``, shared by all nodes of a tree, so no
+    content is copied until it is asked for.
+    """
+
+    data: bytes
+    head: Head
+    start: int
+    content_start: int
+    content_end: int
+    end: int
+    children: tuple[Node, ...]
+
+    @property
+    def raw(self) -> bytes:
+        """The whole encoding: identifier, length and content octets."""
+        return self.data[self.start : self.end]
+
+    @property
+    def content(self) -> bytes:
+        """The content octets (for an indefinite encoding, without the end-of-contents)."""
+        return self.data[self.content_start : self.content_end]
+
+    def is_(self, cls: int, number: int, constructed: bool | None = None) -> bool:
+        """True for the tag ``cls``/``number`` (and the form, when given)."""
+        return self.head.is_(cls, number, constructed)
+
+
+def parse(data: bytes, what: str = "element") -> Node:
+    """Decode exactly one element filling *data*, with the limits of this module."""
+    if len(data) > MAX_ELEMENT:
+        raise malformed(f"{what} too large", f"{what} 过大")
+    counter = [0]
+    node = _parse_at(data, 0, len(data), 0, counter)
+    if node.end != len(data):
+        raise malformed(f"unexpected data after the {what}", f"{what} 之后有多余数据")
+    return node
+
+
+def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int]) -> Node:
+    counter[0] += 1
+    if counter[0] > MAX_NODES:
+        raise malformed("too many elements", "元素过多")
+    if depth > MAX_DEPTH:
+        raise malformed("nested too deeply", "嵌套过深")
+    head = parse_head(data, pos, end)
+    content_start = pos + head.header_length
+    if head.length is not None:
+        content_end = content_start + head.length
+        if content_end > end:
+            raise malformed("length exceeds the enclosing element", "长度超出外层元素")
+        if not head.constructed:
+            return Node(data, head, pos, content_start, content_end, content_end, ())
+        children = []
+        at = content_start
+        while at < content_end:
+            child = _parse_at(data, at, content_end, depth + 1, counter)
+            if child.head.is_eoc:
+                raise malformed("end-of-contents inside a definite length", "定长元素中出现不定长结束标记")
+            children.append(child)
+            at = child.end
+        return Node(data, head, pos, content_start, content_end, content_end, tuple(children))
+    children = []
+    at = content_start
+    while True:
+        child = _parse_at(data, at, end, depth + 1, counter)
+        if child.head.is_eoc:
+            return Node(data, head, pos, content_start, at, child.end, tuple(children))
+        children.append(child)
+        at = child.end
+
+
+def octets(node: Node, depth: int = 0) -> bytes:
+    """The value of an OCTET STRING (or any string type), primitive or constructed."""
+    if not node.head.constructed:
+        return node.content
+    if depth > MAX_DEPTH:
+        raise malformed("nested too deeply", "嵌套过深")
+    parts = []
+    for child in node.children:
+        if not child.is_(UNIVERSAL, OCTET_STRING):
+            raise malformed("bad segment in a constructed string", "分段字符串中有错误的元素")
+        parts.append(octets(child, depth + 1))
+    return b"".join(parts)
+
+
+def expect(node: Node, cls: int, number: int, what: str, constructed: bool | None = None) -> Node:
+    """Return *node* when it has the tag, else raise naming *what*."""
+    if not node.is_(cls, number, constructed):
+        raise malformed(
+            f"{what}: unexpected {node.head.describe()}", f"{what}：意外的元素 {node.head.describe()}"
+        )
+    return node
+
+
+def decode_integer(node: Node) -> int:
+    """The value of a primitive INTEGER node."""
+    expect(node, UNIVERSAL, INTEGER, "INTEGER", constructed=False)
+    if not node.content:
+        raise malformed("empty INTEGER", "整数为空")
+    return int.from_bytes(node.content, "big", signed=True)
+
+
+def decode_oid(node: Node) -> str:
+    """The dotted form of a primitive OBJECT IDENTIFIER node."""
+    expect(node, UNIVERSAL, OID, "OBJECT IDENTIFIER", constructed=False)
+    return oid_from_content(node.content)
+
+
+@functools.lru_cache(maxsize=1024)
+def oid_from_content(content: bytes) -> str:
+    """The dotted form of OBJECT IDENTIFIER content octets."""
+    if not content or content[-1] & 0x80:
+        raise malformed("bad object identifier", "对象标识符错误")
+    arcs: list[int] = []
+    value = 0
+    fresh = True
+    for octet in content:
+        if fresh and octet == 0x80:
+            raise malformed("bad object identifier", "对象标识符错误")
+        value = (value << 7) | (octet & 0x7F)
+        fresh = not octet & 0x80
+        if fresh:
+            if value.bit_length() > 128:
+                raise malformed("object identifier arc too large", "对象标识符过大")
+            arcs.append(value)
+            value = 0
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(str(arc) for arc in [*head, *arcs[1:]])
+
+
+def decode_null_or_absent(nodes: tuple[Node, ...], what: str) -> None:
+    """Accept absent parameters or one NULL; anything else is malformed."""
+    if not nodes:
+        return
+    if len(nodes) == 1 and nodes[0].is_(UNIVERSAL, NULL, constructed=False) and not nodes[0].content:
+        return
+    raise malformed(f"unexpected parameters for {what}", f"{what} 的参数错误")
+
+
+# --- streams ---------------------------------------------------------------------------
+
+
+class StreamReader:
+    """Reads encodings from a seekable binary stream, keeping the absolute position itself."""
+
+    def __init__(self, stream: BinaryIO, size: int, start: int = 0) -> None:
+        self.stream = stream
+        self.size = size
+        self.pos = start
+        stream.seek(start)
+
+    def seek(self, pos: int) -> None:
+        """Move to the absolute offset *pos*."""
+        self.stream.seek(pos)
+        self.pos = pos
+
+    def head(self, end: int | None = None) -> Head:
+        """Read the identifier and length octets at the current position."""
+        limit = self.size if end is None else min(end, self.size)
+        available = self.stream.read(min(MAX_HEAD, max(limit - self.pos, 0)))
+        head = parse_head(available, 0, len(available))
+        self.stream.seek(self.pos + head.header_length)
+        self.pos += head.header_length
+        if head.length is not None:
+            if self.pos + head.length > self.size:
+                raise _truncated()
+            if end is not None and self.pos + head.length > end:
+                raise malformed("length exceeds the enclosing element", "长度超出外层元素")
+        return head
+
+    def read_exact(self, n: int) -> bytes:
+        """Read exactly *n* bytes or raise: the file is truncated."""
+        if self.pos + n > self.size:
+            raise _truncated()
+        data = self.stream.read(n)
+        if len(data) != n:
+            raise _truncated()
+        self.pos += n
+        return data
+
+    def readinto_exact(self, view: memoryview) -> None:
+        """Fill *view* completely from the stream."""
+        n = len(view)
+        if self.pos + n > self.size:
+            raise _truncated()
+        filled = 0
+        while filled < n:
+            got = self.stream.readinto(view[filled:])  # type: ignore[attr-defined]
+            if not got:
+                raise _truncated()
+            filled += got
+        self.pos += n
+
+    def skip(self, n: int) -> None:
+        """Move forward by *n* bytes without reading them."""
+        if self.pos + n > self.size:
+            raise _truncated()
+        self.seek(self.pos + n)
+
+    def element_end(self, start: int, head: Head, end: int | None, depth: int = 0) -> int:
+        """The end offset of the element whose head (at *start*) was just read; leaves the reader there."""
+        if head.length is not None:
+            self.skip(head.length)
+            return self.pos
+        if depth > MAX_DEPTH:
+            raise malformed("nested too deeply", "嵌套过深")
+        while True:
+            child_start = self.pos
+            child = self.head(end)
+            if child.is_eoc:
+                return self.pos
+            self.element_end(child_start, child, end, depth + 1)
+
+    def read_element(self, what: str, end: int | None = None) -> Node:
+        """Read one whole element at the current position into memory and decode it."""
+        start = self.pos
+        head = self.head(end)
+        if head.length is not None:
+            if head.header_length + head.length > MAX_ELEMENT:
+                raise malformed(f"{what} too large", f"{what} 过大")
+            self.seek(start)
+            data = self.read_exact(head.header_length + head.length)
+        else:
+            stop = self.element_end(start, head, end)
+            if stop - start > MAX_ELEMENT:
+                raise malformed(f"{what} too large", f"{what} 过大")
+            self.seek(start)
+            data = self.read_exact(stop - start)
+        return parse(data, what)
+
+    def end_of(self, head: Head, content_start: int, end: int | None) -> None:
+        """At the end of a constructed element's children: read its end-of-contents or check the length."""
+        if head.length is None:
+            eoc = self.head(end)
+            if not eoc.is_eoc:
+                raise malformed(
+                    f"unexpected {eoc.describe()} where the structure should end",
+                    f"结构应结束处出现意外的元素 {eoc.describe()}",
+                )
+        elif self.pos != content_start + head.length:
+            raise malformed("unexpected data inside a structure", "结构中有多余数据")
+
+    def at_end(self, head: Head, content_start: int) -> bool:
+        """True when the constructed element (head read at *content_start*) has no more children."""
+        if head.length is not None:
+            return self.pos >= content_start + head.length
+        if self.pos + 2 > self.size:
+            raise _truncated()
+        peek = self.stream.read(2)
+        self.stream.seek(self.pos)
+        return peek == b"\x00\x00"

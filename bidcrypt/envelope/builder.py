@@ -1,0 +1,284 @@
+"""The envelope builder: an immutable description of an envelope, then one call to encrypt.
+
+Modelled on cryptography's ``PKCS7EnvelopeBuilder``: every ``add_*`` /
+``set_*`` checks its argument once and returns a new builder; the
+``encrypt*`` calls check the whole (validity at the chosen time, trust) before
+a single byte is written::
+
+    builder = (
+        EnvelopeBuilder()
+        .add_recipient(bidder_certificate, key_transport=KeyTransport.PKCS1V15)
+        .add_recipient(authority_certificate)
+    )
+    builder.encrypt_file(Path("bid.zip"), Path("bid.zip.p7m"))
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from cryptography import x509
+
+from bidcrypt.envelope import _ber as ber
+from bidcrypt.envelope import _der as der
+from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope._files import Sink, atomic_output, check_output
+from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, EnvelopePlan, write_envelope
+from bidcrypt.envelope.header import Attribute
+from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
+from bidcrypt.errors import InputError
+from bidcrypt.keys import KeyTransport
+
+if TYPE_CHECKING:
+    from bidcrypt.trust import TrustStore
+
+
+@dataclass(frozen=True)
+class EncryptResult:
+    """What an encryption produced."""
+
+    output: Path | None
+    cipher: alg.ContentCipher
+    recipients: tuple[str, ...]
+    plaintext_size: int
+    envelope_size: int
+
+
+@dataclass(frozen=True)
+class _State:
+    recipients: tuple[Recipient, ...] = ()
+    cipher: alg.ContentCipher = alg.ContentCipher.AES_256_GCM
+    attributes: tuple[Attribute, ...] = ()
+    unauthenticated: tuple[Attribute, ...] = ()
+    content_type: str = alg.DATA
+    at: dt.datetime | None = None
+    trust: TrustStore | None = None
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    definite: bool = False
+
+
+class EnvelopeBuilder:
+    """Builds CMS envelopes: AuthEnvelopedData with AES-256-GCM by default, EnvelopedData with AES-CBC.
+
+    Recipients are checked when added (an encryption certificate, a
+    supported key) and again, with validity and trust, when encrypting.
+    """
+
+    def __init__(self, _state: _State | None = None) -> None:
+        self._state = _state or _State()
+
+    def _with(self, **changes: object) -> EnvelopeBuilder:
+        return EnvelopeBuilder(replace(self._state, **changes))  # type: ignore[arg-type]
+
+    @property
+    def recipients(self) -> tuple[Recipient, ...]:
+        """The recipients added so far."""
+        return self._state.recipients
+
+    @property
+    def cipher(self) -> alg.ContentCipher:
+        """The content cipher."""
+        return self._state.cipher
+
+    def add_recipient(
+        self,
+        certificate: x509.Certificate | Recipient,
+        *,
+        key_transport: KeyTransport = KeyTransport.OAEP_SHA256,
+        identifier: RecipientIdentifier = RecipientIdentifier.SUBJECT_KEY_IDENTIFIER,
+        chain: tuple[x509.Certificate, ...] = (),
+    ) -> EnvelopeBuilder:
+        """Encrypt to *certificate* too (a checked :class:`Recipient`, or a certificate to check now).
+
+        ``key_transport`` and ``identifier`` apply to a bare certificate;
+        ``key_transport`` only matters for RSA. A certificate already added
+        is not added twice. Raises the certificate errors of
+        :mod:`bidcrypt.certs` for a certificate not meant for encryption,
+        and checks validity and trust at once when they are already set.
+        """
+        recipient = (
+            certificate
+            if isinstance(certificate, Recipient)
+            else Recipient(certificate, key_transport=key_transport, identifier=identifier, chain=chain)
+        )
+        recipient.check(self._state.at, self._state.trust)
+        if any(r.certificate == recipient.certificate for r in self._state.recipients):
+            return self
+        return self._with(recipients=(*self._state.recipients, recipient))
+
+    def set_cipher(self, cipher: alg.ContentCipher) -> EnvelopeBuilder:
+        """Choose the content cipher: AES-GCM gives AuthEnvelopedData, AES-CBC EnvelopedData."""
+        if not isinstance(cipher, alg.ContentCipher):
+            raise TypeError("cipher must be a ContentCipher")
+        return self._with(cipher=cipher)
+
+    def set_content_type(self, oid: str) -> EnvelopeBuilder:
+        """The type of the content being encrypted (default id-data)."""
+        der.oid(oid)
+        return self._with(content_type=oid)
+
+    def add_authenticated_attribute(self, oid: str, *values: bytes) -> EnvelopeBuilder:
+        """Add an authenticated attribute (AuthEnvelopedData only): its type and DER-encoded values.
+
+        They are fed to AES-GCM as additional authenticated data (RFC 5083),
+        so they cannot be changed without the opening failing, and anyone can
+        read them without a key (:attr:`EnvelopeHeader.authenticated_attributes`).
+        The content-type attribute is added by the builder itself.
+        """
+        if oid == alg.CONTENT_TYPE_ATTRIBUTE:
+            raise ValueError("the content-type attribute is set by the builder")
+        attribute = _attribute(oid, values, self._state.attributes)
+        return self._with(attributes=(*self._state.attributes, attribute))
+
+    def add_unauthenticated_attribute(self, oid: str, *values: bytes) -> EnvelopeBuilder:
+        """Add an attribute nobody authenticates: unauthAttrs (GCM) or unprotectedAttrs (CBC).
+
+        For what may change without breaking the envelope, such as copies of
+        the recipients' certificates; :func:`reencrypt` can replace them.
+        """
+        attribute = _attribute(oid, values, self._state.unauthenticated)
+        return self._with(unauthenticated=(*self._state.unauthenticated, attribute))
+
+    def set_validation_time(self, at: dt.datetime) -> EnvelopeBuilder:
+        """Check certificate validity (and trust) at *at* instead of now."""
+        if at.tzinfo is None:
+            raise ValueError("the validation time must be timezone-aware")
+        for recipient in self._state.recipients:
+            recipient.check(at, self._state.trust)
+        return self._with(at=at)
+
+    def set_trust_store(self, trust: TrustStore | None) -> EnvelopeBuilder:
+        """Refuse recipients whose certificates do not chain to *trust* (None: no trust check)."""
+        if trust is not None:
+            for recipient in self._state.recipients:
+                recipient.check(self._state.at, trust)
+        return self._with(trust=trust)
+
+    def set_chunk_size(self, size: int) -> EnvelopeBuilder:
+        """Bytes of plaintext per cipher call and per BER segment (a multiple of 16)."""
+        if size <= 0 or size % 16 or size > MAX_CHUNK_SIZE:
+            raise ValueError(f"chunk size must be a positive multiple of 16 up to {MAX_CHUNK_SIZE}")
+        return self._with(chunk_size=size)
+
+    def set_der(self, definite: bool = True) -> EnvelopeBuilder:
+        """Write DER (definite lengths; the input size must be known) instead of indefinite-length BER."""
+        return self._with(definite=definite)
+
+    # --- encrypting ------------------------------------------------------------------------
+
+    def _plan(self) -> EnvelopePlan:
+        state = self._state
+        if not state.recipients:
+            raise ValueError("an envelope needs at least one recipient")
+        check_all(state.recipients, state.at, state.trust)
+        cipher = state.cipher
+        if state.attributes and not cipher.is_aead:
+            raise ValueError("authenticated attributes need an AES-GCM (AuthEnvelopedData) envelope")
+        auth_attrs = aad = b""
+        if cipher.is_aead and (state.attributes or state.content_type != alg.DATA):
+            attributes = (
+                Attribute(alg.CONTENT_TYPE_ATTRIBUTE, (der.oid(state.content_type),)),
+                *state.attributes,
+            )
+            encoded = [attribute.encode() for attribute in attributes]
+            auth_attrs = der.context(1, b"".join(sorted(encoded)))
+            aad = der.set_of(encoded)
+        unauth_attrs = b""
+        if state.unauthenticated:
+            tag = 2 if cipher.is_aead else 1
+            unauth_attrs = der.context(tag, b"".join(sorted(a.encode() for a in state.unauthenticated)))
+        key = new_content_key(cipher)
+        if cipher.is_aead:
+            parameters = alg.CipherParameters(cipher, os.urandom(alg.GCM_NONCE_LENGTH), alg.GCM_TAG_LENGTH)
+        else:
+            parameters = alg.CipherParameters(cipher, os.urandom(alg.CBC_IV_LENGTH))
+        return EnvelopePlan(
+            cipher=parameters,
+            content_key=key,
+            recipient_infos=der.set_of(recipient.wrap(key) for recipient in state.recipients),
+            inner_content_type=state.content_type,
+            auth_attrs=auth_attrs,
+            aad=aad,
+            definite=state.definite,
+            chunk_size=state.chunk_size,
+            unauth_attrs=unauth_attrs,
+        )
+
+    def _result(self, output: Path | None, plaintext: int, envelope: int) -> EncryptResult:
+        return EncryptResult(
+            output=output,
+            cipher=self._state.cipher,
+            recipients=tuple(r.describe() for r in self._state.recipients),
+            plaintext_size=plaintext,
+            envelope_size=envelope,
+        )
+
+    def encrypt(self, source: BinaryIO, sink: Sink, size: int | None = None) -> int:
+        """Encrypt the binary stream *source* into *sink*, streaming; return the plaintext length.
+
+        *size* (the exact length of *source*) is required for DER output.
+        Nothing here makes *sink* atomic: see :meth:`encrypt_file`.
+        """
+        plan = self._plan()
+        return write_envelope(plan, source, _Counting(sink), size)
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """The envelope of *data*, in memory."""
+        out = io.BytesIO()
+        self.encrypt(io.BytesIO(data), out, len(data))
+        return out.getvalue()
+
+    def encrypt_file(self, source: Path, output: Path, *, force: bool = False) -> EncryptResult:
+        """Encrypt the file *source* to *output*, which appears only when complete.
+
+        An existing *output* is an :class:`~bidcrypt.errors.OutputExistsError`
+        unless *force*.
+        """
+        check_output(output, force)
+        plan = self._plan()
+        try:
+            stream = source.open("rb")
+        except OSError as exc:
+            raise InputError(exc.strerror or str(exc), path=source) from exc
+        with stream:
+            size = os.fstat(stream.fileno()).st_size if source.is_file() else None
+            if plan.definite and size is None:
+                raise InputError("DER output needs a regular file as input", path=source)
+            with atomic_output(output, force=force) as sink:
+                counting = _Counting(sink)
+                try:
+                    plaintext = write_envelope(plan, stream, counting, size)
+                except OSError as exc:
+                    raise InputError(exc.strerror or str(exc), path=source) from exc
+        return self._result(output, plaintext, counting.count)
+
+
+def _attribute(oid: str, values: tuple[bytes, ...], existing: tuple[Attribute, ...]) -> Attribute:
+    der.oid(oid)
+    if not values:
+        raise ValueError("an attribute needs at least one value")
+    for value in values:
+        node = ber.parse(value, "attribute value")
+        if node.head.length is None:
+            raise ValueError("attribute values must be DER")
+    if any(a.oid == oid for a in existing):
+        raise ValueError(f"attribute {oid} is already set")
+    return Attribute(oid, tuple(values))
+
+
+class _Counting:
+    """Counts what passes to the sink."""
+
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+        self.count = 0
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        self.sink.write(data)
+        self.count += len(data)
+        return len(data)

@@ -1,0 +1,454 @@
+"""Reading an envelope without a key: its structure, recipients, cipher and attributes.
+
+:func:`read_header` walks the whole ContentInfo from a seekable stream and
+returns an :class:`EnvelopeHeader`: plain data (picklable, for worker
+processes) holding everything except the encrypted content itself, whose
+place in the file it records. The content is skipped, never loaded, so
+reading the header of a 1 GiB envelope costs a few seeks.
+
+The authenticated attributes of an AuthEnvelopedData come after the
+content in the file; the header has them (and the GCM tag) before any
+decryption starts, as GCM needs its additional authenticated data first.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from bidcrypt.envelope import _ber as ber
+from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope._files import open_envelope
+from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
+from bidcrypt.errors import InputError, MalformedEnvelopeError, UnsupportedAlgorithmError
+from bidcrypt.i18n import pick
+
+#: Past this many segments of encrypted content, their average size must be at least
+#: MIN_AVERAGE_SEGMENT bytes: a file of millions of empty segments would take hours to walk.
+#: (OpenSSL writes 4 KiB segments, bidcrypt 1 MiB ones.)
+MANY_SEGMENTS = 1 << 16
+MIN_AVERAGE_SEGMENT = 256
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One CMS attribute: its type and the DER encoding of each value."""
+
+    oid: str
+    values: tuple[bytes, ...]
+
+    @property
+    def name(self) -> str:
+        """The attribute type's readable name, or its OID."""
+        return alg.name_of(self.oid)
+
+    def value_texts(self) -> list[str]:
+        """Each value in readable form (strings, OIDs, times, integers; else hex)."""
+        return [_value_text(value) for value in self.values]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"oid": self.oid, "name": self.name, "values": self.value_texts()}
+
+    def encode(self) -> bytes:
+        """The DER Attribute."""
+        from bidcrypt.envelope import _der as der
+
+        return der.sequence(der.oid(self.oid), der.set_of(self.values))
+
+
+def _value_text(value: bytes) -> str:
+    try:
+        node = ber.parse(value, "attribute value")
+        if node.is_(ber.UNIVERSAL, ber.OID):
+            return alg.name_of(ber.decode_oid(node))
+        if node.head.cls == ber.UNIVERSAL and node.head.number in (
+            ber.UTF8_STRING,
+            ber.PRINTABLE_STRING,
+            ber.IA5_STRING,
+        ):
+            return ber.octets(node).decode("utf-8")
+        if node.is_(ber.UNIVERSAL, ber.BMP_STRING):
+            return ber.octets(node).decode("utf-16-be")
+        if node.is_(ber.UNIVERSAL, ber.UTC_TIME) or node.is_(ber.UNIVERSAL, ber.GENERALIZED_TIME):
+            return ber.octets(node).decode("ascii")
+        if node.is_(ber.UNIVERSAL, ber.INTEGER):
+            return str(ber.decode_integer(node))
+        if node.is_(ber.UNIVERSAL, ber.OCTET_STRING):
+            return ber.octets(node).hex()
+    except (MalformedEnvelopeError, UnicodeDecodeError):
+        pass
+    return value.hex()
+
+
+@dataclass(frozen=True)
+class ContentLayout:
+    """Where the encrypted content is in the file, and how it is framed."""
+
+    #: Offset of the ``[0]`` encryptedContent element.
+    offset: int
+    #: Offset just after it.
+    end: int
+    #: Total bytes of ciphertext.
+    length: int
+    #: Number of OCTET STRING segments (1 for a primitive encoding).
+    segments: int
+    #: True for one primitive OCTET STRING (DER), False for a constructed one (BER).
+    primitive: bool
+
+
+@dataclass(frozen=True)
+class EnvelopeHeader:
+    """Everything an envelope says without a key, and where its parts are."""
+
+    #: :data:`~bidcrypt.envelope.algorithms.ENVELOPED_DATA` or ``AUTH_ENVELOPED_DATA``.
+    content_type: str
+    version: int
+    recipients: tuple[EnvelopeRecipient, ...]
+    #: The type of the encrypted content (usually id-data).
+    inner_content_type: str
+    cipher: alg.CipherParameters
+    content: ContentLayout
+    authenticated_attributes: tuple[Attribute, ...]
+    #: unauthAttrs of an AuthEnvelopedData, or unprotectedAttrs of an EnvelopedData.
+    unauthenticated_attributes: tuple[Attribute, ...]
+    #: The GCM tag (AuthEnvelopedData only).
+    mac: bytes | None = field(repr=False)
+    #: The additional authenticated data: the authAttrs DER with the SET OF tag (RFC 5083).
+    aad: bytes | None = field(repr=False)
+    #: The originatorInfo element as found, if any.
+    originator_info: bytes | None = field(repr=False)
+    #: The DER of each RecipientInfo, by index.
+    recipient_infos: tuple[bytes, ...] = field(repr=False)
+    #: Size of the (decoded) envelope in bytes.
+    size: int
+    #: True when any indefinite length is used (BER); False for definite lengths throughout.
+    indefinite: bool
+    #: Offsets of the EncryptedContentInfo, of the unauthenticated attributes (or where they
+    #: would be) and of the end of the last field.
+    encrypted_content_info: int
+    unauthenticated_attributes_offset: int
+    fields_end: int
+
+    @property
+    def is_authenticated(self) -> bool:
+        """True for AuthEnvelopedData (AES-GCM)."""
+        return self.content_type == alg.AUTH_ENVELOPED_DATA
+
+    def attribute(self, oid: str) -> Attribute | None:
+        """The authenticated attribute of type *oid*, or None."""
+        for attribute in self.authenticated_attributes:
+            if attribute.oid == oid:
+                return attribute
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """What ``bidcrypt envelope inspect --json`` prints."""
+        return {
+            "content_type": alg.name_of(self.content_type),
+            "content_type_oid": self.content_type,
+            "version": self.version,
+            "encoding": "BER (indefinite length)" if self.indefinite else "DER (definite length)",
+            "cipher": self.cipher.cipher.value,
+            "cipher_oid": self.cipher.cipher.oid,
+            "iv_length": len(self.cipher.iv),
+            "tag_length": self.cipher.tag_length or None,
+            "inner_content_type": alg.name_of(self.inner_content_type),
+            "recipients": [recipient.to_dict() for recipient in self.recipients],
+            "authenticated_attributes": [a.to_dict() for a in self.authenticated_attributes],
+            "unauthenticated_attributes": [a.to_dict() for a in self.unauthenticated_attributes],
+            "sizes": {
+                "envelope": self.size,
+                "encrypted_content": self.content.length,
+                "segments": self.content.segments,
+                "overhead": self.size - self.content.length,
+            },
+        }
+
+
+def read_header(stream: BinaryIO) -> EnvelopeHeader:
+    """Parse the envelope in the seekable binary *stream* (DER or BER, from its start).
+
+    Raises :class:`~bidcrypt.errors.MalformedEnvelopeError` for anything that
+    is not a complete, well-formed EnvelopedData or AuthEnvelopedData, and
+    :class:`~bidcrypt.errors.UnsupportedAlgorithmError` for a cipher bidcrypt
+    does not implement.
+    """
+    try:
+        size = os.fstat(stream.fileno()).st_size
+    except (OSError, AttributeError, ValueError):
+        size = stream.seek(0, os.SEEK_END)
+    try:
+        return _Parser(ber.StreamReader(stream, size)).parse()
+    except OSError as exc:
+        raise InputError(exc.strerror or str(exc), path=getattr(stream, "name", "-")) from exc
+
+
+def read_header_file(path: Path) -> EnvelopeHeader:
+    """:func:`read_header` of the envelope file at *path* (DER or PEM)."""
+    with open_envelope(path) as stream:
+        return read_header(stream)
+
+
+class _Parser:
+    def __init__(self, reader: ber.StreamReader) -> None:
+        self.r = reader
+        self.indefinite = False
+
+    def _open(self, end: int | None, cls: int, number: int, what: str) -> tuple[ber.Head, int, int | None]:
+        """Read a constructed element's head; return it, its content start and its end limit."""
+        head = self.r.head(end)
+        if not head.is_(cls, number, constructed=True):
+            raise ber.malformed(
+                f"{what}: unexpected {head.describe()}", f"{what}：意外的元素 {head.describe()}"
+            )
+        start = self.r.pos
+        if head.length is None:
+            self.indefinite = True
+            return head, start, end
+        return head, start, start + head.length
+
+    def _peek(self, end: int | None) -> ber.Head | None:
+        """The head of the next element, without consuming it (None at the end of the file)."""
+        if self.r.pos >= self.r.size:
+            return None
+        at = self.r.pos
+        head = self.r.head(end)
+        self.r.seek(at)
+        return head
+
+    def parse(self) -> EnvelopeHeader:
+        r = self.r
+        if r.size == 0:
+            raise ber.malformed("the file is empty", "文件为空")
+        if r.stream.read(1) != b"\x30":
+            raise ber.malformed("not a CMS (PKCS #7) file", "不是 CMS（PKCS #7）格式的文件")
+        r.seek(0)
+        info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
+        content_type = ber.decode_oid(r.read_element("content type", info_end))
+        if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
+            raise ber.malformed(
+                f"not an encrypted envelope: the file holds {alg.name_of(content_type)}",
+                f"不是数字信封：文件内容类型为 {alg.name_of(content_type)}",
+            )
+        explicit, explicit_start, explicit_end = self._open(info_end, ber.CONTEXT, 0, "content")
+        body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
+        version = ber.decode_integer(r.read_element("version", body_end))
+        authenticated = content_type == alg.AUTH_ENVELOPED_DATA
+        if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
+            raise ber.malformed(f"unknown version {version}", f"未知的版本号 {version}")
+
+        originator_info = None
+        following = self._peek(body_end)
+        if following is not None and following.is_(ber.CONTEXT, 0, constructed=True):
+            originator_info = r.read_element("originatorInfo", body_end).raw
+        infos = r.read_element("recipient infos", body_end)
+        recipients = parse_recipient_infos(infos)
+        if any(n.head.length is None for n in _walk(infos)):
+            self.indefinite = True
+
+        eci_start = r.pos
+        eci, eci_content, eci_end = self._open(body_end, ber.UNIVERSAL, ber.SEQUENCE, "EncryptedContentInfo")
+        inner_type = ber.decode_oid(r.read_element("content type", eci_end))
+        cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end))
+        if cipher.cipher.is_aead != authenticated:
+            raise UnsupportedAlgorithmError(
+                pick(
+                    "AES-GCM belongs in AuthEnvelopedData, AES-CBC in EnvelopedData",
+                    "AES-GCM 只能用于 AuthEnvelopedData，AES-CBC 只能用于 EnvelopedData",
+                ),
+                algorithm=f"{cipher.cipher.value} in {alg.name_of(content_type)}",
+            )
+        if r.at_end(eci, eci_content):
+            raise UnsupportedAlgorithmError(
+                pick("the encrypted content is not in the file", "加密内容不在文件中"),
+                algorithm=pick("detached content", "分离式内容"),
+            )
+        content = self._skip_content(eci_end)
+        if cipher.cipher.is_aead is False and (content.length == 0 or content.length % 16):
+            raise ber.malformed(
+                "the CBC ciphertext is not a whole number of blocks", "CBC 密文长度不是分组长度的整数倍"
+            )
+        r.end_of(eci, eci_content, body_end)
+
+        auth_attrs: tuple[Attribute, ...] = ()
+        unauth_attrs: tuple[Attribute, ...] = ()
+        aad = mac = None
+        if authenticated:
+            following = self._peek(body_end)
+            if following is not None and following.is_(ber.CONTEXT, 1, constructed=True):
+                node = r.read_element("authenticated attributes", body_end)
+                if node.head.length is None or node.head.header_length + node.head.length != len(node.raw):
+                    raise ber.malformed("authenticated attributes are not DER", "认证属性不是 DER 编码")
+                auth_attrs = _attributes(node)
+                aad = b"\x31" + node.raw[1:]
+            mac_node = r.read_element("mac", body_end)
+            mac = ber.octets(ber.expect(mac_node, ber.UNIVERSAL, ber.OCTET_STRING, "mac"))
+            if len(mac) != cipher.tag_length:
+                raise ber.malformed("the GCM tag has the wrong length", "GCM 认证标签长度错误")
+            unauth_start = r.pos
+            following = self._peek(body_end)
+            if following is not None and following.is_(ber.CONTEXT, 2, constructed=True):
+                unauth_attrs = _attributes(r.read_element("unauthenticated attributes", body_end))
+        else:
+            unauth_start = r.pos
+            following = self._peek(body_end)
+            if following is not None and following.is_(ber.CONTEXT, 1, constructed=True):
+                unauth_attrs = _attributes(r.read_element("unprotected attributes", body_end))
+        fields_end = r.pos
+        r.end_of(body, body_start, explicit_end)
+        r.end_of(explicit, explicit_start, info_end)
+        r.end_of(info, info_start, None)
+        if r.pos != r.size:
+            raise ber.malformed("unexpected data after the envelope", "信封之后有多余数据")
+
+        for attribute in auth_attrs:
+            if attribute.oid == alg.CONTENT_TYPE_ATTRIBUTE and attribute.values != (_oid_der(inner_type),):
+                raise ber.malformed(
+                    "the content-type attribute does not match the content",
+                    "内容类型属性与加密内容不一致",
+                )
+        return EnvelopeHeader(
+            content_type=content_type,
+            version=version,
+            recipients=recipients,
+            inner_content_type=inner_type,
+            cipher=cipher,
+            content=content,
+            authenticated_attributes=auth_attrs,
+            unauthenticated_attributes=unauth_attrs,
+            mac=mac,
+            aad=aad,
+            originator_info=originator_info,
+            recipient_infos=tuple(child.raw for child in infos.children),
+            size=r.size,
+            indefinite=self.indefinite,
+            encrypted_content_info=eci_start,
+            unauthenticated_attributes_offset=unauth_start,
+            fields_end=fields_end,
+        )
+
+    def _skip_content(self, end: int | None) -> ContentLayout:
+        r = self.r
+        offset = r.pos
+        head = r.head(end)
+        if not head.is_(ber.CONTEXT, 0):
+            raise ber.malformed(
+                f"encrypted content: unexpected {head.describe()}", f"加密内容：意外的元素 {head.describe()}"
+            )
+        if head.length is None:
+            self.indefinite = True
+        total = count = 0
+        for length in iter_segments(r, head, end):
+            r.skip(length)
+            total += length
+            count += 1
+            if count > MANY_SEGMENTS and total < count * MIN_AVERAGE_SEGMENT:
+                raise ber.malformed(
+                    "the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片"
+                )
+        return ContentLayout(offset, r.pos, total, count, not head.constructed)
+
+
+def _walk(node: ber.Node) -> Iterator[ber.Node]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _oid_der(dotted: str) -> bytes:
+    from bidcrypt.envelope import _der as der
+
+    return der.oid(dotted)
+
+
+def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
+    found = []
+    for child in node.children:
+        ber.expect(child, ber.UNIVERSAL, ber.SEQUENCE, "attribute", constructed=True)
+        if len(child.children) != 2:
+            raise ber.malformed("bad attribute", "属性格式错误")
+        oid = ber.decode_oid(child.children[0])
+        values = ber.expect(child.children[1], ber.UNIVERSAL, ber.SET, "attribute values", constructed=True)
+        if not values.children:
+            raise ber.malformed("attribute without a value", "属性没有值")
+        found.append(Attribute(oid, tuple(value.raw for value in values.children)))
+    return tuple(found)
+
+
+def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Iterator[int]:
+    """Yield the length of each data segment of an encryptedContent whose head was just read.
+
+    After each yield the reader is at the segment's data; the caller must
+    read or skip exactly that many bytes before asking for the next one.
+    Constructed OCTET STRINGs are followed to :data:`~bidcrypt.envelope._ber.MAX_DEPTH`.
+    """
+    if not head.constructed:
+        assert head.length is not None
+        yield head.length
+        return
+    frames: list[int | None] = [r.pos + head.length if head.length is not None else None]
+    while frames:
+        frame_end = frames[-1]
+        if frame_end is not None and r.pos >= frame_end:
+            frames.pop()
+            continue
+        limit = next((f for f in reversed(frames) if f is not None), end)
+        child = r.head(limit)
+        if child.is_eoc:
+            if frame_end is not None:
+                raise ber.malformed(
+                    "end-of-contents inside a definite length", "定长元素中出现不定长结束标记"
+                )
+            frames.pop()
+            continue
+        if not child.is_(ber.UNIVERSAL, ber.OCTET_STRING):
+            raise ber.malformed(
+                f"encrypted content: unexpected {child.describe()}",
+                f"加密内容：意外的元素 {child.describe()}",
+            )
+        if child.constructed:
+            if len(frames) >= ber.MAX_DEPTH:
+                raise ber.malformed("nested too deeply", "嵌套过深")
+            frames.append(r.pos + child.length if child.length is not None else None)
+            continue
+        assert child.length is not None
+        yield child.length
+
+
+def summary_lines(header: EnvelopeHeader) -> list[str]:
+    """The human-readable report of ``bidcrypt envelope inspect``."""
+    data = header.to_dict()
+    lines = [
+        f"{pick('content type', '内容类型')}: {data['content_type']} ({header.content_type})",
+        f"{pick('encoding', '编码')}: {data['encoding']}",
+        f"{pick('cipher', '加密算法')}: {header.cipher.describe()}",
+        f"{pick('encrypted content type', '加密内容类型')}: {data['inner_content_type']}",
+        f"{pick('recipients', '接收者')}: {len(header.recipients)}",
+    ]
+    for recipient in header.recipients:
+        rid = recipient.rid.describe() if recipient.rid else "-"
+        line = f"  [{recipient.index + 1}] {recipient.kind.value}, {recipient.algorithm_name}, {rid}"
+        if recipient.problem:
+            line += f" ({pick('unsupported', '不支持')}: {recipient.problem})"
+        lines.append(line)
+    for title, attributes in (
+        (pick("authenticated attributes", "认证属性"), header.authenticated_attributes),
+        (pick("unauthenticated attributes", "未认证属性"), header.unauthenticated_attributes),
+    ):
+        if attributes:
+            lines.append(f"{title}:")
+            lines.extend(f"  {a.name}: {', '.join(a.value_texts())}" for a in attributes)
+    sizes = data["sizes"]
+    lines.append(
+        pick(
+            f"size: {sizes['envelope']} bytes, encrypted content {sizes['encrypted_content']} bytes "
+            f"in {sizes['segments']} segment(s)",
+            f"大小：{sizes['envelope']} 字节，加密内容 {sizes['encrypted_content']} 字节，"
+            f"共 {sizes['segments']} 段",
+        )
+    )
+    return lines

@@ -1,0 +1,343 @@
+"""Packing: the bidder's folder becomes a signed, sealed-checked, encrypted ``.bid`` package.
+
+Two passes over the sources with bounded memory: the first hashes every
+file (and checks the seals of the PDFs), the second streams the bundle
+into the envelope, hashing again so a file changed in between stops the
+packing. The package, and the backup copy when asked, appear only complete.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from bidcrypt import certs
+from bidcrypt.certs import Purpose
+from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, Recipient, test_open
+from bidcrypt.envelope._files import atomic_output, check_output
+from bidcrypt.errors import (
+    BidcryptError,
+    CertificateUntrustedError,
+    IdentityMismatchError,
+    NoSealError,
+    PackageError,
+)
+from bidcrypt.i18n import pick
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.package import signed
+from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
+from bidcrypt.package.bundle import MANIFEST_MEMBER, BundleReader
+from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary, SummaryFile
+from bidcrypt.package.paths import files_under
+from bidcrypt.trust import TrustStore
+
+_CHUNK = 1 << 20
+#: Roles whose PDFs must carry the bidder's company seal.
+SEALED_ROLES = (Role.RESPONSE, Role.PRICE_SHEET)
+
+
+@dataclass(frozen=True)
+class RecipientChoice:
+    """One certificate the package is encrypted to, and how its key is wrapped and why."""
+
+    certificate: x509.Certificate
+    bidder: bool
+    key_transport: KeyTransport | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "subject": certs.display_name(self.certificate),
+            "serial": format(self.certificate.serial_number, "x"),
+            "role": "bidder" if self.bidder else "opening-authority",
+            "key_transport": self.key_transport.value if self.key_transport else "ecdh",
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """What :func:`pack` made."""
+
+    output: Path
+    attributes: PackageAttributes
+    manifest: Manifest
+    recipients: tuple[RecipientChoice, ...]
+    bundle_size: int
+    backup: Path | None
+    test_opened: bool
+    warnings: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "output": str(self.output),
+            "attributes": self.attributes.to_json(),
+            "files": len(self.manifest.files),
+            "bytes": self.manifest.total_size,
+            "bundle_size": self.bundle_size,
+            "recipients": [r.to_dict() for r in self.recipients],
+            "backup": None if self.backup is None else str(self.backup),
+            "test_opened": self.test_opened,
+            "warnings": list(self.warnings),
+        }
+
+
+def bidder_of(certificate: x509.Certificate) -> Bidder:
+    """The bidding company named by a company signing certificate (name and credit code)."""
+    name = certs.company_name(certificate)
+    code = certs.credit_code(certificate)
+    if not name or not code:
+        raise IdentityMismatchError(
+            pick(
+                "the signing certificate names no company and credit code",
+                "签名证书中没有单位名称和统一社会信用代码",
+            ),
+            actual=certs.display_name(certificate),
+            expected=pick("a company certificate", "单位证书"),
+        )
+    return Bidder(name, code)
+
+
+def _check_signer(entry: KeyEntry, at: dt.datetime | None) -> Bidder:
+    from bidcrypt.seal.kind import SealKind, kind_mismatch
+
+    certs.require_purpose(entry.certificate, Purpose.SIGNING)
+    certs.require_valid_at(entry.certificate, at)
+    mismatch = kind_mismatch(entry.certificate, SealKind.COMPANY)
+    if mismatch is not None:
+        raise mismatch
+    return bidder_of(entry.certificate)
+
+
+def choose_recipients(
+    bidder: Bidder,
+    encrypt_to: Sequence[x509.Certificate],
+    key_source: KeySource | None,
+    key_transport: KeyTransport | None,
+    warn: Callable[[str], None],
+) -> list[RecipientChoice]:
+    """Classify the certificates (the bidder's own by credit code, the rest opening authorities)
+    and choose each RSA key transport: the given one, else the strongest the bidder's UKey really
+    undoes, else PKCS#1 v1.5, which every UKey supports."""
+    choices = []
+    for certificate in certs.unique(encrypt_to):
+        certs.require_purpose(certificate, Purpose.ENCRYPTION)
+        own = certs.credit_code(certificate) == bidder.credit_code
+        if own and certs.company_name(certificate) != bidder.name:
+            warn(
+                pick(
+                    f"the encryption certificate names {certs.company_name(certificate)}, "
+                    f"the signing certificate {bidder.name}",
+                    f"加密证书单位名称为 {certs.company_name(certificate)}，签名证书为 {bidder.name}",
+                )
+            )
+        transport, reason = _transport_for(certificate, key_source if own else None, key_transport)
+        choices.append(RecipientChoice(certificate, own, transport, reason))
+    if not any(choice.bidder for choice in choices):
+        raise IdentityMismatchError(
+            pick("none of the encryption certificates is the bidder's own", "加密证书中没有投标人自己的证书"),
+            actual=", ".join(str(certs.credit_code(c)) for c in encrypt_to) or "-",
+            expected=bidder.credit_code,
+        )
+    return choices
+
+
+def _transport_for(
+    certificate: x509.Certificate, key_source: KeySource | None, requested: KeyTransport | None
+) -> tuple[KeyTransport | None, str]:
+    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        return None, pick("EC key agreement", "EC 密钥协商")
+    if requested is not None:
+        return requested, pick("as asked", "按指定")
+    if key_source is not None:
+        for entry in key_source.entries():
+            if certs.same_public_key(entry.certificate, certificate):
+                working = entry.probe_transports()
+                if working:
+                    return working[0], pick(
+                        f"the strongest {entry.source} decrypts", f"{entry.source} 支持的最强方式"
+                    )
+    return KeyTransport.PKCS1V15, pick(
+        "the UKey could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
+        "无法询问 U-KEY，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
+    )
+
+
+def hash_files(source_dir: Path, summary: SummaryFile) -> tuple[list[FileEntry], dict[str, Path]]:
+    """The manifest entries of every file under *source_dir* (first pass) and where each lives."""
+    found = files_under(source_dir)
+    if not found:
+        raise PackageError(pick(f"{source_dir} holds no files", f"{source_dir} 中没有文件"))
+    entries, sources = [], {}
+    for path, file in found:
+        digest = hashlib.sha256()
+        size = 0
+        with file.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        entries.append(FileEntry(path, size, digest.hexdigest(), summary.role_of(path)))
+        sources[path] = file
+    return entries, sources
+
+
+def check_seals(
+    entries: Sequence[FileEntry],
+    sources: dict[str, Path],
+    bidder: Bidder,
+    trust: TrustStore | None,
+    at: dt.datetime | None,
+) -> list[tuple[str, BidcryptError]]:
+    """The PDFs of sealed roles that lack a valid company seal of *bidder*, with the reason.
+
+    Without a trust store the chain is not judged (integrity, kind and
+    credit code still are).
+    """
+    from bidcrypt.seal import verify_seals
+
+    store = trust or TrustStore(anchors=())
+    failures: list[tuple[str, BidcryptError]] = []
+    for entry in entries:
+        if entry.role not in SEALED_ROLES or not entry.path.lower().endswith(".pdf"):
+            continue
+        report = verify_seals(
+            sources[entry.path], trust=store, expect_uscc=bidder.credit_code, at=at, name=entry.path
+        )
+        problems = [
+            f
+            for f in report.problems
+            if trust is not None or not isinstance(f.error, CertificateUntrustedError)
+        ]
+        if not report.company_seals:
+            failures.append((entry.path, NoSealError(path=entry.path, what=pick("company seal", "公章"))))
+        elif problems and problems[0].error is not None:
+            failures.append((entry.path, problems[0].error))
+    return failures
+
+
+class _Tee:
+    """Reads from *source* and copies what it reads to *copy*."""
+
+    def __init__(self, source: BundleReader, copy: BinaryIO | None) -> None:
+        self._source = source
+        self._copy = copy
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._source.read(size)
+        if self._copy is not None and data:
+            self._copy.write(data)
+        return data
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def pack(
+    source_dir: Path,
+    output: Path,
+    *,
+    tender: str,
+    signer: KeyEntry,
+    encrypt_to: Sequence[x509.Certificate],
+    lot: str | None = None,
+    summary: SummaryFile | None = None,
+    key_source: KeySource | None = None,
+    cipher: ContentCipher = ContentCipher.AES_256_GCM,
+    key_transport: KeyTransport | None = None,
+    trust: TrustStore | None = None,
+    backup: Path | None = None,
+    allow_unsealed: bool = False,
+    at: dt.datetime | None = None,
+    warn: Callable[[str], None] = lambda _: None,
+) -> PackResult:
+    """Pack *source_dir* into the bid package *output*.
+
+    *signer* is the company signing certificate's key entry (it names the
+    bidder); *encrypt_to* the bidder's encryption certificate(s) and any
+    opening-authority certificates. *key_source* (the bidder's UKey) is asked
+    what it can decrypt and test-opens the result. Refuses, each with its own
+    error: an unusable signing or encryption certificate, credit codes that
+    differ from the bidder's, a PDF without a valid company seal of the bidder
+    (only warned with *allow_unsealed*).
+    """
+    if not tender.strip():
+        raise PackageError(pick("a tender identifier is required", "须指定招标项目编号"))
+    check_output(output, False)
+    if backup is not None:
+        check_output(backup, False)
+    summary = summary or SummaryFile(Summary())
+    warnings: list[str] = []
+
+    def note(text: str) -> None:
+        warnings.append(text)
+        warn(text)
+
+    bidder = _check_signer(signer, at)
+    choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note)
+    builder = EnvelopeBuilder().set_cipher(cipher)
+    if at is not None:
+        builder = builder.set_validation_time(at)
+    builder = builder.set_trust_store(trust)
+    for choice in choices:
+        builder = builder.add_recipient(
+            Recipient(choice.certificate, key_transport=choice.key_transport or KeyTransport.OAEP_SHA256)
+        )
+
+    entries, sources = hash_files(source_dir, summary)
+    for path, error in check_seals(entries, sources, bidder, trust, at):
+        if not allow_unsealed:
+            raise error
+        note(pick(f"{path}: {error.message()}", f"{path}：{error.message()}"))
+
+    created = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
+    manifest = Manifest(tender, lot, bidder, created, summary.summary, tuple(entries))
+    signed_manifest = signed.sign(manifest.to_bytes(), signer, created)
+    attributes = PackageAttributes(
+        tender, lot, bidder.name, bidder.credit_code, created, hashlib.sha256(signed_manifest).digest()
+    )
+    for oid, value in attributes.encode():
+        builder = (
+            builder.add_authenticated_attribute(oid, value)
+            if cipher.is_aead
+            else builder.add_unauthenticated_attribute(oid, value)
+        )
+    builder = builder.add_unauthenticated_attribute(
+        RECIPIENT_CERTIFICATES,
+        *(c.certificate.public_bytes(serialization.Encoding.DER) for c in choices),
+    )
+
+    bundle = BundleReader(signed_manifest, manifest, sources)
+    with ExitStack() as stack:
+        copy = stack.enter_context(atomic_output(backup)) if backup is not None else None
+        sink = stack.enter_context(atomic_output(output))
+        builder.encrypt(_Tee(bundle, copy), sink)  # type: ignore[arg-type]
+    tested = _test_open(output, key_source, note)
+    return PackResult(
+        output, attributes, manifest, tuple(choices), bundle.size, backup, tested, tuple(warnings)
+    )
+
+
+def _test_open(output: Path, key_source: KeySource | None, note: Callable[[str], None]) -> bool:
+    """Unwrap the content key on the bidder's UKey and decrypt the first chunk (no plaintext kept)."""
+    if key_source is None:
+        return False
+    encryption = [e for e in key_source.entries() if Purpose.ENCRYPTION in certs.purposes(e.certificate)]
+    if not encryption:
+        return False
+    result = test_open(output, encryption)
+    if MANIFEST_MEMBER.encode() not in result.prefix[:1024]:
+        raise PackageError(pick("the test-opening did not find the bundle", "试解密未找到文件包内容"))
+    return True

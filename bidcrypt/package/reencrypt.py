@@ -1,0 +1,120 @@
+"""Re-encryption after a replacement: wrap the content key to the new certificate, content untouched.
+
+The old UKey unwraps the content key (one operation); the key is wrapped
+to the new certificate; the RecipientInfos and the list of recipient
+certificates are rewritten and everything else is copied byte for byte.
+The cost does not depend on the size of the package. Other recipients
+(the opening authority) are kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from bidcrypt import certs
+from bidcrypt.certs import Purpose
+from bidcrypt.envelope import Attribute, Recipient, reencrypt
+from bidcrypt.envelope.opening import Keys
+from bidcrypt.errors import IdentityMismatchError, KeyNotFoundError, OldKeyUnavailableError, WrongKeyError
+from bidcrypt.i18n import pick
+from bidcrypt.keys import KeyTransport
+from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
+from bidcrypt.package.info import read_package_info
+from bidcrypt.package.rule import RuleVerdict, check_package
+from bidcrypt.trust import TrustStore
+
+
+@dataclass(frozen=True)
+class ReencryptPackageResult:
+    """What :func:`reencrypt_package` made and the rule's verdict on it."""
+
+    output: Path
+    new_certificate: x509.Certificate
+    key_transport: KeyTransport | None
+    kept_recipients: int
+    verdict: RuleVerdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "output": str(self.output),
+            "new_certificate": certs.display_name(self.new_certificate),
+            "key_transport": self.key_transport.value if self.key_transport else "ecdh",
+            "kept_recipients": self.kept_recipients,
+            "check": self.verdict.to_dict(),
+        }
+
+
+def reencrypt_package(
+    source: Path,
+    output: Path,
+    old_keys: Keys,
+    new_certificate: x509.Certificate,
+    *,
+    key_transport: KeyTransport | None = None,
+    trust: TrustStore | None = None,
+    at: dt.datetime | None = None,
+) -> ReencryptPackageResult:
+    """Write *output*: *source* re-wrapped to *new_certificate* with the old key *old_keys*.
+
+    The new certificate must be an encryption certificate of the same bidder
+    (same credit code). For RSA, *key_transport* defaults to the one the old
+    recipient used (the same CA's UKeys do the same things).
+    """
+    info = read_package_info(source)
+    certs.require_purpose(new_certificate, Purpose.ENCRYPTION)
+    if certs.credit_code(new_certificate) != info.attributes.credit_code:
+        raise IdentityMismatchError(
+            pick("the new certificate is not the bidder's", "新证书不属于投标人"),
+            actual=f"{certs.display_name(new_certificate)} ({certs.credit_code(new_certificate) or '-'})",
+            expected=f"{info.attributes.bidder_name} ({info.attributes.credit_code})",
+        )
+    bidder_recipients = [
+        r
+        for r in info.header.recipients
+        if any(
+            r.rid is not None and r.rid.matches(c) and certs.credit_code(c) == info.attributes.credit_code
+            for c in info.recipient_certificates
+        )
+    ]
+    transport = key_transport or next(
+        (r.key_transport for r in bidder_recipients if r.key_transport is not None), KeyTransport.PKCS1V15
+    )
+    recipient = Recipient(new_certificate, key_transport=transport)
+    try:
+        result = reencrypt(
+            source,
+            output,
+            old_keys,
+            [recipient],
+            keep_others=True,
+            verify=False,
+            at=at,
+            trust=trust,
+            unauthenticated_attributes=_attributes_after(
+                info.header.unauthenticated_attributes, info.recipient_certificates, new_certificate
+            ),
+        )
+    except (WrongKeyError, KeyNotFoundError) as exc:
+        raise OldKeyUnavailableError(exc.message()) from exc
+    verdict = check_package(read_package_info(output), new_certificate)
+    return ReencryptPackageResult(
+        output, new_certificate, transport if recipient.is_rsa else None, result.kept, verdict
+    )
+
+
+def _attributes_after(
+    existing: tuple[Attribute, ...], listed: tuple[x509.Certificate, ...], new: x509.Certificate
+) -> list[Attribute]:
+    """The unauthenticated attributes with the new certificate in place of the bidder's old ones."""
+    code = certs.credit_code(new)
+    keep = [c for c in listed if certs.credit_code(c) != code]
+    values = tuple(c.public_bytes(serialization.Encoding.DER) for c in [new, *keep])
+    others = [a for a in existing if a.oid != RECIPIENT_CERTIFICATES]
+    return [*others, Attribute(RECIPIENT_CERTIFICATES, values)]

@@ -1,0 +1,138 @@
+"""The re-encrypt-after-replacement rule, decided by the public key and nothing else.
+
+After a renewal (续期) the certificate has a new serial and new dates but
+the same key: the package still opens, nothing to do. After a replacement
+(补办, new UKey, same subject) or a change (变更, new company information)
+the key is new: the package must be re-encrypted before upload. Serial
+numbers and names only serve to *describe* the case to the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from cryptography import x509
+
+from bidcrypt import certs
+from bidcrypt.errors import IdentityMismatchError, ReencryptionRequiredError
+from bidcrypt.i18n import pick
+from bidcrypt.package.info import PackageInfo
+
+
+class KeyChange(Enum):
+    """How the bidder's current encryption certificate relates to the one the package was made for."""
+
+    SAME = "same-certificate"
+    RENEWED = "renewed"
+    REPLACED = "replaced"
+    CHANGED = "changed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    """Whether the package can be opened with the key behind the current certificate, and why."""
+
+    change: KeyChange
+    current: x509.Certificate
+    old: x509.Certificate | None
+
+    @property
+    def ok(self) -> bool:
+        """True when no re-encryption is needed."""
+        return self.change in (KeyChange.SAME, KeyChange.RENEWED)
+
+    def message(self) -> str:
+        """One sentence for the user."""
+        if self.change is KeyChange.SAME:
+            return pick(
+                "encrypted to this certificate: no re-encryption needed", "已用此证书加密，无需重新加密"
+            )
+        if self.change is KeyChange.RENEWED:
+            return pick(
+                "renewed certificate, same key: no re-encryption needed", "证书已续期且密钥未变：无需重新加密"
+            )
+        return self.reason()
+
+    def reason(self) -> str:
+        """Why re-encryption is required (for :class:`ReencryptionRequiredError`)."""
+        new = _describe(self.current)
+        if self.old is None:
+            return pick(
+                f"the package is not encrypted to the key of the current certificate {new}",
+                f"文件包未使用当前证书 {new} 的密钥加密",
+            )
+        old = _describe(self.old)
+        if self.change is KeyChange.REPLACED:
+            return pick(
+                f"the certificate was replaced (补办): same subject, new key; the package is encrypted to "
+                f"{old}, the current certificate is {new}",
+                f"证书已补办（主体相同、密钥已更换）：文件包加密所用证书为 {old}，当前证书为 {new}",
+            )
+        return pick(
+            f"the certificate information changed (变更) and the key with it; the package is encrypted to "
+            f"{old}, the current certificate is {new}",
+            f"证书信息已变更且密钥已更换：文件包加密所用证书为 {old}，当前证书为 {new}",
+        )
+
+    def raise_if_stale(self) -> None:
+        """Raise :class:`ReencryptionRequiredError` unless the package can be opened."""
+        if not self.ok:
+            raise ReencryptionRequiredError(reason=self.reason())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "ok": self.ok,
+            "case": self.change.value,
+            "message": self.message(),
+            "current": _certificate_dict(self.current),
+            "encrypted_to": None if self.old is None else _certificate_dict(self.old),
+        }
+
+
+def _describe(certificate: x509.Certificate) -> str:
+    start = certs.format_time(certificate.not_valid_before_utc)
+    end = certs.format_time(certificate.not_valid_after_utc)
+    return pick(
+        f"{certs.display_name(certificate)} (serial {certificate.serial_number:x}, valid "
+        f"{start} to {end}, "
+        f"key {certs.key_fingerprint(certificate)[:16]})",
+        f"{certs.display_name(certificate)}（序列号 {certificate.serial_number:x}，有效期 "
+        f"{start} 至 {end}，"
+        f"密钥指纹 {certs.key_fingerprint(certificate)[:16]}）",
+    )
+
+
+def _certificate_dict(certificate: x509.Certificate) -> dict[str, Any]:
+    return {
+        "subject": certs.display_name(certificate),
+        "serial": format(certificate.serial_number, "x"),
+        "not_before": certs.format_time(certificate.not_valid_before_utc),
+        "not_after": certs.format_time(certificate.not_valid_after_utc),
+        "key_fingerprint": certs.key_fingerprint(certificate),
+    }
+
+
+def check_package(info: PackageInfo, current: x509.Certificate) -> RuleVerdict:
+    """Apply the rule to *info* for the bidder's *current* encryption certificate."""
+    code = certs.credit_code(current)
+    if code != info.attributes.credit_code:
+        raise IdentityMismatchError(
+            pick("the certificate is not the bidder's", "该证书不属于投标人"),
+            actual=f"{certs.display_name(current)} ({code or '-'})",
+            expected=f"{info.attributes.bidder_name} ({info.attributes.credit_code})",
+        )
+    listed_own = [c for c in info.recipient_certificates if certs.credit_code(c) == code]
+    if info.recipient_of(current) is not None or any(certs.same_public_key(c, current) for c in listed_own):
+        same_key = [c for c in listed_own if certs.same_public_key(c, current)]
+        old = same_key[0] if same_key else None
+        same = old is None or old.serial_number == current.serial_number
+        return RuleVerdict(KeyChange.SAME if same else KeyChange.RENEWED, current, old)
+    if not listed_own:
+        return RuleVerdict(KeyChange.UNKNOWN, current, None)
+    old = listed_own[0]
+    same_subject = certs.company_name(old) == certs.company_name(current) and old.subject == current.subject
+    return RuleVerdict(KeyChange.REPLACED if same_subject else KeyChange.CHANGED, current, old)

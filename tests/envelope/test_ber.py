@@ -1,0 +1,126 @@
+"""The BER reader and DER writer under the envelope: forms, limits, hostile encodings."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from asn1crypto import core
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bidcrypt.envelope import _ber as ber
+from bidcrypt.envelope import _der as der
+from bidcrypt.errors import MalformedEnvelopeError
+
+
+@pytest.mark.parametrize("n", [0, 1, 127, 128, 255, 256, 65535, 65536, 1 << 24, (1 << 32) + 5])
+def test_length_octets_are_minimal_der(n: int) -> None:
+    encoded = der.length(n)
+    head = ber.parse_head(b"\x04" + encoded, 0, 1 + len(encoded))
+    assert head.length == n
+    assert head.header_length == 1 + len(encoded)
+    assert (len(encoded) == 1) == (n < 128)
+
+
+@given(st.integers(min_value=-(1 << 200), max_value=1 << 200))
+@settings(max_examples=60)
+def test_integers_match_asn1crypto(value: int) -> None:
+    assert der.integer(value) == core.Integer(value).dump()
+    assert ber.decode_integer(ber.parse(der.integer(value))) == value
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        "1.2.840.113549.1.9.16.1.23",
+        "2.16.840.1.101.3.4.1.46",
+        "1.3.132.1.11.1",
+        "2.25.149577572356276075589610191221236026354",
+    ],
+)
+def test_object_identifiers_round_trip_and_match_asn1crypto(dotted: str) -> None:
+    assert der.oid(dotted) == core.ObjectIdentifier(dotted).dump()
+    assert ber.decode_oid(ber.parse(der.oid(dotted))) == dotted
+
+
+def test_set_of_is_sorted_as_der_requires() -> None:
+    items = [der.octet_string(b"\x02"), der.octet_string(b"\x01\x01"), der.octet_string(b"\x01")]
+    assert der.set_of(items) == der.tlv(der.TAG_SET, b"".join(sorted(items)))
+    assert ber.parse(der.set_of(items)).children[0].raw == der.octet_string(b"\x01")
+
+
+def test_indefinite_lengths_and_constructed_strings_are_read() -> None:
+    # A constructed OCTET STRING, indefinite, holding a nested constructed one (BER only).
+    data = bytes.fromhex("24800402aabb24800401cc00000000")
+    node = ber.parse(data)
+    assert node.head.length is None
+    assert ber.octets(node) == b"\xaa\xbb\xcc"
+    assert node.raw == data
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "truncated"),
+        (bytes.fromhex("3005020100"), "exceeds"),
+        (bytes.fromhex("0480"), "indefinite length on a primitive"),
+        (bytes.fromhex("04ff"), "length field too long"),
+        (bytes.fromhex("0489010000000000000000"), "length field too long"),
+        (bytes.fromhex("3080020100"), "truncated"),
+        (bytes.fromhex("30030000"), "exceeds"),
+        (bytes.fromhex("30020001"), "end-of-contents"),
+        (bytes.fromhex("1f80"), "badly encoded tag number"),
+        (bytes.fromhex("1fffffffff7f00"), "tag number too large"),
+        (bytes.fromhex("020100ff"), "unexpected data after"),
+        (bytes.fromhex("0000"), ""),
+    ],
+)
+def test_hostile_encodings_are_malformed(data: bytes, reason: str) -> None:
+    try:
+        node = ber.parse(data)
+    except MalformedEnvelopeError as error:
+        assert reason in str(error)
+        return
+    # End-of-contents on its own parses as an empty primitive; nothing else may.
+    assert data == b"\x00\x00" and node.head.is_eoc
+
+
+def test_nesting_is_limited() -> None:
+    deep = b"\x30\x80" * (ber.MAX_DEPTH + 2) + b"\x00\x00" * (ber.MAX_DEPTH + 2)
+    with pytest.raises(MalformedEnvelopeError, match="nested too deeply"):
+        ber.parse(deep)
+    shallow = b"\x30\x80" * 8 + b"\x00\x00" * 8
+    assert ber.parse(shallow).raw == shallow
+
+
+def test_element_count_is_limited() -> None:
+    many = der.sequence(*([der.null()] * (ber.MAX_NODES + 1)))
+    with pytest.raises(MalformedEnvelopeError, match="too many elements"):
+        ber.parse(many)
+
+
+def test_element_size_is_limited_before_reading() -> None:
+    head = b"\x30\x84" + (ber.MAX_ELEMENT + 1).to_bytes(4, "big")
+    stream = io.BytesIO(head + bytes(ber.MAX_ELEMENT + 1))
+    reader = ber.StreamReader(stream, len(stream.getvalue()))
+    with pytest.raises(MalformedEnvelopeError, match="too large"):
+        reader.read_element("thing")
+
+
+def test_stream_reader_reports_truncation_and_overlong_lengths() -> None:
+    data = bytes.fromhex("3010") + b"\x04\x02ab"
+    reader = ber.StreamReader(io.BytesIO(data), len(data))
+    with pytest.raises(MalformedEnvelopeError, match="truncated"):
+        reader.head()
+    inner = bytes.fromhex("30040405abcdefabcd")
+    reader = ber.StreamReader(io.BytesIO(inner), len(inner))
+    reader.head()
+    with pytest.raises(MalformedEnvelopeError, match="exceeds the enclosing element"):
+        reader.head(end=6)
+
+
+@pytest.mark.parametrize("content", [b"\x80\x01", b"\x2a\x86", b""])
+def test_bad_object_identifiers(content: bytes) -> None:
+    with pytest.raises(MalformedEnvelopeError, match="object identifier"):
+        ber.oid_from_content(content)
