@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -30,6 +31,7 @@ from bidcrypt.errors import (
     InputError,
     WrongKeyUsageError,
 )
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
 
 #: Where CA vendors put the credit code, in the order bidcrypt looks.
@@ -52,13 +54,14 @@ class Purpose(Enum):
         return pick(self.value, "签名" if self is Purpose.SIGNING else "加密")
 
 
+def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    """The asn1crypto form of a ``cryptography`` certificate (what pyHanko and the CMS code work with)."""
+    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
 def load_certificates(path: Path) -> list[x509.Certificate]:
     """Read one or more certificates from a PEM or DER file."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(exc.strerror, path=path) from exc
-    return parse_certificates(data, source=str(path))
+    return parse_certificates(read_input(path), source=str(path))
 
 
 def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.Certificate]:

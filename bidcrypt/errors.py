@@ -55,6 +55,10 @@ class BidcryptError(Exception):
     def __str__(self) -> str:
         return self.message()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle by the constructor's arguments, so errors cross process boundaries whole.
+        return (_restore, (type(self), self.detail, self.params))
+
     def to_dict(self, language: Language | None = None) -> dict[str, Any]:
         """A JSON-ready description: code, message, hint and parameters."""
         return {
@@ -63,6 +67,10 @@ class BidcryptError(Exception):
             "hint": self.hint(language),
             "params": {k: str(v) for k, v in self.params.items()},
         }
+
+
+def _restore(cls: type[BidcryptError], detail: str | None, params: dict[str, Any]) -> BidcryptError:
+    return cls(detail, **params)
 
 
 # --- input and output --------------------------------------------------------------------

@@ -2,25 +2,29 @@
 
 A trust store is made of certificate files (self-signed certificates are
 anchors, the others are intermediates available for path building) and,
-optionally, CRLs. Validation is offline (nothing is fetched) and uses
-pyhanko-certvalidator, the RFC 5280 path validator pyHanko is built on.
-Revocation is checked against the CRLs given; a certificate whose issuer
-published no CRL here is not treated as revoked.
+optionally, CRLs. Everything is offline: nothing is fetched.
+
+:meth:`TrustStore.validate` is the verdict: the chain, by pyhanko-certvalidator
+(the RFC 5280 path validator pyHanko is built on), refusing a certificate the
+CRLs revoke; a certificate whose issuer published no CRL here is not treated
+as revoked. :meth:`TrustStore.revocation_status` is the detail a report shows:
+whether the CRLs were asked at all, whether one of the issuer spoke
+(good / revoked, with the date and reason) and whether it was out of date.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from pyhanko_certvalidator import CertificateValidator, ValidationContext
-from pyhanko_certvalidator import errors as validation_errors
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bidcrypt import certs
 from bidcrypt.errors import (
@@ -29,18 +33,37 @@ from bidcrypt.errors import (
     CertificateUntrustedError,
     InputError,
 )
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
+
+if TYPE_CHECKING:
+    from pyhanko_certvalidator import ValidationContext
 
 #: CRLs larger than this are refused before being read.
 MAX_CRL_SIZE = 64 << 20
 
 
-def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
 def _self_signed(certificate: x509.Certificate) -> bool:
     return certificate.issuer == certificate.subject
+
+
+RevocationState = Literal["good", "revoked", "unknown", "not-checked"]
+
+
+@dataclass(frozen=True)
+class RevocationStatus:
+    """What the given CRLs say about one certificate.
+
+    ``good``: a CRL of its issuer does not list it; ``revoked``: one does;
+    ``unknown``: CRLs were given but none of its issuer; ``not-checked``: no
+    CRL was given.
+    """
+
+    state: RevocationState
+    revoked_at: dt.datetime | None = None
+    reason: str | None = None
+    crl_next_update: dt.datetime | None = None
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,25 @@ class TrustStore:
         """The same store with more intermediates (e.g. those shipped in a signature)."""
         return TrustStore(self.anchors, tuple(certs.unique([*self.intermediates, *extra])), self.crls)
 
+    def validation_context(
+        self, at: dt.datetime | None = None, extra_certificates: Sequence[x509.Certificate] = ()
+    ) -> ValidationContext:
+        """pyHanko's validation context for this store at *at* (default: now).
+
+        Offline: nothing is fetched, and revocation is soft-fail, so only a
+        CRL given here can make a certificate revoked.
+        """
+        from pyhanko_certvalidator import ValidationContext
+
+        return ValidationContext(
+            trust_roots=[certs.to_asn1(c) for c in self.anchors],
+            other_certs=[certs.to_asn1(c) for c in (*self.intermediates, *extra_certificates)],
+            crls=list(self.crls),
+            moment=at or dt.datetime.now(dt.UTC),
+            allow_fetching=False,
+            revocation_mode="soft-fail",
+        )
+
     def validate(
         self,
         certificate: x509.Certificate,
@@ -86,16 +128,13 @@ class TrustStore:
         :class:`CertificateUntrustedError`, :class:`CertificateRevokedError` or
         :class:`CertificateExpiredError`.
         """
-        moment = at or dt.datetime.now(dt.UTC)
-        context = ValidationContext(
-            trust_roots=[_asn1(c) for c in self.anchors],
-            other_certs=[_asn1(c) for c in (*self.intermediates, *extra_certificates)],
-            crls=list(self.crls),
-            moment=moment,
-            allow_fetching=False,
-            revocation_mode="soft-fail",
-        )
-        validator = CertificateValidator(_asn1(certificate), validation_context=context)
+        import asyncio
+
+        from pyhanko_certvalidator import CertificateValidator
+        from pyhanko_certvalidator import errors as validation_errors
+
+        context = self.validation_context(at, extra_certificates)
+        validator = CertificateValidator(certs.to_asn1(certificate), validation_context=context)
         subject = certs.display_name(certificate)
         try:
             path = asyncio.run(validator.async_validate_path())
@@ -116,14 +155,62 @@ class TrustStore:
             raise CertificateUntrustedError(str(exc).split("\n")[0][:200], subject=subject) from exc
         return [x509.load_der_x509_certificate(c.dump()) for c in reversed(list(path))]
 
+    def revocation_status(
+        self,
+        certificate: x509.Certificate,
+        at: dt.datetime | None = None,
+        extra_certificates: Sequence[x509.Certificate] = (),
+    ) -> RevocationStatus:
+        """What the store's CRLs say about *certificate* at *at* (default: now).
+
+        A CRL counts when its issuer is the certificate's issuer and its
+        signature verifies with that issuer's key; the issuer is looked for
+        among the anchors, the intermediates and *extra_certificates* (e.g.
+        those embedded in a signature).
+        """
+        if not self.crls:
+            return RevocationStatus("not-checked")
+        moment = at or dt.datetime.now(dt.UTC)
+        issuers = [
+            c
+            for c in (*self.anchors, *self.intermediates, *extra_certificates)
+            if c.subject == certificate.issuer
+        ]
+        for crl in self._parsed_crls:
+            if crl.issuer != certificate.issuer or not any(_signed_by(crl, issuer) for issuer in issuers):
+                continue
+            next_update = crl.next_update_utc
+            stale = next_update is not None and next_update < moment
+            entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+            if entry is None:
+                return RevocationStatus("good", crl_next_update=next_update, stale=stale)
+            reason = None
+            with contextlib.suppress(x509.ExtensionNotFound):
+                reason = entry.extensions.get_extension_for_class(x509.CRLReason).value.reason.value
+            return RevocationStatus(
+                "revoked",
+                revoked_at=entry.revocation_date_utc,
+                reason=reason,
+                crl_next_update=next_update,
+                stale=stale,
+            )
+        return RevocationStatus("unknown")
+
+    @cached_property
+    def _parsed_crls(self) -> tuple[x509.CertificateRevocationList, ...]:
+        return tuple(x509.load_der_x509_crl(data) for data in self.crls)
+
+
+def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    public_key = issuer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        return False
+    return crl.is_signature_valid(public_key)
+
 
 def _load_crl(path: Path) -> bytes:
-    try:
-        if path.stat().st_size > MAX_CRL_SIZE:
-            raise InputError(pick("too large for a CRL", "文件过大，不是 CRL"), path=path)
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(exc.strerror, path=path) from exc
+    too_large = pick("too large for a CRL", "文件过大，不是 CRL")
+    data = read_input(path, max_size=MAX_CRL_SIZE, too_large=too_large)
     try:
         crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
     except ValueError as exc:

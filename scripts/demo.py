@@ -1,4 +1,9 @@
-"""The bidcrypt demo: the bid flow on the generated test PKI with SoftHSM2 UKeys.
+"""The bidcrypt demo: the whole bid flow on the generated test PKI with SoftHSM2 UKeys.
+
+Three bidders check their UKeys, seal their bid responses (company seal and
+legal-person seal), pack and encrypt them to themselves and to the opening
+authority, and submit them to an opening session; the deadline passes; the
+authority opens every bid with its UKey; the opening record is printed.
 
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
@@ -7,12 +12,14 @@ printed as a user would type them; the PIN is passed in the environment
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +29,10 @@ DOCUMENTS = ROOT / "fixtures" / "documents"
 SEALS = ROOT / "fixtures" / "seals"
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BIDDERS = ("bidder-a", "bidder-b", "bidder-c")
+TENDER = "HBGP-2026-001"
+PRICES = {"bidder-a": "1234567.80", "bidder-b": "1180000.00", "bidder-c": "1205300.50"}
+TRUST = ["--trust", str(PKI / "trust/roots.pem"), "--trust", str(PKI / "trust/intermediates.pem")]
+CRL = ["--crl", str(PKI / "ca/vendor-rsa.crl")]
 
 sys.path.insert(0, str(ROOT / "fixtures"))
 
@@ -30,11 +41,25 @@ def step(title: str) -> None:
     print(f"\n=== {title} ===", flush=True)
 
 
-def bidcrypt(*args: str, env: dict[str, str], expect: int = 0) -> subprocess.CompletedProcess[str]:
+def show(path: Path) -> str:
+    """A path as the user sees it, relative to the repository."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def bidcrypt(*args: str | Path, env: dict[str, str], expect: int = 0) -> subprocess.CompletedProcess[str]:
     """Run one bidcrypt command, echoing it, and stop the demo if it fails unexpectedly."""
-    print("$ bidcrypt " + " ".join(shlex.quote(a) for a in args), flush=True)
+    words = [show(a) if isinstance(a, Path) else a for a in args]
+    print("$ bidcrypt " + " ".join(shlex.quote(w) for w in words), flush=True)
     result = subprocess.run(
-        [sys.executable, "-m", "bidcrypt", *args], env=env, text=True, capture_output=True, check=False
+        [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
+        cwd=ROOT,
     )
     sys.stdout.write(result.stdout)
     sys.stdout.write(result.stderr)
@@ -43,10 +68,29 @@ def bidcrypt(*args: str, env: dict[str, str], expect: int = 0) -> subprocess.Com
     return result
 
 
+def prepare_folder(bidder: str, sealed: Path) -> tuple[Path, Path]:
+    """The bidder's response folder (Chinese names, nested) and its opening-summary file."""
+    folder = OUT / bidder / "投标文件"
+    (folder / "商务标").mkdir(parents=True)
+    (folder / "附件").mkdir()
+    shutil.copy(sealed, folder / "投标函.pdf")
+    (folder / "附件" / "资质证书清单.txt").write_text(
+        f"{bidder} 资质证书：建筑工程施工总承包一级\n", encoding="utf-8"
+    )
+    summary = OUT / bidder / "summary.toml"
+    summary.write_text(
+        f'[summary]\nprice = "{PRICES[bidder]}"\ncurrency = "CNY"\nduration = "180日历天"\n'
+        '[summary.items]\n"质保期" = "2年"\n[roles]\n"附件/*" = "attachment"\n',
+        encoding="utf-8",
+    )
+    return folder, summary
+
+
 def main() -> int:
     import provision_ukey
 
     index = json.loads((PKI / "index.json").read_text())
+    company = index["companies"]
     if OUT.exists():
         shutil.rmtree(OUT)
     OUT.mkdir()
@@ -56,68 +100,182 @@ def main() -> int:
     env = dict(
         os.environ, SOFTHSM2_CONF=str(config), BIDCRYPT_PKCS11_MODULE=MODULE, BIDCRYPT_PIN=index["pin"]
     )
-    print(f"SOFTHSM2_CONF={config}")
+    print(f"SOFTHSM2_CONF={show(config)}")
 
     step("2. The seal-assistant check (签章助手检测) of each bidder's UKey")
     for bidder in BIDDERS:
-        code = index["companies"][bidder]["credit_code"]
-        bidcrypt("doctor", "--token", f"pkcs11:token={bidder}", "--expect-uscc", code, "--login", env=env)
-
-    step("3. A UKey with only a signing certificate is not ready for bidding")
+        bidcrypt(
+            "doctor",
+            "--token",
+            f"pkcs11:token={bidder}",
+            "--expect-uscc",
+            company[bidder]["credit_code"],
+            "--login",
+            env=env,
+        )
+    print("# a UKey with only a signing certificate is not ready for bidding:")
     bidcrypt("doctor", "--token", "pkcs11:token=bidder-a-signonly", env=env, expect=12)
 
-    step("4. Seal the bid response: company seal (公章) and legal-person seal (法人章), on the UKey")
-    code_a = index["companies"]["bidder-a"]["credit_code"]
-    company_sealed, sealed = OUT / "bid-response-company.pdf", OUT / "bid-response-sealed.pdf"
+    step("3. Seal the bid responses: company seal (公章) on each, legal-person seal (法人章) on A's")
+    sealed: dict[str, Path] = {}
+    for bidder in BIDDERS:
+        (OUT / bidder).mkdir()
+        sealed[bidder] = OUT / bidder / "bid-response-company.pdf"
+        bidcrypt(
+            "seal",
+            "apply",
+            DOCUMENTS / f"bid-response-{bidder}.pdf",
+            "-o",
+            sealed[bidder],
+            "--key",
+            f"pkcs11:token={bidder};object=sign",
+            "--kind",
+            "company",
+            "--image",
+            SEALS / f"{bidder}-company.png",
+            "--chain",
+            PKI / f"{bidder}/sign.chain.pem",
+            env=env,
+        )
+    both = OUT / "bidder-a" / "bid-response-sealed.pdf"
     bidcrypt(
         "seal",
         "apply",
-        str(DOCUMENTS / "bid-response-bidder-a.pdf"),
+        sealed["bidder-a"],
         "-o",
-        str(company_sealed),
-        "--key",
-        "pkcs11:token=bidder-a;object=sign",
-        "--kind",
-        "company",
-        "--image",
-        str(SEALS / "bidder-a-company.png"),
-        "--chain",
-        str(PKI / "bidder-a/sign.chain.pem"),
-        env=env,
-    )
-    bidcrypt(
-        "seal",
-        "apply",
-        str(company_sealed),
-        "-o",
-        str(sealed),
+        both,
         "--key",
         "pkcs11:token=bidder-a;object=legal",
         "--kind",
         "legal-person",
         "--image",
-        str(SEALS / "bidder-a-legal-person.png"),
+        SEALS / "bidder-a-legal-person.png",
         "--chain",
-        str(PKI / "bidder-a/legal.chain.pem"),
+        PKI / "bidder-a/legal.chain.pem",
         env=env,
     )
-
-    step("5. Verify the seals: chain to the trusted root, the CRL, the bidder's credit code")
-    trust = ["--trust", str(PKI / "trust/roots.pem"), "--crl", str(PKI / "ca/vendor-rsa.crl")]
-    bidcrypt("seal", "verify", str(sealed), *trust, "--expect-uscc", code_a, env=env)
+    sealed["bidder-a"] = both
+    bidcrypt(
+        "seal",
+        "verify",
+        both,
+        "--trust",
+        PKI / "trust/roots.pem",
+        *CRL,
+        "--expect-uscc",
+        company["bidder-a"]["credit_code"],
+        env=env,
+    )
     print("# the same document checked against another bidder's credit code is refused:")
     bidcrypt(
         "seal",
         "verify",
-        str(sealed),
-        *trust,
+        both,
+        "--trust",
+        PKI / "trust/roots.pem",
         "--expect-uscc",
-        index["companies"]["bidder-b"]["credit_code"],
+        company["bidder-b"]["credit_code"],
         env=env,
         expect=25,
     )
 
-    print("\ndemo: done; outputs are in demo-out/")
+    step("4. Pack: sign the manifest on the UKey, encrypt to the bidder and the opening authority")
+    packages: dict[str, Path] = {}
+    for bidder in BIDDERS:
+        folder, summary = prepare_folder(bidder, sealed[bidder])
+        packages[bidder] = OUT / bidder / f"{bidder}.bid"
+        bidcrypt(
+            "pack",
+            folder,
+            "-o",
+            packages[bidder],
+            "--tender",
+            TENDER,
+            "--signer",
+            f"pkcs11:token={bidder}",
+            "--encrypt-to",
+            PKI / f"{bidder}/enc.pem",
+            "--encrypt-to",
+            PKI / "authority/enc.pem",
+            "--summary",
+            summary,
+            *TRUST,
+            "--backup",
+            OUT / bidder / f"{bidder}-backup.tar",
+            env=env,
+        )
+    bidcrypt("inspect", packages["bidder-a"], env=env)
+
+    step("5. The re-encrypt rule: renewed (续期) needs nothing, replaced (补办) needs re-encryption")
+    bidcrypt("check", packages["bidder-a"], "--current-cert", PKI / "bidder-a/enc-renewed.pem", env=env)
+    bidcrypt(
+        "check", packages["bidder-a"], "--current-cert", PKI / "bidder-a/enc-replaced.pem", env=env, expect=50
+    )
+    reencrypted = OUT / "bidder-a" / "bidder-a-reencrypted.bid"
+    bidcrypt(
+        "reencrypt",
+        packages["bidder-a"],
+        "-o",
+        reencrypted,
+        "--key",
+        "pkcs11:token=bidder-a;object=enc",
+        "--to",
+        PKI / "bidder-a/enc-replaced.pem",
+        env=env,
+    )
+    bidcrypt("check", reencrypted, "--current-cert", PKI / "bidder-a/enc-replaced.pem", env=env)
+
+    step("6. The opening session: bidders registered, packages submitted before the deadline")
+    session = OUT / "session"
+    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=12)
+    opening_time = deadline + dt.timedelta(seconds=1)
+    bidcrypt(
+        "opening",
+        "create",
+        session,
+        "--tender",
+        TENDER,
+        "--deadline",
+        deadline.isoformat(),
+        "--opening-time",
+        opening_time.isoformat(),
+        *TRUST,
+        *CRL,
+        env=env,
+    )
+    for bidder in BIDDERS:
+        bidcrypt(
+            "opening",
+            "register",
+            session,
+            "--name",
+            company[bidder]["name"],
+            "--uscc",
+            company[bidder]["credit_code"],
+            "--cert",
+            PKI / f"{bidder}/enc.pem",
+            env=env,
+        )
+    for bidder in BIDDERS:
+        bidcrypt("opening", "submit", session, packages[bidder], env=env)
+    print("# opening before the opening time is refused:")
+    bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env, expect=61)
+
+    wait = (opening_time - dt.datetime.now(dt.UTC)).total_seconds()
+    if wait > 0:
+        print(f"# waiting {wait:.0f} s for the deadline and the opening time ...", flush=True)
+        time.sleep(wait + 0.5)
+    print("# a package arriving after the deadline is refused:")
+    bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60)
+
+    step("7. The opening: the authority's UKey opens every bid (one login, one unwrap per bid)")
+    bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env)
+
+    step("8. The opening record (开标记录)")
+    bidcrypt("opening", "report", session, env=env)
+    bidcrypt("opening", "report", session, "--format", "html", "-o", OUT / "opening-record.html", env=env)
+
+    print("\ndemo: done; outputs are in demo-out/ (the record: demo-out/opening-record.html)")
     return 0
 
 

@@ -110,7 +110,9 @@ def trust_options(required: bool = False) -> Callable[[Callable[P, R]], Callable
             "crls",
             multiple=True,
             type=click.Path(path_type=Path, dir_okay=False),
-            help="Certificate revocation lists (DER or PEM) to check against. Repeatable.",
+            metavar="CRL",
+            help="Certificate revocation list (DER or PEM) to check certificates against; needs --trust. "
+            "Repeatable.",
         )(command)
         return click.option(
             "--trust",
@@ -118,8 +120,9 @@ def trust_options(required: bool = False) -> Callable[[Callable[P, R]], Callable
             multiple=True,
             required=required,
             type=click.Path(path_type=Path, dir_okay=False),
-            help="CA certificates (PEM/DER): self-signed ones are trusted, the others help build paths. "
-            "Repeatable.",
+            metavar="CERTS",
+            help="CA certificates (PEM/DER) that certificates must chain to: self-signed ones are trusted, "
+            "the others help build paths. Repeatable.",
         )(command)
 
     return decorate

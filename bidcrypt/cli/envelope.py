@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from bidcrypt import certs
-from bidcrypt.cli.common import handles_errors, json_option, key_options, open_source, print_json
+from bidcrypt.cli.common import (
+    handles_errors,
+    json_option,
+    key_options,
+    open_source,
+    print_json,
+    trust_options,
+    trust_store,
+)
 from bidcrypt.envelope import (
     ContentCipher,
     EnvelopeBuilder,
@@ -19,7 +27,6 @@ from bidcrypt.envelope import (
     summary_lines,
 )
 from bidcrypt.i18n import pick
-from bidcrypt.trust import TrustStore
 
 #: The ciphers offered on the command line (the library also opens AES-128/192-GCM and AES-192-CBC).
 CLI_CIPHERS = (ContentCipher.AES_256_GCM, ContentCipher.AES_256_CBC, ContentCipher.AES_128_CBC)
@@ -69,23 +76,7 @@ def envelope() -> None:
     show_default=True,
     help="Name recipients by subject key identifier (survives a same-key renewal) or issuer and serial.",
 )
-@click.option(
-    "--trust",
-    "trust",
-    multiple=True,
-    type=_existing,
-    metavar="CERTS",
-    help="Refuse recipients that do not chain to these CAs (self-signed ones are the anchors, "
-    "the others intermediates). Repeatable.",
-)
-@click.option(
-    "--crl",
-    "crls",
-    multiple=True,
-    type=_existing,
-    metavar="CRL",
-    help="With --trust: refuse recipients revoked by these CRLs. Repeatable.",
-)
+@trust_options()
 @click.option("--der", is_flag=True, help="Write DER (definite lengths) instead of streamed BER.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @handles_errors
@@ -101,12 +92,15 @@ def encrypt(
     der: bool,
     force: bool,
 ) -> None:
-    """Encrypt IN to one or more encryption certificates, writing the envelope OUT."""
+    """Encrypt IN to one or more encryption certificates, writing the envelope OUT.
+
+    With --trust, recipients that do not chain to those CAs, or that a --crl revokes, are refused.
+    """
     builder = (
         EnvelopeBuilder()
         .set_cipher(ContentCipher(cipher))
         .set_der(der)
-        .set_trust_store(TrustStore.load(trust, crls) if trust else None)
+        .set_trust_store(trust_store(trust, crls))
     )
     for path in recipients:
         certificate, *chain = certs.load_certificates(path)

@@ -32,7 +32,7 @@ from bidcrypt.package import (
     verify_backup,
 )
 from bidcrypt.package.manifest import Summary, SummaryFile
-from bidcrypt.seal import SealKind, choose_entry
+from bidcrypt.seal.kind import SealKind
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 _CIPHERS = {c.value: c for c in ContentCipher}
@@ -99,6 +99,8 @@ def pack_command(
     as_json: bool,
 ) -> None:
     """Seal-check, sign and encrypt SOURCE_DIR into a bid package (the bidder comes from --signer)."""
+    from bidcrypt.seal.apply import choose_entry  # imports pyHanko: only when packing
+
     summary = load_summary_file(summary_path) if summary_path else SummaryFile(Summary())
     certificates = [c for path in encrypt_to for c in certs.load_certificates(path)[:1]]
     store = trust_store(trust, crls)

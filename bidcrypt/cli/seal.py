@@ -1,38 +1,35 @@
-"""`bidcrypt seal apply` and `bidcrypt seal verify`: company and legal-person seals on PDF documents."""
+"""`bidcrypt seal apply` and `bidcrypt seal verify`: company and legal-person seals on PDF documents.
+
+pyHanko is imported inside the commands, so that every other command starts without it.
+"""
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from pathlib import Path
 
 import click
 
 from bidcrypt import certs
-from bidcrypt.cli.common import handles_errors, json_option, key_options, open_source, print_json
+from bidcrypt.cli.common import (
+    handles_errors,
+    json_option,
+    key_options,
+    open_source,
+    print_json,
+    trust_options,
+    trust_store,
+)
 from bidcrypt.cli.exit_codes import exit_code_for
 from bidcrypt.i18n import pick
-from bidcrypt.seal import (
-    Placement,
-    SealCheck,
-    SealKind,
-    SealReport,
-    apply_seal,
-    choose_entry,
-    verify_seals,
-)
-from bidcrypt.trust import TrustStore
+from bidcrypt.seal.kind import SealKind
+from bidcrypt.seal.placement import Placement
+from bidcrypt.seal.report import SealCheck, SealReport
 
 
 @click.group()
 def seal() -> None:
     """Seal PDF documents (公章, 法人章) and verify their seals."""
-    if not os.environ.get("BIDCRYPT_DEBUG"):
-        # pyHanko logs every untrusted or revoked certificate with a traceback; the report says it better.
-        for name in ("pyhanko", "pyhanko_certvalidator"):
-            logging.getLogger(name).addHandler(logging.NullHandler())
-            logging.getLogger(name).propagate = False
 
 
 def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Placement:
@@ -106,6 +103,8 @@ def apply_command(
     as_json: bool,
 ) -> None:
     """Seal DOCUMENT into a new file with a certificate of the UKey (or PKCS#12 file)."""
+    from bidcrypt.seal.apply import apply_seal, choose_entry
+
     seal_kind = SealKind(kind)
     chain_certificates = certs.load_certificates(chain) if chain else []
     with open_source(reference, module, pin_env) as source:
@@ -137,20 +136,7 @@ def apply_command(
 
 @seal.command("verify")
 @click.argument("document", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--trust",
-    required=True,
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="CA certificates (PEM/DER): self-signed ones are trusted, others help build paths. Repeatable.",
-)
-@click.option(
-    "--crl",
-    "crls",
-    multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="CRL (PEM or DER) to check revocation against. Repeatable.",
-)
+@trust_options(required=True)
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @json_option
 @handles_errors
@@ -162,7 +148,11 @@ def verify_command(
     as_json: bool,
 ) -> None:
     """Verify every seal of DOCUMENT: exit 0 when all are valid, else the code of the first problem."""
-    report = verify_seals(document, trust=TrustStore.load(trust, crls), expect_uscc=expect_uscc)
+    from bidcrypt.seal.verify import verify_seals
+
+    store = trust_store(trust, crls)
+    assert store is not None  # --trust is required
+    report = verify_seals(document, trust=store, expect_uscc=expect_uscc)
     if as_json:
         print_json(report.to_dict())
     else:

@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope._files import Sink
 from bidcrypt.envelope.header import EnvelopeHeader, iter_segments
 from bidcrypt.errors import InputError, IntegrityError
+from bidcrypt.files import Sink
 from bidcrypt.i18n import pick
 
 #: Default chunk: 1 MiB of plaintext per OCTET STRING segment and per cipher call.

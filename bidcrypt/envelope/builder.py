@@ -27,11 +27,11 @@ from cryptography import x509
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope._files import Sink, atomic_output, check_output
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, EnvelopePlan, write_envelope
 from bidcrypt.envelope.header import Attribute
 from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
 from bidcrypt.errors import InputError
+from bidcrypt.files import Sink, atomic_output, check_output, input_error, open_input
 from bidcrypt.keys import KeyTransport
 
 if TYPE_CHECKING:
@@ -241,11 +241,7 @@ class EnvelopeBuilder:
         """
         check_output(output, force)
         plan = self._plan()
-        try:
-            stream = source.open("rb")
-        except OSError as exc:
-            raise InputError(exc.strerror or str(exc), path=source) from exc
-        with stream:
+        with open_input(source) as stream:
             size = os.fstat(stream.fileno()).st_size if source.is_file() else None
             if plan.definite and size is None:
                 raise InputError("DER output needs a regular file as input", path=source)
@@ -254,7 +250,7 @@ class EnvelopeBuilder:
                 try:
                     plaintext = write_envelope(plan, stream, counting, size)
                 except OSError as exc:
-                    raise InputError(exc.strerror or str(exc), path=source) from exc
+                    raise input_error(exc, source) from exc
         return self._result(output, plaintext, counting.count)
 
 

@@ -23,7 +23,8 @@ from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
-from bidcrypt.errors import InputError, MalformedEnvelopeError, UnsupportedAlgorithmError
+from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
+from bidcrypt.files import input_error
 from bidcrypt.i18n import pick
 
 #: Past this many segments of encrypted content, their average size must be at least
@@ -184,7 +185,7 @@ def read_header(stream: BinaryIO) -> EnvelopeHeader:
     try:
         return _Parser(ber.StreamReader(stream, size)).parse()
     except OSError as exc:
-        raise InputError(exc.strerror or str(exc), path=getattr(stream, "name", "-")) from exc
+        raise input_error(exc, getattr(stream, "name", "-")) from exc
 
 
 def read_header_file(path: Path) -> EnvelopeHeader:

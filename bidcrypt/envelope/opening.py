@@ -24,19 +24,19 @@ from cryptography import x509
 
 from bidcrypt import certs
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope._files import atomic_output, check_output, open_envelope
+from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, decrypt_into
 from bidcrypt.envelope.header import EnvelopeHeader, read_header
 from bidcrypt.envelope.recipients import EnvelopeRecipient, compatible, unwrap
 from bidcrypt.errors import (
     BidcryptError,
-    InputError,
     KeyNotFoundError,
     MalformedEnvelopeError,
     MechanismUnsupportedError,
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
+from bidcrypt.files import atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
 
@@ -229,7 +229,7 @@ def decrypt_content(
         try:
             size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
         except OSError as exc:
-            raise InputError(exc.strerror or str(exc), path=getattr(stream, "name", "-")) from exc
+            raise input_error(exc, getattr(stream, "name", "-")) from exc
     return DecryptResult(output, size, header.cipher.cipher, content_key.recipient_index, content_key.subject)
 
 
@@ -262,6 +262,17 @@ class _Prefix:
         if room > 0:
             self.data += bytes(data[:room])
         return len(data)
+
+
+def authenticate_content(source: Path | BinaryIO, header: EnvelopeHeader, content_key: ContentKey) -> int:
+    """Decrypt the whole content and check its tag (or padding) without keeping any plaintext.
+
+    The cipher work of an opening with nothing written: for checking a
+    package, and for measuring decryption alone. Returns the plaintext length.
+    """
+    with _source_stream(source) as stream:
+        _check_same(stream, header)
+        return decrypt_into(stream, header, content_key.key, _Prefix(0))
 
 
 def test_open(source: Path, keys: Keys, *, full: bool = False) -> TestOpenResult:

@@ -19,17 +19,16 @@ from typing import TYPE_CHECKING, BinaryIO
 from cryptography import x509
 
 from bidcrypt.envelope import _der as der
-from bidcrypt.envelope._files import Sink, atomic_output, check_output, open_envelope
+from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import decrypt_into, enveloped_data_version
 from bidcrypt.envelope.header import Attribute, EnvelopeHeader, read_header
 from bidcrypt.envelope.opening import Keys, _Prefix, unwrap_content_key
 from bidcrypt.envelope.recipients import Recipient, check_all
 from bidcrypt.errors import InputError
+from bidcrypt.files import Sink, atomic_output, check_output, copy_range
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
-
-_COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -109,8 +108,8 @@ def _rewrite(
     """Write the envelope with new RecipientInfos (and unauthenticated attributes), copying the rest.
 
     Everything from the EncryptedContentInfo to the authentication tag is
-    copied byte for byte; the new parts get definite lengths, so a DER
-    envelope stays DER.
+    copied byte for byte (by the kernel when both are files); the new parts
+    get definite lengths, so a DER envelope stays DER.
     """
     if unauth is None:
         copied = header.fields_end - header.encrypted_content_info
@@ -131,17 +130,9 @@ def _rewrite(
     info = der.header(der.TAG_SEQUENCE, len(content_type) + len(explicit) + len(body_header) + length)
     prefix = info + content_type + explicit + body_header + body
     sink.write(prefix)
-    stream.seek(header.encrypted_content_info)
-    remaining = copied
-    buffer = bytearray(_COPY_CHUNK)
-    view = memoryview(buffer)
-    while remaining:
-        n = stream.readinto(view[: min(remaining, _COPY_CHUNK)])  # type: ignore[attr-defined]
-        if not n:
-            raise InputError(
-                "the file changed while it was being re-encrypted", path=getattr(stream, "name", "-")
-            )
-        sink.write(view[:n])
-        remaining -= n
+    if copy_range(stream, header.encrypted_content_info, copied, sink) < copied:
+        raise InputError(
+            "the file changed while it was being re-encrypted", path=getattr(stream, "name", "-")
+        )
     sink.write(tail)
     return len(prefix) + copied + len(tail)

@@ -17,6 +17,7 @@ from bidcrypt.errors import (
     PinIncorrectError,
     WrongKeyError,
 )
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
@@ -37,47 +38,36 @@ class Pkcs12Source(KeySource):
         self.path = path
         self.description = path.name
         self.pin_source = pin_source or PinSource()
-        try:
-            size = path.stat().st_size
-        except OSError as exc:
-            raise InputError(exc.strerror, path=path) from exc
-        if size > MAX_PKCS12_SIZE:
-            raise InputError(pick("too large for a PKCS#12 file", "文件过大，不是 PKCS#12 文件"), path=path)
+        too_large = pick("too large for a PKCS#12 file", "文件过大，不是 PKCS#12 文件")
+        self._data = read_input(path, max_size=MAX_PKCS12_SIZE, too_large=too_large)
         self._entries: list[KeyEntry] | None = None
 
     def entries(self) -> list[KeyEntry]:
         """The file's certificate with its key (the password is asked for once)."""
         if self._entries is None:
-            data = self.path.read_bytes()
             password = self.pin_source.obtain(self.description).value.encode()
             try:
-                key, certificate, _ = pkcs12.load_key_and_certificates(data, password)
+                loaded = pkcs12.load_pkcs12(self._data, password)
             except ValueError as exc:
-                if _looks_like_pkcs12(data):
+                if _looks_like_pkcs12(self._data):
                     raise PinIncorrectError(source=self.description) from exc
                 raise InputError(pick("not a PKCS#12 file", "不是 PKCS#12 文件"), path=self.path) from exc
-            if certificate is None:
+            if loaded.cert is None:
                 raise KeyNotFoundError(what=pick("certificate", "证书"), ref=self.description)
+            key = loaded.key
             if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise KeyNotFoundError(
                     what=pick("RSA or EC private key", "RSA 或 EC 私钥"), ref=self.description
                 )
-            label = certificate_label(data, password) or self.path.stem
-            self._entries = [SoftwareEntry(label, certificate, key, self.description)]
+            name = loaded.cert.friendly_name
+            label = name.decode("utf-8", errors="replace") if name else self.path.stem
+            self._entries = [SoftwareEntry(label, loaded.cert.certificate, key, self.description)]
         return list(self._entries)
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
     """A DER SEQUENCE whose first element is INTEGER 3 (the PFX version)."""
     return len(data) > 8 and data[0] == 0x30 and b"\x02\x01\x03" in data[:8]
-
-
-def certificate_label(data: bytes, password: bytes) -> str | None:
-    """The friendly name of the PKCS#12 file's certificate, if it has one."""
-    loaded = pkcs12.load_pkcs12(data, password)
-    if loaded.cert is not None and loaded.cert.friendly_name:
-        return loaded.cert.friendly_name.decode("utf-8", errors="replace")
-    return None
 
 
 class SoftwareEntry(KeyEntry):

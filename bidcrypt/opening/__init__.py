@@ -1,0 +1,30 @@
+"""Opening sessions: the ledger, submissions and receipts, bulk opening at the deadline, the record.
+
+For tender software::
+
+    session = OpeningSession.create(folder, tender="HBGP-2026-001", lots=["1"], deadline=...,
+                                    opening_time=..., trust=[roots, intermediates], crls=[crl])
+    session.register_bidder("湖北楚天建设工程有限公司", "91420100MA4KXB7Q09")
+    session.bind_certificate("91420100MA4KXB7Q09", encryption_certificate)
+    receipt = session.submit(Path("bid.bid"))                     # no key; checks the rule and the deadline
+    run = open_bids(session, authority_ukey, progress=print)      # at the opening time
+    print(render(build_record(session), "table"))
+"""
+
+from bidcrypt.opening.batch import OpeningRun, Progress, open_bids
+from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
+from bidcrypt.opening.session import OpeningSession, Receipt, SessionSettings
+
+__all__ = [
+    "Flag",
+    "OpeningRecord",
+    "OpeningRun",
+    "OpeningSession",
+    "Progress",
+    "Receipt",
+    "RecordRow",
+    "SessionSettings",
+    "build_record",
+    "open_bids",
+    "render",
+]

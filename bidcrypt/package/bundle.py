@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from bidcrypt.errors import InputError, ManifestError, PackageError, UnsafePathError
+from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
+from bidcrypt.files import input_error
 from bidcrypt.i18n import pick
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
 from bidcrypt.package.paths import create_exclusive, target_under
@@ -92,7 +93,7 @@ class BundleReader:
                     if handle.read(1):
                         raise _changed(entry)
             except OSError as exc:
-                raise InputError(exc.strerror or str(exc), path=sources[entry.path]) from exc
+                raise input_error(exc, sources[entry.path]) from exc
             if digest.hexdigest() != entry.sha256:
                 raise _changed(entry)
             yield block(_padding(entry.size))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bidcrypt.errors import InputError, ManifestError
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
 from bidcrypt.package.paths import check_relative_path
 
@@ -278,10 +279,9 @@ def load_summary_file(path: Path) -> SummaryFile:
     "报价/*" = "price-sheet"
     "附件/*" = "attachment"
     """
+    raw = read_input(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(exc.strerror, path=path) from exc
+        data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(str(exc), path=path) from exc
     unknown = set(data) - {"summary", "roles"}

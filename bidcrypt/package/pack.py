@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
 from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, Recipient, test_open
-from bidcrypt.envelope._files import atomic_output, check_output
 from bidcrypt.errors import (
     BidcryptError,
     CertificateUntrustedError,
@@ -31,6 +30,7 @@ from bidcrypt.errors import (
     NoSealError,
     PackageError,
 )
+from bidcrypt.files import atomic_output, check_output
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.package import signed

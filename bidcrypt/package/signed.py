@@ -14,12 +14,12 @@ import hashlib
 from dataclasses import dataclass
 
 from asn1crypto import algos, cms
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from bidcrypt import certs
 from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry
@@ -39,7 +39,7 @@ class SignedContent:
 
 def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
-    certificate = asn1_x509.Certificate.load(entry.certificate.public_bytes(serialization.Encoding.DER))
+    certificate = certs.to_asn1(entry.certificate)
     public_key = entry.certificate.public_key()
     algorithm = next(
         (name for kind, name in _SIGNATURE_ALGORITHMS.items() if isinstance(public_key, kind)), None

@@ -31,6 +31,7 @@ from bidcrypt.errors import (
     OutputError,
     OutputExistsError,
 )
+from bidcrypt.files import check_output, open_input, output_error
 from bidcrypt.i18n import pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
@@ -224,13 +225,11 @@ def read_verified_bundle(
     report: UnpackReport,
 ) -> None:
     """Read a (verified-decrypted) bundle into *output*, recording the checks; output only when all pass."""
-    if output.exists() or output.is_symlink():
-        raise OutputExistsError(path=output)
-    parent = output.parent if str(output.parent) else Path()
+    check_output(output, False)
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=parent))
+        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
     except OSError as exc:
-        raise OutputError(exc.strerror or str(exc), path=output) from exc
+        raise output_error(exc, output) from exc
     try:
         try:
             _, manifest, extracted = read_bundle(
@@ -253,7 +252,7 @@ def read_verified_bundle(
             try:
                 staging.rename(output)
             except OSError as exc:
-                raise OutputError(exc.strerror or str(exc), path=output) from exc
+                raise output_error(exc, output) from exc
             report.output = output
     finally:
         if staging.exists():
@@ -307,10 +306,8 @@ def open_content(
     This is the part of the opening that runs in worker processes.
     """
     report = UnpackReport(str(path), attributes)
-    if output.exists() or output.is_symlink():
-        raise OutputExistsError(path=output)
-    parent = output.parent if str(output.parent) else Path()
-    plaintext = parent / f".{output.name}.bundle.part"
+    check_output(output, False)
+    plaintext = output.parent / f".{output.name}.bundle.part"
     try:
         try:
             decrypt_content(path, header, content_key, plaintext, force=True)
@@ -353,12 +350,6 @@ def verify_backup(
     """
     info = read_package_info(package)
     report = UnpackReport(str(backup), info.attributes)
-    try:
-        stream = backup.open("rb")
-    except OSError as exc:
-        from bidcrypt.errors import InputError
-
-        raise InputError(exc.strerror or str(exc), path=backup) from exc
-    with stream:
+    with open_input(backup) as stream:
         read_verified_bundle(stream, info.attributes, output, trust, at, report)
     return report

@@ -24,15 +24,37 @@ Verifying, e.g. that a bid file carries valid company seals of the bidder::
 The kind of each seal is recorded in its signed attributes (see
 :mod:`bidcrypt.seal.kind`), so verification tells company seals from
 legal-person seals.
+
+The names that need pyHanko (sealing, verifying, seal images) are loaded on
+first use, so importing this package, or :mod:`bidcrypt.seal.kind`, stays
+cheap for the command line.
 """
 
-from bidcrypt.seal.apply import AppliedSeal, SealResult, apply_seal, check_certificate, choose_entry
-from bidcrypt.seal.image import SealImage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 from bidcrypt.seal.kind import Holder, SealKind, holder_of
 from bidcrypt.seal.placement import Box, Placement, default_box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
-from bidcrypt.seal.revocation import RevocationStatus
-from bidcrypt.seal.verify import verify_seals
+from bidcrypt.trust import RevocationStatus
+
+if TYPE_CHECKING:
+    from bidcrypt.seal.apply import AppliedSeal, SealResult, apply_seal, check_certificate, choose_entry
+    from bidcrypt.seal.image import SealImage
+    from bidcrypt.seal.verify import verify_seals
+
+#: The names loaded on first use, and their modules (these import pyHanko).
+_LAZY = {
+    "AppliedSeal": "bidcrypt.seal.apply",
+    "SealResult": "bidcrypt.seal.apply",
+    "apply_seal": "bidcrypt.seal.apply",
+    "check_certificate": "bidcrypt.seal.apply",
+    "choose_entry": "bidcrypt.seal.apply",
+    "SealImage": "bidcrypt.seal.image",
+    "verify_seals": "bidcrypt.seal.verify",
+}
 
 __all__ = [
     "AppliedSeal",
@@ -54,3 +76,13 @@ __all__ = [
     "holder_of",
     "verify_seals",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Load a pyHanko-backed name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

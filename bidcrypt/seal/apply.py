@@ -42,9 +42,10 @@ from bidcrypt.errors import (
     SealInvalidError,
     TimestampError,
 )
+from bidcrypt.files import atomic_output, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
-from bidcrypt.seal import _files
+from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
 from bidcrypt.seal.kind import SealKind, expected_holder, holder_of, kind_mismatch, role_attribute
 from bidcrypt.seal.placement import Placement, PointBox
@@ -149,16 +150,16 @@ def apply_seal(
     placement = placement or Placement()
     check_certificate(entry.certificate, kind, at)
     picture = image if isinstance(image, SealImage) else SealImage.load(image)
-    with _files.read_input(document) as source:
-        reader = _files.open_pdf(source, str(document))
+    with open_input(document) as source:
+        reader = open_pdf(source, str(document))
         targets = placement.resolve(reader, kind)
         taken = _field_names(reader)
-        with _files.complete_output(output) as temporary:
+        with atomic_output(output) as sink:
             source.seek(0)
-            with temporary.open("wb") as sink:
-                shutil.copyfileobj(source, sink)
-            applied = _seal_all(temporary, entry, kind, picture, targets, taken, chain, tsa_url)
-            _check_written(temporary, len(applied))
+            shutil.copyfileobj(source, sink)
+            # pyHanko updates the file in place, through its name, once per seal.
+            applied = _seal_all(sink.temporary, entry, kind, picture, targets, taken, chain, tsa_url)
+            _check_written(sink.temporary, len(applied))
     certificate = entry.certificate
     return SealResult(
         output=output,
@@ -256,7 +257,7 @@ def _check_written(path: Path, expected_new: int) -> None:
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
     with path.open("rb") as stream:
-        reader = _files.open_pdf(stream, str(path))
+        reader = open_pdf(stream, str(path))
         signatures = reader.embedded_regular_signatures
         if len(signatures) < expected_new:
             raise SealInvalidError(pick("a seal is missing from the output", "输出文件中缺少签章"))

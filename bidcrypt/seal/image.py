@@ -20,6 +20,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from bidcrypt.errors import InputError
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -52,13 +53,8 @@ class SealImage:
     @classmethod
     def load(cls, path: Path) -> SealImage:
         """Read a PNG seal image from *path*."""
-        try:
-            if path.stat().st_size > MAX_FILE_SIZE:
-                raise InputError(pick("too large for a seal image", "作为签章图片过大"), path=path)
-            data = path.read_bytes()
-        except OSError as exc:
-            raise InputError(exc.strerror, path=path) from exc
-        return cls.from_png(data, str(path))
+        too_large = pick("too large for a seal image", "作为签章图片过大")
+        return cls.from_png(read_input(path, max_size=MAX_FILE_SIZE, too_large=too_large), str(path))
 
     @classmethod
     def from_png(cls, data: bytes, name: str = "<png>") -> SealImage:

@@ -28,7 +28,6 @@ from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.x509.oid import NameOID
-from pyhanko.sign.ades.cades_asn1 import SignerAttributesV2
 
 from bidcrypt import certs
 from bidcrypt.errors import SealKindMismatchError
@@ -101,6 +100,8 @@ def kind_of(signer_info: cms.SignerInfo) -> SealKind | None:
 
 
 def _kind_of(signer_info: cms.SignerInfo) -> SealKind | None:
+    from pyhanko.sign.ades.cades_asn1 import SignerAttributesV2
+
     found: set[SealKind] = set()
     for attribute in signer_info["signed_attrs"]:
         if attribute["type"].dotted != _SIGNER_ATTRIBUTES_V2:

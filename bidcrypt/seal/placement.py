@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import PdfFileReader
+from typing import TYPE_CHECKING, Literal
 
 from bidcrypt.errors import InputError
 from bidcrypt.i18n import pick
 from bidcrypt.seal.kind import SealKind
+
+if TYPE_CHECKING:
+    from pyhanko.pdf_utils.reader import PdfFileReader
 
 Box = tuple[float, float, float, float]
 #: A box in whole points, as signature fields are placed.
@@ -132,6 +132,8 @@ def default_box(kind: SealKind, page_box: Box) -> Box:
 
 
 def _crop_box(reader: PdfFileReader, index: int) -> Box:
+    from pyhanko.pdf_utils import generic
+
     page_ref, _ = reader.find_page_for_modification(index)  # type: ignore[no-untyped-call]
     values: Sequence[float] | None = None
     for key in ("/CropBox", "/MediaBox"):

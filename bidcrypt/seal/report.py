@@ -10,7 +10,7 @@ from bidcrypt import certs
 from bidcrypt.errors import BidcryptError
 from bidcrypt.seal.kind import Holder, SealKind
 from bidcrypt.seal.placement import Box
-from bidcrypt.seal.revocation import RevocationStatus
+from bidcrypt.trust import RevocationStatus
 
 Level = Literal["problem", "warning"]
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from asn1crypto import algos
-from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.sign.signers.pdf_cms import Signer
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -33,11 +32,6 @@ _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
 }
 
 
-def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    """The asn1crypto form of a ``cryptography`` certificate (what pyHanko works with)."""
-    return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
-
-
 class KeyEntrySigner(Signer):
     """Signs CMS signed attributes with a :class:`~bidcrypt.keys.KeyEntry`.
 
@@ -49,8 +43,10 @@ class KeyEntrySigner(Signer):
     """
 
     def __init__(self, entry: KeyEntry, chain: Sequence[x509.Certificate] = ()) -> None:
-        registry = SimpleCertificateStore.from_certs([to_asn1(c) for c in chain])  # type: ignore[no-untyped-call]
-        super().__init__(signing_cert=to_asn1(entry.certificate), cert_registry=registry, embed_roots=False)
+        registry = SimpleCertificateStore.from_certs([certs.to_asn1(c) for c in chain])  # type: ignore[no-untyped-call]
+        super().__init__(
+            signing_cert=certs.to_asn1(entry.certificate), cert_registry=registry, embed_roots=False
+        )
         self.entry = entry
         #: How many real signatures the key source made.
         self.signatures = 0

@@ -37,7 +37,6 @@ from pyhanko.sign.validation import read_certification_data
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
-from pyhanko_certvalidator import ValidationContext
 
 from bidcrypt import certs, uscc
 from bidcrypt.certs import Purpose
@@ -52,14 +51,13 @@ from bidcrypt.errors import (
     SealInvalidError,
     WrongKeyUsageError,
 )
+from bidcrypt.files import open_input
 from bidcrypt.i18n import pick
-from bidcrypt.seal import _files
+from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.kind import SealKind, holder_of, kind_mismatch, kind_of
 from bidcrypt.seal.placement import Box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
-from bidcrypt.seal.revocation import RevocationStatus, check_revocation
-from bidcrypt.seal.signer import to_asn1
-from bidcrypt.trust import TrustStore
+from bidcrypt.trust import RevocationStatus, TrustStore
 
 #: What a malformed signature or document structure raises in pyHanko and asn1crypto.
 _MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError)
@@ -97,7 +95,7 @@ def verify_seals(
             )
         expected = uscc.normalise(expect_uscc)
     if isinstance(document, Path):
-        with _files.read_input(document) as stream:
+        with open_input(document) as stream:
             return _verify_stream(stream, name or str(document), trust, expected, moment)
     stream = io.BytesIO(document) if isinstance(document, bytes) else document
     return _verify_stream(stream, name or "<document>", trust, expected, moment)
@@ -110,7 +108,7 @@ def _verify_stream(
     expected: str | None,
     moment: dt.datetime,
 ) -> SealReport:
-    reader = _files.open_pdf(stream, name)
+    reader = open_pdf(stream, name)
     try:
         embedded_seals = list(reader.embedded_regular_signatures)
         context = _Context(reader, trust, expected, moment)
@@ -150,7 +148,6 @@ class _Context:
     ) -> None:
         self.reader = reader
         self.trust = trust
-        self.crls = [x509.load_der_x509_crl(data) for data in trust.crls]
         self.expected = expected
         self.moment = moment
         self.revisions: dict[int, _Revision] = {}
@@ -180,25 +177,19 @@ class _Context:
             numbers[reference.idnum] = index + 1
         return numbers
 
-    def validation_context(self, embedded: EmbeddedPdfSignature) -> ValidationContext:
-        """pyHanko's context for the signature's integrity and its timestamp token."""
-        return ValidationContext(
-            trust_roots=[to_asn1(c) for c in self.trust.anchors],
-            other_certs=[to_asn1(c) for c in self.trust.intermediates] + list(embedded.other_embedded_certs),
-            crls=list(self.trust.crls),
-            allow_fetching=False,
-            revocation_mode="soft-fail",
-            moment=self.moment,
-        )
-
     def check(self, embedded: EmbeddedPdfSignature) -> SealCheck:
         """Everything about one seal; a seal whose container is garbage is reported, not raised."""
         field = str(embedded.field_name)
         try:
+            embedded_certificates = [
+                x509.load_der_x509_certificate(c.dump()) for c in embedded.other_embedded_certs
+            ]
             status = asyncio.run(
                 async_validate_pdf_signature(
                     embedded,
-                    signer_validation_context=self.validation_context(embedded),
+                    signer_validation_context=self.trust.validation_context(
+                        self.moment, embedded_certificates
+                    ),
                     key_usage_settings=KeyUsageConstraints(
                         key_usage=SEAL_KEY_USAGE, match_all_key_usages=False
                     ),
@@ -224,7 +215,7 @@ class _Context:
             error = DocumentModifiedError("; ".join(modifications), what=_describe(field, kind))
             findings.append(Finding.of(error, field))
         timestamp = self._timestamp(status, field, findings)
-        chain, revocation, trusted = self._trust(embedded, certificate, field, findings)
+        chain, revocation, trusted = self._trust(embedded_certificates, certificate, field, findings)
         self._purpose_and_kind(certificate, kind, field, findings)
         identity_ok = self._identity(certificate, kind, field, findings)
 
@@ -274,16 +265,13 @@ class _Context:
 
     def _trust(
         self,
-        embedded: EmbeddedPdfSignature,
+        embedded_certificates: list[x509.Certificate],
         certificate: x509.Certificate,
         field: str,
         findings: list[Finding],
     ) -> tuple[list[x509.Certificate], RevocationStatus, bool]:
         """The chain to a trust anchor (empty when none), the revocation status, and whether it is trusted."""
         subject = certs.display_name(certificate)
-        embedded_certificates = [
-            x509.load_der_x509_certificate(c.dump()) for c in embedded.other_embedded_certs
-        ]
         chain: list[x509.Certificate] = []
         trust_error: BidcryptError | None = None
         try:
@@ -296,8 +284,7 @@ class _Context:
             )
         except BidcryptError as error:
             trust_error = error
-        issuers = [*chain, *self.trust.anchors, *self.trust.intermediates, *embedded_certificates]
-        revocation = check_revocation(certificate, self.crls, issuers, self.moment)
+        revocation = self.trust.revocation_status(certificate, self.moment, embedded_certificates)
         if revocation.state == "revoked":
             revoked_at = certs.format_time(revocation.revoked_at) if revocation.revoked_at else "-"
             why = (

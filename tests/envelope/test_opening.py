@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import io
+import os
 import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -261,6 +263,35 @@ def test_reencrypt_to_a_replaced_key_keeps_the_content(
         decrypt_bytes(new_bytes, p12(RSA))
     if cipher is ContentCipher.AES_256_CBC:
         assert new.version == 2
+
+
+@pytest.mark.parametrize("way", ["kernel", "kernel-declines", "pem"])
+def test_reencrypt_copies_the_content_byte_for_byte_however_it_copies(
+    cert: Cert, p12: P12, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: str
+) -> None:
+    path = _sealed_package(cert, tmp_path)
+    old_bytes = path.read_bytes()
+    if way == "pem":  # decoded into a temporary file first
+        body = base64.encodebytes(old_bytes).decode()
+        path = tmp_path / "bid.pem"
+        path.write_text(f"-----BEGIN CMS-----\n{body}-----END CMS-----\n")
+    calls: list[int] = []
+    real = os.copy_file_range
+
+    def copy_file_range(src: int, dst: int, count: int, offset_src: int | None = None) -> int:
+        calls.append(count)
+        if way == "kernel-declines":
+            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        return real(src, dst, count, offset_src)
+
+    monkeypatch.setattr(os, "copy_file_range", copy_file_range)
+    reencrypt(path, tmp_path / "new.p7m", p12(RSA), [cert(EC256)], keep_others=True)
+    assert calls  # the kernel was asked (and in one case declined: the loop copied)
+    old, new = read_header_file(tmp_path / "bid.p7m"), read_header_file(tmp_path / "new.p7m")
+    new_bytes = (tmp_path / "new.p7m").read_bytes()
+    copied = old_bytes[old.encrypted_content_info : old.fields_end]
+    assert new_bytes[new.encrypted_content_info : new.fields_end] == copied
+    assert decrypt_bytes(new_bytes, p12(EC256)) == b"sealed bid " * 5000
 
 
 def test_reencrypt_refuses_a_damaged_envelope(cert: Cert, p12: P12, tmp_path: Path) -> None:

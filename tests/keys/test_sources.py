@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes
@@ -12,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from bidcrypt.certs import Purpose
 from bidcrypt.errors import (
+    InputError,
     KeyNotFoundError,
     ModuleLoadError,
     ModuleMissingError,
@@ -22,6 +24,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.keys import KeySource, KeyTransport, PinSource, open_key_source
 from bidcrypt.keys.pkcs11_token import Pkcs11Source
+from bidcrypt.keys.pkcs12_file import MAX_PKCS12_SIZE
 
 from ..conftest import Pki, SoftHsm
 
@@ -160,6 +163,21 @@ def test_wrong_pkcs12_password(pki: Pki) -> None:
     source = open_key_source(str(pki.p12("bidder-a/enc")), PinSource.of_value("wrong"))
     with pytest.raises(PinIncorrectError):
         source.entries()
+
+
+def test_a_file_that_is_not_pkcs12_is_not_a_wrong_password(tmp_path: Path) -> None:
+    path = tmp_path / "notes.p12"
+    path.write_bytes(b"not a key store")
+    source = open_key_source(str(path), PinSource.of_value("secret"))
+    with pytest.raises(InputError, match="not a PKCS#12 file"):
+        source.entries()
+
+
+def test_a_large_file_is_refused_before_the_password_is_asked(tmp_path: Path) -> None:
+    path = tmp_path / "big.p12"
+    path.write_bytes(b"\0" * (MAX_PKCS12_SIZE + 1))
+    with pytest.raises(InputError, match="too large"):
+        open_key_source(str(path), PinSource(interactive=False))
 
 
 def test_no_pin_and_no_terminal(softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,439 @@
+"""Benchmark: opening many bids at once, against the physical limit and the openssl loop, in one run.
+
+    python bench/bulk_open.py [--tiny] [--json FILE] [--workdir DIR] [--workers N]
+
+For each set (default 200 bids of 5 MiB and 10 bids of 200 MiB; ``--tiny``:
+12 of 256 KiB and 3 of 2 MiB) it packs the bids (a sealed PDF and an
+attachment each, three bidders, encrypted to the bidder and the opening
+authority) and measures:
+
+a. the physical limit: ``openssl speed -evp aes-256-gcm`` (and AES-256-CBC
+   decryption) on one core, times the workers;
+b. the peer: ``openssl cms -decrypt`` once per package, as an official would
+   script it. OpenSSL 3.0 cannot parse AuthEnvelopedData with authenticated
+   attributes (openssl/openssl#26101), so the peer runs on the same bids
+   packed with ``--cipher aes-256-cbc`` (EnvelopedData);
+c. bidcrypt: decryption only (one unwrap per bid in this process, the
+   content decrypted by a pool of worker processes), with the authority key
+   as PKCS#12 and on a SoftHSM2 UKey, for AES-256-GCM and AES-256-CBC bids;
+   and the full opening (``bidcrypt opening open``: receipts, decryption,
+   manifest signature, hashes, identity, seals, files written) on a session.
+
+Reported: seconds, MB/s, bids/s, token unwraps per bid, peak RSS (the
+largest of the worker processes, or of the whole ``opening open`` process
+tree). Table and JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PKI = ROOT / "fixtures" / "pki"
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "fixtures"))
+
+PASSWORD = "12345678"  # the fixtures' documented test PIN and password  # noqa: S105
+MiB = 1 << 20
+BIDDERS = ("bidder-a", "bidder-b", "bidder-c")
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+@dataclass
+class Row:
+    """One measured job."""
+
+    set: str
+    job: str
+    seconds: float
+    bids: int
+    bytes: int
+    unwraps_per_bid: float | None
+    peak_rss_mib: float | None
+
+    @property
+    def mb_per_second(self) -> float:
+        return self.bytes / self.seconds / 1e6 if self.seconds else 0.0
+
+    @property
+    def bids_per_second(self) -> float:
+        return self.bids / self.seconds if self.seconds else 0.0
+
+
+# --- building the bids -------------------------------------------------------------------------
+
+
+def sealed_documents(directory: Path) -> dict[str, Path]:
+    """Each bidder's sample response with its company seal."""
+    from bidcrypt.keys import PinSource, open_key_source
+    from bidcrypt.seal import SealKind, apply_seal, choose_entry
+
+    documents = {}
+    for bidder in BIDDERS:
+        out = directory / f"{bidder}-sealed.pdf"
+        with open_key_source(str(PKI / f"{bidder}/sign.p12"), PinSource.of_value(PASSWORD)) as source:
+            apply_seal(
+                ROOT / "fixtures" / "documents" / f"bid-response-{bidder}.pdf",
+                out,
+                choose_entry(source, SealKind.COMPANY),
+                kind=SealKind.COMPANY,
+                image=ROOT / "fixtures" / "seals" / f"{bidder}-company.png",
+            )
+        documents[bidder] = out
+    return documents
+
+
+def build_bids(directory: Path, count: int, size: int, cipher: str, documents: dict[str, Path]) -> list[Path]:
+    """*count* packages of a sealed PDF and *size* bytes of attachment, spread over three bidders."""
+    from decimal import Decimal
+
+    from bidcrypt.certs import load_certificate
+    from bidcrypt.envelope import ContentCipher
+    from bidcrypt.keys import KeyTransport, PinSource, open_key_source
+    from bidcrypt.package import Summary, SummaryFile, pack
+    from bidcrypt.seal import SealKind, choose_entry
+
+    directory.mkdir(parents=True)
+    block = os.urandom(MiB)
+    authority = load_certificate(PKI / "authority/enc.pem")
+    packages = []
+    for index in range(count):
+        bidder = BIDDERS[index % 3]
+        source = directory / f"src-{index}"
+        (source / "附件").mkdir(parents=True)
+        shutil.copy(documents[bidder], source / "投标函.pdf")
+        with (source / "附件" / "图纸.bin").open("wb") as out:
+            out.write(index.to_bytes(8, "big"))
+            remaining = size - 8
+            while remaining > 0:
+                out.write(block[: min(MiB, remaining)])
+                remaining -= MiB
+        output = directory / f"bid-{index}.bid"
+        with open_key_source(str(PKI / f"{bidder}/sign.p12"), PinSource.of_value(PASSWORD)) as signer:
+            pack(
+                source,
+                output,
+                tender="BENCH",
+                lot=str(index // 3 + 1),
+                signer=choose_entry(signer, SealKind.COMPANY),
+                encrypt_to=[load_certificate(PKI / f"{bidder}/enc.pem"), authority],
+                summary=SummaryFile(Summary(price=Decimal(1000 + index))),
+                cipher=ContentCipher(cipher),
+                key_transport=KeyTransport.PKCS1V15,
+            )
+        shutil.rmtree(source)
+        packages.append(output)
+    return packages
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+def physical_limit(workers: int) -> dict[str, float]:
+    """MB/s of one core (openssl speed, 1 MiB blocks) times *workers*, for GCM and CBC decryption."""
+    limits = {}
+    for name, args in (
+        ("aes-256-gcm", ["-evp", "aes-256-gcm"]),
+        ("aes-256-cbc", ["-decrypt", "-evp", "aes-256-cbc"]),
+    ):
+        out = subprocess.run(
+            ["openssl", "speed", "-seconds", "2", "-bytes", str(MiB), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        match = re.search(r"^AES-256-\w+\s+([\d.]+)k", out, re.MULTILINE | re.IGNORECASE)
+        assert match, out
+        limits[name] = float(match.group(1)) * 1000 / 1e6 * workers
+    return limits
+
+
+def timed_children(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Run commands one after the other; wall seconds and the largest child RSS (MiB)."""
+    start = time.perf_counter()
+    peak = 0.0
+    for command in commands:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode != 0:
+            raise RuntimeError(
+                f"{command[:3]} failed: {process.stderr.read().decode() if process.stderr else ''}"
+            )
+        peak = max(peak, usage.ru_maxrss / 1024)
+    return time.perf_counter() - start, peak
+
+
+def openssl_loop(packages: list[Path], output: Path) -> tuple[float, float]:
+    """``openssl cms -decrypt`` once per package."""
+    output.mkdir()
+    commands = [
+        [
+            "openssl",
+            "cms",
+            "-decrypt",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(p),
+            "-inkey",
+            str(PKI / "authority/enc.key.pem"),
+            "-recip",
+            str(PKI / "authority/enc.pem"),
+            "-out",
+            str(output / p.name),
+        ]
+        for p in packages
+    ]
+    result = timed_children(commands)
+    shutil.rmtree(output)
+    return result
+
+
+def _decrypt_worker(job: tuple[str, object, object]) -> float:
+    from bidcrypt.envelope import authenticate_content
+
+    path, header, key = job
+    authenticate_content(Path(path), header, key)  # type: ignore[arg-type]
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def decrypt_only(packages: list[Path], key_ref: str, workers: int) -> tuple[float, float, float]:
+    """Unwrap each content key here (serialised); decrypt and authenticate in a pool, writing nothing.
+
+    Returns seconds, unwraps per bid, and the largest worker RSS.
+    """
+    from bidcrypt.envelope import read_header_file, unwrap_content_key
+    from bidcrypt.keys import PinSource, open_key_source
+    from bidcrypt.opening.batch import _CountingEntry
+
+    counter = [0]
+    with (
+        open_key_source(key_ref, PinSource.of_value(PASSWORD)) as source,
+        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
+    ):
+        entries = [_CountingEntry(e, counter) for e in source.entries()]
+        list(pool.map(abs, range(workers)))  # start the workers before the clock
+        start = time.perf_counter()
+        futures = []
+        for package in packages:
+            header = read_header_file(package)
+            key = unwrap_content_key(header, entries)
+            futures.append(pool.submit(_decrypt_worker, (str(package), header, key)))
+        peak = max(f.result() for f in futures)
+        seconds = time.perf_counter() - start
+    return seconds, counter[0] / len(packages), peak
+
+
+def full_opening(
+    packages: list[Path], key_ref: str, workers: int, directory: Path, env: dict[str, str]
+) -> tuple[float, float, float]:
+    """``bidcrypt opening open`` on a session holding *packages*; seconds, unwraps per bid, peak RSS."""
+    from bidcrypt.certs import load_certificate
+    from bidcrypt.opening import OpeningSession
+
+    now = dt.datetime.now(dt.UTC)
+    lots = sorted({str(i // 3 + 1) for i in range(len(packages))}, key=int)
+    session = OpeningSession.create(
+        directory,
+        tender="BENCH",
+        lots=lots,
+        deadline=now + dt.timedelta(hours=1),
+        opening_time=now + dt.timedelta(hours=1),
+        trust=[PKI / "trust/roots.pem", PKI / "trust/intermediates.pem"],
+    )
+    index = json.loads((PKI / "index.json").read_text())
+    for bidder in BIDDERS:
+        company = index["companies"][bidder]
+        session.register_bidder(company["name"], company["credit_code"])
+        session.bind_certificate(company["credit_code"], load_certificate(PKI / f"{bidder}/enc.pem"))
+    for package in packages:
+        session.submit(package)
+    past = (now - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    with session.ledger.transaction() as db:
+        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))
+    session.close_ledger()
+    report = directory / "run.json"
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from bidcrypt.cli import main; sys.argv = ['bidcrypt'] + sys.argv[1:]\n"
+        "import contextlib, io\nbuf = io.StringIO()\n"
+        "with contextlib.redirect_stdout(buf):\n    try: main()\n    except SystemExit as e: code = e.code\n"
+        f"open({str(report)!r}, 'w').write(buf.getvalue())\n",
+        "opening",
+        "open",
+        str(directory),
+        "--key",
+        key_ref,
+        "--workers",
+        str(workers),
+        "--json",
+    ]
+    seconds, peak = timed_children([command], env)
+    run = json.loads(report.read_text())
+    opened = len(run["opened"])
+    if opened != len(packages):
+        raise RuntimeError(f"opened {opened} of {len(packages)}: {run}")
+    return seconds, run["unwraps"] / opened, peak
+
+
+def measure_set(
+    label: str,
+    count: int,
+    size: int,
+    workers: int,
+    directory: Path,
+    documents: dict[str, Path],
+    softhsm_conf: Path,
+    physical: dict[str, float],
+) -> list[Row]:
+    rows: list[Row] = []
+    env = dict(os.environ, BIDCRYPT_PIN=PASSWORD, SOFTHSM2_CONF=str(softhsm_conf))
+    os.environ["SOFTHSM2_CONF"] = str(softhsm_conf)
+    p12 = str(PKI / "authority/enc.p12")
+    ukey = f"pkcs11:token=authority?module-path={SOFTHSM}"
+    sets = {
+        cipher: build_bids(directory / cipher, count, size, cipher, documents)
+        for cipher in ("aes-256-gcm", "aes-256-cbc")
+    }
+    total = {cipher: sum(p.stat().st_size for p in packages) for cipher, packages in sets.items()}
+
+    def add(job: str, seconds: float, cipher: str, unwraps: float | None, peak: float | None) -> None:
+        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak))
+
+    for cipher in ("aes-256-gcm", "aes-256-cbc"):
+        rows.append(
+            Row(
+                label,
+                f"physical limit, {cipher} × {workers} cores",
+                total[cipher] / 1e6 / physical[cipher],
+                count,
+                total[cipher],
+                None,
+                None,
+            )
+        )
+    seconds, peak = openssl_loop(sets["aes-256-cbc"], directory / "openssl-out")
+    add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak)
+    for cipher in ("aes-256-gcm", "aes-256-cbc"):
+        for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
+            seconds, unwraps, peak = decrypt_only(sets[cipher], ref, workers)
+            add(f"bidcrypt decrypt only, {name} ({cipher})", seconds, cipher, unwraps, peak)
+    for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
+        seconds, unwraps, peak = full_opening(
+            sets["aes-256-gcm"], ref, workers, directory / f"session-{name[:4]}", env
+        )
+        add(
+            f"bidcrypt opening open, full checks, {name} (aes-256-gcm)", seconds, "aes-256-gcm", unwraps, peak
+        )
+    shutil.rmtree(directory)
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    header = f"{'set':<14} {'job':<62} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
+    lines = [f"{header} {'unwraps/bid':>11} {'peak RSS':>10}"]
+    for row in rows:
+        unwraps = f"{row.unwraps_per_bid:.2f}" if row.unwraps_per_bid is not None else "-"
+        rss = f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib is not None else "-"
+        lines.append(
+            f"{row.set:<14} {row.job:<62} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
+            f"{row.bids_per_second:>9.1f} {unwraps:>11} {rss:>10}"
+        )
+    return "\n".join(lines)
+
+
+def ratios(rows: list[Row]) -> list[dict[str, object]]:
+    """The comparisons the targets are about, per set."""
+    found = []
+    for label in dict.fromkeys(r.set for r in rows):
+        of = {r.job: r for r in rows if r.set == label}
+        openssl = of["openssl cms -decrypt loop (aes-256-cbc)"]
+        physical = of[next(j for j in of if j.startswith("physical limit, aes-256-gcm"))]
+        for job, row in of.items():
+            if job.startswith("bidcrypt"):
+                found.append(
+                    {
+                        "set": label,
+                        "job": job,
+                        "speedup_vs_openssl_loop": openssl.seconds / row.seconds,
+                        "fraction_of_physical_limit_gcm": physical.seconds / row.seconds,
+                    }
+                )
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tiny", action="store_true", help="small sets, for the smoke test")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    parser.add_argument("--workdir", type=Path, help="where to build (default: a temporary folder)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    sets = (
+        [("12 × 256 KiB", 12, 256 << 10), ("3 × 2 MiB", 3, 2 * MiB)]
+        if args.tiny
+        else [("200 × 5 MiB", 200, 5 * MiB), ("10 × 200 MiB", 10, 200 * MiB)]
+    )
+    import provision_ukey
+
+    from bidcrypt.quiet import quiet_library_logs
+
+    quiet_library_logs()
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(dir=args.workdir) as temporary:
+        directory = Path(temporary)
+        config = provision_ukey.provision(directory / "ukeys", ["authority"])
+        documents = sealed_documents(directory)
+        physical = physical_limit(args.workers)
+        for number, (label, count, size) in enumerate(sets):
+            rows += measure_set(
+                label, count, size, args.workers, directory / f"set-{number}", documents, config, physical
+            )
+    print(table(rows))
+    compared = ratios(rows)
+    print()
+    for item in compared:
+        print(
+            f"{item['set']:<14} {item['job']:<62} {item['speedup_vs_openssl_loop']:>6.1f}× the openssl loop, "
+            f"{item['fraction_of_physical_limit_gcm']:.0%} of the physical limit"
+        )
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "workers": args.workers,
+                    "rows": [
+                        {**asdict(r), "mb_per_second": r.mb_per_second, "bids_per_second": r.bids_per_second}
+                        for r in rows
+                    ],
+                    "ratios": compared,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

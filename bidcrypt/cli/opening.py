@@ -1,0 +1,247 @@
+"""`bidcrypt opening ...`: what the opening officials run, from creating a session to the record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from bidcrypt import certs
+from bidcrypt.cli.common import (
+    handles_errors,
+    json_option,
+    key_options,
+    open_source,
+    print_json,
+    trust_options,
+)
+from bidcrypt.clock import Clock, TsaClock
+from bidcrypt.i18n import pick
+from bidcrypt.opening import OpeningSession, Progress, build_record, open_bids, render
+
+_SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
+_FILE = click.Path(path_type=Path, dir_okay=False)
+#: Times written without a zone are Beijing time, as the platforms publish them.
+BEIJING = dt.timezone(dt.timedelta(hours=8))
+
+
+def parse_moment(text: str) -> dt.datetime:
+    """An ISO 8601 time; without an offset it is Beijing time (UTC+8)."""
+    try:
+        moment = dt.datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError as exc:
+        raise click.BadParameter(
+            pick(
+                f"{text!r} is not a time like 2026-12-01T09:30+08:00",
+                f"{text!r} 不是时间，示例：2026-12-01T09:30+08:00",
+            )
+        ) from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+
+def _load(session: Path) -> OpeningSession:
+    return OpeningSession.load(session)
+
+
+@click.group()
+def opening() -> None:
+    """Opening sessions: bidders, submissions and receipts, bulk opening, the opening record."""
+
+
+@opening.command("create")
+@_SESSION
+@click.option("--tender", required=True, help="Tender (招标项目) identifier.")
+@click.option("--lot", "lots", multiple=True, help="Lot (标段) identifier. Repeatable; none: no lots.")
+@click.option("--deadline", required=True, help="Submission deadline, ISO 8601 (no offset: Beijing time).")
+@click.option("--opening-time", required=True, help="Opening time, ISO 8601 (no offset: Beijing time).")
+@trust_options(required=True)
+@handles_errors
+def create(
+    session: Path,
+    tender: str,
+    lots: tuple[str, ...],
+    deadline: str,
+    opening_time: str,
+    trust: tuple[Path, ...],
+    crls: tuple[Path, ...],
+) -> None:
+    """Create a session folder for one tender."""
+    created = OpeningSession.create(
+        session,
+        tender=tender,
+        lots=list(lots),
+        deadline=parse_moment(deadline),
+        opening_time=parse_moment(opening_time),
+        trust=list(trust),
+        crls=list(crls),
+    )
+    settings = created.settings
+    click.echo(
+        pick(
+            f"session {session} for {tender}: deadline {certs.format_time(settings.deadline)}, "
+            f"opening {certs.format_time(settings.opening_time)}",
+            f"已创建开标会话 {session}（{tender}）：投标截止 {certs.format_time(settings.deadline)}，"
+            f"开标 {certs.format_time(settings.opening_time)}",
+        )
+    )
+
+
+@opening.command("register")
+@_SESSION
+@click.option("--name", required=True, help="The bidder's registered name (单位全称).")
+@click.option("--uscc", required=True, help="The bidder's unified social credit code.")
+@click.option(
+    "--cert", "certificates", multiple=True, type=_FILE, help="Encryption certificate to bind. Repeatable."
+)
+@handles_errors
+def register(session: Path, name: str, uscc: str, certificates: tuple[Path, ...]) -> None:
+    """Register a bidder (or update its name) and bind its encryption certificates."""
+    opened = _load(session)
+    opened.register_bidder(name, uscc)
+    for path in certificates:
+        opened.bind_certificate(uscc, certs.load_certificate(path))
+    click.echo(
+        pick(
+            f"registered {name} ({uscc}) with {len(certificates)} certificate(s)",
+            f"已登记 {name}（{uscc}），绑定证书 {len(certificates)} 张",
+        )
+    )
+
+
+@opening.command("bind")
+@_SESSION
+@click.option("--uscc", required=True, help="The bidder's unified social credit code.")
+@click.option("--cert", "certificate", required=True, type=_FILE, help="Encryption certificate to bind.")
+@click.option("--replace", is_flag=True, help="Unbind the bidder's other certificates (after 补办 or 变更).")
+@handles_errors
+def bind(session: Path, uscc: str, certificate: Path, replace: bool) -> None:
+    """Bind an encryption certificate to a registered bidder (its subject must name the bidder)."""
+    loaded = certs.load_certificate(certificate)
+    _load(session).bind_certificate(uscc, loaded, replace=replace)
+    click.echo(
+        pick(
+            f"bound {certs.display_name(loaded)} (serial {loaded.serial_number:x}) to {uscc}",
+            f"已将证书 {certs.display_name(loaded)}（序列号 {loaded.serial_number:x}）绑定到 {uscc}",
+        )
+    )
+
+
+@opening.command("submit")
+@_SESSION
+@click.argument("package", type=_FILE)
+@click.option("--tsa", metavar="URL", help="Take the receipt's time from this RFC 3161 timestamp authority.")
+@json_option
+@handles_errors
+def submit(session: Path, package: Path, tsa: str | None, as_json: bool) -> None:
+    """Accept a bid package before the deadline and print its receipt (回执)."""
+    clock: Clock | None = TsaClock(tsa) if tsa else None
+    receipt = _load(session).submit(package, clock)
+    if as_json:
+        print_json(receipt.to_dict())
+        return
+    click.echo(pick("receipt", "回执") + f" #{receipt.submission}")
+    click.echo(
+        f"  {pick('bidder', '投标人')}: {receipt.bidder} ({receipt.credit_code})"
+        + (f"   {pick('lot', '标段')}: {receipt.lot}" if receipt.lot else "")
+    )
+    click.echo(f"  SHA-256: {receipt.sha256}   {pick('size', '大小')}: {receipt.size}")
+    click.echo(
+        f"  {pick('received', '接收时间')}: {certs.format_time(receipt.received_at)} ({receipt.time_source})"
+    )
+
+
+@opening.command("withdraw")
+@_SESSION
+@click.option("--uscc", required=True, help="The bidder's unified social credit code.")
+@click.option("--lot", help="The lot, when the tender has lots.")
+@handles_errors
+def withdraw(session: Path, uscc: str, lot: str | None) -> None:
+    """Withdraw a bidder's current submission (before the deadline)."""
+    number = _load(session).withdraw(uscc, lot)
+    click.echo(pick(f"submission #{number} withdrawn", f"投标文件 #{number} 已撤回"))
+
+
+@opening.command("open")
+@_SESSION
+@click.option(
+    "--key", "key_ref", required=True, metavar="KEYREF", help="The opening UKey (or a PKCS#12 file)."
+)
+@click.option("--workers", type=click.IntRange(1, 256), help="Decryption processes (default: the cores).")
+@key_options
+@json_option
+@handles_errors
+def open_command(
+    session: Path, key_ref: str, workers: int | None, module: str | None, pin_env: str, as_json: bool
+) -> None:
+    """Open every bid the key can open: one login, one unwrap per bid, decryption in parallel."""
+    loaded = _load(session)
+    bar = None
+
+    def progress(step: Progress) -> None:
+        nonlocal bar
+        if not sys.stderr.isatty() or as_json:
+            return
+        if bar is None:
+            bar = click.progressbar(length=step.total, label=pick("opening", "解密中"), file=sys.stderr)
+            bar.__enter__()
+        bar.update(1)
+
+    with open_source(key_ref, module, pin_env) as source:
+        try:
+            run = open_bids(loaded, source, workers=workers, progress=progress)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    if as_json:
+        print_json(run.to_dict())
+    else:
+        click.echo(
+            pick(
+                f"opened {len(run.opened)}, failed {len(run.failed)}, not for this key {len(run.skipped)}; "
+                f"{run.unwraps} key unwrap(s) on the key source, {run.seconds:.1f} s",
+                f"解密成功 {len(run.opened)}，失败 {len(run.failed)}，非本密钥 {len(run.skipped)}；"
+                f"密钥解封 {run.unwraps} 次，用时 {run.seconds:.1f} 秒",
+            )
+        )
+    if run.stopped is not None:
+        raise run.stopped
+
+
+@opening.command("close")
+@_SESSION
+@handles_errors
+def close(session: Path) -> None:
+    """End the decryption window: bids not opened yet are recorded as not decrypted."""
+    count = _load(session).close_window()
+    click.echo(
+        pick(
+            f"decryption window closed; {count} bid(s) not decrypted",
+            f"解密窗口已关闭；{count} 份投标文件未解密",
+        )
+    )
+
+
+@opening.command("report")
+@_SESSION
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["table", "json", "csv", "html"]),
+    default="table",
+    show_default=True,
+)
+@click.option("-o", "--output", type=_FILE, help="Write to this file instead of the screen.")
+@handles_errors
+def report(session: Path, form: str, output: Path | None) -> None:
+    """Print the opening record (开标记录)."""
+    text = render(build_record(_load(session)), form)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from bidcrypt.files import atomic_output
+
+    with atomic_output(output) as sink:
+        sink.write(text.encode("utf-8"))
+    click.echo(pick(f"written to {output}", f"已写入 {output}"))

@@ -1,0 +1,511 @@
+"""An opening session: the tender, its bidders and their certificates, submissions and receipts.
+
+A session is a folder::
+
+    SESSION/ledger.sqlite        the durable ledger (see ledger.py)
+    SESSION/trust/               the CA certificates and CRLs the opening trusts (copied at creation)
+    SESSION/submissions/N.bid    each accepted submission, stored read-only, never modified
+    SESSION/opened/N/            the files of submission N once opened and verified
+
+Submissions are checked without a key: tender and lot, the bidder's
+registration, the deadline, and the re-encrypt rule against the bidder's
+currently bound encryption certificates. Every refusal is recorded too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from bidcrypt import certs, uscc
+from bidcrypt.certs import Purpose
+from bidcrypt.clock import Clock, Stamp, SystemClock
+from bidcrypt.errors import (
+    AlreadyBoundError,
+    BidcryptError,
+    DeadlinePassedError,
+    IdentityMismatchError,
+    InputError,
+    NoCertificateBoundError,
+    OpeningError,
+    OutputExistsError,
+    UnknownBidderError,
+    WindowClosedError,
+    WrongTenderError,
+)
+from bidcrypt.i18n import pick
+from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text, parse_time
+from bidcrypt.package import check_package, read_package_info
+from bidcrypt.trust import TrustStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from bidcrypt.keys import KeySource
+    from bidcrypt.opening.batch import OpeningRun, Progress
+    from bidcrypt.opening.record import OpeningRecord
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The receipt (回执) of an accepted submission."""
+
+    submission: int
+    tender: str
+    lot: str | None
+    bidder: str
+    credit_code: str
+    sha256: str
+    size: int
+    received_at: dt.datetime
+    time_source: str
+    timestamp_token: bytes | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the timestamp token in base64)."""
+        return {
+            "receipt": self.submission,
+            "tender": self.tender,
+            "lot": self.lot,
+            "bidder": self.bidder,
+            "credit_code": self.credit_code,
+            "sha256": self.sha256,
+            "size": self.size,
+            "received_at": certs.format_time(self.received_at),
+            "time_source": self.time_source,
+            "timestamp_token": None
+            if self.timestamp_token is None
+            else base64.b64encode(self.timestamp_token).decode(),
+        }
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """What a session is for and when things happen."""
+
+    tender: str
+    lots: tuple[str, ...]
+    deadline: dt.datetime
+    opening_time: dt.datetime
+    closed_at: dt.datetime | None
+
+
+class OpeningSession:
+    """One tender's opening: create it, register bidders, take submissions, open, report.
+
+    The library API tender software embeds; the CLI ``bidcrypt opening`` is a thin layer over it.
+    """
+
+    def __init__(self, directory: Path, ledger: Ledger) -> None:
+        self.directory = directory
+        self.ledger = ledger
+
+    # -- creating and loading ------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        directory: Path,
+        *,
+        tender: str,
+        deadline: dt.datetime,
+        opening_time: dt.datetime,
+        trust: list[Path],
+        crls: list[Path] = [],  # noqa: B006 - never mutated
+        lots: list[str] = [],  # noqa: B006 - never mutated
+    ) -> OpeningSession:
+        """Create a new session folder (it must not exist, or be empty)."""
+        if not tender.strip():
+            raise InputError(pick("a tender identifier is required", "须指定招标项目编号"), path=directory)
+        for moment in (deadline, opening_time):
+            if moment.tzinfo is None:
+                raise InputError(
+                    pick("times need a time zone (e.g. +08:00)", "时间须带时区（如 +08:00）"), path=directory
+                )
+        if opening_time < deadline:
+            raise InputError(
+                pick("the opening time comes before the deadline", "开标时间早于投标截止时间"), path=directory
+            )
+        if directory.exists() and any(directory.iterdir()):
+            raise OutputExistsError(path=directory)
+        TrustStore.load(trust, crls)  # refuse a bad trust store now, not at the opening
+        directory.mkdir(parents=True, exist_ok=True)
+        for folder in ("trust", "submissions", "opened"):
+            (directory / folder).mkdir()
+        for index, path in enumerate(trust):
+            shutil.copyfile(path, directory / "trust" / f"ca-{index}.pem")
+        for index, path in enumerate(crls):
+            shutil.copyfile(path, directory / "trust" / f"crl-{index}.crl")
+        ledger = Ledger.create(directory)
+        with ledger.transaction() as db:
+            ledger.set_meta(db, "tender", tender)
+            ledger.set_meta(db, "deadline", now_text(deadline))
+            ledger.set_meta(db, "opening_time", now_text(opening_time))
+            ledger.set_meta(db, "created_at", now_text())
+            for lot in lots:
+                db.execute("INSERT INTO lots(id) VALUES (?)", (lot,))
+        return cls(directory, ledger)
+
+    @classmethod
+    def load(cls, directory: Path) -> OpeningSession:
+        """Open an existing session folder."""
+        if not (directory / Ledger.FILE_NAME).is_file():
+            raise InputError(pick("not an opening session", "不是开标会话目录"), path=directory)
+        return cls(directory, Ledger(directory))
+
+    def close_ledger(self) -> None:
+        """Close the ledger's database connection."""
+        self.ledger.close()
+
+    @property
+    def settings(self) -> SessionSettings:
+        """The tender, lots and times."""
+        closed = self.ledger.meta("closed_at")
+        return SessionSettings(
+            tender=self.ledger.meta("tender") or "",
+            lots=tuple(str(r["id"]) for r in self.ledger.query("SELECT id FROM lots ORDER BY id")),
+            deadline=parse_time(self.ledger.meta("deadline") or ""),
+            opening_time=parse_time(self.ledger.meta("opening_time") or ""),
+            closed_at=parse_time(closed) if closed else None,
+        )
+
+    def trust_files(self) -> tuple[list[Path], list[Path]]:
+        """The session's copied CA certificates and CRLs."""
+        folder = self.directory / "trust"
+        return sorted(folder.glob("ca-*.pem")), sorted(folder.glob("crl-*.crl"))
+
+    def trust_store(self) -> TrustStore:
+        """The trust store of the session."""
+        anchors, crls = self.trust_files()
+        return TrustStore.load(anchors, crls)
+
+    # -- bidders and their certificates ----------------------------------------------------------
+
+    def register_bidder(self, name: str, credit_code: str) -> int:
+        """Register a bidder (or update the registered name of an existing credit code); return its id."""
+        code = uscc.normalise(credit_code)
+        if not name.strip():
+            raise InputError(pick("a bidder needs a name", "须填写投标人名称"), path="-")
+        with self.ledger.transaction() as db:
+            row = db.execute("SELECT id FROM bidders WHERE credit_code = ?", (code,)).fetchone()
+            if row is not None:
+                db.execute("UPDATE bidders SET name = ? WHERE id = ?", (name, row["id"]))
+                return int(row["id"])
+            cursor = db.execute(
+                "INSERT INTO bidders(name, credit_code, registered_at) VALUES (?, ?, ?)",
+                (name, code, now_text()),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def bidder(self, credit_code: str) -> Row:
+        """The registered bidder with this credit code."""
+        row = self.ledger.one("SELECT * FROM bidders WHERE credit_code = ?", (credit_code.strip().upper(),))
+        if row is None:
+            raise UnknownBidderError(credit_code=credit_code)
+        return row
+
+    def bidders(self) -> list[Row]:
+        """Every registered bidder, in registration order."""
+        return self.ledger.query("SELECT * FROM bidders ORDER BY id")
+
+    def bind_certificate(
+        self, credit_code: str, certificate: x509.Certificate, *, replace: bool = False
+    ) -> None:
+        """Bind an encryption certificate to a bidder (绑定).
+
+        Its subject must name the registered bidder (name and credit code);
+        one certificate binds to one bidder only. With *replace* the bidder's
+        other certificates are unbound (after a replacement or change).
+        """
+        bidder = self.bidder(credit_code)
+        certs.require_purpose(certificate, Purpose.ENCRYPTION)
+        actual = (
+            f"{certs.company_name(certificate) or certs.display_name(certificate)} "
+            f"({certs.credit_code(certificate) or '-'})"
+        )
+        if (
+            certs.credit_code(certificate) != bidder["credit_code"]
+            or certs.company_name(certificate) != bidder["name"]
+        ):
+            raise IdentityMismatchError(actual=actual, expected=f"{bidder['name']} ({bidder['credit_code']})")
+        der = certificate.public_bytes(serialization.Encoding.DER)
+        fingerprint = hashlib.sha256(der).hexdigest()
+        with self.ledger.transaction() as db:
+            existing = db.execute(
+                "SELECT b.name, b.id FROM certificates c JOIN bidders b ON b.id = c.bidder_id "
+                "WHERE c.fingerprint = ?",
+                (fingerprint,),
+            ).fetchone()
+            if existing is not None and existing["id"] != bidder["id"]:
+                raise AlreadyBoundError(subject=certs.display_name(certificate), bidder=existing["name"])
+            if replace:
+                db.execute(
+                    "UPDATE certificates SET unbound_at = ? WHERE bidder_id = ? AND unbound_at IS NULL "
+                    "AND fingerprint != ?",
+                    (now_text(), bidder["id"], fingerprint),
+                )
+            if existing is None:
+                db.execute(
+                    "INSERT INTO certificates(fingerprint, bidder_id, key_fingerprint, der, bound_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (fingerprint, bidder["id"], certs.key_fingerprint(certificate), der, now_text()),
+                )
+            else:
+                db.execute("UPDATE certificates SET unbound_at = NULL WHERE fingerprint = ?", (fingerprint,))
+
+    def current_certificates(self, bidder_id: int) -> list[x509.Certificate]:
+        """The bidder's currently bound encryption certificates, newest first."""
+        rows = self.ledger.query(
+            "SELECT der FROM certificates WHERE bidder_id = ? AND unbound_at IS NULL ORDER BY bound_at DESC",
+            (bidder_id,),
+        )
+        return [x509.load_der_x509_certificate(bytes(r["der"])) for r in rows]
+
+    # -- submissions -------------------------------------------------------------------------
+
+    def submit(self, package: Path, clock: Clock | None = None) -> Receipt:
+        """Accept a bid package before the deadline and return its receipt; record every refusal.
+
+        Checked without a key: tender and lot, the bidder's registration and
+        name, the deadline (by *clock*: the system clock, a fixed clock, or an
+        RFC 3161 authority), and the re-encrypt rule against the bidder's
+        currently bound encryption certificates.
+        """
+        staging, sha256, size = self._copy_in(package)
+        stamp: Stamp | None = None
+        bidder_code = lot = None
+        try:
+            stamp = (clock or SystemClock()).stamp(bytes.fromhex(sha256))
+            info = read_package_info(staging)
+            bidder_code, lot = info.attributes.credit_code, info.attributes.lot
+            bidder = self._check_submission(info, stamp)
+        except BidcryptError as error:
+            staging.unlink(missing_ok=True)
+            self._record_rejection(sha256, size, bidder_code, lot, stamp, error)
+            raise
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+        with self.ledger.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO submissions(bidder_id, lot, sha256, size, stored_as, received_at, time_source, "
+                "time_evidence, attributes, state) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, 'current')",
+                (
+                    bidder["id"],
+                    lot,
+                    sha256,
+                    size,
+                    now_text(stamp.time),
+                    stamp.source,
+                    stamp.evidence,
+                    dumps(info.attributes.to_json()),
+                ),
+            )
+            number = int(cursor.lastrowid or 0)
+            stored = Path("submissions") / f"{number}.bid"
+            db.execute("UPDATE submissions SET stored_as = ? WHERE id = ?", (str(stored), number))
+            db.execute(
+                "UPDATE submissions SET state = 'superseded', ended_at = ? "
+                "WHERE bidder_id = ? AND lot IS ? AND state = 'current' AND id != ?",
+                (now_text(stamp.time), bidder["id"], lot, number),
+            )
+            staging.replace(self.directory / stored)
+        return Receipt(
+            number,
+            info.attributes.tender,
+            lot,
+            bidder["name"],
+            bidder["credit_code"],
+            sha256,
+            size,
+            stamp.time,
+            stamp.source,
+            stamp.evidence,
+        )
+
+    def _copy_in(self, package: Path) -> tuple[Path, str, int]:
+        """Copy the submitted bytes into the session (read-only), hashing them on the way."""
+        folder = self.directory / "submissions"
+        descriptor, name = tempfile.mkstemp(prefix=".incoming-", suffix=".part", dir=folder)
+        staging = Path(name)
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with package.open("rb") as source, os.fdopen(descriptor, "wb") as out:
+                while chunk := source.read(_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            staging.chmod(0o444)
+        except OSError as exc:
+            staging.unlink(missing_ok=True)
+            raise InputError(exc.strerror or str(exc), path=package) from exc
+        return staging, digest.hexdigest(), size
+
+    def _check_submission(self, info: Any, stamp: Stamp) -> Row:
+        settings = self.settings
+        attributes = info.attributes
+        if attributes.tender != settings.tender:
+            raise WrongTenderError(actual=attributes.tender, expected=settings.tender)
+        if settings.lots and attributes.lot not in settings.lots:
+            raise WrongTenderError(
+                actual=f"{attributes.tender} / {attributes.lot or '-'}",
+                expected=f"{settings.tender} / {', '.join(settings.lots)}",
+            )
+        if not settings.lots and attributes.lot is not None:
+            raise WrongTenderError(actual=f"{attributes.tender} / {attributes.lot}", expected=settings.tender)
+        bidder = self.bidder(attributes.credit_code)
+        if attributes.bidder_name != bidder["name"]:
+            raise IdentityMismatchError(actual=attributes.bidder_name, expected=bidder["name"])
+        if stamp.time > settings.deadline:
+            raise DeadlinePassedError(deadline=certs.format_time(settings.deadline))
+        current = self.current_certificates(int(bidder["id"]))
+        if not current:
+            raise NoCertificateBoundError(credit_code=bidder["credit_code"])
+        verdicts = [check_package(info, certificate) for certificate in current]
+        if not any(v.ok for v in verdicts):
+            verdicts[0].raise_if_stale()
+        return bidder
+
+    def _record_rejection(
+        self,
+        sha256: str,
+        size: int,
+        credit_code: str | None,
+        lot: str | None,
+        stamp: Stamp | None,
+        error: BidcryptError,
+    ) -> None:
+        with self.ledger.transaction() as db:
+            db.execute(
+                "INSERT INTO rejections(at, sha256, size, credit_code, lot, code, message, message_zh) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now_text(stamp.time if stamp else None),
+                    sha256,
+                    size,
+                    credit_code,
+                    lot,
+                    error.code,
+                    error.message("en"),
+                    error.message("zh"),
+                ),
+            )
+
+    def withdraw(self, credit_code: str, lot: str | None = None, clock: Clock | None = None) -> int:
+        """Withdraw the bidder's current submission (before the deadline); return its number."""
+        bidder = self.bidder(credit_code)
+        moment = (clock or SystemClock()).stamp(b"\0" * 32).time
+        if moment > self.settings.deadline:
+            raise DeadlinePassedError(deadline=certs.format_time(self.settings.deadline))
+        with self.ledger.transaction() as db:
+            row = db.execute(
+                "SELECT id FROM submissions WHERE bidder_id = ? AND lot IS ? AND state = 'current'",
+                (bidder["id"], lot),
+            ).fetchone()
+            if row is None:
+                raise OpeningError(pick("no current submission to withdraw", "没有可撤回的投标文件"))
+            db.execute(
+                "UPDATE submissions SET state = 'withdrawn', ended_at = ? WHERE id = ?",
+                (now_text(moment), row["id"]),
+            )
+            return int(row["id"])
+
+    def submissions(self, state: str | None = "current") -> list[Row]:
+        """Submissions with their bidder (all states when *state* is None), in order."""
+        sql = (
+            "SELECT s.*, b.name AS bidder_name, b.credit_code FROM submissions s "
+            "JOIN bidders b ON b.id = s.bidder_id"
+        )
+        if state is None:
+            return self.ledger.query(sql + " ORDER BY s.id")
+        return self.ledger.query(sql + " WHERE s.state = ? ORDER BY s.id", (state,))
+
+    def rejections(self) -> list[Row]:
+        """Every refused submission, in order."""
+        return self.ledger.query("SELECT * FROM rejections ORDER BY id")
+
+    def outcomes(self) -> dict[int, Row]:
+        """The opening outcome of each submission that has one."""
+        return {int(r["submission_id"]): r for r in self.ledger.query("SELECT * FROM outcomes")}
+
+    def attempts(self) -> dict[int, Row]:
+        """The latest unsuccessful opening attempt of each submission without an outcome."""
+        rows = self.ledger.query("SELECT * FROM attempts ORDER BY id")
+        return {int(r["submission_id"]): r for r in rows}
+
+    # -- opening and the record ------------------------------------------------------------------
+
+    def open_bids(
+        self,
+        key_source: KeySource,
+        *,
+        workers: int | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> OpeningRun:
+        """Open every bid the key can open (see :func:`bidcrypt.opening.open_bids`)."""
+        from bidcrypt.opening.batch import open_bids
+
+        return open_bids(self, key_source, workers=workers, progress=progress)
+
+    def record(self) -> OpeningRecord:
+        """The opening record (开标记录) as it stands."""
+        from bidcrypt.opening.record import build_record
+
+        return build_record(self)
+
+    # -- the decryption window -------------------------------------------------------------------
+
+    def require_open_window(self) -> None:
+        """Raise :class:`WindowClosedError` once the window was closed."""
+        closed = self.settings.closed_at
+        if closed is not None:
+            raise WindowClosedError(closed_at=certs.format_time(closed))
+
+    def close_window(self, at: dt.datetime | None = None) -> int:
+        """End the decryption window: bids still unopened are recorded as not decrypted; return how many."""
+        self.require_open_window()
+        moment = at or dt.datetime.now(dt.UTC)
+        pending = self.pending()
+        attempts = self.attempts()
+        with self.ledger.transaction() as db:
+            for row in pending:
+                last = attempts.get(int(row["id"]))
+                cause, cause_zh = "not decrypted within the window", "未在解密时间内解密"
+                if last is not None:
+                    cause, cause_zh = f"{cause} ({last['cause']})", f"{cause_zh}（{last['cause_zh']}）"
+                db.execute(
+                    "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, "
+                    "finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, '{}', ?)",
+                    (
+                        row["id"],
+                        last["cause_code"] if last is not None else "not-decrypted",
+                        cause,
+                        cause_zh,
+                        now_text(moment),
+                    ),
+                )
+            self.ledger.set_meta(db, "closed_at", now_text(moment))
+        return len(pending)
+
+    def pending(self) -> list[Row]:
+        """Current submissions without an outcome."""
+        return self.ledger.query(
+            "SELECT s.*, b.name AS bidder_name, b.credit_code FROM submissions s "
+            "JOIN bidders b ON b.id = s.bidder_id WHERE s.state = 'current' "
+            "AND s.id NOT IN (SELECT submission_id FROM outcomes) ORDER BY s.id"
+        )

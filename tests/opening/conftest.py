@@ -1,0 +1,104 @@
+"""Fixtures of the opening tests: packages made once per session, and a fresh session folder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bidcrypt.certs import load_certificate
+from bidcrypt.keys import PinSource, open_key_source
+from bidcrypt.opening import OpeningSession
+from bidcrypt.package import Summary, SummaryFile, pack
+from bidcrypt.seal import SealKind, apply_seal, choose_entry
+
+from ..conftest import FIXTURES, Pki
+
+TENDER = "HBGP-2026-001"
+
+
+def make_package(
+    pki: Pki,
+    directory: Path,
+    bidder: str,
+    *,
+    lot: str | None = "1",
+    enc: str | None = None,
+    authority: bool = True,
+    price: str = "100.00",
+    size: int = 10_000,
+    name: str | None = None,
+    sealed_pdf: Path | None = None,
+) -> Path:
+    """A package of *bidder* (PKCS#12 keys: fast) with a sealed PDF and a unique attachment."""
+    name = name or f"{bidder}-{lot}-{enc or 'enc'}"
+    source = directory / f"src-{name}"
+    source.mkdir(parents=True)
+    if sealed_pdf is not None:
+        shutil.copy(sealed_pdf, source / "投标函.pdf")
+    (source / "附件").mkdir()
+    (source / "附件" / "说明.bin").write_bytes(f"{name}:".encode() * (size // (len(name) + 1) + 1))
+    recipients = [load_certificate(pki.cert(f"{bidder}/{enc or 'enc'}"))]
+    if authority:
+        recipients.append(load_certificate(pki.cert("authority/enc")))
+    summary = SummaryFile(Summary(price=__import__("decimal").Decimal(price), duration="90日历天"))
+    output = directory / f"{name}.bid"
+    with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as signer:
+        pack(
+            source,
+            output,
+            tender=TENDER,
+            lot=lot,
+            signer=choose_entry(signer, SealKind.COMPANY),
+            encrypt_to=recipients,
+            summary=summary,
+        )
+    return output
+
+
+@pytest.fixture(scope="session")
+def sealed(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
+    """Each bidder's response document with its company seal."""
+    directory = tmp_path_factory.mktemp("sealed-docs")
+    result = {}
+    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
+        with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
+            out = directory / f"{bidder}.pdf"
+            apply_seal(
+                FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
+                out,
+                choose_entry(source, SealKind.COMPANY),
+                kind=SealKind.COMPANY,
+                image=FIXTURES / "seals" / f"{bidder}-company.png",
+            )
+            result[bidder] = out
+    return result
+
+
+def new_session(
+    pki: Pki,
+    directory: Path,
+    *,
+    lots: tuple[str, ...] = ("1",),
+    deadline: dt.datetime | None = None,
+    opening: dt.datetime | None = None,
+) -> OpeningSession:
+    """A session with the three fixture bidders registered and their encryption certificates bound."""
+    now = dt.datetime.now(dt.UTC)
+    deadline = deadline or now + dt.timedelta(hours=1)
+    session = OpeningSession.create(
+        directory,
+        tender=TENDER,
+        lots=list(lots),
+        deadline=deadline,
+        opening_time=opening or deadline,
+        trust=[pki.roots, pki.intermediates],
+        crls=[pki.crl],
+    )
+    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
+        company = pki.company(bidder)
+        session.register_bidder(company["name"], company["credit_code"])
+        session.bind_certificate(company["credit_code"], load_certificate(pki.cert(f"{bidder}/enc")))
+    return session
