@@ -12,12 +12,15 @@ import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from asn1crypto import algos, cms, tsp
 
-from bidcrypt.errors import TimestampError
+from bidcrypt.errors import BidcryptError, TimestampError
 from bidcrypt.i18n import pick
+
+if TYPE_CHECKING:
+    from bidcrypt.trust import TrustStore
 
 #: A timestamp response larger than this is refused.
 MAX_RESPONSE_SIZE = 1 << 20
@@ -61,10 +64,16 @@ class FixedClock:
 
 @dataclass(frozen=True)
 class TsaClock:
-    """An RFC 3161 timestamp authority reached over HTTP."""
+    """An RFC 3161 timestamp authority reached over HTTP.
+
+    The answer must be a token for this request (message imprint and nonce),
+    signed by the authority; with *trust*, the authority's certificate must
+    chain to it.
+    """
 
     url: str
     timeout: float = 10.0
+    trust: TrustStore | None = None
 
     def stamp(self, sha256: bytes) -> Stamp:
         """Ask the TSA to timestamp *sha256*; check the answer matches the question."""
@@ -95,7 +104,24 @@ class TsaClock:
         token, info = parse_response(body, self.url)
         if info["message_imprint"]["hashed_message"].native != sha256 or info["nonce"].native != nonce:
             raise TimestampError(pick("the answer is for another request", "应答与请求不符"), url=self.url)
-        return Stamp(info["gen_time"].native, f"rfc3161:{self.url}", token)
+        moment = info["gen_time"].native
+        self._check_signature(token, moment)
+        return Stamp(moment, f"rfc3161:{self.url}", token)
+
+    def _check_signature(self, token: bytes, moment: dt.datetime) -> None:
+        from bidcrypt.package.signed import verify
+
+        try:
+            signed = verify(token, content_type="tst_info")
+            if self.trust is not None:
+                self.trust.validate(signed.signer, moment, signed.certificates)
+        except BidcryptError as exc:
+            raise TimestampError(
+                pick(
+                    f"the token does not verify ({exc.message()})", f"时间戳令牌验证失败（{exc.message()}）"
+                ),
+                url=self.url,
+            ) from exc
 
 
 def parse_response(body: bytes, url: str = "-") -> tuple[bytes, tsp.TSTInfo]:

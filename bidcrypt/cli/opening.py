@@ -136,8 +136,9 @@ def bind(session: Path, uscc: str, certificate: Path, replace: bool) -> None:
 @handles_errors
 def submit(session: Path, package: Path, tsa: str | None, as_json: bool) -> None:
     """Accept a bid package before the deadline and print its receipt (回执)."""
-    clock: Clock | None = TsaClock(tsa) if tsa else None
-    receipt = _load(session).submit(package, clock)
+    loaded = _load(session)
+    clock: Clock | None = TsaClock(tsa, trust=loaded.trust_store()) if tsa else None
+    receipt = loaded.submit(package, clock)
     if as_json:
         print_json(receipt.to_dict())
         return

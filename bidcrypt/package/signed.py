@@ -86,12 +86,13 @@ def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = Non
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
 
 
-def verify(der: bytes) -> SignedContent:
+def verify(der: bytes, content_type: str = "data") -> SignedContent:
     """Check the one signature of a SignedData and return what it covers.
 
-    Checks the structure, the message digest and the signature with the
-    included signer certificate. Whether that certificate is trusted is the
-    caller's question (see :mod:`bidcrypt.trust`).
+    Checks the structure, the content type (``data`` for a manifest,
+    ``tst_info`` for an RFC 3161 timestamp token), the message digest and the
+    signature with the included signer certificate. Whether that certificate
+    is trusted is the caller's question (see :mod:`bidcrypt.trust`).
     """
     bad = pick("manifest signature invalid", "文件清单签名无效")
     try:
@@ -99,7 +100,10 @@ def verify(der: bytes) -> SignedContent:
         if info["content_type"].native != "signed_data":
             raise ManifestError(f"{bad}: not SignedData")
         signed_data = info["content"]
-        content = signed_data["encap_content_info"]["content"].native
+        encapsulated = signed_data["encap_content_info"]
+        if encapsulated["content_type"].native != content_type:
+            raise ManifestError(f"{bad}: {encapsulated['content_type'].native} is not {content_type}")
+        content = encapsulated["content"].contents if encapsulated["content"] else None
         signer_infos = list(signed_data["signer_infos"])
         certificates = [
             x509.load_der_x509_certificate(c.chosen.dump())
@@ -123,7 +127,7 @@ def verify(der: bytes) -> SignedContent:
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
         raise ManifestError(f"{bad}: {pick('digest must be SHA-256', '摘要算法须为 SHA-256')}")
     if (
-        values.get("content_type") != "data"
+        values.get("content_type") != content_type
         or values.get("message_digest") != hashlib.sha256(content).digest()
     ):
         raise ManifestError(f"{bad}: {pick('content does not match its digest', '内容与摘要不符')}")

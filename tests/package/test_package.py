@@ -328,3 +328,28 @@ def test_mutated_packages_raise_only_bidcrypt_errors(
     assert sorted(p.name for p in workdir.iterdir()) == (
         ["mutated.bid", "out"] if opened else ["mutated.bid"]
     )
+
+
+def test_cbc_package_opens_with_openssl(pki: Pki, packer: Packer, tmp_path: Path) -> None:
+    """EnvelopedData packages open with `openssl cms`; the result is exactly the backup copy.
+
+    (AES-GCM packages carry authenticated attributes, which OpenSSL 3.0 cannot parse:
+    openssl/openssl#26101. See docs/package-format.md.)
+    """
+    import subprocess
+
+    from bidcrypt.envelope import ContentCipher
+
+    from ..conftest import require_tool
+
+    openssl = require_tool("openssl")
+    backup = tmp_path / "backup.tar"
+    result = packer("bidder-a", cipher=ContentCipher.AES_256_CBC, backup=backup)
+    out = tmp_path / "openssl.tar"
+    done = subprocess.run(
+        [openssl, "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(result.output),
+         "-inkey", str(pki.key("authority/enc")), "-recip", str(pki.cert("authority/enc")), "-out", str(out)],
+        capture_output=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes() == backup.read_bytes()
