@@ -347,9 +347,24 @@ def test_cbc_package_opens_with_openssl(pki: Pki, packer: Packer, tmp_path: Path
     result = packer("bidder-a", cipher=ContentCipher.AES_256_CBC, backup=backup)
     out = tmp_path / "openssl.tar"
     done = subprocess.run(
-        [openssl, "cms", "-decrypt", "-binary", "-inform", "DER", "-in", str(result.output),
-         "-inkey", str(pki.key("authority/enc")), "-recip", str(pki.cert("authority/enc")), "-out", str(out)],
-        capture_output=True, check=False,
+        [
+            openssl,
+            "cms",
+            "-decrypt",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            str(result.output),
+            "-inkey",
+            str(pki.key("authority/enc")),
+            "-recip",
+            str(pki.cert("authority/enc")),
+            "-out",
+            str(out),
+        ],
+        capture_output=True,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == backup.read_bytes()
