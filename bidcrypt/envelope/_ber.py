@@ -153,18 +153,24 @@ class Node:
         return self.head.is_(cls, number, constructed)
 
 
-def parse(data: bytes, what: str = "element") -> Node:
-    """Decode exactly one element filling *data*, with the limits of this module."""
+def parse(data: bytes, what: str = "element", expand: int | None = None) -> Node:
+    """Decode exactly one element filling *data*, with the limits of this module.
+
+    With *expand*, definite-length elements deeper than *expand* levels are
+    kept whole (their ``raw`` bytes) instead of being decoded: for values
+    that are passed on as opaque DER, such as the certificates in an
+    attribute. Indefinite lengths are always walked to find their end.
+    """
     if len(data) > MAX_ELEMENT:
         raise malformed(f"{what} too large", f"{what} 过大")
     counter = [0]
-    node = _parse_at(data, 0, len(data), 0, counter)
+    node = _parse_at(data, 0, len(data), 0, counter, MAX_DEPTH + 1 if expand is None else expand)
     if node.end != len(data):
         raise malformed(f"unexpected data after the {what}", f"{what} 之后有多余数据")
     return node
 
 
-def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int]) -> Node:
+def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int], expand: int) -> Node:
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise malformed("too many elements", "元素过多")
@@ -176,12 +182,12 @@ def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int]) -
         content_end = content_start + head.length
         if content_end > end:
             raise malformed("length exceeds the enclosing element", "长度超出外层元素")
-        if not head.constructed:
+        if not head.constructed or depth >= expand:
             return Node(data, head, pos, content_start, content_end, content_end, ())
         children = []
         at = content_start
         while at < content_end:
-            child = _parse_at(data, at, content_end, depth + 1, counter)
+            child = _parse_at(data, at, content_end, depth + 1, counter, expand)
             if child.head.is_eoc:
                 raise malformed("end-of-contents inside a definite length", "定长元素中出现不定长结束标记")
             children.append(child)
@@ -190,7 +196,7 @@ def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int]) -
     children = []
     at = content_start
     while True:
-        child = _parse_at(data, at, end, depth + 1, counter)
+        child = _parse_at(data, at, end, depth + 1, counter, expand)
         if child.head.is_eoc:
             return Node(data, head, pos, content_start, at, child.end, tuple(children))
         children.append(child)
@@ -340,8 +346,8 @@ class StreamReader:
                 return self.pos
             self.element_end(child_start, child, end, depth + 1)
 
-    def read_element(self, what: str, end: int | None = None) -> Node:
-        """Read one whole element at the current position into memory and decode it."""
+    def read_element(self, what: str, end: int | None = None, expand: int | None = None) -> Node:
+        """Read one whole element at the current position into memory and decode it (see :func:`parse`)."""
         start = self.pos
         head = self.head(end)
         if head.length is not None:
@@ -355,7 +361,7 @@ class StreamReader:
                 raise malformed(f"{what} too large", f"{what} 过大")
             self.seek(start)
             data = self.read_exact(stop - start)
-        return parse(data, what)
+        return parse(data, what, expand)
 
     def end_of(self, head: Head, content_start: int, end: int | None) -> None:
         """At the end of a constructed element's children: read its end-of-contents or check the length."""

@@ -31,6 +31,9 @@ from bidcrypt.i18n import pick
 #: MIN_AVERAGE_SEGMENT bytes: a file of millions of empty segments would take hours to walk.
 #: (OpenSSL writes 4 KiB segments, bidcrypt 1 MiB ones.)
 MANY_SEGMENTS = 1 << 16
+#: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
+#: itself is passed on as DER, to be decoded by whoever knows its type.
+ATTRIBUTE_DEPTH = 3
 MIN_AVERAGE_SEGMENT = 256
 
 
@@ -281,7 +284,7 @@ class _Parser:
         if authenticated:
             following = self._peek(body_end)
             if following is not None and following.is_(ber.CONTEXT, 1, constructed=True):
-                node = r.read_element("authenticated attributes", body_end)
+                node = r.read_element("authenticated attributes", body_end, expand=ATTRIBUTE_DEPTH)
                 if node.head.length is None or node.head.header_length + node.head.length != len(node.raw):
                     raise ber.malformed("authenticated attributes are not DER", "认证属性不是 DER 编码")
                 auth_attrs = _attributes(node)
@@ -293,7 +296,9 @@ class _Parser:
             unauth_start = r.pos
             following = self._peek(body_end)
             if following is not None and following.is_(ber.CONTEXT, 2, constructed=True):
-                unauth_attrs = _attributes(r.read_element("unauthenticated attributes", body_end))
+                unauth_attrs = _attributes(
+                    r.read_element("unauthenticated attributes", body_end, expand=ATTRIBUTE_DEPTH)
+                )
         else:
             unauth_start = r.pos
             following = self._peek(body_end)
