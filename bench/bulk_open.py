@@ -209,11 +209,11 @@ def openssl_loop(packages: list[Path], output: Path) -> tuple[float, float]:
 GROUP_BIDS, GROUP_BYTES = 16, 64 * MiB
 
 
-def _decrypt_worker(jobs: list[tuple[str, object, object]]) -> float:
-    from bidcrypt.envelope import authenticate_content
+def _decrypt_worker(jobs: list[tuple[str, object]]) -> float:
+    from bidcrypt.envelope import authenticate_content, read_header_file
 
-    for path, header, key in jobs:
-        authenticate_content(Path(path), header, key)  # type: ignore[arg-type]
+    for path, key in jobs:
+        authenticate_content(Path(path), read_header_file(Path(path)), key)  # type: ignore[arg-type]
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -228,7 +228,7 @@ def decrypt_only(packages: list[Path], key_ref: str, workers: int) -> tuple[floa
 
     Returns seconds, unwraps per bid, and the largest worker RSS.
     """
-    from bidcrypt.envelope import read_header_file, unwrap_content_key
+    from bidcrypt.envelope import read_recipients, unwrap_content_key
     from bidcrypt.keys import PinSource, open_key_source
     from bidcrypt.opening.batch import _CountingEntry
 
@@ -242,12 +242,12 @@ def decrypt_only(packages: list[Path], key_ref: str, workers: int) -> tuple[floa
         list(pool.map(_warm_up, [0.3] * workers))
         start = time.perf_counter()
         futures = []
-        group: list[tuple[str, object, object]] = []
+        group: list[tuple[str, object]] = []
         group_bytes = 0
         for package in packages:
-            header = read_header_file(package)
-            group.append((str(package), header, unwrap_content_key(header, entries)))
-            group_bytes += header.size
+            # the front of the envelope is enough to unwrap; the workers read the rest
+            group.append((str(package), unwrap_content_key(read_recipients(package), entries)))
+            group_bytes += package.stat().st_size
             if len(group) >= GROUP_BIDS or group_bytes >= GROUP_BYTES:
                 futures.append(pool.submit(_decrypt_worker, group))
                 group, group_bytes = [], 0

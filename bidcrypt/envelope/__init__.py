@@ -26,8 +26,10 @@ from bidcrypt.envelope.header import (
     Attribute,
     ContentLayout,
     EnvelopeHeader,
+    RecipientsPart,
     read_header,
     read_header_file,
+    read_recipients,
     summary_lines,
 )
 from bidcrypt.envelope.opening import (
@@ -71,6 +73,7 @@ __all__ = [
     "RecipientId",
     "RecipientIdentifier",
     "RecipientKind",
+    "RecipientsPart",
     "ReencryptResult",
     "TestOpenResult",
     "authenticate_content",
@@ -81,6 +84,7 @@ __all__ = [
     "matching_recipients",
     "read_header",
     "read_header_file",
+    "read_recipients",
     "reencrypt",
     "summary_lines",
     "test_open",

@@ -173,6 +173,34 @@ class EnvelopeHeader:
         }
 
 
+@dataclass(frozen=True)
+class RecipientsPart:
+    """The front of an envelope: its recipients and cipher, all a key unwrap needs.
+
+    Read by :func:`read_recipients` without walking the content to the
+    trailer, so that a bulk opening can unwrap keys quickly in one process
+    and leave the full header to the workers.
+    """
+
+    recipients: tuple[EnvelopeRecipient, ...]
+    cipher: alg.CipherParameters
+
+
+def read_recipients(path: Path) -> RecipientsPart:
+    """The recipients and cipher of the envelope file at *path*, without reading further."""
+    with open_envelope(path) as stream:
+        try:
+            size = os.fstat(stream.fileno()).st_size
+        except (OSError, AttributeError, ValueError):
+            size = stream.seek(0, os.SEEK_END)
+        try:
+            part = _Parser(ber.StreamReader(stream, size)).parse(front_only=True)
+        except OSError as exc:
+            raise input_error(exc, getattr(stream, "name", "-")) from exc
+    assert isinstance(part, RecipientsPart)
+    return part
+
+
 def read_header(stream: BinaryIO) -> EnvelopeHeader:
     """Parse the envelope in the seekable binary *stream* (DER or BER, from its start).
 
@@ -186,9 +214,11 @@ def read_header(stream: BinaryIO) -> EnvelopeHeader:
     except (OSError, AttributeError, ValueError):
         size = stream.seek(0, os.SEEK_END)
     try:
-        return _Parser(ber.StreamReader(stream, size)).parse()
+        header = _Parser(ber.StreamReader(stream, size)).parse()
     except OSError as exc:
         raise input_error(exc, getattr(stream, "name", "-")) from exc
+    assert isinstance(header, EnvelopeHeader)
+    return header
 
 
 def read_header_file(path: Path) -> EnvelopeHeader:
@@ -224,7 +254,7 @@ class _Parser:
         self.r.seek(at)
         return head
 
-    def parse(self) -> EnvelopeHeader:
+    def parse(self, front_only: bool = False) -> EnvelopeHeader | RecipientsPart:
         r = self.r
         if r.size == 0:
             raise ber.malformed("the file is empty", "文件为空")
@@ -266,6 +296,8 @@ class _Parser:
                 ),
                 algorithm=f"{cipher.cipher.value} in {alg.name_of(content_type)}",
             )
+        if front_only:
+            return RecipientsPart(recipients, cipher)
         if r.at_end(eci, eci_content):
             raise UnsupportedAlgorithmError(
                 pick("the encrypted content is not in the file", "加密内容不在文件中"),

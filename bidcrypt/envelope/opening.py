@@ -26,7 +26,7 @@ from bidcrypt import certs
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, decrypt_into
-from bidcrypt.envelope.header import EnvelopeHeader, read_header
+from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart, read_header
 from bidcrypt.envelope.recipients import EnvelopeRecipient, compatible, unwrap
 from bidcrypt.errors import (
     BidcryptError,
@@ -103,7 +103,7 @@ def _describe_entry(entry: KeyEntry) -> str:
     return f"{entry.source}:{entry.label}"
 
 
-def _wrong_key(header: EnvelopeHeader, entries: Sequence[KeyEntry]) -> WrongKeyError:
+def _wrong_key(header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]) -> WrongKeyError:
     wanted = "; ".join(r.rid.describe() for r in header.recipients if r.rid) or "-"
     held = "; ".join(
         f"{certs.display_name(e.certificate)} (SKI {certs.subject_key_identifier(e.certificate).hex()})"
@@ -118,7 +118,7 @@ def _wrong_key(header: EnvelopeHeader, entries: Sequence[KeyEntry]) -> WrongKeyE
 
 
 def candidates(
-    header: EnvelopeHeader, entries: Sequence[KeyEntry]
+    header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]
 ) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
     """The (recipient, key) pairs worth trying, best first.
 
@@ -146,7 +146,7 @@ def candidates(
     ]
 
 
-def unwrap_content_key(header: EnvelopeHeader, keys: Keys) -> ContentKey:
+def unwrap_content_key(header: EnvelopeHeader | RecipientsPart, keys: Keys) -> ContentKey:
     """Unwrap the content key with the first key of *keys* that opens a recipient.
 
     One private-key operation per pair tried (usually exactly one). Raises

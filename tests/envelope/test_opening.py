@@ -385,3 +385,30 @@ def test_reencrypt_does_not_duplicate_a_kept_recipient(cert: Cert, p12: P12, tmp
     header = read_header_file(tmp_path / "new.p7m")
     assert len(header.recipients) == 2
     assert decrypt_bytes((tmp_path / "new.p7m").read_bytes(), p12(AUTHORITY)) == b"sealed bid " * 5000
+
+
+def test_front_of_the_envelope_is_enough_to_unwrap(tmp_path: Path) -> None:
+    """read_recipients stops after the cipher; its recipients are the full header's, and they unwrap."""
+    from bidcrypt.certs import load_certificate
+    from bidcrypt.envelope import EnvelopeBuilder, read_header_file, read_recipients, unwrap_content_key
+    from bidcrypt.keys import PinSource, open_key_source
+
+    from ..conftest import PKI
+
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"x" * 3_000_000)
+    envelope = tmp_path / "in.p7m"
+    (
+        EnvelopeBuilder()
+        .add_recipient(load_certificate(PKI / "bidder-a/enc.pem"))
+        .add_recipient(load_certificate(PKI / "bidder-b/enc.pem"))
+        .encrypt_file(source, envelope)
+    )
+    front = read_recipients(envelope)
+    header = read_header_file(envelope)
+    assert front.recipients == header.recipients and front.cipher == header.cipher
+    with open_key_source(str(PKI / "bidder-b/enc.p12"), PinSource.of_value("12345678")) as key:
+        assert unwrap_content_key(front, key).key == unwrap_content_key(header, key).key
+    truncated = tmp_path / "front-only.p7m"
+    truncated.write_bytes(envelope.read_bytes()[:4000])  # the front survives, the content does not
+    assert read_recipients(truncated).recipients == header.recipients
