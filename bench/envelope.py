@@ -186,11 +186,13 @@ def worker(mode: str, listing: Path) -> None:
         certificate = x509.load_pem_x509_certificate((PKI / f"{IDENTITY}.pem").read_bytes())
         builder = EnvelopeBuilder().add_recipient(certificate, key_transport=KeyTransport.OAEP_SHA256)
         for source, output in pairs:
-            builder.encrypt_file(Path(source), Path(output))
+            builder.encrypt_file(Path(source), Path(output), durable=False)
+        os.sync()  # one sync for the whole batch instead of one per file
         return
     with open_key_source(str(PKI / f"{IDENTITY}.p12"), PinSource.of_value(PASSWORD)) as keys:
         for source, output in pairs:
-            decrypt_file(Path(source), Path(output), keys)
+            decrypt_file(Path(source), Path(output), keys, durable=False)
+    os.sync()
 
 
 def run_worker(mode: str, pairs: list[tuple[Path, Path]], directory: Path) -> tuple[float, float]:

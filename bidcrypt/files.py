@@ -123,14 +123,17 @@ class OutputFile:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, *, force: bool = False, private: bool = False) -> Iterator[OutputFile]:
+def atomic_output(
+    path: Path, *, force: bool = False, private: bool = False, durable: bool = True
+) -> Iterator[OutputFile]:
     """Write *path* completely or not at all.
 
     The block writes to a temporary file in the same directory; on success
     it is synced to the disk and becomes *path* (without replacing an
     existing file unless *force*), on failure it is deleted. *private*
     creates it readable by its owner only (mode 0600, for plaintext);
-    otherwise the usual umask applies.
+    otherwise the usual umask applies. ``durable=False`` skips the sync, for
+    a caller that writes many files and syncs once at the end (``os.sync()``).
     """
     check_output(path, force)
     temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
@@ -142,7 +145,8 @@ def atomic_output(path: Path, *, force: bool = False, private: bool = False) -> 
         sink = OutputFile(fd, path, temporary)
         try:
             yield sink
-            sink.sync()
+            if durable:
+                sink.sync()
         finally:
             sink.close()
         _publish(temporary, path, force)

@@ -233,11 +233,14 @@ class EnvelopeBuilder:
         self.encrypt(io.BytesIO(data), out, len(data))
         return out.getvalue()
 
-    def encrypt_file(self, source: Path, output: Path, *, force: bool = False) -> EncryptResult:
+    def encrypt_file(
+        self, source: Path, output: Path, *, force: bool = False, durable: bool = True
+    ) -> EncryptResult:
         """Encrypt the file *source* to *output*, which appears only when complete.
 
         An existing *output* is an :class:`~bidcrypt.errors.OutputExistsError`
-        unless *force*.
+        unless *force*. ``durable=False`` skips the sync to the disk (see
+        :func:`bidcrypt.files.atomic_output`).
         """
         check_output(output, force)
         plan = self._plan()
@@ -245,7 +248,7 @@ class EnvelopeBuilder:
             size = os.fstat(stream.fileno()).st_size if source.is_file() else None
             if plan.definite and size is None:
                 raise InputError("DER output needs a regular file as input", path=source)
-            with atomic_output(output, force=force) as sink:
+            with atomic_output(output, force=force, durable=durable) as sink:
                 counting = _Counting(sink)
                 try:
                     plaintext = write_envelope(plan, stream, counting, size)

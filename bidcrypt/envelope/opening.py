@@ -213,6 +213,7 @@ def decrypt_content(
     *,
     force: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    durable: bool = True,
 ) -> DecryptResult:
     """Decrypt the content of the envelope *source* (a path, or the stream the header came from) to *output*.
 
@@ -224,7 +225,10 @@ def decrypt_content(
     check_output(output, force)
     if content_key.cipher is not header.cipher.cipher:
         raise ValueError("the content key is for another cipher")
-    with _source_stream(source) as stream, atomic_output(output, force=force, private=True) as sink:
+    with (
+        _source_stream(source) as stream,
+        atomic_output(output, force=force, private=True, durable=durable) as sink,
+    ):
         _check_same(stream, header)
         try:
             size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
@@ -233,13 +237,15 @@ def decrypt_content(
     return DecryptResult(output, size, header.cipher.cipher, content_key.recipient_index, content_key.subject)
 
 
-def decrypt_file(source: Path, output: Path, keys: Keys, *, force: bool = False) -> DecryptResult:
+def decrypt_file(
+    source: Path, output: Path, keys: Keys, *, force: bool = False, durable: bool = True
+) -> DecryptResult:
     """Open the envelope *source* (DER, BER or PEM) with *keys* and write the plaintext to *output*."""
     check_output(output, force)
     with open_envelope(source) as stream:
         header = read_header(stream)
         content_key = unwrap_content_key(header, keys)
-        return decrypt_content(stream, header, content_key, output, force=force)
+        return decrypt_content(stream, header, content_key, output, force=force, durable=durable)
 
 
 def decrypt_bytes(data: bytes, keys: Keys) -> bytes:
