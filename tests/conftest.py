@@ -158,3 +158,25 @@ def run_bidcrypt(
         check=check,
         **kwargs,
     )
+
+
+@pytest.fixture(scope="session")
+def sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
+    """Each bidder's sample response with its company seal (made with the PKCS#12 key: fast)."""
+    from bidcrypt.keys import PinSource, open_key_source
+    from bidcrypt.seal import SealKind, apply_seal, choose_entry
+
+    directory = tmp_path_factory.mktemp("sealed")
+    sealed = {}
+    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
+        with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
+            out = directory / f"{bidder}.pdf"
+            apply_seal(
+                FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
+                out,
+                choose_entry(source, SealKind.COMPANY),
+                kind=SealKind.COMPANY,
+                image=FIXTURES / "seals" / f"{bidder}-company.png",
+            )
+            sealed[bidder] = out
+    return sealed

@@ -216,8 +216,10 @@ def _currency(value: Any) -> str:
 
 def _file_entry(item: Any) -> FileEntry:
     fields = _object(item, "file", {"path", "size", "sha256", "role"})
-    path = _text(fields.get("path"), "path")
-    check_relative_path(path)
+    path = fields.get("path")
+    if not isinstance(path, str):
+        raise ManifestError("path must be text")
+    check_relative_path(path)  # kept exactly as written: a name may even be a space
     size = fields.get("size")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise ManifestError(f"size of {path} must be a non-negative integer")

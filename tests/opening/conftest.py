@@ -6,15 +6,13 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-import pytest
-
 from bidcrypt.certs import load_certificate
 from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import OpeningSession
 from bidcrypt.package import Summary, SummaryFile, pack
-from bidcrypt.seal import SealKind, apply_seal, choose_entry
+from bidcrypt.seal import SealKind, choose_entry
 
-from ..conftest import FIXTURES, Pki
+from ..conftest import Pki
 
 TENDER = "HBGP-2026-001"
 
@@ -56,25 +54,6 @@ def make_package(
             summary=summary,
         )
     return output
-
-
-@pytest.fixture(scope="session")
-def sealed(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
-    """Each bidder's response document with its company seal."""
-    directory = tmp_path_factory.mktemp("sealed-docs")
-    result = {}
-    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
-        with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
-            out = directory / f"{bidder}.pdf"
-            apply_seal(
-                FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
-                out,
-                choose_entry(source, SealKind.COMPANY),
-                kind=SealKind.COMPANY,
-                image=FIXTURES / "seals" / f"{bidder}-company.png",
-            )
-            result[bidder] = out
-    return result
 
 
 def new_session(

@@ -30,7 +30,7 @@ def _ok(*args: object, **env: str) -> str:
 
 
 @pytest.mark.slow
-def test_end_to_end(pki: Pki, softhsm: SoftHsm, tmp_path: Path, sealed: dict[str, Path]) -> None:
+def test_end_to_end(pki: Pki, softhsm: SoftHsm, tmp_path: Path, sealed_pdfs: dict[str, Path]) -> None:
     env = {
         "BIDCRYPT_PIN": pki.pin,
         "BIDCRYPT_PKCS11_MODULE": softhsm.module,
@@ -45,14 +45,14 @@ def test_end_to_end(pki: Pki, softhsm: SoftHsm, tmp_path: Path, sealed: dict[str
             "bidder-a",
             enc="enc-replaced",
             price="1234567.80",
-            sealed_pdf=sealed["bidder-a"],
+            sealed_pdf=sealed_pdfs["bidder-a"],
             name="a1",
         ),
         "bidder-b": make_package(
-            pki, packages, "bidder-b", price="1100000.00", sealed_pdf=sealed["bidder-b"], name="b1"
+            pki, packages, "bidder-b", price="1100000.00", sealed_pdf=sealed_pdfs["bidder-b"], name="b1"
         ),
         "bidder-c": make_package(
-            pki, packages, "bidder-c", price="998000.50", sealed_pdf=sealed["bidder-c"], name="c1"
+            pki, packages, "bidder-c", price="998000.50", sealed_pdf=sealed_pdfs["bidder-c"], name="c1"
         ),
     }
     stale = make_package(pki, packages, "bidder-a", lot="2", authority=False, name="a2-old-key")

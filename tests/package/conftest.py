@@ -13,10 +13,10 @@ from cryptography import x509
 from bidcrypt.certs import load_certificate
 from bidcrypt.keys import KeySource, PinSource, open_key_source
 from bidcrypt.package import PackResult, load_summary_file, pack
-from bidcrypt.seal import SealKind, apply_seal, choose_entry
+from bidcrypt.seal import SealKind, choose_entry
 from bidcrypt.trust import TrustStore
 
-from ..conftest import FIXTURES, Pki
+from ..conftest import Pki
 
 SUMMARY = """\
 [summary]
@@ -36,25 +36,6 @@ NFD_NAME = unicodedata.normalize("NFD", NFC_NAME)
 @pytest.fixture(scope="session")
 def trust(pki: Pki) -> TrustStore:
     return TrustStore.load([pki.roots, pki.intermediates], [pki.crl])
-
-
-@pytest.fixture(scope="session")
-def sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
-    """Each bidder's sample response with its company seal (made with the PKCS#12 key: fast)."""
-    directory = tmp_path_factory.mktemp("sealed")
-    sealed = {}
-    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
-        with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
-            out = directory / f"{bidder}.pdf"
-            apply_seal(
-                FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
-                out,
-                choose_entry(source, SealKind.COMPANY),
-                kind=SealKind.COMPANY,
-                image=FIXTURES / "seals" / f"{bidder}-company.png",
-            )
-            sealed[bidder] = out
-    return sealed
 
 
 def make_folder(root: Path, sealed_pdf: Path, price: str = "1234567.80") -> tuple[Path, Path]:
