@@ -14,8 +14,9 @@ b. the peer: ``openssl cms -decrypt`` once per package, as an official would
    attributes (openssl/openssl#26101), so the peer runs on the same bids
    packed with ``--cipher aes-256-cbc`` (EnvelopedData);
 c. bidcrypt: decryption only (one unwrap per bid in this process, the
-   content decrypted by a pool of worker processes), with the authority key
-   as PKCS#12 and on a SoftHSM2 UKey, for AES-256-GCM and AES-256-CBC bids;
+   content decrypted and authenticated beside it, by worker processes and,
+   for comparison, by threads of this process), with the authority key as
+   PKCS#12 and on a SoftHSM2 UKey, for AES-256-GCM and AES-256-CBC bids;
    and the full opening (``bidcrypt opening open``: receipts, decryption,
    manifest signature, hashes, identity, seals, files written) on a session.
 
@@ -37,7 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -223,20 +224,26 @@ def _warm_up(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def decrypt_only(packages: list[Path], key_ref: str, workers: int) -> tuple[float, float, float]:
-    """Unwrap each content key here (serialised); decrypt and authenticate in a pool, writing nothing.
+def decrypt_only(
+    packages: list[Path], key_ref: str, workers: int, threads: bool = False
+) -> tuple[float, float, float]:
+    """Unwrap each content key here (serialised); decrypt and authenticate beside it, writing nothing.
 
-    Returns seconds, unwraps per bid, and the largest worker RSS.
+    The decryption runs in *workers* processes (bids handed over in groups), or with *threads* in
+    as many threads of this process: AES and file reads release the GIL, and nothing is handed
+    across a process boundary. Returns seconds, unwraps per bid, and the largest worker RSS.
     """
     from bidcrypt.envelope import read_recipients, unwrap_content_key
     from bidcrypt.keys import PinSource, open_key_source
     from bidcrypt.opening.batch import _CountingEntry
 
     counter = [0]
-    with (
-        open_key_source(key_ref, PinSource.of_value(PASSWORD)) as source,
-        ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool,
-    ):
+    pool: Executor = (
+        ThreadPoolExecutor(workers)
+        if threads
+        else ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    )
+    with open_key_source(key_ref, PinSource.of_value(PASSWORD)) as source, pool:
         entries = [_CountingEntry(e, counter) for e in source.entries()]
         # Start every worker (the pool spawns on demand) and load its imports before the clock.
         list(pool.map(_warm_up, [0.3] * workers))
@@ -248,7 +255,7 @@ def decrypt_only(packages: list[Path], key_ref: str, workers: int) -> tuple[floa
             # the front of the envelope is enough to unwrap; the workers read the rest
             group.append((str(package), unwrap_content_key(read_recipients(package), entries)))
             group_bytes += package.stat().st_size
-            if len(group) >= GROUP_BIDS or group_bytes >= GROUP_BYTES:
+            if threads or len(group) >= GROUP_BIDS or group_bytes >= GROUP_BYTES:
                 futures.append(pool.submit(_decrypt_worker, group))
                 group, group_bytes = [], 0
         if group:
@@ -351,8 +358,10 @@ def measure_set(
     add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak)
     for cipher in ("aes-256-gcm", "aes-256-cbc"):
         for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
-            seconds, unwraps, peak = decrypt_only(sets[cipher], ref, workers)
-            add(f"bidcrypt decrypt only, {name} ({cipher})", seconds, cipher, unwraps, peak)
+            for threads in (False, True):
+                seconds, unwraps, peak = decrypt_only(sets[cipher], ref, workers, threads)
+                how = "threads" if threads else "processes"
+                add(f"bidcrypt decrypt only, {how}, {name} ({cipher})", seconds, cipher, unwraps, peak)
     for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
         seconds, unwraps, peak = full_opening(
             sets["aes-256-gcm"], ref, workers, directory / f"session-{name[:4]}", env
