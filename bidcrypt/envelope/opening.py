@@ -30,6 +30,7 @@ from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart, read_header
 from bidcrypt.envelope.recipients import EnvelopeRecipient, compatible, unwrap
 from bidcrypt.errors import (
     BidcryptError,
+    IntegrityError,
     KeyNotFoundError,
     MalformedEnvelopeError,
     MechanismUnsupportedError,
@@ -38,7 +39,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 
 Keys = KeySource | KeyEntry | Sequence[KeyEntry]
 """What can open an envelope: a key source, one of its entries, or a list of entries."""
@@ -205,6 +206,28 @@ def _check_same(stream: BinaryIO, header: EnvelopeHeader) -> None:
         )
 
 
+@contextmanager
+def _no_padding_oracle(header: EnvelopeHeader, content_key: ContentKey) -> Iterator[None]:
+    """After a PKCS#1 v1.5 unwrap, a failed integrity check reads as a wrong key.
+
+    With PKCS#1 v1.5 a wrong key or a bad padding may still yield a key (the
+    implicit rejection of OpenSSL 3.2+), which then fails the tag or the CBC
+    padding. Reporting "altered" in that case and "wrong key" otherwise would
+    tell an attacker whether the padding was valid (Bleichenbacher), so every
+    failure after such an unwrap is the same :class:`WrongKeyError`, saying
+    that the file may also have been altered.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        recipient = next((r for r in header.recipients if r.index == content_key.recipient_index), None)
+        if recipient is not None and recipient.key_transport is KeyTransport.PKCS1V15:
+            raise WrongKeyError(
+                pick("or the file was altered", "或文件已被篡改")
+            ) from exc  # one error for both
+        raise
+
+
 def decrypt_content(
     source: Path | BinaryIO,
     header: EnvelopeHeader,
@@ -231,7 +254,8 @@ def decrypt_content(
     ):
         _check_same(stream, header)
         try:
-            size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
+            with _no_padding_oracle(header, content_key):
+                size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
         except OSError as exc:
             raise input_error(exc, getattr(stream, "name", "-")) from exc
     return DecryptResult(output, size, header.cipher.cipher, content_key.recipient_index, content_key.subject)
@@ -254,7 +278,8 @@ def decrypt_bytes(data: bytes, keys: Keys) -> bytes:
     header = read_header(stream)
     content_key = unwrap_content_key(header, keys)
     sink = io.BytesIO()
-    decrypt_into(stream, header, content_key.key, sink)
+    with _no_padding_oracle(header, content_key):
+        decrypt_into(stream, header, content_key.key, sink)
     return sink.getvalue()
 
 
@@ -278,7 +303,8 @@ def authenticate_content(source: Path | BinaryIO, header: EnvelopeHeader, conten
     """
     with _source_stream(source) as stream:
         _check_same(stream, header)
-        return decrypt_into(stream, header, content_key.key, _Prefix(0))
+        with _no_padding_oracle(header, content_key):
+            return decrypt_into(stream, header, content_key.key, _Prefix(0))
 
 
 def test_open(source: Path, keys: Keys, *, full: bool = False) -> TestOpenResult:
@@ -294,7 +320,8 @@ def test_open(source: Path, keys: Keys, *, full: bool = False) -> TestOpenResult
         header = read_header(stream)
         content_key = unwrap_content_key(header, keys)
         prefix = _Prefix(PREFIX_LENGTH)
-        decrypt_into(stream, header, content_key.key, prefix, limit=None if full else 1)
+        with _no_padding_oracle(header, content_key):
+            decrypt_into(stream, header, content_key.key, prefix, limit=None if full else 1)
     return TestOpenResult(
         recipient_index=content_key.recipient_index,
         subject=content_key.subject,

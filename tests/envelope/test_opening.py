@@ -228,6 +228,18 @@ def test_changing_an_authenticated_attribute_breaks_the_opening(cert: Cert, p12:
     assert data.count(old) == 1
     path.write_bytes(data.replace(old, new))
     assert read_header_file(path).attribute("2.25.7.1").value_texts() == ["标段二"]  # type: ignore[union-attr]
+    # The recipients use PKCS#1 v1.5: a failed check cannot be told from a wrong key (no padding oracle).
+    with pytest.raises(WrongKeyError, match="or the file was altered"):
+        decrypt_file(path, tmp_path / "out", p12(RSA))
+    assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
+
+
+def test_after_oaep_a_changed_attribute_is_named_as_tampering(cert: Cert, p12: P12, tmp_path: Path) -> None:
+    builder = envelope(cert, RSA, key_transport=KeyTransport.OAEP_SHA1)
+    builder = builder.add_authenticated_attribute("2.25.7.1", core.UTF8String("标段一").dump())
+    data = builder.encrypt_bytes(b"sealed bid")
+    path = tmp_path / "bid.p7m"
+    path.write_bytes(data.replace("标段一".encode(), "标段二".encode()))
     with pytest.raises(IntegrityError):
         decrypt_file(path, tmp_path / "out", p12(RSA))
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
