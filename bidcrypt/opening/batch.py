@@ -45,7 +45,7 @@ from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.opening.ledger import dumps, now_text
 from bidcrypt.opening.lock import SessionLock
 from bidcrypt.opening.session import OpeningSession
-from bidcrypt.package import PackageAttributes, open_content, read_package_info
+from bidcrypt.package import PackageAttributes, PackageInfo, open_content, read_package_info
 from bidcrypt.quiet import quiet_library_logs
 from bidcrypt.trust import TrustStore
 
@@ -275,7 +275,7 @@ class _Batch:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
 
-    def _prepare(self, row: Any, info: Any) -> _Job | None:
+    def _prepare(self, row: Any, info: PackageInfo) -> _Job | None:
         """Unwrap the content key on the token (the only token operation per bid)."""
         number = int(row["id"])
         try:

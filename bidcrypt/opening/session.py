@@ -20,6 +20,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,7 +46,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text, parse_time
-from bidcrypt.package import check_package, read_package_info
+from bidcrypt.package import PackageInfo, check_package, read_package_info
 from bidcrypt.trust import TrustStore
 
 if TYPE_CHECKING:
@@ -123,8 +124,8 @@ class OpeningSession:
         deadline: dt.datetime,
         opening_time: dt.datetime,
         trust: list[Path],
-        crls: list[Path] = [],  # noqa: B006 - never mutated
-        lots: list[str] = [],  # noqa: B006 - never mutated
+        crls: Sequence[Path] = (),
+        lots: Sequence[str] = (),
     ) -> OpeningSession:
         """Create a new session folder (it must not exist, or be empty)."""
         if not tender.strip():
@@ -356,7 +357,7 @@ class OpeningSession:
             raise InputError(exc.strerror or str(exc), path=package) from exc
         return staging, digest.hexdigest(), size
 
-    def _check_submission(self, info: Any, stamp: Stamp) -> Row:
+    def _check_submission(self, info: PackageInfo, stamp: Stamp) -> Row:
         settings = self.settings
         attributes = info.attributes
         if attributes.tender != settings.tender:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cryptography import x509
+
 from bidcrypt import certs
 from bidcrypt.envelope import ContentKey, EnvelopeHeader, decrypt_content, unwrap_content_key
 from bidcrypt.envelope.opening import Keys
@@ -198,7 +200,7 @@ def _failed(report: UnpackReport, name: str, error: BidcryptError) -> _RecordedE
     return _RecordedError(error)
 
 
-def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: Any) -> None:
+def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x509.Certificate) -> None:
     pairs = [
         (
             pick("signer's credit code", "签名证书信用代码"),

@@ -77,22 +77,27 @@ def _whole(session_dir: Path, number: int) -> bool:
     return True
 
 
-@pytest.mark.slow
-def test_kill_and_resume(pki: Pki, tmp_path: Path, many_packages: list[Path]) -> None:
-    session = _session_with(pki, tmp_path / "s", many_packages)
-    env = dict(os.environ, BIDCRYPT_PIN=pki.pin)
-    command = [
+def _open_command(pki: Pki, session_dir: Path) -> list[str]:
+    """`bidcrypt opening open` with the authority's PKCS#12 key and one worker, as a process."""
+    return [
         sys.executable,
         "-m",
         "bidcrypt",
         "opening",
         "open",
-        str(session.directory),
+        str(session_dir),
         "--key",
         str(pki.p12("authority/enc")),
         "--workers",
         "1",
     ]
+
+
+@pytest.mark.slow
+def test_kill_and_resume(pki: Pki, tmp_path: Path, many_packages: list[Path]) -> None:
+    session = _session_with(pki, tmp_path / "s", many_packages)
+    env = dict(os.environ, BIDCRYPT_PIN=pki.pin)
+    command = _open_command(pki, session.directory)
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while len(_outcomes(session.directory)) < 3 and process.poll() is None and time.monotonic() < deadline:
@@ -193,18 +198,7 @@ def test_full_disk_stops_cleanly_and_resumes(pki: Pki, tmp_path: Path, many_pack
     """Files larger than the process may write (RLIMIT_FSIZE) stand in for a full disk."""
     session = _session_with(pki, tmp_path / "s", many_packages[:3])
     env = dict(os.environ, BIDCRYPT_PIN=pki.pin)
-    command = [
-        sys.executable,
-        "-m",
-        "bidcrypt",
-        "opening",
-        "open",
-        str(session.directory),
-        "--key",
-        str(pki.p12("authority/enc")),
-        "--workers",
-        "1",
-    ]
+    command = _open_command(pki, session.directory)
 
     def small_files() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (512 * 1024, 512 * 1024))
