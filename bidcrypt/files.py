@@ -24,6 +24,9 @@ from bidcrypt.i18n import pick
 #: What :func:`os.link` fails with where the file system has no hard links: publish by renaming.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 _COPY_CHUNK = 1 << 20
+#: The kernel's first copy stops at a multiple of this in the source, so the rest starts on a
+#: block boundary: where the output is at the same offset modulo the block, it can share blocks.
+_CLONE_BOUNDARY = 1 << 16
 
 
 class Sink(Protocol):
@@ -44,12 +47,16 @@ def output_error(exc: OSError, path: Path | str) -> OutputError:
     return OutputError(exc.strerror or str(exc), path=path)
 
 
-def open_input(path: Path) -> BinaryIO:
-    """*path* opened for reading; a directory or a file that cannot be opened is an :class:`InputError`."""
+def open_input(path: Path, *, buffered: bool = True) -> BinaryIO:
+    """*path* opened for reading; a directory or a file that cannot be opened is an :class:`InputError`.
+
+    ``buffered=False`` gives the raw file, for readers that jump about and read
+    what they need in one call each (a buffered read after a seek reads 8 KiB).
+    """
     if path.is_dir():
         raise InputError(pick("is a directory", "是一个目录"), path=path)
     try:
-        return path.open("rb")
+        return path.open("rb", buffering=-1 if buffered else 0)
     except OSError as exc:
         raise input_error(exc, path) from exc
 
@@ -182,15 +189,20 @@ def copy_range(source: BinaryIO, offset: int, length: int, sink: Sink) -> int:
 
     Fewer than *length* only when *source* ends first. When *source* is a
     regular file and *sink* an :class:`OutputFile`, the kernel copies
-    (:func:`os.copy_file_range`: no bytes pass through Python); otherwise,
-    or from wherever the kernel declines, a read/write loop does.
+    (:func:`os.copy_file_range`: no bytes pass through Python, and a file
+    system that shares blocks between files clones whole blocks instead of
+    copying them); otherwise, or from wherever the kernel declines, a
+    read/write loop does.
     """
     done = 0
     if isinstance(sink, OutputFile) and hasattr(os, "copy_file_range"):
         descriptor = _regular_file(source)
         while descriptor is not None and done < length:
+            up_to_boundary = -(offset + done) % _CLONE_BOUNDARY or length - done
             try:
-                copied = os.copy_file_range(descriptor, sink.fileno(), length - done, offset + done)
+                copied = os.copy_file_range(
+                    descriptor, sink.fileno(), min(length - done, up_to_boundary), offset + done
+                )
             except OSError:  # not possible here (file system, kernel): the loop reports real errors
                 break
             if not copied:

@@ -118,7 +118,10 @@ def test_copy_range_by_the_kernel_or_the_loop(
         assert copy_range(source, 1000, len(data) - 2000, sink) == len(data) - 2000
         sink.write(b"tail")
     assert (tmp_path / "copy").read_bytes() == b"head" + data[1000:-1000] + b"tail"
-    assert len(calls) == {None: 3, 0: 0, 1: 1}[declines_after]
+    assert len(calls) == {None: 4, 0: 0, 1: 1}[declines_after]
+    if calls:
+        # The first copy ends on a 64 KiB boundary of the source, so the rest can be cloned by blocks.
+        assert calls[0] == (1 << 16) - 1000
 
 
 def test_copy_range_without_files_and_past_the_end(tmp_path: Path) -> None:

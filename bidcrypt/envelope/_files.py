@@ -9,6 +9,7 @@ written with :func:`bidcrypt.files.atomic_output`.
 from __future__ import annotations
 
 import binascii
+import io
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,8 +27,13 @@ _BATCH = 1 << 20
 
 @contextmanager
 def open_envelope(path: Path) -> Iterator[BinaryIO]:
-    """A seekable binary stream of the envelope at *path*, DER/BER or PEM."""
-    with open_input(path) as stream:
+    """A seekable binary stream of the envelope at *path*, DER/BER or PEM.
+
+    A DER/BER file is read unbuffered: reading a header jumps from segment
+    to segment of the content, a few bytes each, and the content itself is
+    read in large pieces.
+    """
+    with open_input(path, buffered=False) as stream:
         try:
             start = stream.read(64)
             stream.seek(0)
@@ -35,7 +41,7 @@ def open_envelope(path: Path) -> Iterator[BinaryIO]:
             raise input_error(exc, path) from exc
         if start.lstrip().startswith(b"-----BEGIN "):
             with tempfile.TemporaryFile(prefix="bidcrypt-pem-") as decoded:
-                _decode_pem(stream, decoded)
+                _decode_pem(io.BufferedReader(stream), decoded)  # type: ignore[type-var]
                 decoded.seek(0)
                 yield decoded
         else:

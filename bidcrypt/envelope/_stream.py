@@ -7,7 +7,9 @@ work is cryptography's AES (OpenSSL underneath) over whole chunks with
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -28,6 +30,10 @@ DEFAULT_CHUNK_SIZE = 1 << 20
 #: Largest chunk accepted.
 MAX_CHUNK_SIZE = 64 << 20
 _BLOCK = 16
+#: Buffer pairs kept per thread (one per envelope being read or written at the same time).
+_MAX_SPARES = 2
+#: Larger buffers (a chunk size chosen by the caller) are not kept.
+_MAX_SPARE_SIZE = DEFAULT_CHUNK_SIZE + 2 * _BLOCK
 
 
 @dataclass(frozen=True)
@@ -194,27 +200,45 @@ def _encrypt_content(
     encryptor: CipherContext = gcm_encryptor or _cbc(plan.cipher, plan.content_key).encryptor()
     if gcm_encryptor is not None and plan.aad:
         gcm_encryptor.authenticate_additional_data(plan.aad)
-    incoming = bytearray(chunk + _BLOCK)
-    outgoing = bytearray(chunk + 2 * _BLOCK)
-    in_view, out_view = memoryview(incoming), memoryview(outgoing)
     total = 0
-    while True:
-        n = _read_full(source, in_view[:chunk])
-        total += n
-        last = n < chunk
-        if last and cbc:
-            pad = _BLOCK - n % _BLOCK
-            in_view[n : n + pad] = bytes([pad]) * pad
-            n += pad
-        written = encryptor.update_into(in_view[:n], outgoing)
-        emit(out_view[:written])
-        if last:
-            break
+    with _scratch(chunk + _BLOCK, chunk + 2 * _BLOCK) as (in_view, out_view):
+        while True:
+            n = _read_full(source, in_view[:chunk])
+            total += n
+            last = n < chunk
+            if last and cbc:
+                pad = _BLOCK - n % _BLOCK
+                in_view[n : n + pad] = bytes([pad]) * pad
+                n += pad
+            written = encryptor.update_into(in_view[:n], out_view)
+            emit(out_view[:written])
+            if last:
+                break
     rest = encryptor.finalize()
     if rest:
         emit(memoryview(rest))
     tag = gcm_encryptor.tag if gcm_encryptor is not None else b""
     return total, tag
+
+
+#: Spare buffer pairs of this thread, reused: allocating (and faulting in) two fresh megabytes per
+#: file costs more than decrypting a file of a few megabytes.
+_spare = threading.local()
+
+
+@contextlib.contextmanager
+def _scratch(in_size: int, out_size: int) -> Iterator[tuple[memoryview, memoryview]]:
+    """An input and an output buffer of at least these sizes, returned to this thread's spares after."""
+    spares: list[tuple[bytearray, bytearray]] = getattr(_spare, "pairs", None) or []
+    _spare.pairs = spares
+    pair = spares.pop() if spares else (bytearray(), bytearray())
+    if len(pair[0]) < in_size or len(pair[1]) < out_size:
+        pair = (bytearray(max(in_size, len(pair[0]))), bytearray(max(out_size, len(pair[1]))))
+    try:
+        yield memoryview(pair[0]), memoryview(pair[1])
+    finally:
+        if len(spares) < _MAX_SPARES and len(pair[1]) <= _MAX_SPARE_SIZE:
+            spares.append(pair)
 
 
 class ContentReader:
@@ -271,26 +295,25 @@ def decrypt_into(
         gcm_decryptor.authenticate_additional_data(header.aad)
     unpadder = None if aead else padding.PKCS7(128).unpadder()
     chunk_size = min(chunk_size, max(header.content.length, _BLOCK))
-    incoming = bytearray(chunk_size)
-    outgoing = bytearray(chunk_size + _BLOCK)
-    in_view, out_view = memoryview(incoming), memoryview(outgoing)
     total = 0
     consumed = 0
-    while True:
-        n = reader.readinto(in_view)
-        if not n:
-            break
-        consumed += n
-        written = decryptor.update_into(in_view[:n], outgoing)
-        if unpadder is None:
-            sink.write(out_view[:written])
-            total += written
-        else:
-            plain = unpadder.update(bytes(out_view[:written]))
-            sink.write(plain)
-            total += len(plain)
-        if limit is not None and consumed >= limit:
-            return total
+    with _scratch(chunk_size, chunk_size + _BLOCK) as (in_view, out_view):
+        in_view = in_view[:chunk_size]
+        while True:
+            n = reader.readinto(in_view)
+            if not n:
+                break
+            consumed += n
+            written = decryptor.update_into(in_view[:n], out_view)
+            if unpadder is None:
+                sink.write(out_view[:written])
+                total += written
+            else:
+                plain = unpadder.update(bytes(out_view[:written]))
+                sink.write(plain)
+                total += len(plain)
+            if limit is not None and consumed >= limit:
+                return total
     try:
         if gcm_decryptor is not None:
             assert header.mac is not None

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from cryptography import x509
 
 from bidcrypt.envelope import _der as der
+from bidcrypt.envelope._align import ContentFrame, block_size
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import decrypt_into, enveloped_data_version
 from bidcrypt.envelope.header import Attribute, EnvelopeHeader, read_header
@@ -107,30 +108,38 @@ def _rewrite(
 ) -> int:
     """Write the envelope with new RecipientInfos (and unauthenticated attributes), copying the rest.
 
-    Everything from the EncryptedContentInfo to the authentication tag is
-    copied byte for byte (by the kernel when both are files); the new parts
-    get definite lengths, so a DER envelope stays DER.
+    The ciphertext, the authenticated attributes and the tag are copied byte
+    for byte (by the kernel when both are files); the new parts get definite
+    lengths, so a DER envelope stays DER. In a BER envelope the ciphertext is
+    moved to the same offset modulo the file system block as in *source*
+    (see :mod:`bidcrypt.envelope._align`), so a file system that shares
+    blocks between files (XFS, Btrfs) clones it instead of copying it.
     """
-    if unauth is None:
-        copied = header.fields_end - header.encrypted_content_info
-        tail = b""
-    else:
-        copied = header.unauthenticated_attributes_offset - header.encrypted_content_info
-        tail = unauth
+    end = header.fields_end if unauth is None else header.unauthenticated_attributes_offset
+    tail = b"" if unauth is None else unauth
     originator = header.originator_info or b""
     version = header.version
     if not header.is_authenticated:
         extras = bool(originator) or bool(header.unauthenticated_attributes if unauth is None else unauth)
         version = max(version, enveloped_data_version(recipient_infos, extras))
     body = der.integer(version) + originator + recipient_infos
-    length = len(body) + copied + len(tail)
-    body_header = der.header(der.TAG_SEQUENCE, length)
-    explicit = der.header(0xA0, len(body_header) + length)
-    content_type = der.oid(header.content_type)
-    info = der.header(der.TAG_SEQUENCE, len(content_type) + len(explicit) + len(body_header) + length)
-    prefix = info + content_type + explicit + body_header + body
+    frame = ContentFrame.read(stream, header)
+    block = block_size(sink)
+
+    def prefix_with(padding: int) -> bytes:
+        """Everything before the copied bytes, with *padding* bytes of empty segments."""
+        moved = frame.encode(padding)
+        length = len(body) + len(moved) + (end - frame.copy_from) + len(tail)
+        body_header = der.header(der.TAG_SEQUENCE, length)
+        explicit = der.header(0xA0, len(body_header) + length)
+        content_type = der.oid(header.content_type)
+        info = der.header(der.TAG_SEQUENCE, len(content_type) + len(explicit) + len(body_header) + length)
+        return info + content_type + explicit + body_header + body + moved
+
+    prefix = prefix_with(frame.padding_for(prefix_with, block))
     sink.write(prefix)
-    if copy_range(stream, header.encrypted_content_info, copied, sink) < copied:
+    copied = end - frame.copy_from
+    if copy_range(stream, frame.copy_from, copied, sink) < copied:
         raise InputError(
             "the file changed while it was being re-encrypted", path=getattr(stream, "name", "-")
         )

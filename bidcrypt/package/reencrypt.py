@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import serialization
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope import Attribute, Recipient, reencrypt
+from bidcrypt.envelope import Attribute, Recipient, read_recipients, reencrypt
 from bidcrypt.envelope.opening import Keys
 from bidcrypt.errors import IdentityMismatchError, KeyNotFoundError, OldKeyUnavailableError, WrongKeyError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyTransport
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.package.info import read_package_info
-from bidcrypt.package.rule import RuleVerdict, check_package
+from bidcrypt.package.rule import RuleVerdict, check_recipients
 from bidcrypt.trust import TrustStore
 
 
@@ -87,6 +87,7 @@ def reencrypt_package(
         (r.key_transport for r in bidder_recipients if r.key_transport is not None), KeyTransport.PKCS1V15
     )
     recipient = Recipient(new_certificate, key_transport=transport)
+    listed_after = _certificates_after(info.recipient_certificates, new_certificate)
     try:
         result = reencrypt(
             source,
@@ -98,23 +99,32 @@ def reencrypt_package(
             at=at,
             trust=trust,
             unauthenticated_attributes=_attributes_after(
-                info.header.unauthenticated_attributes, info.recipient_certificates, new_certificate
+                info.header.unauthenticated_attributes, listed_after
             ),
         )
     except (WrongKeyError, KeyNotFoundError) as exc:
         raise OldKeyUnavailableError(exc.message()) from exc
-    verdict = check_package(read_package_info(output), new_certificate)
+    # The rule on the new package: its recipients as written, read back from its front (reading its
+    # whole header would walk the content, which on a file system with shared blocks is not even in
+    # the page cache), and the certificates listed in its trailer, as written above.
+    written = read_recipients(output).recipients
+    listed = [c for c in listed_after if any(r.rid is not None and r.rid.matches(c) for r in written)]
+    verdict = check_recipients(info.attributes, written, listed, new_certificate)
     return ReencryptPackageResult(
         output, new_certificate, transport if recipient.is_rsa else None, result.kept, verdict
     )
 
 
-def _attributes_after(
-    existing: tuple[Attribute, ...], listed: tuple[x509.Certificate, ...], new: x509.Certificate
-) -> list[Attribute]:
-    """The unauthenticated attributes with the new certificate in place of the bidder's old ones."""
+def _certificates_after(
+    listed: tuple[x509.Certificate, ...], new: x509.Certificate
+) -> list[x509.Certificate]:
+    """The recipient certificates to list: the new one in place of the bidder's old ones."""
     code = certs.credit_code(new)
-    keep = [c for c in listed if certs.credit_code(c) != code]
-    values = tuple(c.public_bytes(serialization.Encoding.DER) for c in [new, *keep])
+    return [new, *(c for c in listed if certs.credit_code(c) != code)]
+
+
+def _attributes_after(existing: tuple[Attribute, ...], listed: list[x509.Certificate]) -> list[Attribute]:
+    """The unauthenticated attributes with *listed* as the recipient certificates."""
+    values = tuple(c.public_bytes(serialization.Encoding.DER) for c in listed)
     others = [a for a in existing if a.oid != RECIPIENT_CERTIFICATES]
     return [*others, Attribute(RECIPIENT_CERTIFICATES, values)]

@@ -9,6 +9,7 @@ numbers and names only serve to *describe* the case to the user.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -16,8 +17,10 @@ from typing import Any
 from cryptography import x509
 
 from bidcrypt import certs
+from bidcrypt.envelope import EnvelopeRecipient
 from bidcrypt.errors import IdentityMismatchError, ReencryptionRequiredError
 from bidcrypt.i18n import pick
+from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo
 
 
@@ -118,15 +121,26 @@ def _certificate_dict(certificate: x509.Certificate) -> dict[str, Any]:
 
 def check_package(info: PackageInfo, current: x509.Certificate) -> RuleVerdict:
     """Apply the rule to *info* for the bidder's *current* encryption certificate."""
+    return check_recipients(info.attributes, info.header.recipients, info.recipient_certificates, current)
+
+
+def check_recipients(
+    attributes: PackageAttributes,
+    recipients: Sequence[EnvelopeRecipient],
+    listed: Sequence[x509.Certificate],
+    current: x509.Certificate,
+) -> RuleVerdict:
+    """The rule for a package of bidder *attributes* with *recipients* and the *listed* certificates."""
     code = certs.credit_code(current)
-    if code != info.attributes.credit_code:
+    if code != attributes.credit_code:
         raise IdentityMismatchError(
             pick("the certificate is not the bidder's", "该证书不属于投标人"),
             actual=f"{certs.display_name(current)} ({code or '-'})",
-            expected=f"{info.attributes.bidder_name} ({info.attributes.credit_code})",
+            expected=f"{attributes.bidder_name} ({attributes.credit_code})",
         )
-    listed_own = [c for c in info.recipient_certificates if certs.credit_code(c) == code]
-    if info.recipient_of(current) is not None or any(certs.same_public_key(c, current) for c in listed_own):
+    listed_own = [c for c in listed if certs.credit_code(c) == code]
+    names_current = any(r.rid is not None and r.rid.matches(current) for r in recipients)
+    if names_current or any(certs.same_public_key(c, current) for c in listed_own):
         same_key = [c for c in listed_own if certs.same_public_key(c, current)]
         old = same_key[0] if same_key else None
         same = old is None or old.serial_number == current.serial_number

@@ -20,6 +20,11 @@ EC384 = "bidder-c/enc"
 AUTHORITY = "authority/enc"
 TOKENS = {RSA: "bidder-a", EC256: "bidder-b", EC384: "bidder-c", AUTHORITY: "authority"}
 
+#: The types of the fixtures below, for the tests' annotations.
+Cert = Callable[[str], x509.Certificate]
+P12 = Callable[[str], KeySource]
+Openssl = Callable[..., subprocess.CompletedProcess[bytes]]
+
 
 @pytest.fixture(scope="session")
 def cert(pki: Pki) -> Callable[[str], x509.Certificate]:

@@ -39,9 +39,7 @@ from bidcrypt.keys import KeySource
 from bidcrypt.trust import TrustStore
 from tests.conftest import Pki
 
-from .conftest import AUTHORITY, EC256, EC384, RSA
-
-Cert = Callable[[str], x509.Certificate]
+from .conftest import AUTHORITY, EC256, EC384, RSA, Cert
 
 
 def test_builder_is_immutable(cert: Cert) -> None:

@@ -29,10 +29,8 @@ from bidcrypt.errors import (
 )
 from bidcrypt.keys import KeySource
 
-from .conftest import AUTHORITY, EC256, RSA
+from .conftest import AUTHORITY, EC256, P12, RSA, Cert
 
-Cert = Callable[[str], x509.Certificate]
-P12 = Callable[[str], KeySource]
 PLAIN = b"The bid price is 1,234,567.89 yuan. " * 40
 
 

@@ -7,7 +7,6 @@ comparison is of the plaintext, byte for byte.
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,11 +28,10 @@ from bidcrypt.errors import MechanismUnsupportedError
 from bidcrypt.keys import KeySource, PinSource, open_key_source
 from tests.conftest import Pki, SoftHsm
 
-from .conftest import EC256, EC384, RSA, TOKENS
+from .conftest import EC256, EC384, RSA, TOKENS, Openssl
 
 pytestmark = pytest.mark.openssl
 
-Openssl = Callable[..., subprocess.CompletedProcess[bytes]]
 PLAIN = os.urandom(300_000)
 
 #: (identity, openssl -keyopt arguments, what SoftHSM can undo)

@@ -8,7 +8,6 @@ import hashlib
 import io
 import os
 import pickle
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -34,6 +33,7 @@ from bidcrypt.envelope import (
     unwrap_content_key,
 )
 from bidcrypt.envelope import _der as der
+from bidcrypt.envelope._align import ContentFrame
 from bidcrypt.errors import (
     IntegrityError,
     KeyNotFoundError,
@@ -41,14 +41,11 @@ from bidcrypt.errors import (
     OutputExistsError,
     WrongKeyError,
 )
-from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.keys import KeyEntry
 
-from .conftest import AUTHORITY, EC256, EC384, RSA, leftovers
+from .conftest import AUTHORITY, EC256, EC384, P12, RSA, Cert, leftovers
 
 _DER = Encoding.DER
-
-Cert = Callable[[str], x509.Certificate]
-P12 = Callable[[str], KeySource]
 
 
 def envelope(cert: Cert, *names: str, **options: object) -> EnvelopeBuilder:
@@ -264,9 +261,11 @@ def test_reencrypt_to_a_replaced_key_keeps_the_content(
     assert result.kept == 1
     new = read_header_file(tmp_path / "new.p7m")
     old_bytes, new_bytes = path.read_bytes(), (tmp_path / "new.p7m").read_bytes()
-    # The encrypted content, attributes and tag are copied byte for byte.
-    copied = old_bytes[old.encrypted_content_info : old.unauthenticated_attributes_offset]
-    assert new_bytes[new.encrypted_content_info : new.unauthenticated_attributes_offset] == copied
+    # The encrypted content, attributes and tag are copied byte for byte, at the same block offset.
+    old_start, new_start = _ciphertext_start(path), _ciphertext_start(tmp_path / "new.p7m")
+    copied = old_bytes[old_start : old.unauthenticated_attributes_offset]
+    assert new_bytes[new_start : new.unauthenticated_attributes_offset] == copied
+    assert new_start % 4096 == old_start % 4096
     assert new.authenticated_attributes == old.authenticated_attributes
     assert new.unauthenticated_attributes[0].values == (cert("bidder-a/enc-replaced").public_bytes(_DER),)
     assert decrypt_bytes(new_bytes, p12("bidder-a/enc-replaced")) == b"sealed bid " * 5000
@@ -301,9 +300,28 @@ def test_reencrypt_copies_the_content_byte_for_byte_however_it_copies(
     assert calls  # the kernel was asked (and in one case declined: the loop copied)
     old, new = read_header_file(tmp_path / "bid.p7m"), read_header_file(tmp_path / "new.p7m")
     new_bytes = (tmp_path / "new.p7m").read_bytes()
-    copied = old_bytes[old.encrypted_content_info : old.fields_end]
-    assert new_bytes[new.encrypted_content_info : new.fields_end] == copied
+    copied = old_bytes[_ciphertext_start(tmp_path / "bid.p7m") : old.fields_end]
+    assert new_bytes[_ciphertext_start(tmp_path / "new.p7m") : new.fields_end] == copied
     assert decrypt_bytes(new_bytes, p12(EC256)) == b"sealed bid " * 5000
+
+
+def _ciphertext_start(path: Path) -> int:
+    """Offset of the first non-empty segment of the encrypted content."""
+    with path.open("rb") as stream:
+        return ContentFrame.read(stream, read_header(stream)).copy_from
+
+
+def test_reencrypt_pads_to_the_block_offset_without_accumulating(
+    cert: Cert, p12: P12, tmp_path: Path
+) -> None:
+    path = _sealed_package(cert, tmp_path)
+    chain = [(path, RSA, EC256), (tmp_path / "1.p7m", EC256, RSA), (tmp_path / "2.p7m", RSA, EC256)]
+    for number, (source, old_key, new_cert) in enumerate(chain, start=1):
+        reencrypt(source, tmp_path / f"{number}.p7m", p12(old_key), [cert(new_cert)])
+        assert _ciphertext_start(tmp_path / f"{number}.p7m") % 4096 == _ciphertext_start(path) % 4096
+    # The same recipient twice: the same front, the old padding dropped, the same size.
+    assert (tmp_path / "3.p7m").stat().st_size == (tmp_path / "1.p7m").stat().st_size
+    assert decrypt_bytes((tmp_path / "3.p7m").read_bytes(), p12(EC256)) == b"sealed bid " * 5000
 
 
 def test_reencrypt_refuses_a_damaged_envelope(cert: Cert, p12: P12, tmp_path: Path) -> None:
