@@ -214,7 +214,12 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
 
 @click.command("reencrypt")
 @click.argument("package", type=_FILE)
-@click.option("-o", "--output", required=True, type=_FILE, help="The re-encrypted package to write.")
+@click.option("-o", "--output", type=_FILE, help="The re-encrypted package to write.")
+@click.option(
+    "--in-place",
+    is_flag=True,
+    help="Rewrite PACKAGE itself (only its front and tail; journalled, undone if interrupted).",
+)
 @click.option("--key", "key_ref", required=True, metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
 @click.option("--to", "new_cert", required=True, type=_FILE, help="The new encryption certificate.")
 @click.option(
@@ -227,7 +232,8 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
 @handles_errors
 def reencrypt_command(
     package: Path,
-    output: Path,
+    output: Path | None,
+    in_place: bool,
     key_ref: str,
     new_cert: Path,
     key_transport: str | None,
@@ -236,6 +242,10 @@ def reencrypt_command(
     as_json: bool,
 ) -> None:
     """Re-wrap the package's content key to a new certificate, without touching the content."""
+    if (output is None) == (not in_place):
+        raise click.UsageError(
+            pick("give -o NEW or --in-place (one of them)", "请指定 -o 新文件 或 --in-place（二选一）")
+        )
     with open_source(key_ref, module, pin_env) as source:
         result = reencrypt_package(
             package,
@@ -249,8 +259,8 @@ def reencrypt_command(
         return
     click.echo(
         pick(
-            f"re-encrypted to {certs.display_name(result.new_certificate)}: {output}",
-            f"已重新加密给 {certs.display_name(result.new_certificate)}：{output}",
+            f"re-encrypted to {certs.display_name(result.new_certificate)}: {result.output}",
+            f"已重新加密给 {certs.display_name(result.new_certificate)}：{result.output}",
         )
     )
     click.echo(f"  {result.verdict.message()}")

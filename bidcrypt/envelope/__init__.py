@@ -53,7 +53,12 @@ from bidcrypt.envelope.recipients import (
     RecipientKind,
     key_identifiers,
 )
-from bidcrypt.envelope.reencrypt import ReencryptResult, reencrypt
+from bidcrypt.envelope.reencrypt import (
+    ReencryptResult,
+    interrupted_in_place,
+    recover_in_place,
+    reencrypt,
+)
 from bidcrypt.keys import KeyTransport
 
 __all__ = [
@@ -80,11 +85,13 @@ __all__ = [
     "decrypt_bytes",
     "decrypt_content",
     "decrypt_file",
+    "interrupted_in_place",
     "key_identifiers",
     "matching_recipients",
     "read_header",
     "read_header_file",
     "read_recipients",
+    "recover_in_place",
     "reencrypt",
     "summary_lines",
     "test_open",

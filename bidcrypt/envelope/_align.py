@@ -59,21 +59,34 @@ def block_size(sink: object) -> int:
     return int(size)
 
 
-def padding_for(front_length: Callable[[int], int], target: int, block: int) -> int:
-    """The padding that makes ``front_length(padding) ≡ target (mod block)``.
+def padding_for(front_length: Callable[[int], int], target: int, block: int, minimum: int = 0) -> int:
+    """The least padding of at least *minimum* with ``front_length(padding) ≡ target (mod block)``.
 
     *front_length* may grow with the padding (length octets get longer),
-    so the answer is found by a few corrections; 0 when none settles.
+    so the answer is found by a few corrections; *minimum* when none settles.
     """
-    size = 0
+    size = minimum
     for _ in range(8):
         gap = (target - front_length(size)) % block
-        if gap == 0:
+        if gap == 0 and size != 1:
             return size
         size += gap
         if size == 1:
             size += block
-    return 0
+    return minimum
+
+
+def exact_padding(front_length: Callable[[int], int], target: int) -> int | None:
+    """The padding with ``front_length(padding) == target``, or None when the front does not fit."""
+    size = target - front_length(0)
+    for _ in range(8):
+        if size < 0 or size == 1:
+            return None
+        missing = target - front_length(size)
+        if missing == 0:
+            return size
+        size += missing
+    return None
 
 
 @dataclass(frozen=True)
@@ -136,11 +149,17 @@ class ContentFrame:
         info_head = _head(der.TAG_SEQUENCE, self.info_length, change)
         return info_head + self.middle + content_head + padding(padding_size)
 
-    def padding_for(self, front: Callable[[int], bytes], block: int) -> int:
-        """The padding that puts the copied bytes at their source offset modulo *block*."""
+    def padding_for(self, front: Callable[[int], bytes], block: int, minimum: int = 0) -> int:
+        """The padding (at least *minimum*) putting the copied bytes at their source offset modulo *block*."""
         if not self.paddable:
             return 0
-        return padding_for(lambda size: len(front(size)), self.copy_from, block)
+        return padding_for(lambda size: len(front(size)), self.copy_from, block, minimum)
+
+    def exact_padding(self, front: Callable[[int], bytes]) -> int | None:
+        """The padding that puts the copied bytes exactly where they are (for a rewrite in place)."""
+        if not self.paddable:
+            return 0 if len(front(0)) == self.copy_from else None
+        return exact_padding(lambda size: len(front(size)), self.copy_from)
 
 
 def _head(tag: int, length: int | None, change: int) -> bytes:

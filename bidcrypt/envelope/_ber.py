@@ -13,6 +13,7 @@ non-minimal length octets are all read.
 from __future__ import annotations
 
 import functools
+import os
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -276,26 +277,46 @@ def decode_null_or_absent(nodes: tuple[Node, ...], what: str) -> None:
 
 
 class StreamReader:
-    """Reads encodings from a seekable binary stream, keeping the absolute position itself."""
+    """Reads encodings from a seekable binary stream, keeping the absolute position itself.
+
+    Heads are read with :func:`os.pread` where the stream is a file, and the
+    stream is only moved when its own methods read: walking the segments of
+    a large content then costs one system call per segment.
+    """
 
     def __init__(self, stream: BinaryIO, size: int, start: int = 0) -> None:
         self.stream = stream
         self.size = size
         self.pos = start
         stream.seek(start)
+        self._synced = True
+        try:
+            self._descriptor: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # BytesIO and the like
+            self._descriptor = None
 
     def seek(self, pos: int) -> None:
         """Move to the absolute offset *pos*."""
-        self.stream.seek(pos)
         self.pos = pos
+        self._synced = False
+
+    def _sync(self) -> None:
+        """Move the stream to the reader's position before reading through it."""
+        if not self._synced:
+            self.stream.seek(self.pos)
+            self._synced = True
 
     def head(self, end: int | None = None) -> Head:
         """Read the identifier and length octets at the current position."""
         limit = self.size if end is None else min(end, self.size)
-        available = self.stream.read(min(MAX_HEAD, max(limit - self.pos, 0)))
+        wanted = min(MAX_HEAD, max(limit - self.pos, 0))
+        if self._descriptor is not None:
+            available = os.pread(self._descriptor, wanted, self.pos)
+        else:
+            self._sync()
+            available = self.stream.read(wanted)
         head = parse_head(available, 0, len(available))
-        self.stream.seek(self.pos + head.header_length)
-        self.pos += head.header_length
+        self.seek(self.pos + head.header_length)
         if head.length is not None:
             if self.pos + head.length > self.size:
                 raise _truncated()
@@ -307,6 +328,7 @@ class StreamReader:
         """Read exactly *n* bytes or raise: the file is truncated."""
         if self.pos + n > self.size:
             raise _truncated()
+        self._sync()
         data = self.stream.read(n)
         if len(data) != n:
             raise _truncated()
@@ -318,6 +340,7 @@ class StreamReader:
         n = len(view)
         if self.pos + n > self.size:
             raise _truncated()
+        self._sync()
         filled = 0
         while filled < n:
             got = self.stream.readinto(view[filled:])  # type: ignore[attr-defined]
@@ -381,6 +404,7 @@ class StreamReader:
             return self.pos >= content_start + head.length
         if self.pos + 2 > self.size:
             raise _truncated()
+        self._sync()
         peek = self.stream.read(2)
         self.stream.seek(self.pos)
         return peek == b"\x00\x00"

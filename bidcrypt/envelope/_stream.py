@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algori
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope._align import padding as empty_segments
 from bidcrypt.envelope.header import EnvelopeHeader, iter_segments
 from bidcrypt.errors import InputError, IntegrityError
 from bidcrypt.files import Sink
@@ -55,6 +56,8 @@ class EnvelopePlan:
     originator_info: bytes = b""
     #: The unauthAttrs ``[2]`` (AuthEnvelopedData) or unprotectedAttrs ``[1]`` (EnvelopedData), or empty.
     unauth_attrs: bytes = b""
+    #: Bytes of empty segments before the ciphertext (BER only): room for re-encryption in place.
+    reserve: int = 0
 
     @property
     def version(self) -> int:
@@ -160,6 +163,7 @@ def write_envelope(plan: EnvelopePlan, source: BinaryIO, sink: Sink, size: int |
             + der.indefinite(der.TAG_SEQUENCE)
             + eci_prefix
             + der.indefinite(0xA0)
+            + empty_segments(plan.reserve)
         )
 
     emitted = [0]

@@ -60,6 +60,7 @@ class _State:
     trust: TrustStore | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
     definite: bool = False
+    reserve: int = 0
 
 
 class EnvelopeBuilder:
@@ -165,6 +166,17 @@ class EnvelopeBuilder:
             raise ValueError(f"chunk size must be a positive multiple of 16 up to {MAX_CHUNK_SIZE}")
         return self._with(chunk_size=size)
 
+    def set_reserve(self, size: int) -> EnvelopeBuilder:
+        """Leave *size* bytes of empty segments before the ciphertext (BER only).
+
+        The room lets the envelope be re-encrypted in place later
+        (:func:`~bidcrypt.envelope.reencrypt` with no output) to recipients whose
+        RecipientInfos are longer than the present ones.
+        """
+        if size < 0 or size == 1:
+            raise ValueError("the reserve is 0 or at least 2 bytes")
+        return self._with(reserve=size)
+
     def set_der(self, definite: bool = True) -> EnvelopeBuilder:
         """Write DER (definite lengths; the input size must be known) instead of indefinite-length BER."""
         return self._with(definite=definite)
@@ -207,6 +219,7 @@ class EnvelopeBuilder:
             definite=state.definite,
             chunk_size=state.chunk_size,
             unauth_attrs=unauth_attrs,
+            reserve=0 if state.definite else state.reserve,
         )
 
     def _result(self, output: Path | None, plaintext: int, envelope: int) -> EncryptResult:

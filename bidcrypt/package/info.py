@@ -9,7 +9,7 @@ from typing import Any
 from cryptography import x509
 
 from bidcrypt import certs
-from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, read_header_file
+from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
 from bidcrypt.errors import PackageError
 from bidcrypt.i18n import pick
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
@@ -54,6 +54,15 @@ class PackageInfo:
 
 def read_package_info(path: Path) -> PackageInfo:
     """Read a package's header (no key); raise :class:`PackageError` for an envelope that is no package."""
+    if interrupted_in_place(path):
+        raise PackageError(
+            pick(
+                "an in-place re-encryption of this package was interrupted: run `bidcrypt reencrypt "
+                "--in-place` on it again (it puts the old bytes back first)",
+                "此投标文件的原地重新加密被中断：请再次对其运行 `bidcrypt reencrypt --in-place`"
+                "（会先恢复原内容）",
+            )
+        )
     header = read_header_file(path)
     source = header.authenticated_attributes if header.is_authenticated else header.unauthenticated_attributes
     attributes = PackageAttributes.decode((a.oid, a.values) for a in source)

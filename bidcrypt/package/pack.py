@@ -45,6 +45,11 @@ _CHUNK = 1 << 20
 SEALED_ROLES = (Role.RESPONSE, Role.PRICE_SHEET)
 
 
+#: Bytes of empty segments before the ciphertext: room for the RecipientInfos to grow when the
+#: package is re-encrypted in place (a 4096-bit RSA key, or an EC key, in place of a 2048-bit one).
+ROOM_FOR_REENCRYPTION = 1024
+
+
 @dataclass(frozen=True)
 class RecipientChoice:
     """One certificate the package is encrypted to, and how its key is wrapped and why."""
@@ -287,7 +292,7 @@ def pack(
 
     bidder = _check_signer(signer, at)
     choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note)
-    builder = EnvelopeBuilder().set_cipher(cipher)
+    builder = EnvelopeBuilder().set_cipher(cipher).set_reserve(ROOM_FOR_REENCRYPTION)
     if at is not None:
         builder = builder.set_validation_time(at)
     builder = builder.set_trust_store(trust)

@@ -19,13 +19,27 @@ from cryptography.hazmat.primitives import serialization
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope import Attribute, Recipient, read_recipients, reencrypt
+from bidcrypt.envelope import (
+    Attribute,
+    EnvelopeHeader,
+    Recipient,
+    read_recipients,
+    recover_in_place,
+    reencrypt,
+)
 from bidcrypt.envelope.opening import Keys
-from bidcrypt.errors import IdentityMismatchError, KeyNotFoundError, OldKeyUnavailableError, WrongKeyError
+from bidcrypt.errors import (
+    IdentityMismatchError,
+    InputError,
+    KeyNotFoundError,
+    OldKeyUnavailableError,
+    WrongKeyError,
+)
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyTransport
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.package.info import read_package_info
+from bidcrypt.package.pack import ROOM_FOR_REENCRYPTION
 from bidcrypt.package.rule import RuleVerdict, check_recipients
 from bidcrypt.trust import TrustStore
 
@@ -53,7 +67,7 @@ class ReencryptPackageResult:
 
 def reencrypt_package(
     source: Path,
-    output: Path,
+    output: Path | None,
     old_keys: Keys,
     new_certificate: x509.Certificate,
     *,
@@ -65,8 +79,12 @@ def reencrypt_package(
 
     The new certificate must be an encryption certificate of the same bidder
     (same credit code). For RSA, *key_transport* defaults to the one the old
-    recipient used (the same CA's UKeys do the same things).
+    recipient used (the same CA's UKeys do the same things). With *output*
+    None the package itself is re-encrypted in place: only its front and
+    tail are written, journalled (see :func:`~bidcrypt.envelope.reencrypt`).
+    An earlier in-place run that was interrupted is undone first.
     """
+    recover_in_place(source)
     info = read_package_info(source)
     certs.require_purpose(new_certificate, Purpose.ENCRYPTION)
     if certs.credit_code(new_certificate) != info.attributes.credit_code:
@@ -88,6 +106,7 @@ def reencrypt_package(
     )
     recipient = Recipient(new_certificate, key_transport=transport)
     listed_after = _certificates_after(info.recipient_certificates, new_certificate)
+    attributes = _attributes_after(info.header.unauthenticated_attributes, listed_after)
     try:
         result = reencrypt(
             source,
@@ -98,12 +117,13 @@ def reencrypt_package(
             verify=False,
             at=at,
             trust=trust,
-            unauthenticated_attributes=_attributes_after(
-                info.header.unauthenticated_attributes, listed_after
-            ),
+            unauthenticated_attributes=attributes,
+            reserve=ROOM_FOR_REENCRYPTION,
+            check=lambda header: _unchanged(source, info.header, header),
         )
     except (WrongKeyError, KeyNotFoundError) as exc:
         raise OldKeyUnavailableError(exc.message()) from exc
+    output = result.output
     # The rule on the new package: its recipients as written, read back from its front (reading its
     # whole header would walk the content, which on a file system with shared blocks is not even in
     # the page cache), and the certificates listed in its trailer, as written above.
@@ -113,6 +133,18 @@ def reencrypt_package(
     return ReencryptPackageResult(
         output, new_certificate, transport if recipient.is_rsa else None, result.kept, verdict
     )
+
+
+def _unchanged(path: Path, read: EnvelopeHeader, now: EnvelopeHeader) -> None:
+    """Refuse when the package changed between its first reading and the locked rewrite."""
+    if (read.size, read.recipient_infos, read.unauthenticated_attributes) != (
+        now.size,
+        now.recipient_infos,
+        now.unauthenticated_attributes,
+    ):
+        raise InputError(
+            pick("the file changed while it was being re-encrypted", "重新加密过程中文件被改变"), path=path
+        )
 
 
 def _certificates_after(

@@ -71,6 +71,21 @@ def test_padding_for_reaches_the_offset_even_when_lengths_grow(
     assert size < 3 * block
 
 
+@given(st.integers(0, 10_000), st.integers(0, 20_000), st.integers(0, 3))
+def test_exact_padding_fills_the_room_or_says_it_cannot(front: int, target: int, growth: int) -> None:
+    def front_length(size: int) -> int:
+        return front + size + growth * (size.bit_length() // 8)
+
+    size = _align.exact_padding(front_length, target)
+    if size is None:
+        # No fit: the front is already longer, or one byte short (no padding of one byte exists).
+        assert front_length(0) > target or all(
+            front_length(n) != target for n in range(0, target + 1) if n != 1
+        )
+    else:
+        assert size != 1 and front_length(size) == target
+
+
 def _ber_envelope(cert: Cert, path: Path, size: int, cipher: ContentCipher) -> Path:
     source = path.with_suffix(".bin")
     with source.open("wb") as out:

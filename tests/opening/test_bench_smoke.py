@@ -57,3 +57,4 @@ def test_reencrypt_tiny(tmp_path: Path) -> None:
     data = json.loads(report.read_text())
     assert data["content_bytes"]["large"] > data["content_bytes"]["small"]
     assert data["reencrypt_seconds"]["small"] > 0
+    assert data["in_place_seconds"]["large"] > 0

@@ -1,0 +1,220 @@
+"""Re-encryption in place: only the front and the tail change, journalled, undone when interrupted."""
+
+from __future__ import annotations
+
+import base64
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bidcrypt.certs import load_certificate
+from bidcrypt.envelope import (
+    EnvelopeBuilder,
+    _inplace,
+    interrupted_in_place,
+    read_header,
+    read_header_file,
+    recover_in_place,
+    reencrypt,
+)
+from bidcrypt.envelope._align import ContentFrame
+from bidcrypt.errors import InputError, OutputError, PackageError
+from bidcrypt.keys import KeySource, PinSource, open_key_source
+from bidcrypt.package import check_package, read_package_info, reencrypt_package, unpack
+from bidcrypt.trust import TrustStore
+
+from ..conftest import ROOT, Pki, run_cli
+from .conftest import Packer
+
+
+def _p12(pki: Pki, name: str) -> KeySource:
+    return open_key_source(str(pki.p12(name)), PinSource.of_value(pki.pin))
+
+
+def _ciphertext(path: Path) -> tuple[int, bytes]:
+    """Where the first ciphertext segment is, and the bytes from there to the unauthenticated attributes."""
+    with path.open("rb") as stream:
+        header = read_header(stream)
+        start = ContentFrame.read(stream, header).copy_from
+        stream.seek(start)
+        return start, stream.read(header.unauthenticated_attributes_offset - start)
+
+
+def test_in_place_rewrites_only_the_front_and_tail(
+    pki: Pki, packer: Packer, trust: TrustStore, tmp_path: Path
+) -> None:
+    package = packer("bidder-a").output
+    inode, before = package.stat().st_ino, _ciphertext(package)
+    replaced = load_certificate(pki.cert("bidder-a/enc-replaced"))
+    with _p12(pki, "bidder-a/enc") as old_key:
+        result = reencrypt_package(package, None, old_key, replaced)
+    assert result.output == package and result.verdict.ok and result.kept_recipients == 1
+    assert package.stat().st_ino == inode  # the same file
+    assert _ciphertext(package) == before  # the ciphertext not moved, not written
+    assert check_package(read_package_info(package), replaced).ok
+    assert not interrupted_in_place(package) and not _inplace.journal_path(package).exists()
+    with _p12(pki, "bidder-a/enc-replaced") as new_key:
+        assert unpack(package, tmp_path / "by-new-key", new_key, trust).ok
+    with _p12(pki, "authority/enc") as authority:
+        assert unpack(package, tmp_path / "by-authority", authority, trust).ok
+    # The room is still there: back to the first certificate, in place again.
+    with _p12(pki, "bidder-a/enc-replaced") as old_key:
+        reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc")))
+    assert _ciphertext(package) == before
+    with _p12(pki, "bidder-a/enc") as key:
+        assert unpack(package, tmp_path / "back", key, trust).ok
+
+
+def test_a_package_reencrypted_to_a_new_file_keeps_room_for_in_place(
+    pki: Pki, packer: Packer, trust: TrustStore, tmp_path: Path
+) -> None:
+    package = packer("bidder-a").output
+    copy = tmp_path / "copy.bid"
+    with _p12(pki, "bidder-a/enc") as old_key:
+        reencrypt_package(package, copy, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
+    with _p12(pki, "bidder-a/enc-replaced") as old_key:
+        reencrypt_package(copy, None, old_key, load_certificate(pki.cert("bidder-a/enc-changed")))
+    with _p12(pki, "bidder-a/enc-changed") as key:
+        assert unpack(copy, tmp_path / "out", key, trust).ok
+
+
+def test_no_room_is_refused_and_the_file_is_unchanged(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "bid.bin").write_bytes(b"sealed bid " * 1000)
+    builder = EnvelopeBuilder().add_recipient(load_certificate(pki.cert("bidder-a/enc")))
+    builder.encrypt_file(tmp_path / "bid.bin", tmp_path / "bid.p7m")  # no reserve
+    original = (tmp_path / "bid.p7m").read_bytes()
+    more = [load_certificate(pki.cert(name)) for name in ("bidder-b/enc", "authority/enc")]
+    with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(OutputError, match="new file"):
+        reencrypt(tmp_path / "bid.p7m", None, old_key, more)
+    assert (tmp_path / "bid.p7m").read_bytes() == original
+    assert not _inplace.journal_path(tmp_path / "bid.p7m").exists()
+
+
+def test_a_failure_midway_puts_the_old_bytes_back(
+    pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = packer("bidder-a").output
+    original = package.read_bytes()
+
+    real, calls = os.ftruncate, []
+
+    def disk_full(descriptor: int, length: int) -> None:  # fails once, as the rewrite's last step
+        calls.append(length)
+        if len(calls) == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(descriptor, length)
+
+    monkeypatch.setattr(os, "ftruncate", disk_full)
+    with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(OutputError, match="No space"):
+        reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
+    monkeypatch.undo()
+    assert package.read_bytes() == original
+    assert not _inplace.journal_path(package).exists()
+
+
+_KILLED_MIDWAY = """
+import os, sys
+from pathlib import Path
+from bidcrypt.certs import load_certificate
+from bidcrypt.keys import PinSource, open_key_source
+from bidcrypt.package import reencrypt_package
+
+package, old_key, new_cert = map(Path, sys.argv[1:4])
+os.ftruncate = lambda descriptor, length: os._exit(137)  # dies after the front was written
+with open_key_source(str(old_key), PinSource.of_value(os.environ["BIDCRYPT_PIN"])) as key:
+    reencrypt_package(package, None, key, load_certificate(new_cert))
+"""
+
+
+def test_a_process_killed_midway_is_undone_by_the_next_run(
+    pki: Pki, packer: Packer, trust: TrustStore, tmp_path: Path
+) -> None:
+    package = packer("bidder-a").output
+    original = package.read_bytes()
+    killed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _KILLED_MIDWAY,
+            str(package),
+            str(pki.p12("bidder-a/enc")),
+            str(pki.cert("bidder-a/enc-replaced")),
+        ],
+        env={**os.environ, "BIDCRYPT_PIN": pki.pin, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        check=False,
+    )
+    assert killed.returncode == 137, killed.stderr.decode()
+    assert package.read_bytes() != original  # half done: the front is new, the tail old
+    assert interrupted_in_place(package)
+    with pytest.raises(PackageError, match="interrupted"):
+        read_package_info(package)
+    inspect = run_cli("inspect", package)
+    assert inspect.exit_code != 0 and "reencrypt --in-place" in inspect.stderr
+    # The same command again: the old bytes come back first, then it is done properly.
+    with _p12(pki, "bidder-a/enc") as old_key:
+        result = reencrypt_package(
+            package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced"))
+        )
+    assert result.verdict.ok and not interrupted_in_place(package)
+    with _p12(pki, "bidder-a/enc-replaced") as new_key:
+        assert unpack(package, tmp_path / "out", new_key, trust).ok
+
+
+def test_recover_restores_the_exact_bytes(pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = packer("bidder-a").output
+    original = package.read_bytes()
+    monkeypatch.setattr(_inplace, "recover", lambda path: False)  # as if the process died in apply
+    monkeypatch.setattr(os, "ftruncate", lambda descriptor, length: (_ for _ in ()).throw(KeyboardInterrupt))
+    with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(KeyboardInterrupt):
+        reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
+    monkeypatch.undo()
+    assert package.read_bytes() != original
+    assert recover_in_place(package)
+    assert package.read_bytes() == original
+    assert not recover_in_place(package)  # nothing more to undo
+
+
+def test_a_damaged_journal_is_refused(pki: Pki, packer: Packer) -> None:
+    package = packer("bidder-a").output
+    _inplace.journal_path(package).write_bytes(b"bidcrypt re-encryption journal 1\nnot a digest\n{}")
+    with pytest.raises(InputError, match="journal is damaged"):
+        recover_in_place(package)
+
+
+def test_a_second_writer_is_refused(pki: Pki, packer: Packer) -> None:
+    package = packer("bidder-a").output
+    replaced = load_certificate(pki.cert("bidder-a/enc-replaced"))
+    with (
+        _inplace.locked(package),
+        _p12(pki, "bidder-a/enc") as old_key,
+        pytest.raises(InputError, match="another process"),
+    ):
+        reencrypt(package, None, old_key, [replaced])
+
+
+def test_in_place_cli(pki: Pki, packer: Packer) -> None:
+    package = packer("bidder-a").output
+    common = ["--key", pki.p12("bidder-a/enc"), "--to", pki.cert("bidder-a/enc-replaced")]
+    env = {"BIDCRYPT_PIN": pki.pin}
+    neither = run_cli("reencrypt", package, *common, env=env)
+    both = run_cli("reencrypt", package, "-o", package.with_suffix(".new"), "--in-place", *common, env=env)
+    assert neither.exit_code == both.exit_code == 2
+    done = run_cli("reencrypt", package, "--in-place", *common, env=env)
+    assert done.exit_code == 0, done.stderr
+    assert str(package) in done.stdout and "no re-encryption needed" in done.stdout
+    assert read_header_file(package).size == package.stat().st_size
+
+
+def test_a_pem_envelope_is_not_changed_in_place(pki: Pki, tmp_path: Path) -> None:
+    sealed = EnvelopeBuilder().add_recipient(load_certificate(pki.cert("bidder-a/enc"))).encrypt_bytes(b"x")
+    pem = tmp_path / "bid.pem"
+    pem.write_text("-----BEGIN CMS-----\n" + base64.encodebytes(sealed).decode() + "-----END CMS-----\n")
+    original = pem.read_bytes()
+    with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(InputError, match="DER/BER"):
+        reencrypt(pem, None, old_key, [load_certificate(pki.cert("bidder-a/enc-replaced"))])
+    assert pem.read_bytes() == original
