@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -26,6 +27,9 @@ MAX_DEPTH = 32
 MAX_ELEMENT = 1 << 20
 #: Most nodes in one element read into memory.
 MAX_NODES = 50_000
+#: Empty OCTET STRINGs, as re-encryption pads with, and how much of a run is looked at at once.
+_EMPTY_SEGMENTS = re.compile(rb"(?:\x04\x00)*")
+_RUN_WINDOW = 1 << 16
 #: Longest identifier + length octets accepted: 1 + 4 tag-number octets + 1 + 8 length octets.
 MAX_HEAD = 14
 
@@ -323,6 +327,32 @@ class StreamReader:
             if end is not None and self.pos + head.length > end:
                 raise malformed("length exceeds the enclosing element", "长度超出外层元素")
         return head
+
+    def skip_empty_segments(self, end: int | None = None) -> int:
+        """Skip a run of empty OCTET STRINGs (``04 00``) at the current position; return how many.
+
+        Re-encryption pads with them (up to a few kilobytes); skipped a
+        window at a time rather than one head at a time.
+        """
+        limit = self.size if end is None else min(end, self.size)
+        skipped = 0
+        while self.pos < limit:
+            window = self._peek(min(_RUN_WINDOW, limit - self.pos))
+            run = _EMPTY_SEGMENTS.match(window).end()  # type: ignore[union-attr]  # always matches
+            self.seek(self.pos + run)
+            skipped += run // 2
+            if run < len(window):
+                break
+        return skipped
+
+    def _peek(self, n: int) -> bytes:
+        """Up to *n* bytes at the current position, without moving."""
+        if self._descriptor is not None:
+            return os.pread(self._descriptor, n, self.pos)
+        self._sync()
+        data = self.stream.read(n)
+        self.stream.seek(self.pos)
+        return data
 
     def read_exact(self, n: int) -> bytes:
         """Read exactly *n* bytes or raise: the file is truncated."""

@@ -455,6 +455,10 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
             continue
         assert child.length is not None
         yield child.length
+        if child.length == 0 and child.header_length == 2:
+            # Padding: the rest of the run is skipped at once, and still counted, one by one.
+            for _ in range(r.skip_empty_segments(limit)):
+                yield 0
 
 
 def summary_lines(header: EnvelopeHeader) -> list[str]:
