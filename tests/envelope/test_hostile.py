@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -16,6 +17,7 @@ from bidcrypt.envelope import (
     KeyTransport,
     decrypt_bytes,
     read_header,
+    read_header_file,
     summary_lines,
 )
 from bidcrypt.envelope import _der as der
@@ -265,6 +267,28 @@ def test_nested_constructed_segments_are_read(cert: Cert, p12: P12) -> None:
     assert decrypt_bytes(reframed, p12(EC256)) == PLAIN
     # A definite-length [0] primitive content works as well (that is DER).
     assert decrypt_bytes(_reframe(envelope, der.tlv(0x80, data)), p12(EC256)) == PLAIN
+
+
+@pytest.mark.parametrize("run", [1, 2, 33_000])  # 33 000 empty segments: longer than one skip window
+@pytest.mark.parametrize("source", ["file", "memory"])
+def test_runs_of_empty_segments_anywhere_are_read(
+    cert: Cert, p12: P12, tmp_path: Path, run: int, source: str
+) -> None:
+    envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(PLAIN)
+    data = _ciphertext(envelope)
+    empty, few = b"\x04\x00" * run, b"\x04\x00" * min(run, 2)
+    pieces = (
+        b"\xa0\x80" + empty + der.octet_string(data[:99]) + few + b"\x04\x81\x00" + few
+        + der.octet_string(data[99:]) + few + b"\x00\x00"
+    )  # fmt: skip
+    reframed = _reframe(envelope, pieces)
+    if source == "file":
+        (tmp_path / "bid.p7m").write_bytes(reframed)
+        header = read_header_file(tmp_path / "bid.p7m")
+    else:
+        header = read_header(io.BytesIO(reframed))
+    assert header.content.length == len(data)
+    assert decrypt_bytes(reframed, p12(EC256)) == PLAIN
 
 
 def test_content_cut_into_millions_of_pieces_is_refused_early(cert: Cert) -> None:
