@@ -38,9 +38,11 @@ from bidcrypt.errors import (
     KeySourceError,
     NotOpeningTimeError,
     OutputError,
+    PackageError,
     ReceiptMismatchError,
     WrongKeyError,
 )
+from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.opening.ledger import dumps, now_text
 from bidcrypt.opening.lock import SessionLock
@@ -177,6 +179,12 @@ def work(job: _Job) -> _Result:
         return _failure(job.submission, OutputError(exc.strerror or str(exc), path=job.output), "retry")
     except BidcryptError as error:
         return _failure(job.submission, error)
+    except Exception as exc:  # a package that trips a library: that bid fails, the batch goes on
+        detail = pick(
+            f"unexpected error while opening ({type(exc).__name__}: {exc})",
+            f"开启时发生意外错误（{type(exc).__name__}：{exc}）",
+        )
+        return _failure(job.submission, PackageError(detail))
     size = path.stat().st_size
     if report.ok:
         return _Result(job.submission, "opened", report=report.to_dict(), size=size)

@@ -160,7 +160,10 @@ def read_bundle(
     manifest's size, and must hash to the manifest's SHA-256.
     """
     try:
-        with tarfile.open(fileobj=stream, mode="r|", encoding="utf-8", errors="strict") as tar:
+        # A file is read by offsets (no copy through tarfile's stream buffer); a pipe as a stream.
+        with tarfile.open(
+            fileobj=stream, mode="r:" if stream.seekable() else "r|", encoding="utf-8", errors="strict"
+        ) as tar:
             members = _members(tar)
             first = next(members, None)
             if first is None or first.name != MANIFEST_MEMBER or not first.isreg():

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
@@ -71,7 +72,8 @@ def read_package_info(path: Path) -> PackageInfo:
     for value in listed.values if listed else ():
         try:
             certificate = x509.load_der_x509_certificate(value)
-        except ValueError as exc:
+            certificate.public_key()  # read now: a key that cannot be read is as malformed as bad DER
+        except (ValueError, UnsupportedAlgorithm) as exc:
             raise PackageError(
                 pick("a listed recipient certificate is malformed", "所列收件人证书格式错误")
             ) from exc

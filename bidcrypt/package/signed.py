@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from asn1crypto import algos, cms
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -94,6 +94,15 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
     signature with the included signer certificate. Whether that certificate
     is trusted is the caller's question (see :mod:`bidcrypt.trust`).
     """
+    try:
+        return _verify(der, content_type)
+    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+        # Parsed lazily (asn1crypto, cryptography): a bad field or key may only show here.
+        bad = pick("manifest signature invalid", "文件清单签名无效")
+        raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
+
+
+def _verify(der: bytes, content_type: str) -> SignedContent:
     bad = pick("manifest signature invalid", "文件清单签名无效")
     try:
         info = cms.ContentInfo.load(der, strict=True)

@@ -312,7 +312,8 @@ def open_content(
     plaintext = output.parent / f".{output.name}.bundle.part"
     try:
         try:
-            decrypt_content(path, header, content_key, plaintext, force=True)
+            # A passing copy, deleted below: no need to wait for the disk.
+            decrypt_content(path, header, content_key, plaintext, force=True, durable=False)
         except BidcryptError as error:
             if isinstance(error, OutputError | OutputExistsError):
                 raise

@@ -216,3 +216,31 @@ def test_full_disk_stops_cleanly_and_resumes(pki: Pki, tmp_path: Path, many_pack
     outcomes = _outcomes(session.directory)
     assert set(outcomes.values()) == {"opened"}
     assert all(_whole(session.directory, n) for n in outcomes)
+
+
+def test_a_package_that_trips_a_library_fails_alone(
+    pki: Pki, tmp_path: Path, many_packages: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An exception no check foresaw is that bid's failure with its cause, not a stop of the batch."""
+    import importlib
+
+    from bidcrypt.envelope import unwrap_content_key
+    from bidcrypt.package import read_package_info
+
+    batch = importlib.import_module("bidcrypt.opening.batch")
+    package = many_packages[0]
+    info = read_package_info(package)
+    with open_key_source(str(pki.p12("authority/enc")), PinSource.of_value(pki.pin)) as key:
+        content_key = unwrap_content_key(info.header, key)
+
+    def trips(*args: object, **kwargs: object) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(batch, "open_content", trips)
+    job = batch._Job(
+        7, str(package), batch.file_sha256(package), info.header, content_key, info.attributes,
+        str(tmp_path / "7"), ((str(pki.roots),), ()), None,
+    )  # fmt: skip
+    result = batch.work(job)
+    assert result.status == "failed" and result.error is not None
+    assert "RecursionError" in result.error.message("en")

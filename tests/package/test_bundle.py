@@ -8,6 +8,7 @@ import io
 import tarfile
 import unicodedata
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pytest
 
@@ -23,6 +24,32 @@ NAMES = [
     unicodedata.normalize("NFD", "附件/Société-证书.pdf"),
     "空文件.txt",
 ]
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek, as a decryption pipe is."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        return self._data.readinto(buffer)
+
+
+_STREAM_KIND = ["file"]
+
+
+@pytest.fixture(autouse=True, params=["file", "pipe"])
+def _stream_kind(request: pytest.FixtureRequest) -> None:
+    """Every test reads its bundle from a seekable file and from a pipe (tarfile reads them differently)."""
+    _STREAM_KIND[0] = request.param
+
+
+def _stream(data: bytes) -> BinaryIO:
+    return io.BytesIO(data) if _STREAM_KIND[0] == "file" else io.BufferedReader(_Pipe(data))
 
 
 def _sources(tmp_path: Path) -> dict[str, Path]:
@@ -70,7 +97,7 @@ def test_round_trip_keeps_names_and_bytes(tmp_path: Path) -> None:
     data, manifest, sources = _bundle(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    _signed, read_manifest, extracted = read_bundle(io.BytesIO(data), out, _accept(manifest))
+    _signed, read_manifest, extracted = read_bundle(_stream(data), out, _accept(manifest))
     assert read_manifest == manifest
     assert [e.entry.path for e in extracted] == NAMES
     for name, path in sources.items():
@@ -122,7 +149,7 @@ def _one_file_manifest(path: str, data: bytes) -> Manifest:
 
 def _read(data: bytes, manifest: Manifest, out: Path) -> None:
     out.mkdir(exist_ok=True)
-    read_bundle(io.BytesIO(data), out, lambda _: manifest)
+    read_bundle(_stream(data), out, lambda _: manifest)
 
 
 def test_link_member_refused(tmp_path: Path) -> None:
@@ -183,5 +210,5 @@ def test_nothing_written_when_the_manifest_is_refused(tmp_path: Path) -> None:
         raise ManifestError("signature invalid")
 
     with pytest.raises(ManifestError):
-        read_bundle(io.BytesIO(data), out, refuse)
+        read_bundle(_stream(data), out, refuse)
     assert list(out.iterdir()) == []

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bidcrypt.certs import load_certificate
 from bidcrypt.envelope import EnvelopeBuilder, Recipient, decrypt_bytes, read_header_file
-from bidcrypt.errors import BidcryptError, IntegrityError, WrongKeyError
+from bidcrypt.errors import BidcryptError, IntegrityError, PackageError, WrongKeyError
 from bidcrypt.keys import KeyTransport, PinSource, open_key_source
 from bidcrypt.package import KeyChange, check_package, read_package_info, reencrypt_package, unpack
 from bidcrypt.package.bundle import MANIFEST_MEMBER
@@ -301,6 +301,18 @@ def small_package(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> bytes:
             summary=SummaryFile(Summary()),
         )
     return (root / "p.bid").read_bytes()
+
+
+def test_a_listed_certificate_with_an_unreadable_key_is_malformed(
+    small_package: bytes, tmp_path: Path
+) -> None:
+    """Found by the fuzz test: a curve OID changed in a listed certificate (its DER still parses)."""
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    at = small_package.rindex(p256)  # in the recipient certificates at the end
+    damaged = small_package[:at] + bytes.fromhex("06082a8648ce3d030106") + small_package[at + len(p256) :]
+    (tmp_path / "p.bid").write_bytes(damaged)
+    with pytest.raises(PackageError, match="listed recipient certificate is malformed"):
+        read_package_info(tmp_path / "p.bid")
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -77,3 +77,14 @@ def test_garbage(pki: Pki) -> None:
     for data in (b"", b"\x30\x03\x02\x01\x01", _signed(pki)[:-10], b"\x00" * 100):
         with pytest.raises(ManifestError):
             signed.verify(data)
+
+
+def test_a_signer_key_that_cannot_be_read_is_malformed(pki: Pki) -> None:
+    """A crafted signer certificate (an unsupported curve) is the bidder's ManifestError, not a crash."""
+    with open_key_source(str(pki.p12("bidder-b/sign")), PinSource.of_value(pki.pin)) as source:
+        der = signed.sign(CONTENT, source.entry())
+    p256 = bytes.fromhex("06082a8648ce3d030107")
+    assert p256 in der
+    crafted = der.replace(p256, bytes.fromhex("06082a8648ce3d030106"))
+    with pytest.raises(ManifestError, match="malformed"):
+        signed.verify(crafted)
