@@ -103,6 +103,8 @@ class ContentFrame:
     middle: bytes = b""
     #: Content length of the ``[0]`` encryptedContent, None for the indefinite form.
     content_length: int | None = None
+    #: Identifier and length octets of the ``[0]`` encryptedContent as found.
+    content_header_length: int = 0
     #: Bytes of empty segments in the source before the ciphertext (an earlier padding), left out.
     dropped: int = 0
 
@@ -135,6 +137,7 @@ class ContentFrame:
             info_length=info.length,
             middle=bytes(front[info.header_length : content_at]),
             content_length=content.length,
+            content_header_length=content.header_length,
             dropped=dropped,
         )
 
@@ -146,7 +149,9 @@ class ContentFrame:
             return b""
         change = padding_size - self.dropped
         content_head = _head(0xA0, self.content_length, change)
-        info_head = _head(der.TAG_SEQUENCE, self.info_length, change)
+        # The EncryptedContentInfo holds the [0] header too, whose length octets may have changed.
+        info_change = change + len(content_head) - self.content_header_length
+        info_head = _head(der.TAG_SEQUENCE, self.info_length, info_change)
         return info_head + self.middle + content_head + padding(padding_size)
 
     def padding_for(self, front: Callable[[int], bytes], block: int, minimum: int = 0) -> int:
@@ -160,6 +165,19 @@ class ContentFrame:
         if not self.paddable:
             return 0 if len(front(0)) == self.copy_from else None
         return exact_padding(lambda size: len(front(size)), self.copy_from)
+
+
+def widened_header(tag: int, length: int, extra: int) -> bytes:
+    """Identifier and length octets with *extra* more length octets than needed (BER allows it).
+
+    A rewrite in place must fill its room exactly; empty segments cannot
+    make up a single byte, a longer length field can.
+    """
+    if extra == 0:
+        return der.header(tag, length)
+    minimal = length.to_bytes(max(1, (length.bit_length() + 7) // 8), "big")
+    octets = bytes(extra - 1 if length < 0x80 else extra) + minimal
+    return bytes([tag, 0x80 | len(octets)]) + octets
 
 
 def _head(tag: int, length: int | None, change: int) -> bytes:

@@ -338,6 +338,8 @@ class StreamReader:
         skipped = 0
         while self.pos < limit:
             window = self._peek(min(_RUN_WINDOW, limit - self.pos))
+            if not window:  # the file shrank since its size was taken
+                raise _truncated()
             run = _EMPTY_SEGMENTS.match(window).end()  # type: ignore[union-attr]  # always matches
             self.seek(self.pos + run)
             skipped += run // 2

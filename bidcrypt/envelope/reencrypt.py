@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from cryptography import x509
 
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import _inplace
-from bidcrypt.envelope._align import ContentFrame, block_size
+from bidcrypt.envelope._align import ContentFrame, block_size, widened_header
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import decrypt_into, enveloped_data_version
 from bidcrypt.envelope.header import Attribute, EnvelopeHeader, read_header
@@ -81,10 +82,12 @@ class _Rewrite:
         """What follows the kept bytes: the new unauthenticated attributes, if they change."""
         return b"" if self.unauth is None else self.unauth
 
-    def front(self, padding_size: int) -> bytes:
+    def front(self, padding_size: int, widen: int = 0) -> bytes:
         """Everything before the kept bytes, with *padding_size* bytes of empty segments.
 
-        The new parts get definite lengths, so a DER envelope stays DER.
+        The new parts get definite lengths, so a DER envelope stays DER;
+        *widen* writes the outermost length with that many more octets than
+        needed (BER), for a rewrite in place that must fill its room exactly.
         """
         header = self.header
         originator = header.originator_info or b""
@@ -100,8 +103,14 @@ class _Rewrite:
         body_header = der.header(der.TAG_SEQUENCE, length)
         explicit = der.header(0xA0, len(body_header) + length)
         content_type = der.oid(header.content_type)
-        info = der.header(der.TAG_SEQUENCE, len(content_type) + len(explicit) + len(body_header) + length)
-        return info + content_type + explicit + body_header + body
+        info_length = len(content_type) + len(explicit) + len(body_header) + length
+        return (
+            widened_header(der.TAG_SEQUENCE, info_length, widen)
+            + content_type
+            + explicit
+            + body_header
+            + body
+        )
 
     def result(self, output: Path, size: int) -> ReencryptResult:
         return ReencryptResult(
@@ -194,9 +203,7 @@ def reencrypt(
     the next one (or by :func:`recover_in_place`). A PEM file cannot be
     changed in place.
     """
-    if output is None:
-        recover_in_place(source)
-    else:
+    if output is not None:
         check_output(output, force)
     with _opened(source, in_place=output is None) as (stream, descriptor):
         plan = _prepare(
@@ -258,9 +265,16 @@ def _write_copy(stream: BinaryIO, plan: _Rewrite, sink: Sink, reserve: int) -> i
 
 
 def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptResult:
-    """Rewrite the front and the tail of the envelope file *path*, the ciphertext where it is."""
-    padding_size = plan.frame.exact_padding(plan.front)
-    if padding_size is None:
+    """Rewrite the front and the tail of the envelope file *path*, the ciphertext where it is.
+
+    The rewritten file is parsed again before the journal goes; should it
+    not parse, the old bytes are put back.
+    """
+    for widen in range(3):
+        padding_size = plan.frame.exact_padding(functools.partial(_front_widened, plan, widen=widen))
+        if padding_size is not None:
+            break
+    else:
         raise OutputError(
             pick(
                 "the new recipients do not fit in the room before the content: write a new file instead",
@@ -268,8 +282,18 @@ def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptRes
             ),
             path=path,
         )
-    _inplace.apply(path, descriptor, _inplace.Patch(plan.front(padding_size), plan.end, plan.tail))
+
+    def parses() -> None:
+        with open(descriptor, "rb", buffering=0, closefd=False) as stream:
+            read_header(stream)
+
+    patch = _inplace.Patch(plan.front(padding_size, widen), plan.end, plan.tail)
+    _inplace.apply(path, descriptor, patch, parses)
     return plan.result(path, plan.end + len(plan.tail))
+
+
+def _front_widened(plan: _Rewrite, padding_size: int, *, widen: int) -> bytes:
+    return plan.front(padding_size, widen)
 
 
 def recover_in_place(path: Path) -> bool:

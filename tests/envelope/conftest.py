@@ -24,6 +24,7 @@ TOKENS = {RSA: "bidder-a", EC256: "bidder-b", EC384: "bidder-c", AUTHORITY: "aut
 Cert = Callable[[str], x509.Certificate]
 P12 = Callable[[str], KeySource]
 Openssl = Callable[..., subprocess.CompletedProcess[bytes]]
+OpensslOpen = Callable[[Path, str], bytes]
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +75,21 @@ def openssl() -> Callable[..., subprocess.CompletedProcess[bytes]]:
         if check and result.returncode != 0:
             raise AssertionError(f"openssl {' '.join(map(str, args))} failed: {result.stderr.decode()}")
         return result
+
+    return run
+
+
+@pytest.fixture
+def openssl_open(openssl: Openssl, pki: Pki) -> Callable[[Path, str], bytes]:
+    """What ``openssl cms -decrypt`` makes of an envelope with a fixture identity's key."""
+
+    def run(sealed: Path, name: str) -> bytes:
+        out = sealed.with_name(sealed.name + ".openssl-out")
+        openssl(
+            "cms", "-decrypt", "-binary", "-inform", "DER", "-in", sealed, "-out", out,
+            "-inkey", pki.key(name), "-recip", pki.cert(name),
+        )  # fmt: skip
+        return out.read_bytes()
 
     return run
 

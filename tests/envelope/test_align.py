@@ -30,9 +30,9 @@ from bidcrypt.envelope import (
     reencrypt,
 )
 from bidcrypt.envelope._align import ContentFrame
-from tests.conftest import Pki, require_tool
+from tests.conftest import require_tool
 
-from .conftest import EC256, P12, RSA, Cert, Openssl
+from .conftest import EC256, P12, RSA, Cert, OpensslOpen
 
 
 @given(st.integers(0, 2 * _align.MAX_BLOCK).filter(lambda n: n != 1))
@@ -106,13 +106,10 @@ def _padding_size(path: Path) -> int:
 
 @pytest.mark.openssl
 def test_openssl_opens_envelopes_with_odd_and_even_padding(
-    cert: Cert, p12: P12, pki: Pki, openssl: Openssl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cert: Cert, p12: P12, openssl_open: OpensslOpen, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sealed = _ber_envelope(cert, tmp_path / "bid.p7m", 100_000, ContentCipher.AES_256_CBC)
-    openssl(
-        "cms", "-decrypt", "-binary", "-inform", "DER", "-in", sealed, "-out", tmp_path / "expected",
-        "-inkey", pki.key(RSA), "-recip", pki.cert(RSA),
-    )  # fmt: skip
+    expected = openssl_open(sealed, RSA)
     seen: dict[int, Path] = {}
     for block in range(100, 110):  # small moduli: paddings of both parities
         monkeypatch.setattr(
@@ -127,11 +124,7 @@ def test_openssl_opens_envelopes_with_odd_and_even_padding(
             seen.setdefault(size % 2, output)
     assert set(seen) == {0, 1}
     for output in seen.values():
-        openssl(
-            "cms", "-decrypt", "-binary", "-inform", "DER", "-in", output, "-out", tmp_path / "out",
-            "-inkey", pki.key(EC256), "-recip", pki.cert(EC256),
-        )  # fmt: skip
-        assert (tmp_path / "out").read_bytes() == (tmp_path / "expected").read_bytes()
+        assert openssl_open(output, EC256) == expected
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ from bidcrypt.errors import MechanismUnsupportedError
 from bidcrypt.keys import KeySource, PinSource, open_key_source
 from tests.conftest import Pki, SoftHsm
 
-from .conftest import EC256, EC384, RSA, TOKENS, Openssl
+from .conftest import EC256, EC384, RSA, TOKENS, Openssl, OpensslOpen
 
 pytestmark = pytest.mark.openssl
 
@@ -132,8 +132,7 @@ BIDCRYPT_RECIPIENTS = {
 )
 @pytest.mark.parametrize("case", list(BIDCRYPT_RECIPIENTS))
 def test_bidcrypt_envelopes_open_with_openssl(
-    openssl: Openssl,
-    pki: Pki,
+    openssl_open: OpensslOpen,
     plain: Path,
     cert: Callable[[str], x509.Certificate],
     case: str,
@@ -147,12 +146,7 @@ def test_bidcrypt_envelopes_open_with_openssl(
     builder.add_recipient(cert(name), key_transport=transport, identifier=identifier).encrypt_file(
         plain, sealed
     )
-    out = plain.with_suffix(".out")
-    openssl(
-        "cms", "-decrypt", "-binary", "-inform", "DER", "-in", sealed, "-out", out,
-        "-inkey", pki.key(name), "-recip", pki.cert(name),
-    )  # fmt: skip
-    assert out.read_bytes() == PLAIN
+    assert openssl_open(sealed, name) == PLAIN
 
 
 def test_bidcrypt_empty_content_opens_with_openssl(

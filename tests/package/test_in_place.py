@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import errno
+import fcntl
 import os
 import subprocess
 import sys
@@ -165,18 +166,56 @@ def test_a_process_killed_midway_is_undone_by_the_next_run(
         assert unpack(package, tmp_path / "out", new_key, trust).ok
 
 
-def test_recover_restores_the_exact_bytes(pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch) -> None:
-    package = packer("bidder-a").output
-    original = package.read_bytes()
-    monkeypatch.setattr(_inplace, "recover", lambda path: False)  # as if the process died in apply
+def _interrupted(pki: Pki, package: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave *package* half rewritten with its journal, as a process that died in the middle would."""
+    real = _inplace._recover_locked
+    monkeypatch.setattr(_inplace, "_recover_locked", lambda path, descriptor: None)
     monkeypatch.setattr(os, "ftruncate", lambda descriptor, length: (_ for _ in ()).throw(KeyboardInterrupt))
     with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(KeyboardInterrupt):
         reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
     monkeypatch.undo()
+    assert _inplace._recover_locked is real
+
+
+def test_recover_restores_the_exact_bytes(pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = packer("bidder-a").output
+    original = package.read_bytes()
+    _interrupted(pki, package, monkeypatch)
     assert package.read_bytes() != original
     assert recover_in_place(package)
     assert package.read_bytes() == original
     assert not recover_in_place(package)  # nothing more to undo
+
+
+def test_a_journal_is_never_applied_to_another_file(
+    pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bid killed mid-rewrite, then another bid put under its name: the journal must not touch it."""
+    package = packer("bidder-a").output
+    _interrupted(pki, package, monkeypatch)
+    other = packer("bidder-a", name="other.bid").output
+    package.unlink()
+    other.rename(package)
+    second = package.read_bytes()
+    with pytest.raises(InputError, match="another file"):
+        recover_in_place(package)
+    with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(InputError, match="another file"):
+        reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
+    assert package.read_bytes() == second
+    assert _inplace.journal_path(package).exists()  # kept: it is the only copy of the old bytes
+
+
+def test_recovery_waits_for_the_lock(pki: Pki, packer: Packer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second process may not undo a rewrite that is still under way."""
+    package = packer("bidder-a").output
+    _interrupted(pki, package, monkeypatch)
+    half_done = package.read_bytes()
+    with package.open("rb") as held:  # another process's lock, as a running rewrite holds it
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(InputError, match="another process"):
+            recover_in_place(package)
+        assert package.read_bytes() == half_done
+    assert recover_in_place(package)
 
 
 def test_a_damaged_journal_is_refused(pki: Pki, packer: Packer) -> None:
