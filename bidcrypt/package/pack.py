@@ -48,6 +48,9 @@ SEALED_ROLES = (Role.RESPONSE, Role.PRICE_SHEET)
 #: Bytes of empty segments before the ciphertext: room for the RecipientInfos to grow when the
 #: package is re-encrypted in place (a 4096-bit RSA key, or an EC key, in place of a 2048-bit one).
 ROOM_FOR_REENCRYPTION = 1024
+#: Bytes per OCTET STRING segment of the encrypted content. Reading a package's header visits
+#: every segment (BER has no other way to the trailer), so large ones keep that cheap: 128 for 1 GiB.
+PACKAGE_SEGMENT = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -292,7 +295,12 @@ def pack(
 
     bidder = _check_signer(signer, at)
     choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note)
-    builder = EnvelopeBuilder().set_cipher(cipher).set_reserve(ROOM_FOR_REENCRYPTION)
+    builder = (
+        EnvelopeBuilder()
+        .set_cipher(cipher)
+        .set_chunk_size(PACKAGE_SEGMENT)
+        .set_reserve(ROOM_FOR_REENCRYPTION)
+    )
     if at is not None:
         builder = builder.set_validation_time(at)
     builder = builder.set_trust_store(trust)
