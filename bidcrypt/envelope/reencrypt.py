@@ -271,7 +271,7 @@ def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptRes
     not parse, the old bytes are put back.
     """
     for widen in range(3):
-        padding_size = plan.frame.exact_padding(functools.partial(_front_widened, plan, widen=widen))
+        padding_size = plan.frame.exact_padding(functools.partial(plan.front, widen=widen))
         if padding_size is not None:
             break
     else:
@@ -290,10 +290,6 @@ def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptRes
     patch = _inplace.Patch(plan.front(padding_size, widen), plan.end, plan.tail)
     _inplace.apply(path, descriptor, patch, parses)
     return plan.result(path, plan.end + len(plan.tail))
-
-
-def _front_widened(plan: _Rewrite, padding_size: int, *, widen: int) -> bytes:
-    return plan.front(padding_size, widen)
 
 
 def recover_in_place(path: Path) -> bool:
