@@ -155,7 +155,7 @@ def test_a_process_killed_midway_is_undone_by_the_next_run(
     with pytest.raises(PackageError, match="interrupted"):
         read_package_info(package)
     inspect = run_cli("inspect", package)
-    assert inspect.exit_code != 0 and "reencrypt --in-place" in inspect.stderr
+    assert inspect.exit_code == 53 and "reencrypt --in-place" in inspect.stderr  # package error
     # The same command again: the old bytes come back first, then it is done properly.
     with _p12(pki, "bidder-a/enc") as old_key:
         result = reencrypt_package(
@@ -201,6 +201,10 @@ def test_a_journal_is_never_applied_to_another_file(
         recover_in_place(package)
     with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(InputError, match="another file"):
         reencrypt_package(package, None, old_key, load_certificate(pki.cert("bidder-a/enc-replaced")))
+    command = ["--key", pki.p12("bidder-a/enc"), "--to", pki.cert("bidder-a/enc-replaced")]
+    run = run_cli("reencrypt", package, "--in-place", *command, env={"BIDCRYPT_PIN": pki.pin})
+    assert run.exit_code == 3 and "another file" in run.stderr  # input error
+    assert "Traceback" not in run.stderr and pki.pin not in run.stderr
     assert package.read_bytes() == second
     assert _inplace.journal_path(package).exists()  # kept: it is the only copy of the old bytes
 
