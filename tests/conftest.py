@@ -20,6 +20,15 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, settings
+
+# A busy 2-core CI machine must not fail a property test on time: no per-example deadline anywhere.
+settings.register_profile(
+    "bidcrypt",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+settings.load_profile("bidcrypt")
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"

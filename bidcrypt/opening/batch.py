@@ -288,8 +288,9 @@ class _Batch:
         number = int(row["id"])
         try:
             content_key = unwrap_content_key(info.header, self.entries)
-        except WrongKeyError:
+        except WrongKeyError as wrong_key:
             actual = file_sha256(self.session.directory / row["stored_as"])
+            error: BidcryptError = wrong_key
             if actual != row["sha256"]:
                 error = ReceiptMismatchError(actual=actual, expected=row["sha256"])
             self._record(_failure(number, error))

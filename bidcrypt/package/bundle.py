@@ -102,7 +102,7 @@ class BundleReader:
 
     def read(self, size: int = -1) -> bytes:
         """Up to *size* bytes of the bundle (all that is left when *size* is negative)."""
-        wanted = sys.maxsize if size is None or size < 0 else size
+        wanted = sys.maxsize if size < 0 else size
         parts: list[bytes] = []
         count = 0
         while count < wanted:

@@ -24,8 +24,6 @@ from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry
 
-_SIGNATURE_ALGORITHMS = {rsa.RSAPublicKey: "sha256_rsa", ec.EllipticCurvePublicKey: "sha256_ecdsa"}
-
 
 @dataclass(frozen=True)
 class SignedContent:
@@ -41,10 +39,11 @@ def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = Non
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
     certificate = certs.to_asn1(entry.certificate)
     public_key = entry.certificate.public_key()
-    algorithm = next(
-        (name for kind, name in _SIGNATURE_ALGORITHMS.items() if isinstance(public_key, kind)), None
-    )
-    if algorithm is None:
+    if isinstance(public_key, rsa.RSAPublicKey):
+        algorithm = "sha256_rsa"
+    elif isinstance(public_key, ec.EllipticCurvePublicKey):
+        algorithm = "sha256_ecdsa"
+    else:
         raise ManifestError(pick("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     signed_attributes = cms.CMSAttributes(
