@@ -525,6 +525,16 @@ class ReceiptMismatchError(OpeningError):
     zh = "投标文件与回执不符（SHA-256 为 {actual}，回执为 {expected}）"
 
 
+class PackageTooLargeError(InputError):
+    """A submitted package is larger than the session accepts."""
+
+    code = "package-too-large"
+    en = "{path} is larger than this session accepts ({limit} bytes)"
+    zh = "{path} 超过本次开标允许的文件大小（{limit} 字节）"
+    hint_en = "check that this is the bid package; the session's limit is set when it is created"
+    hint_zh = "请确认这是投标文件包；文件大小上限在创建开标会话时设定"
+
+
 class UnknownBidderError(OpeningError):
     """A package names a bidder that is not registered in the session."""
 

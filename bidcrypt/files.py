@@ -44,7 +44,7 @@ def input_error(exc: OSError, path: Path | str) -> InputError:
 
 def output_error(exc: OSError, path: Path | str) -> OutputError:
     """The :class:`OutputError` for *exc*, raised while writing *path*."""
-    return OutputError(exc.strerror or str(exc), path=path)
+    return OutputError(exc.strerror or str(exc), path=path, errno=exc.errno)
 
 
 def open_input(path: Path, *, buffered: bool = True) -> BinaryIO:

@@ -8,6 +8,7 @@ touched). Tests that need a peer tool skip when it is missing, except under
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -154,13 +155,26 @@ def run_cli(
 
 
 def run_bidcrypt(
-    *args: str | os.PathLike[str], env: dict[str, str] | None = None, check: bool = False, **kwargs: Any
+    *args: str | os.PathLike[str],
+    env: dict[str, str] | None = None,
+    check: bool = False,
+    clock_at: dt.datetime | None = None,
+    **kwargs: Any,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``bidcrypt`` command in a subprocess, as a user would."""
+    """Run the installed ``bidcrypt`` command in a subprocess, as a user would.
+
+    With *clock_at*, the process sees its system clock start at that moment
+    (libfaketime's ``faketime``): a test moves the clock instead of waiting
+    for a deadline, and bidcrypt has no switch of its own for it.
+    """
     full_env = dict(os.environ)
     full_env.update(env or {})
+    clock = []
+    if clock_at is not None:
+        offset = (clock_at - dt.datetime.now(dt.UTC)).total_seconds()
+        clock = [require_tool("faketime"), "-f", f"{offset:+.3f}"]
     return subprocess.run(
-        [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
+        [*clock, sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
         capture_output=True,
         text=True,
         env=full_env,

@@ -3,40 +3,55 @@
 The token is the bottleneck (a real UKey does a few private-key operations
 a second), so the token does exactly one unwrap per bid, serialised on one
 logged-in session in this process, while worker processes decrypt and
-verify the packages whose keys are already unwrapped. Every bid's outcome
-is written to the ledger as it completes; a failure of one bid never stops
-the others. A failure of the token or the disk stops the batch cleanly:
-it is recorded as an attempt of the bid concerned, and running the opening
-again carries on with the bids that have no outcome yet.
+verify the packages whose keys are already unwrapped.
+
+One bid never stops the opening. Every bid ends in one of three ways,
+written to the ledger as it happens:
+
+- **opened**, or **failed** with its cause, when the cause belongs to the
+  bid: its stored bytes (missing, altered: receipt mismatch), its
+  algorithms, its wrapped key, its content. Final.
+- an **attempt** with its cause, when the machine failed: the token was
+  removed or refused, the PIN, the session's disk is full. The batch stops
+  cleanly and the next run carries on with the bids that have no outcome.
+- an **attempt** too when the cause cannot be told (an unforeseen error of
+  the key source, a worker process that died): the bid stays pending and
+  the batch goes on.
+
+A key is tried only on the recipients that name it (no trial decryption);
+a bid not encrypted to the key is skipped, with an attempt saying so.
 
 A bid is opened into ``opened/.run-…/N`` by a worker and moved to
-``opened/N`` by this process when it records the outcome, so a run killed
-at any moment leaves nothing that a new run mistakes for finished work.
+``opened/N`` in the same ledger transaction that records it as opened.
+Each run starts by reconciling the folder with the ledger under the
+session lock, so a run killed at any moment leaves nothing that a new run
+mistakes for finished work, and ``opened/N`` exists exactly when the
+ledger says bid N was opened.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bidcrypt import certs
-from bidcrypt.envelope import ContentKey, EnvelopeHeader, unwrap_content_key
+from bidcrypt.envelope import unwrap_content_key
 from bidcrypt.envelope.opening import candidates
 from bidcrypt.errors import (
     BidcryptError,
     KeySourceError,
+    MechanismUnsupportedError,
     NotOpeningTimeError,
+    OpeningError,
     OutputError,
     PackageError,
     ReceiptMismatchError,
@@ -44,14 +59,15 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
-from bidcrypt.opening.ledger import dumps, now_text
+from bidcrypt.opening.disk import reconcile_opened, remove_path, sync_folder
+from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
+from bidcrypt.opening.pool import WorkerPool
 from bidcrypt.opening.session import OpeningSession
-from bidcrypt.package import PackageAttributes, PackageInfo, open_content, read_package_info
-from bidcrypt.quiet import quiet_library_logs
-from bidcrypt.trust import TrustStore
+from bidcrypt.opening.worker import Job, Result, file_sha256
+from bidcrypt.package import PackageInfo, read_package_info
 
-_CHUNK = 1 << 20
+__all__ = ["OpeningRun", "Progress", "file_sha256", "open_bids"]
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,8 @@ class OpeningRun:
     failed: list[int] = field(default_factory=list)
     #: Current bids this key cannot open (not encrypted to it).
     skipped: list[int] = field(default_factory=list)
+    #: Bids left pending with an attempt whose cause could not be told (they stay open for a new run).
+    deferred: list[int] = field(default_factory=list)
     #: The failure that stopped the batch early (token removed, PIN, disk full), if any.
     stopped: BidcryptError | None = None
     #: Private-key operations made on the key source.
@@ -85,6 +103,7 @@ class OpeningRun:
             "opened": self.opened,
             "failed": self.failed,
             "skipped": self.skipped,
+            "deferred": self.deferred,
             "stopped": None if self.stopped is None else self.stopped.to_dict(),
             "unwraps": self.unwraps,
             "seconds": round(self.seconds, 3),
@@ -119,77 +138,24 @@ class _CountingEntry(KeyEntry):
         return self._inner.claimed_transports()
 
 
-@dataclass(frozen=True)
-class _Job:
-    submission: int
-    path: str
-    sha256: str
-    header: EnvelopeHeader
-    content_key: ContentKey
-    attributes: PackageAttributes
-    output: str
-    trust: tuple[tuple[str, ...], tuple[str, ...]]
-    at: dt.datetime | None
+def stops_the_batch(error: BidcryptError) -> bool:
+    """True for a failure of the machine (token, PIN, the session's disk); False for one of a bid.
+
+    A key transport the token cannot undo is the bid's choice, so it is the
+    bid's outcome, although the key source reports it.
+    """
+    if isinstance(error, MechanismUnsupportedError):
+        return False
+    return isinstance(error, KeySourceError | OutputError)
 
 
-@dataclass(frozen=True)
-class _Result:
-    submission: int
-    status: str  # opened | failed | retry
-    error: BidcryptError | None = None
-    report: dict[str, Any] = field(default_factory=dict)
-    size: int = 0
-
-
-_TRUST_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], TrustStore] = {}
-
-
-def _trust(files: tuple[tuple[str, ...], tuple[str, ...]]) -> TrustStore:
-    if files not in _TRUST_CACHE:
-        _TRUST_CACHE[files] = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
-    return _TRUST_CACHE[files]
-
-
-def file_sha256(path: Path) -> str:
-    """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _failure(job_id: int, error: BidcryptError, status: str = "failed", **extra: Any) -> _Result:
-    return _Result(job_id, status, error, **extra)
-
-
-def work(job: _Job) -> _Result:
-    """Open one bid whose content key is known: check the receipt, decrypt, verify (in a worker)."""
-    path = Path(job.path)
-    try:
-        actual = file_sha256(path)
-        if actual != job.sha256:
-            return _failure(job.submission, ReceiptMismatchError(actual=actual, expected=job.sha256))
-        report = open_content(
-            path, job.header, job.content_key, job.attributes, Path(job.output), _trust(job.trust), job.at
+def _unforeseen(exc: Exception) -> OpeningError:
+    return OpeningError(
+        pick(
+            f"unforeseen error ({type(exc).__name__}); the bid stays pending for another run",
+            f"发生意外错误（{type(exc).__name__}），该投标文件保持待解密，可再次运行",
         )
-    except OutputError as error:
-        return _failure(job.submission, error, "retry")
-    except OSError as exc:
-        return _failure(job.submission, OutputError(exc.strerror or str(exc), path=job.output), "retry")
-    except BidcryptError as error:
-        return _failure(job.submission, error)
-    except Exception as exc:  # a package that trips a library: that bid fails, the batch goes on
-        detail = pick(
-            f"unexpected error while opening ({type(exc).__name__}: {exc})",
-            f"开启时发生意外错误（{type(exc).__name__}：{exc}）",
-        )
-        return _failure(job.submission, PackageError(detail))
-    size = path.stat().st_size
-    if report.ok:
-        return _Result(job.submission, "opened", report=report.to_dict(), size=size)
-    assert report.error is not None
-    return _failure(job.submission, report.error, report=report.to_dict(), size=size)
+    )
 
 
 class _Batch:
@@ -218,90 +184,90 @@ class _Batch:
         self.done = 0
         self.total = 0
 
-    def clean_leftovers(self) -> None:
-        """Remove what a killed run left: its run folder, and opened folders without an outcome."""
-        finished = {str(n) for n in self.session.outcomes()}
-        for child in self.opened_dir.iterdir():
-            if child.name.startswith(".run-") or (child.name.isdigit() and child.name not in finished):
-                shutil.rmtree(child, ignore_errors=True)
+    # -- before: the folder agrees with the ledger --------------------------------------------------
+
+    def reconcile(self) -> None:
+        """Make ``opened/`` agree with the ledger before the run (see :func:`reconcile_opened`)."""
+        outcomes = self.session.outcomes()
+        reconcile_opened(self.opened_dir, [n for n, row in outcomes.items() if row["status"] == "opened"])
+
+    # -- the run ----------------------------------------------------------------------------------
 
     def execute(self) -> OpeningRun:
         start = time.perf_counter()
-        self.clean_leftovers()
+        self.reconcile()
         self.run_dir.mkdir()
-        pending = self.session.pending()
-        jobs: list[tuple[Any, Any]] = []
-        for row in pending:
-            path = self.session.directory / row["stored_as"]
-            try:
-                info = read_package_info(path)
-            except BidcryptError as error:
-                self._record(self._unreadable(row, path, error))
-                continue
-            if not candidates(info.header, self.entries):
-                self.run.skipped.append(int(row["id"]))
-                continue
-            jobs.append((row, info))
-        self.total = len(jobs)
         try:
-            self._run_jobs(jobs)
+            ready = [job for job in map(self._examine, self.session.pending()) if job is not None]
+            self.total = len(ready)
+            WorkerPool(self).drive(deque(ready))
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run.unwraps = self.counter[0]
         self.run.seconds = time.perf_counter() - start
         return self.run
 
-    def _unreadable(self, row: Any, path: Path, error: BidcryptError) -> _Result:
-        """A stored package whose header cannot be read: the receipt says whether it was altered."""
-        actual = file_sha256(path)
-        if actual != row["sha256"]:
-            return _failure(int(row["id"]), ReceiptMismatchError(actual=actual, expected=row["sha256"]))
-        return _failure(int(row["id"]), error)
+    def _stored(self, row: Row) -> Path:
+        """The stored submission of *row*; the ledger's path is only trusted when it is the expected one."""
+        return self.session.directory / "submissions" / f"{int(row['id'])}.bid"
 
-    def _run_jobs(self, jobs: list[tuple[Any, Any]]) -> None:
-        if not jobs:
-            return
-        context = get_context("spawn")
-        limit = max(2, self.workers * 2)
-        in_flight: dict[Future[_Result], int] = {}
-        with ProcessPoolExecutor(
-            max_workers=min(self.workers, len(jobs)), mp_context=context, initializer=quiet_library_logs
-        ) as pool:
-            try:
-                for row, info in jobs:
-                    if self.run.stopped is not None:
-                        break
-                    job = self._prepare(row, info)
-                    if job is None:
-                        continue
-                    in_flight[pool.submit(work, job)] = job.submission
-                    while len(in_flight) >= limit:
-                        self._collect(in_flight, FIRST_COMPLETED)
-                while in_flight:
-                    self._collect(in_flight, FIRST_COMPLETED)
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+    def _examine(self, row: Row) -> tuple[Row, PackageInfo] | None:
+        """Read a pending bid's header; record what keeps it from being opened with this key."""
+        number = int(row["id"])
+        path = self._stored(row)
+        mismatch = _stored_file_problem(row, path)
+        if mismatch is not None:
+            self._record(Result(number, "failed", mismatch))
+            return None
+        try:
+            info = read_package_info(path)
+            named = candidates(info.header, self.entries)
+        except OSError as exc:  # the stored file cannot be read now (I/O): try again in another run
+            self._defer(number, OpeningError(exc.strerror or str(exc)))
+            return None
+        except BidcryptError as error:
+            self._fail_with_receipt(row, path, error)
+            return None
+        except Exception as exc:  # a header that trips a library: the bid's own failure
+            self._fail_with_receipt(row, path, _malformed(exc))
+            return None
+        if not named:
+            self.run.skipped.append(number)
+            self._attempt(number, _not_for_this_key())
+            return None
+        return row, info
 
-    def _prepare(self, row: Any, info: PackageInfo) -> _Job | None:
-        """Unwrap the content key on the token (the only token operation per bid)."""
+    def _fail_with_receipt(self, row: Row, path: Path, error: BidcryptError) -> None:
+        """Record *error* as the bid's outcome, or a receipt mismatch when its bytes left the receipt."""
         number = int(row["id"])
         try:
+            actual = file_sha256(path)
+        except OSError as exc:
+            self._defer(number, OpeningError(exc.strerror or str(exc)))
+            return
+        if actual != row["sha256"]:
+            error = ReceiptMismatchError(actual=actual, expected=row["sha256"])
+        self._record(Result(number, "failed", error))
+
+    def prepare(self, row: Row, info: PackageInfo) -> Job | None:
+        """Unwrap the content key on the token (the only token operation per bid)."""
+        number = int(row["id"])
+        path = self._stored(row)
+        try:
             content_key = unwrap_content_key(info.header, self.entries)
-        except WrongKeyError as wrong_key:
-            actual = file_sha256(self.session.directory / row["stored_as"])
-            error: BidcryptError = wrong_key
-            if actual != row["sha256"]:
-                error = ReceiptMismatchError(actual=actual, expected=row["sha256"])
-            self._record(_failure(number, error))
+        except BidcryptError as error:
+            if stops_the_batch(error):
+                self._attempt(number, error)
+                self.run.stopped = error
+            else:
+                self._fail_with_receipt(row, path, error)
             return None
-        except KeySourceError as error:
-            self._record(_failure(number, error, "retry"))
-            self.run.stopped = error
+        except Exception as exc:  # the key source failed in a way nobody foresaw: keep the bid pending
+            self._defer(number, _unforeseen(exc))
             return None
-        return _Job(
+        return Job(
             number,
-            str(self.session.directory / row["stored_as"]),
+            str(path),
             row["sha256"],
             info.header,
             content_key,
@@ -311,53 +277,65 @@ class _Batch:
             self.at,
         )
 
-    def _collect(self, in_flight: dict[Future[_Result], int], mode: str) -> None:
-        finished, _ = wait(list(in_flight), return_when=mode)
-        for future in finished:
-            number = in_flight.pop(future)
-            try:
-                result = future.result()
-            except Exception as exc:  # a worker died: record it as an attempt, the bid stays pending
-                error = OutputError(f"worker failed: {type(exc).__name__}", path=f"opened/{number}")
-                result = _failure(number, error, "retry")
-            self._record(result)
-            if result.status == "retry" and self.run.stopped is None:
-                self.run.stopped = result.error
+    # -- writing outcomes ---------------------------------------------------------------------------
 
-    def _record(self, result: _Result) -> None:
-        """Write one bid's outcome (or retryable attempt) to the ledger, moving opened files into place."""
-        number = result.submission
-        now = now_text()
-        error = result.error
-        code, cause, cause_zh = (
-            (None, None, None) if error is None else (error.code, error.message("en"), error.message("zh"))
-        )
-        if result.status == "retry":
-            with self.ledger.transaction() as db:
-                db.execute(
-                    "INSERT INTO attempts(submission_id, at, cause_code, cause, cause_zh) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (number, now, code, cause, cause_zh),
-                )
-            return
-        output = None
-        if result.status == "opened":
-            final = self.opened_dir / str(number)
-            (self.run_dir / str(number)).rename(final)
-            output = str(final.relative_to(self.session.directory))
+    def _attempt(self, number: int, error: BidcryptError) -> None:
+        """Record an unsuccessful attempt; the bid keeps no outcome and a new run may open it."""
         with self.ledger.transaction() as db:
+            db.execute(
+                "INSERT INTO attempts(submission_id, at, cause_code, cause, cause_zh) VALUES (?, ?, ?, ?, ?)",
+                (number, now_text(), error.code, error.message("en"), error.message("zh")),
+            )
+
+    def _defer(self, number: int, error: BidcryptError) -> None:
+        self._attempt(number, error)
+        self.run.deferred.append(number)
+
+    def record(self, result: Result) -> None:
+        """Write a worker's result: an outcome, or an attempt that stops the batch."""
+        if result.status == "retry":
+            assert result.error is not None
+            self._attempt(result.submission, result.error)
+            if self.run.stopped is None:
+                self.run.stopped = result.error
+            return
+        self._record(result)
+
+    def _record(self, result: Result) -> None:
+        """Write one bid's outcome, moving its opened files into place in the same transaction.
+
+        Idempotent: a bid that already has an outcome keeps it, and its
+        files from this run are dropped. The folder is renamed inside the
+        transaction and its parent synced before the commit; a crash before
+        the commit leaves an ``opened/N`` without an outcome, which the next
+        run removes.
+        """
+        number = result.submission
+        error = result.error
+        staged = self.run_dir / str(number)
+        with self.ledger.transaction() as db:
+            if db.execute("SELECT 1 FROM outcomes WHERE submission_id = ?", (number,)).fetchone():
+                remove_path(staged)
+                return
+            output = None
+            if result.status == "opened":
+                final = self.opened_dir / str(number)
+                remove_path(final)
+                staged.rename(final)
+                sync_folder(self.opened_dir)
+                output = str(final.relative_to(self.session.directory))
             db.execute(
                 "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, output, "
                 "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     number,
                     result.status,
-                    code,
-                    cause,
-                    cause_zh,
+                    None if error is None else error.code,
+                    None if error is None else error.message("en"),
+                    None if error is None else error.message("zh"),
                     dumps(result.report),
                     output,
-                    now,
+                    now_text(),
                 ),
             )
         (self.run.opened if result.status == "opened" else self.run.failed).append(number)
@@ -365,6 +343,51 @@ class _Batch:
         self.done += 1
         if self.progress is not None:
             self.progress(Progress(self.done, self.total, self.run.bytes, str(number)))
+
+    @property
+    def stopped(self) -> BidcryptError | None:
+        """The failure that stopped the batch, if any."""
+        return self.run.stopped
+
+    def worker_died(self, job: Job, exc: BaseException) -> None:
+        """A worker process died while opening *job* alone: the bid stays pending, with the cause."""
+        self._defer(
+            job.submission,
+            OpeningError(
+                pick(
+                    f"the worker process opening this bid died ({type(exc).__name__})",
+                    f"解密此投标文件的工作进程意外退出（{type(exc).__name__}）",
+                )
+            ),
+        )
+
+
+def _stored_file_problem(row: Row, path: Path) -> ReceiptMismatchError | None:
+    """A receipt mismatch when the stored submission is missing or is not a regular file."""
+    if Path(str(row["stored_as"])) != path.relative_to(path.parent.parent):
+        detail = pick("the ledger names another stored file", "账本记录的存储文件路径不符")
+    elif not os.path.lexists(path):
+        detail = pick("the stored submission is missing", "存储的投标文件不存在")
+    elif path.is_symlink() or not path.is_file():
+        detail = pick("the stored submission is not a regular file", "存储的投标文件不是普通文件")
+    else:
+        return None
+    return ReceiptMismatchError(detail, actual="-", expected=row["sha256"])
+
+
+def _not_for_this_key() -> WrongKeyError:
+    return WrongKeyError(
+        pick("not encrypted to the key used for this opening", "该投标文件未加密给本次开标使用的密钥")
+    )
+
+
+def _malformed(exc: Exception) -> BidcryptError:
+    return PackageError(
+        pick(
+            f"the package header cannot be read ({type(exc).__name__})",
+            f"无法读取文件包头（{type(exc).__name__}）",
+        )
+    )
 
 
 def open_bids(
@@ -379,14 +402,16 @@ def open_bids(
     """Open every current bid of *session* that *key_source* can open; one login, one unwrap per bid.
 
     Refused before the opening time, after the window closed, and while
-    another process opens the same session. *workers* decryption processes
+    another process works on the session. *workers* decryption processes
     run beside the token (default: the number of cores). *at* is the time
-    certificates are validated at (default: now).
+    certificates are validated at (default: now); *now* is the time the
+    opening is asked at (default: the system clock), for callers that keep
+    their own clock.
     """
-    moment = now or dt.datetime.now(dt.UTC)
-    settings = session.settings
-    if moment < settings.opening_time:
-        raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
-    session.require_open_window()
     with SessionLock(session.directory):
+        moment = now or dt.datetime.now(dt.UTC)
+        settings = session.settings
+        if moment < settings.opening_time:
+            raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
+        session.require_open_window()
         return _Batch(session, key_source, workers or os.cpu_count() or 1, progress, at).execute()

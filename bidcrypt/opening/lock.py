@@ -1,38 +1,124 @@
-"""One opening at a time per session: an exclusive, non-blocking file lock.
+"""One change at a time per session: an exclusive file lock on the session folder.
 
-The lock is an ``flock`` on a file in the session folder, so the operating
-system releases it when the holder dies (even by SIGKILL) and a new
-``open`` can resume at once.
+Every command that changes a session holds the lock: ``open`` for its
+whole run, the others (submit, withdraw, register, bind, close) for their
+short write. The lock is an ``flock`` on ``SESSION/open.lock``, so the
+operating system releases it when the holder dies (even by SIGKILL) and a
+new command can go on at once. The file is opened without following a
+symbolic link and is never written or truncated: a lock file that is not
+a regular file is refused, never clobbered.
+
+The same kind of lock marks a file that a live process is still writing
+(:func:`hold_file`, :func:`is_held`), so that what a killed process left
+can be told from what a running one is writing.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
+import stat
+import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
-from bidcrypt.errors import SessionBusyError
+from bidcrypt.errors import OpeningError, SessionBusyError
+from bidcrypt.i18n import pick
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: sessions are kept on the opening officials' POSIX machines
+    fcntl = None  # type: ignore[assignment]
+
+#: How long a short change waits for the lock before giving up (seconds).
+CHANGE_WAIT = 10.0
+_POLL = 0.05
+
+
+def _require_locks() -> None:
+    if fcntl is None:  # pragma: no cover - Windows
+        raise OpeningError(
+            pick(
+                "opening sessions need file locks (Linux or another POSIX system)",
+                "开标会话需要文件锁（Linux 或其他 POSIX 系统）",
+            )
+        )
+
+
+def try_lock(descriptor: int) -> bool:
+    """Take the exclusive lock of an open file without waiting; False when another holder has it."""
+    _require_locks()
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def is_held(path: Path) -> bool:
+    """True when a live process holds the lock of the file *path* (False when it is gone or free)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return not try_lock(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class SessionLock:
-    """Hold the session's opening lock for the duration of a ``with`` block."""
+    """Hold the session's lock for the duration of a ``with`` block.
+
+    With *wait* (seconds) the lock is waited for that long, for short
+    changes that meet another short change; without, a lock already held
+    is refused at once (:class:`SessionBusyError`), as ``open`` wants.
+    """
 
     FILE_NAME = "open.lock"
 
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / self.FILE_NAME
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        wait: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.path = Path(directory) / self.FILE_NAME
+        self.wait = wait
+        self._monotonic = monotonic
         self._descriptor: int | None = None
 
-    def __enter__(self) -> SessionLock:
-        descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+    def _open(self) -> int:
+        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+            descriptor = os.open(self.path, flags, 0o644)
+        except OSError as exc:
+            raise OpeningError(
+                pick(
+                    f"cannot open the session lock {self.path} ({exc.strerror})",
+                    f"无法打开开标会话锁文件 {self.path}（{exc.strerror}）",
+                )
+            ) from exc
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             os.close(descriptor)
-            raise SessionBusyError(path=self.path.parent) from exc
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, f"{os.getpid()}\n".encode())
+            raise OpeningError(
+                pick(
+                    f"the session lock {self.path} is not a regular file; the session is damaged",
+                    f"开标会话锁 {self.path} 不是普通文件，会话已损坏",
+                )
+            )
+        return descriptor
+
+    def __enter__(self) -> SessionLock:
+        _require_locks()
+        descriptor = self._open()
+        give_up = self._monotonic() + self.wait
+        while not try_lock(descriptor):
+            if self._monotonic() >= give_up:
+                os.close(descriptor)
+                raise SessionBusyError(path=self.path.parent)
+            time.sleep(_POLL)
         self._descriptor = descriptor
         return self
 
@@ -43,6 +129,11 @@ class SessionLock:
         tb: TracebackType | None,
     ) -> None:
         if self._descriptor is not None:
-            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
-            os.close(self._descriptor)
+            os.close(self._descriptor)  # closing the only descriptor releases the lock
             self._descriptor = None
+
+
+def hold_file(descriptor: int) -> None:
+    """Mark the open file as being written by this process, until the descriptor is closed."""
+    if not try_lock(descriptor):  # pragma: no cover - a new file is never locked
+        raise OpeningError(pick("the file is being written by another process", "文件正被另一进程写入"))

@@ -15,12 +15,13 @@ currently bound encryption certificates. Every refusal is recorded too.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import os
 import shutil
-import tempfile
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,12 +41,16 @@ from bidcrypt.errors import (
     NoCertificateBoundError,
     OpeningError,
     OutputExistsError,
+    PackageTooLargeError,
     UnknownBidderError,
     WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.i18n import pick
+from bidcrypt.opening.disk import reconcile_opened
+from bidcrypt.opening.incoming import DEFAULT_MAX_PACKAGE_SIZE, Incoming
 from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text, parse_time
+from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
 from bidcrypt.package import PackageInfo, check_package, read_package_info
 from bidcrypt.trust import TrustStore
 
@@ -55,8 +60,6 @@ if TYPE_CHECKING:
     from bidcrypt.keys import KeySource
     from bidcrypt.opening.batch import OpeningRun, Progress
     from bidcrypt.opening.record import OpeningRecord
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,12 @@ class OpeningSession:
         anchors, crls = self.trust_files()
         return TrustStore.load(anchors, crls)
 
+    @contextlib.contextmanager
+    def _change(self) -> Iterator[sqlite3.Connection]:
+        """A ledger transaction under the session lock: every change of a session takes it."""
+        with SessionLock(self.directory, wait=CHANGE_WAIT), self.ledger.transaction() as db:
+            yield db
+
     # -- bidders and their certificates ----------------------------------------------------------
 
     def register_bidder(self, name: str, credit_code: str) -> int:
@@ -199,7 +208,7 @@ class OpeningSession:
         code = uscc.normalise(credit_code)
         if not name.strip():
             raise InputError(pick("a bidder needs a name", "须填写投标人名称"), path="-")
-        with self.ledger.transaction() as db:
+        with self._change() as db:
             row = db.execute("SELECT id FROM bidders WHERE credit_code = ?", (code,)).fetchone()
             if row is not None:
                 db.execute("UPDATE bidders SET name = ? WHERE id = ?", (name, row["id"]))
@@ -243,7 +252,7 @@ class OpeningSession:
             raise IdentityMismatchError(actual=actual, expected=f"{bidder['name']} ({bidder['credit_code']})")
         der = certificate.public_bytes(serialization.Encoding.DER)
         fingerprint = hashlib.sha256(der).hexdigest()
-        with self.ledger.transaction() as db:
+        with self._change() as db:
             existing = db.execute(
                 "SELECT b.name, b.id FROM certificates c JOIN bidders b ON b.id = c.bidder_id "
                 "WHERE c.fingerprint = ?",
@@ -276,28 +285,40 @@ class OpeningSession:
 
     # -- submissions -------------------------------------------------------------------------
 
-    def submit(self, package: Path, clock: Clock | None = None) -> Receipt:
+    def submit(self, package: str | os.PathLike[str], clock: Clock | None = None) -> Receipt:
         """Accept a bid package before the deadline and return its receipt; record every refusal.
 
-        Checked without a key: tender and lot, the bidder's registration and
-        name, the deadline (by *clock*: the system clock, a fixed clock, or an
+        Checked without a key: the size (at most the session's maximum
+        package size), tender and lot, the bidder's registration and name,
+        the deadline (by *clock*: the system clock, a fixed clock, or an
         RFC 3161 authority), and the re-encrypt rule against the bidder's
         currently bound encryption certificates.
         """
-        staging, sha256, size = self._copy_in(package)
-        stamp: Stamp | None = None
+        receiving = Incoming(self, Path(package))
+        try:
+            with receiving as incoming:
+                try:
+                    stamp = (clock or SystemClock()).stamp(bytes.fromhex(incoming.sha256))
+                except BidcryptError as error:
+                    with SessionLock(self.directory, wait=CHANGE_WAIT):
+                        self._record_rejection(incoming.sha256, incoming.size, None, None, None, error)
+                    raise
+                with SessionLock(self.directory, wait=CHANGE_WAIT):
+                    return self._accept(incoming, stamp)
+        except PackageTooLargeError as error:
+            with SessionLock(self.directory, wait=CHANGE_WAIT):
+                self._record_rejection("-", receiving.size, None, None, None, error)
+            raise
+
+    def _accept(self, incoming: Incoming, stamp: Stamp) -> Receipt:
+        """Check the received package and store it with its receipt (under the session lock)."""
         bidder_code = lot = None
         try:
-            stamp = (clock or SystemClock()).stamp(bytes.fromhex(sha256))
-            info = read_package_info(staging)
+            info = read_package_info(incoming.staging)
             bidder_code, lot = info.attributes.credit_code, info.attributes.lot
             bidder = self._check_submission(info, stamp)
         except BidcryptError as error:
-            staging.unlink(missing_ok=True)
-            self._record_rejection(sha256, size, bidder_code, lot, stamp, error)
-            raise
-        except BaseException:
-            staging.unlink(missing_ok=True)
+            self._record_rejection(incoming.sha256, incoming.size, bidder_code, lot, stamp, error)
             raise
         with self.ledger.transaction() as db:
             cursor = db.execute(
@@ -306,8 +327,8 @@ class OpeningSession:
                 (
                     bidder["id"],
                     lot,
-                    sha256,
-                    size,
+                    incoming.sha256,
+                    incoming.size,
                     now_text(stamp.time),
                     stamp.source,
                     stamp.evidence,
@@ -322,40 +343,25 @@ class OpeningSession:
                 "WHERE bidder_id = ? AND lot IS ? AND state = 'current' AND id != ?",
                 (now_text(stamp.time), bidder["id"], lot, number),
             )
-            staging.replace(self.directory / stored)
+            incoming.store(self.directory / stored)
         return Receipt(
             number,
             info.attributes.tender,
             lot,
             bidder["name"],
             bidder["credit_code"],
-            sha256,
-            size,
+            incoming.sha256,
+            incoming.size,
             stamp.time,
             stamp.source,
             stamp.evidence,
         )
 
-    def _copy_in(self, package: Path) -> tuple[Path, str, int]:
-        """Copy the submitted bytes into the session (read-only), hashing them on the way."""
-        folder = self.directory / "submissions"
-        descriptor, name = tempfile.mkstemp(prefix=".incoming-", suffix=".part", dir=folder)
-        staging = Path(name)
-        digest = hashlib.sha256()
-        size = 0
-        try:
-            with package.open("rb") as source, os.fdopen(descriptor, "wb") as out:
-                while chunk := source.read(_CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    size += len(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            staging.chmod(0o444)
-        except OSError as exc:
-            staging.unlink(missing_ok=True)
-            raise InputError(exc.strerror or str(exc), path=package) from exc
-        return staging, digest.hexdigest(), size
+    @property
+    def max_package_size(self) -> int:
+        """The largest package the session accepts, in bytes."""
+        value = self.ledger.meta("max_package_size")
+        return int(value) if value and value.isdigit() else DEFAULT_MAX_PACKAGE_SIZE
 
     def _check_submission(self, info: PackageInfo, stamp: Stamp) -> Row:
         settings = self.settings
@@ -413,7 +419,7 @@ class OpeningSession:
         moment = (clock or SystemClock()).stamp(b"\0" * 32).time
         if moment > self.settings.deadline:
             raise DeadlinePassedError(deadline=certs.format_time(self.settings.deadline))
-        with self.ledger.transaction() as db:
+        with self._change() as db:
             row = db.execute(
                 "SELECT id FROM submissions WHERE bidder_id = ? AND lot IS ? AND state = 'current'",
                 (bidder["id"], lot),
@@ -457,11 +463,13 @@ class OpeningSession:
         *,
         workers: int | None = None,
         progress: Callable[[Progress], None] | None = None,
+        at: dt.datetime | None = None,
+        now: dt.datetime | None = None,
     ) -> OpeningRun:
         """Open every bid the key can open (see :func:`bidcrypt.opening.open_bids`)."""
         from bidcrypt.opening.batch import open_bids
 
-        return open_bids(self, key_source, workers=workers, progress=progress)
+        return open_bids(self, key_source, workers=workers, progress=progress, at=at, now=now)
 
     def record(self) -> OpeningRecord:
         """The opening record (开标记录) as it stands."""
@@ -478,30 +486,40 @@ class OpeningSession:
             raise WindowClosedError(closed_at=certs.format_time(closed))
 
     def close_window(self, at: dt.datetime | None = None) -> int:
-        """End the decryption window: bids still unopened are recorded as not decrypted; return how many."""
-        self.require_open_window()
-        moment = at or dt.datetime.now(dt.UTC)
-        pending = self.pending()
-        attempts = self.attempts()
-        with self.ledger.transaction() as db:
-            for row in pending:
-                last = attempts.get(int(row["id"]))
-                cause, cause_zh = "not decrypted within the window", "未在解密时间内解密"
-                if last is not None:
-                    cause, cause_zh = f"{cause} ({last['cause']})", f"{cause_zh}（{last['cause_zh']}）"
-                db.execute(
-                    "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, "
-                    "finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, '{}', ?)",
-                    (
-                        row["id"],
-                        last["cause_code"] if last is not None else "not-decrypted",
-                        cause,
-                        cause_zh,
-                        now_text(moment),
-                    ),
-                )
-            self.ledger.set_meta(db, "closed_at", now_text(moment))
-        return len(pending)
+        """End the decryption window: bids still unopened are recorded as not decrypted; return how many.
+
+        Under the session lock, so never while an opening runs; what a
+        killed opening left in ``opened/`` is removed first.
+        """
+        with SessionLock(self.directory, wait=CHANGE_WAIT):
+            self.require_open_window()
+            moment = at or dt.datetime.now(dt.UTC)
+            outcomes = self.outcomes()
+            reconcile_opened(
+                self.directory / "opened", [n for n, row in outcomes.items() if row["status"] == "opened"]
+            )
+            pending = self.pending()
+            attempts = self.attempts()
+            with self.ledger.transaction() as db:
+                for row in pending:
+                    last = attempts.get(int(row["id"]))
+                    cause, cause_zh = "not decrypted within the window", "未在解密时间内解密"
+                    if last is not None:
+                        cause, cause_zh = f"{cause} ({last['cause']})", f"{cause_zh}（{last['cause_zh']}）"
+                    db.execute(
+                        "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, "
+                        "finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, '{}', ?) "
+                        "ON CONFLICT(submission_id) DO NOTHING",
+                        (
+                            row["id"],
+                            last["cause_code"] if last is not None else "not-decrypted",
+                            cause,
+                            cause_zh,
+                            now_text(moment),
+                        ),
+                    )
+                self.ledger.set_meta(db, "closed_at", now_text(moment))
+            return len(pending)
 
     def pending(self) -> list[Row]:
         """Current submissions without an outcome."""

@@ -227,7 +227,7 @@ def test_a_package_that_trips_a_library_fails_alone(
     from bidcrypt.envelope import unwrap_content_key
     from bidcrypt.package import read_package_info
 
-    batch = importlib.import_module("bidcrypt.opening.batch")
+    worker = importlib.import_module("bidcrypt.opening.worker")
     package = many_packages[0]
     info = read_package_info(package)
     with open_key_source(str(pki.p12("authority/enc")), PinSource.of_value(pki.pin)) as key:
@@ -236,11 +236,11 @@ def test_a_package_that_trips_a_library_fails_alone(
     def trips(*args: object, **kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(batch, "open_content", trips)
-    job = batch._Job(
-        7, str(package), batch.file_sha256(package), info.header, content_key, info.attributes,
+    monkeypatch.setattr(worker, "open_content", trips)
+    job = worker.Job(
+        7, str(package), worker.file_sha256(package), info.header, content_key, info.attributes,
         str(tmp_path / "7"), ((str(pki.roots),), ()), None,
     )  # fmt: skip
-    result = batch.work(job)
+    result = worker.work(job)
     assert result.status == "failed" and result.error is not None
     assert "RecursionError" in result.error.message("en")

@@ -1,0 +1,183 @@
+"""What an opening worker process does: open one bid whose content key is already unwrapped.
+
+A worker checks the stored bytes against the receipt, decrypts, verifies
+and writes the bid's files, syncs them to the disk, and returns a
+:class:`Result`. It never stops the batch itself: a failure that belongs
+to the bid is a ``failed`` result with its cause; a failure of the machine
+(the session's disk full, an I/O error) is a ``retry`` result, which stops
+the batch cleanly and leaves the bid to the next run.
+
+Workers die with the process that started them: a parent killed with
+SIGKILL must not leave processes behind that hold content keys and the
+caller's pipes. On Linux the kernel sends them SIGKILL
+(``PR_SET_PDEATHSIG``); everywhere, a watcher thread notices the parent's
+end, or the batch's stop signal, and exits at once.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import datetime as dt
+import errno
+import hashlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from bidcrypt.envelope import ContentKey, EnvelopeHeader
+from bidcrypt.errors import BidcryptError, OutputError, PackageError, ReceiptMismatchError
+from bidcrypt.i18n import pick
+from bidcrypt.opening.disk import sync_tree
+from bidcrypt.package import PackageAttributes, open_content
+from bidcrypt.quiet import quiet_library_logs
+from bidcrypt.trust import TrustStore
+
+_CHUNK = 1 << 20
+#: How often the watcher thread looks at the parent and the stop signal, in seconds.
+_WATCH_INTERVAL = 0.25
+#: Failures to write that come from the machine, not from what a bid contains: they stop the batch.
+MACHINE_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOMEM}
+    | {errno.EMFILE, errno.ENFILE, errno.EBUSY, errno.EFBIG}
+)
+
+Status = Literal["opened", "failed", "retry"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One bid to open: where it is stored, its receipt digest, its header and unwrapped content key."""
+
+    submission: int
+    path: str
+    sha256: str
+    header: EnvelopeHeader
+    content_key: ContentKey
+    attributes: PackageAttributes
+    #: The folder to create with the bid's files (inside the run's private folder).
+    output: str
+    #: The session's CA certificate and CRL files.
+    trust: tuple[tuple[str, ...], tuple[str, ...]]
+    at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Result:
+    """What became of one bid: ``opened``, ``failed`` (its outcome) or ``retry`` (the machine failed)."""
+
+    submission: int
+    status: Status
+    error: BidcryptError | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    size: int = 0
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def is_machine_errno(number: int | None) -> bool:
+    """True when a failed write says the machine is at fault (disk full, I/O error, permissions)."""
+    return number in MACHINE_ERRNOS
+
+
+_TRUST_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], TrustStore] = {}
+
+
+def _trust(files: tuple[tuple[str, ...], tuple[str, ...]]) -> TrustStore:
+    if files not in _TRUST_CACHE:
+        _TRUST_CACHE[files] = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
+    return _TRUST_CACHE[files]
+
+
+def _unforeseen(exc: BaseException) -> PackageError:
+    return PackageError(
+        pick(
+            f"unexpected error while opening ({type(exc).__name__}: {exc})",
+            f"开启时发生意外错误（{type(exc).__name__}：{exc}）",
+        )
+    )
+
+
+def work(job: Job) -> Result:
+    """Open one bid: check the receipt, decrypt, verify, write and sync its files (in a worker)."""
+    path = Path(job.path)
+    failed: Status = "failed"
+    try:
+        actual = file_sha256(path)
+        if actual != job.sha256:
+            return Result(job.submission, failed, ReceiptMismatchError(actual=actual, expected=job.sha256))
+        report = open_content(
+            path, job.header, job.content_key, job.attributes, Path(job.output), _trust(job.trust), job.at
+        )
+        if report.ok:
+            sync_tree(Path(job.output))
+    except OutputError as error:
+        return Result(job.submission, "retry" if _machine_output_error(error) else failed, error)
+    except OSError as exc:
+        cause = OutputError(exc.strerror or str(exc), path=job.output, errno=exc.errno)
+        return Result(job.submission, "retry" if is_machine_errno(exc.errno) else failed, cause)
+    except BidcryptError as error:
+        return Result(job.submission, failed, error)
+    except Exception as exc:  # a package that trips a library: that bid fails, the batch goes on
+        return Result(job.submission, failed, _unforeseen(exc))
+    size = path.stat().st_size
+    if report.ok:
+        return Result(job.submission, "opened", report=report.to_dict(), size=size)
+    assert report.error is not None
+    return Result(job.submission, failed, report.error, report=report.to_dict(), size=size)
+
+
+def _machine_output_error(error: OutputError) -> bool:
+    """An output error is the machine's unless it carries an errno that a bid's content can cause."""
+    number = error.params.get("errno")
+    return not isinstance(number, int) or is_machine_errno(number)
+
+
+# --- the life of a worker process ---------------------------------------------------------------
+
+
+def start_worker(stop: Any) -> None:
+    """Initialise a worker process: quiet logs, die with the parent, exit when *stop* is set.
+
+    *stop* is a ``multiprocessing`` event of the batch, set when the batch
+    is interrupted (Ctrl-C, SIGTERM): the workers then exit at once instead
+    of finishing their bids.
+    """
+    quiet_library_logs()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl-C reaches all
+    _die_with_parent()
+    parent = multiprocessing.parent_process()
+
+    def watch() -> None:
+        while not stop.wait(_WATCH_INTERVAL):
+            if parent is not None and not parent.is_alive():
+                break
+        os._exit(1)
+
+    threading.Thread(target=watch, name="bidcrypt-parent-watch", daemon=True).start()
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to kill this process when its parent ends (``PR_SET_PDEATHSIG``)."""
+    if not sys.platform.startswith("linux"):
+        return
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl: the watcher remains
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and not parent.is_alive():  # the parent ended before the request took effect
+        os._exit(1)
