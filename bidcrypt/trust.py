@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bidcrypt import certs
+from bidcrypt.aio import run_sync
 from bidcrypt.errors import (
     CertificateExpiredError,
     CertificateRevokedError,
@@ -128,8 +129,6 @@ class TrustStore:
         :class:`CertificateUntrustedError`, :class:`CertificateRevokedError` or
         :class:`CertificateExpiredError`.
         """
-        import asyncio
-
         from pyhanko_certvalidator import CertificateValidator
         from pyhanko_certvalidator import errors as validation_errors
 
@@ -137,7 +136,7 @@ class TrustStore:
         validator = CertificateValidator(certs.to_asn1(certificate), validation_context=context)
         subject = certs.display_name(certificate)
         try:
-            path = asyncio.run(validator.async_validate_path())
+            path = run_sync(validator.async_validate_path())
         except validation_errors.RevokedError as exc:
             revoked_at = getattr(exc, "revocation_dt", None)
             raise CertificateRevokedError(
