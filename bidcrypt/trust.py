@@ -104,7 +104,9 @@ class TrustStore:
         """pyHanko's validation context for this store at *at* (default: now).
 
         Offline: nothing is fetched, and revocation is soft-fail, so only a
-        CRL given here can make a certificate revoked.
+        CRL given here can make a certificate revoked. A CRL issued after *at*
+        still counts (retroactively): judging a seal at its timestamp, a later
+        CRL tells whether the certificate had been revoked by then.
         """
         from pyhanko_certvalidator import ValidationContext
 
@@ -115,6 +117,7 @@ class TrustStore:
             moment=at or dt.datetime.now(dt.UTC),
             allow_fetching=False,
             revocation_mode="soft-fail",
+            retroactive_revinfo=True,
         )
 
     def validate(
