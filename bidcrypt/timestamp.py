@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 #: Status texts a TSA sends back are shown only this long, printable characters only.
 MAX_STATUS_TEXT = 200
 
+#: What malformed ASN.1 raises in asn1crypto, cryptography and pyHanko (an unknown digest OID
+#: is an AttributeError there, a bad certificate version cryptography's InvalidVersion).
+MALFORMED = (ValueError, TypeError, KeyError, IndexError, AttributeError, x509.InvalidVersion)
+
 
 @dataclass(frozen=True)
 class CheckedToken:
@@ -76,7 +80,7 @@ def parse_response(body: bytes, url: str = "-") -> tuple[cms.ContentInfo, tsp.TS
             raise TimestampError(pick("the token holds no TSTInfo", "令牌中没有 TSTInfo"), url=url)
         info.native  # noqa: B018 - parse every field now, so a malformed one is refused here
         return token, info
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+    except MALFORMED as exc:
         raise TimestampError(pick("the answer is malformed", "应答格式错误"), url=url) from exc
 
 
@@ -205,7 +209,7 @@ async def async_check_token(
         )
     except TimestampError:
         raise
-    except (ValueError, TypeError, KeyError, IndexError) as exc:
+    except MALFORMED as exc:
         raise TimestampError(_validation_failure(exc), url=url) from exc
     if not (status.intact and status.valid):
         raise TimestampError(pick("the token's signature does not verify", "令牌签名验证失败"), url=url)

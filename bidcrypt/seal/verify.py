@@ -62,8 +62,9 @@ from bidcrypt.seal.report import Finding, SealCheck, SealReport
 from bidcrypt.seal.timing import JudgedBy, judgement_time, revocation_at, seal_timestamp
 from bidcrypt.trust import RevocationStatus, TrustStore
 
-#: What a malformed signature or document structure raises in pyHanko and asn1crypto.
-_MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError)
+#: What a malformed signature or document structure raises in pyHanko, asn1crypto and cryptography
+#: (pyHanko raises AttributeError for a digest algorithm it does not know).
+_MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, x509.InvalidVersion)
 
 #: Key usages a seal certificate may have (either suffices).
 SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
@@ -369,7 +370,12 @@ class _Context:
 
     def _broken(self, embedded: EmbeddedPdfSignature, field: str, exc: Exception) -> SealCheck:
         """A seal whose signature cannot even be evaluated."""
-        error = SealInvalidError(pick(f"cannot evaluate the seal ({exc})", f"无法验证签章（{exc}）"))
+        why = (
+            pick("it names an unknown algorithm", "其中含未知算法")
+            if isinstance(exc, AttributeError)
+            else exc
+        )
+        error = SealInvalidError(pick(f"cannot evaluate the seal ({why})", f"无法验证签章（{why}）"))
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         except _MALFORMED:  # no usable certificate at all
