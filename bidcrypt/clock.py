@@ -8,15 +8,19 @@ submitted bytes, so the time can be proven to anyone later.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import os
+import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from asn1crypto import algos, cms, tsp
+from asn1crypto import algos, tsp
+from cryptography import x509
 
-from bidcrypt.errors import BidcryptError, TimestampError
+from bidcrypt.errors import TimestampError
 from bidcrypt.i18n import pick
 
 if TYPE_CHECKING:
@@ -64,20 +68,33 @@ class FixedClock:
 
 @dataclass(frozen=True)
 class TsaClock:
-    """An RFC 3161 timestamp authority reached over HTTP.
+    """An RFC 3161 timestamp authority (TSA), asked over HTTPS, or over HTTP with a pinned certificate.
 
-    The answer must be a token for this request (message imprint and nonce),
-    signed by the authority; with *trust*, the authority's certificate must
-    chain to it.
+    The answer must be a token for this request (SHA-256 message imprint and
+    nonce), signed by a TSA certificate as RFC 3161 and RFC 5816 require (see
+    :mod:`bidcrypt.timestamp`). The signer is trusted by a chain to *trust*,
+    or, with *certificate*, by being exactly that pinned TSA certificate (then
+    the pin is the only anchor, and ``http://`` is allowed: the pin, not the
+    channel, vouches for the token). Without a pin the URL must be
+    ``https://`` and *trust* is required. *tls* is the TLS context for
+    ``https://`` (default: the system's CA certificates).
     """
 
     url: str
     timeout: float = 10.0
     trust: TrustStore | None = None
+    certificate: x509.Certificate | None = None
+    tls: ssl.SSLContext | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_tsa_settings(self.url, self.trust, self.certificate)
 
     def stamp(self, sha256: bytes) -> Stamp:
-        """Ask the TSA to timestamp *sha256*; check the answer matches the question."""
-        nonce = int.from_bytes(os.urandom(8), "big")
+        """Ask the TSA to timestamp *sha256*; refuse an answer that does not pass every check."""
+        from bidcrypt.aio import run_sync
+        from bidcrypt.timestamp import async_check_token, check_request_match, parse_response
+
+        nonce = int.from_bytes(os.urandom(8), "big") | 1 << 63
         request = tsp.TimeStampReq(
             {
                 "version": "v1",
@@ -89,52 +106,68 @@ class TsaClock:
                 "cert_req": True,
             }
         )
-        if not self.url.startswith(("http://", "https://")):
-            raise TimestampError(pick("only http(s) URLs are used", "只支持 http(s) 地址"), url=self.url)
-        http_request = urllib.request.Request(  # noqa: S310 - scheme checked above
-            self.url, data=request.dump(), headers={"Content-Type": "application/timestamp-query"}
+        token, info = parse_response(self._post(request.dump()), self.url)
+        check_request_match(info, sha256, nonce, self.url)
+        checked = run_sync(
+            async_check_token(
+                token,
+                sha256=sha256,
+                at=dt.datetime.now(dt.UTC),
+                trust=self.trust,
+                pinned=self.certificate,
+                url=self.url,
+            )
+        )
+        return Stamp(checked.time, f"rfc3161:{self.url}", checked.der)
+
+    def _post(self, query: bytes) -> bytes:
+        """POST the query; the body of the answer (redirects are refused, the size is bounded)."""
+        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
+        if self.url.lower().startswith("https:"):
+            handlers.append(urllib.request.HTTPSHandler(context=self.tls or ssl.create_default_context()))
+        opener = urllib.request.build_opener(*handlers)
+        http_request = urllib.request.Request(  # noqa: S310 - scheme checked in __post_init__
+            self.url, data=query, headers={"Content-Type": "application/timestamp-query"}
         )
         try:
-            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:  # noqa: S310
-                body = response.read(MAX_RESPONSE_SIZE + 1)
-        except (urllib.error.URLError, OSError) as exc:
-            raise TimestampError(str(exc), url=self.url) from exc
+            with opener.open(http_request, timeout=self.timeout) as response:
+                body = bytes(response.read(MAX_RESPONSE_SIZE + 1))
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
+            raise TimestampError(str(exc)[:200], url=self.url) from exc
         if len(body) > MAX_RESPONSE_SIZE:
             raise TimestampError(pick("answer too large", "应答过大"), url=self.url)
-        token, info = parse_response(body, self.url)
-        if info["message_imprint"]["hashed_message"].native != sha256 or info["nonce"].native != nonce:
-            raise TimestampError(pick("the answer is for another request", "应答与请求不符"), url=self.url)
-        moment = info["gen_time"].native
-        self._check_signature(token, moment)
-        return Stamp(moment, f"rfc3161:{self.url}", token)
-
-    def _check_signature(self, token: bytes, moment: dt.datetime) -> None:
-        from bidcrypt.package.signed import verify
-
-        try:
-            signed = verify(token, content_type="tst_info")
-            if self.trust is not None:
-                self.trust.validate(signed.signer, moment, signed.certificates)
-        except BidcryptError as exc:
-            raise TimestampError(
-                pick(
-                    f"the token does not verify ({exc.message()})", f"时间戳令牌验证失败（{exc.message()}）"
-                ),
-                url=self.url,
-            ) from exc
+        return body
 
 
-def parse_response(body: bytes, url: str = "-") -> tuple[bytes, tsp.TSTInfo]:
-    """The token (DER ContentInfo) and its TSTInfo from a TimeStampResp."""
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A TSA answers where it was asked: a redirect (perhaps to plain HTTP) is an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+def check_tsa_settings(url: str, trust: TrustStore | None, certificate: x509.Certificate | None) -> None:
+    """Refuse a TSA that could not be trusted: ``https://`` with a trust store, or any http(s) with a pin."""
     try:
-        response = tsp.TimeStampResp.load(body, strict=True)
-        status = response["status"]["status"].native
-        if status not in ("granted", "granted_with_mods"):
-            raise TimestampError(pick(f"request refused: {status}", f"请求被拒绝：{status}"), url=url)
-        token = response["time_stamp_token"]
-        info = token["content"]["encap_content_info"]["content"].parsed
-        if not isinstance(token, cms.ContentInfo) or not isinstance(info, tsp.TSTInfo):
-            raise TimestampError(pick("not a timestamp token", "不是时间戳令牌"), url=url)
-        return bytes(token.dump()), info
-    except (ValueError, TypeError, KeyError) as exc:
-        raise TimestampError(pick("malformed answer", "应答格式错误"), url=url) from exc
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as exc:
+        raise TimestampError(pick("not a URL", "不是有效的地址"), url=url) from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise TimestampError(pick("only http(s) URLs are used", "只支持 http(s) 地址"), url=url)
+    if scheme == "http" and certificate is None:
+        raise TimestampError(
+            pick(
+                "plain http:// needs a pinned TSA certificate (--tsa-cert); or use https://",
+                "http:// 地址须固定时间戳证书（--tsa-cert），或改用 https://",
+            ),
+            url=url,
+        )
+    if trust is None and certificate is None:
+        raise TimestampError(
+            pick(
+                "a TSA needs a trust store or a pinned TSA certificate",
+                "时间戳服务须有信任库或固定的时间戳证书",
+            ),
+            url=url,
+        )

@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bidcrypt import certs
+from bidcrypt.aio import run_sync
 from bidcrypt.errors import (
     CertificateExpiredError,
     CertificateRevokedError,
@@ -103,7 +104,9 @@ class TrustStore:
         """pyHanko's validation context for this store at *at* (default: now).
 
         Offline: nothing is fetched, and revocation is soft-fail, so only a
-        CRL given here can make a certificate revoked.
+        CRL given here can make a certificate revoked. A CRL issued after *at*
+        still counts (retroactively): judging a seal at its timestamp, a later
+        CRL tells whether the certificate had been revoked by then.
         """
         from pyhanko_certvalidator import ValidationContext
 
@@ -114,6 +117,7 @@ class TrustStore:
             moment=at or dt.datetime.now(dt.UTC),
             allow_fetching=False,
             revocation_mode="soft-fail",
+            retroactive_revinfo=True,
         )
 
     def validate(
@@ -128,8 +132,6 @@ class TrustStore:
         :class:`CertificateUntrustedError`, :class:`CertificateRevokedError` or
         :class:`CertificateExpiredError`.
         """
-        import asyncio
-
         from pyhanko_certvalidator import CertificateValidator
         from pyhanko_certvalidator import errors as validation_errors
 
@@ -137,7 +139,7 @@ class TrustStore:
         validator = CertificateValidator(certs.to_asn1(certificate), validation_context=context)
         subject = certs.display_name(certificate)
         try:
-            path = asyncio.run(validator.async_validate_path())
+            path = run_sync(validator.async_validate_path())
         except validation_errors.RevokedError as exc:
             revoked_at = getattr(exc, "revocation_dt", None)
             raise CertificateRevokedError(

@@ -131,13 +131,25 @@ def bind(session: Path, uscc: str, certificate: Path, replace: bool) -> None:
 @opening.command("submit")
 @_SESSION
 @click.argument("package", type=_FILE)
-@click.option("--tsa", metavar="URL", help="Take the receipt's time from this RFC 3161 timestamp authority.")
+@click.option(
+    "--tsa",
+    metavar="URL",
+    help="Take the receipt's time from this RFC 3161 timestamp authority (https; http needs --tsa-cert).",
+)
+@click.option(
+    "--tsa-cert",
+    type=_FILE,
+    help="Pin the TSA certificate (PEM/DER): tokens must be signed by exactly it.",
+)
 @json_option
 @handles_errors
-def submit(session: Path, package: Path, tsa: str | None, as_json: bool) -> None:
+def submit(session: Path, package: Path, tsa: str | None, tsa_cert: Path | None, as_json: bool) -> None:
     """Accept a bid package before the deadline and print its receipt (回执)."""
+    if tsa_cert is not None and tsa is None:
+        raise click.UsageError(pick("--tsa-cert needs --tsa", "--tsa-cert 须与 --tsa 同用"))
     loaded = _load(session)
-    clock: Clock | None = TsaClock(tsa, trust=loaded.trust_store()) if tsa else None
+    pinned = certs.load_certificate(tsa_cert) if tsa_cert else None
+    clock: Clock | None = TsaClock(tsa, trust=loaded.trust_store(), certificate=pinned) if tsa else None
     receipt = loaded.submit(package, clock)
     if as_json:
         print_json(receipt.to_dict())

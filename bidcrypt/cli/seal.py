@@ -195,6 +195,12 @@ def _print_seal(check: SealCheck) -> None:
             f"   {pick('timestamp', '时间戳')}: {certs.format_time(check.timestamp.time)}"
             f" ({check.timestamp.authority}, {trusted})"
         )
+    judged = certs.format_time(check.judged_at)
+    line += (
+        pick(f"   certificate judged at: {judged} (the timestamp)", f"   证书判定时间：{judged}（时间戳）")
+        if check.judged_by == "timestamp"
+        else pick(f"   certificate judged at: {judged}", f"   证书判定时间：{judged}")
+    )
     click.echo(line)
     changed = yes if check.modified_after else no
     later = pick(f"{check.later_seals} later seal(s)", f"其后 {check.later_seals} 个签章")

@@ -14,7 +14,6 @@ signature. In every case no output file is left.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import shutil
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.stamp import StaticStampStyle
 
 from bidcrypt import certs
+from bidcrypt.aio import run_sync
 from bidcrypt.certs import Purpose
 from bidcrypt.errors import (
     BidcryptError,
@@ -225,7 +225,7 @@ def _seal_all(
 
 def _sign(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, tsa_url: str | None) -> None:
     try:
-        asyncio.run(pdf_signer.async_sign_pdf(writer, in_place=True))
+        run_sync(pdf_signer.async_sign_pdf(writer, in_place=True))
     except BidcryptError:
         raise
     except TimestampRequestError as exc:

@@ -56,6 +56,10 @@ class Timestamp:
 class SealCheck:
     """Everything verification found about one seal.
 
+    ``judged_at``: the time the certificate was judged at (validity, chain,
+    revocation), ``judged_by`` why: ``timestamp`` when a valid, trusted
+    signature timestamp proves the seal existed then, else
+    ``validation-time`` (now, or the time the caller gave).
     ``intact``: the signature verifies and matches the bytes it covers.
     ``modified_after``: the document was changed after this seal by more than
     further seals (``modifications`` says how). ``trusted``: the certificate
@@ -74,6 +78,8 @@ class SealCheck:
     certificate: certs.CertificateSummary
     signing_time: dt.datetime | None
     timestamp: Timestamp | None
+    judged_at: dt.datetime
+    judged_by: str
     intact: bool
     modified_after: bool
     modifications: tuple[str, ...]
@@ -122,6 +128,8 @@ class SealCheck:
                 "valid": self.timestamp.valid,
                 "trusted": self.timestamp.trusted,
             },
+            "judged_at": _time(self.judged_at),
+            "judged_by": self.judged_by,
             "intact": self.intact,
             "modified_after": self.modified_after,
             "modifications": list(self.modifications),

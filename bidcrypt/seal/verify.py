@@ -5,7 +5,9 @@ signer's name and credit code, the claimed signing time and the timestamp if
 any, whether the signature is intact, whether the document was changed after
 it by more than further seals, whether the certificate chains to the given
 trust anchors, its revocation status from the given CRLs, and (with
-``expect_uscc``) whether it belongs to the expected bidder.
+``expect_uscc``) whether it belongs to the expected bidder. The certificate
+is judged at the seal's timestamp when one holds up, else at the validation
+time (see :mod:`bidcrypt.seal.timing`).
 
 "Changed after it by more than further seals": every revision after a
 seal's own must be another seal's (adding a signature field and its widget
@@ -20,7 +22,6 @@ intermediates, revocation from the given CRLs.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import io
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ from pyhanko.sign.validation.settings import KeyUsageConstraints
 from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
 
 from bidcrypt import certs, uscc
+from bidcrypt.aio import run_sync
 from bidcrypt.certs import Purpose
 from bidcrypt.errors import (
     BidcryptError,
@@ -56,11 +58,13 @@ from bidcrypt.i18n import pick
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.kind import SealKind, holder_of, kind_mismatch, kind_of
 from bidcrypt.seal.placement import Box
-from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
+from bidcrypt.seal.report import Finding, SealCheck, SealReport
+from bidcrypt.seal.timing import JudgedBy, judgement_time, revocation_at, seal_timestamp
 from bidcrypt.trust import RevocationStatus, TrustStore
 
-#: What a malformed signature or document structure raises in pyHanko and asn1crypto.
-_MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError)
+#: What a malformed signature or document structure raises in pyHanko, asn1crypto and cryptography
+#: (pyHanko raises AttributeError for a digest algorithm it does not know).
+_MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, x509.InvalidVersion)
 
 #: Key usages a seal certificate may have (either suffices).
 SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
@@ -78,9 +82,12 @@ def verify_seals(
 
     *trust* holds the trust anchors, intermediates and CRLs
     (:class:`bidcrypt.trust.TrustStore`), *expect_uscc* the bidder's unified
-    social credit code, *at* the validation time (default: now). Raises for a document that cannot be
-    verified at all (not a PDF, encrypted, unreadable); everything else is in
-    the returned report.
+    social credit code, *at* the validation time (default: now). Each seal's
+    certificate is judged at its signature timestamp when a valid, trusted one
+    proves when the seal was made (the timestamp itself is judged at *at*),
+    else at *at*; the report says which (``SealCheck.judged_at``, ``judged_by``).
+    Raises for a document that cannot be verified at all (not a PDF,
+    encrypted, unreadable); everything else is in the returned report.
     """
     moment = at or dt.datetime.now(dt.UTC)
     expected = None
@@ -184,7 +191,7 @@ class _Context:
             embedded_certificates = [
                 x509.load_der_x509_certificate(c.dump()) for c in embedded.other_embedded_certs
             ]
-            status = asyncio.run(
+            status = run_sync(
                 async_validate_pdf_signature(
                     embedded,
                     signer_validation_context=self.trust.validation_context(
@@ -214,8 +221,11 @@ class _Context:
         if modifications:
             error = DocumentModifiedError("; ".join(modifications), what=_describe(field, kind))
             findings.append(Finding.of(error, field))
-        timestamp = self._timestamp(status, field, findings)
-        chain, revocation, trusted = self._trust(embedded_certificates, certificate, field, findings)
+        timestamp = seal_timestamp(status, embedded.signer_info, field, findings)
+        judged_at, judged_by = judgement_time(timestamp, self.moment)
+        chain, revocation, trusted = self._trust(
+            embedded_certificates, certificate, field, findings, judged_at, judged_by
+        )
         self._purpose_and_kind(certificate, kind, field, findings)
         identity_ok = self._identity(certificate, kind, field, findings)
 
@@ -232,6 +242,8 @@ class _Context:
             certificate=certs.CertificateSummary.of(certificate),
             signing_time=status.signer_reported_dt,
             timestamp=timestamp,
+            judged_at=judged_at,
+            judged_by=judged_by,
             intact=intact,
             modified_after=bool(modifications),
             modifications=tuple(modifications),
@@ -243,39 +255,21 @@ class _Context:
             findings=tuple(findings),
         )
 
-    def _timestamp(self, status: PdfSignatureStatus, field: str, findings: list[Finding]) -> Timestamp | None:
-        """The signature timestamp (PAdES B-T), if any; a problem unless it verifies and is trusted."""
-        token = status.timestamp_validity
-        if token is None:
-            return None
-        timestamp = Timestamp(
-            time=token.timestamp,
-            authority=certs.display_name(x509.load_der_x509_certificate(token.signing_cert.dump())),
-            valid=bool(token.intact and token.valid),
-            trusted=bool(token.trusted),
-        )
-        if not timestamp.valid:
-            findings.append(
-                Finding.of(SealInvalidError(pick("its timestamp does not verify", "其时间戳验证失败")), field)
-            )
-        elif not timestamp.trusted:
-            reason = pick("its timestamp authority is not trusted", "其时间戳服务机构不受信任")
-            findings.append(Finding.of(SealInvalidError(reason), field))
-        return timestamp
-
     def _trust(
         self,
         embedded_certificates: list[x509.Certificate],
         certificate: x509.Certificate,
         field: str,
         findings: list[Finding],
+        at: dt.datetime,
+        judged_by: JudgedBy,
     ) -> tuple[list[x509.Certificate], RevocationStatus, bool]:
-        """The chain to a trust anchor (empty when none), the revocation status, and whether it is trusted."""
+        """At *at*: the chain to a trust anchor (empty when none), the revocation status, and the verdict."""
         subject = certs.display_name(certificate)
         chain: list[x509.Certificate] = []
         trust_error: BidcryptError | None = None
         try:
-            chain = self.trust.validate(certificate, at=self.moment, extra_certificates=embedded_certificates)
+            chain = self.trust.validate(certificate, at=at, extra_certificates=embedded_certificates)
         except CertificateUntrustedError:
             issuer = certs.display_name_of(certificate.issuer)
             trust_error = CertificateUntrustedError(
@@ -284,7 +278,9 @@ class _Context:
             )
         except BidcryptError as error:
             trust_error = error
-        revocation = self.trust.revocation_status(certificate, self.moment, embedded_certificates)
+        revocation = self.trust.revocation_status(certificate, at, embedded_certificates)
+        if judged_by == "timestamp":
+            revocation = revocation_at(revocation, at, subject, field, findings)
         if revocation.state == "revoked":
             revoked_at = certs.format_time(revocation.revoked_at) if revocation.revoked_at else "-"
             why = (
@@ -374,7 +370,12 @@ class _Context:
 
     def _broken(self, embedded: EmbeddedPdfSignature, field: str, exc: Exception) -> SealCheck:
         """A seal whose signature cannot even be evaluated."""
-        error = SealInvalidError(pick(f"cannot evaluate the seal ({exc})", f"无法验证签章（{exc}）"))
+        why = (
+            pick("it names an unknown algorithm", "其中含未知算法")
+            if isinstance(exc, AttributeError)
+            else exc
+        )
+        error = SealInvalidError(pick(f"cannot evaluate the seal ({why})", f"无法验证签章（{why}）"))
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         except _MALFORMED:  # no usable certificate at all
@@ -392,6 +393,8 @@ class _Context:
             certificate=certs.CertificateSummary.of(certificate),
             signing_time=None,
             timestamp=None,
+            judged_at=self.moment,
+            judged_by="validation-time",
             intact=False,
             modified_after=False,
             modifications=(),

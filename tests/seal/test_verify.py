@@ -314,3 +314,28 @@ def test_a_garbled_signature_container_is_reported_not_crashed_on(
     result = run_cli("seal", "verify", garbled, "--trust", pki.roots)
     assert result.exit_code == 43
     assert "error[seal-invalid]" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("which", ["seal", "timestamp"])
+def test_an_unknown_digest_algorithm_is_reported_not_crashed_on(
+    pki: Pki, tsa: LocalTsa, tmp_path: Path, which: str
+) -> None:
+    """pyHanko raises AttributeError for a digest OID it does not know (found by fuzzing the TSA answer)."""
+    stamped = seal(pki, document(), tmp_path / "t.pdf", "bidder-a/sign", tsa_url=tsa.url)
+    data = stamped.read_bytes()
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    contents = data[start:end].upper()
+    sha256 = b"0609608648016503040201"
+    # SignedData's digestAlgorithms names sha256 first, the seal's SignerInfo second; the last one is
+    # the digest algorithm of the timestamp token's SignerInfo.
+    second = contents.index(sha256, contents.index(sha256) + 1)
+    index = contents.rindex(sha256) if which == "timestamp" else second
+    changed = contents[:index] + sha256[:-2] + b"7F" + contents[index + len(sha256) :]
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(data[:start] + changed + data[end:])
+    result = run_cli("seal", "verify", broken, "--trust", pki.roots, "--json")
+    assert result.exit_code == exit_code_for(SealInvalidError) == 43
+    report = json.loads(result.stdout)
+    assert "cannot evaluate the seal (it names an unknown algorithm)" in report["problems"][0]["message"]
+    assert "Traceback" not in result.stderr
