@@ -212,10 +212,11 @@ def open_command(
     else:
         click.echo(
             pick(
-                f"opened {len(run.opened)}, failed {len(run.failed)}, not for this key {len(run.skipped)}; "
+                f"opened {len(run.opened)}, failed {len(run.failed)}, not for this key {len(run.skipped)}, "
+                f"left for another run {len(run.deferred)}; "
                 f"{run.unwraps} key unwrap(s) on the key source, {run.seconds:.1f} s",
-                f"解密成功 {len(run.opened)}，失败 {len(run.failed)}，非本密钥 {len(run.skipped)}；"
-                f"密钥解封 {run.unwraps} 次，用时 {run.seconds:.1f} 秒",
+                f"解密成功 {len(run.opened)}，失败 {len(run.failed)}，非本密钥 {len(run.skipped)}，"
+                f"待再次解密 {len(run.deferred)}；密钥解封 {run.unwraps} 次，用时 {run.seconds:.1f} 秒",
             )
         )
     if run.stopped is not None:

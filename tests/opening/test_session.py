@@ -183,7 +183,8 @@ def test_window_close_records_unopened_bids(pki: Pki, tmp_path: Path) -> None:
     assert session.close_window() == 1
     record = build_record(session)
     assert record.rows[0].status == "not-decrypted"
-    assert record.rows[0].cause == "not decrypted within the window"
+    assert record.rows[0].cause.startswith("not decrypted within the window (")
+    assert "not encrypted to the key used for this opening" in record.rows[0].cause
 
 
 def test_record_flags_same_document_and_fewer_than_three(pki: Pki, tmp_path: Path) -> None:
