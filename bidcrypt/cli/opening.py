@@ -236,8 +236,8 @@ def close(session: Path) -> None:
 @click.option("-o", "--output", type=_FILE, help="Write to this file instead of the screen.")
 @handles_errors
 def report(session: Path, form: str, output: Path | None) -> None:
-    """Print the opening record (开标记录)."""
-    text = render(build_record(_load(session)), form)
+    """Print the opening record (开标记录). Reads the session only: an archived, read-only one will do."""
+    text = render(build_record(OpeningSession.load(session, read_only=True)), form)
     if output is None:
         click.echo(text, nl=False)
         return
