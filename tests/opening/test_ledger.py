@@ -166,6 +166,14 @@ def test_a_bad_ledger_through_the_installed_command(pki: Pki, session_copy: Path
     assert "error[ledger-invalid]" in result.stderr and LEDGER in result.stderr
 
 
+def test_a_hand_edited_row_is_a_ledger_error(pki: Pki, session_copy: Path) -> None:
+    """Rows the record reads: a report that is not JSON, a time that is not a time."""
+    _sql("UPDATE submissions SET received_at = 'yesterday'")(session_copy / LEDGER)
+    result = run_cli("opening", "report", session_copy)
+    assert result.exit_code == LEDGER_INVALID, result.stderr
+    assert "yesterday" in result.stderr and "edited by hand" in result.stderr
+
+
 def test_an_empty_folder_or_missing_ledger_is_not_a_session(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     result = run_cli("opening", "report", tmp_path / "empty")
