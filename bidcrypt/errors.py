@@ -583,8 +583,8 @@ class SessionIncompleteError(LedgerError):
     code = "session-incomplete"
     en = "{path} is an incomplete opening session: its creation did not finish"
     zh = "{path} 是未创建完成的开标会话"
-    hint_en = "remove the folder and create the session again with `bidcrypt opening create`"
-    hint_zh = "请删除该目录，并用 `bidcrypt opening create` 重新创建开标会话"
+    hint_en = "empty or remove the folder, then create the session again with `bidcrypt opening create`"
+    hint_zh = "请清空或删除该目录，再用 `bidcrypt opening create` 重新创建开标会话"
 
 
 class SessionReadOnlyError(OpeningError):

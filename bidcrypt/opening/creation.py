@@ -112,6 +112,8 @@ def build_session(
 def _require_free(directory: Path) -> bool:
     """Refuse an existing file or non-empty folder; True when *directory* is an existing empty folder."""
     try:
+        if directory.is_symlink() and not directory.exists():  # a dangling link: not ours to replace
+            raise OutputExistsError(path=directory)
         if not directory.exists():
             return False
         if not directory.is_dir() or any(directory.iterdir()):

@@ -139,6 +139,13 @@ def test_an_existing_file_or_full_folder_is_not_touched(pki: Pki, tmp_path: Path
     assert _left_in(tmp_path) == ["file", "full"]
 
 
+def test_a_dangling_link_is_not_replaced(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "s").symlink_to(tmp_path / "nowhere")
+    result = run_cli(*_create_args(pki, tmp_path / "s"))
+    assert result.exit_code == 4 and "already exists" in result.stderr, result.stderr
+    assert (tmp_path / "s").is_symlink() and _left_in(tmp_path) == ["s"]
+
+
 def _raiser(error: BaseException) -> Callable[..., None]:
     def fail(*args: object, **kwargs: object) -> None:
         raise error

@@ -22,7 +22,13 @@ from pathlib import Path
 import pytest
 
 from bidcrypt.cli.exit_codes import exit_code_for
-from bidcrypt.errors import LedgerError, SessionBusyError, SessionIncompleteError, SessionReadOnlyError
+from bidcrypt.errors import (
+    LedgerError,
+    OutputError,
+    SessionBusyError,
+    SessionIncompleteError,
+    SessionReadOnlyError,
+)
 from bidcrypt.opening import OpeningSession, build_record, render
 from bidcrypt.opening.ledger import Ledger
 
@@ -375,3 +381,52 @@ def test_a_ledger_locked_beyond_the_timeout_is_busy(
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# --- SQLite's failures in a running command, mapped in one place ---------------------------------
+
+
+def test_a_write_on_a_connection_sqlite_holds_read_only(session_copy: Path) -> None:
+    """ "attempt to write a readonly database" (SQLite's own refusal, not bidcrypt's check) says read-only."""
+    session = OpeningSession.load(session_copy)
+    session.ledger._db.close()
+    session.ledger._db = sqlite3.connect(
+        f"{(session_copy / LEDGER).as_uri()}?mode=ro", uri=True, isolation_level=None
+    )
+    with pytest.raises(SessionReadOnlyError, match="read-only") as caught:
+        session.register_bidder("某某建设有限公司", "91110000802100433B")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert "readonly" in str(caught.value.__cause__)
+    session.close_ledger()
+
+
+def test_a_full_disk_under_the_ledger_is_an_output_error(session_copy: Path) -> None:
+    """SQLITE_FULL (here: the page limit reached) is a full disk's output error, exit 5; nothing half-done."""
+    session = OpeningSession.load(session_copy)
+    pages = session.ledger.query("PRAGMA page_count")[0]["page_count"]
+    session.ledger._db.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(OutputError, match="disk is full") as caught, session.ledger.transaction() as db:
+        session.ledger.set_meta(db, "tender", "changed")
+        session.ledger.set_meta(db, "note", "x" * 1_000_000)
+    assert exit_code_for(caught.value) == 5 and LEDGER in str(caught.value)
+    assert session.ledger._db.in_transaction is False  # rolled back, the connection still usable
+    assert session.settings.tender == "HBGP-2026-001"
+    session.close_ledger()
+
+
+def test_a_refused_change_is_a_ledger_error_and_rolled_back(session_copy: Path) -> None:
+    session = OpeningSession.load(session_copy)
+    refused = r"refused the change \(UNIQUE constraint failed: lots.id\)"
+    with pytest.raises(LedgerError, match=refused), session.ledger.transaction() as db:
+        db.execute("INSERT INTO lots(id) VALUES ('2')")
+        db.execute("INSERT INTO lots(id) VALUES ('1')")
+    assert session.settings.lots == ("1",)  # the whole transaction was rolled back
+    session.close_ledger()
+
+
+def test_a_misuse_of_the_connection_is_not_blamed_on_the_ledger(session_copy: Path) -> None:
+    """A ProgrammingError is a bug in the caller: it stays what it is."""
+    session = OpeningSession.load(session_copy)
+    with pytest.raises(sqlite3.ProgrammingError):
+        session.ledger.query("SELECT ?", ())
+    session.close_ledger()
