@@ -575,3 +575,33 @@ class WindowClosedError(OpeningError):
     code = "window-closed"
     en = "the decryption window closed at {closed_at}"
     zh = "解密时间窗口已于 {closed_at} 关闭"
+
+
+class LedgerError(OpeningError):
+    """The session's ledger is damaged, hand-edited or otherwise not one bidcrypt can use."""
+
+    code = "ledger-invalid"
+    en = "the ledger of the opening session cannot be used ({path})"
+    zh = "开标会话台账无法使用（{path}）"
+    hint_en = "restore the session folder from its backup; bidcrypt does not repair a ledger"
+    hint_zh = "请从备份恢复开标会话目录；bidcrypt 不修复台账"
+
+
+class SessionIncompleteError(LedgerError):
+    """The session folder was never finished: its creation failed or was interrupted."""
+
+    code = "session-incomplete"
+    en = "{path} is an incomplete opening session: its creation did not finish"
+    zh = "{path} 是未创建完成的开标会话"
+    hint_en = "empty or remove the folder, then create the session again with `bidcrypt opening create`"
+    hint_zh = "请清空或删除该目录，再用 `bidcrypt opening create` 重新创建开标会话"
+
+
+class SessionReadOnlyError(OpeningError):
+    """The command changes the session, but the session's folder or ledger is read-only."""
+
+    code = "session-read-only"
+    en = "the opening session {path} is read-only, and this command changes it"
+    zh = "开标会话 {path} 为只读，此命令需要修改它"
+    hint_en = "run the command on a writable copy of the session; `opening report` reads a read-only session"
+    hint_zh = "请在可写的会话副本上运行此命令；`opening report` 可读取只读会话"

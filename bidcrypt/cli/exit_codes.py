@@ -66,6 +66,9 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.AlreadyBoundError: 67,
     e.NoCertificateBoundError: 68,
     e.WindowClosedError: 69,
+    e.LedgerError: 7,
+    e.SessionIncompleteError: 7,
+    e.SessionReadOnlyError: 8,
 }
 
 

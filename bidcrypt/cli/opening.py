@@ -41,6 +41,21 @@ def parse_moment(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
 
 
+_UNITS = {"": 1, "B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+_UNITS |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def parse_size(text: str) -> int:
+    """A size in bytes from ``1048576``, ``500MiB``, ``2GiB`` (binary units) or ``500MB`` (decimal)."""
+    number = text.strip().rstrip("BbIiKkMmGgTt ")
+    unit = text.strip()[len(number) :].strip().upper()
+    if not number.isdigit() or unit not in _UNITS or int(number) < 1:
+        raise click.BadParameter(
+            pick(f"{text!r} is not a size like 500MiB or 2GiB", f"{text!r} 不是大小，示例：500MiB、2GiB")
+        )
+    return int(number) * _UNITS[unit]
+
+
 def _load(session: Path) -> OpeningSession:
     return OpeningSession.load(session)
 
@@ -56,6 +71,11 @@ def opening() -> None:
 @click.option("--lot", "lots", multiple=True, help="Lot (标段) identifier. Repeatable; none: no lots.")
 @click.option("--deadline", required=True, help="Submission deadline, ISO 8601 (no offset: Beijing time).")
 @click.option("--opening-time", required=True, help="Opening time, ISO 8601 (no offset: Beijing time).")
+@click.option(
+    "--max-package-size",
+    metavar="SIZE",
+    help="Largest package `submit` accepts: bytes, or with KiB/MiB/GiB or KB/MB/GB (default 4GiB).",
+)
 @trust_options(required=True)
 @handles_errors
 def create(
@@ -64,6 +84,7 @@ def create(
     lots: tuple[str, ...],
     deadline: str,
     opening_time: str,
+    max_package_size: str | None,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
 ) -> None:
@@ -76,6 +97,7 @@ def create(
         opening_time=parse_moment(opening_time),
         trust=list(trust),
         crls=list(crls),
+        max_package_size=None if max_package_size is None else parse_size(max_package_size),
     )
     settings = created.settings
     click.echo(
@@ -249,8 +271,8 @@ def close(session: Path) -> None:
 @click.option("-o", "--output", type=_FILE, help="Write to this file instead of the screen.")
 @handles_errors
 def report(session: Path, form: str, output: Path | None) -> None:
-    """Print the opening record (开标记录)."""
-    text = render(build_record(_load(session)), form)
+    """Print the opening record (开标记录). Reads the session only: an archived, read-only one will do."""
+    text = render(build_record(OpeningSession.load(session, read_only=True)), form)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import hashlib
 import os
-import shutil
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,16 +39,17 @@ from bidcrypt.errors import (
     InputError,
     NoCertificateBoundError,
     OpeningError,
-    OutputExistsError,
     PackageTooLargeError,
     UnknownBidderError,
     WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.i18n import pick
+from bidcrypt.opening.creation import SUBFOLDERS, build_session
 from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.incoming import DEFAULT_MAX_PACKAGE_SIZE, Incoming
 from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text, parse_time
+from bidcrypt.opening.ledger_check import check_ledger
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
 from bidcrypt.package import PackageInfo, check_package, read_package_info
 from bidcrypt.trust import TrustStore
@@ -121,53 +121,66 @@ class OpeningSession:
     @classmethod
     def create(
         cls,
-        directory: Path,
+        directory: str | os.PathLike[str],
         *,
         tender: str,
         deadline: dt.datetime,
         opening_time: dt.datetime,
-        trust: list[Path],
-        crls: Sequence[Path] = (),
+        trust: Sequence[str | os.PathLike[str]],
+        crls: Sequence[str | os.PathLike[str]] = (),
         lots: Sequence[str] = (),
+        max_package_size: int | None = None,
     ) -> OpeningSession:
-        """Create a new session folder (it must not exist, or be empty)."""
-        if not tender.strip():
-            raise InputError(pick("a tender identifier is required", "须指定招标项目编号"), path=directory)
-        for moment in (deadline, opening_time):
-            if moment.tzinfo is None:
-                raise InputError(
-                    pick("times need a time zone (e.g. +08:00)", "时间须带时区（如 +08:00）"), path=directory
-                )
-        if opening_time < deadline:
-            raise InputError(
-                pick("the opening time comes before the deadline", "开标时间早于投标截止时间"), path=directory
-            )
-        if directory.exists() and any(directory.iterdir()):
-            raise OutputExistsError(path=directory)
-        TrustStore.load(trust, crls)  # refuse a bad trust store now, not at the opening
-        directory.mkdir(parents=True, exist_ok=True)
-        for folder in ("trust", "submissions", "opened"):
-            (directory / folder).mkdir()
-        for index, path in enumerate(trust):
-            shutil.copyfile(path, directory / "trust" / f"ca-{index}.pem")
-        for index, path in enumerate(crls):
-            shutil.copyfile(path, directory / "trust" / f"crl-{index}.crl")
-        ledger = Ledger.create(directory)
-        with ledger.transaction() as db:
-            ledger.set_meta(db, "tender", tender)
-            ledger.set_meta(db, "deadline", now_text(deadline))
-            ledger.set_meta(db, "opening_time", now_text(opening_time))
-            ledger.set_meta(db, "created_at", now_text())
-            for lot in lots:
-                db.execute("INSERT INTO lots(id) VALUES (?)", (lot,))
-        return cls(directory, ledger)
+        """Create a new session folder (it must not exist, or be empty): complete, or nothing at all.
+
+        A lot given twice, a blank tender, a bad trust file: refused before
+        anything is made. See :mod:`bidcrypt.opening.creation`. *max_package_size*
+        is the largest package :meth:`submit` accepts, in bytes (default 4 GiB).
+        """
+        folder = Path(directory)
+        build_session(
+            folder,
+            tender=tender,
+            deadline=deadline,
+            opening_time=opening_time,
+            trust=[Path(p) for p in trust],
+            crls=[Path(p) for p in crls],
+            lots=lots,
+            max_package_size=max_package_size,
+        )
+        return cls.load(folder)
 
     @classmethod
-    def load(cls, directory: Path) -> OpeningSession:
-        """Open an existing session folder."""
-        if not (directory / Ledger.FILE_NAME).is_file():
-            raise InputError(pick("not an opening session", "不是开标会话目录"), path=directory)
-        return cls(directory, Ledger(directory))
+    def load(cls, directory: str | os.PathLike[str], *, read_only: bool = False) -> OpeningSession:
+        """Open an existing session folder; *read_only* for commands that only read (``report``).
+
+        A damaged, hand-edited or unfinished ledger is refused here with a
+        :class:`~bidcrypt.errors.LedgerError` naming the problem; a read-only
+        session opened for writing with :class:`~bidcrypt.errors.SessionReadOnlyError`.
+        """
+        folder = Path(directory)
+        ledger_file = folder / Ledger.FILE_NAME
+        try:
+            is_session = ledger_file.is_file()
+            missing = [name for name in SUBFOLDERS if not (folder / name).is_dir()]
+        except OSError as exc:
+            raise InputError(exc.strerror or str(exc), path=folder) from exc
+        if not is_session:
+            raise InputError(pick("not an opening session", "不是开标会话目录"), path=folder)
+        ledger = Ledger(folder, read_only=read_only)
+        try:
+            check_ledger(ledger)
+            if missing and not read_only:
+                raise InputError(
+                    pick(
+                        f"the session folder lacks {', '.join(missing)}", f"会话目录缺少 {', '.join(missing)}"
+                    ),
+                    path=folder,
+                )
+        except BaseException:
+            ledger.close()
+            raise
+        return cls(folder, ledger)
 
     def close_ledger(self) -> None:
         """Close the ledger's database connection."""

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from bidcrypt.certs import load_certificate
 from bidcrypt.errors import InputError, OutputError, PackageTooLargeError, SessionBusyError
 from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import OpeningSession, open_bids
 from bidcrypt.opening.lock import SessionLock
 
 from ..conftest import IN_CI, Pki, run_bidcrypt, run_cli
-from .conftest import make_package, new_session
+from .conftest import TENDER, make_package, new_session
 
 
 def _parts(session: Path) -> list[str]:
@@ -55,13 +56,37 @@ def test_a_directory_and_a_missing_file_are_refused(pki: Pki, tmp_path: Path) ->
 
 
 def test_a_package_over_the_session_limit_is_refused_and_recorded(pki: Pki, tmp_path: Path) -> None:
-    session = new_session(pki, tmp_path / "s")
-    with session.ledger.transaction() as db:
-        session.ledger.set_meta(db, "max_package_size", str(64 << 10))
+    times = ("--deadline", "2099-01-01T09:30", "--opening-time", "2099-01-01T09:30")
+    made = run_cli(
+        "opening", "create", tmp_path / "s", "--tender", TENDER, "--lot", "1", *times,
+        "--max-package-size", "64KiB", "--trust", pki.roots,
+    )  # fmt: skip
+    assert made.exit_code == 0, made.stderr
+    session = OpeningSession.load(tmp_path / "s")
+    for bidder in ("bidder-a", "bidder-b"):
+        company = pki.company(bidder)
+        session.register_bidder(company["name"], company["credit_code"])
+        session.bind_certificate(company["credit_code"], load_certificate(pki.cert(f"{bidder}/enc")))
     big = make_package(pki, tmp_path, "bidder-a", size=256 << 10)
     with pytest.raises(PackageTooLargeError) as refused:
         session.submit(str(big))  # a str path is taken as well as a Path
     assert str(64 << 10) in refused.value.message()
+    bad_size = run_cli(
+        "opening",
+        "create",
+        tmp_path / "t",
+        "--tender",
+        "T",
+        "--deadline",
+        "2099-01-01T09:30",
+        "--opening-time",
+        "2099-01-01T09:30",
+        "--max-package-size",
+        "1.5GB",
+        "--trust",
+        pki.roots,
+    )
+    assert bad_size.exit_code == 2 and not (tmp_path / "t").exists()
     assert _parts(session.directory) == [] and session.submissions() == []
     assert [row["code"] for row in session.rejections()] == ["package-too-large"]
     small = make_package(pki, tmp_path, "bidder-b", size=8 << 10)

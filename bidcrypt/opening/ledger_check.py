@@ -1,0 +1,107 @@
+"""Is this ledger one bidcrypt can use? Checked when a session is loaded, before any command runs.
+
+A damaged file, a table or column missing, another schema version, a
+session whose creation never finished, settings that do not read as what
+they are (a deadline that is not a time): each is refused with a message
+naming the ledger and the problem, instead of failing later in the middle
+of a command.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+
+from bidcrypt.errors import LedgerError, SessionIncompleteError
+from bidcrypt.i18n import pick
+from bidcrypt.opening.ledger import _SCHEMA, COMPLETE, SCHEMA_VERSION, Ledger, parse_time
+
+#: Session settings that every finished session holds, and those that must read as times.
+REQUIRED_SETTINGS = ("tender", "deadline", "opening_time", "created_at")
+TIME_SETTINGS = ("deadline", "opening_time", "created_at", "closed_at")
+#: Folders whose content shows that a session was in use (so it is not merely unfinished).
+_IN_USE = ("submissions", "opened")
+
+
+def check_ledger(ledger: Ledger) -> None:
+    """Raise :class:`LedgerError` (or :class:`SessionIncompleteError`) unless *ledger* is usable.
+
+    Checks the file's integrity (``PRAGMA quick_check``), every table and
+    column of the schema, the schema version, the complete mark, and the
+    session settings.
+    """
+    rows = ledger.query("PRAGMA quick_check(1)")
+    verdict = " ".join(str(next(iter(rows[0].data.values()))).split()) if rows else "ok"
+    if verdict != "ok":
+        _invalid(ledger, f"the file is damaged ({verdict})", f"文件已损坏（{verdict}）")
+    tables = [str(r["name"]) for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if not tables:  # killed in the transaction that makes the schema
+        _unfinished(ledger, has_rows=False)
+    for table, columns in expected_columns().items():
+        if table not in tables:
+            _invalid(ledger, f"the table {table} is missing", f"缺少数据表 {table}")
+        found = {str(c["name"]) for c in ledger.query("SELECT name FROM pragma_table_info(?)", (table,))}
+        for column in sorted(columns - found):
+            _invalid(ledger, f"the column {table}.{column} is missing", f"缺少字段 {table}.{column}")
+    version = ledger.meta("schema_version")
+    if version != str(SCHEMA_VERSION):
+        _invalid(
+            ledger,
+            f"its schema version is {version!r}; this bidcrypt reads version {SCHEMA_VERSION}",
+            f"其结构版本为 {version!r}，本程序读取版本 {SCHEMA_VERSION}",
+        )
+    if ledger.meta(COMPLETE) != "1":
+        _unfinished(ledger, has_rows=ledger.one("SELECT id FROM bidders LIMIT 1") is not None)
+    for key in REQUIRED_SETTINGS:
+        value = ledger.meta(key)
+        if value is None or not value.strip():
+            _invalid(ledger, f"the session setting {key} is missing", f"缺少会话设置 {key}")
+    for key in TIME_SETTINGS:
+        value = ledger.meta(key)
+        if value is None:
+            continue
+        try:
+            parse_time(value)
+        except ValueError:
+            _invalid(
+                ledger,
+                f"the session setting {key} is {value!r}, not a time",
+                f"会话设置 {key} 为 {value!r}，不是时间",
+            )
+
+
+def _invalid(ledger: Ledger, en: str, zh: str) -> None:
+    raise LedgerError(pick(en, zh), path=ledger.path)
+
+
+def _unfinished(ledger: Ledger, *, has_rows: bool) -> None:
+    """An unfinished creation; but a ledger without the mark in a session in use was damaged or edited."""
+    folder = ledger.path.parent
+    try:
+        in_use = has_rows or any(
+            (folder / name).is_dir() and any((folder / name).iterdir()) for name in _IN_USE
+        )
+    except OSError:
+        in_use = True  # cannot look: do not advise removing the folder
+    if in_use:
+        _invalid(
+            ledger,
+            "the ledger lacks its complete mark, but the session holds bidders or submissions",
+            "台账缺少创建完成标记，但会话中已有投标人或投标文件",
+        )
+    raise SessionIncompleteError(path=folder)
+
+
+@functools.cache
+def expected_columns() -> dict[str, frozenset[str]]:
+    """Each table of the schema with its columns, as SQLite itself reads the schema."""
+    db = sqlite3.connect(":memory:")
+    try:
+        db.executescript(_SCHEMA)
+        tables = [str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {
+            table: frozenset(str(c[0]) for c in db.execute("SELECT name FROM pragma_table_info(?)", (table,)))
+            for table in tables
+        }
+    finally:
+        db.close()
