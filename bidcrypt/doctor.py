@@ -156,6 +156,7 @@ def _examine_source(
             "model": info.model,
             "serial": info.serial,
             "pin": asdict(info.pin),
+            "pin_pad": info.pin_pad,
         }
         report.ok(
             "token-present",
@@ -164,6 +165,14 @@ def _examine_source(
                 f"已检测到 U-KEY {info.label}（{info.manufacturer} {info.model}）",
             ),
         )
+        if info.pin_pad:
+            report.ok(
+                "pin-pad",
+                pick(
+                    "the PIN is typed on the UKey's keypad (PIN pad)",
+                    "PIN 码在 U-KEY 的键盘上输入（密码键盘）",
+                ),
+            )
         if info.pin.locked:
             report.problem(PinLockedError(source=info.label))
             login = False
