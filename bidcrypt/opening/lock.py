@@ -7,12 +7,13 @@ system releases it when the holder dies (even by SIGKILL) and a new
 
 from __future__ import annotations
 
-import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
 
-from bidcrypt.errors import SessionBusyError
+from bidcrypt import _platform
+from bidcrypt.errors import OpeningError, SessionBusyError
+from bidcrypt.i18n import pick
 
 
 class SessionLock:
@@ -26,11 +27,13 @@ class SessionLock:
 
     def __enter__(self) -> SessionLock:
         descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        taken = _platform.lock_exclusive(descriptor)
+        if not taken:
             os.close(descriptor)
-            raise SessionBusyError(path=self.path.parent) from exc
+            if taken is None:  # no flock on this platform or file system: refuse rather than run unlocked
+                no_lock = pick("the session cannot be locked here (no flock)", "此处无法锁定开标会话")
+                raise OpeningError(no_lock)
+            raise SessionBusyError(path=self.path.parent)
         os.ftruncate(descriptor, 0)
         os.write(descriptor, f"{os.getpid()}\n".encode())
         self._descriptor = descriptor
@@ -43,6 +46,6 @@ class SessionLock:
         tb: TracebackType | None,
     ) -> None:
         if self._descriptor is not None:
-            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+            _platform.unlock(self._descriptor)
             os.close(self._descriptor)
             self._descriptor = None
