@@ -179,3 +179,35 @@ def test_the_command_line_refuses_a_fifo_or_a_device(
     assert "internal error" not in outcome.stderr
     assert not (tmp_path / "out.p7m").exists()
     assert not list(tmp_path.glob(".*.part"))
+
+
+class _Where(os.PathLike[str]):
+    """A path-like object that is neither a str nor a Path, as embedding software may pass."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+
+    def __fspath__(self) -> str:
+        return self._path
+
+
+def test_public_functions_take_str_and_any_pathlike(pki: Pki, tmp_path: Path) -> None:
+    from bidcrypt.doctor import examine
+    from bidcrypt.files import atomic_output, check_output
+
+    for kind in (str, _Where):
+        assert (
+            certs.load_certificate(kind(pki.cert("bidder-a/enc")))
+            == certs.load_certificates(kind(pki.cert("bidder-a/enc")))[0]
+        )
+        store = TrustStore.load([kind(pki.roots), kind(pki.intermediates)], [kind(pki.crl)])
+        assert store.anchors and store.crls
+        with open_key_source(kind(pki.p12("bidder-a/enc")), PinSource.of_value(pki.pin)) as source:
+            assert source.entries()
+        report = examine(kind(pki.p12("bidder-a/enc")), pin_source=PinSource.of_value(pki.pin))
+        assert report.reference == str(pki.p12("bidder-a/enc")) and report.certificates
+        output = tmp_path / f"out-{kind.__name__}"
+        check_output(kind(output), force=False)
+        with atomic_output(kind(output)) as sink:
+            sink.write(b"x")
+        assert output.read_bytes() == b"x"
