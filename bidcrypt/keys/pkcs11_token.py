@@ -127,14 +127,23 @@ class Pkcs11Source(KeySource):
             except p11.PKCS11Error as exc:
                 raise self._translate(exc) from exc
 
+    def _flags_now(self) -> int:
+        """``CK_TOKEN_INFO.flags`` now (python-pkcs11's token keeps those of when it was found)."""
+        with self._calling():
+            return int(self._token.slot.get_token().flags)
+
+    def pin_state(self) -> PinState:
+        """The PIN flags as they are now, read without logging in."""
+        return PinState.of(self._flags_now())
+
     def info(self) -> TokenInfo:
-        """Label, maker, serial, PIN flags and mechanisms, read without logging in."""
+        """Label, maker, serial, PIN flags (as they are now) and mechanisms, read without logging in."""
+        flags = self._flags_now()
         with self._calling():
             token = self._token
             mechanisms = frozenset(
                 m.name if isinstance(m, Mechanism) else hex(m) for m in token.slot.get_mechanisms()
             )
-            flags = int(token.flags)
             return TokenInfo(
                 label=token.label.strip(),
                 manufacturer=token.manufacturer_id.strip(),
@@ -187,8 +196,7 @@ class Pkcs11Source(KeySource):
         """
         with self._lock:
             self.login()
-            state = self.info()
-            login.check_before_context_login(state.pin, self.description)
+            login.check_before_context_login(self.pin_state(), self.description)
             if self._context_pin is None:
                 raise MechanismUnsupportedError(
                     pick(

@@ -46,6 +46,10 @@ class PinPadToken(_Delegate):
     def flags(self) -> int:
         return int(self._real.flags) | TokenFlag.PROTECTED_AUTHENTICATION_PATH
 
+    @property
+    def slot(self) -> PinPadSlot:
+        return PinPadSlot(self._real.slot, self._keypad)
+
     def open(self, rw: bool = False, user_pin: Any = None, **kwargs: Any) -> Any:
         if user_pin is pkcs11.PROTECTED_AUTH:
             self._keypad.logins.append("keypad")

@@ -276,13 +276,12 @@ def scenario_final_try_mid_batch() -> dict[str, Any]:
             entry = source.entry(Purpose.SIGNING)
             entry.sign(b"first")
             entry._key = _CountingKey(entry._key, calls)  # type: ignore[attr-defined]
-            real_info: Callable[[], Any] = source.info  # type: ignore[attr-defined]
+            real_state: Callable[[], Any] = source.pin_state  # type: ignore[attr-defined]
 
-            def info(real_info: Callable[[], Any] = real_info, flag: str = flag) -> Any:
-                now = real_info()
-                return dataclasses.replace(now, pin=dataclasses.replace(now.pin, **{flag: True}))
+            def pin_state(real_state: Callable[[], Any] = real_state, flag: str = flag) -> Any:
+                return dataclasses.replace(real_state(), **{flag: True})
 
-            source.info = info  # type: ignore[attr-defined]
+            source.pin_state = pin_state  # type: ignore[attr-defined]
             try:
                 entry.sign(b"second")
                 outcomes.append("signed")
