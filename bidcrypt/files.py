@@ -15,11 +15,11 @@ or a link to one). The directory is synced after publishing. On any
 failure, Ctrl-C and SIGTERM included, the temporary file is removed and
 nothing is left behind.
 
-A temporary file killed with its writer (SIGKILL, power loss) is named
-``.NAME.bidcrypt-<16 hex>.part`` and was locked (``flock``) by its writer
-for as long as it lived. The next :func:`atomic_output` into the same
-directory removes such files whose lock is free (see
-:func:`remove_stale_outputs`): nothing else is ever removed.
+Each temporary file is named ``.NAME.bidcrypt-<16 hex>.part`` and is
+locked (``flock``) by its writer for as long as the writer lives. When the
+writer is killed (SIGKILL, a crash) the file stays, unlocked; the next
+:func:`atomic_output` into the same directory removes it (see
+:func:`remove_stale_outputs`). Nothing else is ever removed.
 """
 
 from __future__ import annotations
