@@ -16,7 +16,6 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
@@ -31,7 +30,7 @@ from bidcrypt.errors import (
     InputError,
     WrongKeyUsageError,
 )
-from bidcrypt.files import read_input
+from bidcrypt.files import CERTIFICATES, PathArg, read_input
 from bidcrypt.i18n import pick
 
 #: Where CA vendors put the credit code, in the order bidcrypt looks.
@@ -59,9 +58,9 @@ def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
-def load_certificates(path: Path) -> list[x509.Certificate]:
-    """Read one or more certificates from a PEM or DER file."""
-    return parse_certificates(read_input(path), source=str(path))
+def load_certificates(path: PathArg) -> list[x509.Certificate]:
+    """Read one or more certificates from a PEM or DER file (a regular file of at most 16 MiB)."""
+    return parse_certificates(read_input(path, CERTIFICATES), source=str(path))
 
 
 def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.Certificate]:
@@ -76,7 +75,7 @@ def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.
     return certificates
 
 
-def load_certificate(path: Path) -> x509.Certificate:
+def load_certificate(path: PathArg) -> x509.Certificate:
     """Read exactly the first certificate of a PEM or DER file."""
     return load_certificates(path)[0]
 

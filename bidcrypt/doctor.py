@@ -11,6 +11,7 @@ to check the private keys and the key transports the token really supports.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -24,7 +25,7 @@ from bidcrypt.errors import (
     PinLockedError,
 )
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
+from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source, redact_reference
 
 Level = Literal["ok", "warning", "problem"]
 
@@ -93,7 +94,7 @@ class DoctorReport:
 
 
 def examine(
-    reference: str,
+    reference: str | os.PathLike[str],
     *,
     module: str | None = None,
     pin_source: PinSource | None = None,
@@ -101,9 +102,13 @@ def examine(
     at: dt.datetime | None = None,
     login: bool = False,
 ) -> DoctorReport:
-    """Check the key source named by *reference* and return the report (never raises a BidcryptError)."""
+    """Check the key source named by *reference* and return the report (never raises a BidcryptError).
+
+    The report shows the reference without any PIN written in it (:func:`redact_reference`).
+    """
     moment = at or dt.datetime.now(dt.UTC)
-    report = DoctorReport(reference=reference, checked_at=certs.format_time(moment))
+    shown = redact_reference(os.fspath(reference))
+    report = DoctorReport(reference=shown, checked_at=certs.format_time(moment))
     expected = None
     if expect_uscc is not None:
         if not uscc.is_valid(expect_uscc):
@@ -151,6 +156,7 @@ def _examine_source(
             "model": info.model,
             "serial": info.serial,
             "pin": asdict(info.pin),
+            "pin_pad": info.pin_pad,
         }
         report.ok(
             "token-present",
@@ -159,6 +165,14 @@ def _examine_source(
                 f"已检测到 U-KEY {info.label}（{info.manufacturer} {info.model}）",
             ),
         )
+        if info.pin_pad:
+            report.ok(
+                "pin-pad",
+                pick(
+                    "the PIN is typed on the UKey's keypad (PIN pad)",
+                    "PIN 码在 U-KEY 的键盘上输入（密码键盘）",
+                ),
+            )
         if info.pin.locked:
             report.problem(PinLockedError(source=info.label))
             login = False

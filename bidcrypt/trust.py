@@ -19,7 +19,6 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from cryptography import x509
@@ -34,14 +33,14 @@ from bidcrypt.errors import (
     CertificateUntrustedError,
     InputError,
 )
-from bidcrypt.files import read_input
+from bidcrypt.files import CRL, PathArg, read_input
 from bidcrypt.i18n import pick
 
 if TYPE_CHECKING:
     from pyhanko_certvalidator import ValidationContext
 
 #: CRLs larger than this are refused before being read.
-MAX_CRL_SIZE = 64 << 20
+MAX_CRL_SIZE = CRL.max_size
 
 
 def _self_signed(certificate: x509.Certificate) -> bool:
@@ -76,8 +75,13 @@ class TrustStore:
     crls: tuple[bytes, ...] = ()
 
     @classmethod
-    def load(cls, certificate_files: Iterable[Path], crl_files: Iterable[Path] = ()) -> TrustStore:
-        """Read PEM/DER certificate files (anchors = the self-signed ones) and DER/PEM CRLs."""
+    def load(cls, certificate_files: Iterable[PathArg], crl_files: Iterable[PathArg] = ()) -> TrustStore:
+        """Read PEM/DER certificate files (anchors = the self-signed ones) and DER/PEM CRLs.
+
+        Each file must be a regular file within the size limits of
+        :data:`bidcrypt.files.CERTIFICATES` and :data:`bidcrypt.files.CRL`.
+        """
+        certificate_files = list(certificate_files)
         found: list[x509.Certificate] = []
         for path in certificate_files:
             found.extend(certs.load_certificates(path))
@@ -210,9 +214,8 @@ def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) ->
     return crl.is_signature_valid(public_key)
 
 
-def _load_crl(path: Path) -> bytes:
-    too_large = pick("too large for a CRL", "文件过大，不是 CRL")
-    data = read_input(path, max_size=MAX_CRL_SIZE, too_large=too_large)
+def _load_crl(path: PathArg) -> bytes:
+    data = read_input(path, CRL)
     try:
         crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
     except ValueError as exc:

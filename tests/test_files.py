@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
+import stat
 from pathlib import Path
 
 import pytest
@@ -19,26 +21,36 @@ def _names(directory: Path) -> list[str]:
 
 def test_an_output_appears_complete_and_synced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     output = tmp_path / "out.bin"
-    synced: list[bool] = []
+    synced: list[str] = []
     real_fsync = os.fsync
 
     def fsync(fd: int) -> None:
-        synced.append(output.exists())  # synced while it is still the temporary file
+        kind = "directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        synced.append(f"{kind}, published={output.exists()}")
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", fsync)
     with atomic_output(output) as sink:
         sink.write(b"complete")
         assert _names(tmp_path) == [sink.temporary.name]
-        assert sink.temporary.name.startswith(".out.bin.") and sink.temporary.name.endswith(".part")
-    assert synced == [False]
+        assert re.fullmatch(r"\.out\.bin\.bidcrypt-[0-9a-f]{16}\.part", sink.temporary.name)
+    # the file is synced before it gets its name, the directory after (so the name is durable)
+    assert synced == ["file, published=False", "directory, published=True"]
     assert output.read_bytes() == b"complete"
-    # a batch writer may skip the per-file sync (and sync once at the end)
+    # a batch writer may skip both syncs (and sync once at the end)
     with atomic_output(tmp_path / "batch.bin", durable=False) as sink:
         sink.write(b"one of many")
-    assert synced == [False]
+    assert len(synced) == 2
     assert (tmp_path / "batch.bin").read_bytes() == b"one of many"
     assert _names(tmp_path) == ["batch.bin", "out.bin"]
+
+
+def test_long_output_names_keep_their_temporary_names_short(tmp_path: Path) -> None:
+    name = "标" * 80 + ".pdf"  # 244 bytes: the longest names a file system takes leave no room to add to
+    with atomic_output(tmp_path / name) as sink:
+        assert len(sink.temporary.name.encode()) < 140
+        sink.write(b"x")
+    assert _names(tmp_path) == [name]
 
 
 def test_a_failure_leaves_nothing(tmp_path: Path) -> None:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import FrameType
 from typing import Any, ParamSpec, TypeVar
 
 import click
@@ -20,6 +25,41 @@ from bidcrypt.trust import TrustStore
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+#: The exit code after Ctrl-C (128 + SIGINT, as a shell reports it).
+INTERRUPTED = 130
+#: The exit code after SIGTERM (128 + SIGTERM): the same clean-up as Ctrl-C, then this code.
+TERMINATED = 143
+#: PINs taken out of the environment for the command that runs: variable name -> value.
+_WITHHELD: dict[str, str] = {}
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so that every clean-up runs as it does for Ctrl-C."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    # A second SIGTERM, during the clean-up, ends the process at once (as SIGKILL would).
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    raise Terminated
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread.
+
+    So ``kill`` cleans up like Ctrl-C: temporary files, plaintext and
+    staging folders are removed by the code that made them. The previous
+    handler is put back after the block.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def report_error(error: BidcryptError) -> None:
@@ -35,23 +75,27 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     An unexpected exception is a bug: it prints a one-line summary (the full
     traceback only with ``BIDCRYPT_DEBUG=1``) and exits with the internal-error code.
+    Ctrl-C exits with :data:`INTERRUPTED` (130) and SIGTERM with
+    :data:`TERMINATED` (143), both after the same clean-up.
     """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            return command(*args, **kwargs)
+            with sigterm_as_interrupt():
+                return command(*args, **kwargs)
         except BidcryptError as error:
             report_error(error)
             sys.exit(exit_code_for(error))
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except Terminated:
+            click.echo(pick("terminated", "已终止"), err=True)
+            sys.exit(TERMINATED)
         except KeyboardInterrupt:
             click.echo(pick("interrupted", "已中断"), err=True)
-            sys.exit(130)
+            sys.exit(INTERRUPTED)
         except Exception as exc:
-            import os
-
             if os.environ.get("BIDCRYPT_DEBUG"):
                 traceback.print_exc()
             click.echo(
@@ -69,7 +113,20 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def key_options(command: Callable[P, R]) -> Callable[P, R]:
-    """``--module`` and ``--pin-env`` for commands that use a key source."""
+    """``--module`` and ``--pin-env`` for commands that use a key source.
+
+    The PIN variable is taken out of the environment while the command
+    runs (see :func:`withheld_pin`), so no worker or subprocess inherits it.
+    """
+
+    inner = command
+
+    @functools.wraps(inner)
+    def withholding(*args: P.args, **kwargs: P.kwargs) -> R:
+        with withheld_pin(str(kwargs.get("pin_env") or DEFAULT_PIN_ENV)):
+            return inner(*args, **kwargs)
+
+    command = withholding
     command = click.option(
         "--pin-env",
         default=DEFAULT_PIN_ENV,
@@ -85,9 +142,35 @@ def key_options(command: Callable[P, R]) -> Callable[P, R]:
     )(command)
 
 
+@contextlib.contextmanager
+def withheld_pin(env_var: str) -> Iterator[None]:
+    """Take the PIN variable *env_var* out of the environment for the block.
+
+    The value is read once, here, and kept for :func:`pin_source` only; no
+    worker process or subprocess started in the block inherits it. It is
+    put back afterwards, so software that calls the CLI in its own process
+    finds its environment as it was.
+    """
+    value = os.environ.pop(env_var, None)
+    if value is None:
+        yield
+        return
+    _WITHHELD[env_var] = value
+    try:
+        yield
+    finally:
+        _WITHHELD.pop(env_var, None)
+        os.environ.setdefault(env_var, value)
+
+
+def pin_source(pin_env: str) -> PinSource:
+    """The CLI's PIN source: the PIN withheld from *pin_env*, else the variable itself, else the terminal."""
+    return PinSource(env_var=pin_env, fixed=_WITHHELD.get(pin_env))
+
+
 def open_source(ref: str, module: str | None, pin_env: str) -> KeySource:
     """Open a key source for the CLI: PIN from *pin_env* or the terminal."""
-    return open_key_source(ref, PinSource(env_var=pin_env), module)
+    return open_key_source(ref, pin_source(pin_env), module)
 
 
 def print_json(data: Any) -> None:

@@ -7,11 +7,10 @@ import sys
 import click
 
 from bidcrypt.certs import Purpose
-from bidcrypt.cli.common import handles_errors, json_option, key_options, print_json
+from bidcrypt.cli.common import handles_errors, json_option, key_options, pin_source, print_json
 from bidcrypt.cli.exit_codes import exit_code_for_code
 from bidcrypt.doctor import DoctorReport, examine
 from bidcrypt.i18n import pick
-from bidcrypt.keys import PinSource
 
 _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
 
@@ -39,7 +38,7 @@ def doctor(
     Exits 0 when healthy, otherwise with the exit code of the first problem.
     """
     report = examine(
-        reference, module=module, pin_source=PinSource(env_var=pin_env), expect_uscc=expect_uscc, login=login
+        reference, module=module, pin_source=pin_source(pin_env), expect_uscc=expect_uscc, login=login
     )
     if as_json:
         print_json(report.to_dict())

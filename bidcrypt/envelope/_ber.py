@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
+from bidcrypt import _platform
 from bidcrypt.errors import MalformedEnvelopeError
 from bidcrypt.i18n import pick
 
@@ -295,7 +296,7 @@ class StreamReader:
         stream.seek(start)
         self._synced = True
         try:
-            self._descriptor: int | None = stream.fileno()
+            self._descriptor: int | None = stream.fileno() if _platform.HAS_PREAD else None
         except (AttributeError, OSError, ValueError):  # BytesIO and the like
             self._descriptor = None
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -27,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from bidcrypt import _platform
 from bidcrypt.errors import InputError, OutputError
 from bidcrypt.files import atomic_output, input_error, output_error, read_input
 from bidcrypt.i18n import pick
@@ -36,6 +36,14 @@ _MAGIC = b"bidcrypt re-encryption journal 2\n"
 _MAX_JOURNAL = 16 << 20
 #: Bytes after the front that identify the file (ciphertext: never rewritten).
 _WITNESS = 1 << 16
+
+
+def _not_here() -> str:
+    return pick(
+        "in-place re-encryption is not available on this platform (it needs flock and pread); "
+        "write the result to a new file instead",
+        "此平台不支持原地重新加密（需要 flock 和 pread）；请将结果写入新文件",
+    )
 
 
 def journal_path(path: Path) -> Path:
@@ -56,20 +64,25 @@ class Patch:
 def locked(path: Path) -> Iterator[int]:
     """*path* opened for reading and writing, locked against a second writer; yields the descriptor.
 
-    An interrupted earlier rewrite is undone first, under the lock.
+    An interrupted earlier rewrite is undone first, under the lock. Where
+    the platform has no ``flock`` or ``pread`` (Windows), or the file system
+    no locks, it is an :class:`OutputError`: write to a new file instead.
     """
+    if not (_platform.HAS_FLOCK and _platform.HAS_PREAD):
+        raise OutputError(_not_here(), path=path)
     try:
         descriptor = os.open(path, os.O_RDWR)
     except OSError as exc:
         raise input_error(exc, path) from exc
     try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
+        taken = _platform.lock_exclusive(descriptor)
+        if taken is None:
+            raise OutputError(_not_here(), path=path)
+        if not taken:
             raise InputError(
                 pick("the file is being re-encrypted by another process", "文件正被另一进程重新加密"),
                 path=path,
-            ) from exc
+            )
         _recover_locked(path, descriptor)
         yield descriptor
     finally:

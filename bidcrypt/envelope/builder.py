@@ -257,7 +257,7 @@ class EnvelopeBuilder:
         """
         check_output(output, force)
         plan = self._plan()
-        with open_input(source) as stream:
+        with open_input(source, streams=True) as stream:
             size = os.fstat(stream.fileno()).st_size if source.is_file() else None
             if plan.definite and size is None:
                 raise InputError("DER output needs a regular file as input", path=source)

@@ -7,12 +7,14 @@ PKCS#12 file.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from bidcrypt.errors import InputError
+from bidcrypt.files import as_path
+from bidcrypt.i18n import pick
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
-from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri
+from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 __all__ = [
     "DEFAULT_PIN_ENV",
@@ -24,22 +26,33 @@ __all__ = [
     "PinSource",
     "Pkcs11Uri",
     "open_key_source",
+    "redact_reference",
 ]
 
 
-def open_key_source(ref: str, pin_source: PinSource | None = None, module: str | None = None) -> KeySource:
-    """Open the key source named by *ref*: a ``pkcs11:`` URI or a PKCS#12 file path.
+def open_key_source(
+    ref: str | os.PathLike[str], pin_source: PinSource | None = None, module: str | None = None
+) -> KeySource:
+    """Open the key source named by *ref*: a ``pkcs11:`` URI, or the path of a PKCS#12 file.
 
     *module* is the PKCS#11 module to use when the URI names none (``--module``);
-    the ``BIDCRYPT_PKCS11_MODULE`` environment variable comes after it.
+    the ``BIDCRYPT_PKCS11_MODULE`` environment variable comes after it. No
+    message quotes a PIN written in *ref* (:func:`redact_reference`).
     """
-    if is_pkcs11_uri(ref):
+    if isinstance(ref, str) and is_pkcs11_uri(ref):
         from bidcrypt.keys.pkcs11_token import Pkcs11Source
 
         return Pkcs11Source(Pkcs11Uri.parse(ref), pin_source, module)
-    path = Path(ref)
-    if not path.is_file():
-        raise InputError("no such file, and not a pkcs11: URI", path=ref)
+    path = as_path(ref)
+    try:
+        missing = not (path.exists() or path.is_symlink())
+    except (OSError, ValueError):  # a NUL in the name, a name too long
+        missing = True
+    if missing:
+        raise InputError(
+            pick("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
+            path=redact_reference(os.fspath(path)),
+        )
     from bidcrypt.keys.pkcs12_file import Pkcs12Source
 
     return Pkcs12Source(path, pin_source)

@@ -6,7 +6,12 @@ Rules kept here:
   after a wrong PIN (the error is remembered and raised again);
 * the PIN-count-low / final-try / locked flags are read before the login;
   a locked token is never logged in to, and a final try is only made with
-  a PIN a person has just typed;
+  a PIN a person has just typed (see :mod:`bidcrypt.keys.pkcs11_login`,
+  which also covers PIN-pad tokens and keys that ask for the PIN before
+  each use);
+* a key the token does not allow to decrypt, agree or sign (its
+  ``CKA_DECRYPT`` / ``CKA_DERIVE`` / ``CKA_SIGN`` is false) is refused
+  with that reason;
 * operations are serialised on the one session by a lock, so threads can
   share a source;
 * digests are computed in software and the token signs with the plain
@@ -19,35 +24,31 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-import pkcs11
 import pkcs11.exceptions as p11
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, ObjectClass, TokenFlag
+from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.util.ec import encode_ecdsa_signature
 
 from bidcrypt.errors import (
     BidcryptError,
     KeyNotFoundError,
     MechanismUnsupportedError,
-    ModuleLoadError,
-    ModuleMissingError,
-    PinFinalTryError,
-    PinIncorrectError,
-    PinLockedError,
     TokenAbsentError,
     TokenError,
     WrongKeyError,
 )
 from bidcrypt.i18n import pick
+from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
+from bidcrypt.keys.pkcs11_login import PinState, TokenInfo, load_module
 from bidcrypt.keys.uri import Pkcs11Uri
+
+__all__ = ["PinState", "Pkcs11Entry", "Pkcs11Source", "TokenInfo", "load_module"]
 
 _T = TypeVar("_T")
 
@@ -67,98 +68,6 @@ _OAEP_PARAMETERS = {
 }
 
 
-@dataclass(frozen=True)
-class PinState:
-    """The token's PIN flags, read without logging in."""
-
-    count_low: bool
-    final_try: bool
-    locked: bool
-    to_be_changed: bool
-
-    @classmethod
-    def of(cls, flags: int) -> PinState:
-        """Decode ``CK_TOKEN_INFO.flags``."""
-        return cls(
-            count_low=bool(flags & TokenFlag.USER_PIN_COUNT_LOW),
-            final_try=bool(flags & TokenFlag.USER_PIN_FINAL_TRY),
-            locked=bool(flags & TokenFlag.USER_PIN_LOCKED),
-            to_be_changed=bool(flags & TokenFlag.USER_PIN_TO_BE_CHANGED),
-        )
-
-    def describe(self) -> str:
-        """One phrase for reports."""
-        if self.locked:
-            return pick("locked", "已锁定")
-        if self.final_try:
-            return pick("one try left", "仅剩最后一次尝试")
-        if self.count_low:
-            return pick("a wrong PIN was entered before", "曾输错过 PIN 码")
-        return pick("ok", "正常")
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """What a token says about itself before any login."""
-
-    label: str
-    manufacturer: str
-    model: str
-    serial: str
-    pin: PinState
-    mechanisms: frozenset[str]
-
-
-def load_module(path: str | None) -> Any:
-    """Load a PKCS#11 module, with bidcrypt's errors for a missing or broken one."""
-    if not path:
-        raise ModuleMissingError()
-    if not Path(path).exists():
-        raise ModuleLoadError(pick("no such file", "文件不存在"), module=path)
-    try:
-        return pkcs11.lib(path)
-    except p11.PKCS11Error as exc:
-        raise ModuleLoadError(str(exc), module=path) from exc
-
-
-def _translate(source: str) -> Callable[[p11.PKCS11Error], BidcryptError]:
-    def translate(exc: p11.PKCS11Error) -> BidcryptError:
-        if isinstance(exc, p11.PinIncorrect | p11.PinInvalid | p11.PinLenRange):
-            return PinIncorrectError(source=source)
-        if isinstance(exc, p11.PinLocked):
-            return PinLockedError(source=source)
-        if isinstance(exc, p11.TokenNotPresent | p11.DeviceRemoved | p11.SlotIDInvalid):
-            return TokenAbsentError(type(exc).__name__, token=source, available="-")
-        if isinstance(
-            exc,
-            p11.MechanismInvalid | p11.MechanismParamInvalid | p11.FunctionNotSupported | p11.ArgumentsBad,
-        ):
-            return MechanismUnsupportedError(type(exc).__name__, source=source, operation="-")
-        if isinstance(exc, p11.EncryptedDataInvalid | p11.EncryptedDataLenRange | p11.DataInvalid):
-            return WrongKeyError()
-        return TokenError(type(exc).__name__, source=source)
-
-    return translate
-
-
-#: Failures that say something about the token or session, not about the wrapped key.
-_KEEP_ON_UNWRAP = (
-    p11.TokenNotPresent,
-    p11.DeviceRemoved,
-    p11.DeviceError,
-    p11.DeviceMemory,
-    p11.SessionClosed,
-    p11.SessionHandleInvalid,
-    p11.UserNotLoggedIn,
-    p11.PinLocked,
-    p11.PinExpired,
-    p11.MechanismInvalid,
-    p11.MechanismParamInvalid,
-    p11.FunctionNotSupported,
-    p11.ArgumentsBad,
-)
-
-
 class Pkcs11Source(KeySource):
     """A PKCS#11 token selected by an RFC 7512 URI."""
 
@@ -172,11 +81,13 @@ class Pkcs11Source(KeySource):
         self._lib = load_module(self.module_path)
         self._token = self._find_token()
         self.description = self._token.label.strip() or self.description
-        self._translate = _translate(self.description)
+        self._translate = login.translator(self.description)
         self._lock = threading.RLock()
         self._public_session: Any = None
         self._user_session: Any = None
         self._login_error: BidcryptError | None = None
+        #: The PIN, kept only while the source is open and only for keys that ask for it at each use.
+        self._context_pin: str | None = None
         self._entries: list[Pkcs11Entry] | None = None
 
     # -- token and session -----------------------------------------------------------------
@@ -216,8 +127,18 @@ class Pkcs11Source(KeySource):
             except p11.PKCS11Error as exc:
                 raise self._translate(exc) from exc
 
+    def _flags_now(self) -> int:
+        """``CK_TOKEN_INFO.flags`` now (python-pkcs11's token keeps those of when it was found)."""
+        with self._calling():
+            return int(self._token.slot.get_token().flags)
+
+    def pin_state(self) -> PinState:
+        """The PIN flags as they are now, read without logging in."""
+        return PinState.of(self._flags_now())
+
     def info(self) -> TokenInfo:
-        """Label, maker, serial, PIN flags and mechanisms, read without logging in."""
+        """Label, maker, serial, PIN flags (as they are now) and mechanisms, read without logging in."""
+        flags = self._flags_now()
         with self._calling():
             token = self._token
             mechanisms = frozenset(
@@ -228,8 +149,9 @@ class Pkcs11Source(KeySource):
                 manufacturer=token.manufacturer_id.strip(),
                 model=token.model.strip(),
                 serial=_text(token.serial),
-                pin=PinState.of(int(token.flags)),
+                pin=PinState.of(flags),
                 mechanisms=mechanisms,
+                pin_pad=login.has_pin_pad(flags),
             )
 
     def _session(self) -> Any:
@@ -243,10 +165,10 @@ class Pkcs11Source(KeySource):
     def login(self) -> Any:
         """Log in once (reading the PIN flags first) and return the logged-in session."""
         with self._lock:
-            if self._user_session is not None:
-                return self._user_session
             if self._login_error is not None:
                 raise self._login_error
+            if self._user_session is not None:
+                return self._user_session
             try:
                 self._user_session = self._log_in()
             except BidcryptError as exc:
@@ -259,34 +181,39 @@ class Pkcs11Source(KeySource):
             return self._user_session
 
     def _log_in(self) -> Any:
-        state = self.info().pin
-        if state.locked:
-            raise PinLockedError(source=self.description)
-        if state.final_try:
-            if not self.pin_source.can_ask_person():
-                raise PinFinalTryError(source=self.description)
-            self.pin_source.warn(
-                pick(
-                    f"warning: one more wrong PIN locks {self.description}",
-                    f"警告：再输错一次 PIN 码，{self.description} 将被锁定",
-                )
-            )
-        elif state.count_low:
-            self.pin_source.warn(
-                pick(
-                    f"warning: a wrong PIN was entered on {self.description} before; a few more lock it",
-                    f"警告：{self.description} 曾输错 PIN 码，多次输错将被锁定",
-                )
-            )
-        pin = self.pin_source.obtain(self.description)
-        if state.final_try and not pin.typed_by_person:
-            raise PinFinalTryError(source=self.description)
+        info = self.info()
         with self._calling():
-            return self._token.open(user_pin=pin.value)
+            session, pin = login.log_in(self._token, info, self.pin_source, self.description)
+            if pin is not None and login.holds_always_authenticate_keys(session):
+                self._context_pin = pin.value
+        return session
+
+    def context_pin(self) -> str:
+        """The PIN for a context-specific login before one operation of a key that always asks for it.
+
+        The PIN flags are read first: a locked token, or one with a single
+        try left, stops here (the kept PIN is not one a person just typed).
+        """
+        with self._lock:
+            self.login()
+            login.check_before_context_login(self.pin_state(), self.description)
+            if self._context_pin is None:
+                raise MechanismUnsupportedError(
+                    pick(
+                        "the key asks for the PIN before each use, and the PIN is typed on the UKey's "
+                        "keypad: python-pkcs11 cannot ask the keypad again for one operation",
+                        "该密钥每次使用前都要求输入 PIN 码，而 PIN 码须在 U-KEY 键盘上输入："
+                        "python-pkcs11 无法为单次操作再次请求键盘输入",
+                    ),
+                    source=self.description,
+                    operation=pick("a context-specific login", "单次操作登录"),
+                )
+            return self._context_pin
 
     def close(self) -> None:
-        """Close the sessions (logging out)."""
+        """Close the sessions (logging out) and drop the kept PIN."""
         with self._lock:
+            self._context_pin = None
             for session in (self._user_session, self._public_session):
                 if session is not None:
                     with contextlib.suppress(p11.PKCS11Error):
@@ -333,8 +260,11 @@ class Pkcs11Source(KeySource):
 
     def run(self, operation: Callable[[], _T]) -> _T:
         """Run one token operation under the session lock, translating PKCS#11 errors."""
-        with self._calling():
-            return operation()
+        with self._lock:
+            try:
+                return operation()
+            except p11.PKCS11Error as exc:
+                raise self._failed(exc) from exc
 
     def unwrap(self, operation: Callable[[], _T]) -> _T:
         """Run a key-unwrapping operation: any failure of the data or key is a wrong key.
@@ -347,10 +277,18 @@ class Pkcs11Source(KeySource):
         with self._lock:
             try:
                 return operation()
-            except _KEEP_ON_UNWRAP as exc:
-                raise self._translate(exc) from exc
+            except login.KEEP_ON_UNWRAP as exc:
+                raise self._failed(exc) from exc
             except p11.PKCS11Error as exc:
                 raise WrongKeyError() from exc
+
+    def _failed(self, exc: p11.PKCS11Error) -> BidcryptError:
+        """The error for *exc*; a refused or locked PIN (of a context-specific login) is never retried."""
+        error = self._translate(exc)
+        if isinstance(exc, (*login.PIN_REFUSED, p11.PinLocked)):
+            self._login_error = error
+            self._context_pin = None
+        return error
 
     def mechanisms(self) -> frozenset[Any]:
         """The mechanisms the token's slot lists."""
@@ -368,6 +306,7 @@ class Pkcs11Entry(KeyEntry):
         self._token = source
         self._key: Any = None
         self._looked_up = False
+        self._always_authenticate: bool | None = None
 
     def _private_key(self) -> Any:
         if not self._looked_up:
@@ -375,6 +314,26 @@ class Pkcs11Entry(KeyEntry):
             self._looked_up = True
         self._require_private_key()
         return self._key
+
+    def _key_for(self, method: str, attribute: str, what_en: str, what_zh: str) -> Any:
+        """The private key, when the token lets it do *method*; else say which attribute forbids it."""
+        key = self._private_key()
+        if not hasattr(key, method):  # python-pkcs11 gives a key only the operations its attributes allow
+            raise MechanismUnsupportedError(
+                pick(
+                    f"the key {self.label!r} on the token does not allow {what_en} ({attribute} is not set)",
+                    f"U-KEY 上的密钥 {self.label} 不允许{what_zh}（未设置 {attribute}）",
+                ),
+                source=self.source,
+                operation=pick(what_en, what_zh),
+            )
+        return key
+
+    def _operation_pin(self, key: Any) -> dict[str, str]:
+        """``{"pin": PIN}`` for a key that needs a context-specific login before each use, else ``{}``."""
+        if self._always_authenticate is None:
+            self._always_authenticate = self._token.run(lambda: login.always_authenticate(key))
+        return {"pin": self._token.context_pin()} if self._always_authenticate else {}
 
     @property
     def has_private_key(self) -> bool:
@@ -386,19 +345,27 @@ class Pkcs11Entry(KeyEntry):
 
     def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
         """Unwrap with ``CKM_RSA_PKCS`` or ``CKM_RSA_PKCS_OAEP`` on the token."""
-        key = self._private_key()
+        key = self._key_for("decrypt", "CKA_DECRYPT", "decryption", "解密")
+        pin = self._operation_pin(key)
         if transport is KeyTransport.PKCS1V15:
-            return bytes(self._token.unwrap(lambda: key.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS)))
+            return bytes(
+                self._token.unwrap(lambda: key.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS, **pin))
+            )
         parameters = _OAEP_PARAMETERS[transport]
         return bytes(
             self._token.unwrap(
-                lambda: key.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=parameters)
+                lambda: key.decrypt(
+                    ciphertext, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=parameters, **pin
+                )
             )
         )
 
     def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        """Derive the raw shared secret with ``CKM_ECDH1_DERIVE`` (no KDF) and read it out."""
-        key = self._private_key()
+        """Derive the raw shared secret with ``CKM_ECDH1_DERIVE`` (no KDF) and read it out.
+
+        No context-specific login: ``CKA_ALWAYS_AUTHENTICATE`` concerns signing and decryption.
+        """
+        key = self._key_for("derive_key", "CKA_DERIVE", "key agreement", "密钥协商")
         point = peer.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         size = (peer.curve.key_size + 7) // 8
 
@@ -419,15 +386,16 @@ class Pkcs11Entry(KeyEntry):
 
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         """Hash in software, sign the digest on the token."""
-        key = self._private_key()
+        key = self._key_for("sign", "CKA_SIGN", "signing", "签名")
+        pin = self._operation_pin(key)
         digest = hashes.Hash(_HASHES[hash_name]())
         digest.update(data)
         value = digest.finalize()
         public_key = self.certificate.public_key()
         if isinstance(public_key, rsa.RSAPublicKey):
             to_sign = _DIGEST_INFO_PREFIX[hash_name] + value
-            return bytes(self._token.run(lambda: key.sign(to_sign, mechanism=Mechanism.RSA_PKCS)))
-        raw = bytes(self._token.run(lambda: key.sign(value, mechanism=Mechanism.ECDSA)))
+            return bytes(self._token.run(lambda: key.sign(to_sign, mechanism=Mechanism.RSA_PKCS, **pin)))
+        raw = bytes(self._token.run(lambda: key.sign(value, mechanism=Mechanism.ECDSA, **pin)))
         return bytes(encode_ecdsa_signature(raw))
 
     def claimed_transports(self) -> tuple[KeyTransport, ...]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -17,7 +15,7 @@ from bidcrypt.errors import (
     PinIncorrectError,
     WrongKeyError,
 )
-from bidcrypt.files import read_input
+from bidcrypt.files import PKCS12, PathArg, as_path, read_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
@@ -28,18 +26,17 @@ _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "sha512": hashes.SHA512,
 }
 #: Larger PKCS#12 files are not key stores; refuse before reading them into memory.
-MAX_PKCS12_SIZE = 1 << 20
+MAX_PKCS12_SIZE = PKCS12.max_size
 
 
 class Pkcs12Source(KeySource):
     """The key and certificate of one PKCS#12 file, decrypted with a password on first use."""
 
-    def __init__(self, path: Path, pin_source: PinSource | None = None) -> None:
-        self.path = path
-        self.description = path.name
+    def __init__(self, path: PathArg, pin_source: PinSource | None = None) -> None:
+        self.path = as_path(path)
+        self.description = self.path.name
         self.pin_source = pin_source or PinSource()
-        too_large = pick("too large for a PKCS#12 file", "文件过大，不是 PKCS#12 文件")
-        self._data = read_input(path, max_size=MAX_PKCS12_SIZE, too_large=too_large)
+        self._data = read_input(self.path, PKCS12)
         self._entries: list[KeyEntry] | None = None
 
     def entries(self) -> list[KeyEntry]:

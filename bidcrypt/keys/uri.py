@@ -5,17 +5,21 @@
 Path attributes understood: ``token``, ``manufacturer``, ``serial``,
 ``model``, ``slot-id``, ``object``, ``id`` (percent-encoded bytes) and
 ``type``. Query attributes: ``module-path`` and ``module-name``. A
-``pin-value`` is refused: a PIN never goes on a command line.
+``pin-value`` or ``pin-source`` is refused: a PIN never goes on a command
+line, and no message ever repeats one (:func:`redact_reference`).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
 
 from bidcrypt.errors import KeyRefError
+from bidcrypt.i18n import pick
 
 SCHEME = "pkcs11:"
 MODULE_ENV = "BIDCRYPT_PKCS11_MODULE"
@@ -34,7 +38,7 @@ _PATH_ATTRIBUTES = {
     "slot-description",
     "slot-manufacturer",
 }
-_QUERY_ATTRIBUTES = {"module-path", "module-name", "pin-source", "pin-value"}
+_QUERY_ATTRIBUTES = {"module-path", "module-name"}
 _OBJECT_TYPES = {"cert", "private", "public", "secret-key", "data"}
 #: Where ``module-name`` is looked for.
 MODULE_DIRECTORIES = (
@@ -63,36 +67,44 @@ class Pkcs11Uri:
 
     @classmethod
     def parse(cls, text: str) -> Pkcs11Uri:
-        """Parse *text*; raise :class:`KeyRefError` for anything malformed."""
+        """Parse *text*; raise :class:`KeyRefError` for anything malformed.
+
+        A reference that holds, or may hold, a PIN (``pin-value`` or
+        ``pin-source`` in any case or encoding, anywhere) is refused before
+        anything else is looked at, and no message ever shows it: see
+        :func:`redact_reference`.
+        """
+        shown = redact_reference(text)
         if not text.lower().startswith(SCHEME):
-            raise KeyRefError("a PKCS#11 URI starts with pkcs11:", ref=text)
-        body = text[len(SCHEME) :]
-        path, _, query = body.partition("?")
+            raise KeyRefError("a PKCS#11 URI starts with pkcs11:", ref=shown)
+        if shown != text:
+            raise KeyRefError(
+                pick(
+                    "a PIN must not be written in a key reference (pin-value, pin-source); "
+                    "use BIDCRYPT_PIN or the prompt",
+                    "密钥引用中不得写入 PIN 码（pin-value、pin-source）；请使用 BIDCRYPT_PIN 或在提示时输入",
+                ),
+                ref=shown,
+            )
+        path, _, query = text[len(SCHEME) :].partition("?")
         values: dict[str, str | bytes] = {}
         for part, known, separator in ((path, _PATH_ATTRIBUTES, ";"), (query, _QUERY_ATTRIBUTES, "&")):
             for item in filter(None, part.split(separator)):
                 name, equals, raw = item.partition("=")
                 name = name.strip().lower()
                 if not equals:
-                    raise KeyRefError(f"attribute {name!r} has no value", ref=text)
-                if name == "pin-value":
-                    raise KeyRefError(
-                        "a PIN must not be written in the URI; use BIDCRYPT_PIN or the prompt",
-                        ref=_redacted(text),
-                    )
-                if name == "pin-source":
-                    raise KeyRefError("pin-source is not supported; use BIDCRYPT_PIN", ref=text)
+                    raise KeyRefError(f"attribute {name!r} has no value", ref=shown)
                 if name not in known:
-                    raise KeyRefError(f"unknown attribute {name!r}", ref=text)
+                    raise KeyRefError(f"unknown attribute {name!r}", ref=shown)
                 if name in values:
-                    raise KeyRefError(f"attribute {name!r} given twice", ref=text)
-                values[name] = unquote_to_bytes(raw) if name == "id" else unquote(raw, errors="strict")
+                    raise KeyRefError(f"attribute {name!r} given twice", ref=shown)
+                values[name] = unquote_to_bytes(raw) if name == "id" else _utf8(name, raw, shown)
         slot_id = values.get("slot-id")
-        if slot_id is not None and not str(slot_id).isdigit():
-            raise KeyRefError("slot-id must be a number", ref=text)
+        if slot_id is not None and not re.fullmatch(r"[0-9]{1,20}", str(slot_id)):
+            raise KeyRefError("slot-id must be a number", ref=shown)
         object_type = values.get("type")
         if object_type is not None and object_type not in _OBJECT_TYPES:
-            raise KeyRefError(f"unknown object type {object_type!r}", ref=text)
+            raise KeyRefError(f"unknown object type {object_type!r}", ref=shown)
 
         def text_value(name: str) -> str | None:
             value = values.get(name)
@@ -136,10 +148,61 @@ def find_module(name: str) -> str:
     return file_names[0]
 
 
-def _redacted(text: str) -> str:
-    head, _, query = text.partition("?")
-    kept = [item for item in query.split("&") if not item.lower().startswith("pin-value")]
-    return head + ("?" + "&".join(kept) if kept else "")
+def _utf8(name: str, raw: str, shown: str) -> str:
+    """The percent-decoded value *raw* of the attribute *name*, which RFC 7512 makes UTF-8."""
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError as exc:
+        raise KeyRefError(
+            pick(
+                f"the value of {name!r} is not UTF-8 once percent-decoded (a label cut mid-character, "
+                "or written in GBK); write the label's UTF-8 bytes, e.g. token=%E6%B9%96%E5%8C%97",
+                f"{name!r} 的值经百分号解码后不是 UTF-8 文本（名称被截断在字符中间，或使用了 GBK 编码）；"
+                "请按 UTF-8 编码书写，例如 token=%E6%B9%96%E5%8C%97",
+            ),
+            ref=shown,
+        ) from exc
+
+
+def redact_reference(text: str) -> str:
+    """*text* as it may be shown in a message: cut before the first part that may hold a PIN.
+
+    The reference is split at ``;``, ``?`` and ``&``. From the first part
+    whose name mentions a PIN (``pin-value``, ``PIN-Value``, ``pin%2Dvalue``,
+    ``pin-source``, ... after percent-decoding, also nested and repeated, and
+    NFKC folding), everything is replaced by ``[…]``: a PIN comes after
+    its name, so what is shown holds none, however malformed the rest is.
+    """
+    start = len(SCHEME) if text[: len(SCHEME)].lower() == SCHEME else 0
+    pieces = re.split(r"([;?&])", text[start:])
+    shown = text[:start]
+    for index in range(0, len(pieces), 2):
+        if _mentions_pin(pieces[index]):
+            return shown + _HIDDEN
+        shown += pieces[index] + (pieces[index + 1] if index + 1 < len(pieces) else "")
+    return shown
+
+
+_HIDDEN = "[…]"
+
+
+def _mentions_pin(part: str) -> bool:
+    """True when some attribute name in *part*, however encoded, mentions a PIN."""
+    decoded = part
+    for _ in range(8):  # percent-encoded names, also several times over
+        once = unquote(decoded, errors="replace")
+        if once == decoded:
+            break
+        decoded = once
+    folded = unicodedata.normalize("NFKC", decoded).casefold()
+    for piece in re.split(r"[;?&]", folded):
+        piece = piece.strip()
+        if piece.startswith(SCHEME):
+            piece = piece[len(SCHEME) :]
+        parts = re.split(r"[=:]", piece, maxsplit=1)
+        if len(parts) == 2 and "pin" in parts[0]:  # a name with a value after it
+            return True
+    return False
 
 
 def is_pkcs11_uri(text: str) -> bool:

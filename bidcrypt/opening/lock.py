@@ -22,43 +22,36 @@ from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
+from bidcrypt import _platform
 from bidcrypt.errors import OpeningError, SessionBusyError
 from bidcrypt.i18n import pick
-
-try:
-    import fcntl
-except ImportError:  # pragma: no cover - Windows: sessions are kept on the opening officials' POSIX machines
-    fcntl = None  # type: ignore[assignment]
 
 #: How long a short change waits for the lock before giving up (seconds).
 CHANGE_WAIT = 10.0
 _POLL = 0.05
 
 
-def _require_locks() -> None:
-    if fcntl is None:  # pragma: no cover - Windows
+def try_lock(descriptor: int) -> bool:
+    """Take the exclusive lock of an open file without waiting; False when another holder has it.
+
+    Where the platform or the file system has no ``flock``, sessions refuse
+    to run unlocked.
+    """
+    taken = _platform.lock_exclusive(descriptor)
+    if taken is None:
         raise OpeningError(
             pick(
-                "opening sessions need file locks (Linux or another POSIX system)",
-                "开标会话需要文件锁（Linux 或其他 POSIX 系统）",
+                "the session cannot be locked here (no flock on this platform or file system)",
+                "此处无法锁定开标会话（平台或文件系统不支持 flock）",
             )
         )
-
-
-def try_lock(descriptor: int) -> bool:
-    """Take the exclusive lock of an open file without waiting; False when another holder has it."""
-    _require_locks()
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
+    return taken
 
 
 def is_held(path: Path) -> bool:
     """True when a live process holds the lock of the file *path* (False when it is gone or free)."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        descriptor = os.open(path, os.O_RDONLY | _platform.O_NONBLOCK | _platform.O_NOFOLLOW)
     except OSError:
         return False
     try:
@@ -90,7 +83,7 @@ class SessionLock:
         self._descriptor: int | None = None
 
     def _open(self) -> int:
-        flags = os.O_RDWR | os.O_CREAT | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0)
+        flags = os.O_RDWR | os.O_CREAT | _platform.O_NONBLOCK | _platform.O_NOFOLLOW | _platform.O_CLOEXEC
         try:
             descriptor = os.open(self.path, flags, 0o644)
         except OSError as exc:
@@ -111,7 +104,6 @@ class SessionLock:
         return descriptor
 
     def __enter__(self) -> SessionLock:
-        _require_locks()
         descriptor = self._open()
         give_up = self._monotonic() + self.wait
         while not try_lock(descriptor):

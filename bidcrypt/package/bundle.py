@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
-from bidcrypt.files import input_error
+from bidcrypt.files import input_error, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
 from bidcrypt.package.paths import create_exclusive, target_under
@@ -82,7 +82,7 @@ class BundleReader:
             digest = hashlib.sha256()
             remaining = entry.size
             try:
-                with sources[entry.path].open("rb") as handle:
+                with open_input(sources[entry.path]) as handle:
                     while remaining:
                         chunk = handle.read(min(_CHUNK, remaining))
                         if not chunk:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bidcrypt.errors import InputError, ManifestError
-from bidcrypt.files import read_input
+from bidcrypt.files import SUMMARY, read_input
 from bidcrypt.i18n import pick
 from bidcrypt.package.paths import check_relative_path
 
@@ -281,7 +281,7 @@ def load_summary_file(path: Path) -> SummaryFile:
     "报价/*" = "price-sheet"
     "附件/*" = "attachment"
     """
-    raw = read_input(path)
+    raw = read_input(path, SUMMARY)
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -30,7 +30,7 @@ from bidcrypt.errors import (
     NoSealError,
     PackageError,
 )
-from bidcrypt.files import atomic_output, check_output
+from bidcrypt.files import atomic_output, check_output, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.package import signed
@@ -191,7 +191,7 @@ def hash_files(source_dir: Path, summary: SummaryFile) -> tuple[list[FileEntry],
     for path, file in found:
         digest = hashlib.sha256()
         size = 0
-        with file.open("rb") as handle:
+        with open_input(file) as handle:
             while chunk := handle.read(_CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -334,7 +334,7 @@ def pack(
 
     bundle = BundleReader(signed_manifest, manifest, sources)
     with ExitStack() as stack:
-        copy = stack.enter_context(atomic_output(backup)) if backup is not None else None
+        copy = stack.enter_context(atomic_output(backup, private=True)) if backup is not None else None
         sink = stack.enter_context(atomic_output(output))
         builder.encrypt(_Tee(bundle, copy), sink)  # type: ignore[arg-type]
     tested = _test_open(output, key_source, note)
