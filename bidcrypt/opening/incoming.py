@@ -1,29 +1,26 @@
 """Receiving a submitted package into a session: a bounded, hashed, durable copy.
 
-The bytes are copied into ``SESSION/submissions/.incoming-….part`` while
-they are hashed; only a regular file is read (a FIFO or a device is
-refused before anything is created), at most the session's maximum
-package size is taken, and the copy is synced before the session may give
-a receipt for it. The ``.part`` file is locked by the process writing it,
-so a copy left by a killed ``submit`` is told from one still being written
-and removed by the next submission.
+The bytes are copied into a temporary file in ``SESSION/submissions/``
+while they are hashed: only a regular file is read (a FIFO or a device is
+refused before anything is created, see :func:`bidcrypt.files.open_input`),
+at most the session's maximum package size is taken, and the copy is
+synced before the session may give a receipt for it. The temporary file
+is one of :mod:`bidcrypt._temporary`'s, locked by its writer, so the copy
+a killed ``submit`` left is told from one still being written and removed
+by the next submission.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import secrets
-import stat
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
-from bidcrypt.errors import InputError, PackageTooLargeError
-from bidcrypt.files import input_error, output_error
-from bidcrypt.i18n import pick
-from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock, hold_file, is_held
+from bidcrypt import _platform, _temporary
+from bidcrypt.errors import PackageTooLargeError
+from bidcrypt.files import input_error, open_input, output_error
 
 if TYPE_CHECKING:
     from bidcrypt.opening.session import OpeningSession
@@ -31,36 +28,8 @@ if TYPE_CHECKING:
 #: The largest package a session accepts unless it says otherwise (4 GiB).
 DEFAULT_MAX_PACKAGE_SIZE = 4 << 30
 _CHUNK = 1 << 20
-_PREFIX = ".incoming-"
-_SUFFIX = ".part"
-
-
-def remove_stale_parts(folder: Path) -> int:
-    """Remove the ``.incoming-*.part`` copies of submissions whose writer is gone; return how many."""
-    removed = 0
-    for candidate in folder.glob(f"{_PREFIX}*{_SUFFIX}"):
-        if candidate.is_file() and not candidate.is_symlink() and not is_held(candidate):
-            with contextlib.suppress(FileNotFoundError):
-                candidate.unlink()
-                removed += 1
-    return removed
-
-
-def _open_regular(path: Path) -> int:
-    """A read descriptor of *path*, refused (without blocking) unless it is a regular file."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise input_error(exc, path) from exc
-    mode = os.fstat(descriptor).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(descriptor)
-        kind = (
-            pick("a directory", "目录") if stat.S_ISDIR(mode) else pick("not a regular file", "不是普通文件")
-        )
-        raise InputError(kind, path=path)
-    os.set_blocking(descriptor, True)
-    return descriptor
+#: The name the temporary copies are made for (``.incoming.bidcrypt-….part``).
+_STAGING_NAME = "incoming"
 
 
 class Incoming:
@@ -73,50 +42,47 @@ class Incoming:
 
     def __init__(self, session: OpeningSession, package: Path) -> None:
         self.package = package
-        self.session_directory = session.directory
         self.folder = session.directory / "submissions"
         self.limit = session.max_package_size
-        self.staging = self.folder / f"{_PREFIX}{os.getpid()}-{secrets.token_hex(6)}{_SUFFIX}"
+        self.staging = self.folder / _STAGING_NAME
         self.sha256 = ""
         self.size = 0
-        self._held: int | None = None
+        self._descriptor: int | None = None
 
     def __enter__(self) -> Incoming:
-        source = _open_regular(self.package)
-        try:
-            with SessionLock(self.session_directory, wait=CHANGE_WAIT):
-                # Under the session lock no other submit is between creating its copy and locking it.
-                remove_stale_parts(self.folder)
-                try:
-                    self._held = os.open(self.staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except OSError as exc:
-                    raise output_error(exc, self.staging) from exc
-                hold_file(self._held)
-            self._copy(source, self._held)
-        except BaseException:
-            self._discard()
-            raise
-        finally:
-            os.close(source)
+        with open_input(self.package, buffered=False) as source:
+            _temporary.remove_stale(self.folder)
+            try:
+                self._descriptor, self.staging = _temporary.create(self.folder / _STAGING_NAME, private=True)
+                self._copy(source)
+            except OSError as exc:
+                self._discard()
+                raise output_error(exc, self.folder) from exc
+            except BaseException:
+                self._discard()
+                raise
         return self
 
-    def _copy(self, source: int, target: int) -> None:
+    def _copy(self, source: BinaryIO) -> None:
+        assert self._descriptor is not None
         digest = hashlib.sha256()
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
         while True:
             try:
-                chunk = os.read(source, _CHUNK)
+                count = source.readinto(view)  # type: ignore[attr-defined]
             except OSError as exc:
                 raise input_error(exc, self.package) from exc
-            if not chunk:
+            if not count:
                 break
-            self.size += len(chunk)
+            self.size += count
             if self.size > self.limit:
                 raise PackageTooLargeError(path=self.package, limit=self.limit)
-            digest.update(chunk)
-            _write_all(target, chunk, self.staging)
+            digest.update(view[:count])
+            _write_all(self._descriptor, view[:count], self.staging)
         try:
-            os.fsync(target)
-            os.fchmod(target, 0o444)
+            os.fsync(self._descriptor)
+            os.fchmod(self._descriptor, 0o444)
         except OSError as exc:
             raise output_error(exc, self.staging) from exc
         self.sha256 = digest.hexdigest()
@@ -125,20 +91,21 @@ class Incoming:
         """Give the received copy its final name in the session (and sync the folder)."""
         try:
             self.staging.replace(destination)
-            descriptor = os.open(destination.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-            try:
-                os.fsync(descriptor)
-            finally:
-                os.close(descriptor)
+            _platform.sync_directory(destination.parent)
         except OSError as exc:
             raise output_error(exc, destination) from exc
+        self.staging = destination
+        self._close()
+
+    def _close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # releases the writer's lock
+            self._descriptor = None
 
     def _discard(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.staging.unlink()
-        if self._held is not None:
-            os.close(self._held)
-            self._held = None
+        if self._descriptor is not None:
+            _temporary.unlink_quietly(self.staging)
+        self._close()
 
     def __exit__(
         self,
@@ -149,11 +116,10 @@ class Incoming:
         self._discard()
 
 
-def _write_all(descriptor: int, data: bytes, path: Path) -> None:
-    view = memoryview(data)
-    while view:
+def _write_all(descriptor: int, data: memoryview, path: Path) -> None:
+    while data:
         try:
-            written = os.write(descriptor, view)
+            written = os.write(descriptor, data)
         except OSError as exc:
             raise output_error(exc, path) from exc
-        view = view[written:]
+        data = data[written:]

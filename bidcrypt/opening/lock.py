@@ -7,10 +7,6 @@ operating system releases it when the holder dies (even by SIGKILL) and a
 new command can go on at once. The file is opened without following a
 symbolic link and is never written or truncated: a lock file that is not
 a regular file is refused, never clobbered.
-
-The same kind of lock marks a file that a live process is still writing
-(:func:`hold_file`, :func:`is_held`), so that what a killed process left
-can be told from what a running one is writing.
 """
 
 from __future__ import annotations
@@ -46,18 +42,6 @@ def try_lock(descriptor: int) -> bool:
             )
         )
     return taken
-
-
-def is_held(path: Path) -> bool:
-    """True when a live process holds the lock of the file *path* (False when it is gone or free)."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | _platform.O_NONBLOCK | _platform.O_NOFOLLOW)
-    except OSError:
-        return False
-    try:
-        return not try_lock(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class SessionLock:
@@ -123,9 +107,3 @@ class SessionLock:
         if self._descriptor is not None:
             os.close(self._descriptor)  # closing the only descriptor releases the lock
             self._descriptor = None
-
-
-def hold_file(descriptor: int) -> None:
-    """Mark the open file as being written by this process, until the descriptor is closed."""
-    if not try_lock(descriptor):  # pragma: no cover - a new file is never locked
-        raise OpeningError(pick("the file is being written by another process", "文件正被另一进程写入"))

@@ -103,9 +103,9 @@ def test_a_killed_submit_leaves_a_part_the_next_submit_removes(pki: Pki, tmp_pat
         "from pathlib import Path\n"
         "from bidcrypt.opening import OpeningSession\n"
         "import bidcrypt.opening.incoming as incoming\n"
-        "real = incoming.Incoming._copy\n"
-        "def slow(self, source, target):\n"
-        "    import os; os.write(target, b'partial'); print('copying', flush=True); time.sleep(60)\n"
+        "def slow(self, source):\n"
+        "    import os; os.write(self._descriptor, b'partial')\n"
+        "    print('copying', flush=True); time.sleep(60)\n"
         "incoming.Incoming._copy = slow\n"
         "OpeningSession.load(Path(sys.argv[1])).submit(Path(sys.argv[2]))\n"
     )
