@@ -21,6 +21,7 @@ from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, KeySource, PinSource, open_key_source
+from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.trust import TrustStore
 
 P = ParamSpec("P")
@@ -63,9 +64,15 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def report_error(error: BidcryptError) -> None:
-    """Print ``bidcrypt: error[code]: message`` and the hint on stderr."""
-    click.echo(f"bidcrypt: {pick('error', '错误')}[{error.code}]: {error.message()}", err=True)
-    hint = error.hint()
+    """Print ``bidcrypt: error[code]: message`` and the hint on stderr, each on one line.
+
+    A message may quote what a bidder wrote (a name in a package's
+    attributes): control and invisible characters are shown as escapes, so
+    it can neither move the cursor nor fake further lines.
+    """
+    message = terminal_safe(error.message())
+    click.echo(f"bidcrypt: {pick('error', '错误')}[{error.code}]: {message}", err=True)
+    hint = terminal_safe(error.hint())
     if hint:
         click.echo(f"  {pick('what to do', '处理建议')}: {hint}", err=True)
 

@@ -48,6 +48,17 @@ def visible(text: str) -> str:
     )
 
 
+def terminal_safe(text: str) -> str:
+    """*text* with its hidden characters as escapes, for one line on a terminal (backslashes kept).
+
+    For messages that quote what a bidder wrote (an error naming a forged
+    bidder), where paths with backslashes must stay readable.
+    """
+    if text.isprintable():
+        return text
+    return "".join(_escape(character) if is_hidden(character) else character for character in text)
+
+
 def hidden_characters(text: str) -> str:
     """The hidden characters of *text* as escapes (``"\\x1b, \\u202e"``), or an empty string."""
     return ", ".join(dict.fromkeys(_escape(c) for c in text if is_hidden(c)))

@@ -317,6 +317,10 @@ def test_a_forged_bidder_name_attribute_stays_one_escaped_cell(
     session = new_session(pki, tmp_path / "s")
     with pytest.raises(IdentityMismatchError):
         session.submit(package)
+    other = new_session(pki, tmp_path / "other")
+    line = run_cli("opening", "submit", other.directory, package)  # the command's own error line
+    assert line.exit_code == 25 and "\x1b" not in line.stderr and "\u202e" not in line.stderr
+    assert len(line.stderr.splitlines()) <= 2 and "\\x1b[2J" in line.stderr
     forms = _forms(session.directory)
     _assert_safe(forms, rows=1)
     table_lines = forms["table"].splitlines()
