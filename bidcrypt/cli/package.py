@@ -172,14 +172,7 @@ def inspect_command(package: Path, as_json: bool) -> None:
     cipher = info.header.cipher.cipher.value
     click.echo(f"{pick('attributes', '属性')}: {state}; {pick('cipher', '加密算法')}: {cipher}")
     for recipient in info.header.recipients:
-        listed = next(
-            (
-                c
-                for c in info.recipient_certificates
-                if recipient.rid is not None and recipient.rid.matches(c)
-            ),
-            None,
-        )
+        listed = info.listed_for(recipient)
         who = (
             f"{certs.display_name(listed)} ({pick('serial', '序列号')} {listed.serial_number:x})"
             if listed
