@@ -381,3 +381,11 @@ def _print_report(report: UnpackReport, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
     if report.output is not None:
         click.echo(pick(f"unpacked into {report.output}", f"已解包到 {report.output}"))
+    elif report.error is not None:
+        click.echo(
+            pick(
+                f"{report.package} was not unpacked; nothing was written",
+                f"{report.package} 未解包，未写入任何文件",
+            ),
+            err=True,
+        )

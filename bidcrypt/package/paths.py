@@ -22,7 +22,7 @@ import stat
 import unicodedata
 from pathlib import Path
 
-from bidcrypt.errors import OutputError, PathRefusedError, UnsafePathError
+from bidcrypt.errors import InputError, OutputError, PackageError, PathRefusedError, UnsafePathError
 from bidcrypt.i18n import pick
 
 MAX_COMPONENT_BYTES = 255
@@ -162,13 +162,11 @@ def files_under(source: Path, names_from: str = "utf-8") -> list[tuple[str, Path
     stay as they are.
     """
     if names_from not in NAME_ENCODINGS:
-        raise UnsafePathError(
-            pick(f"unknown name encoding {names_from}", f"未知的名称编码 {names_from}"), path=""
-        )
+        raise PackageError(pick(f"unknown name encoding {names_from}", f"未知的名称编码 {names_from}"))
     if not source.is_dir():
         raise UnsafePathError(pick("not a folder", "不是文件夹"), path=str(source))
     found: dict[str, Path] = {}
-    for directory, folders, names in os.walk(source, followlinks=False):
+    for directory, folders, names in os.walk(source, followlinks=False, onerror=_unreadable_folder):
         here = Path(directory)
         for name in folders:
             if (here / name).is_symlink():
@@ -196,6 +194,11 @@ def files_under(source: Path, names_from: str = "utf-8") -> list[tuple[str, Path
                 )
             found[check_relative_path(relative)] = file
     return sorted(found.items(), key=lambda item: item[0].encode("utf-8"))
+
+
+def _unreadable_folder(exc: OSError) -> None:
+    """A folder that cannot be listed is refused: its files would silently be missing from the package."""
+    raise InputError(exc.strerror or str(exc), path=_shown_file(Path(exc.filename or "")))
 
 
 def _package_path(relative: str, file: Path, encoding: str | None) -> str:

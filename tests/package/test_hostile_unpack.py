@@ -53,7 +53,7 @@ def _refused(pki: Pki, package: Path, code: int, *phrases: str) -> Result:
     result = _unpack(pki, package, output)
     assert result.exit_code == code, result.stderr
     assert "internal error" not in result.stderr
-    for phrase in phrases:
+    for phrase in (*phrases, f"{package} was not unpacked"):
         assert phrase in result.stderr, result.stderr
     assert _left(package.parent, package.name) == []  # no output, no staging, no plaintext
     return result

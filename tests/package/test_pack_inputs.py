@@ -261,3 +261,23 @@ def test_the_authority_gets_oaep_sha256_unless_it_declares_otherwise(
     )
     assert text.exit_code == 0, text.stderr
     assert "opening-authority, oaep: as the opening authority declares" in text.stdout
+
+
+def test_a_folder_that_cannot_be_listed_is_refused_not_skipped(
+    pki: Pki, folder: tuple[Path, Path], tmp_path: Path
+) -> None:
+    source, _ = folder
+    locked = source / "技术标" / "施工组织设计"
+
+    def listing_refused(path: object) -> object:
+        if Path(str(path)) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    real_scandir = os.scandir
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "scandir", listing_refused)  # as chmod 000 would, for root too
+        result = _pack(pki, source, tmp_path / "bid.bid")
+    assert result.exit_code == 3, result.stderr
+    assert "Permission denied" in result.stderr and "施工组织设计" in result.stderr
+    _nothing_packed(tmp_path)
