@@ -20,6 +20,7 @@ nothing is cleaned.)
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -36,6 +37,8 @@ PREFIX = ".bidcrypt-unpack-"
 _STARTING = ".bidcrypt-unpack~"
 _NAME = re.compile(re.escape(PREFIX) + r"[0-9]+-[a-z0-9_]+")
 LOCK = "lock"
+#: What ``flock`` answers on a file system that has no locks.
+_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL})
 
 
 def _hold(path: Path) -> int | None:
@@ -46,6 +49,12 @@ def _hold(path: Path) -> int | None:
 
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in _NO_LOCKS:
+                os.close(descriptor)
+                raise
+            # A file system without locks: unpacking still works, and no one can ever take this
+            # folder for stale (their flock fails the same way), so it is never cleaned by others.
         except BaseException:
             os.close(descriptor)
             raise

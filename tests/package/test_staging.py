@@ -178,3 +178,22 @@ def test_a_killed_unpack_is_cleaned_by_the_next(
     assert done.returncode == 0, stderr
     assert _staging_folders(tmp_path) == []
     assert (tmp_path / "out" / "图纸" / "drawing.bin").stat().st_size == 96 << 20
+
+
+def test_a_file_system_without_locks_still_unpacks_and_is_never_cleaned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    def no_locks(descriptor: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with Staging.create(tmp_path / "out") as staging:
+        (staging.files / "a.txt").write_bytes(b"a")
+        assert clean_stale(tmp_path) == []  # no lock can be taken: nothing is provably stale
+        staging.publish(tmp_path / "out")
+    assert (tmp_path / "out" / "a.txt").read_bytes() == b"a"
+    assert _staging_folders(tmp_path) == []
+    _stale(tmp_path)
+    assert clean_stale(tmp_path) == []
