@@ -193,7 +193,10 @@ def read_bundle(
             extra = next(members, None)
             if extra is not None:
                 raise ManifestError(
-                    pick(f"{extra.name} is not in the manifest", f"{extra.name} 不在文件清单中")
+                    pick(
+                        f"{visible(extra.name)} is not in the manifest",
+                        f"{visible(extra.name)} 不在文件清单中",
+                    )
                 )
     except (tarfile.TarError, EOFError, UnicodeError, ValueError, OverflowError) as exc:
         # tarfile's header parsing lets these out (a pax number it cannot read, a bad sparse map).

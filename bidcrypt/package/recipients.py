@@ -56,7 +56,9 @@ def choose_recipients(
 
     The bidder's own: *key_transport* when given, else the strongest the
     bidder's UKey (*key_source*, the whole token) really undoes, else PKCS#1
-    v1.5, which every UKey supports (with a warning). An opening authority's:
+    v1.5, which every UKey supports (with a warning when the UKey does not
+    hold the certificate, so the package cannot be test-opened on it). An
+    opening authority's:
     *authority_transport*, the one the authority declares its token undoes
     (OAEP-SHA256 unless it says otherwise).
     """
