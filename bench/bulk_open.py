@@ -141,6 +141,7 @@ def build_bids(directory: Path, count: int, size: int, cipher: str, documents: d
                 summary=SummaryFile(Summary(price=Decimal(1000 + index))),
                 cipher=ContentCipher(cipher),
                 key_transport=KeyTransport.PKCS1V15,
+                authority_transport=KeyTransport.PKCS1V15,
             )
         shutil.rmtree(source)
         packages.append(output)

@@ -466,6 +466,16 @@ class UnsafePathError(PackageError):
     zh = "文件包中的路径不安全：{path}"
 
 
+class PathRefusedError(UnsafePathError):
+    """The file system refuses a path of the package (name too long, bytes it cannot store)."""
+
+    code = "path-refused"
+    en = "the file system here cannot hold {path} from the package"
+    zh = "此处的文件系统无法存放文件包中的 {path}"
+    hint_en = "the package's names are within the format's limits; unpack to a folder with a shorter path"
+    hint_zh = "文件包中的名称符合格式限制；请解包到路径较短的文件夹"
+
+
 class ManifestError(PackageError):
     """The signed manifest is missing, malformed, or disagrees with the content."""
 

@@ -197,6 +197,9 @@ def main() -> int:
             PKI / f"{bidder}/enc.pem",
             "--encrypt-to",
             PKI / "authority/enc.pem",
+            # The authority's UKey here is SoftHSM2, which undoes OAEP-SHA1 but not OAEP-SHA256 (the default).
+            "--authority-transport",
+            "oaep-sha1",
             "--summary",
             summary,
             *TRUST,

@@ -53,6 +53,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.PackageError: 53,
     e.ReencryptionRequiredError: 50,
     e.UnsafePathError: 51,
+    e.PathRefusedError: 51,
     e.OldKeyUnavailableError: 54,
     e.ManifestError: 52,
     e.TimestampError: 6,

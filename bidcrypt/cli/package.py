@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -20,7 +21,8 @@ from bidcrypt.cli.exit_codes import exit_code_for
 from bidcrypt.envelope import ContentCipher
 from bidcrypt.errors import ReencryptionRequiredError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, PinSource, Pkcs11Uri
+from bidcrypt.keys.uri import is_pkcs11_uri
 from bidcrypt.package import (
     UnpackReport,
     check_package,
@@ -31,7 +33,8 @@ from bidcrypt.package import (
     unpack,
     verify_backup,
 )
-from bidcrypt.package.manifest import Summary, SummaryFile
+from bidcrypt.package.manifest import Summary
+from bidcrypt.package.summary_file import SummaryFile
 from bidcrypt.seal.kind import SealKind
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -41,6 +44,47 @@ _TRANSPORTS = {t.value: t for t in KeyTransport}
 
 def _warn(text: str) -> None:
     click.echo(f"{pick('warning', '警告')}: {text}", err=True)
+
+
+class _Named(KeySource):
+    """The entries of a key source that a reference names (``object=``, ``id=``), for choosing the signer."""
+
+    def __init__(self, source: KeySource, entries: list[KeyEntry]) -> None:
+        self.description = source.description
+        self._entries = entries
+
+    def entries(self) -> list[KeyEntry]:
+        return list(self._entries)
+
+
+def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource, list[KeyEntry] | None]:
+    """The key source of *ref* as a whole token, and the entries *ref* names (None: all of them).
+
+    ``pkcs11:token=X;object=sign`` names the signing certificate, but the
+    encryption certificate on the same UKey must be asked what it decrypts
+    and must test-open the package: the token is opened without the filter.
+    """
+    if not is_pkcs11_uri(ref):
+        return open_source(ref, module, pin_env), None
+    from bidcrypt.errors import KeyNotFoundError
+    from bidcrypt.keys.pkcs11_token import Pkcs11Source
+
+    uri = Pkcs11Uri.parse(ref)
+    if uri.object is None and uri.id is None and uri.type is None:
+        return open_source(ref, module, pin_env), None
+    source = Pkcs11Source(
+        dataclasses.replace(uri, object=None, id=None, type=None), PinSource(env_var=pin_env), module
+    )
+    try:
+        named = [e for e in source.entries() if uri.object in (None, e.label) and uri.id in (None, e.key_id)]
+        if not named:
+            raise KeyNotFoundError(
+                what=pick("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
+            )
+    except BaseException:
+        source.close()
+        raise
+    return source, named
 
 
 @click.command("pack")
@@ -71,7 +115,24 @@ def _warn(text: str) -> None:
 @click.option(
     "--key-transport",
     type=click.Choice(list(_TRANSPORTS)),
-    help="RSA key transport (default: the strongest the UKey decrypts, else pkcs1v15).",
+    help="RSA key transport for the bidder's own certificate (default: the strongest the UKey decrypts, "
+    "else pkcs1v15).",
+)
+@click.option(
+    "--authority-transport",
+    type=click.Choice(list(_TRANSPORTS)),
+    default=KeyTransport.OAEP_SHA256.value,
+    show_default=True,
+    help="RSA key transport for the opening authority's certificate: the one the authority declares its "
+    "UKey decrypts (oaep = OAEP-SHA256).",
+)
+@click.option(
+    "--names-from",
+    type=click.Choice(["utf-8", "gbk"]),
+    default="utf-8",
+    show_default=True,
+    help="Read source file names that are not UTF-8 as GBK (folders unzipped on Chinese Windows); "
+    "they go into the package as UTF-8.",
 )
 @click.option(
     "--allow-unsealed", is_flag=True, help="Only warn about PDFs without the bidder's company seal."
@@ -91,6 +152,8 @@ def pack_command(
     backup: Path | None,
     cipher: str,
     key_transport: str | None,
+    authority_transport: str,
+    names_from: str,
     allow_unsealed: bool,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
@@ -104,18 +167,22 @@ def pack_command(
     summary = load_summary_file(summary_path) if summary_path else SummaryFile(Summary())
     certificates = [c for path in encrypt_to for c in certs.load_certificates(path)[:1]]
     store = trust_store(trust, crls)
-    with open_source(signer_ref, module, pin_env) as source:
+    source, named = _whole_token(signer_ref, module, pin_env)
+    with source:
+        signer = choose_entry(source if named is None else _Named(source, named), SealKind.COMPANY)
         result = pack(
             source_dir,
             output,
             tender=tender,
             lot=lot,
-            signer=choose_entry(source, SealKind.COMPANY),
+            signer=signer,
             encrypt_to=certificates,
             summary=summary,
             key_source=source,
             cipher=_CIPHERS[cipher],
             key_transport=_TRANSPORTS[key_transport] if key_transport else None,
+            authority_transport=_TRANSPORTS[authority_transport],
+            names_from=names_from,
             trust=store,
             backup=backup,
             allow_unsealed=allow_unsealed,
@@ -172,14 +239,7 @@ def inspect_command(package: Path, as_json: bool) -> None:
     cipher = info.header.cipher.cipher.value
     click.echo(f"{pick('attributes', '属性')}: {state}; {pick('cipher', '加密算法')}: {cipher}")
     for recipient in info.header.recipients:
-        listed = next(
-            (
-                c
-                for c in info.recipient_certificates
-                if recipient.rid is not None and recipient.rid.matches(c)
-            ),
-            None,
-        )
+        listed = info.listed_for(recipient)
         who = (
             f"{certs.display_name(listed)} ({pick('serial', '序列号')} {listed.serial_number:x})"
             if listed
@@ -321,3 +381,11 @@ def _print_report(report: UnpackReport, as_json: bool) -> None:
             click.echo(f"{key}: {value}")
     if report.output is not None:
         click.echo(pick(f"unpacked into {report.output}", f"已解包到 {report.output}"))
+    elif report.error is not None:
+        click.echo(
+            pick(
+                f"{report.package} was not unpacked; nothing was written",
+                f"{report.package} 未解包，未写入任何文件",
+            ),
+            err=True,
+        )

@@ -12,19 +12,14 @@ The format is documented in docs/package-format.md. The operations::
 
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo, read_package_info
-from bidcrypt.package.manifest import (
-    Bidder,
-    FileEntry,
-    Manifest,
-    Role,
-    Summary,
-    SummaryFile,
-    load_summary_file,
-)
-from bidcrypt.package.pack import PackResult, RecipientChoice, pack
+from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
+from bidcrypt.package.pack import PackResult, pack
+from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
+from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
-from bidcrypt.package.unpack import Check, UnpackReport, open_content, unpack, verify_backup
+from bidcrypt.package.summary_file import SummaryFile, load_summary_file
+from bidcrypt.package.unpack import open_content, unpack, verify_backup
 
 __all__ = [
     "Bidder",

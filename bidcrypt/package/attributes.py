@@ -24,6 +24,7 @@ replace it (see docs/package-format.md).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ _FIELDS: dict[str, tuple[str, type[core.Asn1Value]]] = {
     "manifest_sha256": (f"{ARC}.1.7", core.OctetString),
 }
 _BY_OID = {oid: (name, spec) for name, (oid, spec) in _FIELDS.items()}
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,10 @@ class PackageAttributes:
 
     @classmethod
     def decode(cls, attributes: Iterable[tuple[str, Sequence[bytes]]]) -> PackageAttributes:
-        """Read the attributes back from (OID, DER values) pairs; unknown OIDs are skipped."""
+        """Read the attributes back from (OID, DER values) pairs; unknown OIDs are skipped.
+
+        Raises only :class:`PackageError`, whatever the bytes.
+        """
         found: dict[str, Any] = {}
         for oid, values in attributes:
             if oid not in _BY_OID:
@@ -83,10 +88,7 @@ class PackageAttributes:
             name, spec = _BY_OID[oid]
             if name in found or len(values) != 1:
                 raise PackageError(pick(f"attribute {name} given twice", f"属性 {name} 重复"))
-            try:
-                found[name] = spec.load(values[0], strict=True).native
-            except (ValueError, TypeError) as exc:
-                raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误")) from exc
+            found[name] = _value(name, spec, values[0])
         missing = {
             "format_version",
             "tender",
@@ -103,11 +105,11 @@ class PackageAttributes:
         if found["format_version"] != FORMAT_VERSION:
             raise PackageError(
                 pick(
-                    f"unknown package format version {found['format_version']}",
-                    f"未知的文件包格式版本 {found['format_version']}",
+                    f"unknown package format version {str(found['format_version'])[:20]}",
+                    f"未知的文件包格式版本 {str(found['format_version'])[:20]}",
                 )
             )
-        if not isinstance(found["manifest_sha256"], bytes) or len(found["manifest_sha256"]) != 32:
+        if len(found["manifest_sha256"]) != 32:
             raise PackageError(pick("manifest digest must be 32 bytes", "清单摘要长度应为 32 字节"))
         return cls(
             tender=found["tender"],
@@ -130,3 +132,33 @@ class PackageAttributes:
             "created": self.created.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "manifest_sha256": self.manifest_sha256.hex(),
         }
+
+
+#: The Python type each attribute's value must have once decoded.
+_TYPES: dict[str, type] = {
+    "format_version": int,
+    "tender": str,
+    "lot": str,
+    "bidder_name": str,
+    "credit_code": str,
+    "created": dt.datetime,
+    "manifest_sha256": bytes,
+}
+#: Characters of a text attribute.
+MAX_TEXT = 4_096
+
+
+def _value(name: str, spec: type[core.Asn1Value], der: bytes) -> Any:
+    """The decoded value of attribute *name*; :class:`PackageError` for anything but the expected type."""
+    try:
+        value = spec.load(der, strict=True).native
+    except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
+        raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误")) from exc
+    wanted = _TYPES[name]
+    if (
+        type(value) is not wanted  # an extended_datetime (year 0) or a bool is not what was written
+        or (isinstance(value, str) and (len(value) > MAX_TEXT or _SURROGATE.search(value)))
+        or (isinstance(value, dt.datetime) and value.tzinfo is None)
+    ):
+        raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误"))
+    return value

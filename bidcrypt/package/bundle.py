@@ -8,8 +8,11 @@ Layout, in this order and nothing else::
 pax headers carry the UTF-8 names exactly. Members are regular files with
 mode 0644, owner 0, and the manifest's creation time as mtime, so the same
 sources and manifest always give the same bundle bytes. Reading is strict:
-any other member, type, order or size is refused before a byte of it is
-written out.
+any other member, order or size is refused before a byte of it is written
+out, and so is any member that is not a plain regular file (type ``0``):
+links, devices, GNU sparse files, and pax records other than
+:data:`PAX_KEYS` (a pax 0.1 sparse file declares gigabytes of zeros in a
+few bytes).
 """
 
 from __future__ import annotations
@@ -27,11 +30,18 @@ from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
 from bidcrypt.files import input_error, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
-from bidcrypt.package.paths import create_exclusive, target_under
+from bidcrypt.package.paths import create_exclusive, target_under, visible, write_error
 
 MANIFEST_MEMBER = "bidcrypt/manifest.p7s"
 FILES_PREFIX = "files/"
 _CHUNK = 1 << 20
+#: The pax extended-header records a reader accepts: names, size and the ordinary attributes.
+#: Anything else (``GNU.sparse.*``, ``linkpath``, ``hdrcharset``, vendor records) is refused.
+PAX_KEYS = frozenset({"path", "size", "mtime", "atime", "ctime", "uid", "gid", "uname", "gname"})
+#: The largest extended header read (pax records, a GNU long name): a name needs at most 4 KiB.
+MAX_EXTENDED_HEADER = 64 << 10
+#: Extended headers in a row before one member (a global pax header, then the member's own).
+MAX_EXTENDED_CHAIN = 4
 
 
 def _member(name: str, size: int, mtime: float) -> tarfile.TarInfo:
@@ -162,14 +172,19 @@ def read_bundle(
     try:
         # A file is read by offsets (no copy through tarfile's stream buffer); a pipe as a stream.
         with tarfile.open(
-            fileobj=stream, mode="r:" if stream.seekable() else "r|", encoding="utf-8", errors="strict"
+            fileobj=stream,
+            mode="r:" if stream.seekable() else "r|",
+            encoding="utf-8",
+            errors="strict",
+            tarinfo=_Header,
         ) as tar:
             members = _members(tar)
             first = next(members, None)
-            if first is None or first.name != MANIFEST_MEMBER or not first.isreg():
+            if first is None or first.name != MANIFEST_MEMBER:
                 raise ManifestError(
                     pick("the bundle does not start with its manifest", "文件包开头缺少文件清单")
                 )
+            _check_plain(first)
             if first.size > MAX_MANIFEST_SIZE:
                 raise ManifestError(pick("manifest too large", "文件清单过大"))
             signed_manifest = _read_all(tar, first)
@@ -178,9 +193,13 @@ def read_bundle(
             extra = next(members, None)
             if extra is not None:
                 raise ManifestError(
-                    pick(f"{extra.name} is not in the manifest", f"{extra.name} 不在文件清单中")
+                    pick(
+                        f"{visible(extra.name)} is not in the manifest",
+                        f"{visible(extra.name)} 不在文件清单中",
+                    )
                 )
-    except (tarfile.TarError, EOFError, UnicodeError) as exc:
+    except (tarfile.TarError, EOFError, UnicodeError, ValueError, OverflowError) as exc:
+        # tarfile's header parsing lets these out (a pax number it cannot read, a bad sparse map).
         raise ManifestError(
             pick(f"the bundle is damaged ({type(exc).__name__})", f"文件包已损坏（{type(exc).__name__}）")
         ) from exc
@@ -189,6 +208,84 @@ def read_bundle(
 
 def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     yield from tar
+
+
+class _Header(tarfile.TarInfo):
+    """tarfile's header parsing, refusing before tarfile acts on them: sparse files (whose maps expand
+    to any size, and are read whole), extended headers larger than a name needs (read whole), and
+    chains of extended headers (parsed by recursion)."""
+
+    def _proc_pax(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        return self._extended(archive, super()._proc_pax)  # type: ignore[misc]
+
+    def _proc_gnulong(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        return self._extended(archive, super()._proc_gnulong)  # type: ignore[misc]
+
+    def _extended(
+        self, archive: tarfile.TarFile, process: Callable[[tarfile.TarFile], tarfile.TarInfo]
+    ) -> tarfile.TarInfo:
+        if self.size > MAX_EXTENDED_HEADER:
+            raise ManifestError(
+                pick(
+                    f"an extended header of {self.size} bytes in the bundle",
+                    f"文件包中的扩展头长达 {self.size} 字节",
+                )
+            )
+        depth = getattr(archive, "_bidcrypt_chain", 0)
+        if depth >= MAX_EXTENDED_CHAIN:
+            raise ManifestError(pick("extended headers chained in the bundle", "文件包中扩展头连续出现"))
+        archive._bidcrypt_chain = depth + 1  # type: ignore[attr-defined]
+        try:
+            return process(archive)
+        finally:
+            archive._bidcrypt_chain = depth  # type: ignore[attr-defined]
+
+    def _proc_sparse(self, archive: tarfile.TarFile) -> tarfile.TarInfo:
+        raise _sparse(self.name)
+
+    def _proc_gnusparse_00(self, following: tarfile.TarInfo, *_: object) -> None:
+        raise _sparse(following.name)
+
+    def _proc_gnusparse_01(self, following: tarfile.TarInfo, *_: object) -> None:
+        raise _sparse(following.name)
+
+    def _proc_gnusparse_10(self, following: tarfile.TarInfo, *_: object) -> None:
+        raise _sparse(following.name)
+
+
+def _sparse(name: str) -> UnsafePathError:
+    return _not_plain(name, pick("a GNU sparse file", "GNU 稀疏文件"))
+
+
+def _not_plain(name: str, what: str) -> UnsafePathError:
+    return UnsafePathError(
+        pick(
+            f"the member is {what}; only plain regular files are allowed (no links, devices, "
+            "sparse files or extensions)",
+            f"该成员为{what}；只允许普通文件（不允许链接、设备、稀疏文件或扩展）",
+        ),
+        path=visible(name),
+    )
+
+
+def _check_plain(member: tarfile.TarInfo) -> None:
+    """Refuse a member that is not a plain regular file (see the module docstring)."""
+    what = None
+    if member.type == tarfile.GNUTYPE_SPARSE or member.sparse is not None:
+        what = pick("a GNU sparse file", "GNU 稀疏文件")
+    elif member.type != tarfile.REGTYPE:
+        what = pick(f"of type {member.type!r}", f"类型为 {member.type!r}")
+    else:
+        extra = sorted(set(member.pax_headers) - PAX_KEYS)
+        if extra:
+            shown = visible(", ".join(extra))[:200]
+            what = pick(f"with pax records {shown}", f"带有 pax 记录 {shown}")
+    if what is not None:
+        raise _not_plain(member.name, what)
+    if member.size < 0:
+        raise ManifestError(
+            pick(f"{visible(member.name)} has a negative size", f"{visible(member.name)} 大小为负")
+        )
 
 
 def _read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
@@ -209,14 +306,11 @@ def _extract(
     if member.name != FILES_PREFIX + entry.path:
         raise ManifestError(
             pick(
-                f"found {member.name} where {entry.path} was expected",
-                f"此处应为 {entry.path}，实为 {member.name}",
+                f"found {visible(member.name)} where {entry.path} was expected",
+                f"此处应为 {entry.path}，实为 {visible(member.name)}",
             )
         )
-    if not member.isreg():
-        raise UnsafePathError(
-            pick("links and special files are refused", "不接受链接或特殊文件"), path=entry.path
-        )
+    _check_plain(member)
     if member.size != entry.size:
         raise ManifestError(
             pick(
@@ -227,17 +321,20 @@ def _extract(
     source = tar.extractfile(member)
     if source is None:
         raise ManifestError(pick(f"{entry.path} is not a file", f"{entry.path} 不是文件"))
-    target = target_under(destination, entry.path)
+    try:
+        target = target_under(destination, entry.path)
+        descriptor = create_exclusive(target, entry.path)
+    except OSError as exc:
+        raise write_error(exc, entry.path, destination) from exc
     digest = hashlib.sha256()
     written = 0
-    descriptor = create_exclusive(target)
-    with os.fdopen(descriptor, "wb") as out:
+    with os.fdopen(descriptor, "wb", buffering=0) as out:
         while chunk := source.read(_CHUNK):
             written += len(chunk)
             if written > entry.size:
                 break
             digest.update(chunk)
-            out.write(chunk)
+            _write_all(out, chunk, entry.path, destination)
     if written != entry.size:
         raise ManifestError(pick(f"{entry.path} is truncated", f"{entry.path} 不完整"))
     if digest.hexdigest() != entry.sha256:
@@ -248,3 +345,13 @@ def _extract(
             )
         )
     return ExtractedFile(entry, target)
+
+
+def _write_all(out: BinaryIO, data: bytes, path: str, destination: Path) -> None:
+    """Write all of *data*; an :class:`OSError` becomes the error :func:`write_error` says."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[out.write(view) or 0 :]
+    except OSError as exc:
+        raise write_error(exc, path, destination) from exc

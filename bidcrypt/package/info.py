@@ -1,11 +1,25 @@
-"""What a package says without a key: its readable attributes, recipients and their certificates."""
+"""What a package says without a key: its readable attributes, recipients and their certificates.
+
+The recipient certificates (``ARC.2.1``) sit in the unauthenticated
+attributes: anyone can change them without breaking the envelope. They are
+read as untrusted input: every field a report or rule looks at is parsed
+here (a certificate that does not parse makes the package malformed), and a
+listed certificate is kept only when the key identifier *computed from its
+public key* is a recipient's SubjectKeyIdentifier. Its own
+SubjectKeyIdentifier extension, issuer and serial number prove nothing, so
+a certificate that matches only by those is ignored, and nothing decides
+on a listed certificate's word (see :mod:`bidcrypt.package.rule`).
+"""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from asn1crypto import keys
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
@@ -27,6 +41,10 @@ class PackageInfo:
     authenticated: bool
     #: The recipients' certificates as the package lists them (checked against the RecipientInfos).
     recipient_certificates: tuple[x509.Certificate, ...]
+
+    def listed_for(self, recipient: EnvelopeRecipient) -> x509.Certificate | None:
+        """The listed certificate whose computed key identifier names *recipient*, if any."""
+        return next((c for c in self.recipient_certificates if _names(recipient, c)), None)
 
     def recipient_of(self, certificate: x509.Certificate) -> EnvelopeRecipient | None:
         """The RecipientInfo that names *certificate* (or its key), if any."""
@@ -54,7 +72,10 @@ class PackageInfo:
 
 
 def read_package_info(path: Path) -> PackageInfo:
-    """Read a package's header (no key); raise :class:`PackageError` for an envelope that is no package."""
+    """Read a package's header (no key); raise :class:`PackageError` for an envelope that is no package.
+
+    Raises only :class:`~bidcrypt.errors.BidcryptError`, whatever the bytes.
+    """
     if interrupted_in_place(path):
         raise PackageError(
             pick(
@@ -67,16 +88,64 @@ def read_package_info(path: Path) -> PackageInfo:
     header = read_header_file(path)
     source = header.authenticated_attributes if header.is_authenticated else header.unauthenticated_attributes
     attributes = PackageAttributes.decode((a.oid, a.values) for a in source)
-    listed = next((a for a in header.unauthenticated_attributes if a.oid == RECIPIENT_CERTIFICATES), None)
-    certificates: list[x509.Certificate] = []
-    for value in listed.values if listed else ():
-        try:
-            certificate = x509.load_der_x509_certificate(value)
-            certificate.public_key()  # read now: a key that cannot be read is as malformed as bad DER
-        except (ValueError, UnsupportedAlgorithm) as exc:
-            raise PackageError(
-                pick("a listed recipient certificate is malformed", "所列收件人证书格式错误")
-            ) from exc
-        if any(r.rid is not None and r.rid.matches(certificate) for r in header.recipients):
-            certificates.append(certificate)
-    return PackageInfo(path, header, attributes, header.is_authenticated, tuple(certificates))
+    listed = [a for a in header.unauthenticated_attributes if a.oid == RECIPIENT_CERTIFICATES]
+    if len(listed) > 1:
+        raise PackageError(pick("the recipient certificates are listed twice", "收件人证书列出两次"))
+    certificates = [_untrusted_certificate(value) for value in (listed[0].values if listed else ())]
+    matching = tuple(c for c in certificates if any(_names(r, c) for r in header.recipients))
+    return PackageInfo(path, header, attributes, header.is_authenticated, matching)
+
+
+#: What ``cryptography`` raises for a certificate whose DER parses but whose fields do not.
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+
+
+def _untrusted_certificate(der: bytes) -> x509.Certificate:
+    """A listed certificate, every field that reports and rules read parsed now (fields load lazily)."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        list(certificate.extensions)
+        certificate.issuer.rfc4514_string()
+        certs.CertificateSummary.of(certificate)
+        computed_key_identifiers(certificate)
+    except _UNREADABLE as exc:
+        raise PackageError(
+            pick("a listed recipient certificate is malformed", "所列收件人证书格式错误")
+        ) from exc
+    return certificate
+
+
+@functools.lru_cache(maxsize=256)
+def computed_key_identifiers(certificate: x509.Certificate) -> frozenset[bytes]:
+    """The key identifiers computed from the certificate's public key, never read from it.
+
+    RFC 5280 section 4.2.1.2 methods 1 and 2 (SHA-1 of the subjectPublicKey
+    bits, or its last 60 bits after the type 0100) and RFC 7093 methods 1-3
+    (SHA-256/384/512 of the bits, leftmost 160 bits).
+    """
+    bits = bytes(keys.PublicKeyInfo.load(certs.public_key_der(certificate))["public_key"].contents[1:])
+    sha1 = hashlib.sha1(bits).digest()  # noqa: S324 - RFC 5280 key identifier, not a security hash
+    return frozenset(
+        {
+            sha1,
+            bytes([0x40 | (sha1[12] & 0x0F)]) + sha1[13:],
+            hashlib.sha256(bits).digest()[:20],
+            hashlib.sha384(bits).digest()[:20],
+            hashlib.sha512(bits).digest()[:20],
+        }
+    )
+
+
+def _names(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
+    """True when *recipient*'s SubjectKeyIdentifier is one computed from *certificate*'s key."""
+    rid = recipient.rid
+    if rid is None or rid.subject_key_identifier is None:
+        return False
+    return rid.subject_key_identifier in computed_key_identifiers(certificate)

@@ -10,17 +10,15 @@ unknown fields, wrong types and unsafe paths are refused.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-import tomllib
+import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import Enum
-from fnmatch import fnmatchcase
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
-from bidcrypt.errors import InputError, ManifestError
-from bidcrypt.files import SUMMARY, read_input
+from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import pick
 from bidcrypt.package.paths import check_relative_path
 
@@ -28,6 +26,18 @@ FORMAT = "bidcrypt-manifest"
 VERSION = 1
 #: A manifest is small; anything bigger is not one of ours.
 MAX_MANIFEST_SIZE = 16 << 20
+#: JSON arrays and objects nested deeper than this are refused before parsing (a manifest needs 3).
+MAX_NESTING = 8
+#: Files in one manifest.
+MAX_FILES = 100_000
+#: Entries of ``summary.items``.
+MAX_ITEMS = 1_000
+#: Characters of a text field (tender, lot, bidder, duration, an item's name or value).
+MAX_TEXT = 4_096
+#: A file size: a JSON integer of at most 19 digits, below 2**63.
+MAX_SIZE = 2**63 - 1
+#: A price: a plain decimal string, at most 18 digits before the point and 8 after.
+PRICE = re.compile(r"[0-9]{1,18}(?:\.[0-9]{1,8})?")
 
 
 class Role(Enum):
@@ -60,7 +70,7 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         """The JSON form; the price as a decimal string so no float rounding ever touches it."""
         return {
-            "price": None if self.price is None else str(self.price),
+            "price": None if self.price is None else format(self.price, "f"),
             "currency": self.currency,
             "duration": self.duration,
             "items": dict(self.items),
@@ -71,10 +81,15 @@ class Summary:
         """Parse and validate the JSON form."""
         fields = _object(data, "summary", {"price", "currency", "duration", "items"})
         items = fields.get("items") or {}
-        if not isinstance(items, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in items.items()
-        ):
-            raise ManifestError("summary.items must map text to text")
+        if not isinstance(items, dict) or not all(_is_text(k) and _is_text(v) for k, v in items.items()):
+            raise ManifestError(
+                pick(
+                    f"summary.items must map text to text (at most {MAX_TEXT} characters each)",
+                    f"summary.items 须为文本到文本的映射（每项至多 {MAX_TEXT} 个字符）",
+                )
+            )
+        if len(items) > MAX_ITEMS:
+            raise ManifestError(pick(f"more than {MAX_ITEMS} summary items", f"摘要项超过 {MAX_ITEMS} 个"))
         return cls(
             price=_price(fields.get("price")),
             currency=_currency(fields.get("currency", "CNY")),
@@ -124,9 +139,10 @@ class Manifest:
         if len(data) > MAX_MANIFEST_SIZE:
             raise ManifestError(pick("manifest too large", "文件清单过大"))
         try:
-            raw = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise ManifestError(pick("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
+        raw = _load_json(text)
         fields = _object(
             raw, "manifest", {"format", "version", "tender", "lot", "bidder", "created", "summary", "files"}
         )
@@ -139,6 +155,8 @@ class Manifest:
         files_raw = fields.get("files")
         if not isinstance(files_raw, list):
             raise ManifestError("files must be a list")
+        if len(files_raw) > MAX_FILES:
+            raise ManifestError(pick(f"more than {MAX_FILES} files", f"文件超过 {MAX_FILES} 个"))
         files = tuple(_file_entry(item) for item in files_raw)
         _check_unique(files)
         return cls(
@@ -177,6 +195,54 @@ def parse_time(value: Any) -> dt.datetime:
         raise ManifestError(f"bad time {value!r}") from exc
 
 
+#: A JSON string, closed or running to the end (so the pattern never fails and never backtracks).
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_DEPTH_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+
+
+def _load_json(text: str) -> Any:
+    """Parse manifest JSON within the limits: nesting, integer digits, no floats, no key twice."""
+    skeleton = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    if max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, skeleton)), default=0) > MAX_NESTING:
+        raise ManifestError(
+            pick(f"the manifest is nested deeper than {MAX_NESTING}", f"文件清单嵌套超过 {MAX_NESTING} 层")
+        )
+    try:
+        return json.loads(
+            text,
+            parse_int=_integer,
+            parse_float=_no_float,
+            parse_constant=_no_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except json.JSONDecodeError as exc:
+        raise ManifestError(pick("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
+
+
+def _integer(digits: str) -> int:
+    if len(digits.lstrip("-")) > 19:
+        raise ManifestError(pick("a number in the manifest is too long", "文件清单中的数字过长"))
+    return int(digits)
+
+
+def _no_float(text: str) -> Any:
+    raise ManifestError(
+        pick(
+            f"the manifest holds the number {text[:40]}: only integers (a price is a decimal string)",
+            f"文件清单含数字 {text[:40]}：只允许整数（价格须为十进制字符串）",
+        )
+    )
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ManifestError(pick("a field is given twice in the manifest", "文件清单中有重复字段"))
+    return result
+
+
 def _object(data: Any, name: str, allowed: set[str]) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ManifestError(f"{name} must be an object")
@@ -186,9 +252,19 @@ def _object(data: Any, name: str, allowed: set[str]) -> dict[str, Any]:
     return data
 
 
+def _is_text(value: Any) -> TypeGuard[str]:
+    """Text within :data:`MAX_TEXT` that can be written as UTF-8 (no lone surrogate from a JSON escape)."""
+    return isinstance(value, str) and len(value) <= MAX_TEXT and not _SURROGATE.search(value)
+
+
 def _text(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ManifestError(f"{name} must be non-empty text")
+    if not _is_text(value) or not value.strip():
+        raise ManifestError(
+            pick(
+                f"{name} must be non-empty text of at most {MAX_TEXT} characters",
+                f"{name} 须为非空文本，至多 {MAX_TEXT} 个字符",
+            )
+        )
     return value
 
 
@@ -199,17 +275,27 @@ def _optional_text(value: Any, name: str) -> str | None:
 def _price(value: Any) -> Decimal | None:
     if value is None:
         return None
-    try:
-        price = Decimal(str(value))
-    except InvalidOperation as exc:
-        raise ManifestError(f"price {value!r} is not a number") from exc
-    if not price.is_finite() or price < 0:
-        raise ManifestError(f"price {value!r} must be a non-negative amount")
-    return price
+    if not isinstance(value, str) or not PRICE.fullmatch(value):
+        shown = repr(value)[:60]
+        raise ManifestError(
+            pick(
+                f"price {shown} must be a non-negative decimal amount written as text, such as "
+                '"1234567.80" (at most 18 digits before the point and 8 after)',
+                f'价格 {shown} 须为以文本书写的非负十进制金额，例如 "1234567.80"'
+                "（整数至多 18 位，小数至多 8 位）",
+            )
+        )
+    return Decimal(value)
 
 
 def _currency(value: Any) -> str:
-    if not isinstance(value, str) or len(value) != 3 or not value.isalpha() or not value.isupper():
+    if (
+        not isinstance(value, str)
+        or len(value) != 3
+        or not value.isascii()
+        or not value.isalpha()
+        or not value.isupper()
+    ):
         raise ManifestError(f"currency {value!r} must be an ISO 4217 code such as CNY")
     return value
 
@@ -221,7 +307,7 @@ def _file_entry(item: Any) -> FileEntry:
         raise ManifestError("path must be text")
     check_relative_path(path)  # kept exactly as written: a name may even be a space
     size = fields.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_SIZE:
         raise ManifestError(f"size of {path} must be a non-negative integer")
     digest = fields.get("sha256")
     if not isinstance(digest, str) or len(digest) != 64 or digest.strip("0123456789abcdef"):
@@ -248,55 +334,3 @@ def _check_unique(files: tuple[FileEntry, ...]) -> None:
         raise ManifestError(
             pick(f"{sorted(clash)[0]} is both a file and a folder", f"{sorted(clash)[0]} 既是文件又是文件夹")
         )
-
-
-# --- the summary file given to `bidcrypt pack --summary FILE.toml` ----------------------------
-
-
-@dataclass(frozen=True)
-class SummaryFile:
-    """What a bidder declares in the TOML summary file: the summary fields and file roles."""
-
-    summary: Summary
-    roles: tuple[tuple[str, Role], ...] = ()
-
-    def role_of(self, path: str) -> Role:
-        """The role of *path*: the first matching ``[roles]`` pattern, else by type (PDF = response)."""
-        for pattern, role in self.roles:
-            if fnmatchcase(path, pattern):
-                return role
-        return Role.RESPONSE if path.lower().endswith(".pdf") else Role.ATTACHMENT
-
-
-def load_summary_file(path: Path) -> SummaryFile:
-    """Read a summary TOML file::
-
-    [summary]
-    price = "1234567.00"       # a string or a number; kept as an exact decimal
-    currency = "CNY"
-    duration = "180日历天"
-    [summary.items]
-    质保期 = "2年"
-    [roles]                    # glob pattern = role, first match wins
-    "报价/*" = "price-sheet"
-    "附件/*" = "attachment"
-    """
-    raw = read_input(path, SUMMARY)
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(str(exc), path=path) from exc
-    unknown = set(data) - {"summary", "roles"}
-    if unknown:
-        raise InputError(f"unknown section(s) {', '.join(sorted(unknown))}", path=path)
-    raw_summary = dict(data.get("summary", {}))
-    if "price" in raw_summary and not isinstance(raw_summary["price"], str):
-        raw_summary["price"] = str(raw_summary["price"])
-    try:
-        summary = Summary.from_json(raw_summary)
-        roles = tuple((str(pattern), Role(role)) for pattern, role in data.get("roles", {}).items())
-    except ManifestError as exc:
-        raise InputError(exc.message(), path=path) from exc
-    except ValueError as exc:
-        raise InputError(f"roles must be one of {', '.join(r.value for r in Role)}", path=path) from exc
-    return SummaryFile(summary, roles)

@@ -18,7 +18,6 @@ from typing import Any, BinaryIO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
@@ -30,14 +29,16 @@ from bidcrypt.errors import (
     NoSealError,
     PackageError,
 )
-from bidcrypt.files import atomic_output, check_output, open_input
+from bidcrypt.files import atomic_output, check_output, input_error, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
 from bidcrypt.package.bundle import MANIFEST_MEMBER, BundleReader
-from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary, SummaryFile
-from bidcrypt.package.paths import files_under
+from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
+from bidcrypt.package.paths import files_under, visible
+from bidcrypt.package.recipients import RecipientChoice, choose_recipients
+from bidcrypt.package.summary_file import SummaryFile
 from bidcrypt.trust import TrustStore
 
 _CHUNK = 1 << 20
@@ -51,26 +52,6 @@ ROOM_FOR_REENCRYPTION = 1024
 #: Bytes per OCTET STRING segment of the encrypted content. Reading a package's header visits
 #: every segment (BER has no other way to the trailer), so large ones keep that cheap: 128 for 1 GiB.
 PACKAGE_SEGMENT = 8 << 20
-
-
-@dataclass(frozen=True)
-class RecipientChoice:
-    """One certificate the package is encrypted to, and how its key is wrapped and why."""
-
-    certificate: x509.Certificate
-    bidder: bool
-    key_transport: KeyTransport | None
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "subject": certs.display_name(self.certificate),
-            "serial": format(self.certificate.serial_number, "x"),
-            "role": "bidder" if self.bidder else "opening-authority",
-            "key_transport": self.key_transport.value if self.key_transport else "ecdh",
-            "reason": self.reason,
-        }
 
 
 @dataclass(frozen=True)
@@ -128,73 +109,27 @@ def _check_signer(entry: KeyEntry, at: dt.datetime | None) -> Bidder:
     return bidder_of(entry.certificate)
 
 
-def choose_recipients(
-    bidder: Bidder,
-    encrypt_to: Sequence[x509.Certificate],
-    key_source: KeySource | None,
-    key_transport: KeyTransport | None,
-    warn: Callable[[str], None],
-) -> list[RecipientChoice]:
-    """Classify the certificates (the bidder's own by credit code, the rest opening authorities)
-    and choose each RSA key transport: the given one, else the strongest the bidder's UKey really
-    undoes, else PKCS#1 v1.5, which every UKey supports."""
-    choices = []
-    for certificate in certs.unique(encrypt_to):
-        certs.require_purpose(certificate, Purpose.ENCRYPTION)
-        own = certs.credit_code(certificate) == bidder.credit_code
-        if own and certs.company_name(certificate) != bidder.name:
-            warn(
-                pick(
-                    f"the encryption certificate names {certs.company_name(certificate)}, "
-                    f"the signing certificate {bidder.name}",
-                    f"加密证书单位名称为 {certs.company_name(certificate)}，签名证书为 {bidder.name}",
-                )
-            )
-        transport, reason = _transport_for(certificate, key_source if own else None, key_transport)
-        choices.append(RecipientChoice(certificate, own, transport, reason))
-    if not any(choice.bidder for choice in choices):
-        raise IdentityMismatchError(
-            pick("none of the encryption certificates is the bidder's own", "加密证书中没有投标人自己的证书"),
-            actual=", ".join(str(certs.credit_code(c)) for c in encrypt_to) or "-",
-            expected=bidder.credit_code,
-        )
-    return choices
+def hash_files(
+    source_dir: Path, summary: SummaryFile, names_from: str = "utf-8"
+) -> tuple[list[FileEntry], dict[str, Path]]:
+    """The manifest entries of every file under *source_dir* (first pass) and where each lives.
 
-
-def _transport_for(
-    certificate: x509.Certificate, key_source: KeySource | None, requested: KeyTransport | None
-) -> tuple[KeyTransport | None, str]:
-    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
-        return None, pick("EC key agreement", "EC 密钥协商")
-    if requested is not None:
-        return requested, pick("as asked", "按指定")
-    if key_source is not None:
-        for entry in key_source.entries():
-            if certs.same_public_key(entry.certificate, certificate):
-                working = entry.probe_transports()
-                if working:
-                    return working[0], pick(
-                        f"the strongest {entry.source} decrypts", f"{entry.source} 支持的最强方式"
-                    )
-    return KeyTransport.PKCS1V15, pick(
-        "the UKey could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
-        "无法询问 U-KEY，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
-    )
-
-
-def hash_files(source_dir: Path, summary: SummaryFile) -> tuple[list[FileEntry], dict[str, Path]]:
-    """The manifest entries of every file under *source_dir* (first pass) and where each lives."""
-    found = files_under(source_dir)
+    *names_from* says how to read file names that are not UTF-8 (see :func:`files_under`).
+    """
+    found = files_under(source_dir, names_from)
     if not found:
         raise PackageError(pick(f"{source_dir} holds no files", f"{source_dir} 中没有文件"))
     entries, sources = [], {}
     for path, file in found:
         digest = hashlib.sha256()
         size = 0
-        with open_input(file) as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+        try:
+            with open_input(file) as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except OSError as exc:
+            raise input_error(exc, visible(str(file))) from exc
         entries.append(FileEntry(path, size, digest.hexdigest(), summary.role_of(path)))
         sources[path] = file
     return entries, sources
@@ -265,6 +200,8 @@ def pack(
     key_source: KeySource | None = None,
     cipher: ContentCipher = ContentCipher.AES_256_GCM,
     key_transport: KeyTransport | None = None,
+    authority_transport: KeyTransport = KeyTransport.OAEP_SHA256,
+    names_from: str = "utf-8",
     trust: TrustStore | None = None,
     backup: Path | None = None,
     allow_unsealed: bool = False,
@@ -275,8 +212,13 @@ def pack(
 
     *signer* is the company signing certificate's key entry (it names the
     bidder); *encrypt_to* the bidder's encryption certificate(s) and any
-    opening-authority certificates. *key_source* (the bidder's UKey) is asked
-    what it can decrypt and test-opens the result. Refuses, each with its own
+    opening-authority certificates. *key_source* (the bidder's UKey: the whole
+    token, not only the signing certificate) is asked what it can decrypt and
+    test-opens the result. *key_transport* wraps the key for the bidder's own
+    RSA certificate (default: the strongest the UKey undoes),
+    *authority_transport* for an opening authority's (the one the authority
+    declares; OAEP-SHA256 by default). *names_from* ``"gbk"`` reads source
+    file names that are not UTF-8 as GBK. Refuses, each with its own
     error: an unusable signing or encryption certificate, credit codes that
     differ from the bidder's, a PDF without a valid company seal of the bidder
     (only warned with *allow_unsealed*).
@@ -294,7 +236,7 @@ def pack(
         warn(text)
 
     bidder = _check_signer(signer, at)
-    choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note)
+    choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note, authority_transport)
     builder = (
         EnvelopeBuilder()
         .set_cipher(cipher)
@@ -309,7 +251,7 @@ def pack(
             Recipient(choice.certificate, key_transport=choice.key_transport or KeyTransport.OAEP_SHA256)
         )
 
-    entries, sources = hash_files(source_dir, summary)
+    entries, sources = hash_files(source_dir, summary, names_from)
     for path, error in check_seals(entries, sources, bidder, trust, at):
         if not allow_unsealed:
             raise error
@@ -317,6 +259,7 @@ def pack(
 
     created = (at or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     manifest = Manifest(tender, lot, bidder, created, summary.summary, tuple(entries))
+    Manifest.from_bytes(manifest.to_bytes())  # within every limit a reader enforces, or refused now
     signed_manifest = signed.sign(manifest.to_bytes(), signer, created)
     attributes = PackageAttributes(
         tender, lot, bidder.name, bidder.credit_code, created, hashlib.sha256(signed_manifest).digest()

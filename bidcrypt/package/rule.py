@@ -130,7 +130,14 @@ def check_recipients(
     listed: Sequence[x509.Certificate],
     current: x509.Certificate,
 ) -> RuleVerdict:
-    """The rule for a package of bidder *attributes* with *recipients* and the *listed* certificates."""
+    """The rule for a package of bidder *attributes* with *recipients* and the *listed* certificates.
+
+    The package opens with the key behind *current* when a RecipientInfo
+    names that key (its SubjectKeyIdentifier, or its issuer and serial
+    number): nothing else decides. The *listed* certificates (those whose
+    computed key identifier names a recipient) only tell a renewal from the
+    same certificate, and a replacement (补办) from a change (变更).
+    """
     code = certs.credit_code(current)
     if code != attributes.credit_code:
         raise IdentityMismatchError(
@@ -138,9 +145,10 @@ def check_recipients(
             actual=f"{certs.display_name(current)} ({code or '-'})",
             expected=f"{attributes.bidder_name} ({attributes.credit_code})",
         )
+    # Decided by the RecipientInfos alone: the listed certificates are unauthenticated (anyone can
+    # change them), so they only describe the certificate the package was made for.
     listed_own = [c for c in listed if certs.credit_code(c) == code]
-    names_current = any(r.rid is not None and r.rid.matches(current) for r in recipients)
-    if names_current or any(certs.same_public_key(c, current) for c in listed_own):
+    if any(r.rid is not None and r.rid.matches(current) for r in recipients):
         same_key = [c for c in listed_own if certs.same_public_key(c, current)]
         old = same_key[0] if same_key else None
         same = old is None or old.serial_number == current.serial_number

@@ -4,20 +4,22 @@ Every check is recorded in the report: the decryption and its integrity
 tag, the manifest digest against the readable attributes, the manifest
 signature and its certificate's chain, the identity binding (signer =
 manifest bidder = readable attributes, same tender and lot), every file's
-size and SHA-256, and the company seals of the PDFs. The files are written
-to a staging folder beside the output and renamed into place only when all
-checks pass; on any failure nothing is left.
+size and SHA-256, and the company seals of the PDFs. The plaintext and the
+files are written to a staging folder beside the output (see
+:mod:`bidcrypt.package.staging`) and the files renamed into place only when
+all checks pass; on any failure, Ctrl-C included, nothing is left.
+
+Errors: a full disk or another failure of the machine is an
+:class:`~bidcrypt.errors.OutputError`; everything else that
+:func:`open_content` raises or reports belongs to the package (a name the
+file system cannot hold is a :class:`~bidcrypt.errors.PathRefusedError`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import shutil
-import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -33,7 +35,7 @@ from bidcrypt.errors import (
     OutputError,
     OutputExistsError,
 )
-from bidcrypt.files import check_output, open_input, output_error
+from bidcrypt.files import check_output, input_error, open_input, output_error
 from bidcrypt.i18n import pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
@@ -41,89 +43,9 @@ from bidcrypt.package.bundle import read_bundle
 from bidcrypt.package.info import read_package_info
 from bidcrypt.package.manifest import Manifest
 from bidcrypt.package.pack import SEALED_ROLES
+from bidcrypt.package.report import UnpackReport
+from bidcrypt.package.staging import Staging
 from bidcrypt.trust import TrustStore
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check of the unpacking: its stable name, whether it passed, and what it found."""
-
-    name: str
-    ok: bool
-    detail: str
-    code: str | None = None
-
-    def label(self) -> str:
-        """The check's name in the user's language."""
-        en, zh = _CHECK_LABELS.get(self.name, (self.name, self.name))
-        return pick(en, zh)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"check": self.name, "ok": self.ok, "detail": self.detail, "code": self.code}
-
-
-_CHECK_LABELS = {
-    "decryption": ("decryption and integrity", "解密与完整性"),
-    "manifest-digest": ("manifest digest", "清单摘要"),
-    "manifest-signature": ("manifest signature", "清单签名"),
-    "signer-trusted": ("signing certificate", "签名证书"),
-    "manifest": ("manifest", "文件清单"),
-    "identity": ("identity binding", "身份一致性"),
-    "files": ("files", "文件"),
-    "seals": ("seals", "签章"),
-}
-
-
-@dataclass
-class UnpackReport:
-    """Everything the unpacking found; ``error`` is the first failure (None when all passed)."""
-
-    package: str
-    attributes: PackageAttributes
-    checks: list[Check] = field(default_factory=list)
-    manifest: Manifest | None = None
-    seals: dict[str, dict[str, Any]] = field(default_factory=dict)
-    output: Path | None = None
-    error: BidcryptError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when every check passed and the files were written."""
-        return self.error is None
-
-    def passed(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, True, detail))
-
-    def failed(self, name: str, error: BidcryptError) -> None:
-        self.checks.append(Check(name, False, error.message(), error.code))
-        if self.error is None:
-            self.error = error
-
-    def raise_for_failure(self) -> None:
-        """Raise the first failure, if any."""
-        if self.error is not None:
-            raise self.error
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        manifest = self.manifest
-        return {
-            "package": self.package,
-            "ok": self.ok,
-            "attributes": self.attributes.to_json(),
-            "checks": [c.to_dict() for c in self.checks],
-            "summary": None if manifest is None else manifest.summary.to_json(),
-            "files": []
-            if manifest is None
-            else [
-                {"path": f.path, "size": f.size, "sha256": f.sha256, "role": f.role.value}
-                for f in manifest.files
-            ],
-            "seals": self.seals,
-            "output": None if self.output is None else str(self.output),
-            "error": None if self.error is None else self.error.to_dict(),
-        }
 
 
 def manifest_checker(
@@ -201,6 +123,17 @@ def _failed(report: UnpackReport, name: str, error: BidcryptError) -> _RecordedE
 
 
 def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x509.Certificate) -> None:
+    from bidcrypt.seal.kind import SealKind, kind_mismatch
+
+    if kind_mismatch(signer, SealKind.COMPANY) is not None:
+        raise ManifestError(
+            pick(
+                f"the manifest is signed with {certs.display_name(signer)}, a person's certificate; "
+                "a bid package is signed with the company's signing certificate (公章证书)",
+                f"文件清单由个人证书 {certs.display_name(signer)} 签名；"
+                "投标文件包须由单位签名证书（公章证书）签名",
+            )
+        )
     pairs = [
         (
             pick("signer's credit code", "签名证书信用代码"),
@@ -221,44 +154,36 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
 def read_verified_bundle(
     stream: BinaryIO,
     attributes: PackageAttributes,
+    staging: Staging,
     output: Path,
     trust: TrustStore,
     at: dt.datetime | None,
     report: UnpackReport,
 ) -> None:
-    """Read a (verified-decrypted) bundle into *output*, recording the checks; output only when all pass."""
-    check_output(output, False)
+    """Read a (verified-decrypted) bundle into *staging*, recording the checks; publish it to *output*
+    only when all pass."""
     try:
-        staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".part", dir=output.parent))
-    except OSError as exc:
-        raise output_error(exc, output) from exc
-    try:
-        try:
-            _, manifest, extracted = read_bundle(
-                stream, staging, manifest_checker(attributes, trust, at, report)
-            )
-        except _RecordedError:
-            return
-        except BidcryptError as error:
-            report.failed("files", error)
-            return
-        report.passed(
-            "files",
-            pick(
-                f"{len(extracted)} file(s), {manifest.total_size} bytes, all as listed",
-                f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
-            ),
+        _, manifest, extracted = read_bundle(
+            stream, staging.files, manifest_checker(attributes, trust, at, report)
         )
-        _check_seals(extracted, manifest, trust, at, report)
-        if report.error is None:
-            try:
-                staging.rename(output)
-            except OSError as exc:
-                raise output_error(exc, output) from exc
-            report.output = output
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    except _RecordedError:
+        return
+    except OutputError as error:  # named after the staging folder: the user knows the output
+        raise OutputError(error.detail, path=output) from error
+    except BidcryptError as error:
+        report.failed("files", error)
+        return
+    report.passed(
+        "files",
+        pick(
+            f"{len(extracted)} file(s), {manifest.total_size} bytes, all as listed",
+            f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
+        ),
+    )
+    _check_seals(extracted, manifest, trust, at, report)
+    if report.error is None:
+        staging.publish(output)
+        report.output = output
 
 
 def _check_seals(
@@ -305,18 +230,24 @@ def open_content(
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
-    This is the part of the opening that runs in worker processes.
+    This is the part of the opening that runs in worker processes. Raises
+    only :class:`~bidcrypt.errors.BidcryptError`: an
+    :class:`~bidcrypt.errors.OutputError` (or
+    :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
+    (disk full, permissions); any other failure is the package's and is in
+    the report.
     """
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
-    plaintext = output.parent / f".{output.name}.bundle.part"
-    try:
+    with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            decrypt_content(path, header, content_key, plaintext, force=True, durable=False)
+            decrypt_content(path, header, content_key, staging.bundle, force=True, durable=False)
+        except OutputError as error:
+            raise OutputError(error.detail, path=output) from error
+        except OutputExistsError:
+            raise
         except BidcryptError as error:
-            if isinstance(error, OutputError | OutputExistsError):
-                raise
             report.failed("decryption", error)
             return report
         report.passed(
@@ -326,11 +257,11 @@ def open_content(
                 f"已用 {content_key.subject} 解密，完整性校验通过",
             ),
         )
-        with plaintext.open("rb") as stream:
-            read_verified_bundle(stream, attributes, output, trust, at, report)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            plaintext.unlink()
+        try:
+            with staging.bundle.open("rb") as stream:
+                read_verified_bundle(stream, attributes, staging, output, trust, at, report)
+        except OSError as exc:  # reading back the staged plaintext
+            raise output_error(exc, output) from exc
     return report
 
 
@@ -353,6 +284,10 @@ def verify_backup(
     """
     info = read_package_info(package)
     report = UnpackReport(str(backup), info.attributes)
-    with open_input(backup) as stream:
-        read_verified_bundle(stream, info.attributes, output, trust, at, report)
+    check_output(output, False)
+    with open_input(backup) as stream, Staging.create(output) as staging:
+        try:
+            read_verified_bundle(stream, info.attributes, staging, output, trust, at, report)
+        except OSError as exc:  # reading the backup copy
+            raise input_error(exc, backup) from exc
     return report

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.keys import PinSource, open_key_source
+from bidcrypt.keys import KeyTransport, PinSource, open_key_source
 from bidcrypt.opening import OpeningSession
 from bidcrypt.package import Summary, SummaryFile, pack
 from bidcrypt.seal import SealKind, choose_entry
@@ -52,6 +52,7 @@ def make_package(
             signer=choose_entry(signer, SealKind.COMPANY),
             encrypt_to=recipients,
             summary=summary,
+            authority_transport=KeyTransport.PKCS1V15,  # what the authority's SoftHSM2 token undoes
         )
     return output
 

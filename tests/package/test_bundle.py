@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import tarfile
+import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
+from bidcrypt.errors import BidcryptError, ManifestError, PackageError, UnsafePathError
 from bidcrypt.package.bundle import MANIFEST_MEMBER, read_bundle, write_bundle
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 
@@ -212,3 +216,175 @@ def test_nothing_written_when_the_manifest_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ManifestError):
         read_bundle(_stream(data), out, refuse)
     assert list(out.iterdir()) == []
+
+
+# --- headers tarfile would act on before any check: refused while the header is read --------------
+
+
+def _raw_header(name: str, kind: bytes, size: int, data: bytes = b"") -> bytes:
+    """One header block of type *kind* declaring *size* (base-256 when large), then *data* padded."""
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    header = info.tobuf(tarfile.GNU_FORMAT, "utf-8", "strict")
+    return header + data + b"\0" * (-len(data) % tarfile.BLOCKSIZE)
+
+
+def _pax_records(**records: str) -> bytes:
+    out = b""
+    for key, value in records.items():
+        body = f" {key}={value}\n".encode()
+        length = len(body) + len(str(len(body)))
+        length = len(body) + len(str(length))
+        out += str(length).encode() + body
+    return out
+
+
+def _manifest_first(rest: bytes) -> bytes:
+    return _tar([_regular(MANIFEST_MEMBER, b"m")])[: 2 * tarfile.BLOCKSIZE] + rest + b"\0" * 1024
+
+
+def test_a_chain_of_2000_extended_headers_is_refused_not_recursed(tmp_path: Path) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    records = _pax_records(path="files/a.pdf")
+    chain = _raw_header("././@PaxHeader", tarfile.XHDTYPE, len(records), records) * 2000
+    data = _manifest_first(chain + _tar([_regular("x", b"x")])[: 2 * tarfile.BLOCKSIZE])
+    with pytest.raises(ManifestError):
+        _read(data, manifest, tmp_path / "o")
+
+
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.GNUTYPE_LONGNAME])
+def test_an_extended_header_declaring_terabytes_is_refused_before_it_is_read(
+    tmp_path: Path, kind: bytes
+) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    data = _manifest_first(_raw_header("././@LongLink", kind, 1 << 40))
+    with pytest.raises(ManifestError, match="extended header of 1099511627776 bytes"):
+        _read(data, manifest, tmp_path / "o")
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        {"GNU.sparse.major": "1", "GNU.sparse.minor": "0", "GNU.sparse.realsize": str(1 << 40)},
+        {"GNU.sparse.size": str(1 << 40), "GNU.sparse.numblocks": "1"},
+        {"GNU.sparse.map": "0," + str(1 << 40), "GNU.sparse.size": str(1 << 40)},
+    ],
+)
+def test_pax_sparse_files_are_refused_before_their_map_is_read(
+    tmp_path: Path, records: dict[str, str]
+) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    pax = _pax_records(path="files/a.pdf", **records)
+    member = _raw_header("././@PaxHeader", tarfile.XHDTYPE, len(pax), pax)
+    member += _raw_header("files/a.pdf", tarfile.REGTYPE, 1024, b"1\n" * 512)  # a "map" tarfile would read
+    with pytest.raises(UnsafePathError, match="GNU sparse file"):
+        _read(_manifest_first(member), manifest, tmp_path / "o")
+
+
+_MEMBER_TYPES = [bytes([c]) for c in b"0123456789LKSxgAVDMN\0"]
+_PAX_KEYS = [
+    "path",
+    "size",
+    "mtime",
+    "linkpath",
+    "hdrcharset",
+    "comment",
+    "GNU.sparse.map",
+    "GNU.sparse.size",
+    "GNU.sparse.major",
+    "GNU.sparse.minor",
+    "SCHILY.xattr.a",
+]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["files/a.pdf", "files/b", "files/../a.pdf", "a.pdf", MANIFEST_MEMBER]),
+            st.sampled_from(_MEMBER_TYPES),
+            st.dictionaries(
+                st.sampled_from(_PAX_KEYS), st.sampled_from(["0", "1", "-1", "1,2", "x", "9" * 30])
+            ),
+            st.binary(max_size=20),
+        ),
+        max_size=3,
+    )
+)
+def test_any_members_raise_only_bidcrypt_errors(
+    tmp_path: Path, members: list[tuple[str, bytes, dict[str, str], bytes]]
+) -> None:
+    manifest = _one_file_manifest("a.pdf", b"x")
+    built = []
+    for name, kind, pax, data in members:
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.size = len(data)
+        info.pax_headers = pax
+        built.append((info, data))
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        archive.addfile(*_regular(MANIFEST_MEMBER, b"m")[:1], io.BytesIO(b"m"))
+        for info, data in built:
+            archive.addfile(info, io.BytesIO(data))
+    destination = Path(tempfile.mkdtemp(dir=tmp_path))
+    try:
+        read_bundle(_stream(out.getvalue()), destination, lambda _: manifest)
+    except BidcryptError:
+        return
+    # Accepted: then it was exactly the one plain file of the manifest.
+    assert [(n, k) for n, k, _, _ in members] == [("files/a.pdf", tarfile.REGTYPE)]
+    assert (destination / "a.pdf").read_bytes() == b"x"
+
+
+@pytest.fixture(scope="module")
+def honest_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, Manifest]:
+    data, manifest, _ = _bundle(tmp_path_factory.mktemp("honest"))
+    return data, manifest
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_mutated_bundles_raise_only_bidcrypt_errors(
+    tmp_path: Path, honest_bundle: tuple[bytes, Manifest], data: st.DataObject
+) -> None:
+    bundle, _ = honest_bundle
+    mutated = bytearray(bundle)
+    for _ in range(data.draw(st.integers(1, 5))):
+        if len(mutated) < tarfile.BLOCKSIZE:
+            break
+        # Mostly in the headers: the first 512 bytes of each member.
+        block = data.draw(st.integers(0, len(mutated) // tarfile.BLOCKSIZE - 1))
+        position = block * tarfile.BLOCKSIZE + data.draw(st.integers(0, 511))
+        kind = data.draw(st.sampled_from(["flip", "digit", "type", "insert", "delete", "truncate"]))
+        if kind == "flip":
+            mutated[position] ^= 1 << data.draw(st.integers(0, 7))
+        elif kind == "digit":
+            mutated[position] = data.draw(st.sampled_from(b"0179 \0\x80\xff"))
+        elif kind == "type":
+            mutated[block * tarfile.BLOCKSIZE + 156] = data.draw(st.sampled_from(b"0123456789LKSxgAV\0"))
+        elif kind == "insert":
+            mutated[position:position] = data.draw(st.binary(min_size=1, max_size=16))
+        elif kind == "delete":
+            del mutated[position : position + data.draw(st.integers(1, 16))]
+        else:
+            del mutated[position:]
+
+    def accept(signed: bytes) -> Manifest:
+        if not signed.startswith(b"SIGNED:"):
+            raise ManifestError("not the manifest")
+        return Manifest.from_bytes(signed[len(b"SIGNED:") :])
+
+    destination = Path(tempfile.mkdtemp(dir=tmp_path))
+    with contextlib.suppress(BidcryptError):
+        read_bundle(_stream(bytes(mutated)), destination, accept)
+
+
+def test_the_tarfile_hooks_the_reader_overrides_exist() -> None:
+    """The refusals above hook tarfile's header parsing: a Python whose tarfile renames them fails here."""
+    from bidcrypt.package.bundle import _Header
+
+    for name in ("_proc_pax", "_proc_gnulong", "_proc_sparse", "_proc_gnusparse_00", "_proc_gnusparse_01"):
+        assert name in vars(tarfile.TarInfo) and name in vars(_Header), name
+    assert "_proc_gnusparse_10" in vars(tarfile.TarInfo)

@@ -58,9 +58,13 @@ def _nothing_left(directory: Path) -> None:
 
 def test_pack_inspect_unpack(pki: Pki, folder: tuple[Path, Path], tmp_path: Path, softhsm: SoftHsm) -> None:
     output = tmp_path / "bid.bid"
-    packed = _pack(pki, folder, output, "--json")
+    # The authority's UKey is a SoftHSM2 token: it declares OAEP-SHA1 (it cannot undo OAEP-SHA256).
+    packed = _pack(pki, folder, output, "--json", "--authority-transport", "oaep-sha1")
     assert packed.exit_code == 0, packed.stderr  # type: ignore[attr-defined]
-    assert json.loads(packed.stdout)["attributes"]["credit_code"] == "91420100MA4KXB7Q09"  # type: ignore[attr-defined]
+    report = json.loads(packed.stdout)  # type: ignore[attr-defined]
+    assert report["attributes"]["credit_code"] == "91420100MA4KXB7Q09"
+    authority = next(r for r in report["recipients"] if r["role"] == "opening-authority")
+    assert authority["key_transport"] == "oaep-sha1" and "authority declares" in authority["reason"]
     inspected = run_cli("inspect", output)
     assert inspected.exit_code == 0
     assert "HBGP-2026-001" in inspected.stdout and "开标解密专用证书" in inspected.stdout
