@@ -15,7 +15,7 @@ from bidcrypt import certs
 from bidcrypt.errors import InputError
 from bidcrypt.files import CERTIFICATES, CRL, PKCS12, SUMMARY, InputKind, open_input, read_input
 from bidcrypt.keys import PinSource, open_key_source
-from bidcrypt.package.manifest import load_summary_file
+from bidcrypt.package import load_summary_file
 from bidcrypt.trust import TrustStore
 
 from .conftest import Pki, run_cli

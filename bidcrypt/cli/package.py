@@ -13,6 +13,7 @@ from bidcrypt.cli.common import (
     json_option,
     key_options,
     open_source,
+    pin_source,
     print_json,
     trust_options,
     trust_store,
@@ -21,7 +22,7 @@ from bidcrypt.cli.exit_codes import exit_code_for
 from bidcrypt.envelope import ContentCipher
 from bidcrypt.errors import ReencryptionRequiredError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, PinSource, Pkcs11Uri
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, Pkcs11Uri
 from bidcrypt.keys.uri import is_pkcs11_uri
 from bidcrypt.package import (
     UnpackReport,
@@ -73,7 +74,7 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
     if uri.object is None and uri.id is None and uri.type is None:
         return open_source(ref, module, pin_env), None
     source = Pkcs11Source(
-        dataclasses.replace(uri, object=None, id=None, type=None), PinSource(env_var=pin_env), module
+        dataclasses.replace(uri, object=None, id=None, type=None), pin_source(pin_env), module
     )
     try:
         named = [e for e in source.entries() if uri.object in (None, e.label) and uri.id in (None, e.key_id)]
