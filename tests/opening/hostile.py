@@ -1,73 +1,70 @@
 """Hostile bids for the opening tests: packages with valid crypto and hostile content or recipients.
 
-:func:`craft_package` packs with bidcrypt's own ``pack`` but with the file
-list of the caller's choosing (names the file system would refuse, sizes
-and digests that lie), so the manifest is signed and the envelope valid.
+:func:`craft_package` makes a package as an attacker would, with the file
+list of the caller's choosing (names the file system would refuse, names
+listed twice), signed with the bidder's own key: valid crypto, hostile content.
 The ``garble_*`` functions change one RecipientInfo of a finished package
 in place, where the envelope does not authenticate it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from pathlib import Path
-from unittest import mock
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.envelope import EnvelopeRecipient
-from bidcrypt.keys import KeyTransport, PinSource, open_key_source
-from bidcrypt.package import FileEntry, Role, Summary, SummaryFile, pack, read_package_info
-from bidcrypt.seal import SealKind, choose_entry
+from bidcrypt.envelope import EnvelopeRecipient, Recipient
+from bidcrypt.keys import KeyTransport
+from bidcrypt.package import read_package_info
 
 from ..conftest import Pki
+from ..package import hostile as package_hostile
 from .conftest import TENDER
-
-EntriesHook = Callable[[list[FileEntry]], list[FileEntry]]
 
 
 def craft_package(
     pki: Pki,
     directory: Path,
     bidder: str,
-    files: Mapping[str, bytes],
+    files: Sequence[tuple[str, bytes]],
     *,
     name: str,
     lot: str | None = "1",
     recipients: tuple[str, ...] = ("{bidder}/enc", "authority/enc"),
-    key_transport: KeyTransport | None = None,
-    entries_hook: EntriesHook | None = None,
-    summary: Summary | None = None,
+    key_transport: KeyTransport = KeyTransport.PKCS1V15,
 ) -> Path:
-    """A package of *bidder* holding *files* (name -> bytes) under exactly those names."""
-    store = directory / f"src-{name}"
-    store.mkdir(parents=True)
-    entries: list[FileEntry] = []
-    sources: dict[str, Path] = {}
-    for index, (path, data) in enumerate(files.items()):
-        local = store / f"{index}.bin"
-        local.write_bytes(data)
-        entries.append(FileEntry(path, len(data), hashlib.sha256(data).hexdigest(), Role.ATTACHMENT))
-        sources[path] = local
-    if entries_hook is not None:
-        entries = entries_hook(entries)
-    certificates = [load_certificate(pki.cert(r.format(bidder=bidder))) for r in recipients]
+    """A package of *bidder* holding *files* (path, bytes) under exactly those paths, however hostile.
+
+    Made as an attacker would (see ``tests/package/hostile.py``): the
+    bidder's own signing key signs a manifest listing *files* as given, so
+    the crypto is valid and only the content is hostile.
+    """
+    company = pki.company(bidder)
+    manifest = package_hostile.manifest_json(
+        [package_hostile.entry(path, data) for path, data in files],
+        tender=TENDER,
+        lot=lot,
+        bidder={"name": company["name"], "credit_code": company["credit_code"]},
+    )
+    signed_manifest = package_hostile.sign(pki, manifest, f"{bidder}/sign")
+    chosen = [
+        Recipient(load_certificate(pki.cert(r.format(bidder=bidder))), key_transport=key_transport)
+        for r in recipients
+    ]
     output = directory / f"{name}.bid"
-    with (
-        open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as signer,
-        mock.patch("bidcrypt.package.pack.hash_files", return_value=(entries, sources)),
-    ):
-        pack(
-            store,
-            output,
+    output.write_bytes(
+        package_hostile.envelope(
+            pki,
+            package_hostile.bundle(signed_manifest, list(files)),
+            signed_manifest,
+            recipients=chosen,
             tender=TENDER,
             lot=lot,
-            signer=choose_entry(signer, SealKind.COMPANY),
-            encrypt_to=certificates,
-            key_transport=key_transport,
-            summary=SummaryFile(summary or Summary(price=__import__("decimal").Decimal("1.00"))),
+            bidder_name=company["name"],
+            credit_code=company["credit_code"],
         )
+    )
     return output
 
 

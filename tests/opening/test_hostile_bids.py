@@ -97,7 +97,7 @@ def test_a_key_transport_the_token_cannot_undo_is_that_bids_outcome(
 ) -> None:
     """SoftHSM2 undoes OAEP with SHA-1 only: an OAEP-SHA256 bid fails alone; the batch goes on."""
     bad = hostile.craft_package(
-        pki, tmp_path, "bidder-a", {"a.txt": b"a"}, name="oaep256", key_transport=KeyTransport.OAEP_SHA256
+        pki, tmp_path, "bidder-a", [("a.txt", b"a")], name="oaep256", key_transport=KeyTransport.OAEP_SHA256
     )
     good = make_package(pki, tmp_path, "bidder-c", name="good")
     session, now = _session(pki, tmp_path / "s", [bad, good])
@@ -131,7 +131,7 @@ def test_a_path_the_file_system_refuses_is_that_bids_outcome(pki: Pki, tmp_path:
     """A manifest path inside the format's 4,096 bytes that is too long for this file system."""
     deep = "/".join(["d" * 203] * 20) + "/f"
     assert len(deep.encode()) < 4096 < len(str(tmp_path / "s" / "opened" / "1" / deep).encode())
-    bad = hostile.craft_package(pki, tmp_path, "bidder-a", {deep: b"x"}, name="long")
+    bad = hostile.craft_package(pki, tmp_path, "bidder-a", [(deep, b"x")], name="long")
     good = make_package(pki, tmp_path, "bidder-c", name="good")
     session, now = _session(pki, tmp_path / "s", [bad, good])
     with _authority(pki) as key:
@@ -150,7 +150,7 @@ def test_every_kind_through_the_command_line(pki: Pki, tmp_path: Path) -> None:
     hostile.unknown_key_algorithm(unknown, pki.cert("authority/enc"))
     own_only = make_package(pki, tmp_path, "bidder-a", lot="3", name="own", authority=False)
     long_path = hostile.craft_package(
-        pki, tmp_path, "bidder-a", {"/".join(["n" * 250] * 16): b"x"}, lot="4", name="long"
+        pki, tmp_path, "bidder-a", [("/".join(["n" * 250] * 16), b"x")], lot="4", name="long"
     )
     missing = make_package(pki, tmp_path, "bidder-a", lot="5", name="missing")
     honest = [make_package(pki, tmp_path, b, lot="6", name=f"h-{b}") for b in ("bidder-a", "bidder-b")]

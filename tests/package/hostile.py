@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -86,11 +87,13 @@ def envelope(
     signed_manifest: bytes,
     recipient: str = "bidder-a/enc",
     listed: list[bytes] | None = None,
+    recipients: Sequence[Recipient] = (),
     **attributes: Any,
 ) -> bytes:
-    """A package to *recipient* holding *content*, whose attributes name *signed_manifest*.
+    """A package to *recipient* (or to *recipients*) holding *content*, whose attributes name
+    *signed_manifest*.
 
-    *listed* replaces the recipient-certificate attribute's values (default: *recipient*'s DER).
+    *listed* replaces the recipient-certificate attribute's values (default: the recipients' DER).
     """
     values = {
         "tender": "T",
@@ -101,13 +104,15 @@ def envelope(
         "manifest_sha256": hashlib.sha256(signed_manifest).digest(),
     }
     values.update(attributes)
-    certificate = load_certificate(pki.cert(recipient))
-    builder = EnvelopeBuilder().add_recipient(Recipient(certificate))
+    chosen = list(recipients) or [Recipient(load_certificate(pki.cert(recipient)))]
+    builder = EnvelopeBuilder()
+    for one in chosen:
+        builder = builder.add_recipient(one)
     for oid, value in PackageAttributes(**values).encode():
         builder = builder.add_authenticated_attribute(oid, value)
+    own = [one.certificate.public_bytes(serialization.Encoding.DER) for one in chosen]
     builder = builder.add_unauthenticated_attribute(
-        RECIPIENT_CERTIFICATES,
-        *(listed if listed is not None else [certificate.public_bytes(serialization.Encoding.DER)]),
+        RECIPIENT_CERTIFICATES, *(listed if listed is not None else own)
     )
     return builder.encrypt_bytes(content)
 
