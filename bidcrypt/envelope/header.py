@@ -27,8 +27,9 @@ from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
 from bidcrypt.files import input_error
 from bidcrypt.i18n import pick
 
-#: Past this many segments of encrypted content, their average size must be at least
-#: MIN_AVERAGE_SEGMENT bytes: a file of millions of empty segments would take hours to walk.
+#: Past this many elements of encrypted content (segments and the constructed strings around
+#: them), their average size must be at least MIN_AVERAGE_SEGMENT bytes: a file of millions of
+#: empty pieces would take hours to walk.
 #: (OpenSSL writes 4 KiB segments, bidcrypt 1 MiB ones.)
 MANY_SEGMENTS = 1 << 16
 #: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
@@ -384,10 +385,6 @@ class _Parser:
             r.skip(length)
             total += length
             count += 1
-            if count > MANY_SEGMENTS and total < count * MIN_AVERAGE_SEGMENT:
-                raise ber.malformed(
-                    "the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片"
-                )
         return ContentLayout(offset, r.pos, total, count, not head.constructed)
 
 
@@ -423,12 +420,27 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
     After each yield the reader is at the segment's data; the caller must
     read or skip exactly that many bytes before asking for the next one.
     Constructed OCTET STRINGs are followed to :data:`~bidcrypt.envelope._ber.MAX_DEPTH`.
+    Every element visited counts: past :data:`MANY_SEGMENTS` of them, the
+    content must average :data:`MIN_AVERAGE_SEGMENT` bytes per element, so a
+    file of millions of empty pieces (primitive or constructed) is refused
+    after a bounded walk.
     """
     if not head.constructed:
         assert head.length is not None
         yield head.length
         return
     frames: list[int | None] = [r.pos + head.length if head.length is not None else None]
+    nodes = total = 0
+
+    def count(visited: int, data: int) -> None:
+        nonlocal nodes, total
+        nodes += visited
+        total += data
+        if nodes > MANY_SEGMENTS and total < nodes * MIN_AVERAGE_SEGMENT:
+            raise ber.malformed(
+                "the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片"
+            )
+
     while frames:
         frame_end = frames[-1]
         if frame_end is not None and r.pos >= frame_end:
@@ -436,6 +448,7 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
             continue
         limit = next((f for f in reversed(frames) if f is not None), end)
         child = r.head(limit)
+        count(1, 0)
         if child.is_eoc:
             if frame_end is not None:
                 raise ber.malformed(
@@ -454,10 +467,13 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
             frames.append(r.pos + child.length if child.length is not None else None)
             continue
         assert child.length is not None
+        count(0, child.length)
         yield child.length
         if child.length == 0 and child.header_length == 2:
-            # Padding: the rest of the run is skipped at once, and still counted, one by one.
-            for _ in range(r.skip_empty_segments(limit)):
+            # Padding: the rest of the run is skipped at once, counted, and yielded one by one.
+            run = r.skip_empty_segments(limit)
+            count(run, 0)
+            for _ in range(run):
                 yield 0
 
 

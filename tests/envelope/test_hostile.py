@@ -298,3 +298,50 @@ def test_content_cut_into_millions_of_pieces_is_refused_early(cert: Cert) -> Non
     pieces = b"\xa0\x80" + b"\x04\x00" * (header_module.MANY_SEGMENTS + 10) + b"\x00\x00"
     with pytest.raises(MalformedEnvelopeError, match="too many tiny pieces"):
         read_header(io.BytesIO(_reframe(envelope, pieces)))
+
+
+def _count_heads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from bidcrypt.envelope import _ber as ber
+
+    counter = [0]
+    original = ber.StreamReader.head
+
+    def counting(self: ber.StreamReader, end: int | None = None) -> ber.Head:
+        counter[0] += 1
+        return original(self, end)
+
+    monkeypatch.setattr(ber.StreamReader, "head", counting)
+    return counter
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [b"\x04\x00" * (4 << 20), b"\x24\x80\x00\x00" * (2 << 20), b"\x24\x02\x04\x00" * (2 << 20)],
+    ids=["empty-segments", "empty-constructed-indefinite", "empty-constructed-definite"],
+)
+def test_eight_megabytes_of_empty_pieces_in_the_content_are_refused_within_the_budget(
+    cert: Cert, monkeypatch: pytest.MonkeyPatch, pieces: bytes
+) -> None:
+    from bidcrypt.envelope import header as header_module
+
+    envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(b"")
+    data = _reframe(envelope, b"\xa0\x80" + pieces + b"\x04\x00\x00\x00")
+    heads = _count_heads(monkeypatch)
+    with pytest.raises(MalformedEnvelopeError, match="too many tiny pieces"):
+        read_header(io.BytesIO(data))
+    assert heads[0] <= header_module.MANY_SEGMENTS + 100
+
+
+def test_eight_megabytes_of_empty_elements_in_the_recipients_are_refused_within_the_budget(
+    cert: Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bidcrypt.envelope import _ber as ber
+
+    envelope = EnvelopeBuilder().add_recipient(cert(RSA)).encrypt_bytes(b"x")
+    infos = der.set_of(read_header(io.BytesIO(envelope)).recipient_infos)
+    assert envelope.count(infos) == 1
+    data = envelope.replace(infos, b"\x31\x80" + b"\x04\x00" * (4 << 20) + b"\x00\x00")
+    heads = _count_heads(monkeypatch)
+    with pytest.raises(MalformedEnvelopeError, match="recipient infos: too many elements"):
+        read_header(io.BytesIO(data))
+    assert heads[0] <= ber.MAX_NODES + 100
