@@ -344,12 +344,8 @@ class _Parser:
         if r.pos != r.size:
             raise ber.malformed("unexpected data after the envelope", "信封之后有多余数据")
 
-        for attribute in auth_attrs:
-            if attribute.oid == alg.CONTENT_TYPE_ATTRIBUTE and attribute.values != (_oid_der(inner_type),):
-                raise ber.malformed(
-                    "the content-type attribute does not match the content",
-                    "内容类型属性与加密内容不一致",
-                )
+        if authenticated:
+            _check_authenticated_attributes(auth_attrs, aad is not None, inner_type)
         return EnvelopeHeader(
             content_type=content_type,
             version=version,
@@ -386,6 +382,36 @@ class _Parser:
             total += length
             count += 1
         return ContentLayout(offset, r.pos, total, count, not head.constructed)
+
+
+def _check_authenticated_attributes(
+    attributes: tuple[Attribute, ...], present: bool, inner_type: str
+) -> None:
+    """The MUSTs of RFC 5083 section 2.1 on the authAttrs of an AuthEnvelopedData.
+
+    When present they are a non-empty SET that includes the content-type
+    attribute (once, with one value: the type of the encrypted content);
+    and they must be present when that type is not id-data.
+    """
+    if present and not attributes:
+        raise ber.malformed("empty authenticated attributes", "认证属性为空")
+    if not present and inner_type != alg.DATA:
+        raise ber.malformed(
+            f"authenticated attributes are required for content of type {alg.name_of(inner_type)} "
+            "(RFC 5083 section 2.1)",
+            f"加密内容类型为 {alg.name_of(inner_type)} 时必须有认证属性（RFC 5083 第 2.1 节）",
+        )
+    content_types = [a for a in attributes if a.oid == alg.CONTENT_TYPE_ATTRIBUTE]
+    if present and len(content_types) != 1:
+        raise ber.malformed(
+            "the authenticated attributes must include the content-type attribute once "
+            "(RFC 5083 section 2.1)",
+            "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
+        )
+    if content_types and content_types[0].values != (_oid_der(inner_type),):
+        raise ber.malformed(
+            "the content-type attribute does not match the content", "内容类型属性与加密内容不一致"
+        )
 
 
 def _walk(node: ber.Node) -> Iterator[ber.Node]:

@@ -219,6 +219,8 @@ def test_a_transport_the_ukey_cannot_undo_says_so(
     result = run_cli(
         "envelope", "decrypt", sealed, "-o", bid.parent / "o", "--key", softhsm.uri("bidder-a", "enc")
     )
-    assert result.exit_code == 17, result.output
-    assert "RSAES-OAEP (SHA-256)" in result.stderr
+    # The file's key transport is the problem (a bid's outcome in a bulk opening), not the token: exit 31.
+    assert result.exit_code == 31, result.output
+    assert "error[key-transport-unsupported]" in result.stderr
+    assert "RSAES-OAEP (SHA-256)" in result.stderr and "bidder-a cannot undo" in result.stderr
     assert not (bid.parent / "o").exists()

@@ -345,3 +345,66 @@ def test_eight_megabytes_of_empty_elements_in_the_recipients_are_refused_within_
     with pytest.raises(MalformedEnvelopeError, match="recipient infos: too many elements"):
         read_header(io.BytesIO(data))
     assert heads[0] <= ber.MAX_NODES + 100
+
+
+def _auth_attrs_element(envelope: bytes) -> bytes:
+    header = read_header(io.BytesIO(envelope))
+    assert header.aad is not None
+    element = b"\xa1" + header.aad[1:]
+    assert envelope.count(element) == 1
+    return element
+
+
+def test_authenticated_attributes_without_the_content_type_are_malformed(cert: Cert) -> None:
+    """RFC 5083 section 2.1: authAttrs, when present, MUST include the content-type attribute."""
+    from asn1crypto import core
+
+    envelope = (
+        EnvelopeBuilder()
+        .add_recipient(cert(EC256))
+        .add_authenticated_attribute("2.25.9", core.UTF8String("lot").dump())
+        .encrypt_bytes(PLAIN)
+    )
+    content_type, message_digest = der.oid(alg.CONTENT_TYPE_ATTRIBUTE), der.oid(alg.MESSAGE_DIGEST_ATTRIBUTE)
+    assert len(content_type) == len(message_digest)
+    element = _auth_attrs_element(envelope)
+    renamed = envelope.replace(element, element.replace(content_type, message_digest))
+    with pytest.raises(MalformedEnvelopeError, match="must include the content-type attribute"):
+        read_header(io.BytesIO(renamed))
+
+
+def test_authenticated_attributes_are_required_for_content_other_than_data(cert: Cert) -> None:
+    """RFC 5083 section 2.1: authAttrs MUST be present when the content type is not id-data."""
+    envelope = (
+        EnvelopeBuilder().add_recipient(cert(EC256)).set_content_type(alg.SIGNED_DATA).encrypt_bytes(PLAIN)
+    )
+    assert read_header(io.BytesIO(envelope)).inner_content_type == alg.SIGNED_DATA
+    stripped = envelope.replace(_auth_attrs_element(envelope), b"")
+    with pytest.raises(MalformedEnvelopeError, match="required for content of type signedData"):
+        read_header(io.BytesIO(stripped))
+    empty = envelope.replace(_auth_attrs_element(envelope), b"\xa1\x00")
+    with pytest.raises(MalformedEnvelopeError, match="empty authenticated attributes"):
+        read_header(io.BytesIO(empty))
+
+
+def test_id_data_without_authenticated_attributes_is_fine(cert: Cert, p12: P12) -> None:
+    envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(PLAIN)
+    header = read_header(io.BytesIO(envelope))
+    assert header.aad is None and header.authenticated_attributes == ()
+    assert decrypt_bytes(envelope, p12(EC256)) == PLAIN
+
+
+def test_a_second_content_type_attribute_is_malformed(cert: Cert) -> None:
+    from asn1crypto import core
+
+    other = "1.2.840.113549.1.9.99"  # the same length as the content-type OID
+    envelope = (
+        EnvelopeBuilder()
+        .add_recipient(cert(EC256))
+        .add_authenticated_attribute(other, core.ObjectIdentifier(alg.DATA).dump())
+        .encrypt_bytes(PLAIN)
+    )
+    element = _auth_attrs_element(envelope)
+    twice = envelope.replace(element, element.replace(der.oid(other), der.oid(alg.CONTENT_TYPE_ATTRIBUTE)))
+    with pytest.raises(MalformedEnvelopeError, match="content-type attribute once"):
+        read_header(io.BytesIO(twice))
