@@ -140,7 +140,10 @@ class EnvelopeHeader:
 
     @property
     def is_authenticated(self) -> bool:
-        """True for AuthEnvelopedData (AES-GCM)."""
+        """True for AuthEnvelopedData (AES-GCM): the content is authenticated when it is opened.
+
+        False for EnvelopedData (AES-CBC), which has no integrity check at all.
+        """
         return self.content_type == alg.AUTH_ENVELOPED_DATA
 
     def attribute(self, oid: str) -> Attribute | None:
@@ -161,6 +164,7 @@ class EnvelopeHeader:
             "cipher_oid": self.cipher.cipher.oid,
             "iv_length": len(self.cipher.iv),
             "tag_length": self.cipher.tag_length or None,
+            "authenticated": self.is_authenticated,
             "inner_content_type": alg.name_of(self.inner_content_type),
             "recipients": [recipient.to_dict() for recipient in self.recipients],
             "authenticated_attributes": [a.to_dict() for a in self.authenticated_attributes],
@@ -510,6 +514,18 @@ def summary_lines(header: EnvelopeHeader) -> list[str]:
         f"{pick('content type', '内容类型')}: {data['content_type']} ({header.content_type})",
         f"{pick('encoding', '编码')}: {data['encoding']}",
         f"{pick('cipher', '加密算法')}: {header.cipher.describe()}",
+        f"{pick('integrity', '完整性')}: "
+        + (
+            pick(
+                "authenticated (the GCM tag covers the content and the authenticated attributes)",
+                "已认证（GCM 认证标签覆盖加密内容和认证属性）",
+            )
+            if header.is_authenticated
+            else pick(
+                "none: AES-CBC does not detect a changed ciphertext byte (only the padding is checked)",
+                "无：AES-CBC 无法发现被改动的密文（只校验填充）",
+            )
+        ),
         f"{pick('encrypted content type', '加密内容类型')}: {data['inner_content_type']}",
         f"{pick('recipients', '接收者')}: {len(header.recipients)}",
     ]

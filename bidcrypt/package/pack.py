@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
 from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, Recipient, test_open
+from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, default_reason, strongest_transport
 from bidcrypt.errors import (
     BidcryptError,
     CertificateUntrustedError,
@@ -168,18 +169,8 @@ def _transport_for(
         return None, pick("EC key agreement", "EC 密钥协商")
     if requested is not None:
         return requested, pick("as asked", "按指定")
-    if key_source is not None:
-        for entry in key_source.entries():
-            if certs.same_public_key(entry.certificate, certificate):
-                working = entry.probe_transports()
-                if working:
-                    return working[0], pick(
-                        f"the strongest {entry.source} decrypts", f"{entry.source} 支持的最强方式"
-                    )
-    return KeyTransport.PKCS1V15, pick(
-        "the UKey could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
-        "无法询问 U-KEY，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
-    )
+    found = strongest_transport(certificate, key_source) if key_source is not None else None
+    return found or (DEFAULT_TRANSPORT, default_reason())
 
 
 def hash_files(source_dir: Path, summary: SummaryFile) -> tuple[list[FileEntry], dict[str, Path]]:

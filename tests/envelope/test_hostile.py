@@ -26,6 +26,7 @@ from bidcrypt.errors import (
     BidcryptError,
     IntegrityError,
     MalformedEnvelopeError,
+    PaddingError,
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
@@ -222,9 +223,15 @@ def test_tampering_is_an_integrity_error(cert: Cert, p12: P12) -> None:
         for position in targets:
             data = bytearray(envelope)
             data[position] ^= 0x01
-            if cipher.is_aead or position != content_start + 5:
-                with pytest.raises(IntegrityError):
+            if cipher.is_aead:
+                with pytest.raises(IntegrityError) as caught:
                     decrypt_bytes(bytes(data), p12(EC256))
+                assert type(caught.value) is IntegrityError and caught.value.code == "tampered"
+            elif position != content_start + 5:
+                # A wrong padding is not called tampering: a wrong key or a damaged file.
+                with pytest.raises(PaddingError) as padding:
+                    decrypt_bytes(bytes(data), p12(EC256))
+                assert padding.value.code == "bad-padding" and "damaged" in padding.value.message()
             else:
                 assert decrypt_bytes(bytes(data), p12(EC256)) != PLAIN  # CBC alone does not notice
 

@@ -542,3 +542,19 @@ def test_front_of_the_envelope_is_enough_to_unwrap(tmp_path: Path) -> None:
     truncated = tmp_path / "front-only.p7m"
     truncated.write_bytes(envelope.read_bytes()[:4000])  # the front survives, the content does not
     assert read_recipients(truncated).recipients == header.recipients
+
+
+@pytest.mark.parametrize("cipher", [ContentCipher.AES_256_GCM, ContentCipher.AES_256_CBC])
+def test_results_say_whether_the_content_was_authenticated(
+    cert: Cert, p12: P12, tmp_path: Path, cipher: ContentCipher
+) -> None:
+    """AES-GCM authenticates the content; AES-CBC checks only its padding, and the results say so."""
+    path = tmp_path / "bid.p7m"
+    path.write_bytes(envelope(cert, EC256).set_cipher(cipher).encrypt_bytes(b"sealed bid " * 100))
+    result = decrypt_file(path, tmp_path / "out", p12(EC256))
+    assert result.authenticated is cipher.is_aead
+    assert read_header_file(path).is_authenticated is cipher.is_aead
+    full = test_open(path, p12(EC256), full=True)
+    assert full.verified and full.authenticated is cipher.is_aead
+    quick = test_open(path, p12(EC256))
+    assert not quick.verified and not quick.authenticated
