@@ -62,6 +62,9 @@ class ReencryptResult:
     #: How many of the old RecipientInfos were kept.
     kept: int
     envelope_size: int
+    #: True for a full re-encryption under a fresh content key
+    #: (:func:`~bidcrypt.envelope.refresh.reencrypt_fresh`), False for a rewrap of the old one.
+    fresh_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ def reencrypt(
     """
     if output is not None:
         check_output(output, force)
-    with _opened(source, in_place=output is None) as (stream, descriptor):
+    with opened(source, in_place=output is None) as (stream, descriptor):
         plan = _prepare(
             stream,
             keys,
@@ -255,7 +258,7 @@ def reencrypt(
 
 
 @contextlib.contextmanager
-def _opened(path: Path, *, in_place: bool) -> Iterator[tuple[BinaryIO, int | None]]:
+def opened(path: Path, *, in_place: bool) -> Iterator[tuple[BinaryIO, int | None]]:
     """The envelope to read, and for a change in place its locked descriptor."""
     if not in_place:
         with open_envelope(path) as stream:

@@ -73,7 +73,8 @@ class ContentKey:
     subject: str
 
 
-def _entries(keys: Keys) -> list[KeyEntry]:
+def entries_of(keys: Keys) -> list[KeyEntry]:
+    """The key entries of *keys* (a source, one entry, or a list of them)."""
     if isinstance(keys, KeySource):
         return keys.entries()
     if isinstance(keys, KeyEntry):
@@ -155,7 +156,7 @@ def unwrap_content_key(
     source's errors (token, PIN) as they come. With RSA PKCS#1 v1.5 a bad
     unwrap returns a random key, which fails on the content.
     """
-    entries = _entries(keys)
+    entries = entries_of(keys)
     refused: EnvelopeError | None = None
     missing: KeyNotFoundError | None = None
     for recipient, entry in candidates(header, entries, certificates):
