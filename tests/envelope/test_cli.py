@@ -361,3 +361,30 @@ def test_a_cbc_padding_failure_is_not_called_tampering(pki: Pki, bid: Path, pin_
     assert "content key is wrong or the file is damaged" in result.stderr
     assert "tampered" not in result.stderr and "altered" not in result.stderr
     assert not out.exists() and leftovers(bid.parent) == []
+
+
+@pytest.mark.parametrize("command", ["decrypt", "encrypt"])
+def test_an_interrupted_command_leaves_nothing_behind(
+    pki: Pki, bid: Path, pin_env: str, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Ctrl-C (or SIGTERM, which the CLI handles like it) midway: no output, no temporary file, 130."""
+    from bidcrypt.envelope import _stream
+
+    sealed = encrypt(pki, bid, "--key-transport", "oaep-sha1")
+    out = bid.parent / "out"
+    calls: list[int] = []
+
+    def interrupted(*args: object) -> int:
+        calls.append(1)
+        raise KeyboardInterrupt  # with the temporary output open and partly written
+
+    if command == "encrypt":
+        monkeypatch.setattr(_stream, "_read_full", interrupted)
+        args = ["envelope", "encrypt", bid, "-o", out, "--recipient", pki.cert("bidder-a/enc"), "--der"]
+    else:
+        monkeypatch.setattr(_stream.ContentReader, "readinto", interrupted)
+        args = ["envelope", "decrypt", sealed, "-o", out, "--key", pki.p12("bidder-a/enc")]
+    result = run_cli(*args)
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    assert len(calls) == 1
+    assert not out.exists() and leftovers(bid.parent) == []
