@@ -21,7 +21,8 @@ from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._align import padding as empty_segments
-from bidcrypt.envelope.header import EnvelopeHeader, iter_segments
+from bidcrypt.envelope._segments import iter_segments
+from bidcrypt.envelope.header import EnvelopeHeader
 from bidcrypt.errors import InputError, IntegrityError, PaddingError
 from bidcrypt.files import Sink
 from bidcrypt.i18n import pick

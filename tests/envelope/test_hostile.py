@@ -299,7 +299,7 @@ def test_runs_of_empty_segments_anywhere_are_read(
 
 
 def test_content_cut_into_millions_of_pieces_is_refused_early(cert: Cert) -> None:
-    from bidcrypt.envelope import header as header_module
+    from bidcrypt.envelope import _segments as header_module
 
     envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(b"")
     pieces = b"\xa0\x80" + b"\x04\x00" * (header_module.MANY_SEGMENTS + 10) + b"\x00\x00"
@@ -329,7 +329,7 @@ def _count_heads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_eight_megabytes_of_empty_pieces_in_the_content_are_refused_within_the_budget(
     cert: Cert, monkeypatch: pytest.MonkeyPatch, pieces: bytes
 ) -> None:
-    from bidcrypt.envelope import header as header_module
+    from bidcrypt.envelope import _segments as header_module
 
     envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(b"")
     data = _reframe(envelope, b"\xa0\x80" + pieces + b"\x04\x00\x00\x00")
