@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
 from bidcrypt.cli.common import (
@@ -26,6 +28,8 @@ from bidcrypt.envelope import (
     read_header_file,
     summary_lines,
 )
+from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, default_reason, strongest_transport
+from bidcrypt.errors import KeyNotFoundError
 from bidcrypt.i18n import pick
 
 #: The ciphers offered on the command line (the library also opens AES-128/192-GCM and AES-192-CBC).
@@ -64,10 +68,15 @@ def envelope() -> None:
 @click.option(
     "--key-transport",
     type=click.Choice([t.value for t in KeyTransport]),
-    default=KeyTransport.OAEP_SHA256.value,
-    show_default=True,
-    help="How the key is wrapped for RSA recipients (oaep = OAEP with SHA-256). "
-    "Choose one the recipient's UKey can undo: many only do pkcs1v15.",
+    help="How the key is wrapped for RSA recipients whose UKey --for-key does not hold "
+    "(oaep = OAEP with SHA-256). Default: pkcs1v15, which every UKey decrypts; many UKeys do no OAEP.",
+)
+@click.option(
+    "--for-key",
+    "for_key",
+    metavar="KEYREF",
+    help="The recipient's own UKey (or PKCS#12): asked which key transports it really decrypts, "
+    "and the strongest is used for its certificate (logs in: a PIN is needed).",
 )
 @click.option(
     "--rid",
@@ -79,35 +88,38 @@ def envelope() -> None:
 @trust_options()
 @click.option("--der", is_flag=True, help="Write DER (definite lengths) instead of streamed BER.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
+@key_options
 @handles_errors
 def encrypt(
     source: Path,
     output: Path,
     recipients: tuple[Path, ...],
     cipher: str,
-    key_transport: str,
+    key_transport: str | None,
+    for_key: str | None,
     rid: str,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
     der: bool,
     force: bool,
+    module: str | None,
+    pin_env: str,
 ) -> None:
     """Encrypt IN to one or more encryption certificates, writing the envelope OUT.
 
     With --trust, recipients that do not chain to those CAs, or that a --crl revokes, are refused.
+    AES-GCM (the default) is authenticated: any change to the file is detected when it is opened.
+    AES-CBC is not: a changed ciphertext byte changes the plaintext and nothing notices.
     """
-    builder = (
-        EnvelopeBuilder()
-        .set_cipher(ContentCipher(cipher))
-        .set_der(der)
-        .set_trust_store(trust_store(trust, crls))
-    )
-    for path in recipients:
-        certificate, *chain = certs.load_certificates(path)
+    chosen = ContentCipher(cipher)
+    builder = EnvelopeBuilder().set_cipher(chosen).set_der(der).set_trust_store(trust_store(trust, crls))
+    loaded = [certs.load_certificates(path) for path in recipients]
+    transports = _transports([c for c, *_ in loaded], key_transport, for_key, module, pin_env)
+    for (certificate, *chain), (transport, _) in zip(loaded, transports, strict=True):
         builder = builder.add_recipient(
             Recipient(
                 certificate,
-                key_transport=KeyTransport(key_transport),
+                key_transport=transport or KeyTransport.OAEP_SHA256,
                 identifier=RecipientIdentifier(rid),
                 chain=tuple(chain),
             )
@@ -119,8 +131,71 @@ def encrypt(
             f"已加密 {source} -> {output}（{result.cipher.value}，{result.envelope_size} 字节），接收者：",
         )
     )
-    for recipient in result.recipients:
-        click.echo(f"  {recipient}")
+    for recipient, (transport, reason) in zip(result.recipients, transports, strict=True):
+        how = transport.value if transport else pick("ECDH", "ECDH 密钥协商")
+        click.echo(f"  {recipient} [{how}: {reason}]")
+    if any(reason == default_reason() for _, reason in transports):
+        _note(
+            pick(
+                "RSA recipients whose UKey was not asked get PKCS#1 v1.5, which every UKey decrypts; "
+                "--for-key KEYREF asks the recipient's UKey for the strongest it decrypts, "
+                "--key-transport chooses one",
+                "未询问 U-KEY 的 RSA 接收者使用所有 U-KEY 都支持的 PKCS#1 v1.5；"
+                "--for-key 可询问接收者的 U-KEY 并选用其支持的最强方式，--key-transport 可指定方式",
+            )
+        )
+    if not chosen.is_aead:
+        _note(cbc_note())
+
+
+def _note(text: str) -> None:
+    click.echo(f"{pick('note', '提示')}: {text}", err=True)
+
+
+def cbc_note() -> str:
+    """What AES-CBC does not protect, in the current language."""
+    return pick(
+        "AES-CBC has no integrity check: a changed byte of the file changes the plaintext and nothing "
+        "notices (only the padding at the end is checked); use AES-GCM where the reader allows it",
+        "AES-CBC 没有完整性校验：文件被改动一个字节，解密出的内容随之改变而不会报错（只校验末尾的填充）；"
+        "读取方支持时请使用 AES-GCM",
+    )
+
+
+def _transports(
+    certificates: list[x509.Certificate],
+    requested: str | None,
+    for_key: str | None,
+    module: str | None,
+    pin_env: str,
+) -> list[tuple[KeyTransport | None, str]]:
+    """Each recipient's RSA key transport (None for EC) and why: asked of --for-key, given, or the default."""
+    asked: dict[int, tuple[KeyTransport, str]] = {}
+    if for_key is not None:
+        with open_source(for_key, module, pin_env) as source:
+            for index, certificate in enumerate(certificates):
+                found = strongest_transport(certificate, source)
+                if found is not None:
+                    asked[index] = found
+            held = any(
+                certs.same_public_key(entry.certificate, certificate)
+                for entry in source.entries()
+                for certificate in certificates
+            )
+        if not held:
+            what = pick("key of any --recipient", "任一 --recipient 的密钥")
+            raise KeyNotFoundError(what=what, ref=for_key)
+    chosen: list[tuple[KeyTransport | None, str]] = []
+    for index, certificate in enumerate(certificates):
+        if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+            chosen.append((None, pick("EC key agreement", "EC 密钥协商")))
+        elif index in asked:
+            chosen.append(asked[index])
+        elif requested is not None:
+            chosen.append((KeyTransport(requested), pick("as asked", "按指定")))
+        else:
+            chosen.append((DEFAULT_TRANSPORT, default_reason()))
+    return chosen
 
 
 @envelope.command()
@@ -133,22 +208,46 @@ def encrypt(
 )
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @key_options
+@json_option
 @handles_errors
-def decrypt(source: Path, output: Path, key_ref: str, force: bool, module: str | None, pin_env: str) -> None:
+def decrypt(
+    source: Path, output: Path, key_ref: str, force: bool, module: str | None, pin_env: str, as_json: bool
+) -> None:
     """Open the envelope IN (DER, BER or PEM) with a UKey or PKCS#12 key, writing OUT.
 
-    OUT appears only after the content has verified; nothing is left behind on failure.
+    OUT appears only after the content has verified; nothing is left behind on failure. AES-GCM
+    content is authenticated; AES-CBC content is not (only its padding is checked), and a note says so.
     """
     with open_source(key_ref, module, pin_env) as keys:
         result = decrypt_file(source, output, keys, force=force)
-    click.echo(
-        pick(
-            f"decrypted {source} -> {output} ({result.plaintext_size} bytes, {result.cipher.value}, "
-            f"recipient {result.recipient_index + 1}: {result.subject})",
-            f"已解密 {source} -> {output}（{result.plaintext_size} 字节，{result.cipher.value}，"
-            f"接收者 {result.recipient_index + 1}：{result.subject}）",
+    if as_json:
+        print_json(
+            {
+                "input": str(source),
+                "output": str(output),
+                "plaintext_size": result.plaintext_size,
+                "cipher": result.cipher.value,
+                "authenticated": result.authenticated,
+                "recipient_index": result.recipient_index,
+                "subject": result.subject,
+            }
         )
-    )
+    else:
+        integrity = (
+            pick("authenticated", "已认证")
+            if result.authenticated
+            else pick("NOT integrity-checked", "未经完整性校验")
+        )
+        click.echo(
+            pick(
+                f"decrypted {source} -> {output} ({result.plaintext_size} bytes, {result.cipher.value}, "
+                f"{integrity}, recipient {result.recipient_index + 1}: {result.subject})",
+                f"已解密 {source} -> {output}（{result.plaintext_size} 字节，{result.cipher.value}，"
+                f"{integrity}，接收者 {result.recipient_index + 1}：{result.subject}）",
+            )
+        )
+    if not result.authenticated:
+        _note(cbc_note())
 
 
 @envelope.command()

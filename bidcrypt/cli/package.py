@@ -288,6 +288,14 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
     type=click.Choice(list(_TRANSPORTS)),
     help="RSA key transport for the new certificate (default: as before).",
 )
+@click.option(
+    "--fresh-key",
+    is_flag=True,
+    help="After a lost or compromised key: encrypt the content again under a new content key, so the "
+    "old key and an old copy no longer open it (a full decryption and encryption; needs --trust to "
+    "check the other recipients' certificates). Without it only the content key is rewrapped.",
+)
+@trust_options()
 @key_options
 @json_option
 @handles_errors
@@ -298,15 +306,24 @@ def reencrypt_command(
     key_ref: str,
     new_cert: Path,
     key_transport: str | None,
+    fresh_key: bool,
+    trust: tuple[Path, ...],
+    crls: tuple[Path, ...],
     module: str | None,
     pin_env: str,
     as_json: bool,
 ) -> None:
-    """Re-wrap the package's content key to a new certificate, without touching the content."""
+    """Re-encrypt the package to a new certificate: rewrap its content key, or (--fresh-key) all of it.
+
+    A rewrap keeps the content key and the ciphertext: whoever holds the old key and an old copy can
+    still read the result. After a lost or compromised UKey, use --fresh-key. A package already
+    encrypted to the new certificate is left as it is (exit 0).
+    """
     if (output is None) == (not in_place):
         raise click.UsageError(
             pick("give -o NEW or --in-place (one of them)", "请指定 -o 新文件 或 --in-place（二选一）")
         )
+    store = trust_store(trust, crls)
     with open_source(key_ref, module, pin_env) as source:
         result = reencrypt_package(
             package,
@@ -314,17 +331,23 @@ def reencrypt_command(
             source,
             certs.load_certificate(new_cert),
             key_transport=_TRANSPORTS[key_transport] if key_transport else None,
+            trust=store,
+            fresh_key=fresh_key,
         )
     if as_json:
         print_json(result.to_dict())
         return
-    click.echo(
-        pick(
-            f"re-encrypted to {certs.display_name(result.new_certificate)}: {result.output}",
-            f"已重新加密给 {certs.display_name(result.new_certificate)}：{result.output}",
+    click.echo(result.message())
+    if not result.already:
+        click.echo(f"  {result.verdict.message()}")
+    if not result.fresh_key and not result.already:
+        click.echo(
+            "  "
+            + pick(
+                "the content key is unchanged: if the old UKey was lost or stolen, use --fresh-key",
+                "内容密钥未变：若原 U-KEY 丢失或被盗，请使用 --fresh-key",
+            )
         )
-    )
-    click.echo(f"  {result.verdict.message()}")
 
 
 @click.command("unpack")

@@ -13,6 +13,10 @@ Opening, in one call or in the two steps of a bulk opening::
     key = unwrap_content_key(header, key_source)        # one operation on the UKey
     decrypt_content(path, header, key, Path("bid.zip"))  # software, any process
 
+Re-encrypting to new certificates: :func:`reencrypt` rewraps the content key
+(cheap, content untouched); :func:`reencrypt_fresh` encrypts the content
+again under a fresh key (for a lost or compromised key, see its module).
+
 AES-256-GCM in AuthEnvelopedData (RFC 5083/5084) is the default; AES-CBC
 in EnvelopedData is there for compatibility. RSA recipients use OAEP
 (SHA-256 or SHA-1) or PKCS#1 v1.5, EC recipients (P-256, P-384)
@@ -59,6 +63,7 @@ from bidcrypt.envelope.reencrypt import (
     recover_in_place,
     reencrypt,
 )
+from bidcrypt.envelope.refresh import PlaintextReader, reencrypt_fresh
 from bidcrypt.keys import KeyTransport
 
 __all__ = [
@@ -74,6 +79,7 @@ __all__ = [
     "EnvelopeRecipient",
     "KeyTransport",
     "Keys",
+    "PlaintextReader",
     "Recipient",
     "RecipientId",
     "RecipientIdentifier",
@@ -93,6 +99,7 @@ __all__ = [
     "read_recipients",
     "recover_in_place",
     "reencrypt",
+    "reencrypt_fresh",
     "summary_lines",
     "test_open",
     "unwrap_content_key",

@@ -6,8 +6,14 @@ read, nesting is limited to :data:`MAX_DEPTH`, and an element is only held
 in memory up to :data:`MAX_ELEMENT` bytes and :data:`MAX_NODES` nodes. Every
 failure is a :class:`~bidcrypt.errors.MalformedEnvelopeError`.
 
+The walk to the end of an indefinite-length element spends the same
+budgets as it goes (size, nodes, depth), so a hostile run of millions of
+tiny elements is refused after a bounded amount of work.
+
 BER, not only DER: definite and indefinite lengths, constructed strings and
-non-minimal length octets are all read.
+non-minimal length octets are all read. What BER itself forbids is refused:
+the high-tag-number form for tag numbers below 31, and INTEGERs not in
+their shortest form (X.690 8.1.2.2, 8.3.2).
 """
 
 from __future__ import annotations
@@ -100,6 +106,8 @@ def parse_head(data: bytes | memoryview, pos: int, end: int) -> Head:
                 break
         else:
             raise malformed("tag number too large", "标签号过大")
+        if number < 0x1F:  # X.690 8.1.2.2: tag numbers 0 to 30 take the one-octet form
+            raise malformed("badly encoded tag number", "标签编码错误")
     if i >= end:
         raise _truncated()
     first_length = data[i]
@@ -235,9 +243,13 @@ def expect(node: Node, cls: int, number: int, what: str, constructed: bool | Non
 def decode_integer(node: Node) -> int:
     """The value of a primitive INTEGER node."""
     expect(node, UNIVERSAL, INTEGER, "INTEGER", constructed=False)
-    if not node.content:
+    content = node.content
+    if not content:
         raise malformed("empty INTEGER", "整数为空")
-    return int.from_bytes(node.content, "big", signed=True)
+    if len(content) > 1 and (content[0], content[1] & 0x80) in ((0x00, 0), (0xFF, 0x80)):
+        # X.690 8.3.2 (BER as well as DER): the first nine bits are never all zeros or all ones.
+        raise malformed("INTEGER not in its shortest form", "整数编码不是最短形式")
+    return int.from_bytes(content, "big", signed=True)
 
 
 def decode_oid(node: Node) -> str:
@@ -388,19 +400,38 @@ class StreamReader:
             raise _truncated()
         self.seek(self.pos + n)
 
-    def element_end(self, start: int, head: Head, end: int | None, depth: int = 0) -> int:
-        """The end offset of the element whose head (at *start*) was just read; leaves the reader there."""
+    def element_end(self, start: int, head: Head, end: int | None, what: str = "element") -> int:
+        """The end offset of the element whose head (at *start*) was just read; leaves the reader there.
+
+        An indefinite-length element is walked to its end-of-contents with the
+        budgets of an element read into memory: at most :data:`MAX_ELEMENT`
+        bytes, :data:`MAX_NODES` elements and :data:`MAX_DEPTH` levels, each
+        checked as the walk goes, so a hostile run of millions of tiny
+        elements is refused after the budget, not at its end.
+        """
         if head.length is not None:
             self.skip(head.length)
             return self.pos
-        if depth > MAX_DEPTH:
-            raise malformed("nested too deeply", "嵌套过深")
-        while True:
-            child_start = self.pos
+        open_frames = 1
+        nodes = 1
+        while open_frames:
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise malformed(f"{what}: too many elements", f"{what}：元素过多")
             child = self.head(end)
+            if self.pos - start > MAX_ELEMENT:
+                raise malformed(f"{what} too large", f"{what} 过大")
             if child.is_eoc:
-                return self.pos
-            self.element_end(child_start, child, end, depth + 1)
+                open_frames -= 1
+            elif child.length is None:
+                open_frames += 1
+                if open_frames > MAX_DEPTH:
+                    raise malformed("nested too deeply", "嵌套过深")
+            else:
+                self.skip(child.length)
+                if self.pos - start > MAX_ELEMENT:
+                    raise malformed(f"{what} too large", f"{what} 过大")
+        return self.pos
 
     def read_element(self, what: str, end: int | None = None, expand: int | None = None) -> Node:
         """Read one whole element at the current position into memory and decode it (see :func:`parse`)."""
@@ -412,7 +443,7 @@ class StreamReader:
             self.seek(start)
             data = self.read_exact(head.header_length + head.length)
         else:
-            stop = self.element_end(start, head, end)
+            stop = self.element_end(start, head, end, what)
             if stop - start > MAX_ELEMENT:
                 raise malformed(f"{what} too large", f"{what} 过大")
             self.seek(start)

@@ -21,8 +21,9 @@ from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._align import padding as empty_segments
-from bidcrypt.envelope.header import EnvelopeHeader, iter_segments
-from bidcrypt.errors import InputError, IntegrityError
+from bidcrypt.envelope._segments import iter_segments
+from bidcrypt.envelope.header import EnvelopeHeader
+from bidcrypt.errors import InputError, IntegrityError, PaddingError
 from bidcrypt.files import Sink
 from bidcrypt.i18n import pick
 
@@ -286,9 +287,11 @@ def decrypt_into(
 ) -> int:
     """Decrypt the content of the envelope in *stream* into *sink*; return the plaintext length.
 
-    The GCM tag or the CBC padding is checked at the end and a failure
-    raises :class:`IntegrityError`: *sink* must be a temporary place whose
-    content is only released after this returns. With *limit*, stop after
+    The GCM tag or the CBC padding is checked at the end: a failed tag
+    raises :class:`IntegrityError`, a wrong padding :class:`PaddingError` (a
+    wrong key or a damaged file: CBC checks nothing else, and a changed
+    byte before the last two blocks goes unnoticed). *sink* must be a
+    temporary place whose content is only released after this returns. With *limit*, stop after
     about that many bytes of ciphertext without checking anything (test-open).
     """
     reader = ContentReader(stream, header)
@@ -318,16 +321,18 @@ def decrypt_into(
                 total += len(plain)
             if limit is not None and consumed >= limit:
                 return total
-    try:
-        if gcm_decryptor is not None:
-            assert header.mac is not None
+    if gcm_decryptor is not None:
+        assert header.mac is not None
+        try:
             gcm_decryptor.finalize_with_tag(header.mac)
-        else:
-            decryptor.finalize()
-            assert unpadder is not None
-            tail = unpadder.finalize()
-            sink.write(tail)
-            total += len(tail)
-    except (InvalidTag, ValueError) as exc:
-        raise IntegrityError() from exc
-    return total
+        except InvalidTag as exc:
+            raise IntegrityError() from exc
+        return total
+    assert unpadder is not None
+    try:
+        decryptor.finalize()
+        tail = unpadder.finalize()
+    except ValueError as exc:
+        raise PaddingError() from exc
+    sink.write(tail)
+    return total + len(tail)

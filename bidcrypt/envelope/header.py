@@ -22,19 +22,15 @@ from typing import Any, BinaryIO
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
+from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
 from bidcrypt.files import input_error
 from bidcrypt.i18n import pick
 
-#: Past this many segments of encrypted content, their average size must be at least
-#: MIN_AVERAGE_SEGMENT bytes: a file of millions of empty segments would take hours to walk.
-#: (OpenSSL writes 4 KiB segments, bidcrypt 1 MiB ones.)
-MANY_SEGMENTS = 1 << 16
 #: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
 #: itself is passed on as DER, to be decoded by whoever knows its type.
 ATTRIBUTE_DEPTH = 3
-MIN_AVERAGE_SEGMENT = 256
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,10 @@ class EnvelopeHeader:
 
     @property
     def is_authenticated(self) -> bool:
-        """True for AuthEnvelopedData (AES-GCM)."""
+        """True for AuthEnvelopedData (AES-GCM): the content is authenticated when it is opened.
+
+        False for EnvelopedData (AES-CBC), which has no integrity check at all.
+        """
         return self.content_type == alg.AUTH_ENVELOPED_DATA
 
     def attribute(self, oid: str) -> Attribute | None:
@@ -160,6 +159,7 @@ class EnvelopeHeader:
             "cipher_oid": self.cipher.cipher.oid,
             "iv_length": len(self.cipher.iv),
             "tag_length": self.cipher.tag_length or None,
+            "authenticated": self.is_authenticated,
             "inner_content_type": alg.name_of(self.inner_content_type),
             "recipients": [recipient.to_dict() for recipient in self.recipients],
             "authenticated_attributes": [a.to_dict() for a in self.authenticated_attributes],
@@ -343,12 +343,8 @@ class _Parser:
         if r.pos != r.size:
             raise ber.malformed("unexpected data after the envelope", "信封之后有多余数据")
 
-        for attribute in auth_attrs:
-            if attribute.oid == alg.CONTENT_TYPE_ATTRIBUTE and attribute.values != (_oid_der(inner_type),):
-                raise ber.malformed(
-                    "the content-type attribute does not match the content",
-                    "内容类型属性与加密内容不一致",
-                )
+        if authenticated:
+            _check_authenticated_attributes(auth_attrs, aad is not None, inner_type)
         return EnvelopeHeader(
             content_type=content_type,
             version=version,
@@ -384,11 +380,37 @@ class _Parser:
             r.skip(length)
             total += length
             count += 1
-            if count > MANY_SEGMENTS and total < count * MIN_AVERAGE_SEGMENT:
-                raise ber.malformed(
-                    "the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片"
-                )
         return ContentLayout(offset, r.pos, total, count, not head.constructed)
+
+
+def _check_authenticated_attributes(
+    attributes: tuple[Attribute, ...], present: bool, inner_type: str
+) -> None:
+    """The MUSTs of RFC 5083 section 2.1 on the authAttrs of an AuthEnvelopedData.
+
+    When present they are a non-empty SET that includes the content-type
+    attribute (once, with one value: the type of the encrypted content);
+    and they must be present when that type is not id-data.
+    """
+    if present and not attributes:
+        raise ber.malformed("empty authenticated attributes", "认证属性为空")
+    if not present and inner_type != alg.DATA:
+        raise ber.malformed(
+            f"authenticated attributes are required for content of type {alg.name_of(inner_type)} "
+            "(RFC 5083 section 2.1)",
+            f"加密内容类型为 {alg.name_of(inner_type)} 时必须有认证属性（RFC 5083 第 2.1 节）",
+        )
+    content_types = [a for a in attributes if a.oid == alg.CONTENT_TYPE_ATTRIBUTE]
+    if present and len(content_types) != 1:
+        raise ber.malformed(
+            "the authenticated attributes must include the content-type attribute once "
+            "(RFC 5083 section 2.1)",
+            "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
+        )
+    if content_types and content_types[0].values != (_oid_der(inner_type),):
+        raise ber.malformed(
+            "the content-type attribute does not match the content", "内容类型属性与加密内容不一致"
+        )
 
 
 def _walk(node: ber.Node) -> Iterator[ber.Node]:
@@ -417,50 +439,6 @@ def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
     return tuple(found)
 
 
-def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Iterator[int]:
-    """Yield the length of each data segment of an encryptedContent whose head was just read.
-
-    After each yield the reader is at the segment's data; the caller must
-    read or skip exactly that many bytes before asking for the next one.
-    Constructed OCTET STRINGs are followed to :data:`~bidcrypt.envelope._ber.MAX_DEPTH`.
-    """
-    if not head.constructed:
-        assert head.length is not None
-        yield head.length
-        return
-    frames: list[int | None] = [r.pos + head.length if head.length is not None else None]
-    while frames:
-        frame_end = frames[-1]
-        if frame_end is not None and r.pos >= frame_end:
-            frames.pop()
-            continue
-        limit = next((f for f in reversed(frames) if f is not None), end)
-        child = r.head(limit)
-        if child.is_eoc:
-            if frame_end is not None:
-                raise ber.malformed(
-                    "end-of-contents inside a definite length", "定长元素中出现不定长结束标记"
-                )
-            frames.pop()
-            continue
-        if not child.is_(ber.UNIVERSAL, ber.OCTET_STRING):
-            raise ber.malformed(
-                f"encrypted content: unexpected {child.describe()}",
-                f"加密内容：意外的元素 {child.describe()}",
-            )
-        if child.constructed:
-            if len(frames) >= ber.MAX_DEPTH:
-                raise ber.malformed("nested too deeply", "嵌套过深")
-            frames.append(r.pos + child.length if child.length is not None else None)
-            continue
-        assert child.length is not None
-        yield child.length
-        if child.length == 0 and child.header_length == 2:
-            # Padding: the rest of the run is skipped at once, and still counted, one by one.
-            for _ in range(r.skip_empty_segments(limit)):
-                yield 0
-
-
 def summary_lines(header: EnvelopeHeader) -> list[str]:
     """The human-readable report of ``bidcrypt envelope inspect``."""
     data = header.to_dict()
@@ -468,6 +446,18 @@ def summary_lines(header: EnvelopeHeader) -> list[str]:
         f"{pick('content type', '内容类型')}: {data['content_type']} ({header.content_type})",
         f"{pick('encoding', '编码')}: {data['encoding']}",
         f"{pick('cipher', '加密算法')}: {header.cipher.describe()}",
+        f"{pick('integrity', '完整性')}: "
+        + (
+            pick(
+                "authenticated (the GCM tag covers the content and the authenticated attributes)",
+                "已认证（GCM 认证标签覆盖加密内容和认证属性）",
+            )
+            if header.is_authenticated
+            else pick(
+                "none: AES-CBC does not detect a changed ciphertext byte (only the padding is checked)",
+                "无：AES-CBC 无法发现被改动的密文（只校验填充）",
+            )
+        ),
         f"{pick('encrypted content type', '加密内容类型')}: {data['inner_content_type']}",
         f"{pick('recipients', '接收者')}: {len(header.recipients)}",
     ]

@@ -22,44 +22,33 @@ from typing import BinaryIO, ClassVar
 
 from cryptography import x509
 
-from bidcrypt import certs
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, decrypt_into
-from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart, read_header
-from bidcrypt.envelope.recipients import EnvelopeRecipient, compatible, unwrap
-from bidcrypt.errors import (
-    BidcryptError,
-    IntegrityError,
-    KeyNotFoundError,
-    MalformedEnvelopeError,
-    MechanismUnsupportedError,
-    UnsupportedAlgorithmError,
-    WrongKeyError,
-)
+from bidcrypt.envelope.header import EnvelopeHeader, read_header
+from bidcrypt.envelope.recipients import EnvelopeRecipient
+from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
+from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
 from bidcrypt.files import atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys import KeyTransport
 
-Keys = KeySource | KeyEntry | Sequence[KeyEntry]
-"""What can open an envelope: a key source, one of its entries, or a list of entries."""
-
-
-@dataclass(frozen=True)
-class ContentKey:
-    """An unwrapped content-encryption key and which recipient and key it came from.
-
-    Plain data (picklable), to hand to a worker process with the header.
-    """
-
-    key: bytes = field(repr=False)
-    cipher: alg.ContentCipher
-    #: Index of the RecipientInfo that was opened.
-    recipient_index: int
-    #: The key source entry used: ``source:label``.
-    entry: str
-    #: The subject of the certificate of that entry.
-    subject: str
+__all__ = [
+    "PREFIX_LENGTH",
+    "ContentKey",
+    "DecryptResult",
+    "Keys",
+    "TestOpenResult",
+    "authenticate_content",
+    "candidates",
+    "decrypt_bytes",
+    "decrypt_content",
+    "decrypt_file",
+    "matching_recipients",
+    "pkcs1v15_failure",
+    "test_open",
+    "unwrap_content_key",
+]
 
 
 @dataclass(frozen=True)
@@ -71,6 +60,10 @@ class DecryptResult:
     cipher: alg.ContentCipher
     recipient_index: int
     subject: str
+    #: True when the content was authenticated (AES-GCM: its tag verified, so it is exactly what was
+    #: encrypted). False for AES-CBC, which has no integrity check: a changed ciphertext byte changes
+    #: the plaintext and nothing notices; only the padding at the end is checked.
+    authenticated: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,102 +79,21 @@ class TestOpenResult:
     prefix: bytes = field(repr=False)
     #: True when the whole content was decrypted and its tag (or padding) verified.
     verified: bool
+    #: True when the whole content was authenticated: verified, and AES-GCM (see :class:`DecryptResult`).
+    authenticated: bool = False
 
 
 #: How many plaintext bytes :func:`test_open` returns.
 PREFIX_LENGTH = 4096
 
-
-def _entries(keys: Keys) -> list[KeyEntry]:
-    if isinstance(keys, KeySource):
-        return keys.entries()
-    if isinstance(keys, KeyEntry):
-        return [keys]
-    return list(keys)
+#: The one message of every failure after an RSA PKCS#1 v1.5 unwrap.
+_V15_EN = "RSA PKCS#1 v1.5 cannot tell a wrong key from a damaged or altered file"
+_V15_ZH = "RSA PKCS#1 v1.5 密钥封装无法区分密钥错误与文件损坏或被篡改"
 
 
-def _describe_entry(entry: KeyEntry) -> str:
-    return f"{entry.source}:{entry.label}"
-
-
-def _wrong_key(header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]) -> WrongKeyError:
-    wanted = "; ".join(r.rid.describe() for r in header.recipients if r.rid) or "-"
-    held = "; ".join(
-        f"{certs.display_name(e.certificate)} (SKI {certs.subject_key_identifier(e.certificate).hex()})"
-        for e in entries
-    )
-    return WrongKeyError(
-        pick(
-            f"encrypted to {wanted}; the key source holds {held or 'no certificate'}",
-            f"加密给：{wanted}；密钥源中的证书：{held or '无'}",
-        )
-    )
-
-
-def candidates(
-    header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]
-) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
-    """The (recipient, key) pairs worth trying, best first.
-
-    First every recipient whose identifier names an entry's certificate or
-    its public key (SKI, issuer and serial, or a key identifier computed
-    from the key); then, when none does, each encryption-certificate entry
-    against each recipient of the same key type and size, so a recipient
-    named by the issuer and serial of an older certificate of the same key
-    still opens.
-    """
-    named = [
-        (recipient, entry)
-        for recipient in header.recipients
-        for entry in entries
-        if recipient.rid is not None and recipient.rid.matches(entry.certificate)
-    ]
-    if named:
-        return named
-    return [
-        (recipient, entry)
-        for recipient in header.recipients
-        for entry in entries
-        if certs.Purpose.ENCRYPTION in certs.purposes(entry.certificate)
-        and compatible(recipient, entry.certificate)
-    ]
-
-
-def unwrap_content_key(header: EnvelopeHeader | RecipientsPart, keys: Keys) -> ContentKey:
-    """Unwrap the content key with the first key of *keys* that opens a recipient.
-
-    One private-key operation per pair tried (usually exactly one). Raises
-    :class:`WrongKeyError` when no key opens any recipient (saying whom the
-    file was encrypted to), :class:`MechanismUnsupportedError` when the only
-    matching key cannot do the key transport used, and the key source's
-    errors (PIN, token) as they come.
-    """
-    entries = _entries(keys)
-    pairs = candidates(header, entries)
-    remembered: BidcryptError | None = None
-    for recipient, entry in pairs:
-        try:
-            if not entry.has_private_key:
-                remembered = remembered or KeyNotFoundError(
-                    what=pick("private key", "私钥"), ref=_describe_entry(entry)
-                )
-                continue
-            key = unwrap(recipient, entry, header.cipher.cipher)
-        except WrongKeyError:
-            continue
-        except (MechanismUnsupportedError, UnsupportedAlgorithmError) as exc:
-            remembered = exc
-            continue
-        return ContentKey(
-            key=key,
-            cipher=header.cipher.cipher,
-            recipient_index=recipient.index,
-            entry=_describe_entry(entry),
-            subject=certs.display_name(entry.certificate),
-        )
-    if remembered is not None:
-        raise remembered
-    raise _wrong_key(header, entries)
+def pkcs1v15_failure() -> WrongKeyError:
+    """The one error of every failure after an RSA PKCS#1 v1.5 unwrap (see :func:`no_padding_oracle`)."""
+    return WrongKeyError(pick(_V15_EN, _V15_ZH))
 
 
 def matching_recipients(header: EnvelopeHeader, certificate: x509.Certificate) -> list[EnvelopeRecipient]:
@@ -207,24 +119,22 @@ def _check_same(stream: BinaryIO, header: EnvelopeHeader) -> None:
 
 
 @contextmanager
-def _no_padding_oracle(header: EnvelopeHeader, content_key: ContentKey) -> Iterator[None]:
-    """After a PKCS#1 v1.5 unwrap, a failed integrity check reads as a wrong key.
+def no_padding_oracle(header: EnvelopeHeader, content_key: ContentKey) -> Iterator[None]:
+    """After an RSA PKCS#1 v1.5 unwrap, every failure of the content is one and the same wrong key.
 
-    With PKCS#1 v1.5 a wrong key or a bad padding may still yield a key (the
-    implicit rejection of OpenSSL 3.2+), which then fails the tag or the CBC
-    padding. Reporting "altered" in that case and "wrong key" otherwise would
-    tell an attacker whether the padding was valid (Bleichenbacher), so every
-    failure after such an unwrap is the same :class:`WrongKeyError`, saying
-    that the file may also have been altered.
+    RFC 3218 section 2.3: a failed v1.5 unwrap, or one of the wrong length,
+    gave a random content key (see :mod:`bidcrypt.envelope.unwrapping`),
+    which fails here like a wrong key that happened to unwrap, or an
+    altered file. Telling them apart would tell an attacker whether the
+    padding was valid (Bleichenbacher), so all of them raise the same
+    :class:`WrongKeyError` with the same text.
     """
     try:
         yield
-    except IntegrityError as exc:
+    except IntegrityError:
         recipient = next((r for r in header.recipients if r.index == content_key.recipient_index), None)
         if recipient is not None and recipient.key_transport is KeyTransport.PKCS1V15:
-            raise WrongKeyError(
-                pick("or the file was altered", "或文件已被篡改")
-            ) from exc  # one error for both
+            raise pkcs1v15_failure() from None  # one error, no chained detail
         raise
 
 
@@ -242,8 +152,12 @@ def decrypt_content(
 
     *output* appears only once the content has verified; it is readable by
     its owner only. Raises :class:`~bidcrypt.errors.IntegrityError` when the
-    file was altered, :class:`~bidcrypt.errors.OutputExistsError` when
-    *output* exists (unless *force*).
+    GCM tag fails (the file was altered), :class:`~bidcrypt.errors.PaddingError`
+    when the CBC padding is wrong (a wrong key or a damaged file),
+    :class:`WrongKeyError` for either after an RSA PKCS#1 v1.5 unwrap, and
+    :class:`~bidcrypt.errors.OutputExistsError` when *output* exists (unless
+    *force*). The result says whether the content was authenticated: AES-CBC
+    never is.
     """
     check_output(output, force)
     if content_key.cipher is not header.cipher.cipher:
@@ -254,41 +168,62 @@ def decrypt_content(
     ):
         _check_same(stream, header)
         try:
-            with _no_padding_oracle(header, content_key):
+            with no_padding_oracle(header, content_key):
                 size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
         except OSError as exc:
             raise input_error(exc, getattr(stream, "name", "-")) from exc
-    return DecryptResult(output, size, header.cipher.cipher, content_key.recipient_index, content_key.subject)
+    return DecryptResult(
+        output,
+        size,
+        header.cipher.cipher,
+        content_key.recipient_index,
+        content_key.subject,
+        authenticated=header.cipher.cipher.is_aead,
+    )
 
 
 def decrypt_file(
-    source: Path, output: Path, keys: Keys, *, force: bool = False, durable: bool = True
+    source: Path,
+    output: Path,
+    keys: Keys,
+    *,
+    force: bool = False,
+    durable: bool = True,
+    certificates: Sequence[x509.Certificate] = (),
 ) -> DecryptResult:
-    """Open the envelope *source* (DER, BER or PEM) with *keys* and write the plaintext to *output*."""
+    """Open the envelope *source* (DER, BER or PEM) with *keys* and write the plaintext to *output*.
+
+    *certificates*: other certificates of the keys, for recipients named by
+    the issuer and serial of a certificate the key source no longer holds
+    (see :func:`~bidcrypt.envelope.unwrapping.candidates`).
+    """
     check_output(output, force)
     with open_envelope(source) as stream:
         header = read_header(stream)
-        content_key = unwrap_content_key(header, keys)
+        content_key = unwrap_content_key(header, keys, certificates=certificates)
         return decrypt_content(stream, header, content_key, output, force=force, durable=durable)
 
 
-def decrypt_bytes(data: bytes, keys: Keys) -> bytes:
+def decrypt_bytes(data: bytes, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()) -> bytes:
     """Open an envelope held in memory; the plaintext is returned only once it has verified."""
     stream = io.BytesIO(data)
     header = read_header(stream)
-    content_key = unwrap_content_key(header, keys)
+    content_key = unwrap_content_key(header, keys, certificates=certificates)
     sink = io.BytesIO()
-    with _no_padding_oracle(header, content_key):
+    with no_padding_oracle(header, content_key):
         decrypt_into(stream, header, content_key.key, sink)
     return sink.getvalue()
 
 
-class _Prefix:
+class Prefix:
+    """A sink that keeps the first *limit* bytes written to it and drops the rest."""
+
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.data = bytearray()
 
     def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        """Keep what still fits."""
         room = self.limit - len(self.data)
         if room > 0:
             self.data += bytes(data[:room])
@@ -303,24 +238,28 @@ def authenticate_content(source: Path | BinaryIO, header: EnvelopeHeader, conten
     """
     with _source_stream(source) as stream:
         _check_same(stream, header)
-        with _no_padding_oracle(header, content_key):
-            return decrypt_into(stream, header, content_key.key, _Prefix(0))
+        with no_padding_oracle(header, content_key):
+            return decrypt_into(stream, header, content_key.key, Prefix(0))
 
 
-def test_open(source: Path, keys: Keys, *, full: bool = False) -> TestOpenResult:
+def test_open(
+    source: Path, keys: Keys, *, full: bool = False, certificates: Sequence[x509.Certificate] = ()
+) -> TestOpenResult:
     """Check that *keys* can open the envelope *source*, writing no plaintext anywhere.
 
     Unwraps the content key (one private-key operation) and decrypts the
     first chunk, returning its first bytes so the caller can check what the
-    content should start with. GCM authenticates the whole content at its
-    end only, so with *full* the whole content is decrypted (in memory,
-    chunk by chunk, then discarded) and the tag or padding verified.
+    content should start with: nothing else is checked then, and after an
+    RSA PKCS#1 v1.5 unwrap a wrong key gives random bytes here rather than
+    an error. GCM authenticates the whole content at its end only, so with
+    *full* the whole content is decrypted (in memory, chunk by chunk, then
+    discarded) and the tag or padding verified.
     """
     with open_envelope(source) as stream:
         header = read_header(stream)
-        content_key = unwrap_content_key(header, keys)
-        prefix = _Prefix(PREFIX_LENGTH)
-        with _no_padding_oracle(header, content_key):
+        content_key = unwrap_content_key(header, keys, certificates=certificates)
+        prefix = Prefix(PREFIX_LENGTH)
+        with no_padding_oracle(header, content_key):
             decrypt_into(stream, header, content_key.key, prefix, limit=None if full else 1)
     return TestOpenResult(
         recipient_index=content_key.recipient_index,
@@ -328,6 +267,7 @@ def test_open(source: Path, keys: Keys, *, full: bool = False) -> TestOpenResult
         cipher=header.cipher.cipher,
         prefix=bytes(prefix.data),
         verified=full,
+        authenticated=full and header.cipher.cipher.is_aead,
     )
 
 

@@ -32,9 +32,12 @@ from bidcrypt import certs
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.errors import MechanismUnsupportedError, UnsupportedAlgorithmError, WrongKeyError
+from bidcrypt.errors import (
+    MalformedEnvelopeError,
+    UnsupportedAlgorithmError,
+)
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeyTransport
+from bidcrypt.keys import KeyTransport
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -72,24 +75,37 @@ def _spki_parts(certificate: x509.Certificate) -> tuple[bytes, bytes]:
 
 
 @functools.lru_cache(maxsize=256)
+def computed_key_identifiers(certificate: x509.Certificate) -> frozenset[bytes]:
+    """The key identifiers computed from the certificate's public key (never read from the certificate).
+
+    RFC 5280 method 1 (SHA-1 of the key bits) and RFC 7093 methods 1-3
+    (SHA-256/384/512 of the key bits, leftmost 160 bits). Whoever names a
+    recipient by one of these names the key itself: a certificate made by
+    anyone cannot claim them for another key. (Cached: a bulk opening asks
+    for the same certificate once per package.)
+    """
+    _, bits = _spki_parts(certificate)
+    return frozenset(
+        {
+            hashlib.sha1(bits).digest(),  # noqa: S324 - RFC 5280 key identifier, not a security hash
+            hashlib.sha256(bits).digest()[:20],
+            hashlib.sha384(bits).digest()[:20],
+            hashlib.sha512(bits).digest()[:20],
+        }
+    )
+
+
+@functools.lru_cache(maxsize=256)
 def key_identifiers(certificate: x509.Certificate) -> frozenset[bytes]:
     """Every key identifier an envelope may use for the certificate's key.
 
     The SubjectKeyIdentifier extension, and the identifiers computed from
-    the public key: RFC 5280 method 1 (SHA-1 of the key bits) and RFC 7093
-    methods 1-3 (SHA-256/384/512 of the key bits, leftmost 160 bits). A
-    renewed certificate with the same key yields the same values. (Cached:
-    a bulk opening asks for the same certificate once per package.)
+    the public key (:func:`computed_key_identifiers`). A renewed certificate
+    with the same key yields the same computed values. The extension is
+    whatever the certificate says: trust it only for a certificate whose
+    origin is known (the key source's own).
     """
-    _, bits = _spki_parts(certificate)
-    found = {
-        certs.subject_key_identifier(certificate),
-        hashlib.sha1(bits).digest(),  # noqa: S324 - RFC 5280 key identifier, not a security hash
-        hashlib.sha256(bits).digest()[:20],
-        hashlib.sha384(bits).digest()[:20],
-        hashlib.sha512(bits).digest()[:20],
-    }
-    return frozenset(found)
+    return computed_key_identifiers(certificate) | {certs.subject_key_identifier(certificate)}
 
 
 @functools.lru_cache(maxsize=256)
@@ -139,9 +155,30 @@ class RecipientId:
         return cls(issuer=_issuer_der(certificate), serial_number=certificate.serial_number)
 
     def matches(self, certificate: x509.Certificate) -> bool:
-        """True when this identifier names *certificate* or its public key."""
+        """True when this identifier names *certificate* or its public key.
+
+        By the SKI extension too: for a certificate of known origin. For one
+        from an unauthenticated place use :meth:`names_key_of`.
+        """
         if self.subject_key_identifier is not None:
             return self.subject_key_identifier in key_identifiers(certificate)
+        return self._names_issuer_and_serial_of(certificate)
+
+    def names_key_of(self, certificate: x509.Certificate) -> bool:
+        """True when this is a key identifier computed from *certificate*'s public key.
+
+        Never by the certificate's own SKI extension, nor by issuer and
+        serial: so a certificate anyone could have made matches only when it
+        carries the very key the recipient's key was wrapped for.
+        """
+        if self.subject_key_identifier is None:
+            return False
+        try:
+            return self.subject_key_identifier in computed_key_identifiers(certificate)
+        except (ValueError, TypeError, MalformedEnvelopeError):  # an unreadable key in a hostile certificate
+            return False
+
+    def _names_issuer_and_serial_of(self, certificate: x509.Certificate) -> bool:
         if self.issuer is None or self.serial_number != certificate.serial_number:
             return False
         return _same_name(self.issuer, _issuer_der(certificate))
@@ -494,83 +531,6 @@ def _kek(
 def new_content_key(cipher: alg.ContentCipher) -> bytes:
     """A fresh random content-encryption key for *cipher*."""
     return os.urandom(cipher.key_size)
-
-
-# --- opening -----------------------------------------------------------------------------
-
-
-def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
-    """True when the key of *certificate* could have been used for *recipient* (type and size)."""
-    public_key = certificate.public_key()
-    if recipient.kind is RecipientKind.KEY_TRANSPORT:
-        # Exactly the modulus length, or a few bytes less from producers that drop leading zeros.
-        return (
-            isinstance(public_key, rsa.RSAPublicKey)
-            and (public_key.key_size + 7) // 8 - 8
-            <= len(recipient.encrypted_key)
-            <= (public_key.key_size + 7) // 8
-        )
-    if recipient.kind is RecipientKind.KEY_AGREEMENT:
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            return False
-        curve = alg.curve_of(public_key)
-        return curve is not None and recipient.originator_curve in (None, curve.oid)
-    return False
-
-
-def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCipher) -> bytes:
-    """The content key of *recipient*, using the private key of *entry*.
-
-    Any failure that depends on the key or the wrapped data is a
-    :class:`WrongKeyError` (no padding oracle); so is a key of the wrong
-    length for *cipher*.
-    """
-    if recipient.problem:
-        raise UnsupportedAlgorithmError(recipient.problem, algorithm=recipient.algorithm_name)
-    if not compatible(recipient, entry.certificate):
-        raise WrongKeyError()
-    if recipient.kind is RecipientKind.KEY_TRANSPORT:
-        assert recipient.key_transport is not None
-        public_key = entry.certificate.public_key()
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        ciphertext = recipient.encrypted_key.rjust((public_key.key_size + 7) // 8, b"\0")
-        try:
-            content_key = entry.rsa_decrypt(ciphertext, recipient.key_transport)
-        except MechanismUnsupportedError as exc:
-            name = alg.describe_key_transport(recipient.key_transport)
-            raise MechanismUnsupportedError(
-                pick(
-                    f"the file's key is wrapped with {name}, which this key cannot undo; "
-                    "it must be encrypted again with a key transport the UKey supports",
-                    f"文件密钥采用 {name} 封装，该密钥无法解开；需改用该 U-KEY 支持的密钥封装方式重新加密",
-                ),
-                source=entry.source,
-                operation=pick(f"{name} decryption", f"{name} 解密"),
-            ) from exc
-    else:
-        content_key = _agree_and_unwrap(recipient, entry)
-    if len(content_key) != cipher.key_size:
-        raise WrongKeyError()
-    return content_key
-
-
-def _agree_and_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry) -> bytes:
-    public_key = entry.certificate.public_key()
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
-    assert recipient.originator_point is not None and recipient.key_wrap is not None
-    assert recipient.key_wrap_oid is not None
-    try:
-        peer = ec.EllipticCurvePublicKey.from_encoded_point(public_key.curve, recipient.originator_point)
-    except ValueError as exc:
-        raise ber.malformed("bad originator public key", "发送方公钥错误") from exc
-    scheme = alg.KEY_AGREEMENT_SCHEMES[recipient.algorithm]
-    shared = entry.ecdh(peer)
-    size = alg.KEY_WRAPS[recipient.key_wrap_oid]
-    kek = _kek(scheme, shared, recipient.key_wrap, recipient.ukm, size)
-    try:
-        return keywrap.aes_key_unwrap(kek, recipient.encrypted_key)
-    except (keywrap.InvalidUnwrap, ValueError) as exc:
-        raise WrongKeyError() from exc
 
 
 def check_all(recipients: Sequence[Recipient], at: dt.datetime | None, trust: TrustStore | None) -> None:

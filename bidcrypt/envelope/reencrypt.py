@@ -34,9 +34,16 @@ from bidcrypt.envelope._align import ContentFrame, block_size, widened_header
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import decrypt_into, enveloped_data_version
 from bidcrypt.envelope.header import Attribute, EnvelopeHeader, read_header
-from bidcrypt.envelope.opening import ContentKey, Keys, _Prefix, unwrap_content_key
+from bidcrypt.envelope.opening import (
+    PREFIX_LENGTH,
+    ContentKey,
+    Keys,
+    Prefix,
+    no_padding_oracle,
+    unwrap_content_key,
+)
 from bidcrypt.envelope.recipients import Recipient, check_all
-from bidcrypt.errors import InputError, OutputError
+from bidcrypt.errors import InputError, IntegrityError, OutputError
 from bidcrypt.files import Sink, atomic_output, check_output, copy_range
 from bidcrypt.i18n import pick
 
@@ -55,6 +62,9 @@ class ReencryptResult:
     #: How many of the old RecipientInfos were kept.
     kept: int
     envelope_size: int
+    #: True for a full re-encryption under a fresh content key
+    #: (:func:`~bidcrypt.envelope.refresh.reencrypt_fresh`), False for a rewrap of the old one.
+    fresh_key: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,8 @@ def _prepare(
     at: dt.datetime | None,
     trust: TrustStore | None,
     unauthenticated_attributes: Sequence[Attribute] | None,
+    plausible: Callable[[bytes], bool] | None = None,
+    certificates: Sequence[x509.Certificate] = (),
 ) -> _Rewrite:
     """Read the envelope in *stream*, unwrap its content key with *keys* and wrap it to *recipients*."""
     new = [r if isinstance(r, Recipient) else Recipient(r) for r in recipients]
@@ -139,9 +151,17 @@ def _prepare(
         raise ValueError("re-encryption needs at least one recipient")
     check_all(new, at, trust)
     header = read_header(stream)
-    content_key = unwrap_content_key(header, keys)
-    if verify:
-        decrypt_into(stream, header, content_key.key, _Prefix(0))
+    content_key = unwrap_content_key(header, keys, certificates=certificates)
+    with no_padding_oracle(header, content_key):
+        if verify:
+            decrypt_into(stream, header, content_key.key, Prefix(0))
+        elif plausible is not None:
+            prefix = Prefix(PREFIX_LENGTH)
+            decrypt_into(stream, header, content_key.key, prefix, limit=1)
+            if not plausible(bytes(prefix.data)):
+                raise IntegrityError(
+                    pick("the content does not begin as it should", "加密内容的开头与预期不符")
+                )
     infos = [recipient.wrap(content_key.key) for recipient in new]
     unauth = None
     if unauthenticated_attributes is not None:
@@ -178,6 +198,8 @@ def reencrypt(
     unauthenticated_attributes: Sequence[Attribute] | None = None,
     reserve: int = 0,
     check: Callable[[EnvelopeHeader], None] | None = None,
+    plausible: Callable[[bytes], bool] | None = None,
+    certificates: Sequence[x509.Certificate] = (),
 ) -> ReencryptResult:
     """Write *output*: the envelope *source* re-wrapped to *recipients*, its content untouched.
 
@@ -194,6 +216,13 @@ def reencrypt(
     for a later re-encryption in place. *check* is called with the header
     of *source* before anything is written.
 
+    Without *verify*, nothing proves that the key unwrapped is the right
+    one; with RSA PKCS#1 v1.5 a wrong key gives a random one rather than an
+    error (RFC 3218), which would be wrapped to the new certificates. Give
+    *plausible*, a test of the first bytes of plaintext (a known file
+    signature), so that costs one chunk of decryption. *certificates*: see
+    :func:`~bidcrypt.envelope.unwrap_content_key`.
+
     With *output* None, *source* itself is changed, in place: the new front
     takes exactly the room of the old one (the empty segments before the
     ciphertext make up the difference) and the ciphertext is not written at
@@ -205,7 +234,7 @@ def reencrypt(
     """
     if output is not None:
         check_output(output, force)
-    with _opened(source, in_place=output is None) as (stream, descriptor):
+    with opened(source, in_place=output is None) as (stream, descriptor):
         plan = _prepare(
             stream,
             keys,
@@ -215,6 +244,8 @@ def reencrypt(
             at=at,
             trust=trust,
             unauthenticated_attributes=unauthenticated_attributes,
+            plausible=plausible,
+            certificates=certificates,
         )
         if check is not None:
             check(plan.header)
@@ -227,7 +258,7 @@ def reencrypt(
 
 
 @contextlib.contextmanager
-def _opened(path: Path, *, in_place: bool) -> Iterator[tuple[BinaryIO, int | None]]:
+def opened(path: Path, *, in_place: bool) -> Iterator[tuple[BinaryIO, int | None]]:
     """The envelope to read, and for a change in place its locked descriptor."""
     if not in_place:
         with open_envelope(path) as stream:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
+from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, strongest_transport
 from bidcrypt.errors import IdentityMismatchError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeySource, KeyTransport
@@ -107,12 +108,11 @@ def _transport_for(
     if requested is not None:
         return requested, pick("as asked", "按指定")
     if key_source is None:
-        return KeyTransport.PKCS1V15, pick(
+        return DEFAULT_TRANSPORT, pick(
             "no UKey to ask; PKCS#1 v1.5 is what every UKey decrypts",
             "无 U-KEY 可询问，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
         )
-    entry = next((e for e in key_source.entries() if certs.same_public_key(e.certificate, certificate)), None)
-    if entry is None:
+    if not any(certs.same_public_key(e.certificate, certificate) for e in key_source.entries()):
         warn(
             pick(
                 f"{key_source.description} does not hold the encryption certificate "
@@ -121,14 +121,14 @@ def _transport_for(
                 "无法在其上试解密",
             )
         )
-        return KeyTransport.PKCS1V15, pick(
+        return DEFAULT_TRANSPORT, pick(
             f"not on {key_source.description}; PKCS#1 v1.5 is what every UKey decrypts",
             f"不在 {key_source.description} 中，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
         )
-    working = entry.probe_transports()
-    if working:
-        return working[0], pick(f"the strongest {entry.source} decrypts", f"{entry.source} 支持的最强方式")
-    return KeyTransport.PKCS1V15, pick(
-        f"{entry.source} could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
-        f"无法询问 {entry.source}，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
+    return strongest_transport(certificate, key_source) or (
+        DEFAULT_TRANSPORT,
+        pick(
+            f"{key_source.description} could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
+            f"无法询问 {key_source.description}，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
+        ),
     )

@@ -124,3 +124,130 @@ def test_stream_reader_reports_truncation_and_overlong_lengths() -> None:
 def test_bad_object_identifiers(content: bytes) -> None:
     with pytest.raises(MalformedEnvelopeError, match="object identifier"):
         ber.oid_from_content(content)
+
+
+# --- tag and INTEGER forms -------------------------------------------------------------
+
+
+@given(cls=st.integers(0, 3), constructed=st.booleans(), number=st.integers(0, 30))
+def test_the_high_tag_number_form_is_refused_below_31(cls: int, constructed: bool, number: int) -> None:
+    """X.690 8.1.2.2: tags 0 to 30 have one identifier octet; ``1f 05`` for 5 is not BER."""
+    first = (cls << 6) | (0x20 if constructed else 0) | 0x1F
+    with pytest.raises(MalformedEnvelopeError, match="badly encoded tag number"):
+        ber.parse_head(bytes([first, number, 0x00]), 0, 3)
+
+
+@given(number=st.integers(31, (1 << 28) - 1))
+def test_the_high_tag_number_form_reads_31_and_above(number: int) -> None:
+    octets = []
+    value = number
+    while True:
+        octets.insert(0, value & 0x7F)
+        value >>= 7
+        if not value:
+            break
+    encoded = bytes([0x9F] + [o | 0x80 for o in octets[:-1]] + [octets[-1]] + [0x00])
+    head = ber.parse_head(encoded, 0, len(encoded))
+    assert (head.cls, head.number, head.length, head.header_length) == (ber.CONTEXT, number, 0, len(encoded))
+
+
+@given(value=st.integers(min_value=-(1 << 100), max_value=1 << 100), extra=st.integers(1, 4))
+def test_non_minimal_integers_are_refused(value: int, extra: int) -> None:
+    """X.690 8.3.2: leading 00 before a clear bit, or ff before a set bit, is never BER."""
+    minimal = der.integer(value)[2:]
+    padded = (b"\xff" if value < 0 else b"\x00") * extra + minimal
+    with pytest.raises(MalformedEnvelopeError, match="shortest form"):
+        ber.decode_integer(ber.parse(der.tlv(0x02, padded)))
+    assert ber.decode_integer(ber.parse(der.tlv(0x02, minimal))) == value
+
+
+# --- property tests: arbitrary bytes, and trees in every encoding -------------------------
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_parse_or_are_malformed(data: bytes) -> None:
+    try:
+        node = ber.parse(data)
+    except MalformedEnvelopeError:
+        return
+    assert node.raw == data
+
+
+_leaves = st.builds(lambda content: ("leaf", content), st.binary(max_size=40))
+_trees = st.recursive(
+    _leaves,
+    lambda children: st.builds(lambda kids: ("set", kids), st.lists(children, max_size=4)),
+    max_leaves=20,
+)
+
+
+def _encode(tree: tuple[str, object], draw_indefinite: st.DrawFn) -> bytes:
+    kind, value = tree
+    if kind == "leaf":
+        assert isinstance(value, bytes)
+        return der.octet_string(value)
+    assert isinstance(value, list)
+    body = b"".join(_encode(child, draw_indefinite) for child in value)
+    if draw_indefinite(st.booleans()):
+        return b"\x30\x80" + body + b"\x00\x00"
+    return der.tlv(0x30, body)
+
+
+def _decoded(node: ber.Node) -> tuple[str, object]:
+    if node.is_(ber.UNIVERSAL, ber.OCTET_STRING):
+        return ("leaf", ber.octets(node))
+    return ("set", [_decoded(child) for child in node.children])
+
+
+@given(tree=_trees, data=st.data())
+def test_trees_read_back_the_same_in_definite_and_indefinite_forms(
+    tree: tuple[str, object], data: st.DataObject
+) -> None:
+    encoded = _encode(tree, data.draw)
+    node = ber.parse(encoded)
+    assert node.raw == encoded
+    assert _decoded(node) == tree
+    # The same through the file reader: the whole element is found and read back.
+    reader = ber.StreamReader(io.BytesIO(encoded), len(encoded))
+    assert _decoded(reader.read_element("tree")) == tree
+    assert reader.pos == len(encoded)
+
+
+# --- budgets inside the walk of indefinite lengths -----------------------------------------
+
+
+class _CountingReader(ber.StreamReader):
+    """A stream reader that counts the element heads it reads."""
+
+    heads = 0
+
+    def head(self, end: int | None = None) -> ber.Head:
+        self.heads += 1
+        return super().head(end)
+
+
+def test_megabytes_of_empty_elements_in_an_indefinite_element_are_refused_within_the_budget() -> None:
+    """8 MB of ``04 00`` inside ``30 80``: refused once the node budget is spent, not at the end."""
+    data = b"\x30\x80" + b"\x04\x00" * (4 << 20) + b"\x00\x00"
+    reader = _CountingReader(io.BytesIO(data), len(data))
+    with pytest.raises(MalformedEnvelopeError, match="too many elements"):
+        reader.read_element("recipient infos")
+    assert reader.heads <= ber.MAX_NODES + 1
+
+
+def test_a_large_indefinite_element_is_refused_by_size_within_the_budget() -> None:
+    """Few elements but more than MAX_ELEMENT bytes: refused as soon as the walk passes the limit."""
+    piece = der.octet_string(bytes(60_000))
+    data = b"\x30\x80" + piece * 200 + b"\x00\x00"
+    reader = _CountingReader(io.BytesIO(data), len(data))
+    with pytest.raises(MalformedEnvelopeError, match="too large"):
+        reader.read_element("attributes")
+    assert reader.heads <= ber.MAX_ELEMENT // len(piece) + 3
+
+
+def test_deep_indefinite_nesting_is_refused_within_the_budget() -> None:
+    data = b"\x30\x80" * 100_000 + b"\x00\x00" * 100_000
+    reader = _CountingReader(io.BytesIO(data), len(data))
+    with pytest.raises(MalformedEnvelopeError, match="nested too deeply"):
+        reader.read_element("thing")
+    assert reader.heads <= ber.MAX_DEPTH + 2

@@ -26,6 +26,7 @@ from bidcrypt.errors import (
     BidcryptError,
     IntegrityError,
     MalformedEnvelopeError,
+    PaddingError,
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
@@ -222,9 +223,15 @@ def test_tampering_is_an_integrity_error(cert: Cert, p12: P12) -> None:
         for position in targets:
             data = bytearray(envelope)
             data[position] ^= 0x01
-            if cipher.is_aead or position != content_start + 5:
-                with pytest.raises(IntegrityError):
+            if cipher.is_aead:
+                with pytest.raises(IntegrityError) as caught:
                     decrypt_bytes(bytes(data), p12(EC256))
+                assert type(caught.value) is IntegrityError and caught.value.code == "tampered"
+            elif position != content_start + 5:
+                # A wrong padding is not called tampering: a wrong key or a damaged file.
+                with pytest.raises(PaddingError) as padding:
+                    decrypt_bytes(bytes(data), p12(EC256))
+                assert padding.value.code == "bad-padding" and "damaged" in padding.value.message()
             else:
                 assert decrypt_bytes(bytes(data), p12(EC256)) != PLAIN  # CBC alone does not notice
 
@@ -292,9 +299,119 @@ def test_runs_of_empty_segments_anywhere_are_read(
 
 
 def test_content_cut_into_millions_of_pieces_is_refused_early(cert: Cert) -> None:
-    from bidcrypt.envelope import header as header_module
+    from bidcrypt.envelope import _segments as header_module
 
     envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(b"")
     pieces = b"\xa0\x80" + b"\x04\x00" * (header_module.MANY_SEGMENTS + 10) + b"\x00\x00"
     with pytest.raises(MalformedEnvelopeError, match="too many tiny pieces"):
         read_header(io.BytesIO(_reframe(envelope, pieces)))
+
+
+def _count_heads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    from bidcrypt.envelope import _ber as ber
+
+    counter = [0]
+    original = ber.StreamReader.head
+
+    def counting(self: ber.StreamReader, end: int | None = None) -> ber.Head:
+        counter[0] += 1
+        return original(self, end)
+
+    monkeypatch.setattr(ber.StreamReader, "head", counting)
+    return counter
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [b"\x04\x00" * (4 << 20), b"\x24\x80\x00\x00" * (2 << 20), b"\x24\x02\x04\x00" * (2 << 20)],
+    ids=["empty-segments", "empty-constructed-indefinite", "empty-constructed-definite"],
+)
+def test_eight_megabytes_of_empty_pieces_in_the_content_are_refused_within_the_budget(
+    cert: Cert, monkeypatch: pytest.MonkeyPatch, pieces: bytes
+) -> None:
+    from bidcrypt.envelope import _segments as header_module
+
+    envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(b"")
+    data = _reframe(envelope, b"\xa0\x80" + pieces + b"\x04\x00\x00\x00")
+    heads = _count_heads(monkeypatch)
+    with pytest.raises(MalformedEnvelopeError, match="too many tiny pieces"):
+        read_header(io.BytesIO(data))
+    assert heads[0] <= header_module.MANY_SEGMENTS + 100
+
+
+def test_eight_megabytes_of_empty_elements_in_the_recipients_are_refused_within_the_budget(
+    cert: Cert, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bidcrypt.envelope import _ber as ber
+
+    envelope = EnvelopeBuilder().add_recipient(cert(RSA)).encrypt_bytes(b"x")
+    infos = der.set_of(read_header(io.BytesIO(envelope)).recipient_infos)
+    assert envelope.count(infos) == 1
+    data = envelope.replace(infos, b"\x31\x80" + b"\x04\x00" * (4 << 20) + b"\x00\x00")
+    heads = _count_heads(monkeypatch)
+    with pytest.raises(MalformedEnvelopeError, match="recipient infos: too many elements"):
+        read_header(io.BytesIO(data))
+    assert heads[0] <= ber.MAX_NODES + 100
+
+
+def _auth_attrs_element(envelope: bytes) -> bytes:
+    header = read_header(io.BytesIO(envelope))
+    assert header.aad is not None
+    element = b"\xa1" + header.aad[1:]
+    assert envelope.count(element) == 1
+    return element
+
+
+def test_authenticated_attributes_without_the_content_type_are_malformed(cert: Cert) -> None:
+    """RFC 5083 section 2.1: authAttrs, when present, MUST include the content-type attribute."""
+    from asn1crypto import core
+
+    envelope = (
+        EnvelopeBuilder()
+        .add_recipient(cert(EC256))
+        .add_authenticated_attribute("2.25.9", core.UTF8String("lot").dump())
+        .encrypt_bytes(PLAIN)
+    )
+    content_type, message_digest = der.oid(alg.CONTENT_TYPE_ATTRIBUTE), der.oid(alg.MESSAGE_DIGEST_ATTRIBUTE)
+    assert len(content_type) == len(message_digest)
+    element = _auth_attrs_element(envelope)
+    renamed = envelope.replace(element, element.replace(content_type, message_digest))
+    with pytest.raises(MalformedEnvelopeError, match="must include the content-type attribute"):
+        read_header(io.BytesIO(renamed))
+
+
+def test_authenticated_attributes_are_required_for_content_other_than_data(cert: Cert) -> None:
+    """RFC 5083 section 2.1: authAttrs MUST be present when the content type is not id-data."""
+    envelope = (
+        EnvelopeBuilder().add_recipient(cert(EC256)).set_content_type(alg.SIGNED_DATA).encrypt_bytes(PLAIN)
+    )
+    assert read_header(io.BytesIO(envelope)).inner_content_type == alg.SIGNED_DATA
+    stripped = envelope.replace(_auth_attrs_element(envelope), b"")
+    with pytest.raises(MalformedEnvelopeError, match="required for content of type signedData"):
+        read_header(io.BytesIO(stripped))
+    empty = envelope.replace(_auth_attrs_element(envelope), b"\xa1\x00")
+    with pytest.raises(MalformedEnvelopeError, match="empty authenticated attributes"):
+        read_header(io.BytesIO(empty))
+
+
+def test_id_data_without_authenticated_attributes_is_fine(cert: Cert, p12: P12) -> None:
+    envelope = EnvelopeBuilder().add_recipient(cert(EC256)).encrypt_bytes(PLAIN)
+    header = read_header(io.BytesIO(envelope))
+    assert header.aad is None and header.authenticated_attributes == ()
+    assert decrypt_bytes(envelope, p12(EC256)) == PLAIN
+
+
+def test_a_second_content_type_attribute_is_malformed(cert: Cert) -> None:
+    from asn1crypto import core
+
+    other = "1.2.840.113549.1.9.99"  # the same length as the content-type OID
+    envelope = (
+        EnvelopeBuilder()
+        .add_recipient(cert(EC256))
+        .add_authenticated_attribute(other, core.ObjectIdentifier(alg.DATA).dump())
+        .encrypt_bytes(PLAIN)
+    )
+    element = _auth_attrs_element(envelope)
+    twice = envelope.replace(element, element.replace(der.oid(other), der.oid(alg.CONTENT_TYPE_ATTRIBUTE)))
+    with pytest.raises(MalformedEnvelopeError, match="content-type attribute once"):
+        read_header(io.BytesIO(twice))

@@ -43,6 +43,11 @@ if mode.startswith("encrypt"):
     cert = x509.load_pem_x509_certificate(Path(pki, "bidder-b/enc.pem").read_bytes())
     builder = EnvelopeBuilder().add_recipient(cert).set_der(mode == "encrypt-der")
     builder.encrypt_file(Path(source), Path(output))
+elif mode == "refresh":
+    from bidcrypt.envelope import reencrypt_fresh
+    cert = x509.load_pem_x509_certificate(Path(pki, "bidder-a/enc.pem").read_bytes())
+    with open_key_source(str(Path(pki, "bidder-b/enc.p12")), PinSource.of_value("12345678")) as keys:
+        reencrypt_fresh(Path(source), Path(output), keys, [cert])
 else:
     with open_key_source(str(Path(pki, "bidder-b/enc.p12")), PinSource.of_value("12345678")) as keys:
         decrypt_file(Path(source), Path(output), keys)
@@ -91,3 +96,19 @@ def test_memory_does_not_grow_with_the_file(tmp_path: Path, pki: Pki, framing: s
     assert large_decrypt < small_decrypt + 8, peaks
     assert large_encrypt < small_encrypt + 8, peaks
     assert large_decrypt < 128
+
+
+@pytest.mark.slow
+def test_memory_of_a_fresh_key_reencryption_does_not_grow_with_the_file(tmp_path: Path, pki: Pki) -> None:
+    """Decrypting the old content and encrypting the new one, streaming: flat memory for any size."""
+    peaks = []
+    for size in (1 << 20, 64 << 20):
+        plain = tmp_path / f"{size}.bin"
+        with plain.open("wb") as f:
+            f.truncate(size)
+        sealed = tmp_path / f"{size}.p7m"
+        peak_rss_mib("encrypt", plain, sealed, pki.root)
+        peaks.append(peak_rss_mib("refresh", sealed, tmp_path / f"{size}.fresh", pki.root))
+        assert (tmp_path / f"{size}.fresh").stat().st_size > size
+    small, large = peaks
+    assert large < small + 8, peaks

@@ -34,6 +34,7 @@ from bidcrypt.envelope import (
 )
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope._align import ContentFrame
+from bidcrypt.envelope.opening import candidates
 from bidcrypt.errors import (
     IntegrityError,
     KeyNotFoundError,
@@ -67,11 +68,26 @@ def test_two_recipients_open_with_either_key(cert: Cert, p12: P12) -> None:
 def test_renewed_certificate_with_the_same_key_still_opens(
     cert: Cert, p12: P12, identifier: RecipientIdentifier
 ) -> None:
-    """Encrypted to the renewed certificate, opened with the key of the original (and the reverse)."""
+    """Encrypted to the renewed certificate, opened with the key of the original (and the reverse).
+
+    Named by a key identifier, the key itself is named. Named by issuer and serial, the named
+    certificate must be known (a package lists its recipients' certificates): it is believed
+    because it carries the very key of the key source's certificate.
+    """
+    renewed_cert = cert("bidder-a/enc-renewed")
     renewed = envelope(cert, "bidder-a/enc-renewed", identifier=identifier).encrypt_bytes(b"bid")
-    assert decrypt_bytes(renewed, p12(RSA)) == b"bid"
     original = envelope(cert, RSA, identifier=identifier).encrypt_bytes(b"bid")
-    assert decrypt_bytes(original, p12("bidder-a/enc-renewed")) == b"bid"
+    if identifier is RecipientIdentifier.ISSUER_AND_SERIAL:
+        with pytest.raises(WrongKeyError, match="encrypted to issuer"):  # no trial decryption
+            decrypt_bytes(renewed, p12(RSA))
+        assert decrypt_bytes(renewed, p12(RSA), certificates=[cert(EC256), renewed_cert]) == b"bid"
+        assert decrypt_bytes(original, p12("bidder-a/enc-renewed"), certificates=[cert(RSA)]) == b"bid"
+        # A known certificate of another key that claims the issuer and serial does not make a match.
+        with pytest.raises(WrongKeyError, match="encrypted to issuer"):
+            decrypt_bytes(renewed, p12("bidder-a/enc-replaced"), certificates=[renewed_cert])
+    else:
+        assert decrypt_bytes(renewed, p12(RSA)) == b"bid"
+        assert decrypt_bytes(original, p12("bidder-a/enc-renewed")) == b"bid"
 
 
 @pytest.mark.parametrize("name", ["bidder-a/enc-replaced", "bidder-a/enc-changed"])
@@ -107,11 +123,91 @@ def test_a_key_identifier_computed_by_another_method_matches(cert: Cert, p12: P1
     assert decrypt_bytes(patched, p12(EC256)) == b"bid"
 
 
-def test_an_unknown_identifier_falls_back_to_trying_the_key(cert: Cert, p12: P12) -> None:
-    sealed = envelope(cert, RSA).encrypt_bytes(b"bid")
+@pytest.mark.parametrize("transport", list(KeyTransport))
+def test_a_recipient_that_does_not_name_the_key_is_never_tried(
+    cert: Cert, p12: P12, transport: KeyTransport
+) -> None:
+    """No trial decryption: not even of a recipient of the same key type and size."""
+    sealed = envelope(cert, RSA, key_transport=transport).encrypt_bytes(b"bid")
     original_ski = cert(RSA).extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     patched = sealed.replace(original_ski, b"\x01" * 20)
-    assert decrypt_bytes(patched, p12(RSA)) == b"bid"
+    header = read_header(io.BytesIO(patched))
+    keys = p12(RSA).entries()
+    assert candidates(header, keys) == []
+    tried: list[bytes] = []
+    spy = _Spy(keys[0], tried)
+    with pytest.raises(WrongKeyError, match="encrypted to SKI 0101010101"):
+        unwrap_content_key(header, [spy])
+    assert tried == []  # not one private-key operation
+
+
+def _forged(ski: bytes, serial: int, issuer: x509.Name) -> x509.Certificate:
+    """A certificate anyone can make: another key, with a chosen SKI extension, issuer and serial."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = dt.datetime.now(dt.UTC)
+    return (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name.from_rfc4514_string("CN=forged"))
+        .issuer_name(issuer)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+
+
+def test_a_forged_certificate_does_not_make_a_match(cert: Cert) -> None:
+    """Only the key source's own certificate is believed on its SKI extension, issuer and serial."""
+    from bidcrypt.envelope.unwrapping import names
+
+    own = cert(RSA)
+    ski = own.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    forged = _forged(ski, own.serial_number, own.issuer)
+    for identifier in RecipientIdentifier:
+        sealed = envelope(cert, RSA, identifier=identifier).encrypt_bytes(b"bid")
+        rid = read_header(io.BytesIO(sealed)).recipients[0].rid
+        assert rid is not None and rid.matches(forged)  # what the forged certificate claims
+        assert not rid.names_key_of(forged)  # what its key says
+        assert names(rid, own)
+        assert names(rid, cert("bidder-a/enc-renewed")) == (
+            identifier is RecipientIdentifier.SUBJECT_KEY_IDENTIFIER
+        )
+        # Listed beside the envelope, it lets no other key of the source match.
+        assert not names(rid, cert("bidder-a/enc-replaced"), [forged, own])
+
+
+class _Spy(KeyEntry):
+    """A key entry that records every private-key operation and passes it on."""
+
+    def __init__(self, inner: KeyEntry, tried: list[bytes]) -> None:
+        super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
+        self.inner = inner
+        self.tried = tried
+
+    @property
+    def has_private_key(self) -> bool:
+        return True
+
+    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+        self.tried.append(ciphertext)
+        return self.inner.rsa_decrypt(ciphertext, transport)
+
+    def ecdh(self, peer: object) -> bytes:  # type: ignore[override]
+        self.tried.append(b"ecdh")
+        return self.inner.ecdh(peer)  # type: ignore[arg-type]
+
+    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
+        raise AssertionError("no signing here")
+
+    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+        return self.inner.claimed_transports()
 
 
 def test_entries_without_private_keys_are_reported(cert: Cert, p12: P12) -> None:
@@ -226,7 +322,7 @@ def test_changing_an_authenticated_attribute_breaks_the_opening(cert: Cert, p12:
     path.write_bytes(data.replace(old, new))
     assert read_header_file(path).attribute("2.25.7.1").value_texts() == ["标段二"]  # type: ignore[union-attr]
     # The recipients use PKCS#1 v1.5: a failed check cannot be told from a wrong key (no padding oracle).
-    with pytest.raises(WrongKeyError, match="or the file was altered"):
+    with pytest.raises(WrongKeyError, match="cannot tell a wrong key from a damaged or altered file"):
         decrypt_file(path, tmp_path / "out", p12(RSA))
     assert not (tmp_path / "out").exists() and leftovers(tmp_path) == []
 
@@ -324,14 +420,18 @@ def test_reencrypt_pads_to_the_block_offset_without_accumulating(
     assert decrypt_bytes((tmp_path / "3.p7m").read_bytes(), p12(EC256)) == b"sealed bid " * 5000
 
 
-def test_reencrypt_refuses_a_damaged_envelope(cert: Cert, p12: P12, tmp_path: Path) -> None:
-    path = _sealed_package(cert, tmp_path)
-    data = bytearray(path.read_bytes())
-    header = read_header_file(path)
+@pytest.mark.parametrize("name", [RSA, EC256])
+def test_reencrypt_refuses_a_damaged_envelope(cert: Cert, p12: P12, tmp_path: Path, name: str) -> None:
+    path = tmp_path / "bid.p7m"
+    builder = envelope(cert, RSA, key_transport=KeyTransport.PKCS1V15).add_recipient(cert(EC256))
+    data = bytearray(builder.encrypt_bytes(b"sealed bid " * 5000))
+    header = read_header(io.BytesIO(bytes(data)))
     data[header.content.offset + 100] ^= 0x40
     path.write_bytes(data)
-    with pytest.raises(IntegrityError):
-        reencrypt(path, tmp_path / "new.p7m", p12(RSA), [cert(EC256)])
+    # Opened with PKCS#1 v1.5 (the RSA recipient), a damaged file reads as a wrong key (RFC 3218).
+    error = WrongKeyError if name == RSA else IntegrityError
+    with pytest.raises(error):
+        reencrypt(path, tmp_path / "new.p7m", p12(name), [cert("bidder-a/enc-replaced")])
     assert not (tmp_path / "new.p7m").exists() and leftovers(tmp_path) == []
 
 
@@ -442,3 +542,19 @@ def test_front_of_the_envelope_is_enough_to_unwrap(tmp_path: Path) -> None:
     truncated = tmp_path / "front-only.p7m"
     truncated.write_bytes(envelope.read_bytes()[:4000])  # the front survives, the content does not
     assert read_recipients(truncated).recipients == header.recipients
+
+
+@pytest.mark.parametrize("cipher", [ContentCipher.AES_256_GCM, ContentCipher.AES_256_CBC])
+def test_results_say_whether_the_content_was_authenticated(
+    cert: Cert, p12: P12, tmp_path: Path, cipher: ContentCipher
+) -> None:
+    """AES-GCM authenticates the content; AES-CBC checks only its padding, and the results say so."""
+    path = tmp_path / "bid.p7m"
+    path.write_bytes(envelope(cert, EC256).set_cipher(cipher).encrypt_bytes(b"sealed bid " * 100))
+    result = decrypt_file(path, tmp_path / "out", p12(EC256))
+    assert result.authenticated is cipher.is_aead
+    assert read_header_file(path).is_authenticated is cipher.is_aead
+    full = test_open(path, p12(EC256), full=True)
+    assert full.verified and full.authenticated is cipher.is_aead
+    quick = test_open(path, p12(EC256))
+    assert not quick.verified and not quick.authenticated

@@ -261,3 +261,65 @@ def test_a_pem_envelope_is_not_changed_in_place(pki: Pki, tmp_path: Path) -> Non
     with _p12(pki, "bidder-a/enc") as old_key, pytest.raises(InputError, match="DER/BER"):
         reencrypt(pem, None, old_key, [load_certificate(pki.cert("bidder-a/enc-replaced"))])
     assert pem.read_bytes() == original
+
+
+@pytest.mark.parametrize("mode", ["--in-place", "-o"])
+def test_the_same_reencryption_twice_says_it_is_done(
+    pki: Pki, packer: Packer, tmp_path: Path, mode: str
+) -> None:
+    """The second run finds the package encrypted to the new certificate: it says so, exit 0."""
+    package = packer("bidder-a").output
+    common = ["--key", pki.p12("bidder-a/enc"), "--to", pki.cert("bidder-a/enc-replaced")]
+    env = {"BIDCRYPT_PIN": pki.pin}
+    first_out = package if mode == "--in-place" else tmp_path / "new.bid"
+    first = run_cli(
+        "reencrypt", package, *([mode] if mode == "--in-place" else [mode, first_out]), *common, env=env
+    )
+    assert first.exit_code == 0, first.stderr
+    done = first_out.read_bytes()
+    second_out = tmp_path / "newer.bid"
+    args = ["--in-place"] if mode == "--in-place" else ["-o", second_out]
+    second = run_cli("reencrypt", first_out, *args, *common, env=env)
+    assert second.exit_code == 0, second.stderr
+    assert "already encrypted to" in second.stdout and "nothing to re-encrypt" in second.stdout
+    assert "rebuild" not in second.stdout + second.stderr
+    assert first_out.read_bytes() == done  # untouched
+    if mode == "-o":
+        assert second_out.read_bytes() == done and "copied unchanged" in second.stdout
+        # The output is not overwritten: an existing one is refused as always.
+        again = run_cli("reencrypt", first_out, "-o", second_out, *common, env=env)
+        assert again.exit_code == 4
+    as_json = run_cli("reencrypt", first_out, "--in-place", *common, "--json", env=env)
+    assert as_json.exit_code == 0 and '"already_encrypted_to_it": true' in as_json.stdout
+    assert not _inplace.journal_path(first_out).exists()
+
+
+def test_a_rewrap_refuses_a_key_that_unwraps_to_noise(pki: Pki, packer: Packer, tmp_path: Path) -> None:
+    """After PKCS#1 v1.5 a bad wrapped key gives a random content key (RFC 3218), not an error. A rewrap
+    does not decrypt the content, so it test-opens the first chunk: the bundle must begin with its
+    manifest. Without that, noise would be wrapped to the new certificate and the bid lost."""
+    from bidcrypt.keys import KeyTransport
+
+    package = packer("bidder-a", key_transport=KeyTransport.PKCS1V15).output
+    header = read_header_file(package)
+    bidder = load_certificate(pki.cert("bidder-a/enc"))
+    (named,) = [r for r in header.recipients if r.rid is not None and r.rid.matches(bidder)]
+    data = package.read_bytes()
+    assert data.count(named.encrypted_key) == 1
+    package.write_bytes(data.replace(named.encrypted_key, os.urandom(len(named.encrypted_key))))
+    output = tmp_path / "new.bid"
+    run = run_cli(
+        "reencrypt", package, "-o", output, "--key", pki.p12("bidder-a/enc"),
+        "--to", pki.cert("bidder-a/enc-replaced"), env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert run.exit_code == 54, run.stderr  # old-key-unavailable: v1.5 cannot tell it from a wrong key
+    assert "cannot tell a wrong key from a damaged or altered file" in run.stderr
+    assert not output.exists() and not list(tmp_path.glob("*.part"))
+
+
+def test_a_rewrap_says_the_content_key_is_unchanged(pki: Pki, packer: Packer, tmp_path: Path) -> None:
+    package = packer("bidder-a").output
+    common = ["--key", pki.p12("bidder-a/enc"), "--to", pki.cert("bidder-a/enc-replaced")]
+    run = run_cli("reencrypt", package, "-o", tmp_path / "new.bid", *common, env={"BIDCRYPT_PIN": pki.pin})
+    assert run.exit_code == 0, run.stderr
+    assert "content key is unchanged" in run.stdout and "--fresh-key" in run.stdout

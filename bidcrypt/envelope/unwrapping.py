@@ -1,0 +1,285 @@
+"""Unwrapping the content key: which recipients a key may open, and what may go wrong, and whose fault.
+
+A key is tried only on the recipients that name it: by a key identifier
+computed from its public key or the SubjectKeyIdentifier of the key
+source's own certificate, by the issuer and serial number of that
+certificate, or by the issuer and serial number of another certificate
+known to the caller that certifies the very same public key (a renewal
+that kept the key, named the old way). No other recipient is ever tried:
+there is no trial decryption.
+
+What :func:`unwrap_content_key` raises says whose fault a failure is:
+
+* the envelope's (a bid's outcome): :class:`~bidcrypt.errors.EnvelopeError`
+  and its subclasses -- :class:`~bidcrypt.errors.WrongKeyError` (nothing
+  names the key, or the wrapped key does not unwrap),
+  :class:`~bidcrypt.errors.UnsupportedAlgorithmError` (an algorithm
+  bidcrypt does not implement), :class:`~bidcrypt.errors.KeyTransportUnsupportedError`
+  (an RSA key transport this key cannot undo), :class:`~bidcrypt.errors.MalformedEnvelopeError`
+  (an invalid ECDH point);
+* the machine's: :class:`~bidcrypt.errors.KeySourceError` and its
+  subclasses (token removed, PIN, a token failure, a key that cannot do
+  ECDH at all, no private key for the named certificate).
+
+With RSA PKCS#1 v1.5 the unwrap never fails (RFC 3218 section 2.3): a
+wrong key or a bad wrapped key shows only when the content is decrypted,
+as one :class:`~bidcrypt.errors.WrongKeyError` (see :mod:`bidcrypt.envelope.opening`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import keywrap
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from bidcrypt import certs
+from bidcrypt.envelope import _ber as ber
+from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart
+from bidcrypt.envelope.recipients import EnvelopeRecipient, RecipientId, RecipientKind, _kek
+from bidcrypt.errors import (
+    EnvelopeError,
+    KeyNotFoundError,
+    KeyTransportUnsupportedError,
+    MechanismUnsupportedError,
+    UnsupportedAlgorithmError,
+    WrongKeyError,
+)
+from bidcrypt.i18n import pick
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+
+Keys = KeySource | KeyEntry | Sequence[KeyEntry]
+"""What can open an envelope: a key source, one of its entries, or a list of entries."""
+
+
+@dataclass(frozen=True)
+class ContentKey:
+    """An unwrapped content-encryption key and which recipient and key it came from.
+
+    Plain data (picklable), to hand to a worker process with the header.
+    """
+
+    key: bytes = field(repr=False)
+    cipher: alg.ContentCipher
+    #: Index of the RecipientInfo that was opened.
+    recipient_index: int
+    #: The key source entry used: ``source:label``.
+    entry: str
+    #: The subject of the certificate of that entry.
+    subject: str
+
+
+def entries_of(keys: Keys) -> list[KeyEntry]:
+    """The key entries of *keys* (a source, one entry, or a list of them)."""
+    if isinstance(keys, KeySource):
+        return keys.entries()
+    if isinstance(keys, KeyEntry):
+        return [keys]
+    return list(keys)
+
+
+def _describe_entry(entry: KeyEntry) -> str:
+    return f"{entry.source}:{entry.label}"
+
+
+def _wrong_key(header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]) -> WrongKeyError:
+    wanted = "; ".join(r.rid.describe() for r in header.recipients if r.rid) or "-"
+    held = "; ".join(
+        f"{certs.display_name(e.certificate)} (SKI {certs.subject_key_identifier(e.certificate).hex()})"
+        for e in entries
+    )
+    return WrongKeyError(
+        pick(
+            f"encrypted to {wanted}; the key source holds {held or 'no certificate'}",
+            f"加密给：{wanted}；密钥源中的证书：{held or '无'}",
+        )
+    )
+
+
+def _same_key(first: x509.Certificate, second: x509.Certificate) -> bool:
+    try:
+        return certs.same_public_key(first, second)
+    except (ValueError, TypeError):  # an unreadable key in a certificate from an untrusted place
+        return False
+
+
+def names(rid: RecipientId, own: x509.Certificate, known: Sequence[x509.Certificate] = ()) -> bool:
+    """True when *rid* names the key of the key source's own certificate *own*.
+
+    By a key identifier computed from its key or its own SKI extension, by
+    its issuer and serial; or by the issuer and serial of one of the *known*
+    certificates (from anywhere: they are only believed for a certificate
+    that carries exactly the key of *own*).
+    """
+    if rid.matches(own):
+        return True
+    if rid.subject_key_identifier is not None:
+        return False
+    return any(_same_key(certificate, own) and rid.matches(certificate) for certificate in known)
+
+
+def candidates(
+    header: EnvelopeHeader | RecipientsPart,
+    entries: Sequence[KeyEntry],
+    certificates: Sequence[x509.Certificate] = (),
+) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
+    """The (recipient, key) pairs to try: every recipient that names an entry's key (see :func:`names`).
+
+    Empty when the envelope is not for any of these keys: nothing else is
+    ever tried. *certificates* are other certificates the caller knows (for
+    a package, the recipient certificates it lists), which let a recipient
+    named by the issuer and serial of an older certificate of the same key
+    match.
+    """
+    return [
+        (recipient, entry)
+        for recipient in header.recipients
+        for entry in entries
+        if recipient.rid is not None and names(recipient.rid, entry.certificate, certificates)
+    ]
+
+
+def unwrap_content_key(
+    header: EnvelopeHeader | RecipientsPart, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()
+) -> ContentKey:
+    """Unwrap the content key with the first key of *keys* that opens a recipient naming it.
+
+    One private-key operation per pair tried (usually exactly one). The
+    errors say whose fault a failure is (see the module's documentation):
+    :class:`WrongKeyError` when no recipient names any of the keys (saying
+    whom the file was encrypted to) or none of those unwraps; the other
+    envelope errors of the recipients that name a key; and the key
+    source's errors (token, PIN) as they come. With RSA PKCS#1 v1.5 a bad
+    unwrap returns a random key, which fails on the content.
+    """
+    entries = entries_of(keys)
+    refused: EnvelopeError | None = None
+    missing: KeyNotFoundError | None = None
+    for recipient, entry in candidates(header, entries, certificates):
+        if not entry.has_private_key:
+            what = pick("private key", "私钥")
+            missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))
+            continue
+        try:
+            key = unwrap(recipient, entry, header.cipher.cipher)
+        except WrongKeyError:
+            continue
+        except EnvelopeError as exc:
+            refused = refused or exc
+            continue
+        return ContentKey(
+            key=key,
+            cipher=header.cipher.cipher,
+            recipient_index=recipient.index,
+            entry=_describe_entry(entry),
+            subject=certs.display_name(entry.certificate),
+        )
+    if refused is not None:
+        raise refused
+    if missing is not None:
+        raise missing
+    raise _wrong_key(header, entries)
+
+
+def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
+    """True when the key of *certificate* could have been used for *recipient* (type and size)."""
+    public_key = certificate.public_key()
+    if recipient.kind is RecipientKind.KEY_TRANSPORT:
+        # Exactly the modulus length, or a few bytes less from producers that drop leading zeros.
+        return (
+            isinstance(public_key, rsa.RSAPublicKey)
+            and (public_key.key_size + 7) // 8 - 8
+            <= len(recipient.encrypted_key)
+            <= (public_key.key_size + 7) // 8
+        )
+    if recipient.kind is RecipientKind.KEY_AGREEMENT:
+        if not isinstance(public_key, ec.EllipticCurvePublicKey):
+            return False
+        curve = alg.curve_of(public_key)
+        return curve is not None and recipient.originator_curve in (None, curve.oid)
+    return False
+
+
+def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCipher) -> bytes:
+    """The content key of *recipient*, using the private key of *entry*.
+
+    Errors of the envelope: :class:`UnsupportedAlgorithmError` for an
+    algorithm bidcrypt does not implement, :class:`KeyTransportUnsupportedError`
+    for an RSA key transport this key cannot undo, :class:`MalformedEnvelopeError`
+    for an invalid ECDH point, :class:`WrongKeyError` when the key or the
+    wrapped data is wrong (no padding oracle). After PKCS#1 v1.5 nothing
+    fails here: see :func:`_transport_unwrap`. Errors of the key source
+    (token removed, PIN) pass as they come.
+    """
+    if recipient.problem:
+        raise UnsupportedAlgorithmError(recipient.problem, algorithm=recipient.algorithm_name)
+    if recipient.kind is RecipientKind.KEY_TRANSPORT:
+        return _transport_unwrap(recipient, entry, cipher)
+    if not compatible(recipient, entry.certificate):
+        raise WrongKeyError()
+    content_key = _agree_and_unwrap(recipient, entry)
+    if len(content_key) != cipher.key_size:
+        raise WrongKeyError()
+    return content_key
+
+
+def _transport_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCipher) -> bytes:
+    """RSA key transport. With PKCS#1 v1.5, RFC 3218 section 2.3: no error at all.
+
+    A random content key is drawn first; when the unwrap fails, or yields a
+    key of the wrong length, the random key is returned instead, and the
+    opening takes the same path and fails on the content with one and the
+    same message, whatever happened (a Bleichenbacher attacker learns
+    nothing). OAEP, whose decoding does not leak that way, says
+    :class:`WrongKeyError` at once.
+    """
+    transport = recipient.key_transport
+    assert transport is not None
+    public_key = entry.certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise WrongKeyError()
+    implicit = transport is KeyTransport.PKCS1V15
+    substitute = os.urandom(cipher.key_size)
+    if not compatible(recipient, entry.certificate):
+        if implicit:
+            return substitute
+        raise WrongKeyError()
+    ciphertext = recipient.encrypted_key.rjust((public_key.key_size + 7) // 8, b"\0")
+    try:
+        content_key = entry.rsa_decrypt(ciphertext, transport)
+    except WrongKeyError:
+        if implicit:
+            return substitute
+        raise
+    except MechanismUnsupportedError as exc:
+        raise KeyTransportUnsupportedError(
+            algorithm=alg.describe_key_transport(transport), source=entry.source
+        ) from exc
+    if len(content_key) != cipher.key_size:
+        if implicit:
+            return substitute
+        raise WrongKeyError()
+    return content_key
+
+
+def _agree_and_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry) -> bytes:
+    public_key = entry.certificate.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    assert recipient.originator_point is not None and recipient.key_wrap is not None
+    assert recipient.key_wrap_oid is not None
+    try:
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(public_key.curve, recipient.originator_point)
+    except ValueError as exc:
+        raise ber.malformed("bad originator public key", "发送方公钥错误") from exc
+    scheme = alg.KEY_AGREEMENT_SCHEMES[recipient.algorithm]
+    shared = entry.ecdh(peer)
+    size = alg.KEY_WRAPS[recipient.key_wrap_oid]
+    kek = _kek(scheme, shared, recipient.key_wrap, recipient.ukm, size)
+    try:
+        return keywrap.aes_key_unwrap(kek, recipient.encrypted_key)
+    except (keywrap.InvalidUnwrap, ValueError) as exc:
+        raise WrongKeyError() from exc
