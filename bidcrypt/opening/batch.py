@@ -44,12 +44,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bidcrypt import certs
-from bidcrypt.envelope import unwrap_content_key
-from bidcrypt.envelope.opening import candidates
+from bidcrypt.envelope import candidates, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
     KeySourceError,
-    MechanismUnsupportedError,
     NotOpeningTimeError,
     OpeningError,
     OutputError,
@@ -141,11 +139,11 @@ class _CountingEntry(KeyEntry):
 def stops_the_batch(error: BidcryptError) -> bool:
     """True for a failure of the machine (token, PIN, the session's disk); False for one of a bid.
 
-    A key transport the token cannot undo is the bid's choice, so it is the
-    bid's outcome, although the key source reports it.
+    The unwrap says whose fault a failure is: an envelope error (a wrapped
+    key that does not unwrap, an unknown algorithm, a key transport this
+    token cannot undo, a malformed recipient) is the bid's; a key-source
+    error is the machine's.
     """
-    if isinstance(error, MechanismUnsupportedError):
-        return False
     return isinstance(error, KeySourceError | OutputError)
 
 
@@ -176,7 +174,11 @@ class _Batch:
         self.at = at
         self.run = OpeningRun()
         self.counter = [0]
-        self.entries: list[KeyEntry] = [_CountingEntry(e, self.counter) for e in key_source.entries()]
+        # Only the keys the source holds: a certificate without its key opens nothing, and a bid that
+        # names one must not read as a failure of the key source.
+        self.entries: list[KeyEntry] = [
+            _CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
+        ]
         anchors, crls = session.trust_files()
         self.trust = (tuple(str(p) for p in anchors), tuple(str(p) for p in crls))
         self.opened_dir = session.directory / "opened"
@@ -221,7 +223,7 @@ class _Batch:
             return None
         try:
             info = read_package_info(path)
-            named = candidates(info.header, self.entries)
+            named = candidates(info.header, self.entries, info.recipient_certificates)
         except OSError as exc:  # the stored file cannot be read now (I/O): try again in another run
             self._defer(number, OpeningError(exc.strerror or str(exc)))
             return None
@@ -254,7 +256,9 @@ class _Batch:
         number = int(row["id"])
         path = self._stored(row)
         try:
-            content_key = unwrap_content_key(info.header, self.entries)
+            content_key = unwrap_content_key(
+                info.header, self.entries, certificates=info.recipient_certificates
+            )
         except BidcryptError as error:
             if stops_the_batch(error):
                 self._attempt(number, error)
