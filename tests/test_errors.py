@@ -52,6 +52,7 @@ def test_messages_in_both_languages(cls: type[errors.BidcryptError]) -> None:
         credit_code="c",
         bidder="b",
         closed_at="t",
+        limit="L",
     )
     assert "{" not in error.message("en") and "{" not in error.message("zh")
     assert error.message("en") != error.message("zh")

@@ -14,6 +14,7 @@ USAGE = 2
 EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.BidcryptError: 1,
     e.InputError: 3,
+    e.PackageTooLargeError: 3,
     e.OutputExistsError: 4,
     e.OutputError: 5,
     e.KeySourceError: 17,

@@ -104,7 +104,7 @@ def test_a_key_transport_the_token_cannot_undo_is_that_bids_outcome(
     with open_key_source(softhsm.uri("authority"), PinSource.of_value(pki.pin)) as key:
         run = _open(session, key, now)
     assert run.stopped is None and run.opened == [2] and run.failed == [1]
-    assert _causes(session)[1] == ("failed", "mechanism-unsupported")
+    assert _causes(session)[1] == ("failed", "key-transport-unsupported")
 
 
 def test_missing_replaced_and_stray_files_in_the_session(pki: Pki, tmp_path: Path) -> None:

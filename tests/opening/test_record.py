@@ -341,7 +341,7 @@ def test_a_hostile_signed_summary_is_escaped_in_every_form(
     source.mkdir()
     (source / "投标函.pdf").write_bytes(sealed_pdfs["bidder-a"].read_bytes())
     package = tmp_path / "hostile.bid"
-    summary = SummaryFile(Summary(price=decimal.Decimal("-0"), duration=duration, items=items))
+    summary = SummaryFile(Summary(price=decimal.Decimal("0"), duration=duration, items=items))
     with open_key_source(str(pki.p12("bidder-a/sign")), PinSource.of_value(pki.pin)) as signer:
         pack(
             source,
@@ -368,7 +368,7 @@ def test_a_hostile_signed_summary_is_escaped_in_every_form(
     _assert_safe(forms, rows=1)
     assert "90日历天\\x0a1  某公司  opened  \\x1b[31m\\u202e" in forms["table"]
     parsed = list(csv.reader(io.StringIO(forms["csv"], newline="")))
-    assert parsed[1][8] == "'-0 CNY"  # the price, a would-be formula
+    assert parsed[1][8] == "0 CNY"  # a price is a plain non-negative decimal (the manifest says so)
     assert parsed[1][-1] == "</td><script>alert(1)</script>: \"><b>; =cmd|' /C calc'!A0: +1\\x1b]0;x\\x07"
     assert "&lt;/td&gt;&lt;script&gt;" in forms["html"] and "&quot;&gt;&lt;b&gt;" in forms["html"]
     row = json.loads(forms["json"])["rows"][0]
