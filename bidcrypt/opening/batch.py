@@ -43,7 +43,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bidcrypt import certs
+from bidcrypt import _platform, certs
 from bidcrypt.envelope import candidates, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
@@ -57,7 +57,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
-from bidcrypt.opening.disk import reconcile_opened, remove_path, sync_folder
+from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
 from bidcrypt.opening.pool import WorkerPool
@@ -326,7 +326,7 @@ class _Batch:
                 final = self.opened_dir / str(number)
                 remove_path(final)
                 staged.rename(final)
-                sync_folder(self.opened_dir)
+                _platform.sync_directory(self.opened_dir)
                 output = str(final.relative_to(self.session.directory))
             db.execute(
                 "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, output, "

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from collections.abc import Collection
 from pathlib import Path
 
+from bidcrypt import _platform
 from bidcrypt.errors import OpeningError
 from bidcrypt.i18n import pick
 
@@ -21,17 +21,14 @@ def sync_tree(root: Path) -> None:
     """
     for folder, _, files in os.walk(root, topdown=False):
         for name in files:
-            _fsync_path(Path(folder) / name, os.O_RDONLY)
-        _fsync_path(Path(folder), os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-
-
-def _fsync_path(path: Path, flags: int) -> None:
-    descriptor = os.open(path, flags | getattr(os, "O_NOFOLLOW", 0))
-    try:
-        if stat.S_ISREG(os.fstat(descriptor).st_mode) or stat.S_ISDIR(os.fstat(descriptor).st_mode):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+            descriptor = os.open(
+                Path(folder) / name, os.O_RDONLY | _platform.O_NOFOLLOW | _platform.O_CLOEXEC
+            )
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        _platform.sync_directory(Path(folder))
 
 
 def remove_path(path: Path) -> None:
@@ -40,15 +37,6 @@ def remove_path(path: Path) -> None:
         shutil.rmtree(path)
     elif os.path.lexists(path):
         path.unlink()
-
-
-def sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (a rename into it) to the disk."""
-    descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def reconcile_opened(opened_dir: Path, opened: Collection[int]) -> None:

@@ -13,6 +13,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from asn1crypto import core
+
 from bidcrypt.certs import load_certificate
 from bidcrypt.envelope import EnvelopeRecipient, Recipient
 from bidcrypt.keys import KeyTransport
@@ -95,7 +97,7 @@ def garble_wrapped_key(package: Path, certificate: Path) -> None:
 def unknown_key_algorithm(package: Path, certificate: Path) -> None:
     """Make the key-encryption algorithm OID of *certificate*'s (RSA) recipient one nobody knows."""
     recipient = recipient_of(package, certificate)
-    oid = _oid_der(recipient.algorithm)
+    oid = core.ObjectIdentifier(recipient.algorithm).dump()
     where = package.read_bytes().find(recipient.encrypted_key)
     _replace_once(package, oid, oid[:-1] + bytes([oid[-1] ^ 0x55]), before=where)
 
@@ -106,16 +108,3 @@ def invalid_originator_point(package: Path, certificate: Path) -> None:
     point = recipient.originator_point
     assert point is not None
     _replace_once(package, point, point[:-1] + bytes([point[-1] ^ 0x01]))
-
-
-def _oid_der(dotted: str) -> bytes:
-    parts = [int(p) for p in dotted.split(".")]
-    body = bytearray([parts[0] * 40 + parts[1]])
-    for value in parts[2:]:
-        chunk = [value & 0x7F]
-        value >>= 7
-        while value:
-            chunk.append(0x80 | (value & 0x7F))
-            value >>= 7
-        body.extend(reversed(chunk))
-    return bytes([0x06, len(body)]) + bytes(body)
