@@ -144,7 +144,11 @@ def test_kill_9_at_30_random_moments(pki: Pki, tmp_path: Path, kill_template: Pa
         assert_ledger_and_folder_agree(session, expect_all_opened=False)
 
         finish = subprocess.run(
-            _command(pki, session), env=_environment(pki, marker), capture_output=True, text=True, check=False
+            _command(pki, session, workers=1),
+            env=_environment(pki, marker),
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert finish.returncode == 0, f"round {round_number}: {finish.stderr}"
         assert wait_for_no_processes(marker) == []
