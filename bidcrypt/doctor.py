@@ -24,6 +24,7 @@ from bidcrypt.errors import (
     KeyNotFoundError,
     PinLockedError,
 )
+from bidcrypt.files import PathArg
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source, redact_reference
 
@@ -96,7 +97,7 @@ class DoctorReport:
 def examine(
     reference: str | os.PathLike[str],
     *,
-    module: str | None = None,
+    module: PathArg | None = None,
     pin_source: PinSource | None = None,
     expect_uscc: str | None = None,
     at: dt.datetime | None = None,

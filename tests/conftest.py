@@ -50,6 +50,19 @@ def require_tool(name: str) -> str:
     return path
 
 
+class PathLikeOnly(os.PathLike[str]):
+    """A path-like object that is neither a str nor a Path, as embedding software may pass."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = str(path)
+
+    def __fspath__(self) -> str:
+        return self._path
+
+    def __repr__(self) -> str:  # never what a message should show
+        return f"<PathLikeOnly at {id(self):#x}>"
+
+
 @dataclass(frozen=True)
 class Pki:
     """The committed test PKI (fixtures/pki) and its index."""

@@ -18,7 +18,7 @@ from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.package import load_summary_file
 from bidcrypt.trust import TrustStore
 
-from .conftest import Pki, run_cli
+from .conftest import PathLikeOnly, Pki, run_cli
 
 
 def _without_blocking(call: Callable[[], Any]) -> BaseException | None:
@@ -181,21 +181,11 @@ def test_the_command_line_refuses_a_fifo_or_a_device(
     assert not list(tmp_path.glob(".*.part"))
 
 
-class _Where(os.PathLike[str]):
-    """A path-like object that is neither a str nor a Path, as embedding software may pass."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = str(path)
-
-    def __fspath__(self) -> str:
-        return self._path
-
-
 def test_public_functions_take_str_and_any_pathlike(pki: Pki, tmp_path: Path) -> None:
     from bidcrypt.doctor import examine
     from bidcrypt.files import atomic_output, check_output
 
-    for kind in (str, _Where):
+    for kind in (str, PathLikeOnly):
         assert (
             certs.load_certificate(kind(pki.cert("bidder-a/enc")))
             == certs.load_certificates(kind(pki.cert("bidder-a/enc")))[0]

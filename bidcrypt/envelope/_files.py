@@ -13,11 +13,10 @@ import io
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import BinaryIO
 
 from bidcrypt.envelope import _ber as ber
-from bidcrypt.files import input_error, open_input
+from bidcrypt.files import PathArg, as_path, input_error, open_input
 
 #: PEM labels accepted for envelopes (OpenSSL writes CMS; older tools PKCS7).
 PEM_LABELS = (b"CMS", b"PKCS7")
@@ -26,13 +25,14 @@ _BATCH = 1 << 20
 
 
 @contextmanager
-def open_envelope(path: Path) -> Iterator[BinaryIO]:
+def open_envelope(path: PathArg) -> Iterator[BinaryIO]:
     """A seekable binary stream of the envelope at *path*, DER/BER or PEM.
 
     A DER/BER file is read unbuffered: reading a header jumps from segment
     to segment of the content, a few bytes each, and the content itself is
     read in large pieces.
     """
+    path = as_path(path)
     with open_input(path, buffered=False) as stream:
         try:
             start = stream.read(64)

@@ -31,7 +31,7 @@ from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, Envelo
 from bidcrypt.envelope.header import Attribute
 from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
 from bidcrypt.errors import InputError
-from bidcrypt.files import Sink, atomic_output, check_output, input_error, open_input
+from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, input_error, open_input
 from bidcrypt.keys import KeyTransport
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ class EnvelopeBuilder:
         return out.getvalue()
 
     def encrypt_file(
-        self, source: Path, output: Path, *, force: bool = False, durable: bool = True
+        self, source: PathArg, output: PathArg, *, force: bool = False, durable: bool = True
     ) -> EncryptResult:
         """Encrypt the file *source* to *output*, which appears only when complete.
 
@@ -255,6 +255,7 @@ class EnvelopeBuilder:
         unless *force*. ``durable=False`` skips the sync to the disk (see
         :func:`bidcrypt.files.atomic_output`).
         """
+        source, output = as_path(source), as_path(output)
         check_output(output, force)
         plan = self._plan()
         with open_input(source, streams=True) as stream:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from bidcrypt.envelope import _ber as ber
@@ -25,7 +24,7 @@ from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
-from bidcrypt.files import input_error
+from bidcrypt.files import PathArg, input_error
 from bidcrypt.i18n import pick
 
 #: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
@@ -186,7 +185,7 @@ class RecipientsPart:
     cipher: alg.CipherParameters
 
 
-def read_recipients(path: Path) -> RecipientsPart:
+def read_recipients(path: PathArg) -> RecipientsPart:
     """The recipients and cipher of the envelope file at *path*, without reading further."""
     with open_envelope(path) as stream:
         try:
@@ -221,7 +220,7 @@ def read_header(stream: BinaryIO) -> EnvelopeHeader:
     return header
 
 
-def read_header_file(path: Path) -> EnvelopeHeader:
+def read_header_file(path: PathArg) -> EnvelopeHeader:
     """:func:`read_header` of the envelope file at *path* (DER or PEM)."""
     with open_envelope(path) as stream:
         return read_header(stream)

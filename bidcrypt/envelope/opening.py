@@ -14,6 +14,7 @@ the CBC padding) verifies. On any failure nothing is left behind.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from bidcrypt.envelope.header import EnvelopeHeader, read_header
 from bidcrypt.envelope.recipients import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
-from bidcrypt.files import atomic_output, check_output, input_error
+from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyTransport
 
@@ -102,8 +103,8 @@ def matching_recipients(header: EnvelopeHeader, certificate: x509.Certificate) -
 
 
 @contextmanager
-def _source_stream(source: Path | BinaryIO) -> Iterator[BinaryIO]:
-    if isinstance(source, Path):
+def _source_stream(source: PathArg | BinaryIO) -> Iterator[BinaryIO]:
+    if isinstance(source, (str, os.PathLike)):
         with open_envelope(source) as stream:
             yield stream
     else:
@@ -139,10 +140,10 @@ def no_padding_oracle(header: EnvelopeHeader, content_key: ContentKey) -> Iterat
 
 
 def decrypt_content(
-    source: Path | BinaryIO,
+    source: PathArg | BinaryIO,
     header: EnvelopeHeader,
     content_key: ContentKey,
-    output: Path,
+    output: PathArg,
     *,
     force: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -159,6 +160,7 @@ def decrypt_content(
     *force*). The result says whether the content was authenticated: AES-CBC
     never is.
     """
+    output = as_path(output)
     check_output(output, force)
     if content_key.cipher is not header.cipher.cipher:
         raise ValueError("the content key is for another cipher")
@@ -183,8 +185,8 @@ def decrypt_content(
 
 
 def decrypt_file(
-    source: Path,
-    output: Path,
+    source: PathArg,
+    output: PathArg,
     keys: Keys,
     *,
     force: bool = False,
@@ -197,6 +199,7 @@ def decrypt_file(
     the issuer and serial of a certificate the key source no longer holds
     (see :func:`~bidcrypt.envelope.unwrapping.candidates`).
     """
+    source, output = as_path(source), as_path(output)
     check_output(output, force)
     with open_envelope(source) as stream:
         header = read_header(stream)
@@ -230,7 +233,7 @@ class Prefix:
         return len(data)
 
 
-def authenticate_content(source: Path | BinaryIO, header: EnvelopeHeader, content_key: ContentKey) -> int:
+def authenticate_content(source: PathArg | BinaryIO, header: EnvelopeHeader, content_key: ContentKey) -> int:
     """Decrypt the whole content and check its tag (or padding) without keeping any plaintext.
 
     The cipher work of an opening with nothing written: for checking a
@@ -243,7 +246,7 @@ def authenticate_content(source: Path | BinaryIO, header: EnvelopeHeader, conten
 
 
 def test_open(
-    source: Path, keys: Keys, *, full: bool = False, certificates: Sequence[x509.Certificate] = ()
+    source: PathArg, keys: Keys, *, full: bool = False, certificates: Sequence[x509.Certificate] = ()
 ) -> TestOpenResult:
     """Check that *keys* can open the envelope *source*, writing no plaintext anywhere.
 

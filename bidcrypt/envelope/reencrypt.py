@@ -44,7 +44,7 @@ from bidcrypt.envelope.opening import (
 )
 from bidcrypt.envelope.recipients import Recipient, check_all
 from bidcrypt.errors import InputError, IntegrityError, OutputError
-from bidcrypt.files import Sink, atomic_output, check_output, copy_range
+from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, copy_range
 from bidcrypt.i18n import pick
 
 if TYPE_CHECKING:
@@ -185,8 +185,8 @@ def _prepare(
 
 
 def reencrypt(
-    source: Path,
-    output: Path | None,
+    source: PathArg,
+    output: PathArg | None,
     keys: Keys,
     recipients: Sequence[Recipient | x509.Certificate],
     *,
@@ -232,6 +232,8 @@ def reencrypt(
     the next one (or by :func:`recover_in_place`). A PEM file cannot be
     changed in place.
     """
+    source = as_path(source)
+    output = None if output is None else as_path(output)
     if output is not None:
         check_output(output, force)
     with opened(source, in_place=output is None) as (stream, descriptor):
@@ -323,11 +325,11 @@ def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptRes
     return plan.result(path, plan.end + len(plan.tail))
 
 
-def recover_in_place(path: Path) -> bool:
+def recover_in_place(path: PathArg) -> bool:
     """Undo an interrupted in-place re-encryption of *path*; True when there was one to undo."""
-    return _inplace.recover(path)
+    return _inplace.recover(as_path(path))
 
 
-def interrupted_in_place(path: Path) -> bool:
+def interrupted_in_place(path: PathArg) -> bool:
     """True when an in-place re-encryption of *path* was interrupted (and not yet undone)."""
-    return _inplace.journal_path(path).exists()
+    return _inplace.journal_path(as_path(path)).exists()

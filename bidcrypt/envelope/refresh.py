@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from cryptography import x509
@@ -33,7 +32,7 @@ from bidcrypt.envelope.opening import Keys, no_padding_oracle, unwrap_content_ke
 from bidcrypt.envelope.recipients import Recipient
 from bidcrypt.envelope.reencrypt import ReencryptResult, opened
 from bidcrypt.errors import IntegrityError, PaddingError
-from bidcrypt.files import atomic_output, check_output, input_error
+from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -107,8 +106,8 @@ class PlaintextReader:
 
 
 def reencrypt_fresh(
-    source: Path,
-    output: Path | None,
+    source: PathArg,
+    output: PathArg | None,
     keys: Keys,
     recipients: Sequence[Recipient | x509.Certificate],
     *,
@@ -140,6 +139,8 @@ def reencrypt_fresh(
     written; *certificates* helps the unwrap (see
     :func:`~bidcrypt.envelope.unwrap_content_key`).
     """
+    source = as_path(source)
+    output = None if output is None else as_path(output)
     new = [r if isinstance(r, Recipient) else Recipient(r) for r in recipients]
     if not new:
         raise ValueError("re-encryption needs at least one recipient")

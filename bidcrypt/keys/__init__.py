@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from bidcrypt.errors import InputError
-from bidcrypt.files import as_path
+from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import pick
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
@@ -31,7 +31,7 @@ __all__ = [
 
 
 def open_key_source(
-    ref: str | os.PathLike[str], pin_source: PinSource | None = None, module: str | None = None
+    ref: str | os.PathLike[str], pin_source: PinSource | None = None, module: PathArg | None = None
 ) -> KeySource:
     """Open the key source named by *ref*: a ``pkcs11:`` URI, or the path of a PKCS#12 file.
 
@@ -42,7 +42,7 @@ def open_key_source(
     if isinstance(ref, str) and is_pkcs11_uri(ref):
         from bidcrypt.keys.pkcs11_token import Pkcs11Source
 
-        return Pkcs11Source(Pkcs11Uri.parse(ref), pin_source, module)
+        return Pkcs11Source(Pkcs11Uri.parse(ref), pin_source, None if module is None else os.fspath(module))
     path = as_path(ref)
     try:
         missing = not (path.exists() or path.is_symlink())

@@ -26,6 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
 from bidcrypt.errors import PackageError
+from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import pick
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
 
@@ -71,11 +72,12 @@ class PackageInfo:
         }
 
 
-def read_package_info(path: Path) -> PackageInfo:
+def read_package_info(path: PathArg) -> PackageInfo:
     """Read a package's header (no key); raise :class:`PackageError` for an envelope that is no package.
 
     Raises only :class:`~bidcrypt.errors.BidcryptError`, whatever the bytes.
     """
+    path = as_path(path)
     if interrupted_in_place(path):
         raise PackageError(
             pick(

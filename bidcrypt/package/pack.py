@@ -29,7 +29,7 @@ from bidcrypt.errors import (
     NoSealError,
     PackageError,
 )
-from bidcrypt.files import atomic_output, check_output, input_error, open_input
+from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.package import signed
@@ -189,8 +189,8 @@ class _Tee:
 
 
 def pack(
-    source_dir: Path,
-    output: Path,
+    source_dir: PathArg,
+    output: PathArg,
     *,
     tender: str,
     signer: KeyEntry,
@@ -203,7 +203,7 @@ def pack(
     authority_transport: KeyTransport = KeyTransport.OAEP_SHA256,
     names_from: str = "utf-8",
     trust: TrustStore | None = None,
-    backup: Path | None = None,
+    backup: PathArg | None = None,
     allow_unsealed: bool = False,
     at: dt.datetime | None = None,
     warn: Callable[[str], None] = lambda _: None,
@@ -223,6 +223,8 @@ def pack(
     differ from the bidder's, a PDF without a valid company seal of the bidder
     (only warned with *allow_unsealed*).
     """
+    source_dir, output = as_path(source_dir), as_path(output)
+    backup = None if backup is None else as_path(backup)
     if not tender.strip():
         raise PackageError(pick("a tender identifier is required", "须指定招标项目编号"))
     check_output(output, False)

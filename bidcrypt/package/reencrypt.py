@@ -58,7 +58,7 @@ from bidcrypt.errors import (
     PackageError,
     WrongKeyError,
 )
-from bidcrypt.files import atomic_output, check_output, copy_range, input_error, open_input
+from bidcrypt.files import PathArg, as_path, atomic_output, check_output, copy_range, input_error, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyTransport
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
@@ -128,8 +128,8 @@ class ReencryptPackageResult:
 
 
 def reencrypt_package(
-    source: Path,
-    output: Path | None,
+    source: PathArg,
+    output: PathArg | None,
     old_keys: Keys,
     new_certificate: x509.Certificate,
     *,
@@ -152,6 +152,8 @@ def reencrypt_package(
     already encrypted to *new_certificate* is left as it is (copied to
     *output* when given), and the result says so.
     """
+    source = as_path(source)
+    output = None if output is None else as_path(output)
     recover_in_place(source)
     info = read_package_info(source)
     _check_new(info, new_certificate)

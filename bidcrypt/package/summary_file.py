@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bidcrypt.errors import InputError, ManifestError
-from bidcrypt.files import SUMMARY, read_input
+from bidcrypt.files import SUMMARY, PathArg, as_path, read_input
 from bidcrypt.i18n import pick
 from bidcrypt.package.manifest import Role, Summary
 
@@ -46,8 +46,9 @@ class SummaryFile:
         return Role.RESPONSE if path.lower().endswith(".pdf") else Role.ATTACHMENT
 
 
-def load_summary_file(path: Path) -> SummaryFile:
+def load_summary_file(path: PathArg) -> SummaryFile:
     """Read a summary TOML file (the form is in the module docstring); :class:`InputError` if it is wrong."""
+    path = as_path(path)
     raw = read_input(path, SUMMARY)
     try:
         data = tomllib.loads(raw.decode("utf-8"), parse_float=Decimal)

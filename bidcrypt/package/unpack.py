@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, BinaryIO
 
 from cryptography import x509
@@ -35,7 +34,7 @@ from bidcrypt.errors import (
     OutputError,
     OutputExistsError,
 )
-from bidcrypt.files import check_output, input_error, open_input, output_error
+from bidcrypt.files import PathArg, as_path, check_output, input_error, open_input, output_error
 from bidcrypt.i18n import pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
@@ -155,13 +154,14 @@ def read_verified_bundle(
     stream: BinaryIO,
     attributes: PackageAttributes,
     staging: Staging,
-    output: Path,
+    output: PathArg,
     trust: TrustStore,
     at: dt.datetime | None,
     report: UnpackReport,
 ) -> None:
     """Read a (verified-decrypted) bundle into *staging*, recording the checks; publish it to *output*
     only when all pass."""
+    output = as_path(output)
     try:
         _, manifest, extracted = read_bundle(
             stream, staging.files, manifest_checker(attributes, trust, at, report)
@@ -220,11 +220,11 @@ def _check_seals(
 
 
 def open_content(
-    path: Path,
+    path: PathArg,
     header: EnvelopeHeader,
     content_key: ContentKey,
     attributes: PackageAttributes,
-    output: Path,
+    output: PathArg,
     trust: TrustStore,
     at: dt.datetime | None = None,
 ) -> UnpackReport:
@@ -237,6 +237,7 @@ def open_content(
     (disk full, permissions); any other failure is the package's and is in
     the report.
     """
+    path, output = as_path(path), as_path(output)
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
@@ -266,22 +267,24 @@ def open_content(
 
 
 def unpack(
-    path: Path, output: Path, keys: Keys, trust: TrustStore, at: dt.datetime | None = None
+    path: PathArg, output: PathArg, keys: Keys, trust: TrustStore, at: dt.datetime | None = None
 ) -> UnpackReport:
     """Open the package *path* with *keys* into the folder *output*, verifying everything."""
+    path, output = as_path(path), as_path(output)
     info = read_package_info(path)
     content_key = unwrap_content_key(info.header, keys)
     return open_content(path, info.header, content_key, info.attributes, output, trust, at)
 
 
 def verify_backup(
-    backup: Path, package: Path, output: Path, trust: TrustStore, at: dt.datetime | None = None
+    backup: PathArg, package: PathArg, output: PathArg, trust: TrustStore, at: dt.datetime | None = None
 ) -> UnpackReport:
     """Check a backup copy (备用文件) against its package, without a key, and unpack it.
 
     The backup's signed manifest must be the one the package's readable
     attributes name; the rest of the checks are those of :func:`unpack`.
     """
+    backup, package, output = as_path(backup), as_path(package), as_path(output)
     info = read_package_info(package)
     report = UnpackReport(str(backup), info.attributes)
     check_output(output, False)

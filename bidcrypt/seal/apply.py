@@ -42,7 +42,7 @@ from bidcrypt.errors import (
     SealInvalidError,
     TimestampError,
 )
-from bidcrypt.files import atomic_output, open_input
+from bidcrypt.files import PathArg, as_path, atomic_output, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.seal._pdf import open_pdf
@@ -128,12 +128,12 @@ def check_certificate(certificate: x509.Certificate, kind: SealKind, at: dt.date
 
 
 def apply_seal(
-    document: Path,
-    output: Path,
+    document: PathArg,
+    output: PathArg,
     entry: KeyEntry,
     *,
     kind: SealKind,
-    image: SealImage | Path,
+    image: SealImage | PathArg,
     placement: Placement | None = None,
     chain: Sequence[x509.Certificate] = (),
     tsa_url: str | None = None,
@@ -147,6 +147,7 @@ def apply_seal(
     to embed; *tsa_url* an RFC 3161 timestamp authority for PAdES B-T.
     *output* must not exist; it appears only when every seal is made.
     """
+    document, output = as_path(document), as_path(output)
     placement = placement or Placement()
     check_certificate(entry.certificate, kind, at)
     picture = image if isinstance(image, SealImage) else SealImage.load(image)

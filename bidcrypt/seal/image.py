@@ -12,7 +12,6 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import PdfContent, ResourceType
@@ -20,7 +19,7 @@ from pyhanko.pdf_utils.generic import pdf_name
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from bidcrypt.errors import InputError
-from bidcrypt.files import read_input
+from bidcrypt.files import PathArg, as_path, read_input
 from bidcrypt.i18n import pick
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -51,8 +50,9 @@ class SealImage:
     color_key: tuple[int, ...] | None = None
 
     @classmethod
-    def load(cls, path: Path) -> SealImage:
+    def load(cls, path: PathArg) -> SealImage:
         """Read a PNG seal image from *path*."""
+        path = as_path(path)
         too_large = pick("too large for a seal image", "作为签章图片过大")
         return cls.from_png(read_input(path, max_size=MAX_FILE_SIZE, too_large=too_large), str(path))
 

@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import BinaryIO
 
 from cryptography import x509
@@ -53,7 +53,7 @@ from bidcrypt.errors import (
     SealInvalidError,
     WrongKeyUsageError,
 )
-from bidcrypt.files import open_input
+from bidcrypt.files import PathArg, as_path, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.kind import SealKind, holder_of, kind_mismatch, kind_of
@@ -71,7 +71,7 @@ SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
 
 
 def verify_seals(
-    document: Path | BinaryIO | bytes,
+    document: PathArg | BinaryIO | bytes,
     *,
     trust: TrustStore,
     expect_uscc: str | None = None,
@@ -101,9 +101,10 @@ def verify_seals(
                 value=expect_uscc,
             )
         expected = uscc.normalise(expect_uscc)
-    if isinstance(document, Path):
-        with open_input(document) as stream:
-            return _verify_stream(stream, name or str(document), trust, expected, moment)
+    if isinstance(document, (str, os.PathLike)):
+        path = as_path(document)
+        with open_input(path) as stream:
+            return _verify_stream(stream, name or str(path), trust, expected, moment)
     stream = io.BytesIO(document) if isinstance(document, bytes) else document
     return _verify_stream(stream, name or "<document>", trust, expected, moment)
 
