@@ -188,10 +188,13 @@ def test_every_failure_after_a_pkcs1v15_unwrap_is_one_and_the_same(
     }
     source = keys(RSA)
     messages = set()
+    # A random key passes CBC's padding check once in 256 tries and yields noise (CBC is not
+    # authenticated: documented); each try draws a new random key, so four make that 2**-32.
+    tries = 1 if cipher.is_aead else 4
     for name, data in cases.items():
         # The unwrap itself never fails after v1.5: it is the content that does.
         unwrap_content_key(read_header(io.BytesIO(data)), source)
-        error = _opens_or_raises(data, source)
+        error = next(filter(None, (_opens_or_raises(data, source) for _ in range(tries))), None)
         assert type(error) is WrongKeyError, name
         messages.add((error.message("en"), error.message("zh"), error.hint("en")))
     assert len(messages) == 1
