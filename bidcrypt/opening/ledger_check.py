@@ -50,7 +50,7 @@ def check_ledger(ledger: Ledger) -> None:
             f"its schema version is {version!r}; this bidcrypt reads version {SCHEMA_VERSION}",
             f"其结构版本为 {version!r}，本程序读取版本 {SCHEMA_VERSION}",
         )
-    if ledger.meta(COMPLETE) != "1":
+    if ledger.meta(COMPLETE) != "1" and not _made_before_the_mark(ledger):
         _unfinished(ledger, has_rows=ledger.one("SELECT id FROM bidders LIMIT 1") is not None)
     for key in REQUIRED_SETTINGS:
         value = ledger.meta(key)
@@ -68,6 +68,17 @@ def check_ledger(ledger: Ledger) -> None:
                 f"the session setting {key} is {value!r}, not a time",
                 f"会话设置 {key} 为 {value!r}，不是时间",
             )
+
+
+def _made_before_the_mark(ledger: Ledger) -> bool:
+    """A ledger made by a bidcrypt older than the complete mark, whose creation finished.
+
+    Those wrote the settings, the lots and ``created_at`` in one transaction
+    after the schema's, so ``created_at`` marks a finished creation there;
+    today it is written in the same transaction as the complete mark.
+    Sessions in use when bidcrypt is upgraded keep working.
+    """
+    return ledger.meta(COMPLETE) is None and ledger.meta("created_at") is not None
 
 
 def _invalid(ledger: Ledger, en: str, zh: str) -> None:

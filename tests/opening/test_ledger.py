@@ -31,6 +31,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.opening import OpeningSession, build_record, render
 from bidcrypt.opening.ledger import Ledger
+from bidcrypt.opening.lock import SessionLock
 
 from ..conftest import Pki, run_bidcrypt, run_cli
 from .conftest import make_package, new_session
@@ -132,7 +133,7 @@ DAMAGE: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     ),
     # a session in use that lost its mark is not called unfinished (whose hint is to remove it)
     "complete mark removed": (
-        _sql("DELETE FROM meta WHERE key = 'complete'"),
+        _sql("DELETE FROM meta WHERE key IN ('complete', 'created_at')"),
         ("lacks its complete mark", "holds bidders"),
     ),
 }
@@ -178,6 +179,15 @@ def test_a_hand_edited_row_is_a_ledger_error(pki: Pki, session_copy: Path) -> No
     result = run_cli("opening", "report", session_copy)
     assert result.exit_code == LEDGER_INVALID, result.stderr
     assert "yesterday" in result.stderr and "edited by hand" in result.stderr
+
+
+def test_a_session_made_before_the_complete_mark_still_works(session_copy: Path) -> None:
+    """Sessions in use when bidcrypt is upgraded: the old creation wrote no mark, but finished."""
+    (session_copy / SessionLock.FILE_NAME).unlink()  # nor did it make the lock file
+    _sql("DELETE FROM meta WHERE key = 'complete'")(session_copy / LEDGER)
+    assert run_cli("opening", "report", session_copy).exit_code == 0
+    assert run_cli("opening", "close", session_copy).exit_code == 0
+    assert OpeningSession.load(session_copy).settings.closed_at is not None
 
 
 def test_an_empty_folder_or_missing_ledger_is_not_a_session(tmp_path: Path) -> None:
