@@ -47,6 +47,7 @@ from bidcrypt import _platform, certs
 from bidcrypt.envelope import candidates, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
+    KeyNotFoundError,
     KeySourceError,
     NotOpeningTimeError,
     OpeningError,
@@ -179,6 +180,8 @@ class _Batch:
         self.entries: list[KeyEntry] = [
             _CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
         ]
+        if not self.entries:  # nothing could be opened: say so, rather than skip every bid
+            raise KeyNotFoundError(what=pick("private key", "私钥"), ref=key_source.description)
         anchors, crls = session.trust_files()
         self.trust = (tuple(str(p) for p in anchors), tuple(str(p) for p in crls))
         self.opened_dir = session.directory / "opened"

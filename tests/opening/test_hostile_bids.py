@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bidcrypt.keys import KeySource, KeyTransport, PinSource, open_key_source
+from bidcrypt.errors import KeyNotFoundError
+from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, PinSource, open_key_source
 from bidcrypt.opening import OpeningRun, OpeningSession, open_bids
 
 from ..conftest import Pki, SoftHsm, run_bidcrypt
@@ -202,3 +203,45 @@ def test_a_stored_copy_of_a_session_can_be_reopened(pki: Pki, tmp_path: Path) ->
     assert again.opened == [] and again.failed == []
     names = sorted(p.name for p in (session.directory / "opened").iterdir())
     assert names == ["1", "2", "notes.bid"]
+
+
+def test_a_key_source_without_private_keys_is_refused_before_any_bid(pki: Pki, tmp_path: Path) -> None:
+    """A certificate alone opens nothing: the opening says so instead of skipping every bid."""
+    session, now = _session(pki, tmp_path / "s", [make_package(pki, tmp_path, "bidder-a", name="a")])
+    with _authority(pki) as key:
+        certificate_only = Keys([e for e in key.entries()], private=False)
+        with pytest.raises(KeyNotFoundError):
+            _open(session, certificate_only, now)
+    assert session.outcomes() == {} and session.attempts() == {}
+
+
+class Keys(KeySource):
+    """The entries of another source, claiming to hold no private key when *private* is False."""
+
+    def __init__(self, entries: list[KeyEntry], *, private: bool) -> None:
+        self.description = "certificates only"
+        self._entries = [_NoKey(e) if not private else e for e in entries]
+
+    def entries(self) -> list[KeyEntry]:
+        return list(self._entries)
+
+
+class _NoKey(KeyEntry):
+    def __init__(self, inner: KeyEntry) -> None:
+        super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
+
+    @property
+    def has_private_key(self) -> bool:
+        return False
+
+    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+        raise AssertionError("no key to decrypt with")
+
+    def ecdh(self, peer: object) -> bytes:  # type: ignore[override]
+        raise AssertionError("no key to agree with")
+
+    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
+        raise AssertionError("no key to sign with")
+
+    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+        return ()
