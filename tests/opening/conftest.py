@@ -9,6 +9,7 @@ from pathlib import Path
 from bidcrypt.certs import load_certificate
 from bidcrypt.keys import KeyTransport, PinSource, open_key_source
 from bidcrypt.opening import OpeningSession
+from bidcrypt.opening.ledger import now_text
 from bidcrypt.package import Summary, SummaryFile, pack
 from bidcrypt.seal import SealKind, choose_entry
 
@@ -82,3 +83,14 @@ def new_session(
         session.register_bidder(company["name"], company["credit_code"])
         session.bind_certificate(company["credit_code"], load_certificate(pki.cert(f"{bidder}/enc")))
     return session
+
+
+def move_opening_time_back(session: OpeningSession) -> None:
+    """Put the session's deadline and opening time a second in the past.
+
+    The session's clock moves, not the test's: a command run as a process
+    may then open at once, and bidcrypt has no switch of its own for it.
+    """
+    past = now_text(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+    with session.ledger.transaction() as db:
+        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))

@@ -21,7 +21,7 @@ from bidcrypt.keys import KeySource, PinSource, open_key_source
 from bidcrypt.opening import OpeningSession, open_bids
 
 from ..conftest import Pki, SoftHsm, run_bidcrypt
-from .conftest import make_package, new_session
+from .conftest import make_package, move_opening_time_back, new_session
 
 LOTS = tuple(str(n) for n in range(1, 7))
 
@@ -48,10 +48,7 @@ def _session_with(pki: Pki, directory: Path, packages: list[Path]) -> OpeningSes
     )
     for package in packages:
         session.submit(package)
-    # move the clock of the session instead of waiting: the opening time is now
-    with session.ledger.transaction() as db:
-        past = (now - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))
+    move_opening_time_back(session)
     return session
 
 

@@ -20,7 +20,7 @@ from bidcrypt.opening import OpeningRun, OpeningSession, open_bids
 
 from ..conftest import Pki, SoftHsm, run_bidcrypt
 from . import hostile
-from .conftest import make_package, new_session
+from .conftest import make_package, move_opening_time_back, new_session
 
 LOTS = tuple(str(n) for n in range(1, 9))
 
@@ -157,8 +157,8 @@ def test_every_kind_through_the_command_line(pki: Pki, tmp_path: Path) -> None:
     honest = [make_package(pki, tmp_path, b, lot="6", name=f"h-{b}") for b in ("bidder-a", "bidder-b")]
     session, _ = _session(pki, tmp_path / "s", [garbled, unknown, own_only, long_path, missing, *honest])
     (session.directory / "submissions" / "5.bid").unlink()
+    move_opening_time_back(session)
     session.close_ledger()
-    _past_opening_time(session.directory)
 
     env = {"BIDCRYPT_PIN": pki.pin}
     result = run_bidcrypt(
@@ -175,17 +175,6 @@ def test_every_kind_through_the_command_line(pki: Pki, tmp_path: Path) -> None:
     assert "not encrypted to the key" in causes[3]
     assert "receipt" in causes[5]
     assert causes[6] is None and causes[7] is None
-
-
-def _past_opening_time(directory: Path) -> None:
-    """Move the session's deadline and opening time into the past (the session's clock, not ours)."""
-    import sqlite3
-
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    db = sqlite3.connect(directory / "ledger.sqlite")
-    with db:
-        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))
-    db.close()
 
 
 def test_a_stored_copy_of_a_session_can_be_reopened(pki: Pki, tmp_path: Path) -> None:

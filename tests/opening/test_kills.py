@@ -8,7 +8,6 @@ outlive the command.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import random
 import shutil
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import Pki
-from .conftest import make_package, new_session
+from .conftest import make_package, move_opening_time_back, new_session
 
 MARK = "BIDCRYPT_TEST_PROCESS_MARK"
 LOTS = ("1", "2")
@@ -54,18 +53,15 @@ def wait_for_no_processes(marker: str, limit: float = 20.0) -> list[int]:
     return alive
 
 
-def _template(pki: Pki, directory: Path, packages: list[Path]) -> Path:
-    """A session with *packages* submitted, whose opening time has come (its clock moved back)."""
-    session = new_session(pki, directory, lots=LOTS)
+def _template(pki: Pki, directory: Path, size: int, bidders: tuple[str, ...]) -> Path:
+    """A session with a bid of *size* bytes per bidder and lot, whose opening time has come."""
+    packages = [make_package(pki, directory, b, lot=lot, size=size) for lot in LOTS for b in bidders]
+    session = new_session(pki, directory / "template", lots=LOTS)
     for package in packages:
         session.submit(package)
+    move_opening_time_back(session)
     session.close_ledger()
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    db = sqlite3.connect(directory / "ledger.sqlite")
-    with db:
-        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))
-    db.close()
-    return directory
+    return session.directory
 
 
 def _command(pki: Pki, session: Path, workers: int = 2) -> list[str]:
@@ -104,13 +100,7 @@ def assert_ledger_and_folder_agree(session: Path, expect_all_opened: bool) -> No
 @pytest.fixture(scope="module")
 def kill_template(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """Four bids of 256 KiB: two bidders, two lots."""
-    directory = tmp_path_factory.mktemp("kills")
-    packages = [
-        make_package(pki, directory, bidder, lot=lot, size=256 << 10)
-        for lot in LOTS
-        for bidder in ("bidder-a", "bidder-c")
-    ]
-    return _template(pki, directory / "template", packages)
+    return _template(pki, tmp_path_factory.mktemp("kills"), 256 << 10, ("bidder-a", "bidder-c"))
 
 
 @pytest.mark.slow
@@ -173,13 +163,7 @@ def _wait_for_outcomes(session: Path, count: int, process: subprocess.Popen[byte
 @pytest.fixture(scope="module")
 def big_template(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """Six bids of 8 MiB, so that a run is still busy when it is stopped."""
-    directory = tmp_path_factory.mktemp("big")
-    packages = [
-        make_package(pki, directory, bidder, lot=lot, size=8 << 20)
-        for lot in LOTS
-        for bidder in ("bidder-a", "bidder-b", "bidder-c")
-    ]
-    return _template(pki, directory / "template", packages)
+    return _template(pki, tmp_path_factory.mktemp("big"), 8 << 20, ("bidder-a", "bidder-b", "bidder-c"))
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])

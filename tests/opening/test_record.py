@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import decimal
 import importlib
 import io
@@ -33,7 +32,7 @@ from bidcrypt.package import PackageAttributes, Summary, SummaryFile, pack
 from bidcrypt.seal import SealKind, choose_entry
 
 from ..conftest import Pki, run_cli
-from .conftest import TENDER, make_package, new_session
+from .conftest import TENDER, make_package, move_opening_time_back, new_session
 
 #: Never shown as themselves in the table, the CSV or the page (the spec, written out independently).
 HIDDEN = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -357,9 +356,7 @@ def test_a_hostile_signed_summary_is_escaped_in_every_form(
         )
     session = new_session(pki, tmp_path / "s")
     session.submit(package)
-    past = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    with session.ledger.transaction() as db:  # the opening time is now, without waiting for it
-        db.execute("UPDATE meta SET value = ? WHERE key IN ('deadline', 'opening_time')", (past,))
+    move_opening_time_back(session)
     with open_key_source(str(pki.p12("authority/enc")), PinSource.of_value(pki.pin)) as key:
         run = open_bids(session, key, workers=1)
     assert len(run.opened) == 1, run.to_dict()
