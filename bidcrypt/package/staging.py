@@ -20,16 +20,15 @@ nothing is cleaned.)
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import re
 import shutil
 import stat
-import sys
 import tempfile
 from pathlib import Path
 from types import TracebackType
 
+from bidcrypt import _platform
 from bidcrypt.files import output_error
 
 PREFIX = ".bidcrypt-unpack-"
@@ -37,27 +36,21 @@ PREFIX = ".bidcrypt-unpack-"
 _STARTING = ".bidcrypt-unpack~"
 _NAME = re.compile(re.escape(PREFIX) + r"[0-9]+-[a-z0-9_]+")
 LOCK = "lock"
-#: What ``flock`` answers on a file system that has no locks.
-_NO_LOCKS = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL})
 
 
-def _hold(path: Path) -> int | None:
-    """Create *path* and lock it for this process's lifetime; the descriptor (None without flock)."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    if sys.platform != "win32":
-        import fcntl
+def _hold(path: Path) -> int:
+    """Create *path* and lock it for this process's lifetime; its descriptor.
 
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in _NO_LOCKS:
-                os.close(descriptor)
-                raise
-            # A file system without locks: unpacking still works, and no one can ever take this
-            # folder for stale (their flock fails the same way), so it is never cleaned by others.
-        except BaseException:
-            os.close(descriptor)
-            raise
+    On a file system (or platform) without locks the file is made all the
+    same: unpacking still works, and no one can ever take this folder for
+    stale (their lock fails the same way), so it is never cleaned by others.
+    """
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | _platform.O_NOFOLLOW, 0o600)
+    try:
+        _platform.lock_exclusive(descriptor)
+    except BaseException:
+        os.close(descriptor)
+        raise
     return descriptor
 
 
@@ -127,10 +120,8 @@ def _remove(root: Path, lock: int | None) -> None:
 
 def clean_stale(parent: Path) -> list[Path]:
     """Remove the staging folders in *parent* whose owner is gone (see the module docstring)."""
-    if sys.platform == "win32":
+    if not _platform.HAS_FLOCK:
         return []
-    import fcntl
-
     removed: list[Path] = []
     try:
         entries = [e for e in os.scandir(parent) if _NAME.fullmatch(e.name)]
@@ -138,21 +129,21 @@ def clean_stale(parent: Path) -> list[Path]:
         return removed
     for entry in entries:
         try:
-            if (
-                not entry.is_dir(follow_symlinks=False)
-                or entry.stat(follow_symlinks=False).st_uid != os.geteuid()
+            if not entry.is_dir(follow_symlinks=False) or not _platform.owned_by_me(
+                entry.stat(follow_symlinks=False)
             ):
                 continue
-            descriptor = os.open(Path(entry.path) / LOCK, os.O_RDWR | os.O_NOFOLLOW)
+            descriptor = os.open(Path(entry.path) / LOCK, os.O_RDWR | _platform.O_NOFOLLOW)
         except OSError:
             continue
         try:
             if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 continue
             try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _platform.lock_exclusive(descriptor) is not True:
+                    continue  # its owner is alive (or nothing can be proved here)
             except OSError:
-                continue  # its owner is alive
+                continue
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
         finally:
