@@ -37,7 +37,6 @@ from bidcrypt.package import PackageAttributes, open_content
 from bidcrypt.quiet import quiet_library_logs
 from bidcrypt.trust import TrustStore
 
-_CHUNK = 1 << 20
 #: How often the watcher thread looks at the parent and the stop signal, in seconds.
 _WATCH_INTERVAL = 0.25
 #: Failures to write that come from the machine, not from what a bid contains: they stop the batch.
@@ -79,11 +78,8 @@ class Result:
 
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
 def is_machine_errno(number: int | None) -> bool:

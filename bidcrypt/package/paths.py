@@ -22,6 +22,7 @@ import stat
 import unicodedata
 from pathlib import Path
 
+from bidcrypt import _platform
 from bidcrypt.errors import InputError, OutputError, PackageError, PathRefusedError, UnsafePathError
 from bidcrypt.i18n import pick
 
@@ -139,7 +140,7 @@ def create_exclusive(target: Path, path: str | None = None) -> int:
     *path* is the package path, for the message (by default the file's name).
     An :class:`OSError` other than an existing file is left to the caller.
     """
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _platform.O_NOFOLLOW
     try:
         return os.open(target, flags, 0o644)
     except FileExistsError as exc:
