@@ -22,8 +22,9 @@ from bidcrypt import _platform
 NAME = re.compile(r"\..*\.bidcrypt-[0-9a-f]{16}\.part", re.DOTALL)
 #: How much of the output's name a temporary file's name repeats (so long names stay within limits).
 _NAME_BYTES = 96
-#: Directories already cleaned by this process: (device, inode).
-_CLEANED: set[tuple[int, int]] = set()
+#: Directories already cleaned by this process: (absolute path, device, inode). The path is part of
+#: the key because a removed directory's inode is reused by the next one made, often at once.
+_CLEANED: set[tuple[str, int, int]] = set()
 
 
 def create(path: Path, private: bool) -> tuple[int, Path]:
@@ -61,9 +62,10 @@ def clean_once(directory: Path) -> None:
     """:func:`remove_stale` in *directory*, once per directory and process (outputs come in bulk)."""
     try:
         status = directory.stat()
+        absolute = str(directory.absolute())
     except OSError:
         return
-    key = (status.st_dev, status.st_ino)
+    key = (absolute, status.st_dev, status.st_ino)
     if key not in _CLEANED:
         _CLEANED.add(key)
         remove_stale(directory)

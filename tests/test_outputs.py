@@ -196,3 +196,26 @@ def test_the_plaintext_backup_of_a_package_is_the_owners_only(tmp_path: Path, pk
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "bid.backup.tar").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "bid.bid").stat().st_mode) == 0o644
+
+
+def test_a_new_directory_on_a_reused_inode_is_still_cleaned(tmp_path: Path) -> None:
+    """A removed directory's inode goes to the next one made: its cleaning is not skipped for that."""
+    first = tmp_path / "first"
+    first.mkdir()
+    with atomic_output(first / "a.bin") as sink:
+        sink.write(b"x")
+    inode = first.stat().st_ino
+    (first / "a.bin").unlink()
+    first.rmdir()
+    second = tmp_path / "second"
+    for _ in range(50):  # most file systems hand the freed inode out again at once
+        second.mkdir()
+        if second.stat().st_ino == inode:
+            break
+        second.rmdir()
+    else:
+        pytest.skip("this file system did not reuse the inode")
+    (second / STALE).write_bytes(b"half a plaintext")
+    with atomic_output(second / "b.bin") as sink:
+        sink.write(b"y")
+    assert _names(second) == ["b.bin"]
