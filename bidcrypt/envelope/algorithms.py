@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from enum import Enum
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.keys import KeyTransport
+from bidcrypt.keys import rsa_padding
 
 # --- object identifiers ----------------------------------------------------------------
 
@@ -204,6 +204,38 @@ def split_algorithm(node: ber.Node, what: str) -> tuple[str, tuple[ber.Node, ...
 
 
 # --- RSA key transport (RFC 8017, RFC 4055) ------------------------------------------------
+
+
+class KeyTransport(Enum):
+    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+
+    OAEP_SHA256 = "oaep"
+    OAEP_SHA1 = "oaep-sha1"
+    PKCS1V15 = "pkcs1v15"
+
+    @property
+    def scheme(self) -> str:
+        """The key sources' name of the RSA decryption scheme (see :data:`bidcrypt.keys.RSA_SCHEMES`)."""
+        return _SCHEMES[self]
+
+    @classmethod
+    def of_scheme(cls, scheme: str) -> KeyTransport | None:
+        """The key transport of a key source's RSA decryption scheme, or None."""
+        for transport, known in _SCHEMES.items():
+            if known == scheme:
+                return transport
+        return None
+
+    def padding(self) -> padding.AsymmetricPadding:
+        """The matching padding object of ``cryptography``."""
+        return rsa_padding(self.scheme)
+
+
+_SCHEMES = {
+    KeyTransport.OAEP_SHA256: "oaep-sha256",
+    KeyTransport.OAEP_SHA1: "oaep-sha1",
+    KeyTransport.PKCS1V15: "pkcs1v15",
+}
 
 _OAEP_HASHES = {KeyTransport.OAEP_SHA256: SHA256, KeyTransport.OAEP_SHA1: SHA1}
 

@@ -7,11 +7,11 @@ import hashlib
 import pytest
 from asn1crypto import algos, cms
 
+from bidcrypt.envelope import KeyTransport
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
-from bidcrypt.keys import KeyTransport
 
 
 def parse(data: bytes) -> ber.Node:
@@ -146,7 +146,7 @@ def test_ecc_cms_shared_info_and_x963_kdf_by_hand() -> None:
     with_ukm = alg.ecc_cms_shared_info(wrap, b"\x01\x02", 32)
     assert with_ukm == bytes.fromhex("301b300b060960864801650304012da00404020102a206040400000100")
 
-    from bidcrypt.envelope.recipients import _kek
+    from bidcrypt.envelope.key_agreement import derive_kek as _kek
 
     scheme = alg.KEY_AGREEMENT_SCHEMES["1.3.132.1.11.1"]
     shared = bytes(range(32))

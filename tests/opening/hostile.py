@@ -16,8 +16,7 @@ from pathlib import Path
 from asn1crypto import core
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.envelope import EnvelopeRecipient, Recipient
-from bidcrypt.keys import KeyTransport
+from bidcrypt.envelope import EnvelopeRecipient, KeyTransport, Recipient
 from bidcrypt.package import read_package_info
 
 from ..conftest import Pki
