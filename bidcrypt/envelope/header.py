@@ -244,7 +244,7 @@ class _Parser:
         eci_start = r.pos
         eci, eci_content, eci_end = self._open(body_end, ber.UNIVERSAL, ber.SEQUENCE, "EncryptedContentInfo")
         inner_type = ber.decode_oid(r.read_element("content type", eci_end))
-        cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end))
+        cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end).raw)
         if cipher.cipher.is_aead != authenticated:
             raise UnsupportedAlgorithmError(
                 pick(

@@ -15,14 +15,16 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from asn1crypto import cms
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from bidcrypt import certs
-from bidcrypt.envelope import _ber as ber
-from bidcrypt.envelope import _der as der
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.algorithms import KeyTransport
-from bidcrypt.errors import MalformedEnvelopeError
+from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
 from bidcrypt.i18n import pick
 
 
@@ -46,8 +48,10 @@ class RecipientKind(Enum):
 def _spki_parts(certificate: x509.Certificate) -> tuple[bytes, bytes]:
     """(DER SubjectPublicKeyInfo, the subjectPublicKey bits) of a certificate."""
     spki = certs.public_key_der(certificate)
-    node = ber.parse(spki, "public key")
-    bits = ber.expect(node.children[1], ber.UNIVERSAL, ber.BIT_STRING, "public key").content
+    with _asn1.parsing("public key"):
+        bits = asn1_keys.PublicKeyInfo.load(spki, strict=True)["public_key"].contents
+        if not bits:
+            raise ValueError("empty public key")
     return spki, bits[1:]
 
 
@@ -88,30 +92,24 @@ def key_identifiers(certificate: x509.Certificate) -> frozenset[bytes]:
 @functools.lru_cache(maxsize=256)
 def _issuer_der(certificate: x509.Certificate) -> bytes:
     """The issuer Name exactly as encoded in the certificate."""
-    tbs = ber.parse(certificate.tbs_certificate_bytes, "certificate")
-    fields = tbs.children
-    index = 1 if fields and fields[0].is_(ber.CONTEXT, 0) else 0  # skip the optional [0] version
-    return fields[index + 2].raw  # serialNumber, signature, issuer
+    with _asn1.parsing("certificate"):
+        return bytes(asn1_x509.TbsCertificate.load(certificate.tbs_certificate_bytes)["issuer"].dump())
 
 
 def _same_name(first: bytes, second: bytes) -> bool:
     if first == second:
         return True
-    from asn1crypto import x509 as asn1_x509
-
     try:
         return bool(asn1_x509.Name.load(first) == asn1_x509.Name.load(second))
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+    except _asn1.PARSE_ERRORS:
         return False
 
 
 def name_text(name_der: bytes) -> str:
     """A readable form of a DER Name (as in ``inspect``), or its hex when it does not decode."""
-    from asn1crypto import x509 as asn1_x509
-
     try:
         return str(asn1_x509.Name.load(name_der).human_friendly)
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError):
+    except _asn1.PARSE_ERRORS:
         return name_der.hex()
 
 
@@ -160,10 +158,12 @@ class RecipientId:
             return False
         return _same_name(self.issuer, _issuer_der(certificate))
 
-    def encode_issuer_and_serial(self) -> bytes:
-        """IssuerAndSerialNumber."""
+    def issuer_and_serial(self) -> cms.IssuerAndSerialNumber:
+        """The IssuerAndSerialNumber (for an identifier by issuer and serial)."""
         assert self.issuer is not None and self.serial_number is not None
-        return der.sequence(self.issuer, der.integer(self.serial_number))
+        return cms.IssuerAndSerialNumber(
+            {"issuer": asn1_x509.Name.load(self.issuer), "serial_number": self.serial_number}
+        )
 
     def describe(self) -> str:
         """``SKI 32078e…`` or ``issuer CN=…, serial 59dc…`` for messages."""
@@ -182,13 +182,9 @@ class RecipientId:
         return {"issuer": name_text(self.issuer or b""), "serial": format(self.serial_number or 0, "x")}
 
 
-def parse_issuer_and_serial(node: ber.Node) -> RecipientId:
-    """The identifier of an IssuerAndSerialNumber."""
-    ber.expect(node, ber.UNIVERSAL, ber.SEQUENCE, "IssuerAndSerialNumber", constructed=True)
-    if len(node.children) != 2:
-        raise ber.malformed("bad IssuerAndSerialNumber", "IssuerAndSerialNumber 格式错误")
-    issuer = ber.expect(node.children[0], ber.UNIVERSAL, ber.SEQUENCE, "issuer", constructed=True)
-    return RecipientId(issuer=issuer.raw, serial_number=ber.decode_integer(node.children[1]))
+def parse_issuer_and_serial(value: cms.IssuerAndSerialNumber) -> RecipientId:
+    """The identifier of a loaded IssuerAndSerialNumber (see :func:`bidcrypt.envelope._asn1.load`)."""
+    return RecipientId(issuer=bytes(value["issuer"].dump()), serial_number=int(value["serial_number"].native))
 
 
 @dataclass(frozen=True)
@@ -214,8 +210,10 @@ class EnvelopeRecipient:
     #: ECDH recipients: the key wrap AlgorithmIdentifier (DER) and OID.
     key_wrap: bytes | None = field(default=None, repr=False)
     key_wrap_oid: str | None = None
-    #: Why bidcrypt cannot open this recipient, or None.
+    #: Why bidcrypt cannot open this recipient (saying what it supports instead), or None.
     problem: str | None = None
+    #: What exactly bidcrypt does not support in it, when that is an algorithm.
+    problem_algorithm: str | None = None
 
     @property
     def algorithm_name(self) -> str:
@@ -242,5 +240,17 @@ class EnvelopeRecipient:
         if self.kind is RecipientKind.KEY_AGREEMENT:
             data["originator_curve"] = alg.name_of(self.originator_curve) if self.originator_curve else None
         if self.problem:
-            data["unsupported"] = self.problem
+            data["unsupported"] = self.problem_text
         return data
+
+    @property
+    def problem_text(self) -> str | None:
+        """What is not supported and why, in one line (for reports)."""
+        if self.problem and self.problem_algorithm:
+            return f"{self.problem_algorithm}: {self.problem}"
+        return self.problem
+
+
+def unsupported(error: UnsupportedAlgorithmError) -> tuple[str, str | None]:
+    """The ``problem`` and ``problem_algorithm`` of a recipient refused with *error*."""
+    return error.detail or error.message(), error.params.get("algorithm")

@@ -3,23 +3,26 @@
 An ephemeral key pair is agreed with the recipient's EC key, the X9.63 KDF
 (over the ECC-CMS-SharedInfo) makes the key-encryption key, and AES key
 wrap (RFC 3394) wraps the content key. Only the ECDH itself is a key
-source's (:mod:`bidcrypt.envelope.unwrapping`).
+source's (:mod:`bidcrypt.envelope.unwrapping`). Encoded and decoded with
+asn1crypto's CMS and key schemas.
 """
 
 from __future__ import annotations
 
+from asn1crypto import cms, core, keys
 from cryptography.hazmat.primitives import keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import _ber as ber
-from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.identifiers import (
     EnvelopeRecipient,
     RecipientId,
     RecipientKind,
     parse_issuer_and_serial,
+    unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.i18n import pick
@@ -31,7 +34,7 @@ def key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey, 
     assert curve is not None
     scheme = alg.KEY_AGREEMENT_SCHEMES[curve.scheme_oid]
     wrap_oid = alg.key_wrap_for(len(content_key))
-    key_wrap = der.algorithm(wrap_oid)
+    key_wrap = alg.key_wrap_algorithm(wrap_oid)
     ephemeral = ec.generate_private_key(curve.curve())
     shared = ephemeral.exchange(ec.ECDH(), public_key)
     kek = derive_kek(scheme, shared, key_wrap, None, alg.KEY_WRAPS[wrap_oid])
@@ -39,13 +42,24 @@ def key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey, 
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
-    originator = der.context(0, der.context(1, der.algorithm(alg.EC_PUBLIC_KEY) + der.bit_string(point)))
     if rid.subject_key_identifier is not None:
-        rid_der = der.context(0, der.octet_string(rid.subject_key_identifier))
+        identifier = {"r_key_id": {"subject_key_identifier": rid.subject_key_identifier}}
     else:
-        rid_der = rid.encode_issuer_and_serial()
-    encrypted_keys = der.sequence(der.sequence(rid_der, der.octet_string(wrapped)))
-    return der.context(1, der.integer(3) + originator + der.algorithm(scheme.oid, key_wrap) + encrypted_keys)
+        identifier = {"issuer_and_serial_number": rid.issuer_and_serial()}
+    info = cms.KeyAgreeRecipientInfo(
+        {
+            "version": 3,
+            "originator": {
+                "originator_key": {"algorithm": {"algorithm": alg.EC_PUBLIC_KEY}, "public_key": point}
+            },
+            "key_encryption_algorithm": {
+                "algorithm": scheme.oid,
+                "parameters": cms.KeyEncryptionAlgorithm.load(key_wrap),
+            },
+            "recipient_encrypted_keys": [{"rid": identifier, "encrypted_key": wrapped}],
+        }
+    )
+    return bytes(cms.RecipientInfo({"kari": info}).dump())
 
 
 def derive_kek(
@@ -56,104 +70,126 @@ def derive_kek(
     return X963KDF(algorithm=scheme.hash(), length=size, sharedinfo=shared_info).derive(shared)
 
 
-def parse_key_agreement_info(index: int, info: ber.Node) -> list[EnvelopeRecipient]:
-    """The recipients of a KeyAgreeRecipientInfo (at *index* in the set): one per RecipientEncryptedKey."""
-    fields = list(info.children)
-    if len(fields) not in (4, 5):
-        raise ber.malformed("bad KeyAgreeRecipientInfo", "KeyAgreeRecipientInfo 格式错误")
-    if ber.decode_integer(fields[0]) != 3:
-        raise ber.malformed("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
-    originator = ber.expect(fields[1], ber.CONTEXT, 0, "originator", constructed=True)
-    if len(originator.children) != 1:
-        raise ber.malformed("bad originator", "发送方标识错误")
-    ukm = None
-    rest = fields[2:]
-    if len(fields) == 5:
-        ukm_node = ber.expect(fields[2], ber.CONTEXT, 1, "ukm", constructed=True)
-        if len(ukm_node.children) != 1:
-            raise ber.malformed("bad ukm", "ukm 错误")
-        ukm = ber.octets(ber.expect(ukm_node.children[0], ber.UNIVERSAL, ber.OCTET_STRING, "ukm"))
-        rest = fields[3:]
-    algorithm, parameters = alg.split_algorithm(rest[0], "key agreement algorithm")
-    keys_node = ber.expect(rest[1], ber.UNIVERSAL, ber.SEQUENCE, "recipientEncryptedKeys", constructed=True)
+def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipient]:
+    """The recipients of the KeyAgreeRecipientInfo *encoded* (``[1]``-tagged, at *index* in the set).
 
+    One per RecipientEncryptedKey. A recipient bidcrypt cannot open (a
+    static originator key, an explicit curve, an unknown scheme or key
+    wrap) is returned with its ``problem``, saying what is supported.
+    """
+    what = "KeyAgreeRecipientInfo"
+    choice = _asn1.load(cms.RecipientInfo, encoded, what)
     problem: str | None = None
+    problem_algorithm: str | None = None
     point: bytes | None = None
     curve: str | None = None
     key_wrap: bytes | None = None
     key_wrap_oid: str | None = None
-    chosen = originator.children[0]
-    if chosen.is_(ber.CONTEXT, 1, constructed=True):
+    with _asn1.parsing(what):
+        info = choice.chosen
+        if int(info["version"]) != 3:
+            raise ber.malformed("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
+        ukm = None if isinstance(info["ukm"], core.Void) else bytes(info["ukm"].native)
+        algorithm = info["key_encryption_algorithm"]["algorithm"].dotted
+        parameters = info["key_encryption_algorithm"]["parameters"]
+        originator = info["originator"]
         try:
-            point, curve = _parse_originator_key(chosen)
+            if originator.name != "originator_key":
+                raise UnsupportedAlgorithmError(
+                    pick("only ephemeral originator keys are supported", "只支持临时发送方密钥"),
+                    algorithm=pick("a static originator key", "静态发送方密钥"),
+                )
+            point, curve = _originator_key(originator.chosen)
+            if algorithm not in alg.KEY_AGREEMENT_SCHEMES:
+                raise UnsupportedAlgorithmError(_supported_schemes(), algorithm=alg.name_of(algorithm))
         except UnsupportedAlgorithmError as exc:
-            problem = exc.message()
-    else:
-        problem = pick("static originator keys are not supported", "不支持静态发送方密钥")
-    if algorithm not in alg.KEY_AGREEMENT_SCHEMES:
-        problem = UnsupportedAlgorithmError(algorithm=alg.name_of(algorithm)).message()
-    elif len(parameters) != 1:
-        raise ber.malformed("key wrap algorithm missing", "缺少密钥包装算法")
-    else:
-        key_wrap = parameters[0].raw
-        key_wrap_oid, wrap_parameters = alg.split_algorithm(parameters[0], "key wrap algorithm")
-        if key_wrap_oid not in alg.KEY_WRAPS:
-            problem = UnsupportedAlgorithmError(algorithm=alg.name_of(key_wrap_oid)).message()
-        else:
-            ber.decode_null_or_absent(wrap_parameters, alg.name_of(key_wrap_oid))
-
-    found = []
-    if not keys_node.children:
-        raise ber.malformed("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys")
-    for entry in keys_node.children:
-        ber.expect(entry, ber.UNIVERSAL, ber.SEQUENCE, "RecipientEncryptedKey", constructed=True)
-        if len(entry.children) != 2:
-            raise ber.malformed("bad RecipientEncryptedKey", "RecipientEncryptedKey 格式错误")
-        rid_node = entry.children[0]
-        if rid_node.is_(ber.CONTEXT, 0, constructed=True):
-            if not 1 <= len(rid_node.children) <= 3:
-                raise ber.malformed("bad RecipientKeyIdentifier", "RecipientKeyIdentifier 格式错误")
-            ski = ber.octets(
-                ber.expect(rid_node.children[0], ber.UNIVERSAL, ber.OCTET_STRING, "subjectKeyIdentifier")
+            problem, problem_algorithm = unsupported(exc)
+        if algorithm in alg.KEY_AGREEMENT_SCHEMES:
+            key_wrap, key_wrap_oid = _key_wrap(parameters)
+            if key_wrap_oid not in alg.KEY_WRAPS:
+                problem, problem_algorithm = _supported_wraps(), alg.name_of(key_wrap_oid)
+        encrypted_keys = info["recipient_encrypted_keys"]
+        if not len(encrypted_keys):
+            raise ber.malformed("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys")
+        found = []
+        for entry in encrypted_keys:
+            rid_choice = entry["rid"]
+            if rid_choice.name == "r_key_id":
+                rid = RecipientId(
+                    subject_key_identifier=bytes(rid_choice.chosen["subject_key_identifier"].native)
+                )
+            else:
+                rid = parse_issuer_and_serial(rid_choice.chosen)
+            found.append(
+                EnvelopeRecipient(
+                    index,
+                    RecipientKind.KEY_AGREEMENT,
+                    rid,
+                    algorithm,
+                    bytes(entry["encrypted_key"].native),
+                    originator_point=point,
+                    originator_curve=curve,
+                    ukm=ukm,
+                    key_wrap=key_wrap,
+                    key_wrap_oid=key_wrap_oid,
+                    problem=problem,
+                    problem_algorithm=problem_algorithm,
+                )
             )
-            rid = RecipientId(subject_key_identifier=ski)
-        else:
-            rid = parse_issuer_and_serial(rid_node)
-        encrypted_key = ber.octets(
-            ber.expect(entry.children[1], ber.UNIVERSAL, ber.OCTET_STRING, "encryptedKey")
-        )
-        found.append(
-            EnvelopeRecipient(
-                index,
-                RecipientKind.KEY_AGREEMENT,
-                rid,
-                algorithm,
-                encrypted_key,
-                originator_point=point,
-                originator_curve=curve,
-                ukm=ukm,
-                key_wrap=key_wrap,
-                key_wrap_oid=key_wrap_oid,
-                problem=problem,
-            )
-        )
     return found
 
 
-def _parse_originator_key(node: ber.Node) -> tuple[bytes, str | None]:
-    if len(node.children) != 2:
-        raise ber.malformed("bad originator public key", "发送方公钥格式错误")
-    algorithm, parameters = alg.split_algorithm(node.children[0], "originator key algorithm")
-    if algorithm != alg.EC_PUBLIC_KEY:
-        raise UnsupportedAlgorithmError(algorithm=alg.name_of(algorithm))
-    curve: str | None = None
-    if parameters and parameters[0].is_(ber.UNIVERSAL, ber.OID):
-        curve = ber.decode_oid(parameters[0])
-    else:
-        ber.decode_null_or_absent(parameters, "id-ecPublicKey")
-    bits = ber.expect(
-        node.children[1], ber.UNIVERSAL, ber.BIT_STRING, "originator public key", constructed=False
+def _supported_schemes() -> str:
+    return pick(
+        "supported: the dhSinglePass stdDH and cofactorDH schemes of RFC 5753 (X9.63 KDF, SHA-1 to SHA-512)",
+        "支持：RFC 5753 的 dhSinglePass stdDH 与 cofactorDH 方案（X9.63 KDF，SHA-1 至 SHA-512）",
     )
-    if not bits.content or bits.content[0] != 0:
+
+
+def _supported_wraps() -> str:
+    wraps = ", ".join(alg.name_of(oid) for oid in alg.KEY_WRAPS)
+    return pick(f"supported: {wraps}", f"支持：{wraps}")
+
+
+def _key_wrap(parameters: core.Asn1Value) -> tuple[bytes, str]:
+    """The key wrap AlgorithmIdentifier (DER) in the scheme's parameters, and its OID."""
+    if isinstance(parameters, core.Void):
+        raise ber.malformed("key wrap algorithm missing", "缺少密钥包装算法")
+    key_wrap = bytes(parameters.dump())
+    value = _asn1.load(cms.KeyEncryptionAlgorithm, key_wrap, "key wrap algorithm")
+    oid = value["algorithm"].dotted
+    wrap_parameters = value["parameters"]
+    if oid in alg.KEY_WRAPS and not (
+        isinstance(wrap_parameters, core.Void) or wrap_parameters.dump() == b"\x05\x00"
+    ):
+        name = alg.name_of(oid)
+        raise ber.malformed(f"unexpected parameters for {name}", f"{name} 的参数错误")
+    return key_wrap, oid
+
+
+def _originator_key(key: keys.PublicKeyInfo) -> tuple[bytes, str | None]:
+    """The ephemeral point and its named curve (None when absent) of an OriginatorPublicKey."""
+    algorithm = key["algorithm"]["algorithm"].dotted
+    if algorithm != alg.EC_PUBLIC_KEY:
+        raise UnsupportedAlgorithmError(
+            pick("supported: id-ecPublicKey", "支持：id-ecPublicKey"), algorithm=alg.name_of(algorithm)
+        )
+    parameters = key["algorithm"]["parameters"]
+    curve: str | None = None
+    if isinstance(parameters, keys.ECDomainParameters):
+        if parameters.name == "specified":
+            raise UnsupportedAlgorithmError(
+                pick(
+                    "the originator key must name its curve (RFC 5753 section 3.1.1)",
+                    "发送方公钥必须用曲线名称标识曲线（RFC 5753 第 3.1.1 节）",
+                ),
+                algorithm=pick(
+                    "id-ecPublicKey with explicit curve parameters", "显式曲线参数的 id-ecPublicKey"
+                ),
+            )
+        if parameters.name == "named":
+            curve = parameters.chosen.dotted
+    bits = key["public_key"].contents
+    if not bits or bits[0] != 0:
         raise ber.malformed("bad originator public key", "发送方公钥格式错误")
-    return bits.content[1:], curve
+    return bytes(bits[1:]), curve

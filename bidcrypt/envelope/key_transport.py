@@ -3,14 +3,16 @@
 The content key is encrypted to the recipient's RSA public key with OAEP
 or PKCS#1 v1.5 (:class:`~bidcrypt.envelope.algorithms.KeyTransport`); the
 private-key side is a key source's (:mod:`bidcrypt.envelope.unwrapping`).
+Encoded and decoded with asn1crypto's CMS schema.
 """
 
 from __future__ import annotations
 
+from asn1crypto import cms
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import _ber as ber
-from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.identifiers import (
@@ -18,6 +20,7 @@ from bidcrypt.envelope.identifiers import (
     RecipientId,
     RecipientKind,
     parse_issuer_and_serial,
+    unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
 
@@ -27,37 +30,44 @@ def key_transport_info(
 ) -> bytes:
     """The DER KeyTransRecipientInfo carrying *content_key* for *public_key*."""
     if rid.subject_key_identifier is not None:
-        version, rid_der = 2, der.context(0, rid.subject_key_identifier, constructed=False)
+        version, identifier = 2, {"subject_key_identifier": rid.subject_key_identifier}
     else:
-        version, rid_der = 0, rid.encode_issuer_and_serial()
-    encrypted = public_key.encrypt(content_key, transport.padding())
-    return der.sequence(
-        der.integer(version), rid_der, alg.encode_key_transport(transport), der.octet_string(encrypted)
+        version, identifier = 0, {"issuer_and_serial_number": rid.issuer_and_serial()}
+    value = cms.KeyTransRecipientInfo(
+        {
+            "version": version,
+            "rid": identifier,
+            "key_encryption_algorithm": cms.KeyEncryptionAlgorithm.load(alg.encode_key_transport(transport)),
+            "encrypted_key": public_key.encrypt(content_key, transport.padding()),
+        }
     )
+    return bytes(value.dump())
 
 
-def parse_key_transport_info(index: int, info: ber.Node) -> EnvelopeRecipient:
-    """The recipient of a KeyTransRecipientInfo (at *index* in the set)."""
-    fields = info.children
-    if len(fields) != 4:
-        raise ber.malformed("bad KeyTransRecipientInfo", "KeyTransRecipientInfo 格式错误")
-    version = ber.decode_integer(fields[0])
-    rid_node = fields[1]
-    if rid_node.is_(ber.CONTEXT, 0):
-        rid = RecipientId(subject_key_identifier=ber.octets(rid_node))
-        expected_version = 2
-    else:
-        rid = parse_issuer_and_serial(rid_node)
-        expected_version = 0
+def parse_key_transport_info(index: int, encoded: bytes) -> EnvelopeRecipient:
+    """The recipient of the KeyTransRecipientInfo *encoded* (at *index* in the set)."""
+    what = "KeyTransRecipientInfo"
+    info = _asn1.load(cms.KeyTransRecipientInfo, encoded, what)
+    with _asn1.parsing(what):
+        version = int(info["version"])
+        rid_choice = info["rid"]
+        if rid_choice.name == "subject_key_identifier":
+            rid = RecipientId(subject_key_identifier=bytes(rid_choice.chosen.native))
+            expected_version = 2
+        else:
+            rid = parse_issuer_and_serial(rid_choice.chosen)
+            expected_version = 0
+        algorithm_der = bytes(info["key_encryption_algorithm"].dump())
+        algorithm = info["key_encryption_algorithm"]["algorithm"].dotted
+        encrypted_key = bytes(info["encrypted_key"].native)
     if version != expected_version:
         raise ber.malformed("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
-    algorithm, _ = alg.split_algorithm(fields[2], "key encryption algorithm")
-    encrypted_key = ber.octets(ber.expect(fields[3], ber.UNIVERSAL, ber.OCTET_STRING, "encryptedKey"))
+    transport: KeyTransport | None = None
+    problem = problem_algorithm = None
     try:
-        transport: KeyTransport | None = alg.parse_key_transport(fields[2])
-        problem = None
+        transport = alg.parse_key_transport(algorithm_der)
     except UnsupportedAlgorithmError as exc:
-        transport, problem = None, exc.message()
+        problem, problem_algorithm = unsupported(exc)
     return EnvelopeRecipient(
         index,
         RecipientKind.KEY_TRANSPORT,
@@ -66,4 +76,5 @@ def parse_key_transport_info(index: int, info: ber.Node) -> EnvelopeRecipient:
         encrypted_key,
         key_transport=transport,
         problem=problem,
+        problem_algorithm=problem_algorithm,
     )

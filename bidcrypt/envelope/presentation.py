@@ -99,7 +99,7 @@ def summary_lines(header: EnvelopeHeader) -> list[str]:
         rid = recipient.rid.describe() if recipient.rid else "-"
         line = f"  [{recipient.index + 1}] {recipient.kind.value}, {recipient.algorithm_name}, {rid}"
         if recipient.problem:
-            line += f" ({pick('unsupported', '不支持')}: {recipient.problem})"
+            line += f" ({pick('unsupported', '不支持')}: {recipient.problem_text})"
         lines.append(line)
     for title, attributes in (
         (pick("authenticated attributes", "认证属性"), header.authenticated_attributes),

@@ -71,13 +71,17 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
     found: list[EnvelopeRecipient] = []
     for index, info in enumerate(node.children):
         if info.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True):
-            found.append(parse_key_transport_info(index, info))
+            found.append(parse_key_transport_info(index, info.raw))
         elif info.is_(ber.CONTEXT, 1, constructed=True):
-            found.extend(parse_key_agreement_info(index, info))
+            found.extend(parse_key_agreement_info(index, info.raw))
         elif info.head.cls == ber.CONTEXT and info.head.number in (2, 3, 4) and info.head.constructed:
             kind = {2: RecipientKind.KEK, 3: RecipientKind.PASSWORD, 4: RecipientKind.OTHER}[info.head.number]
+            supported = pick(
+                "supported: KeyTransRecipientInfo (RSA) and KeyAgreeRecipientInfo (ECDH)",
+                "支持：KeyTransRecipientInfo（RSA）与 KeyAgreeRecipientInfo（ECDH）",
+            )
             found.append(
-                EnvelopeRecipient(index, kind, None, "", b"", problem=pick("not supported", "不支持"))
+                EnvelopeRecipient(index, kind, None, "", b"", problem=supported, problem_algorithm=kind.value)
             )
         else:
             raise ber.malformed("unknown kind of recipient", "未知的接收者类型")

@@ -218,7 +218,9 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
     (token removed, PIN) pass as they come.
     """
     if recipient.problem:
-        raise UnsupportedAlgorithmError(recipient.problem, algorithm=recipient.algorithm_name)
+        raise UnsupportedAlgorithmError(
+            recipient.problem, algorithm=recipient.problem_algorithm or recipient.algorithm_name
+        )
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         return _transport_unwrap(recipient, entry, cipher)
     if not compatible(recipient, entry.certificate):
