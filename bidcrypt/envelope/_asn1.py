@@ -15,6 +15,7 @@ later outside.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import ClassVar, TypeVar, cast
@@ -66,8 +67,9 @@ def parsing(what: str) -> Iterator[None]:
 def load(spec: type[Value], data: bytes, what: str) -> Value:
     """*data* decoded as one *spec*, parsed through to the end now (errors: ``bad {what}``).
 
-    As strict as the schema allows: no fields beyond a SEQUENCE's own, and
-    INTEGERs in their shortest form (X.690 8.3.2, BER as well as DER).
+    Stricter than asn1crypto alone: no fields beyond a SEQUENCE's own,
+    INTEGERs in their shortest form and OBJECT IDENTIFIERs whose arcs are
+    well formed (X.690 8.3.2, 8.19.2; BER as well as DER).
     """
     with parsing(what):
         value = cast(Value, spec.load(data, strict=True))
@@ -96,3 +98,15 @@ def _check(value: core.Asn1Value, depth: int = 0) -> None:
             or (len(contents) > 1 and (contents[0], contents[1] & 0x80) in ((0x00, 0), (0xFF, 0x80)))
         ):
             raise ValueError("INTEGER not in its shortest form")
+    elif isinstance(value, core.ObjectIdentifier):
+        _check_oid(value.contents)
+
+
+def _check_oid(contents: bytes | None) -> None:
+    if contents is None:
+        return
+    if not contents or contents[-1] & 0x80:
+        raise ValueError("truncated object identifier")
+    for arc in re.split(rb"(?<=[\x00-\x7f])", contents)[:-1]:
+        if arc[0] == 0x80 or len(arc) > 19:  # a padded arc, or one above 128 bits
+            raise ValueError("bad object identifier arc")

@@ -143,6 +143,20 @@ _CIPHER_OIDS = {
 }
 NAMES.update({oid: cipher.value for cipher, oid in _CIPHER_OIDS.items()})
 
+
+def misplaced(cipher: ContentCipher) -> str:
+    """Why *cipher* is refused in the other content type than its own (RFC 5083, RFC 5084)."""
+    if cipher.is_aead:
+        return pick(
+            "RFC 5084 puts AES-GCM in AuthEnvelopedData (RFC 5083): EnvelopedData has no place for its tag",
+            "RFC 5084 规定 AES-GCM 只能用于 AuthEnvelopedData（RFC 5083）：EnvelopedData 中没有认证标签",
+        )
+    return pick(
+        "AuthEnvelopedData needs an authenticated cipher (AES-GCM, RFC 5083); AES-CBC goes in EnvelopedData",
+        "AuthEnvelopedData 需要认证加密算法（AES-GCM，RFC 5083）；AES-CBC 只能用于 EnvelopedData",
+    )
+
+
 #: GCM nonce length bidcrypt writes (RFC 5084 recommends 12 octets) and the accepted range.
 GCM_NONCE_LENGTH = 12
 GCM_NONCE_RANGE = range(8, 65)
@@ -233,81 +247,6 @@ _SCHEMES = {
     KeyTransport.OAEP_SHA1: "oaep-sha1",
     KeyTransport.PKCS1V15: "pkcs1v15",
 }
-
-#: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
-_OAEP_HASHES = {KeyTransport.OAEP_SHA256: SHA256, KeyTransport.OAEP_SHA1: SHA1}
-_OAEP_PARAMETERS = {
-    KeyTransport.OAEP_SHA1: algos.RSAESOAEPParams.load(b"\x30\x00"),  # every field at its default
-    KeyTransport.OAEP_SHA256: algos.RSAESOAEPParams(
-        {
-            "hash_algorithm": {"algorithm": SHA256, "parameters": None},
-            "mask_gen_algorithm": {
-                "algorithm": MGF1,
-                "parameters": {"algorithm": SHA256, "parameters": None},
-            },
-        }
-    ),
-}
-
-
-def encode_key_transport(transport: KeyTransport) -> bytes:
-    """The DER KeyEncryptionAlgorithmIdentifier of an RSA key transport.
-
-    PKCS#1 v1.5 is rsaEncryption with NULL parameters. OAEP-SHA1 is
-    id-RSAES-OAEP with every field at its default (an empty SEQUENCE);
-    OAEP-SHA256 names SHA-256 for the hash and for MGF1 (parameters absent),
-    the label empty.
-    """
-    if transport is KeyTransport.PKCS1V15:
-        value = cms.KeyEncryptionAlgorithm({"algorithm": RSA_ENCRYPTION})
-    else:
-        value = cms.KeyEncryptionAlgorithm(
-            {"algorithm": RSAES_OAEP, "parameters": _OAEP_PARAMETERS[transport]}
-        )
-    return bytes(value.dump())
-
-
-def supported_key_transports() -> str:
-    """The RSA key transports bidcrypt opens, for messages."""
-    return pick("supported: ", "支持：") + ", ".join(describe_key_transport(t) for t in KeyTransport)
-
-
-def parse_key_transport(encoded: bytes) -> KeyTransport:
-    """The RSA key transport named by a KeyEncryptionAlgorithmIdentifier (DER or BER).
-
-    Strict: OAEP parameters must be present and name the same hash for the
-    digest and MGF1 (SHA-1 or SHA-256) with an empty label; nothing falls
-    back to PKCS#1 v1.5.
-    """
-    value = _asn1.load(cms.KeyEncryptionAlgorithm, encoded, "key encryption algorithm")
-    algorithm = value["algorithm"].dotted
-    if algorithm == RSA_ENCRYPTION:
-        return KeyTransport.PKCS1V15
-    if algorithm != RSAES_OAEP:
-        raise UnsupportedAlgorithmError(supported_key_transports(), algorithm=name_of(algorithm))
-    parameters = value["parameters"]
-    if isinstance(parameters, core.Void):
-        raise ber.malformed("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数")
-    with _asn1.parsing("RSAES-OAEP parameters"):
-        hash_oid = parameters["hash_algorithm"]["algorithm"].dotted
-        mgf, source = parameters["mask_gen_algorithm"], parameters["p_source_algorithm"]
-        if mgf["algorithm"].dotted != MGF1:
-            raise UnsupportedAlgorithmError(
-                supported_key_transports(), algorithm=f"RSAES-OAEP, {name_of(mgf['algorithm'].dotted)}"
-            )
-        if isinstance(mgf["parameters"], core.Void):
-            raise ber.malformed("MGF1 hash missing", "缺少 MGF1 哈希算法")
-        mgf_hash = mgf["parameters"]["algorithm"].dotted
-        if source["algorithm"].dotted != P_SPECIFIED or isinstance(source["parameters"], core.Void):
-            raise UnsupportedAlgorithmError(
-                supported_key_transports(), algorithm=f"RSAES-OAEP, {name_of(source['algorithm'].dotted)}"
-            )
-        label = bytes(source["parameters"].native)
-    for transport, oid in _OAEP_HASHES.items():
-        if hash_oid == oid and mgf_hash == oid and not label:
-            return transport
-    described = f"RSAES-OAEP ({name_of(hash_oid)}, MGF1 {name_of(mgf_hash)}{', label' if label else ''})"
-    raise UnsupportedAlgorithmError(supported_key_transports(), algorithm=described)
 
 
 def describe_key_transport(transport: KeyTransport) -> str:

@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from asn1crypto import core
+
+from bidcrypt.envelope import _asn1, presentation
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope import presentation
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.identifiers import EnvelopeRecipient
@@ -219,7 +221,7 @@ class _Parser:
             raise ber.malformed("not a CMS (PKCS #7) file", "不是 CMS（PKCS #7）格式的文件")
         r.seek(0)
         info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
-        content_type = ber.decode_oid(r.read_element("content type", info_end))
+        content_type = _oid(r.read_element("content type", info_end))
         if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
             raise ber.malformed(
                 f"not an encrypted envelope: the file holds {alg.name_of(content_type)}",
@@ -227,7 +229,7 @@ class _Parser:
             )
         explicit, explicit_start, explicit_end = self._open(info_end, ber.CONTEXT, 0, "content")
         body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
-        version = ber.decode_integer(r.read_element("version", body_end))
+        version = int(_asn1.load(core.Integer, r.read_element("version", body_end).raw, "version").native)
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
         if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
             raise ber.malformed(f"unknown version {version}", f"未知的版本号 {version}")
@@ -243,14 +245,11 @@ class _Parser:
 
         eci_start = r.pos
         eci, eci_content, eci_end = self._open(body_end, ber.UNIVERSAL, ber.SEQUENCE, "EncryptedContentInfo")
-        inner_type = ber.decode_oid(r.read_element("content type", eci_end))
+        inner_type = _oid(r.read_element("content type", eci_end))
         cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end).raw)
         if cipher.cipher.is_aead != authenticated:
             raise UnsupportedAlgorithmError(
-                pick(
-                    "AES-GCM belongs in AuthEnvelopedData, AES-CBC in EnvelopedData",
-                    "AES-GCM 只能用于 AuthEnvelopedData，AES-CBC 只能用于 EnvelopedData",
-                ),
+                alg.misplaced(cipher.cipher),
                 algorithm=f"{cipher.cipher.value} in {alg.name_of(content_type)}",
             )
         if front_only:
@@ -279,7 +278,7 @@ class _Parser:
                 auth_attrs = _attributes(node)
                 aad = b"\x31" + node.raw[1:]
             mac_node = r.read_element("mac", body_end)
-            mac = ber.octets(ber.expect(mac_node, ber.UNIVERSAL, ber.OCTET_STRING, "mac"))
+            mac = bytes(_asn1.load(core.OctetString, mac_node.raw, "mac").native)
             if len(mac) != cipher.tag_length:
                 raise ber.malformed("the GCM tag has the wrong length", "GCM 认证标签长度错误")
             unauth_start = r.pos
@@ -364,7 +363,7 @@ def _check_authenticated_attributes(
             "(RFC 5083 section 2.1)",
             "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
         )
-    if content_types and content_types[0].values != (_oid_der(inner_type),):
+    if content_types and content_types[0].values != (bytes(core.ObjectIdentifier(inner_type).dump()),):
         raise ber.malformed(
             "the content-type attribute does not match the content", "内容类型属性与加密内容不一致"
         )
@@ -376,20 +375,19 @@ def _walk(node: ber.Node) -> Iterator[ber.Node]:
         yield from _walk(child)
 
 
-def _oid_der(dotted: str) -> bytes:
-    from bidcrypt.envelope import _der as der
-
-    return der.oid(dotted)
+def _oid(node: ber.Node) -> str:
+    return str(_asn1.load(core.ObjectIdentifier, node.raw, "object identifier").dotted)
 
 
 def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
     found = []
     for child in node.children:
-        ber.expect(child, ber.UNIVERSAL, ber.SEQUENCE, "attribute", constructed=True)
-        if len(child.children) != 2:
+        if not child.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True) or len(child.children) != 2:
             raise ber.malformed("bad attribute", "属性格式错误")
-        oid = ber.decode_oid(child.children[0])
-        values = ber.expect(child.children[1], ber.UNIVERSAL, ber.SET, "attribute values", constructed=True)
+        oid = _oid(child.children[0])
+        values = child.children[1]
+        if not values.is_(ber.UNIVERSAL, ber.SET, constructed=True):
+            raise ber.malformed("bad attribute values", "属性值格式错误")
         if not values.children:
             raise ber.malformed("attribute without a value", "属性没有值")
         found.append(Attribute(oid, tuple(value.raw for value in values.children)))

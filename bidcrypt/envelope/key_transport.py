@@ -8,7 +8,7 @@ Encoded and decoded with asn1crypto's CMS schema.
 
 from __future__ import annotations
 
-from asn1crypto import cms
+from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt.envelope import _asn1
@@ -23,6 +23,84 @@ from bidcrypt.envelope.identifiers import (
     unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
+from bidcrypt.i18n import pick
+
+#: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
+_OAEP_HASHES = {KeyTransport.OAEP_SHA256: alg.SHA256, KeyTransport.OAEP_SHA1: alg.SHA1}
+_OAEP_PARAMETERS = {
+    KeyTransport.OAEP_SHA1: algos.RSAESOAEPParams.load(b"\x30\x00"),  # every field at its default
+    KeyTransport.OAEP_SHA256: algos.RSAESOAEPParams(
+        {
+            "hash_algorithm": {"algorithm": alg.SHA256, "parameters": None},
+            "mask_gen_algorithm": {
+                "algorithm": alg.MGF1,
+                "parameters": {"algorithm": alg.SHA256, "parameters": None},
+            },
+        }
+    ),
+}
+
+
+def encode_key_transport(transport: KeyTransport) -> bytes:
+    """The DER KeyEncryptionAlgorithmIdentifier of an RSA key transport.
+
+    PKCS#1 v1.5 is rsaEncryption with NULL parameters. OAEP-SHA1 is
+    id-RSAES-OAEP with every field at its default (an empty SEQUENCE);
+    OAEP-SHA256 names SHA-256 for the hash and for MGF1 (parameters absent),
+    the label empty.
+    """
+    if transport is KeyTransport.PKCS1V15:
+        value = cms.KeyEncryptionAlgorithm({"algorithm": alg.RSA_ENCRYPTION})
+    else:
+        value = cms.KeyEncryptionAlgorithm(
+            {"algorithm": alg.RSAES_OAEP, "parameters": _OAEP_PARAMETERS[transport]}
+        )
+    return bytes(value.dump())
+
+
+def supported_key_transports() -> str:
+    """The RSA key transports bidcrypt opens, for messages."""
+    return pick("supported: ", "支持：") + ", ".join(alg.describe_key_transport(t) for t in KeyTransport)
+
+
+def parse_key_transport(encoded: bytes) -> KeyTransport:
+    """The RSA key transport named by a KeyEncryptionAlgorithmIdentifier (DER or BER).
+
+    Strict: OAEP parameters must be present and name the same hash for the
+    digest and MGF1 (SHA-1 or SHA-256) with an empty label; nothing falls
+    back to PKCS#1 v1.5.
+    """
+    value = _asn1.load(cms.KeyEncryptionAlgorithm, encoded, "key encryption algorithm")
+    algorithm = value["algorithm"].dotted
+    if algorithm == alg.RSA_ENCRYPTION:
+        return KeyTransport.PKCS1V15
+    if algorithm != alg.RSAES_OAEP:
+        raise UnsupportedAlgorithmError(supported_key_transports(), algorithm=alg.name_of(algorithm))
+    parameters = value["parameters"]
+    if isinstance(parameters, core.Void):
+        raise ber.malformed("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数")
+    with _asn1.parsing("RSAES-OAEP parameters"):
+        hash_oid = parameters["hash_algorithm"]["algorithm"].dotted
+        mgf, source = parameters["mask_gen_algorithm"], parameters["p_source_algorithm"]
+        if mgf["algorithm"].dotted != alg.MGF1:
+            raise UnsupportedAlgorithmError(
+                supported_key_transports(), algorithm=f"RSAES-OAEP, {alg.name_of(mgf['algorithm'].dotted)}"
+            )
+        if isinstance(mgf["parameters"], core.Void):
+            raise ber.malformed("MGF1 hash missing", "缺少 MGF1 哈希算法")
+        mgf_hash = mgf["parameters"]["algorithm"].dotted
+        if source["algorithm"].dotted != alg.P_SPECIFIED or isinstance(source["parameters"], core.Void):
+            raise UnsupportedAlgorithmError(
+                supported_key_transports(), algorithm=f"RSAES-OAEP, {alg.name_of(source['algorithm'].dotted)}"
+            )
+        label = bytes(source["parameters"].native)
+    for transport, oid in _OAEP_HASHES.items():
+        if hash_oid == oid and mgf_hash == oid and not label:
+            return transport
+    described = (
+        f"RSAES-OAEP ({alg.name_of(hash_oid)}, MGF1 {alg.name_of(mgf_hash)}{', label' if label else ''})"
+    )
+    raise UnsupportedAlgorithmError(supported_key_transports(), algorithm=described)
 
 
 def key_transport_info(
@@ -37,7 +115,7 @@ def key_transport_info(
         {
             "version": version,
             "rid": identifier,
-            "key_encryption_algorithm": cms.KeyEncryptionAlgorithm.load(alg.encode_key_transport(transport)),
+            "key_encryption_algorithm": cms.KeyEncryptionAlgorithm.load(encode_key_transport(transport)),
             "encrypted_key": public_key.encrypt(content_key, transport.padding()),
         }
     )
@@ -65,7 +143,7 @@ def parse_key_transport_info(index: int, encoded: bytes) -> EnvelopeRecipient:
     transport: KeyTransport | None = None
     problem = problem_algorithm = None
     try:
-        transport = alg.parse_key_transport(algorithm_der)
+        transport = parse_key_transport(algorithm_der)
     except UnsupportedAlgorithmError as exc:
         problem, problem_algorithm = unsupported(exc)
     return EnvelopeRecipient(

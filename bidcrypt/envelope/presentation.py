@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bidcrypt.envelope import _ber as ber
+from asn1crypto import core
+
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.errors import MalformedEnvelopeError
 from bidcrypt.i18n import pick
@@ -51,24 +53,20 @@ def attribute_dict(attribute: Attribute) -> dict[str, Any]:
 def value_text(value: bytes) -> str:
     """An attribute value (DER) in readable form: strings, OIDs, times, integers; else hex."""
     try:
-        node = ber.parse(value, "attribute value")
-        if node.is_(ber.UNIVERSAL, ber.OID):
-            return alg.name_of(ber.decode_oid(node))
-        if node.head.cls == ber.UNIVERSAL and node.head.number in (
-            ber.UTF8_STRING,
-            ber.PRINTABLE_STRING,
-            ber.IA5_STRING,
-        ):
-            return ber.octets(node).decode("utf-8")
-        if node.is_(ber.UNIVERSAL, ber.BMP_STRING):
-            return ber.octets(node).decode("utf-16-be")
-        if node.is_(ber.UNIVERSAL, ber.UTC_TIME) or node.is_(ber.UNIVERSAL, ber.GENERALIZED_TIME):
-            return ber.octets(node).decode("ascii")
-        if node.is_(ber.UNIVERSAL, ber.INTEGER):
-            return str(ber.decode_integer(node))
-        if node.is_(ber.UNIVERSAL, ber.OCTET_STRING):
-            return ber.octets(node).hex()
-    except (MalformedEnvelopeError, UnicodeDecodeError):
+        parsed = core.load(value, strict=True)
+        if isinstance(parsed, core.ObjectIdentifier):
+            return alg.name_of(parsed.dotted)
+        if isinstance(parsed, core.UTF8String | core.PrintableString | core.IA5String):
+            return bytes(parsed.contents).decode("utf-8")
+        if isinstance(parsed, core.BMPString):
+            return bytes(parsed.contents).decode("utf-16-be")
+        if isinstance(parsed, core.UTCTime | core.GeneralizedTime):
+            return bytes(parsed.contents).decode("ascii")
+        if isinstance(parsed, core.Integer):
+            return str(_asn1.load(core.Integer, value, "INTEGER").native)
+        if isinstance(parsed, core.OctetString):
+            return bytes(parsed.native).hex()
+    except (*_asn1.PARSE_ERRORS, MalformedEnvelopeError, UnicodeDecodeError):
         pass
     return value.hex()
 

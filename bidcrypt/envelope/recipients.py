@@ -65,7 +65,11 @@ MIN_RSA_BITS = 2048
 
 def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
     """Every recipient in a RecipientInfos SET."""
-    ber.expect(node, ber.UNIVERSAL, ber.SET, "RecipientInfos", constructed=True)
+    if not node.is_(ber.UNIVERSAL, ber.SET, constructed=True):
+        raise ber.malformed(
+            f"RecipientInfos: unexpected {node.head.describe()}",
+            f"RecipientInfos：意外的元素 {node.head.describe()}",
+        )
     if not node.children:
         raise ber.malformed("no recipients", "没有接收者")
     found: list[EnvelopeRecipient] = []

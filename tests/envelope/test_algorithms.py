@@ -10,6 +10,7 @@ from asn1crypto import algos, cms
 from bidcrypt.envelope import KeyTransport
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope import key_transport as kt
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
 
 
@@ -19,12 +20,12 @@ def parse(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("transport", list(KeyTransport))
 def test_key_transports_round_trip(transport: KeyTransport) -> None:
-    encoded = alg.encode_key_transport(transport)
-    assert alg.parse_key_transport(parse(encoded)) is transport
+    encoded = kt.encode_key_transport(transport)
+    assert kt.parse_key_transport(parse(encoded)) is transport
 
 
 def test_oaep_sha256_parameters_as_asn1crypto_reads_them() -> None:
-    native = cms.KeyEncryptionAlgorithm.load(alg.encode_key_transport(KeyTransport.OAEP_SHA256)).native
+    native = cms.KeyEncryptionAlgorithm.load(kt.encode_key_transport(KeyTransport.OAEP_SHA256)).native
     assert native["algorithm"] == "rsaes_oaep"
     assert native["parameters"]["hash_algorithm"]["algorithm"] == "sha256"
     assert native["parameters"]["mask_gen_algorithm"]["algorithm"] == "mgf1"
@@ -32,7 +33,7 @@ def test_oaep_sha256_parameters_as_asn1crypto_reads_them() -> None:
 
 
 def test_oaep_sha1_is_all_defaults() -> None:
-    assert alg.encode_key_transport(KeyTransport.OAEP_SHA1) == der.algorithm(alg.RSAES_OAEP, der.sequence())
+    assert kt.encode_key_transport(KeyTransport.OAEP_SHA1) == der.algorithm(alg.RSAES_OAEP, der.sequence())
 
 
 def _oaep(
@@ -49,10 +50,8 @@ def _oaep(
 
 
 def test_oaep_accepts_null_hash_parameters_and_explicit_defaults() -> None:
-    assert (
-        alg.parse_key_transport(parse(_oaep(alg.SHA256, alg.SHA256, null=True))) is KeyTransport.OAEP_SHA256
-    )
-    assert alg.parse_key_transport(parse(_oaep(alg.SHA1, alg.SHA1, b""))) is KeyTransport.OAEP_SHA1
+    assert kt.parse_key_transport(parse(_oaep(alg.SHA256, alg.SHA256, null=True))) is KeyTransport.OAEP_SHA256
+    assert kt.parse_key_transport(parse(_oaep(alg.SHA1, alg.SHA1, b""))) is KeyTransport.OAEP_SHA1
 
 
 @pytest.mark.parametrize(
@@ -66,7 +65,7 @@ def test_oaep_accepts_null_hash_parameters_and_explicit_defaults() -> None:
 )
 def test_oaep_variants_bidcrypt_cannot_undo_are_unsupported(encoded: bytes) -> None:
     with pytest.raises(UnsupportedAlgorithmError):
-        alg.parse_key_transport(parse(encoded))
+        kt.parse_key_transport(parse(encoded))
 
 
 @pytest.mark.parametrize(
@@ -86,11 +85,11 @@ def test_oaep_variants_bidcrypt_cannot_undo_are_unsupported(encoded: bytes) -> N
 )
 def test_malformed_key_transport_parameters(encoded: bytes) -> None:
     with pytest.raises(MalformedEnvelopeError):
-        alg.parse_key_transport(parse(encoded))
+        kt.parse_key_transport(parse(encoded))
 
 
 def test_rsa_pkcs1v15_accepts_absent_parameters() -> None:
-    assert alg.parse_key_transport(parse(der.algorithm(alg.RSA_ENCRYPTION))) is KeyTransport.PKCS1V15
+    assert kt.parse_key_transport(parse(der.algorithm(alg.RSA_ENCRYPTION))) is KeyTransport.PKCS1V15
 
 
 def test_gcm_parameters_per_rfc_5084() -> None:
