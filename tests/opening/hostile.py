@@ -107,3 +107,13 @@ def invalid_originator_point(package: Path, certificate: Path) -> None:
     point = recipient.originator_point
     assert point is not None
     _replace_once(package, point, point[:-1] + bytes([point[-1] ^ 0x01]))
+
+
+def oaep_sha384(package: Path, certificate: Path) -> None:
+    """Make *certificate*'s RSA OAEP-SHA256 recipient name OAEP with SHA-384 (valid; bidcrypt refuses it)."""
+    recipient = recipient_of(package, certificate)
+    sha256 = core.ObjectIdentifier("2.16.840.1.101.3.4.2.1").dump()
+    sha384 = core.ObjectIdentifier("2.16.840.1.101.3.4.2.2").dump()
+    where = package.read_bytes().find(recipient.encrypted_key)
+    for _ in range(2):  # the digest, then MGF1's digest (the last two before the wrapped key)
+        _replace_once(package, sha256, sha384, before=where)
