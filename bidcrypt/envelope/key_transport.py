@@ -27,18 +27,22 @@ from bidcrypt.i18n import pick
 
 #: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
 _OAEP_HASHES = {KeyTransport.OAEP_SHA256: alg.SHA256, KeyTransport.OAEP_SHA1: alg.SHA1}
-_OAEP_PARAMETERS = {
-    KeyTransport.OAEP_SHA1: algos.RSAESOAEPParams.load(b"\x30\x00"),  # every field at its default
-    KeyTransport.OAEP_SHA256: algos.RSAESOAEPParams(
+
+
+def _oaep_parameters(transport: KeyTransport) -> algos.RSAESOAEPParams:
+    """RSAES-OAEP-params, made afresh (asn1crypto values are mutable)."""
+    if transport is KeyTransport.OAEP_SHA1:
+        return algos.RSAESOAEPParams.load(b"\x30\x00")  # every field at its default
+    sha = _OAEP_HASHES[transport]
+    return algos.RSAESOAEPParams(
         {
-            "hash_algorithm": {"algorithm": alg.SHA256, "parameters": None},
+            "hash_algorithm": {"algorithm": sha, "parameters": None},
             "mask_gen_algorithm": {
                 "algorithm": alg.MGF1,
-                "parameters": {"algorithm": alg.SHA256, "parameters": None},
+                "parameters": {"algorithm": sha, "parameters": None},
             },
         }
-    ),
-}
+    )
 
 
 def encode_key_transport(transport: KeyTransport) -> bytes:
@@ -53,7 +57,7 @@ def encode_key_transport(transport: KeyTransport) -> bytes:
         value = cms.KeyEncryptionAlgorithm({"algorithm": alg.RSA_ENCRYPTION})
     else:
         value = cms.KeyEncryptionAlgorithm(
-            {"algorithm": alg.RSAES_OAEP, "parameters": _OAEP_PARAMETERS[transport]}
+            {"algorithm": alg.RSAES_OAEP, "parameters": _oaep_parameters(transport)}
         )
     return bytes(value.dump())
 
