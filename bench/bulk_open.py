@@ -109,8 +109,8 @@ def build_bids(directory: Path, count: int, size: int, cipher: str, documents: d
     from decimal import Decimal
 
     from bidcrypt.certs import load_certificate
-    from bidcrypt.envelope import ContentCipher
-    from bidcrypt.keys import KeyTransport, PinSource, open_key_source
+    from bidcrypt.envelope import ContentCipher, KeyTransport
+    from bidcrypt.keys import PinSource, open_key_source
     from bidcrypt.package import Summary, SummaryFile, pack
     from bidcrypt.seal import SealKind, choose_entry
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bidcrypt import certs, uscc
+from bidcrypt.envelope import probe_transports
 from bidcrypt.errors import (
     BidcryptError,
     CertificateMissingError,
@@ -230,7 +231,7 @@ def _check_certificate(
                 KeyNotFoundError(what=pick("private key", "私钥"), ref=f"{entry.source}:{entry.label}")
             )
         elif certs.Purpose.ENCRYPTION in certs.purposes(certificate):
-            transports = tuple(t.value for t in entry.probe_transports())
+            transports = tuple(t.value for t in probe_transports(entry))
     return CertificateCheck(entry.label, summary, valid, private_key, transports)
 
 

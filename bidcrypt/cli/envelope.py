@@ -19,16 +19,18 @@ from bidcrypt.cli.common import (
     trust_store,
 )
 from bidcrypt.envelope import (
+    DEFAULT_TRANSPORT,
     ContentCipher,
     EnvelopeBuilder,
     KeyTransport,
     Recipient,
     RecipientIdentifier,
     decrypt_file,
+    default_reason,
     read_header_file,
+    strongest_transport,
     summary_lines,
 )
-from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, default_reason, strongest_transport
 from bidcrypt.errors import KeyNotFoundError
 from bidcrypt.i18n import pick
 

@@ -19,10 +19,10 @@ from bidcrypt.cli.common import (
     trust_store,
 )
 from bidcrypt.cli.exit_codes import exit_code_for
-from bidcrypt.envelope import ContentCipher
+from bidcrypt.envelope import ContentCipher, KeyTransport
 from bidcrypt.errors import ReencryptionRequiredError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, Pkcs11Uri
+from bidcrypt.keys import KeyEntry, KeySource, Pkcs11Uri
 from bidcrypt.keys.uri import is_pkcs11_uri
 from bidcrypt.package import (
     UnpackReport,

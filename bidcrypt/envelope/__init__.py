@@ -24,7 +24,7 @@ ephemeral-static ECDH (RFC 5753). Envelopes are streamed both ways with
 bounded memory and interoperate with ``openssl cms``.
 """
 
-from bidcrypt.envelope.algorithms import CipherParameters, ContentCipher
+from bidcrypt.envelope.algorithms import CipherParameters, ContentCipher, KeyTransport
 from bidcrypt.envelope.builder import EncryptResult, EnvelopeBuilder
 from bidcrypt.envelope.header import (
     Attribute,
@@ -34,7 +34,6 @@ from bidcrypt.envelope.header import (
     read_header,
     read_header_file,
     read_recipients,
-    summary_lines,
 )
 from bidcrypt.envelope.opening import (
     ContentKey,
@@ -50,6 +49,7 @@ from bidcrypt.envelope.opening import (
     test_open,
     unwrap_content_key,
 )
+from bidcrypt.envelope.presentation import summary_lines
 from bidcrypt.envelope.recipients import (
     EnvelopeRecipient,
     Recipient,
@@ -65,9 +65,17 @@ from bidcrypt.envelope.reencrypt import (
     reencrypt,
 )
 from bidcrypt.envelope.refresh import PlaintextReader, reencrypt_fresh
-from bidcrypt.keys import KeyTransport
+from bidcrypt.envelope.transports import (
+    DEFAULT_TRANSPORT,
+    claimed_transports,
+    default_reason,
+    probe_transports,
+    strongest_transport,
+)
+from bidcrypt.envelope.unwrapping import entries_of
 
 __all__ = [
+    "DEFAULT_TRANSPORT",
     "Attribute",
     "CipherParameters",
     "ContentCipher",
@@ -90,18 +98,23 @@ __all__ = [
     "TestOpenResult",
     "authenticate_content",
     "candidates",
+    "claimed_transports",
     "decrypt_bytes",
     "decrypt_content",
     "decrypt_file",
+    "default_reason",
+    "entries_of",
     "interrupted_in_place",
     "key_identifiers",
     "matching_recipients",
+    "probe_transports",
     "read_header",
     "read_header_file",
     "read_recipients",
     "recover_in_place",
     "reencrypt",
     "reencrypt_fresh",
+    "strongest_transport",
     "summary_lines",
     "test_open",
     "unwrap_content_key",

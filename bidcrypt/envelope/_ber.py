@@ -1,4 +1,10 @@
-"""BER decoding for hostile input: trees of small elements in memory, and a reader for files.
+"""BER decoding for hostile input: the streaming frame of an envelope, and bounded elements in memory.
+
+What asn1crypto cannot do is here: walking an envelope of any size in a
+file (indefinite lengths, the content's segments, the trailer after them)
+without loading it, and reading each small element (recipient infos,
+algorithm identifiers, attributes) into memory within fixed budgets; the
+small elements are then decoded with asn1crypto (:mod:`~bidcrypt.envelope._asn1`).
 
 Everything here assumes the input is an attack. Lengths are checked
 against the enclosing element and the end of the file before anything is
@@ -12,13 +18,11 @@ tiny elements is refused after a bounded amount of work.
 
 BER, not only DER: definite and indefinite lengths, constructed strings and
 non-minimal length octets are all read. What BER itself forbids is refused:
-the high-tag-number form for tag numbers below 31, and INTEGERs not in
-their shortest form (X.690 8.1.2.2, 8.3.2).
+the high-tag-number form for tag numbers below 31 (X.690 8.1.2.2).
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from dataclasses import dataclass
@@ -41,10 +45,7 @@ _RUN_WINDOW = 1 << 16
 MAX_HEAD = 14
 
 UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0, 1, 2, 3
-INTEGER, BIT_STRING, OCTET_STRING, NULL, OID = 2, 3, 4, 5, 6
-UTF8_STRING, PRINTABLE_STRING, IA5_STRING, UTC_TIME, GENERALIZED_TIME = 12, 19, 22, 23, 24
-BMP_STRING = 30
-SEQUENCE, SET = 16, 17
+OCTET_STRING, SEQUENCE, SET = 4, 16, 17
 
 
 def malformed(en: str, zh: str) -> MalformedEnvelopeError:
@@ -157,11 +158,6 @@ class Node:
         """The whole encoding: identifier, length and content octets."""
         return self.data[self.start : self.end]
 
-    @property
-    def content(self) -> bytes:
-        """The content octets (for an indefinite encoding, without the end-of-contents)."""
-        return self.data[self.content_start : self.content_end]
-
     def is_(self, cls: int, number: int, constructed: bool | None = None) -> bool:
         """True for the tag ``cls``/``number`` (and the form, when given)."""
         return self.head.is_(cls, number, constructed)
@@ -215,79 +211,6 @@ def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int], e
             return Node(data, head, pos, content_start, at, child.end, tuple(children))
         children.append(child)
         at = child.end
-
-
-def octets(node: Node, depth: int = 0) -> bytes:
-    """The value of an OCTET STRING (or any string type), primitive or constructed."""
-    if not node.head.constructed:
-        return node.content
-    if depth > MAX_DEPTH:
-        raise malformed("nested too deeply", "嵌套过深")
-    parts = []
-    for child in node.children:
-        if not child.is_(UNIVERSAL, OCTET_STRING):
-            raise malformed("bad segment in a constructed string", "分段字符串中有错误的元素")
-        parts.append(octets(child, depth + 1))
-    return b"".join(parts)
-
-
-def expect(node: Node, cls: int, number: int, what: str, constructed: bool | None = None) -> Node:
-    """Return *node* when it has the tag, else raise naming *what*."""
-    if not node.is_(cls, number, constructed):
-        raise malformed(
-            f"{what}: unexpected {node.head.describe()}", f"{what}：意外的元素 {node.head.describe()}"
-        )
-    return node
-
-
-def decode_integer(node: Node) -> int:
-    """The value of a primitive INTEGER node."""
-    expect(node, UNIVERSAL, INTEGER, "INTEGER", constructed=False)
-    content = node.content
-    if not content:
-        raise malformed("empty INTEGER", "整数为空")
-    if len(content) > 1 and (content[0], content[1] & 0x80) in ((0x00, 0), (0xFF, 0x80)):
-        # X.690 8.3.2 (BER as well as DER): the first nine bits are never all zeros or all ones.
-        raise malformed("INTEGER not in its shortest form", "整数编码不是最短形式")
-    return int.from_bytes(content, "big", signed=True)
-
-
-def decode_oid(node: Node) -> str:
-    """The dotted form of a primitive OBJECT IDENTIFIER node."""
-    expect(node, UNIVERSAL, OID, "OBJECT IDENTIFIER", constructed=False)
-    return oid_from_content(node.content)
-
-
-@functools.lru_cache(maxsize=1024)
-def oid_from_content(content: bytes) -> str:
-    """The dotted form of OBJECT IDENTIFIER content octets."""
-    if not content or content[-1] & 0x80:
-        raise malformed("bad object identifier", "对象标识符错误")
-    arcs: list[int] = []
-    value = 0
-    fresh = True
-    for octet in content:
-        if fresh and octet == 0x80:
-            raise malformed("bad object identifier", "对象标识符错误")
-        value = (value << 7) | (octet & 0x7F)
-        fresh = not octet & 0x80
-        if fresh:
-            if value.bit_length() > 128:
-                raise malformed("object identifier arc too large", "对象标识符过大")
-            arcs.append(value)
-            value = 0
-    first = arcs[0]
-    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
-    return ".".join(str(arc) for arc in [*head, *arcs[1:]])
-
-
-def decode_null_or_absent(nodes: tuple[Node, ...], what: str) -> None:
-    """Accept absent parameters or one NULL; anything else is malformed."""
-    if not nodes:
-        return
-    if len(nodes) == 1 and nodes[0].is_(UNIVERSAL, NULL, constructed=False) and not nodes[0].content:
-        return
-    raise malformed(f"unexpected parameters for {what}", f"{what} 的参数错误")
 
 
 # --- streams ---------------------------------------------------------------------------

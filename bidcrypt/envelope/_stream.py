@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from asn1crypto import cms
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
 
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
@@ -75,11 +77,9 @@ def enveloped_data_version(recipient_infos: bytes, extras: bool) -> int:
     (Versions 3 and 4, for password/other recipients and other certificate
     formats in originatorInfo, are never written by bidcrypt.)
     """
-    node = ber.parse(recipient_infos, "recipient infos")
-    simple = all(
-        child.is_(ber.UNIVERSAL, ber.SEQUENCE) and ber.decode_integer(child.children[0]) == 0
-        for child in node.children
-    )
+    with _asn1.parsing("recipient infos"):  # lazily: a kept recipient of another kind is not looked into
+        infos = cms.RecipientInfos.load(recipient_infos, strict=True)
+        simple = all(info.name == "ktri" and int(info.chosen["version"]) == 0 for info in infos)
     return 0 if simple and not extras else 2
 
 

@@ -11,13 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from asn1crypto import algos, cms, core
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding
 
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import _ber as ber
-from bidcrypt.envelope import _der as der
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.keys import KeyTransport
+from bidcrypt.i18n import pick
+from bidcrypt.keys import rsa_padding
 
 # --- object identifiers ----------------------------------------------------------------
 
@@ -125,7 +127,10 @@ class ContentCipher(Enum):
         for cipher, known in _CIPHER_OIDS.items():
             if known == oid:
                 return cipher
-        raise UnsupportedAlgorithmError(algorithm=name_of(oid))
+        supported = ", ".join(cipher.value for cipher in cls)
+        raise UnsupportedAlgorithmError(
+            pick(f"supported: {supported}", f"支持：{supported}"), algorithm=name_of(oid)
+        )
 
 
 _CIPHER_OIDS = {
@@ -137,6 +142,20 @@ _CIPHER_OIDS = {
     ContentCipher.AES_256_GCM: "2.16.840.1.101.3.4.1.46",
 }
 NAMES.update({oid: cipher.value for cipher, oid in _CIPHER_OIDS.items()})
+
+
+def misplaced(cipher: ContentCipher) -> str:
+    """Why *cipher* is refused in the other content type than its own (RFC 5083, RFC 5084)."""
+    if cipher.is_aead:
+        return pick(
+            "RFC 5084 puts AES-GCM in AuthEnvelopedData (RFC 5083): EnvelopedData has no place for its tag",
+            "RFC 5084 规定 AES-GCM 只能用于 AuthEnvelopedData（RFC 5083）：EnvelopedData 中没有认证标签",
+        )
+    return pick(
+        "AuthEnvelopedData needs an authenticated cipher (AES-GCM, RFC 5083); AES-CBC goes in EnvelopedData",
+        "AuthEnvelopedData 需要认证加密算法（AES-GCM，RFC 5083）；AES-CBC 只能用于 EnvelopedData",
+    )
+
 
 #: GCM nonce length bidcrypt writes (RFC 5084 recommends 12 octets) and the accepted range.
 GCM_NONCE_LENGTH = 12
@@ -158,32 +177,32 @@ class CipherParameters:
     tag_length: int = 0
 
     def encode(self) -> bytes:
-        """The ContentEncryptionAlgorithmIdentifier."""
+        """The DER ContentEncryptionAlgorithmIdentifier."""
+        parameters: core.Asn1Value
         if self.cipher.is_aead:
-            parameters = der.sequence(der.octet_string(self.iv), der.integer(self.tag_length))
+            parameters = _asn1.GcmParameters({"aes_nonce": self.iv, "aes_icvlen": self.tag_length})
         else:
-            parameters = der.octet_string(self.iv)
-        return der.algorithm(self.cipher.oid, parameters)
+            parameters = core.OctetString(self.iv)
+        value = algos.EncryptionAlgorithm({"algorithm": self.cipher.oid, "parameters": parameters})
+        return bytes(value.dump())
 
     @classmethod
-    def parse(cls, node: ber.Node) -> CipherParameters:
-        """Decode a ContentEncryptionAlgorithmIdentifier."""
-        algorithm, parameters = split_algorithm(node, "content encryption algorithm")
-        cipher = ContentCipher.from_oid(algorithm)
+    def parse(cls, encoded: bytes) -> CipherParameters:
+        """Decode a ContentEncryptionAlgorithmIdentifier (DER or BER)."""
+        what = "content encryption algorithm"
+        value = _asn1.load(algos.EncryptionAlgorithm, encoded, what)
+        cipher = ContentCipher.from_oid(value["algorithm"].dotted)
+        parameters = value["parameters"]
+        if isinstance(parameters, core.Void):
+            raise ber.malformed(f"missing {cipher.value} parameters", f"缺少 {cipher.value} 参数")
         if cipher.is_aead:
-            if len(parameters) != 1:
-                raise ber.malformed("missing GCM parameters", "缺少 GCM 参数")
-            fields = ber.expect(parameters[0], ber.UNIVERSAL, ber.SEQUENCE, "GCM parameters").children
-            if not 1 <= len(fields) <= 2:
-                raise ber.malformed("bad GCM parameters", "GCM 参数错误")
-            nonce = ber.octets(ber.expect(fields[0], ber.UNIVERSAL, ber.OCTET_STRING, "GCM nonce"))
-            tag_length = ber.decode_integer(fields[1]) if len(fields) == 2 else 12
+            gcm = _asn1.load(_asn1.GcmParameters, parameters.dump(), "GCM parameters")
+            nonce, tag_length = bytes(gcm["aes_nonce"].native), int(gcm["aes_icvlen"].native)
             if len(nonce) not in GCM_NONCE_RANGE or tag_length not in GCM_TAG_LENGTHS:
                 raise ber.malformed("bad GCM nonce or tag length", "GCM 随机数或标签长度错误")
             return cls(cipher, nonce, tag_length)
-        if len(parameters) != 1:
-            raise ber.malformed("missing CBC IV", "缺少 CBC 初始向量")
-        iv = ber.octets(ber.expect(parameters[0], ber.UNIVERSAL, ber.OCTET_STRING, "CBC IV"))
+        with _asn1.parsing("CBC IV"):
+            iv = bytes(core.OctetString.load(parameters.dump(), strict=True).native)
         if len(iv) != CBC_IV_LENGTH:
             raise ber.malformed("bad CBC IV length", "CBC 初始向量长度错误")
         return cls(cipher, iv)
@@ -195,95 +214,39 @@ class CipherParameters:
         return self.cipher.value
 
 
-def split_algorithm(node: ber.Node, what: str) -> tuple[str, tuple[ber.Node, ...]]:
-    """An AlgorithmIdentifier as (dotted OID, parameter nodes: none or one)."""
-    ber.expect(node, ber.UNIVERSAL, ber.SEQUENCE, what, constructed=True)
-    if not 1 <= len(node.children) <= 2:
-        raise ber.malformed(f"bad {what}", f"{what} 格式错误")
-    return ber.decode_oid(node.children[0]), node.children[1:]
-
-
 # --- RSA key transport (RFC 8017, RFC 4055) ------------------------------------------------
 
-_OAEP_HASHES = {KeyTransport.OAEP_SHA256: SHA256, KeyTransport.OAEP_SHA1: SHA1}
+
+class KeyTransport(Enum):
+    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+
+    OAEP_SHA256 = "oaep"
+    OAEP_SHA1 = "oaep-sha1"
+    PKCS1V15 = "pkcs1v15"
+
+    @property
+    def scheme(self) -> str:
+        """The key sources' name of the RSA decryption scheme (see :data:`bidcrypt.keys.RSA_SCHEMES`)."""
+        return _SCHEMES[self]
+
+    @classmethod
+    def of_scheme(cls, scheme: str) -> KeyTransport | None:
+        """The key transport of a key source's RSA decryption scheme, or None."""
+        for transport, known in _SCHEMES.items():
+            if known == scheme:
+                return transport
+        return None
+
+    def padding(self) -> padding.AsymmetricPadding:
+        """The matching padding object of ``cryptography``."""
+        return rsa_padding(self.scheme)
 
 
-def encode_key_transport(transport: KeyTransport) -> bytes:
-    """The KeyEncryptionAlgorithmIdentifier of an RSA key transport.
-
-    PKCS#1 v1.5 is rsaEncryption with NULL parameters. OAEP-SHA1 is
-    id-RSAES-OAEP with every field at its default (an empty SEQUENCE);
-    OAEP-SHA256 names SHA-256 for the hash and for MGF1, the label empty.
-    """
-    if transport is KeyTransport.PKCS1V15:
-        return der.algorithm(RSA_ENCRYPTION, der.null())
-    if transport is KeyTransport.OAEP_SHA1:
-        return der.algorithm(RSAES_OAEP, der.sequence())
-    sha256 = der.algorithm(SHA256)
-    return der.algorithm(
-        RSAES_OAEP,
-        der.sequence(der.context(0, sha256), der.context(1, der.algorithm(MGF1, sha256))),
-    )
-
-
-def parse_key_transport(node: ber.Node) -> KeyTransport:
-    """The RSA key transport named by a KeyEncryptionAlgorithmIdentifier.
-
-    Strict: OAEP parameters must be present and name the same hash for the
-    digest and MGF1 (SHA-1 or SHA-256) with an empty label; nothing falls
-    back to PKCS#1 v1.5.
-    """
-    algorithm, parameters = split_algorithm(node, "key encryption algorithm")
-    if algorithm == RSA_ENCRYPTION:
-        ber.decode_null_or_absent(parameters, "rsaEncryption")
-        return KeyTransport.PKCS1V15
-    if algorithm != RSAES_OAEP:
-        raise UnsupportedAlgorithmError(algorithm=name_of(algorithm))
-    if len(parameters) != 1:
-        raise ber.malformed("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数")
-    fields = ber.expect(parameters[0], ber.UNIVERSAL, ber.SEQUENCE, "RSAES-OAEP parameters").children
-    hash_oid, mgf_hash_oid, label = SHA1, SHA1, b""
-    last = -1
-    for field_node in fields:
-        number = field_node.head.number
-        if (
-            field_node.head.cls != ber.CONTEXT
-            or not field_node.head.constructed
-            or number <= last
-            or number > 2
-        ):
-            raise ber.malformed("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误")
-        last = number
-        if len(field_node.children) != 1:
-            raise ber.malformed("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误")
-        inner = field_node.children[0]
-        if number == 0:
-            hash_oid = _hash_algorithm(inner)
-        elif number == 1:
-            mgf, mgf_parameters = split_algorithm(inner, "mask generation function")
-            if mgf != MGF1:
-                raise UnsupportedAlgorithmError(algorithm=name_of(mgf))
-            if len(mgf_parameters) != 1:
-                raise ber.malformed("MGF1 hash missing", "缺少 MGF1 哈希算法")
-            mgf_hash_oid = _hash_algorithm(mgf_parameters[0])
-        else:
-            source, source_parameters = split_algorithm(inner, "OAEP label source")
-            if source != P_SPECIFIED or len(source_parameters) != 1:
-                raise UnsupportedAlgorithmError(algorithm=name_of(source))
-            label = ber.octets(
-                ber.expect(source_parameters[0], ber.UNIVERSAL, ber.OCTET_STRING, "OAEP label")
-            )
-    for transport, oid in _OAEP_HASHES.items():
-        if hash_oid == oid and mgf_hash_oid == oid and not label:
-            return transport
-    described = f"RSAES-OAEP ({name_of(hash_oid)}, MGF1 {name_of(mgf_hash_oid)}{', label' if label else ''})"
-    raise UnsupportedAlgorithmError(algorithm=described)
-
-
-def _hash_algorithm(node: ber.Node) -> str:
-    algorithm, parameters = split_algorithm(node, "hash algorithm")
-    ber.decode_null_or_absent(parameters, name_of(algorithm))
-    return algorithm
+_SCHEMES = {
+    KeyTransport.OAEP_SHA256: "oaep-sha256",
+    KeyTransport.OAEP_SHA1: "oaep-sha1",
+    KeyTransport.PKCS1V15: "pkcs1v15",
+}
 
 
 def describe_key_transport(transport: KeyTransport) -> str:
@@ -379,10 +342,18 @@ def key_wrap_for(key_size: int) -> str:
     raise ValueError(f"no AES key wrap for a {key_size}-byte key")
 
 
+def key_wrap_algorithm(oid: str) -> bytes:
+    """The DER AlgorithmIdentifier of an AES key wrap (parameters absent, RFC 3565 section 2.3.2)."""
+    return bytes(cms.KeyEncryptionAlgorithm({"algorithm": oid}).dump())
+
+
 def ecc_cms_shared_info(key_wrap: bytes, ukm: bytes | None, kek_length: int) -> bytes:
     """The DER ECC-CMS-SharedInfo fed to the X9.63 KDF (RFC 5753 section 7.2)."""
-    return der.sequence(
-        key_wrap,
-        der.context(0, der.octet_string(ukm)) if ukm is not None else b"",
-        der.context(2, der.octet_string((kek_length * 8).to_bytes(4, "big"))),
+    value = _asn1.EccCmsSharedInfo(
+        {
+            "key_info": cms.KeyEncryptionAlgorithm.load(key_wrap),
+            "entity_u_info": ukm,
+            "supp_pub_info": (kek_length * 8).to_bytes(4, "big"),
+        }
     )
+    return bytes(value.dump())

@@ -28,11 +28,11 @@ from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, EnvelopePlan, write_envelope
+from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import Attribute
 from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, input_error, open_input
-from bidcrypt.keys import KeyTransport
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore

@@ -18,12 +18,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from asn1crypto import core
+
+from bidcrypt.envelope import _asn1, presentation
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._segments import iter_segments
-from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
-from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
+from bidcrypt.envelope.identifiers import EnvelopeRecipient
+from bidcrypt.envelope.recipients import parse_recipient_infos
+from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.files import PathArg, input_error
 from bidcrypt.i18n import pick
 
@@ -46,41 +50,17 @@ class Attribute:
 
     def value_texts(self) -> list[str]:
         """Each value in readable form (strings, OIDs, times, integers; else hex)."""
-        return [_value_text(value) for value in self.values]
+        return [presentation.value_text(value) for value in self.values]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
-        return {"oid": self.oid, "name": self.name, "values": self.value_texts()}
+        return presentation.attribute_dict(self)
 
     def encode(self) -> bytes:
         """The DER Attribute."""
         from bidcrypt.envelope import _der as der
 
         return der.sequence(der.oid(self.oid), der.set_of(self.values))
-
-
-def _value_text(value: bytes) -> str:
-    try:
-        node = ber.parse(value, "attribute value")
-        if node.is_(ber.UNIVERSAL, ber.OID):
-            return alg.name_of(ber.decode_oid(node))
-        if node.head.cls == ber.UNIVERSAL and node.head.number in (
-            ber.UTF8_STRING,
-            ber.PRINTABLE_STRING,
-            ber.IA5_STRING,
-        ):
-            return ber.octets(node).decode("utf-8")
-        if node.is_(ber.UNIVERSAL, ber.BMP_STRING):
-            return ber.octets(node).decode("utf-16-be")
-        if node.is_(ber.UNIVERSAL, ber.UTC_TIME) or node.is_(ber.UNIVERSAL, ber.GENERALIZED_TIME):
-            return ber.octets(node).decode("ascii")
-        if node.is_(ber.UNIVERSAL, ber.INTEGER):
-            return str(ber.decode_integer(node))
-        if node.is_(ber.UNIVERSAL, ber.OCTET_STRING):
-            return ber.octets(node).hex()
-    except (MalformedEnvelopeError, UnicodeDecodeError):
-        pass
-    return value.hex()
 
 
 @dataclass(frozen=True)
@@ -148,28 +128,8 @@ class EnvelopeHeader:
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """What ``bidcrypt envelope inspect --json`` prints."""
-        return {
-            "content_type": alg.name_of(self.content_type),
-            "content_type_oid": self.content_type,
-            "version": self.version,
-            "encoding": "BER (indefinite length)" if self.indefinite else "DER (definite length)",
-            "cipher": self.cipher.cipher.value,
-            "cipher_oid": self.cipher.cipher.oid,
-            "iv_length": len(self.cipher.iv),
-            "tag_length": self.cipher.tag_length or None,
-            "authenticated": self.is_authenticated,
-            "inner_content_type": alg.name_of(self.inner_content_type),
-            "recipients": [recipient.to_dict() for recipient in self.recipients],
-            "authenticated_attributes": [a.to_dict() for a in self.authenticated_attributes],
-            "unauthenticated_attributes": [a.to_dict() for a in self.unauthenticated_attributes],
-            "sizes": {
-                "envelope": self.size,
-                "encrypted_content": self.content.length,
-                "segments": self.content.segments,
-                "overhead": self.size - self.content.length,
-            },
-        }
+        """What ``bidcrypt envelope inspect --json`` prints (see :mod:`~bidcrypt.envelope.presentation`)."""
+        return presentation.header_dict(self)
 
 
 @dataclass(frozen=True)
@@ -261,7 +221,7 @@ class _Parser:
             raise ber.malformed("not a CMS (PKCS #7) file", "不是 CMS（PKCS #7）格式的文件")
         r.seek(0)
         info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
-        content_type = ber.decode_oid(r.read_element("content type", info_end))
+        content_type = _oid(r.read_element("content type", info_end))
         if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
             raise ber.malformed(
                 f"not an encrypted envelope: the file holds {alg.name_of(content_type)}",
@@ -269,7 +229,7 @@ class _Parser:
             )
         explicit, explicit_start, explicit_end = self._open(info_end, ber.CONTEXT, 0, "content")
         body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
-        version = ber.decode_integer(r.read_element("version", body_end))
+        version = int(_asn1.load(core.Integer, r.read_element("version", body_end).raw, "version").native)
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
         if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
             raise ber.malformed(f"unknown version {version}", f"未知的版本号 {version}")
@@ -285,14 +245,11 @@ class _Parser:
 
         eci_start = r.pos
         eci, eci_content, eci_end = self._open(body_end, ber.UNIVERSAL, ber.SEQUENCE, "EncryptedContentInfo")
-        inner_type = ber.decode_oid(r.read_element("content type", eci_end))
-        cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end))
+        inner_type = _oid(r.read_element("content type", eci_end))
+        cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end).raw)
         if cipher.cipher.is_aead != authenticated:
             raise UnsupportedAlgorithmError(
-                pick(
-                    "AES-GCM belongs in AuthEnvelopedData, AES-CBC in EnvelopedData",
-                    "AES-GCM 只能用于 AuthEnvelopedData，AES-CBC 只能用于 EnvelopedData",
-                ),
+                alg.misplaced(cipher.cipher),
                 algorithm=f"{cipher.cipher.value} in {alg.name_of(content_type)}",
             )
         if front_only:
@@ -321,7 +278,7 @@ class _Parser:
                 auth_attrs = _attributes(node)
                 aad = b"\x31" + node.raw[1:]
             mac_node = r.read_element("mac", body_end)
-            mac = ber.octets(ber.expect(mac_node, ber.UNIVERSAL, ber.OCTET_STRING, "mac"))
+            mac = bytes(_asn1.load(core.OctetString, mac_node.raw, "mac").native)
             if len(mac) != cipher.tag_length:
                 raise ber.malformed("the GCM tag has the wrong length", "GCM 认证标签长度错误")
             unauth_start = r.pos
@@ -406,7 +363,7 @@ def _check_authenticated_attributes(
             "(RFC 5083 section 2.1)",
             "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
         )
-    if content_types and content_types[0].values != (_oid_der(inner_type),):
+    if content_types and content_types[0].values != (bytes(core.ObjectIdentifier(inner_type).dump()),):
         raise ber.malformed(
             "the content-type attribute does not match the content", "内容类型属性与加密内容不一致"
         )
@@ -418,68 +375,20 @@ def _walk(node: ber.Node) -> Iterator[ber.Node]:
         yield from _walk(child)
 
 
-def _oid_der(dotted: str) -> bytes:
-    from bidcrypt.envelope import _der as der
-
-    return der.oid(dotted)
+def _oid(node: ber.Node) -> str:
+    return str(_asn1.load(core.ObjectIdentifier, node.raw, "object identifier").dotted)
 
 
 def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
     found = []
     for child in node.children:
-        ber.expect(child, ber.UNIVERSAL, ber.SEQUENCE, "attribute", constructed=True)
-        if len(child.children) != 2:
+        if not child.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True) or len(child.children) != 2:
             raise ber.malformed("bad attribute", "属性格式错误")
-        oid = ber.decode_oid(child.children[0])
-        values = ber.expect(child.children[1], ber.UNIVERSAL, ber.SET, "attribute values", constructed=True)
+        oid = _oid(child.children[0])
+        values = child.children[1]
+        if not values.is_(ber.UNIVERSAL, ber.SET, constructed=True):
+            raise ber.malformed("bad attribute values", "属性值格式错误")
         if not values.children:
             raise ber.malformed("attribute without a value", "属性没有值")
         found.append(Attribute(oid, tuple(value.raw for value in values.children)))
     return tuple(found)
-
-
-def summary_lines(header: EnvelopeHeader) -> list[str]:
-    """The human-readable report of ``bidcrypt envelope inspect``."""
-    data = header.to_dict()
-    lines = [
-        f"{pick('content type', '内容类型')}: {data['content_type']} ({header.content_type})",
-        f"{pick('encoding', '编码')}: {data['encoding']}",
-        f"{pick('cipher', '加密算法')}: {header.cipher.describe()}",
-        f"{pick('integrity', '完整性')}: "
-        + (
-            pick(
-                "authenticated (the GCM tag covers the content and the authenticated attributes)",
-                "已认证（GCM 认证标签覆盖加密内容和认证属性）",
-            )
-            if header.is_authenticated
-            else pick(
-                "none: AES-CBC does not detect a changed ciphertext byte (only the padding is checked)",
-                "无：AES-CBC 无法发现被改动的密文（只校验填充）",
-            )
-        ),
-        f"{pick('encrypted content type', '加密内容类型')}: {data['inner_content_type']}",
-        f"{pick('recipients', '接收者')}: {len(header.recipients)}",
-    ]
-    for recipient in header.recipients:
-        rid = recipient.rid.describe() if recipient.rid else "-"
-        line = f"  [{recipient.index + 1}] {recipient.kind.value}, {recipient.algorithm_name}, {rid}"
-        if recipient.problem:
-            line += f" ({pick('unsupported', '不支持')}: {recipient.problem})"
-        lines.append(line)
-    for title, attributes in (
-        (pick("authenticated attributes", "认证属性"), header.authenticated_attributes),
-        (pick("unauthenticated attributes", "未认证属性"), header.unauthenticated_attributes),
-    ):
-        if attributes:
-            lines.append(f"{title}:")
-            lines.extend(f"  {a.name}: {', '.join(a.value_texts())}" for a in attributes)
-    sizes = data["sizes"]
-    lines.append(
-        pick(
-            f"size: {sizes['envelope']} bytes, encrypted content {sizes['encrypted_content']} bytes "
-            f"in {sizes['segments']} segment(s)",
-            f"大小：{sizes['envelope']} 字节，加密内容 {sizes['encrypted_content']} 字节，"
-            f"共 {sizes['segments']} 段",
-        )
-    )
-    return lines

@@ -26,13 +26,13 @@ from cryptography import x509
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, decrypt_into
+from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import EnvelopeHeader, read_header
-from bidcrypt.envelope.recipients import EnvelopeRecipient
+from bidcrypt.envelope.identifiers import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyTransport
 
 __all__ = [
     "PREFIX_LENGTH",

@@ -19,8 +19,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
+from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeySource, KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource
 
 #: The key transport when the recipient's UKey cannot be asked: every UKey decrypts it.
 DEFAULT_TRANSPORT = KeyTransport.PKCS1V15
@@ -32,6 +33,21 @@ def default_reason() -> str:
         "the UKey could not be asked; PKCS#1 v1.5 is what every UKey decrypts",
         "无法询问 U-KEY，使用所有 U-KEY 都支持的 PKCS#1 v1.5",
     )
+
+
+def _transports(schemes: tuple[str, ...]) -> tuple[KeyTransport, ...]:
+    found = (KeyTransport.of_scheme(scheme) for scheme in schemes)
+    return tuple(transport for transport in found if transport is not None)
+
+
+def claimed_transports(entry: KeyEntry) -> tuple[KeyTransport, ...]:
+    """The key transports *entry*'s source says it can undo (its mechanism list), strongest first."""
+    return _transports(entry.claimed_rsa_schemes())
+
+
+def probe_transports(entry: KeyEntry) -> tuple[KeyTransport, ...]:
+    """The key transports *entry*'s key really undoes (a trial decryption of each it claims)."""
+    return _transports(entry.probe_rsa_schemes())
 
 
 def strongest_transport(
@@ -47,7 +63,7 @@ def strongest_transport(
         return None
     for entry in key_source.entries():
         if certs.same_public_key(entry.certificate, certificate):
-            working = entry.probe_transports()
+            working = probe_transports(entry)
             if working:
                 return working[0], pick(
                     f"the strongest {entry.source} decrypts", f"{entry.source} 支持的最强方式"

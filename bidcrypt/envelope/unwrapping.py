@@ -39,8 +39,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from bidcrypt import certs
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
+from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart
-from bidcrypt.envelope.recipients import EnvelopeRecipient, RecipientId, RecipientKind, _kek
+from bidcrypt.envelope.identifiers import EnvelopeRecipient, RecipientId, RecipientKind
+from bidcrypt.envelope.key_agreement import derive_kek
 from bidcrypt.errors import (
     EnvelopeError,
     KeyNotFoundError,
@@ -50,7 +52,7 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource
 
 Keys = KeySource | KeyEntry | Sequence[KeyEntry]
 """What can open an envelope: a key source, one of its entries, or a list of entries."""
@@ -216,7 +218,9 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
     (token removed, PIN) pass as they come.
     """
     if recipient.problem:
-        raise UnsupportedAlgorithmError(recipient.problem, algorithm=recipient.algorithm_name)
+        raise UnsupportedAlgorithmError(
+            recipient.problem, algorithm=recipient.problem_algorithm or recipient.algorithm_name
+        )
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         return _transport_unwrap(recipient, entry, cipher)
     if not compatible(recipient, entry.certificate):
@@ -250,7 +254,7 @@ def _transport_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg
         raise WrongKeyError()
     ciphertext = recipient.encrypted_key.rjust((public_key.key_size + 7) // 8, b"\0")
     try:
-        content_key = entry.rsa_decrypt(ciphertext, transport)
+        content_key = entry.rsa_decrypt(ciphertext, transport.scheme)
     except WrongKeyError:
         if implicit:
             return substitute
@@ -278,7 +282,7 @@ def _agree_and_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry) -> bytes:
     scheme = alg.KEY_AGREEMENT_SCHEMES[recipient.algorithm]
     shared = entry.ecdh(peer)
     size = alg.KEY_WRAPS[recipient.key_wrap_oid]
-    kek = _kek(scheme, shared, recipient.key_wrap, recipient.ukm, size)
+    kek = derive_kek(scheme, shared, recipient.key_wrap, recipient.ukm, size)
     try:
         return keywrap.aes_key_unwrap(kek, recipient.encrypted_key)
     except (keywrap.InvalidUnwrap, ValueError) as exc:

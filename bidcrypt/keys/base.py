@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
-from enum import Enum
 from types import TracebackType
 
 from cryptography import x509
@@ -20,22 +19,26 @@ from bidcrypt import certs
 from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
 from bidcrypt.i18n import pick
 
+#: The RSA decryption schemes a key entry can be asked for, strongest first: RSAES-OAEP with one
+#: hash for the digest and MGF1 and an empty label, and RSAES-PKCS1-v1_5. Plain names: which
+#: scheme an envelope uses is the envelope layer's choice (its ``KeyTransport``).
+RSA_SCHEMES = ("oaep-sha256", "oaep-sha1", "pkcs1v15")
+PKCS1V15 = "pkcs1v15"
 
-class KeyTransport(Enum):
-    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+_OAEP_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "oaep-sha256": hashes.SHA256,
+    "oaep-sha1": hashes.SHA1,
+}
 
-    OAEP_SHA256 = "oaep"
-    OAEP_SHA1 = "oaep-sha1"
-    PKCS1V15 = "pkcs1v15"
 
-    def padding(self) -> padding.AsymmetricPadding:
-        """The matching padding object of ``cryptography``."""
-        if self is KeyTransport.PKCS1V15:
-            return padding.PKCS1v15()
-        algorithm: hashes.HashAlgorithm = (
-            hashes.SHA256() if self is KeyTransport.OAEP_SHA256 else hashes.SHA1()  # noqa: S303
-        )
-        return padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
+def rsa_padding(scheme: str) -> padding.AsymmetricPadding:
+    """The ``cryptography`` padding object of the RSA decryption scheme *scheme* (see :data:`RSA_SCHEMES`)."""
+    if scheme == PKCS1V15:
+        return padding.PKCS1v15()
+    if scheme not in _OAEP_HASHES:
+        raise ValueError(f"unknown RSA decryption scheme {scheme}")
+    algorithm = _OAEP_HASHES[scheme]()
+    return padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
 
 
 #: Hash names accepted by :meth:`KeyEntry.sign`.
@@ -60,8 +63,8 @@ class KeyEntry(ABC):
         """True when the private key of this certificate is on the source."""
 
     @abstractmethod
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
-        """Unwrap an RSA-encrypted key with the private key."""
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
+        """Unwrap an RSA-encrypted key with the private key by *scheme* (one of :data:`RSA_SCHEMES`)."""
 
     @abstractmethod
     def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
@@ -72,24 +75,24 @@ class KeyEntry(ABC):
         """Sign *data*: PKCS#1 v1.5 for RSA, a DER ECDSA-Sig-Value for EC."""
 
     @abstractmethod
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        """The key transports the source says it can undo (from its mechanism list), strongest first."""
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        """The RSA decryption schemes the source says it can do (from its mechanism list), strongest first."""
 
-    def probe_transports(self) -> tuple[KeyTransport, ...]:
-        """The key transports this key really undoes, found by a trial decryption of each.
+    def probe_rsa_schemes(self) -> tuple[str, ...]:
+        """The RSA decryption schemes this key really does, found by a trial decryption of each.
 
-        Costs one private-key operation per transport the source claims.
+        Costs one private-key operation per scheme the source claims.
         """
         public_key = self.certificate.public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
             return ()
         working = []
-        for transport in self.claimed_transports():
+        for scheme in self.claimed_rsa_schemes():
             probe = os.urandom(32)
             try:
-                wrapped = public_key.encrypt(probe, transport.padding())
-                if self.rsa_decrypt(wrapped, transport) == probe:
-                    working.append(transport)
+                wrapped = public_key.encrypt(probe, rsa_padding(scheme))
+                if self.rsa_decrypt(wrapped, scheme) == probe:
+                    working.append(scheme)
             except (MechanismUnsupportedError, WrongKeyError, TokenError, ValueError):
                 continue
         return tuple(working)

@@ -43,7 +43,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.keys import pkcs11_login as login
-from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys.base import PKCS1V15, KeyEntry, KeySource
 from bidcrypt.keys.pin import PinSource
 from bidcrypt.keys.pkcs11_login import PinState, TokenInfo, load_module
 from bidcrypt.keys.uri import Pkcs11Uri
@@ -63,8 +63,8 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha512": hashes.SHA512,
 }
 _OAEP_PARAMETERS = {
-    KeyTransport.OAEP_SHA1: (Mechanism.SHA_1, MGF.SHA1, None),
-    KeyTransport.OAEP_SHA256: (Mechanism.SHA256, MGF.SHA256, None),
+    "oaep-sha1": (Mechanism.SHA_1, MGF.SHA1, None),
+    "oaep-sha256": (Mechanism.SHA256, MGF.SHA256, None),
 }
 
 
@@ -343,15 +343,17 @@ class Pkcs11Entry(KeyEntry):
             self._looked_up = True
         return self._key is not None
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         """Unwrap with ``CKM_RSA_PKCS`` or ``CKM_RSA_PKCS_OAEP`` on the token."""
         key = self._key_for("decrypt", "CKA_DECRYPT", "decryption", "解密")
         pin = self._operation_pin(key)
-        if transport is KeyTransport.PKCS1V15:
+        if scheme == PKCS1V15:
             return bytes(
                 self._token.unwrap(lambda: key.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS, **pin))
             )
-        parameters = _OAEP_PARAMETERS[transport]
+        parameters = _OAEP_PARAMETERS.get(scheme)
+        if parameters is None:
+            raise MechanismUnsupportedError(source=self.source, operation=f"RSA decryption ({scheme})")
         return bytes(
             self._token.unwrap(
                 lambda: key.decrypt(
@@ -398,16 +400,16 @@ class Pkcs11Entry(KeyEntry):
         raw = bytes(self._token.run(lambda: key.sign(value, mechanism=Mechanism.ECDSA, **pin)))
         return bytes(encode_ecdsa_signature(raw))
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
         """From the slot's mechanism list: OAEP (both hashes) and/or PKCS#1 v1.5."""
         if not isinstance(self.certificate.public_key(), rsa.RSAPublicKey):
             return ()
         mechanisms = self._token.mechanisms()
-        claimed: list[KeyTransport] = []
+        claimed: list[str] = []
         if Mechanism.RSA_PKCS_OAEP in mechanisms:
-            claimed += [KeyTransport.OAEP_SHA256, KeyTransport.OAEP_SHA1]
+            claimed += ["oaep-sha256", "oaep-sha1"]
         if Mechanism.RSA_PKCS in mechanisms:
-            claimed.append(KeyTransport.PKCS1V15)
+            claimed.append(PKCS1V15)
         return tuple(claimed)
 
 

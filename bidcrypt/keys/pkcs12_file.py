@@ -17,7 +17,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PKCS12, PathArg, as_path, read_input
 from bidcrypt.i18n import pick
-from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys.base import RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import PinSource
 
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
@@ -85,12 +85,14 @@ class SoftwareEntry(KeyEntry):
         """Always true: a PKCS#12 entry comes with its key."""
         return True
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         """Unwrap with the RSA key in software."""
         if not isinstance(self._key, rsa.RSAPrivateKey):
             raise MechanismUnsupportedError(source=self.source, operation="RSA decryption")
+        if scheme not in RSA_SCHEMES:
+            raise MechanismUnsupportedError(source=self.source, operation=f"RSA decryption ({scheme})")
         try:
-            return self._key.decrypt(ciphertext, transport.padding())
+            return self._key.decrypt(ciphertext, rsa_padding(scheme))
         except ValueError as exc:
             raise WrongKeyError() from exc
 
@@ -112,8 +114,8 @@ class SoftwareEntry(KeyEntry):
             return self._key.sign(digest.finalize(), padding.PKCS1v15(), prehashed)
         return self._key.sign(digest.finalize(), ec.ECDSA(prehashed))
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        """Every transport: software does them all."""
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        """Every scheme: software does them all."""
         if isinstance(self._key, rsa.RSAPrivateKey):
-            return tuple(KeyTransport)
+            return RSA_SCHEMES
         return ()

@@ -57,7 +57,7 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
@@ -122,9 +122,9 @@ class _CountingEntry(KeyEntry):
     def has_private_key(self) -> bool:
         return self._inner.has_private_key
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         self._counter[0] += 1
-        return self._inner.rsa_decrypt(ciphertext, transport)
+        return self._inner.rsa_decrypt(ciphertext, scheme)
 
     def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
         self._counter[0] += 1
@@ -133,8 +133,8 @@ class _CountingEntry(KeyEntry):
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         return self._inner.sign(data, hash_name)
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        return self._inner.claimed_transports()
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        return self._inner.claimed_rsa_schemes()
 
 
 def stops_the_batch(error: BidcryptError) -> bool:

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, Recipient, test_open
+from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, KeyTransport, Recipient, test_open
 from bidcrypt.errors import (
     BidcryptError,
     CertificateUntrustedError,
@@ -31,7 +31,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error, open_input
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
 from bidcrypt.package.bundle import MANIFEST_MEMBER, BundleReader

@@ -17,10 +17,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, strongest_transport
+from bidcrypt.envelope import DEFAULT_TRANSPORT, KeyTransport, strongest_transport
 from bidcrypt.errors import IdentityMismatchError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeySource, KeyTransport
+from bidcrypt.keys import KeySource
 from bidcrypt.package.manifest import Bidder
 
 

@@ -38,17 +38,20 @@ from cryptography.hazmat.primitives import serialization
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
 from bidcrypt.envelope import (
+    DEFAULT_TRANSPORT,
     Attribute,
     EnvelopeHeader,
     EnvelopeRecipient,
+    Keys,
+    KeyTransport,
     Recipient,
+    candidates,
+    entries_of,
     read_recipients,
     recover_in_place,
     reencrypt,
     reencrypt_fresh,
 )
-from bidcrypt.envelope.transports import DEFAULT_TRANSPORT
-from bidcrypt.envelope.unwrapping import Keys, candidates, entries_of
 from bidcrypt.errors import (
     CertificateError,
     IdentityMismatchError,
@@ -60,7 +63,6 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, copy_range, input_error, open_input
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyTransport
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.package.bundle import MANIFEST_MEMBER
 from bidcrypt.package.info import PackageInfo, read_package_info

@@ -25,8 +25,7 @@ from typing import Any, BinaryIO
 from cryptography import x509
 
 from bidcrypt import certs
-from bidcrypt.envelope import ContentKey, EnvelopeHeader, decrypt_content, unwrap_content_key
-from bidcrypt.envelope.opening import Keys
+from bidcrypt.envelope import ContentKey, EnvelopeHeader, Keys, decrypt_content, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
     IdentityMismatchError,

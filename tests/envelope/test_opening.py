@@ -111,7 +111,7 @@ def test_matching_recipients_by_certificate_or_key(cert: Cert) -> None:
 
 def test_a_key_identifier_computed_by_another_method_matches(cert: Cert, p12: P12) -> None:
     """RFC 7093 method 1 (SHA-256 of the key bits, 160 bits): matched by the public key."""
-    from bidcrypt.envelope import recipients as rec
+    from bidcrypt.envelope import identifiers as rec
 
     sealed = envelope(cert, EC256).encrypt_bytes(b"bid")
     _, bits = rec._spki_parts(cert(EC256))
@@ -195,9 +195,9 @@ class _Spy(KeyEntry):
     def has_private_key(self) -> bool:
         return True
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         self.tried.append(ciphertext)
-        return self.inner.rsa_decrypt(ciphertext, transport)
+        return self.inner.rsa_decrypt(ciphertext, scheme)
 
     def ecdh(self, peer: object) -> bytes:  # type: ignore[override]
         self.tried.append(b"ecdh")
@@ -206,15 +206,15 @@ class _Spy(KeyEntry):
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         raise AssertionError("no signing here")
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        return self.inner.claimed_transports()
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        return self.inner.claimed_rsa_schemes()
 
 
 def test_entries_without_private_keys_are_reported(cert: Cert, p12: P12) -> None:
     class CertificateOnly(KeyEntry):
         has_private_key = False  # type: ignore[assignment]
 
-        def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+        def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
             raise AssertionError("no private key")
 
         def ecdh(self, peer: object) -> bytes:  # type: ignore[override]
@@ -223,7 +223,7 @@ def test_entries_without_private_keys_are_reported(cert: Cert, p12: P12) -> None
         def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
             raise AssertionError("no private key")
 
-        def claimed_transports(self) -> tuple[KeyTransport, ...]:
+        def claimed_rsa_schemes(self) -> tuple[str, ...]:
             return ()
 
     header = read_header(io.BytesIO(envelope(cert, RSA).encrypt_bytes(b"bid")))

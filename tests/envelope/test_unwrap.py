@@ -215,7 +215,7 @@ class _PulledToken(KeyEntry):
     def has_private_key(self) -> bool:
         return True
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         raise TokenAbsentError(token=self.source, available="-")
 
     def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
@@ -224,8 +224,8 @@ class _PulledToken(KeyEntry):
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         raise AssertionError("no signing here")
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        return tuple(KeyTransport)
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        return tuple(t.scheme for t in KeyTransport)
 
 
 @pytest.mark.parametrize("name", [RSA, EC256])

@@ -17,6 +17,7 @@ from pkcs11 import TokenFlag
 
 import bidcrypt.keys.pkcs11_token as pkcs11_token
 from bidcrypt.certs import Purpose
+from bidcrypt.envelope import probe_transports
 from bidcrypt.errors import MechanismUnsupportedError, PinFinalTryError, PinLockedError
 from bidcrypt.keys import Pin, PinSource, open_key_source
 from bidcrypt.keys.pkcs11_token import Pkcs11Source
@@ -99,7 +100,7 @@ def test_a_pin_pad_token_is_logged_in_to_with_no_pin(softhsm: SoftHsm, keypad: K
         signer = source.entry(Purpose.SIGNING)
         assert signer.sign(b"one") and signer.sign(b"two")
         encryption = source.entry(Purpose.ENCRYPTION)
-        assert encryption.probe_transports()
+        assert probe_transports(encryption)
     assert keypad.logins == ["keypad"]  # one login, with no PIN from software
     assert pins.asked == []
     assert pins.notices == ["enter the PIN on the UKey's keypad (bidder-a)"]

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from bidcrypt.certs import Purpose
+from bidcrypt.envelope import KeyTransport, claimed_transports, probe_transports
 from bidcrypt.errors import (
     InputError,
     KeyNotFoundError,
@@ -22,7 +23,7 @@ from bidcrypt.errors import (
     TokenAbsentError,
     WrongKeyError,
 )
-from bidcrypt.keys import KeySource, KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import KeySource, PinSource, open_key_source
 from bidcrypt.keys.pkcs11_token import Pkcs11Source
 from bidcrypt.keys.pkcs12_file import MAX_PKCS12_SIZE
 
@@ -56,7 +57,8 @@ def test_rsa_decrypt(open_source: Opener, transport: KeyTransport) -> None:
         assert isinstance(public_key, rsa.RSAPublicKey)
         content_key = os.urandom(32)
         assert (
-            entry.rsa_decrypt(public_key.encrypt(content_key, transport.padding()), transport) == content_key
+            entry.rsa_decrypt(public_key.encrypt(content_key, transport.padding()), transport.scheme)
+            == content_key
         )
 
 
@@ -69,12 +71,12 @@ def test_rsa_decrypt_with_the_wrong_key_is_a_wrong_key(open_source: Opener, pki:
     with open_source("bidder-a", "enc") as source:
         with pytest.raises(WrongKeyError):
             wrapped = other.encrypt(content_key, KeyTransport.OAEP_SHA1.padding())
-            source.entry().rsa_decrypt(wrapped, KeyTransport.OAEP_SHA1)
+            source.entry().rsa_decrypt(wrapped, KeyTransport.OAEP_SHA1.scheme)
         # PKCS#1 v1.5: an error, or (OpenSSL's implicit rejection) a key that is not the real one;
         # never a different error that would tell a bad padding from a wrong key.
         wrapped = other.encrypt(content_key, KeyTransport.PKCS1V15.padding())
         with contextlib.suppress(WrongKeyError):
-            assert source.entry().rsa_decrypt(wrapped, KeyTransport.PKCS1V15) != content_key
+            assert source.entry().rsa_decrypt(wrapped, KeyTransport.PKCS1V15.scheme) != content_key
 
 
 @pytest.mark.parametrize("bidder", ["bidder-b", "bidder-c"])
@@ -105,8 +107,8 @@ def test_sign_and_verify(open_source: Opener, bidder: str, hash_name: str) -> No
 def test_softhsm_decrypts_oaep_sha1_and_v15_only(softhsm: SoftHsm, pin_env: str) -> None:
     with open_key_source(softhsm.uri("bidder-a", "enc")) as source:
         entry = source.entry()
-        assert KeyTransport.OAEP_SHA256 in entry.claimed_transports()
-        assert entry.probe_transports() == (KeyTransport.OAEP_SHA1, KeyTransport.PKCS1V15)
+        assert KeyTransport.OAEP_SHA256 in claimed_transports(entry)
+        assert probe_transports(entry) == (KeyTransport.OAEP_SHA1, KeyTransport.PKCS1V15)
 
 
 class CountingPins(PinSource):
@@ -130,7 +132,7 @@ def test_wrong_pin_raises_once_and_never_logs_in_again(
     real_open = source._token.open
     monkeypatch.setattr(source, "_token", _Spy(source._token, real_open, logins))
     with pytest.raises(PinIncorrectError) as first:
-        source.entry().rsa_decrypt(b"x" * 256, KeyTransport.PKCS1V15)
+        source.entry().rsa_decrypt(b"x" * 256, KeyTransport.PKCS1V15.scheme)
     with pytest.raises(PinIncorrectError) as second:
         source.entry().sign(b"data")
     assert first.value is second.value

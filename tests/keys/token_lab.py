@@ -195,7 +195,8 @@ def scenario_always_authenticate() -> dict[str, Any]:
     from pkcs11 import Attribute, Mechanism, ObjectClass
 
     from bidcrypt.certs import Purpose
-    from bidcrypt.keys import KeyTransport, open_key_source
+    from bidcrypt.envelope import KeyTransport
+    from bidcrypt.keys import open_key_source
 
     pins = _CountingPins(_index()["pin"])
     found: dict[str, Any] = {}
@@ -215,7 +216,7 @@ def scenario_always_authenticate() -> dict[str, Any]:
         keys = [os.urandom(32) for _ in range(3)]
         transports = [KeyTransport.PKCS1V15, KeyTransport.OAEP_SHA1, KeyTransport.PKCS1V15]
         found["unwrapped"] = all(
-            encryption.rsa_decrypt(_wrap(encryption, k, t), t) == k
+            encryption.rsa_decrypt(_wrap(encryption, k, t), t.scheme) == k
             for k, t in zip(keys, transports, strict=True)
         )
         signer = source.entry(Purpose.SIGNING)

@@ -7,7 +7,8 @@ import shutil
 from pathlib import Path
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.keys import KeyTransport, PinSource, open_key_source
+from bidcrypt.envelope import KeyTransport
+from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import OpeningSession
 from bidcrypt.opening.ledger import now_text
 from bidcrypt.package import Summary, SummaryFile, pack

@@ -16,8 +16,7 @@ from pathlib import Path
 from asn1crypto import core
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.envelope import EnvelopeRecipient, Recipient
-from bidcrypt.keys import KeyTransport
+from bidcrypt.envelope import EnvelopeRecipient, KeyTransport, Recipient
 from bidcrypt.package import read_package_info
 
 from ..conftest import Pki
@@ -108,3 +107,13 @@ def invalid_originator_point(package: Path, certificate: Path) -> None:
     point = recipient.originator_point
     assert point is not None
     _replace_once(package, point, point[:-1] + bytes([point[-1] ^ 0x01]))
+
+
+def oaep_sha384(package: Path, certificate: Path) -> None:
+    """Make *certificate*'s RSA OAEP-SHA256 recipient name OAEP with SHA-384 (valid; bidcrypt refuses it)."""
+    recipient = recipient_of(package, certificate)
+    sha256 = core.ObjectIdentifier("2.16.840.1.101.3.4.2.1").dump()
+    sha384 = core.ObjectIdentifier("2.16.840.1.101.3.4.2.2").dump()
+    where = package.read_bytes().find(recipient.encrypted_key)
+    for _ in range(2):  # the digest, then MGF1's digest (the last two before the wrapped key)
+        _replace_once(package, sha256, sha384, before=where)

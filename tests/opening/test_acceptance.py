@@ -24,8 +24,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from bidcrypt.certs import load_certificate
+from bidcrypt.envelope import KeyTransport
 from bidcrypt.errors import BidcryptError
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
 from bidcrypt.opening import OpeningRun, OpeningSession, build_record, open_bids
 
 from ..conftest import Pki, SoftHsm

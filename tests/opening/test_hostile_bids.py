@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bidcrypt.envelope import KeyTransport
 from bidcrypt.errors import KeyNotFoundError
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
 from bidcrypt.opening import OpeningRun, OpeningSession, open_bids
 
 from ..conftest import Pki, SoftHsm, run_bidcrypt
@@ -223,7 +224,7 @@ class _NoKey(KeyEntry):
     def has_private_key(self) -> bool:
         return False
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         raise AssertionError("no key to decrypt with")
 
     def ecdh(self, peer: object) -> bytes:  # type: ignore[override]
@@ -232,5 +233,5 @@ class _NoKey(KeyEntry):
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         raise AssertionError("no key to sign with")
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
         return ()

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from bidcrypt.certs import load_certificate
 from bidcrypt.envelope import (
     ContentCipher,
+    KeyTransport,
     Recipient,
     decrypt_bytes,
     read_header_file,
@@ -33,7 +34,7 @@ from bidcrypt.errors import (
     PackageError,
     WrongKeyError,
 )
-from bidcrypt.keys import KeySource, KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import KeySource, PinSource, open_key_source
 from bidcrypt.package import read_package_info, reencrypt_package, unpack
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.trust import TrustStore

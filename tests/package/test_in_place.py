@@ -298,7 +298,7 @@ def test_a_rewrap_refuses_a_key_that_unwraps_to_noise(pki: Pki, packer: Packer, 
     """After PKCS#1 v1.5 a bad wrapped key gives a random content key (RFC 3218), not an error. A rewrap
     does not decrypt the content, so it test-opens the first chunk: the bundle must begin with its
     manifest. Without that, noise would be wrapped to the new certificate and the bid lost."""
-    from bidcrypt.keys import KeyTransport
+    from bidcrypt.envelope import KeyTransport
 
     package = packer("bidder-a", key_transport=KeyTransport.PKCS1V15).output
     header = read_header_file(package)

@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bidcrypt.certs import load_certificate
-from bidcrypt.envelope import EnvelopeBuilder, Recipient, decrypt_bytes, read_header_file
+from bidcrypt.envelope import EnvelopeBuilder, KeyTransport, Recipient, decrypt_bytes, read_header_file
 from bidcrypt.envelope.opening import pkcs1v15_failure
 from bidcrypt.errors import BidcryptError, IntegrityError, PackageError
-from bidcrypt.keys import KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.package import KeyChange, check_package, read_package_info, reencrypt_package, unpack
 from bidcrypt.package.bundle import MANIFEST_MEMBER
 from bidcrypt.trust import TrustStore
