@@ -205,7 +205,11 @@ def split_algorithm(node: ber.Node, what: str) -> tuple[str, tuple[ber.Node, ...
 
 # --- RSA key transport (RFC 8017, RFC 4055) ------------------------------------------------
 
-_OAEP_HASHES = {KeyTransport.OAEP_SHA256: SHA256, KeyTransport.OAEP_SHA1: SHA1}
+_OAEP_HASHES = {
+    KeyTransport.OAEP_SHA256: SHA256,
+    KeyTransport.OAEP_SHA1: SHA1,
+    KeyTransport.OAEP_SHA512: SHA512,
+}
 
 
 def encode_key_transport(transport: KeyTransport) -> bytes:
@@ -213,16 +217,17 @@ def encode_key_transport(transport: KeyTransport) -> bytes:
 
     PKCS#1 v1.5 is rsaEncryption with NULL parameters. OAEP-SHA1 is
     id-RSAES-OAEP with every field at its default (an empty SEQUENCE);
-    OAEP-SHA256 names SHA-256 for the hash and for MGF1, the label empty.
+    OAEP-SHA256 (and OAEP-SHA512, written only when asked for) names its
+    hash for the digest and for MGF1, the label empty.
     """
     if transport is KeyTransport.PKCS1V15:
         return der.algorithm(RSA_ENCRYPTION, der.null())
     if transport is KeyTransport.OAEP_SHA1:
         return der.algorithm(RSAES_OAEP, der.sequence())
-    sha256 = der.algorithm(SHA256)
+    digest = der.algorithm(_OAEP_HASHES[transport])
     return der.algorithm(
         RSAES_OAEP,
-        der.sequence(der.context(0, sha256), der.context(1, der.algorithm(MGF1, sha256))),
+        der.sequence(der.context(0, digest), der.context(1, der.algorithm(MGF1, digest))),
     )
 
 
@@ -230,8 +235,8 @@ def parse_key_transport(node: ber.Node) -> KeyTransport:
     """The RSA key transport named by a KeyEncryptionAlgorithmIdentifier.
 
     Strict: OAEP parameters must be present and name the same hash for the
-    digest and MGF1 (SHA-1 or SHA-256) with an empty label; nothing falls
-    back to PKCS#1 v1.5.
+    digest and MGF1 (SHA-1, SHA-256, or SHA-512 as PKI.js writes by default)
+    with an empty label; nothing falls back to PKCS#1 v1.5.
     """
     algorithm, parameters = split_algorithm(node, "key encryption algorithm")
     if algorithm == RSA_ENCRYPTION:
@@ -291,6 +296,7 @@ def describe_key_transport(transport: KeyTransport) -> str:
     return {
         KeyTransport.OAEP_SHA256: "RSAES-OAEP (SHA-256)",
         KeyTransport.OAEP_SHA1: "RSAES-OAEP (SHA-1)",
+        KeyTransport.OAEP_SHA512: "RSAES-OAEP (SHA-512)",
         KeyTransport.PKCS1V15: "RSAES-PKCS1-v1_5",
     }[transport]
 

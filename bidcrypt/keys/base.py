@@ -22,19 +22,33 @@ from bidcrypt.i18n import pick
 
 
 class KeyTransport(Enum):
-    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+    """How an RSA recipient's content-encryption key is wrapped.
+
+    The transports bidcrypt offers come first, strongest first; then
+    OAEP-SHA512, which it opens (PKI.js writes it by default, RFC 8017 allows
+    it) but never offers: see :attr:`offered`.
+    """
 
     OAEP_SHA256 = "oaep"
     OAEP_SHA1 = "oaep-sha1"
     PKCS1V15 = "pkcs1v15"
+    OAEP_SHA512 = "oaep-sha512"
+
+    @property
+    def offered(self) -> bool:
+        """True for the transports bidcrypt chooses from (options, trials of a key); False for OAEP-SHA512."""
+        return self is not KeyTransport.OAEP_SHA512
 
     def padding(self) -> padding.AsymmetricPadding:
         """The matching padding object of ``cryptography``."""
         if self is KeyTransport.PKCS1V15:
             return padding.PKCS1v15()
-        algorithm: hashes.HashAlgorithm = (
-            hashes.SHA256() if self is KeyTransport.OAEP_SHA256 else hashes.SHA1()  # noqa: S303
-        )
+        hashes_of: dict[KeyTransport, type[hashes.SHA1 | hashes.SHA256 | hashes.SHA512]] = {
+            KeyTransport.OAEP_SHA512: hashes.SHA512,
+            KeyTransport.OAEP_SHA256: hashes.SHA256,
+            KeyTransport.OAEP_SHA1: hashes.SHA1,
+        }
+        algorithm = hashes_of[self]()
         return padding.OAEP(mgf=padding.MGF1(algorithm), algorithm=algorithm, label=None)
 
 

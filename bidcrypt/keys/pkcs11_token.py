@@ -65,6 +65,7 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 _OAEP_PARAMETERS = {
     KeyTransport.OAEP_SHA1: (Mechanism.SHA_1, MGF.SHA1, None),
     KeyTransport.OAEP_SHA256: (Mechanism.SHA256, MGF.SHA256, None),
+    KeyTransport.OAEP_SHA512: (Mechanism.SHA512, MGF.SHA512, None),
 }
 
 

@@ -113,7 +113,7 @@ class SoftwareEntry(KeyEntry):
         return self._key.sign(digest.finalize(), ec.ECDSA(prehashed))
 
     def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        """Every transport: software does them all."""
+        """Every transport bidcrypt offers: software does them all."""
         if isinstance(self._key, rsa.RSAPrivateKey):
-            return tuple(KeyTransport)
+            return tuple(t for t in KeyTransport if t.offered)
         return ()
