@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: Smallest RSA modulus bidcrypt encrypts to.
 MIN_RSA_BITS = 2048
+#: Length of the random user keying material (ukm) of each EC recipient bidcrypt writes.
+UKM_LENGTH = 64
 
 
 class RecipientIdentifier(Enum):
@@ -507,7 +509,10 @@ def _key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey,
     key_wrap = der.algorithm(wrap_oid)
     ephemeral = ec.generate_private_key(curve.curve())
     shared = ephemeral.exchange(ec.ECDH(), public_key)
-    kek = _kek(scheme, shared, key_wrap, None, alg.KEY_WRAPS[wrap_oid])
+    # A fresh ukm per recipient (RFC 5753 allows one; it goes into the KDF's entityUInfo): PKI.js
+    # opens the envelope only with one (without, it feeds the KDF an empty entityUInfo).
+    ukm = os.urandom(UKM_LENGTH)
+    kek = _kek(scheme, shared, key_wrap, ukm, alg.KEY_WRAPS[wrap_oid])
     wrapped = keywrap.aes_key_wrap(kek, content_key)
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -518,7 +523,10 @@ def _key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey,
     else:
         rid_der = rid.encode_issuer_and_serial()
     encrypted_keys = der.sequence(der.sequence(rid_der, der.octet_string(wrapped)))
-    return der.context(1, der.integer(3) + originator + der.algorithm(scheme.oid, key_wrap) + encrypted_keys)
+    ukm_der = der.context(1, der.octet_string(ukm))
+    return der.context(
+        1, der.integer(3) + originator + ukm_der + der.algorithm(scheme.oid, key_wrap) + encrypted_keys
+    )
 
 
 def _kek(
