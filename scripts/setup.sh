@@ -15,11 +15,23 @@ missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
+# node and npm run PKI.js, the CMS library of browser-based bidding platforms, as an interop peer
+# (tests/interop/node). Asked by command, not by package: a NodeSource nodejs carries its own npm.
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# PKI.js and asn1js from the npm registry, at the versions of tests/interop/node/package-lock.json;
+# installed again only when that lock file changes.
+NODE_PEERS=tests/interop/node
+if ! cmp -s "$NODE_PEERS/package-lock.json" "$NODE_PEERS/node_modules/.installed-package-lock.json"; then
+    echo "setup: installing the node interop peers (npm ci in $NODE_PEERS)"
+    (cd "$NODE_PEERS" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$NODE_PEERS/package-lock.json" "$NODE_PEERS/node_modules/.installed-package-lock.json"
 fi
 
 PYTHON=${PYTHON:-python3}

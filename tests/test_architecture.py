@@ -96,8 +96,9 @@ def _imports_of(module: str, path: Path) -> Iterator[Import]:
                 if target.startswith("bidcrypt"):
                     names = []
                     for alias in child.names:  # ``from bidcrypt import _platform`` imports a module
-                        if f"{target}.{alias.name}" in KNOWN:
-                            yield Import(module, f"{target}.{alias.name}", (), child.lineno, runtime, top_level)
+                        submodule = f"{target}.{alias.name}"
+                        if submodule in KNOWN:
+                            yield Import(module, submodule, (), child.lineno, runtime, top_level)
                         else:
                             names.append(alias.name)
                     if names:
@@ -151,7 +152,8 @@ def test_other_packages_take_only_exported_names() -> None:
         names = found.names or (found.target,)
         unexported = [name for name in names if (deep or found.names) and name not in exported]
         if private or unexported:
-            wrong.append(f"{found.source}:{found.line} takes {unexported or found.target} from {found.target}")
+            taken = unexported or found.target
+            wrong.append(f"{found.source}:{found.line} takes {taken} from {found.target}")
     assert wrong == []
 
 

@@ -69,7 +69,7 @@ def envelope() -> None:
 )
 @click.option(
     "--key-transport",
-    type=click.Choice([t.value for t in KeyTransport]),
+    type=click.Choice([t.value for t in KeyTransport if t.offered]),
     help="How the key is wrapped for RSA recipients whose UKey --for-key does not hold "
     "(oaep = OAEP with SHA-256). Default: pkcs1v15, which every UKey decrypts; many UKeys do no OAEP.",
 )

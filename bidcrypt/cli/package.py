@@ -40,7 +40,7 @@ from bidcrypt.seal.kind import SealKind
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 _CIPHERS = {c.value: c for c in ContentCipher}
-_TRANSPORTS = {t.value: t for t in KeyTransport}
+_TRANSPORTS = {t.value: t for t in KeyTransport if t.offered}
 
 
 def _warn(text: str) -> None:

@@ -218,11 +218,22 @@ class CipherParameters:
 
 
 class KeyTransport(Enum):
-    """How an RSA recipient's content-encryption key is wrapped, strongest first."""
+    """How an RSA recipient's content-encryption key is wrapped.
+
+    The transports bidcrypt offers come first, strongest first; then
+    OAEP-SHA512, which it opens (PKI.js writes it by default, RFC 8017 allows
+    it) but never offers: see :attr:`offered`.
+    """
 
     OAEP_SHA256 = "oaep"
     OAEP_SHA1 = "oaep-sha1"
     PKCS1V15 = "pkcs1v15"
+    OAEP_SHA512 = "oaep-sha512"
+
+    @property
+    def offered(self) -> bool:
+        """True for the transports bidcrypt chooses from (options, trials of a key); False for OAEP-SHA512."""
+        return self is not KeyTransport.OAEP_SHA512
 
     @property
     def scheme(self) -> str:
@@ -246,6 +257,7 @@ _SCHEMES = {
     KeyTransport.OAEP_SHA256: "oaep-sha256",
     KeyTransport.OAEP_SHA1: "oaep-sha1",
     KeyTransport.PKCS1V15: "pkcs1v15",
+    KeyTransport.OAEP_SHA512: "oaep-sha512",
 }
 
 
@@ -254,6 +266,8 @@ def describe_key_transport(transport: KeyTransport) -> str:
     return {
         KeyTransport.OAEP_SHA256: "RSAES-OAEP (SHA-256)",
         KeyTransport.OAEP_SHA1: "RSAES-OAEP (SHA-1)",
+        KeyTransport.OAEP_SHA512: "RSAES-OAEP (SHA-512)",
+        KeyTransport.OAEP_SHA512: "RSAES-OAEP (SHA-512)",
         KeyTransport.PKCS1V15: "RSAES-PKCS1-v1_5",
     }[transport]
 

@@ -9,6 +9,8 @@ asn1crypto's CMS and key schemas.
 
 from __future__ import annotations
 
+import os
+
 from asn1crypto import cms, core, keys
 from cryptography.hazmat.primitives import keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -27,6 +29,9 @@ from bidcrypt.envelope.identifiers import (
 from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.i18n import pick
 
+#: Length of the random user keying material (ukm) of each EC recipient bidcrypt writes.
+UKM_LENGTH = 64
+
 
 def key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey, content_key: bytes) -> bytes:
     """The DER KeyAgreeRecipientInfo carrying *content_key* for *public_key* (a fresh ephemeral key)."""
@@ -37,7 +42,10 @@ def key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey, 
     key_wrap = alg.key_wrap_algorithm(wrap_oid)
     ephemeral = ec.generate_private_key(curve.curve())
     shared = ephemeral.exchange(ec.ECDH(), public_key)
-    kek = derive_kek(scheme, shared, key_wrap, None, alg.KEY_WRAPS[wrap_oid])
+    # A fresh ukm per recipient (RFC 5753 allows one; it goes into the KDF's entityUInfo): PKI.js
+    # opens the envelope only with one (without, it feeds the KDF an empty entityUInfo, its issue 335).
+    ukm = os.urandom(UKM_LENGTH)
+    kek = derive_kek(scheme, shared, key_wrap, ukm, alg.KEY_WRAPS[wrap_oid])
     wrapped = keywrap.aes_key_wrap(kek, content_key)
     point = ephemeral.public_key().public_bytes(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
@@ -52,6 +60,7 @@ def key_agreement_info(rid: RecipientId, public_key: ec.EllipticCurvePublicKey, 
             "originator": {
                 "originator_key": {"algorithm": {"algorithm": alg.EC_PUBLIC_KEY}, "public_key": point}
             },
+            "ukm": ukm,
             "key_encryption_algorithm": {
                 "algorithm": scheme.oid,
                 "parameters": cms.KeyEncryptionAlgorithm.load(key_wrap),

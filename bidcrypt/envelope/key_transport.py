@@ -26,7 +26,11 @@ from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.i18n import pick
 
 #: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
-_OAEP_HASHES = {KeyTransport.OAEP_SHA256: alg.SHA256, KeyTransport.OAEP_SHA1: alg.SHA1}
+_OAEP_HASHES = {
+    KeyTransport.OAEP_SHA256: alg.SHA256,
+    KeyTransport.OAEP_SHA1: alg.SHA1,
+    KeyTransport.OAEP_SHA512: alg.SHA512,  # opened (PKI.js's default); written only when asked for
+}
 
 
 def _oaep_parameters(transport: KeyTransport) -> algos.RSAESOAEPParams:

@@ -12,13 +12,14 @@ import os
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import pick
-from bidcrypt.keys.base import RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
+from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 __all__ = [
     "DEFAULT_PIN_ENV",
     "MODULE_ENV",
+    "RSA_DECRYPTION_SCHEMES",
     "RSA_SCHEMES",
     "KeyEntry",
     "KeySource",

@@ -23,11 +23,15 @@ from bidcrypt.i18n import pick
 #: hash for the digest and MGF1 and an empty label, and RSAES-PKCS1-v1_5. Plain names: which
 #: scheme an envelope uses is the envelope layer's choice (its ``KeyTransport``).
 RSA_SCHEMES = ("oaep-sha256", "oaep-sha1", "pkcs1v15")
+#: The RSA decryption schemes a key entry does when asked: those it may claim, and RSAES-OAEP with
+#: SHA-512 (PKI.js's default, RFC 8017), which is opened but never offered or tried.
+RSA_DECRYPTION_SCHEMES = (*RSA_SCHEMES, "oaep-sha512")
 PKCS1V15 = "pkcs1v15"
 
 _OAEP_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "oaep-sha256": hashes.SHA256,
     "oaep-sha1": hashes.SHA1,
+    "oaep-sha512": hashes.SHA512,
 }
 
 

@@ -65,6 +65,7 @@ _HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
 _OAEP_PARAMETERS = {
     "oaep-sha1": (Mechanism.SHA_1, MGF.SHA1, None),
     "oaep-sha256": (Mechanism.SHA256, MGF.SHA256, None),
+    "oaep-sha512": (Mechanism.SHA512, MGF.SHA512, None),
 }
 
 

@@ -17,7 +17,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PKCS12, PathArg, as_path, read_input
 from bidcrypt.i18n import pick
-from bidcrypt.keys.base import RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
+from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import PinSource
 
 _HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
@@ -89,7 +89,7 @@ class SoftwareEntry(KeyEntry):
         """Unwrap with the RSA key in software."""
         if not isinstance(self._key, rsa.RSAPrivateKey):
             raise MechanismUnsupportedError(source=self.source, operation="RSA decryption")
-        if scheme not in RSA_SCHEMES:
+        if scheme not in RSA_DECRYPTION_SCHEMES:
             raise MechanismUnsupportedError(source=self.source, operation=f"RSA decryption ({scheme})")
         try:
             return self._key.decrypt(ciphertext, rsa_padding(scheme))

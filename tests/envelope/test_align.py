@@ -118,7 +118,7 @@ def test_openssl_opens_envelopes_with_odd_and_even_padding(
             lambda sink, block=block: block,
         )
         output = tmp_path / f"new-{block}.p7m"
-        reencrypt(sealed, output, p12(RSA), [cert(EC256)])
+        reencrypt(sealed, output, p12(RSA), [cert(EC256), cert(RSA)])
         size = _padding_size(output)
         if size:
             seen.setdefault(size % 2, output)

@@ -126,7 +126,7 @@ def test_key_agree_recipient_infos_round_trip(cert: Cert, data: st.DataObject, c
     encoded = ka.key_agreement_info(rid, public_key, content_key)  # type: ignore[arg-type]
     (recipient,) = ka.parse_key_agreement_info(0, encoded)
     assert recipient.kind is RecipientKind.KEY_AGREEMENT and recipient.rid == rid
-    assert recipient.problem is None and recipient.ukm is None
+    assert recipient.problem is None and recipient.ukm is not None and len(recipient.ukm) == ka.UKM_LENGTH
     assert recipient.originator_curve is None and recipient.originator_point is not None
     assert recipient.key_wrap == alg.key_wrap_algorithm(alg.key_wrap_for(len(content_key)))
     assert recipient.algorithm == alg.CURVES[alg.SECP256R1].scheme_oid
