@@ -32,7 +32,7 @@ from bidcrypt.envelope import (
 from bidcrypt.envelope._align import ContentFrame
 from tests.conftest import require_tool
 
-from .conftest import EC256, P12, RSA, Cert, OpensslOpen
+from .conftest import EC256, EC384, P12, RSA, Cert, OpensslOpen
 
 
 @given(st.integers(0, 2 * _align.MAX_BLOCK).filter(lambda n: n != 1))
@@ -118,7 +118,9 @@ def test_openssl_opens_envelopes_with_odd_and_even_padding(
             lambda sink, block=block: block,
         )
         output = tmp_path / f"new-{block}.p7m"
-        reencrypt(sealed, output, p12(RSA), [cert(EC256)])
+        # Two recipients: a front longer than the source's, so that the padding follows the block
+        # (one EC recipient with its ukm is 46 bytes shorter than the RSA one: 46 bytes fit any block).
+        reencrypt(sealed, output, p12(RSA), [cert(EC256), cert(EC384)])
         size = _padding_size(output)
         if size:
             seen.setdefault(size % 2, output)
