@@ -65,9 +65,11 @@ from bidcrypt.envelope.reencrypt import (
     reencrypt,
 )
 from bidcrypt.envelope.refresh import PlaintextReader, reencrypt_fresh
+from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, default_reason, strongest_transport
 from bidcrypt.keys import KeyTransport
 
 __all__ = [
+    "DEFAULT_TRANSPORT",
     "Attribute",
     "CipherParameters",
     "ContentCipher",
@@ -93,6 +95,7 @@ __all__ = [
     "decrypt_bytes",
     "decrypt_content",
     "decrypt_file",
+    "default_reason",
     "interrupted_in_place",
     "key_identifiers",
     "matching_recipients",
@@ -102,6 +105,7 @@ __all__ = [
     "recover_in_place",
     "reencrypt",
     "reencrypt_fresh",
+    "strongest_transport",
     "summary_lines",
     "test_open",
     "unwrap_content_key",
