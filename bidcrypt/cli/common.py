@@ -200,7 +200,7 @@ def open_source(ref: str, module: str | None, pin_env: str) -> KeySource:
     return open_key_source(ref, pin_source(pin_env), module)
 
 
-def key_option(
+def keyref_option(
     *aliases: str, required: bool = True, help: str, metavar: str = "KEYREF"
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """``--key KEYREF``: the one name of a key reference (a pkcs11: URI or a PKCS#12 file) in every command.

@@ -7,7 +7,14 @@ import sys
 import click
 
 from bidcrypt.certs import Purpose
-from bidcrypt.cli.common import handles_errors, json_option, key_option, key_options, pin_source, print_json
+from bidcrypt.cli.common import (
+    handles_errors,
+    json_option,
+    key_options,
+    keyref_option,
+    pin_source,
+    print_json,
+)
 from bidcrypt.cli.exit_codes import exit_code_for_code
 from bidcrypt.doctor import DoctorReport, examine
 from bidcrypt.i18n import pick
@@ -16,7 +23,7 @@ _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
 
 
 @click.command()
-@key_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.")
+@keyref_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.")
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @click.option(
     "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."

@@ -12,8 +12,8 @@ from bidcrypt import certs
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
-    key_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -76,7 +76,7 @@ def envelope() -> None:
     help="How the key is wrapped for RSA recipients whose UKey --key does not hold "
     "(oaep = OAEP with SHA-256). Default: pkcs1v15, which every UKey decrypts; many UKeys do no OAEP.",
 )
-@key_option(
+@keyref_option(
     "--for-key",
     required=False,
     help="The recipient's own UKey (or PKCS#12): asked which key transports it really decrypts, "
@@ -236,7 +236,7 @@ def _transports(
 @click.option(
     "-o", "--output", "output", required=True, type=_path, metavar="OUT", help="The plaintext to write."
 )
-@key_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
+@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @key_options
 @json_option

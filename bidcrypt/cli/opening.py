@@ -13,8 +13,8 @@ from bidcrypt import certs
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
-    key_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -242,7 +242,7 @@ def withdraw(session: Path, uscc: str, lot: str | None, as_json: bool) -> None:
 
 @opening.command("open")
 @_SESSION
-@key_option(help="The opening UKey (or a PKCS#12 file).")
+@keyref_option(help="The opening UKey (or a PKCS#12 file).")
 @click.option("--workers", type=click.IntRange(1, 256), help="Decryption processes (default: the cores).")
 @key_options
 @json_option

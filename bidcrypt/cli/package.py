@@ -13,8 +13,8 @@ from bidcrypt import certs
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
-    key_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -104,7 +104,7 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
     is_flag=True,
     help="Rewrite PACKAGE itself (only its front and tail; journalled, undone if interrupted).",
 )
-@key_option(metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
+@keyref_option(metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
 @click.option("--to", "new_cert", required=True, type=_FILE, help="The new encryption certificate.")
 @click.option(
     "--key-transport",
@@ -176,7 +176,7 @@ def reencrypt_command(
 @click.command("unpack")
 @click.argument("package", type=_FILE)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder to create.")
-@key_option(required=False, help="UKey or PKCS#12 to decrypt with.")
+@keyref_option(required=False, help="UKey or PKCS#12 to decrypt with.")
 @click.option(
     "--backup",
     "backup",

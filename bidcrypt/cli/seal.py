@@ -14,8 +14,8 @@ from bidcrypt import certs
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
-    key_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -50,7 +50,7 @@ def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Pla
     type=click.Path(path_type=Path, dir_okay=False),
     help="The sealed copy (must not exist).",
 )
-@key_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
+@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
 @click.option(
     "--kind",
     required=True,

@@ -169,3 +169,17 @@ def test_verbose_leaves_the_environment_as_it_was(pki: Pki, monkeypatch: pytest.
     result = run_cli("-v", "envelope", "inspect", pki.cert("bidder-a/enc"))
     assert result.exit_code != 0
     assert "BIDCRYPT_DEBUG" not in os.environ
+
+
+@pytest.mark.parametrize(("args", "shown"), [(["version"], False), (["-v", "version"], True)])
+def test_verbose_leaves_the_library_logs_alone(args: list[str], shown: bool) -> None:
+    script = (
+        "import logging, os\nfrom bidcrypt.cli import main\n"
+        f"main({args!r}, standalone_mode=False)\n"
+        "print(logging.getLogger('pyhanko').propagate)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "BIDCRYPT_DEBUG"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert result.stdout.splitlines()[-1] == str(shown)

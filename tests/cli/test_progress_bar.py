@@ -21,6 +21,9 @@ from pathlib import Path
 import pytest
 
 from ..conftest import Pki
+
+if sys.platform == "win32":  # pragma: no cover - no pseudo-terminals there
+    pytest.skip("pseudo-terminals are POSIX", allow_module_level=True)
 from ..package.conftest import make_folder
 
 MIB = 1 << 20
