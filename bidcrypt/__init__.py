@@ -6,4 +6,12 @@ The public API is what this package and its subpackages export:
 :mod:`bidcrypt.envelope`, :mod:`bidcrypt.seal` and :mod:`bidcrypt.opening`.
 """
 
-__version__ = "0.1.0"
+from importlib import metadata as _metadata
+
+try:
+    #: The installed version, from the distribution's metadata (its one source is pyproject.toml).
+    __version__ = _metadata.version("bidcrypt")
+except _metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree never installed
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]

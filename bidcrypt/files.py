@@ -28,7 +28,7 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -39,6 +39,9 @@ from bidcrypt.i18n import pick
 
 #: What every public function taking a path accepts.
 PathArg = str | os.PathLike[str]
+#: The progress of a streaming operation, called after each chunk as ``progress(done, total)`` in
+#: bytes; *total* is None when the size is not known in advance (a pipe).
+ByteProgress = Callable[[int, int | None], None]
 
 #: What :func:`os.link` fails with where the file system has no hard links: publish by renaming.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})

@@ -106,7 +106,7 @@ def main() -> int:
     for bidder in BIDDERS:
         bidcrypt(
             "doctor",
-            "--token",
+            "--key",
             f"pkcs11:token={bidder}",
             "--expect-uscc",
             company[bidder]["credit_code"],
@@ -114,7 +114,7 @@ def main() -> int:
             env=env,
         )
     print("# a UKey with only a signing certificate is not ready for bidding:")
-    bidcrypt("doctor", "--token", "pkcs11:token=bidder-a-signonly", env=env, expect=12)
+    bidcrypt("doctor", "--key", "pkcs11:token=bidder-a-signonly", env=env, expect=12)
 
     step("3. Seal the bid responses: company seal (公章) on each, legal-person seal (法人章) on A's")
     sealed: dict[str, Path] = {}
@@ -191,7 +191,7 @@ def main() -> int:
             packages[bidder],
             "--tender",
             TENDER,
-            "--signer",
+            "--key",
             f"pkcs11:token={bidder}",
             "--encrypt-to",
             PKI / f"{bidder}/enc.pem",

@@ -12,7 +12,7 @@ BEGIN, END = "<!-- exit-codes:begin -->", "<!-- exit-codes:end -->"
 FIXED = {
     0: "success (for `doctor`: healthy)",
     2: "wrong command-line usage",
-    70: "internal error: a bug in bidcrypt (set `BIDCRYPT_DEBUG=1` for the traceback)",
+    70: "internal error: a bug in bidcrypt (run it again as `bidcrypt -v ...` for the traceback)",
     130: "interrupted (Ctrl-C); nothing partial is left",
     143: "terminated (SIGTERM, the default `kill`): cleaned up as after Ctrl-C",
 }

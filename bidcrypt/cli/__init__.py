@@ -4,25 +4,37 @@ from __future__ import annotations
 
 import click
 
-from bidcrypt import __version__
+from bidcrypt.cli.common import DEBUG_ENV, be_verbose
 from bidcrypt.cli.doctor import doctor
 from bidcrypt.cli.envelope import envelope
 from bidcrypt.cli.opening import opening
-from bidcrypt.cli.package import (
-    check_command,
-    inspect_command,
-    pack_command,
-    reencrypt_command,
-    unpack_command,
-)
+from bidcrypt.cli.pack import pack_command
+from bidcrypt.cli.package import check_command, inspect_command, reencrypt_command, unpack_command
 from bidcrypt.cli.seal import seal
+from bidcrypt.cli.version import print_version, version_command
 from bidcrypt.quiet import quiet_library_logs
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="bidcrypt")
-def main() -> None:
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=print_version,
+    help="Show the versions of bidcrypt, OpenSSL, pyHanko and python-pkcs11, and exit.",
+)
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help=f"Show the traceback of an internal error and the libraries' log records [env: {DEBUG_ENV}=1].",
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """Seal, encrypt and open electronic bid files with the certificates on a UKey."""
+    if verbose:
+        be_verbose(ctx)
     quiet_library_logs()
 
 
@@ -32,3 +44,6 @@ main.add_command(envelope)
 main.add_command(opening)
 for command in (pack_command, inspect_command, check_command, reencrypt_command, unpack_command):
     main.add_command(command)
+main.add_command(version_command)
+
+__all__ = ["main"]

@@ -21,7 +21,7 @@ from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, KeySource, PinSource, open_key_source
-from bidcrypt.opening.escape import terminal_safe
+from bidcrypt.opening import terminal_safe
 from bidcrypt.trust import TrustStore
 
 P = ParamSpec("P")
@@ -33,6 +33,26 @@ INTERRUPTED = 130
 TERMINATED = 143
 #: PINs taken out of the environment for the command that runs: variable name -> value.
 _WITHHELD: dict[str, str] = {}
+#: Set (to anything) to be verbose, as ``-v`` does: tracebacks of internal errors, libraries' log records.
+DEBUG_ENV = "BIDCRYPT_DEBUG"
+
+
+def verbose() -> bool:
+    """True when ``-v`` was given to the root command, or :data:`DEBUG_ENV` is set."""
+    return bool(os.environ.get(DEBUG_ENV))
+
+
+def be_verbose(ctx: click.Context) -> None:
+    """Turn verbose on for the command that runs (``-v``), until *ctx* closes.
+
+    It sets :data:`DEBUG_ENV`, so the worker processes of an opening are
+    verbose too; the variable is taken away again when the command ends,
+    for software that runs the CLI in its own process.
+    """
+    if verbose():
+        return
+    os.environ[DEBUG_ENV] = "1"
+    ctx.call_on_close(lambda: os.environ.pop(DEBUG_ENV, None))
 
 
 class Terminated(KeyboardInterrupt):
@@ -81,7 +101,7 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     """Turn bidcrypt errors into a message and the documented exit code; never a traceback.
 
     An unexpected exception is a bug: it prints a one-line summary (the full
-    traceback only with ``BIDCRYPT_DEBUG=1``) and exits with the internal-error code.
+    traceback only with ``-v``, or ``BIDCRYPT_DEBUG=1``) and exits with the internal-error code.
     Ctrl-C exits with :data:`INTERRUPTED` (130) and SIGTERM with
     :data:`TERMINATED` (143), both after the same clean-up.
     """
@@ -103,14 +123,14 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
             click.echo(pick("interrupted", "已中断"), err=True)
             sys.exit(INTERRUPTED)
         except Exception as exc:
-            if os.environ.get("BIDCRYPT_DEBUG"):
+            if verbose():
                 traceback.print_exc()
             click.echo(
                 pick(
                     f"bidcrypt: internal error ({type(exc).__name__}); please report it "
-                    "(set BIDCRYPT_DEBUG=1 for details)",
+                    "(run it again as bidcrypt -v ... for details)",
                     f"bidcrypt：内部错误（{type(exc).__name__}），请报告此问题"
-                    "（设置 BIDCRYPT_DEBUG=1 查看详情）",
+                    "（以 bidcrypt -v ... 重新运行可查看详情）",
                 ),
                 err=True,
             )
@@ -178,6 +198,18 @@ def pin_source(pin_env: str) -> PinSource:
 def open_source(ref: str, module: str | None, pin_env: str) -> KeySource:
     """Open a key source for the CLI: PIN from *pin_env* or the terminal."""
     return open_key_source(ref, pin_source(pin_env), module)
+
+
+def keyref_option(
+    *aliases: str, required: bool = True, help: str, metavar: str = "KEYREF"
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--key KEYREF``: the one name of a key reference (a pkcs11: URI or a PKCS#12 file) in every command.
+
+    *aliases* are the names a command took before (``--signer``, ``--token``,
+    ``--for-key``), still accepted and listed in the help beside ``--key``.
+    The command gets the value as ``key_ref``.
+    """
+    return click.option("--key", *aliases, "key_ref", required=required, metavar=metavar, help=help)
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,14 @@ import sys
 import click
 
 from bidcrypt.certs import Purpose
-from bidcrypt.cli.common import handles_errors, json_option, key_options, pin_source, print_json
+from bidcrypt.cli.common import (
+    handles_errors,
+    json_option,
+    key_options,
+    keyref_option,
+    pin_source,
+    print_json,
+)
 from bidcrypt.cli.exit_codes import exit_code_for_code
 from bidcrypt.doctor import DoctorReport, examine
 from bidcrypt.i18n import pick
@@ -16,13 +23,7 @@ _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
 
 
 @click.command()
-@click.option(
-    "--token",
-    "reference",
-    required=True,
-    metavar="KEYREF",
-    help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.",
-)
+@keyref_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.")
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @click.option(
     "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."
@@ -31,14 +32,14 @@ _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
 @json_option
 @handles_errors
 def doctor(
-    reference: str, expect_uscc: str | None, login: bool, module: str | None, pin_env: str, as_json: bool
+    key_ref: str, expect_uscc: str | None, login: bool, module: str | None, pin_env: str, as_json: bool
 ) -> None:
     """Check that a UKey is ready: driver, token, PIN state, certificates, identity.
 
     Exits 0 when healthy, otherwise with the exit code of the first problem.
     """
     report = examine(
-        reference, module=module, pin_source=pin_source(pin_env), expect_uscc=expect_uscc, login=login
+        key_ref, module=module, pin_source=pin_source(pin_env), expect_uscc=expect_uscc, login=login
     )
     if as_json:
         print_json(report.to_dict())

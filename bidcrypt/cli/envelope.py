@@ -13,14 +13,17 @@ from bidcrypt.cli.common import (
     handles_errors,
     json_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
     trust_store,
 )
+from bidcrypt.cli.progress import byte_progress
 from bidcrypt.envelope import (
     DEFAULT_TRANSPORT,
     ContentCipher,
+    EncryptResult,
     EnvelopeBuilder,
     KeyTransport,
     Recipient,
@@ -70,13 +73,12 @@ def envelope() -> None:
 @click.option(
     "--key-transport",
     type=click.Choice([t.value for t in KeyTransport if t.offered]),
-    help="How the key is wrapped for RSA recipients whose UKey --for-key does not hold "
+    help="How the key is wrapped for RSA recipients whose UKey --key does not hold "
     "(oaep = OAEP with SHA-256). Default: pkcs1v15, which every UKey decrypts; many UKeys do no OAEP.",
 )
-@click.option(
+@keyref_option(
     "--for-key",
-    "for_key",
-    metavar="KEYREF",
+    required=False,
     help="The recipient's own UKey (or PKCS#12): asked which key transports it really decrypts, "
     "and the strongest is used for its certificate (logs in: a PIN is needed).",
 )
@@ -91,6 +93,7 @@ def envelope() -> None:
 @click.option("--der", is_flag=True, help="Write DER (definite lengths) instead of streamed BER.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @key_options
+@json_option
 @handles_errors
 def encrypt(
     source: Path,
@@ -98,7 +101,7 @@ def encrypt(
     recipients: tuple[Path, ...],
     cipher: str,
     key_transport: str | None,
-    for_key: str | None,
+    key_ref: str | None,
     rid: str,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
@@ -106,6 +109,7 @@ def encrypt(
     force: bool,
     module: str | None,
     pin_env: str,
+    as_json: bool,
 ) -> None:
     """Encrypt IN to one or more encryption certificates, writing the envelope OUT.
 
@@ -116,7 +120,7 @@ def encrypt(
     chosen = ContentCipher(cipher)
     builder = EnvelopeBuilder().set_cipher(chosen).set_der(der).set_trust_store(trust_store(trust, crls))
     loaded = [certs.load_certificates(path) for path in recipients]
-    transports = _transports([c for c, *_ in loaded], key_transport, for_key, module, pin_env)
+    transports = _transports([c for c, *_ in loaded], key_transport, key_ref, module, pin_env)
     for (certificate, *chain), (transport, _) in zip(loaded, transports, strict=True):
         builder = builder.add_recipient(
             Recipient(
@@ -126,7 +130,46 @@ def encrypt(
                 chain=tuple(chain),
             )
         )
-    result = builder.encrypt_file(source, output, force=force)
+    with byte_progress(pick("encrypting", "加密中"), as_json=as_json) as progress:
+        result = builder.encrypt_file(source, output, force=force, progress=progress)
+    if as_json:
+        print_json(
+            {
+                "input": str(source),
+                "output": str(output),
+                "cipher": result.cipher.value,
+                "authenticated": chosen.is_aead,
+                "plaintext_size": result.plaintext_size,
+                "envelope_size": result.envelope_size,
+                "recipients": [
+                    {
+                        "recipient": recipient,
+                        "key_transport": transport.value if transport else "ecdh",
+                        "reason": reason,
+                    }
+                    for recipient, (transport, reason) in zip(result.recipients, transports, strict=True)
+                ],
+            }
+        )
+    else:
+        _print_encrypted(source, output, result, transports)
+    if any(reason == default_reason() for _, reason in transports):
+        _note(
+            pick(
+                "RSA recipients whose UKey was not asked get PKCS#1 v1.5, which every UKey decrypts; "
+                "--key KEYREF asks the recipient's UKey for the strongest it decrypts, "
+                "--key-transport chooses one",
+                "未询问 U-KEY 的 RSA 接收者使用所有 U-KEY 都支持的 PKCS#1 v1.5；"
+                "--key 可询问接收者的 U-KEY 并选用其支持的最强方式，--key-transport 可指定方式",
+            )
+        )
+    if not chosen.is_aead:
+        _note(cbc_note())
+
+
+def _print_encrypted(
+    source: Path, output: Path, result: EncryptResult, transports: list[tuple[KeyTransport | None, str]]
+) -> None:
     click.echo(
         pick(
             f"encrypted {source} -> {output} ({result.cipher.value}, {result.envelope_size} bytes) for:",
@@ -136,18 +179,6 @@ def encrypt(
     for recipient, (transport, reason) in zip(result.recipients, transports, strict=True):
         how = transport.value if transport else pick("ECDH", "ECDH 密钥协商")
         click.echo(f"  {recipient} [{how}: {reason}]")
-    if any(reason == default_reason() for _, reason in transports):
-        _note(
-            pick(
-                "RSA recipients whose UKey was not asked get PKCS#1 v1.5, which every UKey decrypts; "
-                "--for-key KEYREF asks the recipient's UKey for the strongest it decrypts, "
-                "--key-transport chooses one",
-                "未询问 U-KEY 的 RSA 接收者使用所有 U-KEY 都支持的 PKCS#1 v1.5；"
-                "--for-key 可询问接收者的 U-KEY 并选用其支持的最强方式，--key-transport 可指定方式",
-            )
-        )
-    if not chosen.is_aead:
-        _note(cbc_note())
 
 
 def _note(text: str) -> None:
@@ -205,9 +236,7 @@ def _transports(
 @click.option(
     "-o", "--output", "output", required=True, type=_path, metavar="OUT", help="The plaintext to write."
 )
-@click.option(
-    "--key", "key_ref", required=True, metavar="KEYREF", help="pkcs11: URI of the UKey, or a PKCS#12 file."
-)
+@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @key_options
 @json_option
@@ -220,8 +249,11 @@ def decrypt(
     OUT appears only after the content has verified; nothing is left behind on failure. AES-GCM
     content is authenticated; AES-CBC content is not (only its padding is checked), and a note says so.
     """
-    with open_source(key_ref, module, pin_env) as keys:
-        result = decrypt_file(source, output, keys, force=force)
+    with (
+        open_source(key_ref, module, pin_env) as keys,
+        byte_progress(pick("decrypting", "解密中"), as_json=as_json) as progress,
+    ):
+        result = decrypt_file(source, output, keys, force=force, progress=progress)
     if as_json:
         print_json(
             {

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import click
+from cryptography import x509
 
 from bidcrypt import certs
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -60,6 +62,10 @@ def _load(session: Path) -> OpeningSession:
     return OpeningSession.load(session)
 
 
+def _certificate_json(certificate: x509.Certificate) -> dict[str, str]:
+    return {"subject": certs.display_name(certificate), "serial": f"{certificate.serial_number:x}"}
+
+
 @click.group()
 def opening() -> None:
     """Opening sessions: bidders, submissions and receipts, bulk opening, the opening record."""
@@ -77,6 +83,7 @@ def opening() -> None:
     help="Largest package `submit` accepts: bytes, or with KiB/MiB/GiB or KB/MB/GB (default 4GiB).",
 )
 @trust_options(required=True)
+@json_option
 @handles_errors
 def create(
     session: Path,
@@ -87,6 +94,7 @@ def create(
     max_package_size: str | None,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
+    as_json: bool,
 ) -> None:
     """Create a session folder for one tender."""
     created = OpeningSession.create(
@@ -100,6 +108,18 @@ def create(
         max_package_size=None if max_package_size is None else parse_size(max_package_size),
     )
     settings = created.settings
+    if as_json:
+        print_json(
+            {
+                "session": str(session),
+                "tender": settings.tender,
+                "lots": list(settings.lots),
+                "deadline": certs.format_time(settings.deadline),
+                "opening_time": certs.format_time(settings.opening_time),
+                "max_package_size": created.max_package_size,
+            }
+        )
+        return
     click.echo(
         pick(
             f"session {session} for {tender}: deadline {certs.format_time(settings.deadline)}, "
@@ -117,13 +137,25 @@ def create(
 @click.option(
     "--cert", "certificates", multiple=True, type=_FILE, help="Encryption certificate to bind. Repeatable."
 )
+@json_option
 @handles_errors
-def register(session: Path, name: str, uscc: str, certificates: tuple[Path, ...]) -> None:
+def register(session: Path, name: str, uscc: str, certificates: tuple[Path, ...], as_json: bool) -> None:
     """Register a bidder (or update its name) and bind its encryption certificates."""
     opened = _load(session)
     opened.register_bidder(name, uscc)
-    for path in certificates:
-        opened.bind_certificate(uscc, certs.load_certificate(path))
+    bound = [certs.load_certificate(path) for path in certificates]
+    for certificate in bound:
+        opened.bind_certificate(uscc, certificate)
+    if as_json:
+        print_json(
+            {
+                "session": str(session),
+                "name": name,
+                "credit_code": uscc,
+                "certificates": [_certificate_json(certificate) for certificate in bound],
+            }
+        )
+        return
     click.echo(
         pick(
             f"registered {name} ({uscc}) with {len(certificates)} certificate(s)",
@@ -137,11 +169,17 @@ def register(session: Path, name: str, uscc: str, certificates: tuple[Path, ...]
 @click.option("--uscc", required=True, help="The bidder's unified social credit code.")
 @click.option("--cert", "certificate", required=True, type=_FILE, help="Encryption certificate to bind.")
 @click.option("--replace", is_flag=True, help="Unbind the bidder's other certificates (after 补办 or 变更).")
+@json_option
 @handles_errors
-def bind(session: Path, uscc: str, certificate: Path, replace: bool) -> None:
+def bind(session: Path, uscc: str, certificate: Path, replace: bool, as_json: bool) -> None:
     """Bind an encryption certificate to a registered bidder (its subject must name the bidder)."""
     loaded = certs.load_certificate(certificate)
     _load(session).bind_certificate(uscc, loaded, replace=replace)
+    if as_json:
+        print_json(
+            {"session": str(session), "credit_code": uscc, "replace": replace, **_certificate_json(loaded)}
+        )
+        return
     click.echo(
         pick(
             f"bound {certs.display_name(loaded)} (serial {loaded.serial_number:x}) to {uscc}",
@@ -191,18 +229,20 @@ def submit(session: Path, package: Path, tsa: str | None, tsa_cert: Path | None,
 @_SESSION
 @click.option("--uscc", required=True, help="The bidder's unified social credit code.")
 @click.option("--lot", help="The lot, when the tender has lots.")
+@json_option
 @handles_errors
-def withdraw(session: Path, uscc: str, lot: str | None) -> None:
+def withdraw(session: Path, uscc: str, lot: str | None, as_json: bool) -> None:
     """Withdraw a bidder's current submission (before the deadline)."""
     number = _load(session).withdraw(uscc, lot)
+    if as_json:
+        print_json({"session": str(session), "withdrawn": number, "credit_code": uscc, "lot": lot})
+        return
     click.echo(pick(f"submission #{number} withdrawn", f"投标文件 #{number} 已撤回"))
 
 
 @opening.command("open")
 @_SESSION
-@click.option(
-    "--key", "key_ref", required=True, metavar="KEYREF", help="The opening UKey (or a PKCS#12 file)."
-)
+@keyref_option(help="The opening UKey (or a PKCS#12 file).")
 @click.option("--workers", type=click.IntRange(1, 256), help="Decryption processes (default: the cores).")
 @key_options
 @json_option
@@ -247,10 +287,14 @@ def open_command(
 
 @opening.command("close")
 @_SESSION
+@json_option
 @handles_errors
-def close(session: Path) -> None:
+def close(session: Path, as_json: bool) -> None:
     """End the decryption window: bids not opened yet are recorded as not decrypted."""
     count = _load(session).close_window()
+    if as_json:
+        print_json({"session": str(session), "not_decrypted": count})
+        return
     click.echo(
         pick(
             f"decryption window closed; {count} bid(s) not decrypted",
@@ -265,13 +309,16 @@ def close(session: Path) -> None:
     "--format",
     "form",
     type=click.Choice(["table", "json", "csv", "html"]),
-    default="table",
-    show_default=True,
+    help="The form of the record (default: table; json with --json).",
 )
 @click.option("-o", "--output", type=_FILE, help="Write to this file instead of the screen.")
+@click.option("--json", "as_json", is_flag=True, help="Print the record as JSON (the same as --format json).")
 @handles_errors
-def report(session: Path, form: str, output: Path | None) -> None:
+def report(session: Path, form: str | None, output: Path | None, as_json: bool) -> None:
     """Print the opening record (开标记录). Reads the session only: an archived, read-only one will do."""
+    if as_json and form not in (None, "json"):
+        raise click.UsageError(pick("--json contradicts --format", "--json 与 --format 矛盾"))
+    form = "json" if as_json else form or "table"
     text = render(build_record(OpeningSession.load(session, read_only=True)), form)
     if output is None:
         click.echo(text, nl=False)

@@ -1,8 +1,10 @@
-"""`bidcrypt pack | inspect | check | reencrypt | unpack`: bid packages and the re-encrypt rule."""
+"""`bidcrypt inspect | check | reencrypt | unpack`: bid packages and the re-encrypt rule.
+
+`bidcrypt pack` is in :mod:`bidcrypt.cli.pack`.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import click
@@ -12,206 +14,27 @@ from bidcrypt.cli.common import (
     handles_errors,
     json_option,
     key_options,
+    keyref_option,
     open_source,
-    pin_source,
     print_json,
     trust_options,
     trust_store,
 )
 from bidcrypt.cli.exit_codes import exit_code_for
-from bidcrypt.envelope import ContentCipher, KeyTransport
+from bidcrypt.cli.pack import TRANSPORTS
+from bidcrypt.cli.progress import byte_progress
 from bidcrypt.errors import ReencryptionRequiredError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, Pkcs11Uri
-from bidcrypt.keys.uri import is_pkcs11_uri
 from bidcrypt.package import (
     UnpackReport,
     check_package,
-    load_summary_file,
-    pack,
     read_package_info,
     reencrypt_package,
     unpack,
     verify_backup,
 )
-from bidcrypt.package.manifest import Summary
-from bidcrypt.package.summary_file import SummaryFile
-from bidcrypt.seal.kind import SealKind
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
-_CIPHERS = {c.value: c for c in ContentCipher}
-_TRANSPORTS = {t.value: t for t in KeyTransport if t.offered}
-
-
-def _warn(text: str) -> None:
-    click.echo(f"{pick('warning', '警告')}: {text}", err=True)
-
-
-class _Named(KeySource):
-    """The entries of a key source that a reference names (``object=``, ``id=``), for choosing the signer."""
-
-    def __init__(self, source: KeySource, entries: list[KeyEntry]) -> None:
-        self.description = source.description
-        self._entries = entries
-
-    def entries(self) -> list[KeyEntry]:
-        return list(self._entries)
-
-
-def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource, list[KeyEntry] | None]:
-    """The key source of *ref* as a whole token, and the entries *ref* names (None: all of them).
-
-    ``pkcs11:token=X;object=sign`` names the signing certificate, but the
-    encryption certificate on the same UKey must be asked what it decrypts
-    and must test-open the package: the token is opened without the filter.
-    """
-    if not is_pkcs11_uri(ref):
-        return open_source(ref, module, pin_env), None
-    from bidcrypt.errors import KeyNotFoundError
-    from bidcrypt.keys.pkcs11_token import Pkcs11Source
-
-    uri = Pkcs11Uri.parse(ref)
-    if uri.object is None and uri.id is None and uri.type is None:
-        return open_source(ref, module, pin_env), None
-    source = Pkcs11Source(
-        dataclasses.replace(uri, object=None, id=None, type=None), pin_source(pin_env), module
-    )
-    try:
-        named = [e for e in source.entries() if uri.object in (None, e.label) and uri.id in (None, e.key_id)]
-        if not named:
-            raise KeyNotFoundError(
-                what=pick("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
-            )
-    except BaseException:
-        source.close()
-        raise
-    return source, named
-
-
-@click.command("pack")
-@click.argument("source_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.option("-o", "--output", required=True, type=_FILE, help="The package to write (.bid).")
-@click.option("--tender", required=True, help="Tender (招标项目) identifier.")
-@click.option("--lot", help="Lot (标段) identifier.")
-@click.option(
-    "--signer",
-    "signer_ref",
-    required=True,
-    metavar="KEYREF",
-    help="The company signing certificate's key: pkcs11: URI or PKCS#12 file.",
-)
-@click.option(
-    "--encrypt-to",
-    "encrypt_to",
-    required=True,
-    multiple=True,
-    type=_FILE,
-    help="Encryption certificate: the bidder's own, and any opening authority's. Repeatable.",
-)
-@click.option("--summary", "summary_path", type=_FILE, help="Opening-summary TOML (price, duration, roles).")
-@click.option("--backup", type=_FILE, help="Also write the signed bundle unencrypted (备用文件).")
-@click.option(
-    "--cipher", type=click.Choice(list(_CIPHERS)), default=ContentCipher.AES_256_GCM.value, show_default=True
-)
-@click.option(
-    "--key-transport",
-    type=click.Choice(list(_TRANSPORTS)),
-    help="RSA key transport for the bidder's own certificate (default: the strongest the UKey decrypts, "
-    "else pkcs1v15).",
-)
-@click.option(
-    "--authority-transport",
-    type=click.Choice(list(_TRANSPORTS)),
-    default=KeyTransport.OAEP_SHA256.value,
-    show_default=True,
-    help="RSA key transport for the opening authority's certificate: the one the authority declares its "
-    "UKey decrypts (oaep = OAEP-SHA256).",
-)
-@click.option(
-    "--names-from",
-    type=click.Choice(["utf-8", "gbk"]),
-    default="utf-8",
-    show_default=True,
-    help="Read source file names that are not UTF-8 as GBK (folders unzipped on Chinese Windows); "
-    "they go into the package as UTF-8.",
-)
-@click.option(
-    "--allow-unsealed", is_flag=True, help="Only warn about PDFs without the bidder's company seal."
-)
-@trust_options()
-@key_options
-@json_option
-@handles_errors
-def pack_command(
-    source_dir: Path,
-    output: Path,
-    tender: str,
-    lot: str | None,
-    signer_ref: str,
-    encrypt_to: tuple[Path, ...],
-    summary_path: Path | None,
-    backup: Path | None,
-    cipher: str,
-    key_transport: str | None,
-    authority_transport: str,
-    names_from: str,
-    allow_unsealed: bool,
-    trust: tuple[Path, ...],
-    crls: tuple[Path, ...],
-    module: str | None,
-    pin_env: str,
-    as_json: bool,
-) -> None:
-    """Seal-check, sign and encrypt SOURCE_DIR into a bid package (the bidder comes from --signer)."""
-    from bidcrypt.seal.apply import choose_entry  # imports pyHanko: only when packing
-
-    summary = load_summary_file(summary_path) if summary_path else SummaryFile(Summary())
-    certificates = [c for path in encrypt_to for c in certs.load_certificates(path)[:1]]
-    store = trust_store(trust, crls)
-    source, named = _whole_token(signer_ref, module, pin_env)
-    with source:
-        signer = choose_entry(source if named is None else _Named(source, named), SealKind.COMPANY)
-        result = pack(
-            source_dir,
-            output,
-            tender=tender,
-            lot=lot,
-            signer=signer,
-            encrypt_to=certificates,
-            summary=summary,
-            key_source=source,
-            cipher=_CIPHERS[cipher],
-            key_transport=_TRANSPORTS[key_transport] if key_transport else None,
-            authority_transport=_TRANSPORTS[authority_transport],
-            names_from=names_from,
-            trust=store,
-            backup=backup,
-            allow_unsealed=allow_unsealed,
-            warn=_warn,
-        )
-    if as_json:
-        print_json(result.to_dict())
-        return
-    attributes = result.attributes
-    click.echo(
-        pick(
-            f"packed {len(result.manifest.files)} file(s) ({result.manifest.total_size} bytes) into {output}",
-            f"已将 {len(result.manifest.files)} 个文件（{result.manifest.total_size} 字节）打包为 {output}",
-        )
-    )
-    click.echo(
-        f"  {pick('bidder', '投标人')}: {attributes.bidder_name} ({attributes.credit_code})   "
-        f"{pick('tender', '项目')}: {attributes.tender}" + (f"   {pick('lot', '标段')}: {lot}" if lot else "")
-    )
-    for choice in result.recipients:
-        data = choice.to_dict()
-        how = f"{data['role']}, {data['key_transport']}: {data['reason']}"
-        click.echo(f"  {pick('encrypted to', '加密给')}: {data['subject']} [{how}]")
-    click.echo(f"  {pick('manifest SHA-256', '清单摘要')}: {attributes.manifest_sha256.hex()}")
-    if result.test_opened:
-        click.echo("  " + pick("test-opened on the UKey: OK", "已在 U-KEY 上试解密：正常"))
-    if backup:
-        click.echo(f"  {pick('backup copy', '备用文件')}: {backup}")
 
 
 @click.command("inspect")
@@ -281,11 +104,11 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
     is_flag=True,
     help="Rewrite PACKAGE itself (only its front and tail; journalled, undone if interrupted).",
 )
-@click.option("--key", "key_ref", required=True, metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
+@keyref_option(metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
 @click.option("--to", "new_cert", required=True, type=_FILE, help="The new encryption certificate.")
 @click.option(
     "--key-transport",
-    type=click.Choice(list(_TRANSPORTS)),
+    type=click.Choice(list(TRANSPORTS)),
     help="RSA key transport for the new certificate (default: as before).",
 )
 @click.option(
@@ -330,7 +153,7 @@ def reencrypt_command(
             output,
             source,
             certs.load_certificate(new_cert),
-            key_transport=_TRANSPORTS[key_transport] if key_transport else None,
+            key_transport=TRANSPORTS[key_transport] if key_transport else None,
             trust=store,
             fresh_key=fresh_key,
         )
@@ -353,7 +176,7 @@ def reencrypt_command(
 @click.command("unpack")
 @click.argument("package", type=_FILE)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder to create.")
-@click.option("--key", "key_ref", metavar="KEYREF", help="UKey or PKCS#12 to decrypt with.")
+@keyref_option(required=False, help="UKey or PKCS#12 to decrypt with.")
 @click.option(
     "--backup",
     "backup",
@@ -383,8 +206,11 @@ def unpack_command(
     elif key_ref is None:
         raise click.UsageError(pick("give --key (or --backup)", "请指定 --key（或 --backup）"))
     else:
-        with open_source(key_ref, module, pin_env) as source:
-            report = unpack(package, output, source, store)
+        with (
+            open_source(key_ref, module, pin_env) as source,
+            byte_progress(pick("decrypting", "解密中"), as_json=as_json) as progress,
+        ):
+            report = unpack(package, output, source, store, progress=progress)
     _print_report(report, as_json)
     report.raise_for_failure()
 

@@ -15,6 +15,7 @@ from bidcrypt.cli.common import (
     handles_errors,
     json_option,
     key_options,
+    keyref_option,
     open_source,
     print_json,
     trust_options,
@@ -22,9 +23,7 @@ from bidcrypt.cli.common import (
 )
 from bidcrypt.cli.exit_codes import exit_code_for
 from bidcrypt.i18n import pick
-from bidcrypt.seal.kind import SealKind
-from bidcrypt.seal.placement import Placement
-from bidcrypt.seal.report import SealCheck, SealReport
+from bidcrypt.seal import Placement, SealCheck, SealKind, SealReport
 
 
 @click.group()
@@ -51,9 +50,7 @@ def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Pla
     type=click.Path(path_type=Path, dir_okay=False),
     help="The sealed copy (must not exist).",
 )
-@click.option(
-    "--key", "reference", required=True, metavar="KEYREF", help="pkcs11: URI of the UKey, or a PKCS#12 file."
-)
+@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
 @click.option(
     "--kind",
     required=True,
@@ -91,7 +88,7 @@ def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Pla
 def apply_command(
     document: Path,
     output: Path,
-    reference: str,
+    key_ref: str,
     kind: str,
     image: Path,
     page_text: str,
@@ -103,11 +100,11 @@ def apply_command(
     as_json: bool,
 ) -> None:
     """Seal DOCUMENT into a new file with a certificate of the UKey (or PKCS#12 file)."""
-    from bidcrypt.seal.apply import apply_seal, choose_entry
+    from bidcrypt.seal import apply_seal, choose_entry  # imports pyHanko: only when sealing
 
     seal_kind = SealKind(kind)
     chain_certificates = certs.load_certificates(chain) if chain else []
-    with open_source(reference, module, pin_env) as source:
+    with open_source(key_ref, module, pin_env) as source:
         entry = choose_entry(source, seal_kind)
         result = apply_seal(
             document,
@@ -148,7 +145,7 @@ def verify_command(
     as_json: bool,
 ) -> None:
     """Verify every seal of DOCUMENT: exit 0 when all are valid, else the code of the first problem."""
-    from bidcrypt.seal.verify import verify_seals
+    from bidcrypt.seal import verify_seals  # imports pyHanko: only when verifying
 
     store = trust_store(trust, crls)
     assert store is not None  # --trust is required

@@ -26,7 +26,7 @@ from bidcrypt.envelope._align import padding as empty_segments
 from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.header import EnvelopeHeader
 from bidcrypt.errors import InputError, IntegrityError, PaddingError
-from bidcrypt.files import Sink
+from bidcrypt.files import ByteProgress, Sink
 from bidcrypt.i18n import pick
 
 #: Default chunk: 1 MiB of plaintext per OCTET STRING segment and per cipher call.
@@ -108,12 +108,19 @@ def _read_full(source: BinaryIO, view: memoryview) -> int:
     return int(filled)
 
 
-def write_envelope(plan: EnvelopePlan, source: BinaryIO, sink: Sink, size: int | None) -> int:
+def write_envelope(
+    plan: EnvelopePlan,
+    source: BinaryIO,
+    sink: Sink,
+    size: int | None,
+    progress: ByteProgress | None = None,
+) -> int:
     """Encrypt *source* into a ContentInfo written to *sink*; return the bytes of plaintext.
 
     With ``plan.definite`` the whole envelope is DER and *size* (the exact
     plaintext length) is required; otherwise it is indefinite-length BER
-    with one OCTET STRING segment per chunk.
+    with one OCTET STRING segment per chunk. *progress* is told the
+    plaintext bytes read after each chunk, against *size*.
     """
     cipher = plan.cipher.cipher
     content_type = der.oid(cipher.content_type)
@@ -178,7 +185,7 @@ def write_envelope(plan: EnvelopePlan, source: BinaryIO, sink: Sink, size: int |
             sink.write(data)
             emitted[0] += 1
 
-    total, tag = _encrypt_content(plan, source, emit_raw if plan.definite else emit_segment, size)
+    total, tag = _encrypt_content(plan, source, emit_raw if plan.definite else emit_segment, size, progress)
     if size is not None and total != size:
         raise InputError(
             pick("the input changed size while it was being encrypted", "加密过程中输入文件的大小发生了变化"),
@@ -194,7 +201,11 @@ def write_envelope(plan: EnvelopePlan, source: BinaryIO, sink: Sink, size: int |
 
 
 def _encrypt_content(
-    plan: EnvelopePlan, source: BinaryIO, emit: Callable[[memoryview], None], size: int | None
+    plan: EnvelopePlan,
+    source: BinaryIO,
+    emit: Callable[[memoryview], None],
+    size: int | None,
+    progress: ByteProgress | None = None,
 ) -> tuple[int, bytes]:
     chunk = plan.chunk_size
     if size is not None:
@@ -217,6 +228,8 @@ def _encrypt_content(
                 n += pad
             written = encryptor.update_into(in_view[:n], out_view)
             emit(out_view[:written])
+            if progress is not None:
+                progress(total, size)
             if last:
                 break
     rest = encryptor.finalize()
@@ -284,6 +297,7 @@ def decrypt_into(
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     limit: int | None = None,
+    progress: ByteProgress | None = None,
 ) -> int:
     """Decrypt the content of the envelope in *stream* into *sink*; return the plaintext length.
 
@@ -293,6 +307,7 @@ def decrypt_into(
     byte before the last two blocks goes unnoticed). *sink* must be a
     temporary place whose content is only released after this returns. With *limit*, stop after
     about that many bytes of ciphertext without checking anything (test-open).
+    *progress* is told the ciphertext bytes read after each chunk, against the content's length.
     """
     reader = ContentReader(stream, header)
     aead = header.cipher.cipher.is_aead
@@ -319,6 +334,8 @@ def decrypt_into(
                 plain = unpadder.update(bytes(out_view[:written]))
                 sink.write(plain)
                 total += len(plain)
+            if progress is not None:
+                progress(consumed, header.content.length)
             if limit is not None and consumed >= limit:
                 return total
     if gcm_decryptor is not None:

@@ -32,7 +32,16 @@ from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import Attribute
 from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
 from bidcrypt.errors import InputError
-from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, input_error, open_input
+from bidcrypt.files import (
+    ByteProgress,
+    PathArg,
+    Sink,
+    as_path,
+    atomic_output,
+    check_output,
+    input_error,
+    open_input,
+)
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -231,14 +240,22 @@ class EnvelopeBuilder:
             envelope_size=envelope,
         )
 
-    def encrypt(self, source: BinaryIO, sink: Sink, size: int | None = None) -> int:
+    def encrypt(
+        self,
+        source: BinaryIO,
+        sink: Sink,
+        size: int | None = None,
+        *,
+        progress: ByteProgress | None = None,
+    ) -> int:
         """Encrypt the binary stream *source* into *sink*, streaming; return the plaintext length.
 
         *size* (the exact length of *source*) is required for DER output.
         Nothing here makes *sink* atomic: see :meth:`encrypt_file`.
+        *progress* is called after each chunk with the plaintext bytes read and *size*.
         """
         plan = self._plan()
-        return write_envelope(plan, source, _Counting(sink), size)
+        return write_envelope(plan, source, _Counting(sink), size, progress)
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         """The envelope of *data*, in memory."""
@@ -247,13 +264,20 @@ class EnvelopeBuilder:
         return out.getvalue()
 
     def encrypt_file(
-        self, source: PathArg, output: PathArg, *, force: bool = False, durable: bool = True
+        self,
+        source: PathArg,
+        output: PathArg,
+        *,
+        force: bool = False,
+        durable: bool = True,
+        progress: ByteProgress | None = None,
     ) -> EncryptResult:
         """Encrypt the file *source* to *output*, which appears only when complete.
 
         An existing *output* is an :class:`~bidcrypt.errors.OutputExistsError`
         unless *force*. ``durable=False`` skips the sync to the disk (see
-        :func:`bidcrypt.files.atomic_output`).
+        :func:`bidcrypt.files.atomic_output`). *progress* is called after each
+        chunk with the plaintext bytes read and the file's size (None for a pipe).
         """
         source, output = as_path(source), as_path(output)
         check_output(output, force)
@@ -265,7 +289,7 @@ class EnvelopeBuilder:
             with atomic_output(output, force=force, durable=durable) as sink:
                 counting = _Counting(sink)
                 try:
-                    plaintext = write_envelope(plan, stream, counting, size)
+                    plaintext = write_envelope(plan, stream, counting, size, progress)
                 except OSError as exc:
                     raise input_error(exc, source) from exc
         return self._result(output, plaintext, counting.count)

@@ -31,7 +31,7 @@ from bidcrypt.envelope.header import EnvelopeHeader, read_header
 from bidcrypt.envelope.identifiers import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
-from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
+from bidcrypt.files import ByteProgress, PathArg, as_path, atomic_output, check_output, input_error
 from bidcrypt.i18n import pick
 
 __all__ = [
@@ -148,6 +148,7 @@ def decrypt_content(
     force: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     durable: bool = True,
+    progress: ByteProgress | None = None,
 ) -> DecryptResult:
     """Decrypt the content of the envelope *source* (a path, or the stream the header came from) to *output*.
 
@@ -158,7 +159,8 @@ def decrypt_content(
     :class:`WrongKeyError` for either after an RSA PKCS#1 v1.5 unwrap, and
     :class:`~bidcrypt.errors.OutputExistsError` when *output* exists (unless
     *force*). The result says whether the content was authenticated: AES-CBC
-    never is.
+    never is. *progress* is called after each chunk with the bytes of ciphertext
+    read and their total.
     """
     output = as_path(output)
     check_output(output, force)
@@ -171,7 +173,9 @@ def decrypt_content(
         _check_same(stream, header)
         try:
             with no_padding_oracle(header, content_key):
-                size = decrypt_into(stream, header, content_key.key, sink, chunk_size=chunk_size)
+                size = decrypt_into(
+                    stream, header, content_key.key, sink, chunk_size=chunk_size, progress=progress
+                )
         except OSError as exc:
             raise input_error(exc, getattr(stream, "name", "-")) from exc
     return DecryptResult(
@@ -192,19 +196,23 @@ def decrypt_file(
     force: bool = False,
     durable: bool = True,
     certificates: Sequence[x509.Certificate] = (),
+    progress: ByteProgress | None = None,
 ) -> DecryptResult:
     """Open the envelope *source* (DER, BER or PEM) with *keys* and write the plaintext to *output*.
 
     *certificates*: other certificates of the keys, for recipients named by
     the issuer and serial of a certificate the key source no longer holds
-    (see :func:`~bidcrypt.envelope.unwrapping.candidates`).
+    (see :func:`~bidcrypt.envelope.unwrapping.candidates`). *progress*: see
+    :func:`decrypt_content`.
     """
     source, output = as_path(source), as_path(output)
     check_output(output, force)
     with open_envelope(source) as stream:
         header = read_header(stream)
         content_key = unwrap_content_key(header, keys, certificates=certificates)
-        return decrypt_content(stream, header, content_key, output, force=force, durable=durable)
+        return decrypt_content(
+            stream, header, content_key, output, force=force, durable=durable, progress=progress
+        )
 
 
 def decrypt_bytes(data: bytes, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()) -> bytes:

@@ -26,6 +26,7 @@ __all__ = [
     "Pin",
     "PinSource",
     "Pkcs11Uri",
+    "is_pkcs11_uri",
     "open_key_source",
     "redact_reference",
     "rsa_padding",

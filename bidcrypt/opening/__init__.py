@@ -12,6 +12,7 @@ For tender software::
 """
 
 from bidcrypt.opening.batch import OpeningRun, Progress, open_bids
+from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
 from bidcrypt.opening.session import OpeningSession, Receipt, SessionSettings
 
@@ -27,4 +28,5 @@ __all__ = [
     "build_record",
     "open_bids",
     "render",
+    "terminal_safe",
 ]

@@ -29,7 +29,15 @@ from bidcrypt.errors import (
     NoSealError,
     PackageError,
 )
-from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error, open_input
+from bidcrypt.files import (
+    ByteProgress,
+    PathArg,
+    as_path,
+    atomic_output,
+    check_output,
+    input_error,
+    open_input,
+)
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.package import signed
@@ -207,6 +215,7 @@ def pack(
     allow_unsealed: bool = False,
     at: dt.datetime | None = None,
     warn: Callable[[str], None] = lambda _: None,
+    progress: ByteProgress | None = None,
 ) -> PackResult:
     """Pack *source_dir* into the bid package *output*.
 
@@ -221,7 +230,9 @@ def pack(
     file names that are not UTF-8 as GBK. Refuses, each with its own
     error: an unusable signing or encryption certificate, credit codes that
     differ from the bidder's, a PDF without a valid company seal of the bidder
-    (only warned with *allow_unsealed*).
+    (only warned with *allow_unsealed*). *progress* follows the encryption of the
+    bundle, chunk by chunk: the bytes done against the files' total size (the
+    bundle's headers come on top, so the last call has done equal to total).
     """
     source_dir, output = as_path(source_dir), as_path(output)
     backup = None if backup is None else as_path(backup)
@@ -281,7 +292,19 @@ def pack(
     with ExitStack() as stack:
         copy = stack.enter_context(atomic_output(backup, private=True)) if backup is not None else None
         sink = stack.enter_context(atomic_output(output))
-        builder.encrypt(_Tee(bundle, copy), sink)  # type: ignore[arg-type]
+        expected = manifest.total_size
+
+        def step(done: int, _: int | None) -> None:
+            assert progress is not None
+            progress(done, max(done, expected))
+
+        done = builder.encrypt(
+            _Tee(bundle, copy),  # type: ignore[arg-type]
+            sink,
+            progress=None if progress is None else step,
+        )
+        if progress is not None:
+            progress(done, done)
     tested = _test_open(output, key_source, note)
     return PackResult(
         output, attributes, manifest, tuple(choices), bundle.size, backup, tested, tuple(warnings)

@@ -33,7 +33,7 @@ from bidcrypt.errors import (
     OutputError,
     OutputExistsError,
 )
-from bidcrypt.files import PathArg, as_path, check_output, input_error, open_input, output_error
+from bidcrypt.files import ByteProgress, PathArg, as_path, check_output, input_error, open_input, output_error
 from bidcrypt.i18n import pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
@@ -226,6 +226,7 @@ def open_content(
     output: PathArg,
     trust: TrustStore,
     at: dt.datetime | None = None,
+    progress: ByteProgress | None = None,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
@@ -234,7 +235,8 @@ def open_content(
     :class:`~bidcrypt.errors.OutputError` (or
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
     (disk full, permissions); any other failure is the package's and is in
-    the report.
+    the report. *progress* follows the decryption, chunk by chunk (bytes of
+    ciphertext read, and their total).
     """
     path, output = as_path(path), as_path(output)
     report = UnpackReport(str(path), attributes)
@@ -242,7 +244,9 @@ def open_content(
     with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            decrypt_content(path, header, content_key, staging.bundle, force=True, durable=False)
+            decrypt_content(
+                path, header, content_key, staging.bundle, force=True, durable=False, progress=progress
+            )
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
         except OutputExistsError:
@@ -266,13 +270,21 @@ def open_content(
 
 
 def unpack(
-    path: PathArg, output: PathArg, keys: Keys, trust: TrustStore, at: dt.datetime | None = None
+    path: PathArg,
+    output: PathArg,
+    keys: Keys,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    progress: ByteProgress | None = None,
 ) -> UnpackReport:
-    """Open the package *path* with *keys* into the folder *output*, verifying everything."""
+    """Open the package *path* with *keys* into the folder *output*, verifying everything.
+
+    *progress*: see :func:`open_content`.
+    """
     path, output = as_path(path), as_path(output)
     info = read_package_info(path)
     content_key = unwrap_content_key(info.header, keys)
-    return open_content(path, info.header, content_key, info.attributes, output, trust, at)
+    return open_content(path, info.header, content_key, info.attributes, output, trust, at, progress)
 
 
 def verify_backup(

@@ -264,7 +264,7 @@ def test_the_default_key_transport_is_the_one_every_ukey_decrypts_and_it_says_so
     assert result.exit_code == 0, result.output
     assert _transports(out) == ["pkcs1v15"]
     assert "note: RSA recipients whose UKey was not asked get PKCS#1 v1.5" in result.stderr
-    assert "--for-key" in result.stderr
+    assert "--key KEYREF asks the recipient's UKey" in result.stderr  # --key, formerly --for-key
     assert "pkcs1v15: the UKey could not be asked" in result.stdout
     explicit = run_cli(
         "envelope", "encrypt", bid, "-o", bid.with_suffix(".2"), "--recipient", pki.cert("bidder-a/enc"),
