@@ -43,7 +43,7 @@ from bidcrypt.trust import RevocationStatus
 if TYPE_CHECKING:
     from bidcrypt.seal.apply import AppliedSeal, SealResult, apply_seal, check_certificate, choose_entry
     from bidcrypt.seal.image import SealImage
-    from bidcrypt.seal.verify import verify_seals
+    from bidcrypt.seal.verify import async_verify_seals, verify_seals
 
 #: The names loaded on first use, and their modules (these import pyHanko).
 _LAZY = {
@@ -54,6 +54,7 @@ _LAZY = {
     "choose_entry": "bidcrypt.seal.apply",
     "SealImage": "bidcrypt.seal.image",
     "verify_seals": "bidcrypt.seal.verify",
+    "async_verify_seals": "bidcrypt.seal.verify",
 }
 
 __all__ = [
@@ -70,6 +71,7 @@ __all__ = [
     "SealResult",
     "Timestamp",
     "apply_seal",
+    "async_verify_seals",
     "check_certificate",
     "choose_entry",
     "default_box",
