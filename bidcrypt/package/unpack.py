@@ -13,10 +13,20 @@ Errors: a full disk or another failure of the machine is an
 :class:`~bidcrypt.errors.OutputError`; everything else that
 :func:`open_content` raises or reports belongs to the package (a name the
 file system cannot hold is a :class:`~bidcrypt.errors.PathRefusedError`).
+
+The engines are coroutines (``async_unpack``, ``async_open_content``,
+``async_verify_backup``) with synchronous twins. For an async caller the
+long blocking work (reading the package, unwrapping the key, decrypting,
+extracting and hashing the files, the PDF work of the seal checks, the final
+renames) runs in worker threads through :func:`bidcrypt.aio.blocking`, one
+step at a time, so the caller's loop stays free; the chain validations run
+on the loop. Creating and removing the staging folder stay on the loop (a
+few system calls).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from collections.abc import Callable
@@ -25,6 +35,7 @@ from typing import Any, BinaryIO
 from cryptography import x509
 
 from bidcrypt import certs
+from bidcrypt.aio import blocking, run_sync, wait_for
 from bidcrypt.envelope import ContentKey, EnvelopeHeader, decrypt_content, unwrap_content_key
 from bidcrypt.envelope.opening import Keys
 from bidcrypt.errors import (
@@ -44,13 +55,24 @@ from bidcrypt.package.manifest import Manifest
 from bidcrypt.package.pack import SEALED_ROLES
 from bidcrypt.package.report import UnpackReport
 from bidcrypt.package.staging import Staging
-from bidcrypt.trust import TrustStore
+from bidcrypt.trust import TrustStore, ValidationCache
 
 
 def manifest_checker(
-    attributes: PackageAttributes, trust: TrustStore, at: dt.datetime | None, report: UnpackReport
+    attributes: PackageAttributes,
+    trust: TrustStore,
+    at: dt.datetime | None,
+    report: UnpackReport,
+    *,
+    cache: ValidationCache | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> Callable[[bytes], Manifest]:
-    """The callback that accepts the signed manifest of a bundle, recording each check in *report*."""
+    """The callback that accepts the signed manifest of a bundle, recording each check in *report*.
+
+    The callback is blocking code: with *loop* (the loop of the coroutine that
+    runs it through :func:`bidcrypt.aio.blocking`), the signer's chain is
+    validated by a coroutine waited for with :func:`bidcrypt.aio.wait_for`.
+    """
 
     def check(signed_manifest: bytes) -> Manifest:
         if hashlib.sha256(signed_manifest).digest() != attributes.manifest_sha256:
@@ -80,7 +102,11 @@ def manifest_checker(
             ),
         )
         try:
-            chain = trust.validate(content.signer, at, content.certificates)
+            if loop is None:
+                chain = trust.validate(content.signer, at, content.certificates, cache=cache)
+            else:
+                validation = trust.async_validate(content.signer, at, content.certificates, cache=cache)
+                chain = wait_for(validation, loop)
         except BidcryptError as error:
             raise _failed(report, "signer-trusted", error) from error
         report.passed(
@@ -150,7 +176,7 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
             raise IdentityMismatchError(what, actual=str(outside), expected=str(inside))
 
 
-def read_verified_bundle(
+async def async_read_verified_bundle(
     stream: BinaryIO,
     attributes: PackageAttributes,
     staging: Staging,
@@ -158,14 +184,15 @@ def read_verified_bundle(
     trust: TrustStore,
     at: dt.datetime | None,
     report: UnpackReport,
+    *,
+    cache: ValidationCache | None = None,
 ) -> None:
     """Read a (verified-decrypted) bundle into *staging*, recording the checks; publish it to *output*
-    only when all pass."""
+    only when all pass. *cache* keeps the chain verdicts (see :class:`~bidcrypt.trust.ValidationCache`)."""
     output = as_path(output)
+    checker = manifest_checker(attributes, trust, at, report, cache=cache, loop=asyncio.get_running_loop())
     try:
-        _, manifest, extracted = read_bundle(
-            stream, staging.files, manifest_checker(attributes, trust, at, report)
-        )
+        _, manifest, extracted = await blocking(read_bundle, stream, staging.files, checker)
     except _RecordedError:
         return
     except OutputError as error:  # named after the staging folder: the user knows the output
@@ -180,16 +207,36 @@ def read_verified_bundle(
             f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
         ),
     )
-    _check_seals(extracted, manifest, trust, at, report)
+    await _check_seals(extracted, manifest, trust, at, report, cache)
     if report.error is None:
-        staging.publish(output)
+        await blocking(staging.publish, output)
         report.output = output
 
 
-def _check_seals(
-    extracted: list[Any], manifest: Manifest, trust: TrustStore, at: dt.datetime | None, report: UnpackReport
+def read_verified_bundle(
+    stream: BinaryIO,
+    attributes: PackageAttributes,
+    staging: Staging,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None,
+    report: UnpackReport,
+    *,
+    cache: ValidationCache | None = None,
 ) -> None:
-    from bidcrypt.seal import verify_seals
+    """:func:`async_read_verified_bundle` for synchronous callers."""
+    run_sync(async_read_verified_bundle(stream, attributes, staging, output, trust, at, report, cache=cache))
+
+
+async def _check_seals(
+    extracted: list[Any],
+    manifest: Manifest,
+    trust: TrustStore,
+    at: dt.datetime | None,
+    report: UnpackReport,
+    cache: ValidationCache | None,
+) -> None:
+    from bidcrypt.seal import async_verify_seals
 
     checked = 0
     for item in extracted:
@@ -198,8 +245,13 @@ def _check_seals(
             continue
         checked += 1
         try:
-            seals = verify_seals(
-                item.target, trust=trust, expect_uscc=manifest.bidder.credit_code, at=at, name=entry.path
+            seals = await async_verify_seals(
+                item.target,
+                trust=trust,
+                expect_uscc=manifest.bidder.credit_code,
+                at=at,
+                name=entry.path,
+                cache=cache,
             )
         except BidcryptError as error:
             report.failed("seals", error)
@@ -219,7 +271,7 @@ def _check_seals(
         )
 
 
-def open_content(
+async def async_open_content(
     path: PathArg,
     header: EnvelopeHeader,
     content_key: ContentKey,
@@ -227,6 +279,8 @@ def open_content(
     output: PathArg,
     trust: TrustStore,
     at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
@@ -235,15 +289,23 @@ def open_content(
     :class:`~bidcrypt.errors.OutputError` (or
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
     (disk full, permissions); any other failure is the package's and is in
-    the report.
+    the report. The package is judged at one time, *at* (default: now, read
+    once), so its documents ask the same questions of the trust store;
+    *cache* keeps the verdicts (default: a new cache for this package; pass
+    one to share it across packages). Decryption, extraction, hashing and
+    PDF work run off an async caller's loop (:func:`bidcrypt.aio.blocking`).
     """
     path, output = as_path(path), as_path(output)
+    moment = at or dt.datetime.now(dt.UTC)
+    cache = ValidationCache() if cache is None else cache
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            decrypt_content(path, header, content_key, staging.bundle, force=True, durable=False)
+            await blocking(
+                decrypt_content, path, header, content_key, staging.bundle, force=True, durable=False
+            )
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
         except OutputExistsError:
@@ -260,37 +322,103 @@ def open_content(
         )
         try:
             with staging.bundle.open("rb") as stream:
-                read_verified_bundle(stream, attributes, staging, output, trust, at, report)
+                await async_read_verified_bundle(
+                    stream, attributes, staging, output, trust, moment, report, cache=cache
+                )
         except OSError as exc:  # reading back the staged plaintext
             raise output_error(exc, output) from exc
     return report
 
 
-def unpack(
-    path: PathArg, output: PathArg, keys: Keys, trust: TrustStore, at: dt.datetime | None = None
+def open_content(
+    path: PathArg,
+    header: EnvelopeHeader,
+    content_key: ContentKey,
+    attributes: PackageAttributes,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
-    """Open the package *path* with *keys* into the folder *output*, verifying everything."""
+    """:func:`async_open_content` for synchronous callers (with or without a running event loop)."""
+    return run_sync(async_open_content(path, header, content_key, attributes, output, trust, at, cache=cache))
+
+
+async def async_unpack(
+    path: PathArg,
+    output: PathArg,
+    keys: Keys,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """Open the package *path* with *keys* into the folder *output*, verifying everything.
+
+    *cache*: see :func:`async_open_content`. Reading the package and
+    unwrapping the content key (a token operation) run off an async caller's
+    loop too.
+    """
     path, output = as_path(path), as_path(output)
-    info = read_package_info(path)
-    content_key = unwrap_content_key(info.header, keys)
-    return open_content(path, info.header, content_key, info.attributes, output, trust, at)
+    info = await blocking(read_package_info, path)
+    content_key = await blocking(unwrap_content_key, info.header, keys)
+    return await async_open_content(
+        path, info.header, content_key, info.attributes, output, trust, at, cache=cache
+    )
 
 
-def verify_backup(
-    backup: PathArg, package: PathArg, output: PathArg, trust: TrustStore, at: dt.datetime | None = None
+def unpack(
+    path: PathArg,
+    output: PathArg,
+    keys: Keys,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """:func:`async_unpack` for synchronous callers (with or without a running event loop)."""
+    return run_sync(async_unpack(path, output, keys, trust, at, cache=cache))
+
+
+async def async_verify_backup(
+    backup: PathArg,
+    package: PathArg,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
     """Check a backup copy (备用文件) against its package, without a key, and unpack it.
 
     The backup's signed manifest must be the one the package's readable
-    attributes name; the rest of the checks are those of :func:`unpack`.
+    attributes name; the rest of the checks are those of :func:`async_unpack`.
     """
     backup, package, output = as_path(backup), as_path(package), as_path(output)
-    info = read_package_info(package)
+    moment = at or dt.datetime.now(dt.UTC)
+    cache = ValidationCache() if cache is None else cache
+    info = await blocking(read_package_info, package)
     report = UnpackReport(str(backup), info.attributes)
     check_output(output, False)
     with open_input(backup) as stream, Staging.create(output) as staging:
         try:
-            read_verified_bundle(stream, info.attributes, staging, output, trust, at, report)
+            await async_read_verified_bundle(
+                stream, info.attributes, staging, output, trust, moment, report, cache=cache
+            )
         except OSError as exc:  # reading the backup copy
             raise input_error(exc, backup) from exc
     return report
+
+
+def verify_backup(
+    backup: PathArg,
+    package: PathArg,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """:func:`async_verify_backup` for synchronous callers (with or without a running event loop)."""
+    return run_sync(async_verify_backup(backup, package, output, trust, at, cache=cache))

@@ -41,7 +41,14 @@ from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
 from bidcrypt.trust import RevocationStatus
 
 if TYPE_CHECKING:
-    from bidcrypt.seal.apply import AppliedSeal, SealResult, apply_seal, check_certificate, choose_entry
+    from bidcrypt.seal.apply import (
+        AppliedSeal,
+        SealResult,
+        apply_seal,
+        async_apply_seal,
+        check_certificate,
+        choose_entry,
+    )
     from bidcrypt.seal.image import SealImage
     from bidcrypt.seal.verify import async_verify_seals, verify_seals
 
@@ -50,6 +57,7 @@ _LAZY = {
     "AppliedSeal": "bidcrypt.seal.apply",
     "SealResult": "bidcrypt.seal.apply",
     "apply_seal": "bidcrypt.seal.apply",
+    "async_apply_seal": "bidcrypt.seal.apply",
     "check_certificate": "bidcrypt.seal.apply",
     "choose_entry": "bidcrypt.seal.apply",
     "SealImage": "bidcrypt.seal.image",
@@ -71,6 +79,7 @@ __all__ = [
     "SealResult",
     "Timestamp",
     "apply_seal",
+    "async_apply_seal",
     "async_verify_seals",
     "check_certificate",
     "choose_entry",
