@@ -262,6 +262,11 @@ class TrustStore:
         return digest.digest()
 
     @cached_property
+    def certificate_fingerprints(self) -> frozenset[bytes]:
+        """SHA-256 fingerprints of the anchors and intermediates (extra copies of them change nothing)."""
+        return frozenset(_fingerprint(c) for c in (*self.anchors, *self.intermediates))
+
+    @cached_property
     def _parsed_crls(self) -> tuple[x509.CertificateRevocationList, ...]:
         return tuple(x509.load_der_x509_crl(data) for data in self.crls)
 
@@ -278,7 +283,9 @@ class ValidationCache:
 
     A question is: this certificate (by SHA-256 fingerprint), at this time,
     against this trust store (anchors, intermediates and CRLs, by content),
-    with these extra certificates (e.g. those a signature embeds). Pass one
+    with these extra certificates (e.g. those a signature embeds; the
+    certificate itself and those the store holds already do not make another
+    question). Pass one
     cache to :meth:`TrustStore.validate` and to the engines that validate
     chains (``verify_seals``, ``unpack``, ``open_content``...) to validate the
     same bidder's certificate once per package, per batch or per worker
@@ -308,12 +315,9 @@ class ValidationCache:
         extra_certificates: Sequence[x509.Certificate] = (),
     ) -> ValidationKey:
         """The question validating *certificate* at *at* against *store* asks."""
-        return (
-            _fingerprint(certificate),
-            at,
-            store.fingerprint,
-            frozenset(_fingerprint(c) for c in extra_certificates),
-        )
+        own = _fingerprint(certificate)
+        extra = frozenset(_fingerprint(c) for c in extra_certificates) - store.certificate_fingerprints
+        return (own, at, store.fingerprint, extra - {own})
 
     def get(self, key: ValidationKey) -> CachedVerdict | None:
         """The verdict for *key*, if known (counted as a hit or a miss)."""
