@@ -3,7 +3,8 @@
 Every check is recorded in the report: the decryption and its integrity
 tag, the manifest digest against the readable attributes, the manifest
 signature and its certificate's chain, the identity binding (signer =
-manifest bidder = readable attributes, same tender and lot), every file's
+manifest bidder = readable attributes, same tender and lot; these are in
+:mod:`bidcrypt.package.manifest_check`), every file's
 size and SHA-256, and the company seals of the PDFs. The plaintext and the
 files are written to a staging folder beside the output (see
 :mod:`bidcrypt.package.staging`) and the files renamed into place only when
@@ -28,152 +29,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from cryptography import x509
-
-from bidcrypt import certs
-from bidcrypt.aio import blocking, run_sync, wait_for
+from bidcrypt.aio import blocking, run_sync
 from bidcrypt.envelope import ContentKey, EnvelopeHeader, decrypt_content, unwrap_content_key
 from bidcrypt.envelope.opening import Keys
 from bidcrypt.errors import (
     BidcryptError,
-    IdentityMismatchError,
     ManifestError,
     OutputError,
     OutputExistsError,
 )
 from bidcrypt.files import PathArg, as_path, check_output, input_error, open_input, output_error
 from bidcrypt.i18n import pick
-from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.bundle import read_bundle
 from bidcrypt.package.info import read_package_info
 from bidcrypt.package.manifest import Manifest
+from bidcrypt.package.manifest_check import RecordedError, manifest_checker
 from bidcrypt.package.pack import SEALED_ROLES
 from bidcrypt.package.report import UnpackReport
 from bidcrypt.package.staging import Staging
 from bidcrypt.trust import TrustStore, ValidationCache
-
-
-def manifest_checker(
-    attributes: PackageAttributes,
-    trust: TrustStore,
-    at: dt.datetime | None,
-    report: UnpackReport,
-    *,
-    cache: ValidationCache | None = None,
-    loop: asyncio.AbstractEventLoop | None = None,
-) -> Callable[[bytes], Manifest]:
-    """The callback that accepts the signed manifest of a bundle, recording each check in *report*.
-
-    The callback is blocking code: with *loop* (the loop of the coroutine that
-    runs it through :func:`bidcrypt.aio.blocking`), the signer's chain is
-    validated by a coroutine waited for with :func:`bidcrypt.aio.wait_for`.
-    """
-
-    def check(signed_manifest: bytes) -> Manifest:
-        if hashlib.sha256(signed_manifest).digest() != attributes.manifest_sha256:
-            raise _failed(
-                report,
-                "manifest-digest",
-                ManifestError(
-                    pick(
-                        "the signed manifest is not the one the package attributes name",
-                        "签名清单与文件包属性中记录的摘要不符",
-                    )
-                ),
-            )
-        report.passed(
-            "manifest-digest",
-            pick("the signed manifest is the one the package names", "签名清单与文件包属性一致"),
-        )
-        try:
-            content = signed.verify(signed_manifest)
-        except BidcryptError as error:
-            raise _failed(report, "manifest-signature", error) from error
-        report.passed(
-            "manifest-signature",
-            pick(
-                f"signed by {certs.display_name(content.signer)}",
-                f"签名者：{certs.display_name(content.signer)}",
-            ),
-        )
-        try:
-            if loop is None:
-                chain = trust.validate(content.signer, at, content.certificates, cache=cache)
-            else:
-                validation = trust.async_validate(content.signer, at, content.certificates, cache=cache)
-                chain = wait_for(validation, loop)
-        except BidcryptError as error:
-            raise _failed(report, "signer-trusted", error) from error
-        report.passed(
-            "signer-trusted",
-            pick(f"chains to {certs.display_name(chain[-1])}", f"证书链至 {certs.display_name(chain[-1])}"),
-        )
-        try:
-            manifest = Manifest.from_bytes(content.content)
-        except BidcryptError as error:
-            raise _failed(report, "manifest", error) from error
-        report.manifest = manifest
-        try:
-            _check_identity(attributes, manifest, content.signer)
-        except BidcryptError as error:
-            raise _failed(report, "identity", error) from error
-        report.passed(
-            "identity",
-            pick(
-                f"{manifest.bidder.name} ({manifest.bidder.credit_code}) signed, as the package says",
-                f"{manifest.bidder.name}（{manifest.bidder.credit_code}）签名，与文件包属性一致",
-            ),
-        )
-        return manifest
-
-    return check
-
-
-class _RecordedError(Exception):
-    """A failure already recorded in the report (carries the bidcrypt error)."""
-
-    def __init__(self, error: BidcryptError) -> None:
-        super().__init__(error.message())
-        self.error = error
-
-
-def _failed(report: UnpackReport, name: str, error: BidcryptError) -> _RecordedError:
-    report.failed(name, error)
-    return _RecordedError(error)
-
-
-def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x509.Certificate) -> None:
-    from bidcrypt.seal.kind import SealKind, kind_mismatch
-
-    if kind_mismatch(signer, SealKind.COMPANY) is not None:
-        raise ManifestError(
-            pick(
-                f"the manifest is signed with {certs.display_name(signer)}, a person's certificate; "
-                "a bid package is signed with the company's signing certificate (公章证书)",
-                f"文件清单由个人证书 {certs.display_name(signer)} 签名；"
-                "投标文件包须由单位签名证书（公章证书）签名",
-            )
-        )
-    pairs = [
-        (
-            pick("signer's credit code", "签名证书信用代码"),
-            certs.credit_code(signer),
-            manifest.bidder.credit_code,
-        ),
-        (pick("signer's company", "签名证书单位"), certs.company_name(signer), manifest.bidder.name),
-        (pick("bidder credit code", "投标人信用代码"), attributes.credit_code, manifest.bidder.credit_code),
-        (pick("bidder name", "投标人名称"), attributes.bidder_name, manifest.bidder.name),
-        (pick("tender", "招标项目"), attributes.tender, manifest.tender),
-        (pick("lot", "标段"), attributes.lot, manifest.lot),
-    ]
-    for what, outside, inside in pairs:
-        if outside != inside:
-            raise IdentityMismatchError(what, actual=str(outside), expected=str(inside))
 
 
 async def async_read_verified_bundle(
@@ -193,7 +70,7 @@ async def async_read_verified_bundle(
     checker = manifest_checker(attributes, trust, at, report, cache=cache, loop=asyncio.get_running_loop())
     try:
         _, manifest, extracted = await blocking(read_bundle, stream, staging.files, checker)
-    except _RecordedError:
+    except RecordedError:
         return
     except OutputError as error:  # named after the staging folder: the user knows the output
         raise OutputError(error.detail, path=output) from error
