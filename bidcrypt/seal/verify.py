@@ -57,9 +57,6 @@ from bidcrypt.seal.report import Finding, SealCheck, SealReport
 from bidcrypt.seal.timing import judgement_time, seal_timestamp
 from bidcrypt.trust import RevocationStatus, TrustStore, ValidationCache
 
-#: Key usages a seal certificate may have (either suffices).
-SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
-
 
 async def async_verify_seals(
     document: PathArg | BinaryIO | bytes,
@@ -297,4 +294,4 @@ class _Verification:
         return page, box
 
 
-__all__ = ["SEAL_KEY_USAGE", "async_verify_seals", "verify_seals"]
+__all__ = ["async_verify_seals", "verify_seals"]
