@@ -4,30 +4,39 @@ A trust store is made of certificate files (self-signed certificates are
 anchors, the others are intermediates available for path building) and,
 optionally, CRLs. Everything is offline: nothing is fetched.
 
-:meth:`TrustStore.validate` is the verdict: the chain, by pyhanko-certvalidator
+:meth:`TrustStore.async_validate` (and its synchronous twin
+:meth:`TrustStore.validate`) is the verdict: the chain, by pyhanko-certvalidator
 (the RFC 5280 path validator pyHanko is built on), refusing a certificate the
 CRLs revoke; a certificate whose issuer published no CRL here is not treated
 as revoked. :meth:`TrustStore.revocation_status` is the detail a report shows:
 whether the CRLs were asked at all, whether one of the issuer spoke
 (good / revoked, with the date and reason) and whether it was out of date.
+
+A :class:`ValidationCache` keeps verdicts so that the same certificate,
+asked about at the same time against the same store, is validated once (per
+package, batch or worker process: the caller decides by holding the cache).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import (
+    BidcryptError,
     CertificateExpiredError,
     CertificateRevokedError,
     CertificateUntrustedError,
@@ -124,18 +133,54 @@ class TrustStore:
             retroactive_revinfo=True,
         )
 
+    async def async_validate(
+        self,
+        certificate: x509.Certificate,
+        at: dt.datetime | None = None,
+        extra_certificates: Sequence[x509.Certificate] = (),
+        *,
+        cache: ValidationCache | None = None,
+    ) -> list[x509.Certificate]:
+        """Check that *certificate* chains to an anchor and is not revoked at *at* (default: now).
+
+        Returns the chain (end entity first). Raises
+        :class:`CertificateUntrustedError`, :class:`CertificateRevokedError` or
+        :class:`CertificateExpiredError`. With a *cache*, a question already
+        answered (same certificate, time, store and extra certificates) is
+        answered from it, verdict and error alike. Offline, the validation is
+        a few milliseconds of CPU and runs on the caller's loop.
+        """
+        moment = at or dt.datetime.now(dt.UTC)
+        if cache is None:
+            return await self._validate(certificate, moment, extra_certificates)
+        key = cache.key(self, certificate, moment, extra_certificates)
+        known = cache.get(key)
+        if known is None:
+            try:
+                chain = await self._validate(certificate, moment, extra_certificates)
+            except BidcryptError as error:
+                cache.put(key, error)
+                raise
+            cache.put(key, tuple(chain))
+            return chain
+        if isinstance(known, BidcryptError):
+            raise known.with_traceback(None)
+        return list(known)
+
     def validate(
         self,
         certificate: x509.Certificate,
         at: dt.datetime | None = None,
         extra_certificates: Sequence[x509.Certificate] = (),
+        *,
+        cache: ValidationCache | None = None,
     ) -> list[x509.Certificate]:
-        """Check that *certificate* chains to an anchor and is not revoked at *at*.
+        """:meth:`async_validate` for synchronous callers (with or without a running event loop)."""
+        return run_sync(self.async_validate(certificate, at, extra_certificates, cache=cache))
 
-        Returns the chain (end entity first). Raises
-        :class:`CertificateUntrustedError`, :class:`CertificateRevokedError` or
-        :class:`CertificateExpiredError`.
-        """
+    async def _validate(
+        self, certificate: x509.Certificate, at: dt.datetime, extra_certificates: Sequence[x509.Certificate]
+    ) -> list[x509.Certificate]:
         from pyhanko_certvalidator import CertificateValidator
         from pyhanko_certvalidator import errors as validation_errors
 
@@ -143,7 +188,7 @@ class TrustStore:
         validator = CertificateValidator(certs.to_asn1(certificate), validation_context=context)
         subject = certs.display_name(certificate)
         try:
-            path = run_sync(validator.async_validate_path())
+            path = await validator.async_validate_path()
         except validation_errors.RevokedError as exc:
             revoked_at = getattr(exc, "revocation_dt", None)
             raise CertificateRevokedError(
@@ -203,8 +248,104 @@ class TrustStore:
         return RevocationStatus("unknown")
 
     @cached_property
+    def fingerprint(self) -> bytes:
+        """SHA-256 over the anchors, intermediates and CRLs: equal for stores that answer alike."""
+        digest = hashlib.sha256()
+        for part, items in (
+            (b"anchors", [_fingerprint(c) for c in self.anchors]),
+            (b"intermediates", [_fingerprint(c) for c in self.intermediates]),
+            (b"crls", list(self.crls)),
+        ):
+            digest.update(part + len(items).to_bytes(4, "big"))
+            for item in items:
+                digest.update(len(item).to_bytes(8, "big") + item)
+        return digest.digest()
+
+    @cached_property
+    def certificate_fingerprints(self) -> frozenset[bytes]:
+        """SHA-256 fingerprints of the anchors and intermediates (extra copies of them change nothing)."""
+        return frozenset(_fingerprint(c) for c in (*self.anchors, *self.intermediates))
+
+    @cached_property
     def _parsed_crls(self) -> tuple[x509.CertificateRevocationList, ...]:
         return tuple(x509.load_der_x509_crl(data) for data in self.crls)
+
+
+#: What a cached answer is: the chain (end entity first), or the error the validation raised.
+CachedVerdict = tuple[x509.Certificate, ...] | BidcryptError
+
+#: The question a cached verdict answers: certificate, time, store, extra certificates.
+ValidationKey = tuple[bytes, dt.datetime, bytes, frozenset[bytes]]
+
+
+class ValidationCache:
+    """Chain verdicts already reached, reused only for the same question.
+
+    A question is: this certificate (by SHA-256 fingerprint), at this time,
+    against this trust store (anchors, intermediates and CRLs, by content),
+    with these extra certificates (e.g. those a signature embeds; the
+    certificate itself and those the store holds already do not make another
+    question). Pass one
+    cache to :meth:`TrustStore.validate` and to the engines that validate
+    chains (``verify_seals``, ``unpack``, ``open_content``...) to validate the
+    same bidder's certificate once per package, per batch or per worker
+    process. Errors are cached too, so a refused certificate is refused again
+    without a second validation. Thread-safe; holds at most *max_entries*
+    verdicts (the least recently used go first). Two coroutines asking the
+    same new question at the same moment may both validate.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self.max_entries = max_entries
+        self.hits = 0
+        self.misses = 0
+        self._verdicts: OrderedDict[ValidationKey, CachedVerdict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._verdicts)
+
+    @staticmethod
+    def key(
+        store: TrustStore,
+        certificate: x509.Certificate,
+        at: dt.datetime,
+        extra_certificates: Sequence[x509.Certificate] = (),
+    ) -> ValidationKey:
+        """The question validating *certificate* at *at* against *store* asks."""
+        own = _fingerprint(certificate)
+        extra = frozenset(_fingerprint(c) for c in extra_certificates) - store.certificate_fingerprints
+        return (own, at, store.fingerprint, extra - {own})
+
+    def get(self, key: ValidationKey) -> CachedVerdict | None:
+        """The verdict for *key*, if known (counted as a hit or a miss)."""
+        with self._lock:
+            verdict = self._verdicts.get(key)
+            if verdict is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._verdicts.move_to_end(key)
+            return verdict
+
+    def put(self, key: ValidationKey, verdict: CachedVerdict) -> None:
+        """Remember *verdict* for *key*."""
+        with self._lock:
+            self._verdicts[key] = verdict
+            self._verdicts.move_to_end(key)
+            while len(self._verdicts) > self.max_entries:
+                self._verdicts.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every verdict (e.g. when the CRLs on disk were replaced: a new store is read anyway)."""
+        with self._lock:
+            self._verdicts.clear()
+
+
+def _fingerprint(certificate: x509.Certificate) -> bytes:
+    return certificate.fingerprint(hashes.SHA256())
 
 
 def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -16,7 +17,7 @@ from bidcrypt.errors import (
     CertificateUntrustedError,
     InputError,
 )
-from bidcrypt.trust import TrustStore
+from bidcrypt.trust import TrustStore, ValidationCache
 
 from .conftest import Pki
 
@@ -116,3 +117,102 @@ def test_a_crl_its_issuer_did_not_sign_does_not_count(store: TrustStore, pki: Pk
         store.anchors, store.intermediates, (forged.public_bytes(serialization.Encoding.DER),)
     )
     assert forged_store.revocation_status(certificate).state == "unknown"
+
+
+@pytest.fixture
+def chain_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Counts the chain validations (pyhanko-certvalidator's path building and checking)."""
+    from pyhanko_certvalidator import CertificateValidator
+
+    calls: list[str] = []
+    real = CertificateValidator.async_validate_path
+
+    async def counted(self: CertificateValidator) -> object:
+        calls.append(self._certificate.subject.human_friendly)
+        return await real(self)
+
+    monkeypatch.setattr(CertificateValidator, "async_validate_path", counted)
+    return calls
+
+
+AT = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def test_the_cache_answers_the_same_question_without_a_second_validation(
+    store: TrustStore, pki: Pki, chain_builds: list[str]
+) -> None:
+    cache = ValidationCache()
+    certificate = load_certificate(pki.cert("bidder-a/sign"))
+    first = store.validate(certificate, at=AT, cache=cache)
+    assert store.validate(certificate, at=AT, cache=cache) == first
+    assert len(chain_builds) == 1 and (cache.misses, cache.hits) == (1, 1)
+    # A copy of the same store, and extra certificates it already holds, ask the same question.
+    copy = TrustStore.load([pki.roots, pki.intermediates], [pki.crl])
+    assert copy.validate(
+        certificate, at=AT, extra_certificates=[certificate, *store.intermediates], cache=cache
+    )
+    assert len(chain_builds) == 1
+
+
+def test_a_different_time_store_or_extra_certificate_is_another_question(
+    store: TrustStore, pki: Pki, chain_builds: list[str]
+) -> None:
+    cache = ValidationCache()
+    certificate = load_certificate(pki.cert("bidder-b/enc"))
+    vendor = load_certificate(pki.cert("ca/vendor-ec"))
+    store.validate(certificate, at=AT, cache=cache)
+    store.validate(certificate, at=AT + dt.timedelta(seconds=1), cache=cache)
+    assert len(chain_builds) == 2
+    without_crl = TrustStore.load([pki.roots, pki.intermediates])
+    without_crl.validate(certificate, at=AT, cache=cache)
+    assert len(chain_builds) == 3
+    roots_only = TrustStore.load([pki.roots])
+    with pytest.raises(CertificateUntrustedError):
+        roots_only.validate(certificate, at=AT, cache=cache)
+    assert roots_only.validate(certificate, at=AT, extra_certificates=[vendor], cache=cache)
+    assert len(chain_builds) == 5
+    # Without a cache, every call validates.
+    store.validate(certificate, at=AT)
+    store.validate(certificate, at=AT)
+    assert len(chain_builds) == 7
+
+
+def test_a_refusal_is_cached_too(store: TrustStore, pki: Pki, chain_builds: list[str]) -> None:
+    cache = ValidationCache()
+    revoked = load_certificate(pki.cert("bidder-a/sign-revoked"))
+    for _ in range(3):
+        with pytest.raises(CertificateRevokedError, match="2025-09-01"):
+            store.validate(revoked, at=AT, cache=cache)
+    assert len(chain_builds) == 1 and (cache.misses, cache.hits) == (1, 2)
+
+
+def test_the_cache_forgets_the_least_recently_used(
+    store: TrustStore, pki: Pki, chain_builds: list[str]
+) -> None:
+    cache = ValidationCache(max_entries=2)
+    names = ["bidder-a/enc", "bidder-b/sign", "bidder-c/enc"]
+    for name in names:
+        store.validate(load_certificate(pki.cert(name)), at=AT, cache=cache)
+    assert len(cache) == 2 and len(chain_builds) == 3
+    store.validate(load_certificate(pki.cert(names[-1])), at=AT, cache=cache)
+    assert len(chain_builds) == 3
+    store.validate(load_certificate(pki.cert(names[0])), at=AT, cache=cache)  # forgotten
+    assert len(chain_builds) == 4
+    cache.clear()
+    assert len(cache) == 0
+    with pytest.raises(ValueError, match="at least 1"):
+        ValidationCache(max_entries=0)
+
+
+def test_async_validate_shares_the_cache_with_the_sync_twin(
+    store: TrustStore, pki: Pki, chain_builds: list[str]
+) -> None:
+    cache = ValidationCache()
+    certificate = load_certificate(pki.cert("bidder-a/enc"))
+
+    async def caller() -> None:
+        chain = await store.async_validate(certificate, AT, cache=cache)
+        assert store.validate(certificate, AT, cache=cache) == chain  # from inside the loop
+
+    asyncio.run(caller())
+    assert len(chain_builds) == 1

@@ -8,6 +8,7 @@ The format is documented in docs/package-format.md. The operations::
     verdict = check_package(info, current_encryption_cert)   # the re-encrypt rule
     reencrypt_package(Path("bid.bid"), Path("new.bid"), old_ukey, new_cert)
     report = unpack(Path("bid.bid"), Path("out"), ukey, trust)
+    report = await async_unpack(Path("bid.bid"), Path("out"), ukey, trust)  # from a coroutine
 """
 
 from bidcrypt.package.attributes import PackageAttributes
@@ -19,7 +20,14 @@ from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
 from bidcrypt.package.summary_file import SummaryFile, load_summary_file
-from bidcrypt.package.unpack import open_content, unpack, verify_backup
+from bidcrypt.package.unpack import (
+    async_open_content,
+    async_unpack,
+    async_verify_backup,
+    open_content,
+    unpack,
+    verify_backup,
+)
 
 __all__ = [
     "Bidder",
@@ -37,6 +45,9 @@ __all__ = [
     "Summary",
     "SummaryFile",
     "UnpackReport",
+    "async_open_content",
+    "async_unpack",
+    "async_verify_backup",
     "check_package",
     "load_summary_file",
     "open_content",

@@ -3,7 +3,8 @@
 Every check is recorded in the report: the decryption and its integrity
 tag, the manifest digest against the readable attributes, the manifest
 signature and its certificate's chain, the identity binding (signer =
-manifest bidder = readable attributes, same tender and lot), every file's
+manifest bidder = readable attributes, same tender and lot; these are in
+:mod:`bidcrypt.package.manifest_check`), every file's
 size and SHA-256, and the company seals of the PDFs. The plaintext and the
 files are written to a staging folder beside the output (see
 :mod:`bidcrypt.package.staging`) and the files renamed into place only when
@@ -13,143 +14,45 @@ Errors: a full disk or another failure of the machine is an
 :class:`~bidcrypt.errors.OutputError`; everything else that
 :func:`open_content` raises or reports belongs to the package (a name the
 file system cannot hold is a :class:`~bidcrypt.errors.PathRefusedError`).
+
+The engines are coroutines (``async_unpack``, ``async_open_content``,
+``async_verify_backup``) with synchronous twins. For an async caller the
+long blocking work (reading the package, unwrapping the key, decrypting,
+extracting and hashing the files, the PDF work of the seal checks, the final
+renames) runs in worker threads through :func:`bidcrypt.aio.blocking`, one
+step at a time, so the caller's loop stays free; the chain validations run
+on the loop. Creating and removing the staging folder stay on the loop (a
+few system calls).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import hashlib
-from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from cryptography import x509
-
-from bidcrypt import certs
+from bidcrypt.aio import blocking, run_sync
 from bidcrypt.envelope import ContentKey, EnvelopeHeader, Keys, decrypt_content, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
-    IdentityMismatchError,
     ManifestError,
     OutputError,
     OutputExistsError,
 )
 from bidcrypt.files import ByteProgress, PathArg, as_path, check_output, input_error, open_input, output_error
 from bidcrypt.i18n import pick
-from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.bundle import read_bundle
 from bidcrypt.package.info import read_package_info
 from bidcrypt.package.manifest import Manifest
+from bidcrypt.package.manifest_check import RecordedError, manifest_checker
 from bidcrypt.package.pack import SEALED_ROLES
 from bidcrypt.package.report import UnpackReport
 from bidcrypt.package.staging import Staging
-from bidcrypt.trust import TrustStore
+from bidcrypt.trust import TrustStore, ValidationCache
 
 
-def manifest_checker(
-    attributes: PackageAttributes, trust: TrustStore, at: dt.datetime | None, report: UnpackReport
-) -> Callable[[bytes], Manifest]:
-    """The callback that accepts the signed manifest of a bundle, recording each check in *report*."""
-
-    def check(signed_manifest: bytes) -> Manifest:
-        if hashlib.sha256(signed_manifest).digest() != attributes.manifest_sha256:
-            raise _failed(
-                report,
-                "manifest-digest",
-                ManifestError(
-                    pick(
-                        "the signed manifest is not the one the package attributes name",
-                        "签名清单与文件包属性中记录的摘要不符",
-                    )
-                ),
-            )
-        report.passed(
-            "manifest-digest",
-            pick("the signed manifest is the one the package names", "签名清单与文件包属性一致"),
-        )
-        try:
-            content = signed.verify(signed_manifest)
-        except BidcryptError as error:
-            raise _failed(report, "manifest-signature", error) from error
-        report.passed(
-            "manifest-signature",
-            pick(
-                f"signed by {certs.display_name(content.signer)}",
-                f"签名者：{certs.display_name(content.signer)}",
-            ),
-        )
-        try:
-            chain = trust.validate(content.signer, at, content.certificates)
-        except BidcryptError as error:
-            raise _failed(report, "signer-trusted", error) from error
-        report.passed(
-            "signer-trusted",
-            pick(f"chains to {certs.display_name(chain[-1])}", f"证书链至 {certs.display_name(chain[-1])}"),
-        )
-        try:
-            manifest = Manifest.from_bytes(content.content)
-        except BidcryptError as error:
-            raise _failed(report, "manifest", error) from error
-        report.manifest = manifest
-        try:
-            _check_identity(attributes, manifest, content.signer)
-        except BidcryptError as error:
-            raise _failed(report, "identity", error) from error
-        report.passed(
-            "identity",
-            pick(
-                f"{manifest.bidder.name} ({manifest.bidder.credit_code}) signed, as the package says",
-                f"{manifest.bidder.name}（{manifest.bidder.credit_code}）签名，与文件包属性一致",
-            ),
-        )
-        return manifest
-
-    return check
-
-
-class _RecordedError(Exception):
-    """A failure already recorded in the report (carries the bidcrypt error)."""
-
-    def __init__(self, error: BidcryptError) -> None:
-        super().__init__(error.message())
-        self.error = error
-
-
-def _failed(report: UnpackReport, name: str, error: BidcryptError) -> _RecordedError:
-    report.failed(name, error)
-    return _RecordedError(error)
-
-
-def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x509.Certificate) -> None:
-    from bidcrypt.seal.kind import SealKind, kind_mismatch
-
-    if kind_mismatch(signer, SealKind.COMPANY) is not None:
-        raise ManifestError(
-            pick(
-                f"the manifest is signed with {certs.display_name(signer)}, a person's certificate; "
-                "a bid package is signed with the company's signing certificate (公章证书)",
-                f"文件清单由个人证书 {certs.display_name(signer)} 签名；"
-                "投标文件包须由单位签名证书（公章证书）签名",
-            )
-        )
-    pairs = [
-        (
-            pick("signer's credit code", "签名证书信用代码"),
-            certs.credit_code(signer),
-            manifest.bidder.credit_code,
-        ),
-        (pick("signer's company", "签名证书单位"), certs.company_name(signer), manifest.bidder.name),
-        (pick("bidder credit code", "投标人信用代码"), attributes.credit_code, manifest.bidder.credit_code),
-        (pick("bidder name", "投标人名称"), attributes.bidder_name, manifest.bidder.name),
-        (pick("tender", "招标项目"), attributes.tender, manifest.tender),
-        (pick("lot", "标段"), attributes.lot, manifest.lot),
-    ]
-    for what, outside, inside in pairs:
-        if outside != inside:
-            raise IdentityMismatchError(what, actual=str(outside), expected=str(inside))
-
-
-def read_verified_bundle(
+async def async_read_verified_bundle(
     stream: BinaryIO,
     attributes: PackageAttributes,
     staging: Staging,
@@ -157,15 +60,16 @@ def read_verified_bundle(
     trust: TrustStore,
     at: dt.datetime | None,
     report: UnpackReport,
+    *,
+    cache: ValidationCache | None = None,
 ) -> None:
     """Read a (verified-decrypted) bundle into *staging*, recording the checks; publish it to *output*
-    only when all pass."""
+    only when all pass. *cache* keeps the chain verdicts (see :class:`~bidcrypt.trust.ValidationCache`)."""
     output = as_path(output)
+    checker = manifest_checker(attributes, trust, at, report, cache=cache, loop=asyncio.get_running_loop())
     try:
-        _, manifest, extracted = read_bundle(
-            stream, staging.files, manifest_checker(attributes, trust, at, report)
-        )
-    except _RecordedError:
+        _, manifest, extracted = await blocking(read_bundle, stream, staging.files, checker)
+    except RecordedError:
         return
     except OutputError as error:  # named after the staging folder: the user knows the output
         raise OutputError(error.detail, path=output) from error
@@ -179,16 +83,36 @@ def read_verified_bundle(
             f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
         ),
     )
-    _check_seals(extracted, manifest, trust, at, report)
+    await _check_seals(extracted, manifest, trust, at, report, cache)
     if report.error is None:
-        staging.publish(output)
+        await blocking(staging.publish, output)
         report.output = output
 
 
-def _check_seals(
-    extracted: list[Any], manifest: Manifest, trust: TrustStore, at: dt.datetime | None, report: UnpackReport
+def read_verified_bundle(
+    stream: BinaryIO,
+    attributes: PackageAttributes,
+    staging: Staging,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None,
+    report: UnpackReport,
+    *,
+    cache: ValidationCache | None = None,
 ) -> None:
-    from bidcrypt.seal import verify_seals
+    """:func:`async_read_verified_bundle` for synchronous callers."""
+    run_sync(async_read_verified_bundle(stream, attributes, staging, output, trust, at, report, cache=cache))
+
+
+async def _check_seals(
+    extracted: list[Any],
+    manifest: Manifest,
+    trust: TrustStore,
+    at: dt.datetime | None,
+    report: UnpackReport,
+    cache: ValidationCache | None,
+) -> None:
+    from bidcrypt.seal import async_verify_seals
 
     checked = 0
     for item in extracted:
@@ -197,8 +121,13 @@ def _check_seals(
             continue
         checked += 1
         try:
-            seals = verify_seals(
-                item.target, trust=trust, expect_uscc=manifest.bidder.credit_code, at=at, name=entry.path
+            seals = await async_verify_seals(
+                item.target,
+                trust=trust,
+                expect_uscc=manifest.bidder.credit_code,
+                at=at,
+                name=entry.path,
+                cache=cache,
             )
         except BidcryptError as error:
             report.failed("seals", error)
@@ -218,7 +147,7 @@ def _check_seals(
         )
 
 
-def open_content(
+async def async_open_content(
     path: PathArg,
     header: EnvelopeHeader,
     content_key: ContentKey,
@@ -227,6 +156,8 @@ def open_content(
     trust: TrustStore,
     at: dt.datetime | None = None,
     progress: ByteProgress | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
@@ -236,16 +167,29 @@ def open_content(
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
     (disk full, permissions); any other failure is the package's and is in
     the report. *progress* follows the decryption, chunk by chunk (bytes of
-    ciphertext read, and their total).
+    ciphertext read, and their total). The package is judged at one time, *at* (default: now, read
+    once), so its documents ask the same questions of the trust store;
+    *cache* keeps the verdicts (default: a new cache for this package; pass
+    one to share it across packages). Decryption, extraction, hashing and
+    PDF work run off an async caller's loop (:func:`bidcrypt.aio.blocking`).
     """
     path, output = as_path(path), as_path(output)
+    moment = at or dt.datetime.now(dt.UTC)
+    cache = ValidationCache() if cache is None else cache
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            decrypt_content(
-                path, header, content_key, staging.bundle, force=True, durable=False, progress=progress
+            await blocking(
+                decrypt_content,
+                path,
+                header,
+                content_key,
+                staging.bundle,
+                force=True,
+                durable=False,
+                progress=progress,
             )
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
@@ -263,10 +207,54 @@ def open_content(
         )
         try:
             with staging.bundle.open("rb") as stream:
-                read_verified_bundle(stream, attributes, staging, output, trust, at, report)
+                await async_read_verified_bundle(
+                    stream, attributes, staging, output, trust, moment, report, cache=cache
+                )
         except OSError as exc:  # reading back the staged plaintext
             raise output_error(exc, output) from exc
     return report
+
+
+def open_content(
+    path: PathArg,
+    header: EnvelopeHeader,
+    content_key: ContentKey,
+    attributes: PackageAttributes,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    progress: ByteProgress | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """:func:`async_open_content` for synchronous callers (with or without a running event loop)."""
+    return run_sync(
+        async_open_content(path, header, content_key, attributes, output, trust, at, progress, cache=cache)
+    )
+
+
+async def async_unpack(
+    path: PathArg,
+    output: PathArg,
+    keys: Keys,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    progress: ByteProgress | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """Open the package *path* with *keys* into the folder *output*, verifying everything.
+
+    *progress* and *cache*: see :func:`async_open_content`. Reading the package and
+    unwrapping the content key (a token operation) run off an async caller's
+    loop too.
+    """
+    path, output = as_path(path), as_path(output)
+    info = await blocking(read_package_info, path)
+    content_key = await blocking(unwrap_content_key, info.header, keys)
+    return await async_open_content(
+        path, info.header, content_key, info.attributes, output, trust, at, progress, cache=cache
+    )
 
 
 def unpack(
@@ -276,32 +264,51 @@ def unpack(
     trust: TrustStore,
     at: dt.datetime | None = None,
     progress: ByteProgress | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
-    """Open the package *path* with *keys* into the folder *output*, verifying everything.
-
-    *progress*: see :func:`open_content`.
-    """
-    path, output = as_path(path), as_path(output)
-    info = read_package_info(path)
-    content_key = unwrap_content_key(info.header, keys)
-    return open_content(path, info.header, content_key, info.attributes, output, trust, at, progress)
+    """:func:`async_unpack` for synchronous callers (with or without a running event loop)."""
+    return run_sync(async_unpack(path, output, keys, trust, at, progress, cache=cache))
 
 
-def verify_backup(
-    backup: PathArg, package: PathArg, output: PathArg, trust: TrustStore, at: dt.datetime | None = None
+async def async_verify_backup(
+    backup: PathArg,
+    package: PathArg,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
 ) -> UnpackReport:
     """Check a backup copy (备用文件) against its package, without a key, and unpack it.
 
     The backup's signed manifest must be the one the package's readable
-    attributes name; the rest of the checks are those of :func:`unpack`.
+    attributes name; the rest of the checks are those of :func:`async_unpack`.
     """
     backup, package, output = as_path(backup), as_path(package), as_path(output)
-    info = read_package_info(package)
+    moment = at or dt.datetime.now(dt.UTC)
+    cache = ValidationCache() if cache is None else cache
+    info = await blocking(read_package_info, package)
     report = UnpackReport(str(backup), info.attributes)
     check_output(output, False)
     with open_input(backup) as stream, Staging.create(output) as staging:
         try:
-            read_verified_bundle(stream, info.attributes, staging, output, trust, at, report)
+            await async_read_verified_bundle(
+                stream, info.attributes, staging, output, trust, moment, report, cache=cache
+            )
         except OSError as exc:  # reading the backup copy
             raise input_error(exc, backup) from exc
     return report
+
+
+def verify_backup(
+    backup: PathArg,
+    package: PathArg,
+    output: PathArg,
+    trust: TrustStore,
+    at: dt.datetime | None = None,
+    *,
+    cache: ValidationCache | None = None,
+) -> UnpackReport:
+    """:func:`async_verify_backup` for synchronous callers (with or without a running event loop)."""
+    return run_sync(async_verify_backup(backup, package, output, trust, at, cache=cache))

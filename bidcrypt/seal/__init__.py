@@ -41,19 +41,28 @@ from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
 from bidcrypt.trust import RevocationStatus
 
 if TYPE_CHECKING:
-    from bidcrypt.seal.apply import AppliedSeal, SealResult, apply_seal, check_certificate, choose_entry
+    from bidcrypt.seal.apply import (
+        AppliedSeal,
+        SealResult,
+        apply_seal,
+        async_apply_seal,
+        check_certificate,
+        choose_entry,
+    )
     from bidcrypt.seal.image import SealImage
-    from bidcrypt.seal.verify import verify_seals
+    from bidcrypt.seal.verify import async_verify_seals, verify_seals
 
 #: The names loaded on first use, and their modules (these import pyHanko).
 _LAZY = {
     "AppliedSeal": "bidcrypt.seal.apply",
     "SealResult": "bidcrypt.seal.apply",
     "apply_seal": "bidcrypt.seal.apply",
+    "async_apply_seal": "bidcrypt.seal.apply",
     "check_certificate": "bidcrypt.seal.apply",
     "choose_entry": "bidcrypt.seal.apply",
     "SealImage": "bidcrypt.seal.image",
     "verify_seals": "bidcrypt.seal.verify",
+    "async_verify_seals": "bidcrypt.seal.verify",
 }
 
 __all__ = [
@@ -70,6 +79,8 @@ __all__ = [
     "SealResult",
     "Timestamp",
     "apply_seal",
+    "async_apply_seal",
+    "async_verify_seals",
     "check_certificate",
     "choose_entry",
     "default_box",

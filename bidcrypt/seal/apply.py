@@ -33,7 +33,7 @@ from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.stamp import StaticStampStyle
 
 from bidcrypt import certs
-from bidcrypt.aio import run_sync
+from bidcrypt.aio import blocking, off_loop, run_sync
 from bidcrypt.certs import Purpose
 from bidcrypt.errors import (
     BidcryptError,
@@ -127,7 +127,7 @@ def check_certificate(certificate: x509.Certificate, kind: SealKind, at: dt.date
         raise mismatch
 
 
-def apply_seal(
+async def async_apply_seal(
     document: PathArg,
     output: PathArg,
     entry: KeyEntry,
@@ -146,21 +146,25 @@ def apply_seal(
     (default: the last page, lower right); *chain* the issuing CA certificates
     to embed; *tsa_url* an RFC 3161 timestamp authority for PAdES B-T.
     *output* must not exist; it appears only when every seal is made.
+
+    The file work, and each seal's signing (pyHanko writes the update and the
+    token signs from inside its coroutine), run off an async caller's loop
+    (:mod:`bidcrypt.aio`).
     """
     document, output = as_path(document), as_path(output)
     placement = placement or Placement()
     check_certificate(entry.certificate, kind, at)
-    picture = image if isinstance(image, SealImage) else SealImage.load(image)
+    picture = image if isinstance(image, SealImage) else await blocking(SealImage.load, image)
     with open_input(document) as source:
-        reader = open_pdf(source, str(document))
+        reader = await blocking(open_pdf, source, str(document))
         targets = placement.resolve(reader, kind)
         taken = _field_names(reader)
         with atomic_output(output) as sink:
             source.seek(0)
-            shutil.copyfileobj(source, sink)
+            await blocking(shutil.copyfileobj, source, sink)
             # pyHanko updates the file in place, through its name, once per seal.
-            applied = _seal_all(sink.temporary, entry, kind, picture, targets, taken, chain, tsa_url)
-            _check_written(sink.temporary, len(applied))
+            applied = await _seal_all(sink.temporary, entry, kind, picture, targets, taken, chain, tsa_url)
+            await blocking(_check_written, sink.temporary, len(applied))
     certificate = entry.certificate
     return SealResult(
         output=output,
@@ -173,7 +177,35 @@ def apply_seal(
     )
 
 
-def _seal_all(
+def apply_seal(
+    document: PathArg,
+    output: PathArg,
+    entry: KeyEntry,
+    *,
+    kind: SealKind,
+    image: SealImage | PathArg,
+    placement: Placement | None = None,
+    chain: Sequence[x509.Certificate] = (),
+    tsa_url: str | None = None,
+    at: dt.datetime | None = None,
+) -> SealResult:
+    """:func:`async_apply_seal` for synchronous callers (with or without a running event loop)."""
+    return run_sync(
+        async_apply_seal(
+            document,
+            output,
+            entry,
+            kind=kind,
+            image=image,
+            placement=placement,
+            chain=chain,
+            tsa_url=tsa_url,
+            at=at,
+        )
+    )
+
+
+async def _seal_all(
     path: Path,
     entry: KeyEntry,
     kind: SealKind,
@@ -216,17 +248,18 @@ def _seal_all(
             stamp_style=style,
             new_field_spec=fields.SigFieldSpec(name, on_page=page_index, box=box),
         )
-        with path.open("rb+") as stream:
-            writer = IncrementalPdfFileWriter(stream, strict=False)
-            _sign(pdf_signer, writer, tsa_url)
+        await off_loop(_sign(path, pdf_signer, tsa_url))
         shared_image = appearance.written
         applied.append(AppliedSeal(field=name, page=page_index + 1, box=box))
     return applied
 
 
-def _sign(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, tsa_url: str | None) -> None:
+async def _sign(path: Path, pdf_signer: signers.PdfSigner, tsa_url: str | None) -> None:
+    """Add one seal to the file at *path*, in place (blocking: run through :func:`~bidcrypt.aio.off_loop`)."""
     try:
-        run_sync(pdf_signer.async_sign_pdf(writer, in_place=True))
+        with path.open("rb+") as stream:
+            writer = IncrementalPdfFileWriter(stream, strict=False)
+            await pdf_signer.async_sign_pdf(writer, in_place=True)
     except BidcryptError:
         raise
     except TimestampRequestError as exc:
@@ -273,4 +306,4 @@ def _check_written(path: Path, expected_new: int) -> None:
                 raise SealInvalidError(pick("a new seal does not verify", "新加盖的签章验证失败"))
 
 
-__all__ = ["AppliedSeal", "SealResult", "apply_seal", "check_certificate", "choose_entry"]
+__all__ = ["AppliedSeal", "SealResult", "apply_seal", "async_apply_seal", "check_certificate", "choose_entry"]

@@ -25,17 +25,16 @@ from bidcrypt.timestamp import signing_certificate_problem, tsa_certificate_prob
 from bidcrypt.trust import RevocationStatus
 
 if TYPE_CHECKING:
-    from pyhanko.sign.validation.status import PdfSignatureStatus, TimestampSignatureStatus
+    from pyhanko.sign.validation.status import TimestampSignatureStatus
 
 #: What the signer's certificate was judged at: the seal's timestamp, or the validation time.
 JudgedBy = Literal["timestamp", "validation-time"]
 
 
 def seal_timestamp(
-    status: PdfSignatureStatus, signer_info: cms.SignerInfo, field: str, findings: list[Finding]
+    token: TimestampSignatureStatus | None, signer_info: cms.SignerInfo, field: str, findings: list[Finding]
 ) -> Timestamp | None:
-    """The signature timestamp (PAdES B-T), if any; a problem is added unless it holds up."""
-    token = status.timestamp_validity
+    """The signature timestamp (PAdES B-T) pyHanko found, if any; a problem is added unless it holds up."""
     if token is None:
         return None
     authority = x509.load_der_x509_certificate(token.signing_cert.dump())

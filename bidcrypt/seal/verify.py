@@ -18,6 +18,16 @@ sealed on every page verifies in time linear in its seals.
 
 No network access is made: trust comes from the given anchors and
 intermediates, revocation from the given CRLs.
+
+:func:`async_verify_seals` is the engine and :func:`verify_seals` its
+synchronous twin. The signature itself is checked by pyHanko
+(:mod:`bidcrypt.seal._signature`), the certificate by the trust store, once
+per question (:mod:`bidcrypt.seal._judging`; pass a
+:class:`~bidcrypt.trust.ValidationCache` to share verdicts between
+documents), and the later revisions by :mod:`bidcrypt.seal._revisions`.
+Reading and parsing the document, hashing it and the difference analysis
+run through :func:`bidcrypt.aio.blocking`: in a worker thread for an async
+caller, so its loop stays free.
 """
 
 from __future__ import annotations
@@ -25,58 +35,37 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from cryptography import x509
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, SuspiciousModification
-from pyhanko.sign.fields import MDPPerm
-from pyhanko.sign.validation import read_certification_data
-from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
-from pyhanko.sign.validation.settings import KeyUsageConstraints
-from pyhanko.sign.validation.status import PdfSignatureStatus, SignatureCoverageLevel
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
 from bidcrypt import certs, uscc
-from bidcrypt.aio import run_sync
-from bidcrypt.certs import Purpose
-from bidcrypt.errors import (
-    BidcryptError,
-    CertificateRevokedError,
-    CertificateUntrustedError,
-    CreditCodeError,
-    DocumentModifiedError,
-    IdentityMismatchError,
-    NoSealError,
-    SealInvalidError,
-    WrongKeyUsageError,
-)
+from bidcrypt.aio import blocking, run_sync
+from bidcrypt.errors import CreditCodeError, DocumentModifiedError, NoSealError, SealInvalidError
 from bidcrypt.files import PathArg, as_path, open_input
 from bidcrypt.i18n import pick
+from bidcrypt.seal._judging import describe, judge_identity, judge_purpose_and_kind, judge_trust
 from bidcrypt.seal._pdf import open_pdf
-from bidcrypt.seal.kind import SealKind, holder_of, kind_mismatch, kind_of
+from bidcrypt.seal._revisions import MALFORMED, RevisionHistory
+from bidcrypt.seal._signature import check_signature
+from bidcrypt.seal.kind import SealKind, holder_of, kind_of
 from bidcrypt.seal.placement import Box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport
-from bidcrypt.seal.timing import JudgedBy, judgement_time, revocation_at, seal_timestamp
-from bidcrypt.trust import RevocationStatus, TrustStore
-
-#: What a malformed signature or document structure raises in pyHanko, asn1crypto and cryptography
-#: (pyHanko raises AttributeError for a digest algorithm it does not know).
-_MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, x509.InvalidVersion)
-
-#: Key usages a seal certificate may have (either suffices).
-SEAL_KEY_USAGE = frozenset({"digital_signature", "non_repudiation"})
+from bidcrypt.seal.timing import judgement_time, seal_timestamp
+from bidcrypt.trust import RevocationStatus, TrustStore, ValidationCache
 
 
-def verify_seals(
+async def async_verify_seals(
     document: PathArg | BinaryIO | bytes,
     *,
     trust: TrustStore,
     expect_uscc: str | None = None,
     at: dt.datetime | None = None,
     name: str | None = None,
+    cache: ValidationCache | None = None,
 ) -> SealReport:
     """Verify every seal of *document* (a path, a binary stream, or bytes).
 
@@ -86,8 +75,10 @@ def verify_seals(
     certificate is judged at its signature timestamp when a valid, trusted one
     proves when the seal was made (the timestamp itself is judged at *at*),
     else at *at*; the report says which (``SealCheck.judged_at``, ``judged_by``).
-    Raises for a document that cannot be verified at all (not a PDF,
-    encrypted, unreadable); everything else is in the returned report.
+    *cache* keeps chain verdicts between calls (the same certificate at the
+    same time is validated once). Raises for a document that cannot be
+    verified at all (not a PDF, encrypted, unreadable); everything else is in
+    the returned report.
     """
     moment = at or dt.datetime.now(dt.UTC)
     expected = None
@@ -104,27 +95,42 @@ def verify_seals(
     if isinstance(document, (str, os.PathLike)):
         path = as_path(document)
         with open_input(path) as stream:
-            return _verify_stream(stream, name or str(path), trust, expected, moment)
+            return await _verify_stream(stream, name or str(path), trust, expected, moment, cache)
     stream = io.BytesIO(document) if isinstance(document, bytes) else document
-    return _verify_stream(stream, name or "<document>", trust, expected, moment)
+    return await _verify_stream(stream, name or "<document>", trust, expected, moment, cache)
 
 
-def _verify_stream(
+def verify_seals(
+    document: PathArg | BinaryIO | bytes,
+    *,
+    trust: TrustStore,
+    expect_uscc: str | None = None,
+    at: dt.datetime | None = None,
+    name: str | None = None,
+    cache: ValidationCache | None = None,
+) -> SealReport:
+    """:func:`async_verify_seals` for synchronous callers (with or without a running event loop)."""
+    return run_sync(
+        async_verify_seals(document, trust=trust, expect_uscc=expect_uscc, at=at, name=name, cache=cache)
+    )
+
+
+async def _verify_stream(
     stream: BinaryIO,
     name: str,
     trust: TrustStore,
     expected: str | None,
     moment: dt.datetime,
+    cache: ValidationCache | None,
 ) -> SealReport:
-    reader = open_pdf(stream, name)
+    reader = await blocking(open_pdf, stream, name)
     try:
-        embedded_seals = list(reader.embedded_regular_signatures)
-        context = _Context(reader, trust, expected, moment)
-    except _MALFORMED as exc:
+        embedded_seals, verification = await blocking(_read_document, reader, trust, cache, expected, moment)
+    except MALFORMED as exc:
         raise SealInvalidError(
             pick(f"the signatures of {name} cannot be read ({exc})", f"无法读取 {name} 中的签章（{exc}）")
         ) from exc
-    seals = tuple(context.check(embedded) for embedded in embedded_seals)
+    seals = tuple([await verification.check(embedded) for embedded in embedded_seals])
     findings = [f for seal in seals for f in seal.findings]
     if not seals:
         findings.append(Finding.of(NoSealError(path=name, what=pick("seal", "签章")), None))
@@ -136,45 +142,34 @@ def _verify_stream(
     )
 
 
-@dataclass(frozen=True)
-class _Revision:
-    """What one revision changed, by pyHanko's difference analysis."""
+def _read_document(
+    reader: PdfFileReader,
+    trust: TrustStore,
+    cache: ValidationCache | None,
+    expected: str | None,
+    moment: dt.datetime,
+) -> tuple[list[EmbeddedPdfSignature], _Verification]:
+    """The seals of the document and the state of their verification (blocking: reads the document)."""
+    return list(reader.embedded_regular_signatures), _Verification(reader, trust, cache, expected, moment)
 
-    level: ModificationLevel | None  # None: suspicious, i.e. anything
-    validation_data: bool
 
-
-class _Context:
-    """Shared state of one verification: the reader, trust settings and per-revision analysis."""
+class _Verification:
+    """Shared state of one document's verification: the reader, trust settings and revision history."""
 
     def __init__(
         self,
         reader: PdfFileReader,
         trust: TrustStore,
+        cache: ValidationCache | None,
         expected: str | None,
         moment: dt.datetime,
     ) -> None:
         self.reader = reader
         self.trust = trust
+        self.cache = cache
         self.expected = expected
         self.moment = moment
-        self.revisions: dict[int, _Revision] = {}
-        everything = reader.embedded_signatures
-        self.signed_revisions = {s.signed_revision: s for s in everything}
-        self.total_revisions = reader.xrefs.total_revisions
-        certification = read_certification_data(reader)
-        #: The revision of a certification signature that allows no changes at all, if any.
-        self.no_changes_after: int | None = None
-        if certification is not None and certification.permission == MDPPerm.NO_CHANGES:
-            author = reader.root["/Perms"].raw_get("/DocMDP")
-            for embedded in everything:
-                value = embedded.sig_field.raw_get("/V")
-                if (
-                    isinstance(author, generic.IndirectObject)
-                    and isinstance(value, generic.IndirectObject)
-                    and author.idnum == value.idnum
-                ):
-                    self.no_changes_after = embedded.signed_revision
+        self.history = RevisionHistory(reader)
         self.page_numbers = self._page_numbers()
 
     def _page_numbers(self) -> dict[int, int]:
@@ -185,50 +180,39 @@ class _Context:
             numbers[reference.idnum] = index + 1
         return numbers
 
-    def check(self, embedded: EmbeddedPdfSignature) -> SealCheck:
+    async def check(self, embedded: EmbeddedPdfSignature) -> SealCheck:
         """Everything about one seal; a seal whose container is garbage is reported, not raised."""
         field = str(embedded.field_name)
         try:
             embedded_certificates = [
                 x509.load_der_x509_certificate(c.dump()) for c in embedded.other_embedded_certs
             ]
-            status = run_sync(
-                async_validate_pdf_signature(
-                    embedded,
-                    signer_validation_context=self.trust.validation_context(
-                        self.moment, embedded_certificates
-                    ),
-                    key_usage_settings=KeyUsageConstraints(
-                        key_usage=SEAL_KEY_USAGE, match_all_key_usages=False
-                    ),
-                    skip_diff=True,
-                )
-            )
-        except _MALFORMED as exc:  # a broken signature container: report it, do not stop the batch
+            signature = await check_signature(embedded, self.trust, self.moment, embedded_certificates)
+        except MALFORMED as exc:  # a broken signature container: report it, do not stop the batch
             return self._broken(embedded, field, exc)
-        certificate = x509.load_der_x509_certificate(status.signing_cert.dump())
+        certificate = x509.load_der_x509_certificate(signature.signing_cert.dump())
         kind = kind_of(embedded.signer_info)
         findings: list[Finding] = []
 
-        intact = bool(status.intact and status.valid)
+        intact = signature.intact and signature.valid
         if not intact:
             detail = (
                 pick("the document bytes do not match the seal", "文档内容与签章不符")
-                if not status.intact
+                if not signature.intact
                 else pick("the signature value is wrong", "签名值错误")
             )
             findings.append(Finding.of(SealInvalidError(detail), field))
-        modifications, later_seals = self._changes_after(embedded, status)
+        modifications, later_seals = await blocking(self.history.changes_after, embedded, signature.coverage)
         if modifications:
-            error = DocumentModifiedError("; ".join(modifications), what=_describe(field, kind))
+            error = DocumentModifiedError("; ".join(modifications), what=describe(field, kind))
             findings.append(Finding.of(error, field))
-        timestamp = seal_timestamp(status, embedded.signer_info, field, findings)
+        timestamp = seal_timestamp(signature.timestamp_validity, embedded.signer_info, field, findings)
         judged_at, judged_by = judgement_time(timestamp, self.moment)
-        chain, revocation, trusted = self._trust(
-            embedded_certificates, certificate, field, findings, judged_at, judged_by
+        chain, revocation, trusted = await judge_trust(
+            self.trust, self.cache, embedded_certificates, certificate, field, findings, judged_at, judged_by
         )
-        self._purpose_and_kind(certificate, kind, field, findings)
-        identity_ok = self._identity(certificate, kind, field, findings)
+        judge_purpose_and_kind(certificate, kind, field, findings)
+        identity_ok = judge_identity(self.expected, certificate, kind, field, findings)
 
         page, box = self._widget(embedded)
         return SealCheck(
@@ -241,7 +225,7 @@ class _Context:
             credit_code=certs.credit_code(certificate),
             holder=holder_of(certificate),
             certificate=certs.CertificateSummary.of(certificate),
-            signing_time=status.signer_reported_dt,
+            signing_time=signature.signer_reported_dt,
             timestamp=timestamp,
             judged_at=judged_at,
             judged_by=judged_by,
@@ -256,119 +240,6 @@ class _Context:
             findings=tuple(findings),
         )
 
-    def _trust(
-        self,
-        embedded_certificates: list[x509.Certificate],
-        certificate: x509.Certificate,
-        field: str,
-        findings: list[Finding],
-        at: dt.datetime,
-        judged_by: JudgedBy,
-    ) -> tuple[list[x509.Certificate], RevocationStatus, bool]:
-        """At *at*: the chain to a trust anchor (empty when none), the revocation status, and the verdict."""
-        subject = certs.display_name(certificate)
-        chain: list[x509.Certificate] = []
-        trust_error: BidcryptError | None = None
-        try:
-            chain = self.trust.validate(certificate, at=at, extra_certificates=embedded_certificates)
-        except CertificateUntrustedError:
-            issuer = certs.display_name_of(certificate.issuer)
-            trust_error = CertificateUntrustedError(
-                pick(f"its issuer {issuer} is not trusted here", f"其颁发机构 {issuer} 不在信任列表中"),
-                subject=subject,
-            )
-        except BidcryptError as error:
-            trust_error = error
-        revocation = self.trust.revocation_status(certificate, at, embedded_certificates)
-        if judged_by == "timestamp":
-            revocation = revocation_at(revocation, at, subject, field, findings)
-        if revocation.state == "revoked":
-            revoked_at = certs.format_time(revocation.revoked_at) if revocation.revoked_at else "-"
-            why = (
-                pick(f"reason: {revocation.reason}", f"原因：{revocation.reason}")
-                if revocation.reason
-                else None
-            )
-            findings.append(
-                Finding.of(CertificateRevokedError(why, subject=subject, revoked_at=revoked_at), field)
-            )
-        elif trust_error is not None:
-            findings.append(Finding.of(trust_error, field))
-        if revocation.state == "unknown":
-            findings.append(
-                _warning(
-                    "revocation-unknown",
-                    f"no CRL given for the issuer of {subject}; its revocation status is unknown",
-                    f"未提供 {subject} 颁发机构的证书吊销列表，无法确定其是否已被吊销",
-                    field,
-                )
-            )
-        if revocation.stale:
-            findings.append(
-                _warning(
-                    "crl-stale",
-                    f"the CRL used for {subject} is past its next update",
-                    f"用于检查 {subject} 的证书吊销列表已过期",
-                    field,
-                )
-            )
-        return chain, revocation, trust_error is None and revocation.state != "revoked"
-
-    def _purpose_and_kind(
-        self, certificate: x509.Certificate, kind: SealKind | None, field: str, findings: list[Finding]
-    ) -> None:
-        """A seal certificate must allow signing, and be of the holder its kind needs."""
-        if Purpose.SIGNING not in certs.purposes(certificate):
-            error = WrongKeyUsageError(
-                subject=certs.display_name(certificate),
-                purpose=Purpose.SIGNING.label(),
-                wanted=Purpose.SIGNING.label(),
-                usage=", ".join(certs.key_usage_names(certificate)) or "-",
-            )
-            findings.append(Finding.of(error, field))
-        if kind is None:
-            findings.append(
-                _warning(
-                    "seal-kind-unknown",
-                    f"seal {field} does not record whether it is a company or a legal-person seal",
-                    f"签章 {field} 未记录其为公章还是法人章",
-                    field,
-                )
-            )
-            return
-        mismatch = kind_mismatch(certificate, kind)
-        if mismatch is not None:
-            findings.append(Finding.of(mismatch, field))
-
-    def _identity(
-        self, certificate: x509.Certificate, kind: SealKind | None, field: str, findings: list[Finding]
-    ) -> bool | None:
-        """Whether the seal is the expected bidder's (None when no code was expected or none can tell).
-
-        A company seal must name the expected credit code. Any other seal naming
-        a different one fails too; one naming none (a personal certificate from
-        a CA that records no company) is only a warning.
-        """
-        if self.expected is None:
-            return None
-        code = certs.credit_code(certificate)
-        subject = certs.display_name(certificate)
-        if code is None and kind is not SealKind.COMPANY:
-            findings.append(
-                _warning(
-                    "credit-code-absent",
-                    f"the certificate of {subject} names no credit code",
-                    f"证书 {subject} 中没有统一社会信用代码",
-                    field,
-                )
-            )
-            return None
-        if code != self.expected:
-            actual = f"{certs.company_name(certificate) or subject} ({code or '-'})"
-            findings.append(Finding.of(IdentityMismatchError(actual=actual, expected=self.expected), field))
-            return False
-        return True
-
     def _broken(self, embedded: EmbeddedPdfSignature, field: str, exc: Exception) -> SealCheck:
         """A seal whose signature cannot even be evaluated."""
         why = (
@@ -379,7 +250,7 @@ class _Context:
         error = SealInvalidError(pick(f"cannot evaluate the seal ({why})", f"无法验证签章（{why}）"))
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
-        except _MALFORMED:  # no usable certificate at all
+        except MALFORMED:  # no usable certificate at all
             raise error from exc
         page, box = self._widget(embedded)
         return SealCheck(
@@ -407,67 +278,6 @@ class _Context:
             findings=(Finding.of(error, field),),
         )
 
-    # -- what changed after a seal ---------------------------------------------------------
-
-    def _changes_after(
-        self, embedded: EmbeddedPdfSignature, status: PdfSignatureStatus
-    ) -> tuple[list[str], int]:
-        """Descriptions of the changes after the seal beyond further seals, and how many seals followed."""
-        changes = []
-        if status.coverage is None or status.coverage < SignatureCoverageLevel.ENTIRE_REVISION:
-            changes.append(
-                pick("the seal does not cover its whole revision", "签章未覆盖其所在版本的全部内容")
-            )
-        own = embedded.signed_revision
-        later_seals = 0
-        for revision in range(own + 1, self.total_revisions):
-            analysis = self._revision(revision)
-            later = self.signed_revisions.get(revision)
-            if self.no_changes_after == own and not analysis.validation_data:
-                changes.append(
-                    pick(
-                        f"revision {revision + 1} changes a document certified against all changes",
-                        f"第 {revision + 1} 版修改了已锁定（禁止任何修改）的文档",
-                    )
-                )
-            elif later is not None:
-                later_seals += 1
-                if analysis.level is None or analysis.level > ModificationLevel.FORM_FILLING:
-                    changes.append(
-                        pick(
-                            f"revision {revision + 1} adds a seal and also changes the document",
-                            f"第 {revision + 1} 版在加盖签章的同时修改了文档",
-                        )
-                    )
-            elif not analysis.validation_data and not (
-                analysis.level is not None and analysis.level == ModificationLevel.NONE
-            ):
-                changes.append(
-                    pick(
-                        f"revision {revision + 1} is an unsealed change ({_level_name(analysis.level)})",
-                        f"第 {revision + 1} 版是未经签章的修改（{_level_name(analysis.level)}）",
-                    )
-                )
-        return changes, later_seals
-
-    def _revision(self, revision: int) -> _Revision:
-        if revision not in self.revisions:
-            old = self.reader.get_historical_resolver(revision - 1)
-            new = self.reader.get_historical_resolver(revision)
-            try:
-                level: ModificationLevel | None = DEFAULT_DIFF_POLICY.apply(old, new).modification_level
-            except SuspiciousModification:
-                level = None
-            except _MALFORMED:  # the difference analysis failed: treat as an arbitrary change
-                level = None
-            validation_data = (
-                level is not None and level <= ModificationLevel.LTA_UPDATES and "/DSS" in new.root
-            )
-            self.revisions[revision] = _Revision(level, validation_data)
-        return self.revisions[revision]
-
-    # -- helpers ---------------------------------------------------------------------------
-
     def _widget(self, embedded: EmbeddedPdfSignature) -> tuple[int | None, Box | None]:
         field = embedded.sig_field
         widget = field
@@ -484,22 +294,4 @@ class _Context:
         return page, box
 
 
-def _describe(field: str, kind: SealKind | None) -> str:
-    """The seal as the modification message names it: ``seal CompanySeal1 (company seal)``."""
-    if kind is None:
-        return pick(f"seal {field}", f"签章 {field}")
-    return pick(f"seal {field} ({kind.label()})", f"签章 {field}（{kind.label()}）")
-
-
-def _level_name(level: ModificationLevel | None) -> str:
-    names = {
-        ModificationLevel.LTA_UPDATES: pick("metadata", "元数据"),
-        ModificationLevel.FORM_FILLING: pick("form filling", "表单填写"),
-        ModificationLevel.ANNOTATIONS: pick("annotations", "批注"),
-    }
-    return names.get(level, pick("content", "内容")) if level is not None else pick("content", "内容")
-
-
-def _warning(code: str, en: str, zh: str, seal: str) -> Finding:
-    """A finding that is worth knowing but does not fail the seal (it has a code for JSON readers)."""
-    return Finding("warning", code, pick(en, zh), "", seal)
+__all__ = ["async_verify_seals", "verify_seals"]
