@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from bidcrypt import certs
 from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
 from bidcrypt.i18n import pick
+from bidcrypt.keys.schemes import HASHES
 
 
 class KeyTransport(Enum):
@@ -39,7 +40,7 @@ class KeyTransport(Enum):
 
 
 #: Hash names accepted by :meth:`KeyEntry.sign`.
-SIGNATURE_HASHES = ("sha256", "sha384", "sha512")
+SIGNATURE_HASHES = tuple(HASHES)
 
 
 class KeyEntry(ABC):
