@@ -8,16 +8,11 @@ submitted bytes, so the time can be proven to anyone later.
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-import os
 import ssl
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from asn1crypto import algos, tsp
 from cryptography import x509
 
 from bidcrypt.errors import TimestampError
@@ -78,6 +73,11 @@ class TsaClock:
     channel, vouches for the token). Without a pin the URL must be
     ``https://`` and *trust* is required. *tls* is the TLS context for
     ``https://`` (default: the system's CA certificates).
+
+    The request goes through pyHanko's TSA client
+    (:class:`~pyhanko.sign.timestamps.HTTPTimeStamper`, the one seals use),
+    on a connection that refuses redirects and answers larger than
+    :data:`MAX_RESPONSE_SIZE`.
     """
 
     url: str
@@ -92,58 +92,93 @@ class TsaClock:
     def stamp(self, sha256: bytes) -> Stamp:
         """Ask the TSA to timestamp *sha256*; refuse an answer that does not pass every check."""
         from bidcrypt.aio import run_sync
+
+        return run_sync(self.async_stamp(sha256))
+
+    async def async_stamp(self, sha256: bytes) -> Stamp:
+        """:meth:`stamp`, for a caller that runs an event loop."""
         from bidcrypt.timestamp import async_check_token, check_request_match, parse_response
 
-        nonce = int.from_bytes(os.urandom(8), "big") | 1 << 63
-        request = tsp.TimeStampReq(
-            {
-                "version": "v1",
-                "message_imprint": {
-                    "hash_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-                    "hashed_message": sha256,
-                },
-                "nonce": nonce,
-                "cert_req": True,
-            }
-        )
-        token, info = parse_response(self._post(request.dump()), self.url)
+        body, nonce = await self._ask(sha256)
+        token, info = parse_response(body, self.url)
         check_request_match(info, sha256, nonce, self.url)
-        checked = run_sync(
-            async_check_token(
-                token,
-                sha256=sha256,
-                at=dt.datetime.now(dt.UTC),
-                trust=self.trust,
-                pinned=self.certificate,
-                url=self.url,
-            )
+        checked = await async_check_token(
+            token,
+            sha256=sha256,
+            at=dt.datetime.now(dt.UTC),
+            trust=self.trust,
+            pinned=self.certificate,
+            url=self.url,
         )
         return Stamp(checked.time, f"rfc3161:{self.url}", checked.der)
 
-    def _post(self, query: bytes) -> bytes:
-        """POST the query; the body of the answer (redirects are refused, the size is bounded)."""
-        handlers: list[urllib.request.BaseHandler] = [_NoRedirects()]
-        if self.url.lower().startswith("https:"):
-            handlers.append(urllib.request.HTTPSHandler(context=self.tls or ssl.create_default_context()))
-        opener = urllib.request.build_opener(*handlers)
-        http_request = urllib.request.Request(  # noqa: S310 - scheme checked in __post_init__
-            self.url, data=query, headers={"Content-Type": "application/timestamp-query"}
-        )
-        try:
-            with opener.open(http_request, timeout=self.timeout) as response:
-                body = bytes(response.read(MAX_RESPONSE_SIZE + 1))
-        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
-            raise TimestampError(str(exc)[:200], url=self.url) from exc
-        if len(body) > MAX_RESPONSE_SIZE:
-            raise TimestampError(pick("answer too large", "应答过大"), url=self.url)
-        return body
+    async def _ask(self, sha256: bytes) -> tuple[bytes, int]:
+        """Send pyHanko's request for *sha256*: the body of the answer, exactly as received, and the nonce."""
+        import aiohttp
+        from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
+
+        received: list[bytes] = []
+        redirects = aiohttp.TraceConfig()
+        redirects.on_request_redirect.append(_refuse_redirect)
+        tls = self.tls or ssl.create_default_context()  # made now: SSL_CERT_FILE is read when it is made
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(ssl=tls),
+            response_class=_bounded_response(received),
+            trace_configs=[redirects],
+            trust_env=True,  # proxies from the environment, as other HTTP clients take them
+        ) as session:
+            stamper = HTTPTimeStamper(self.url, timeout=self.timeout, session=session)
+            nonce, request = stamper.request_cms(sha256, "sha256")  # type: ignore[no-untyped-call]
+            try:
+                await stamper.async_request_tsa_response(request)
+            except TimestampRequestError as exc:
+                raise TimestampError(_failure(exc), url=self.url) from exc
+            except (ValueError, TypeError) as exc:  # pyHanko's reading of the body; ours says why below
+                if not received:
+                    raise TimestampError(_failure(exc), url=self.url) from exc
+        return received[-1], int(nonce)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
+class _AnswerRefusedError(OSError):
+    """Why bidcrypt stopped reading an answer (an OSError, so pyHanko reports it as a failed request)."""
+
+
+async def _refuse_redirect(session: Any, context: Any, params: Any) -> None:
     """A TSA answers where it was asked: a redirect (perhaps to plain HTTP) is an error."""
+    status = getattr(getattr(params, "response", None), "status", "?")
+    raise _AnswerRefusedError(
+        pick(f"redirected (HTTP {status}): refused", f"被重定向（HTTP {status}），已拒绝")
+    )
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+
+def _bounded_response(received: list[bytes]) -> Any:
+    """aiohttp's response class: reads at most :data:`MAX_RESPONSE_SIZE`, keeps the body in *received*."""
+    import aiohttp
+
+    class BoundedResponse(aiohttp.ClientResponse):
+        async def read(self) -> bytes:
+            too_large = _AnswerRefusedError(pick("answer too large", "应答过大"))
+            if self.content_length is not None and self.content_length > MAX_RESPONSE_SIZE:
+                raise too_large
+            body = bytearray()
+            while len(body) <= MAX_RESPONSE_SIZE:
+                chunk = await self.content.read(MAX_RESPONSE_SIZE + 1 - len(body))
+                if not chunk:
+                    break
+                body += chunk
+            if len(body) > MAX_RESPONSE_SIZE:
+                raise too_large
+            self.release()
+            received.append(bytes(body))
+            return bytes(body)
+
+    return BoundedResponse
+
+
+def _failure(exc: BaseException) -> str:
+    """What went wrong in a request, in a line: the error that pyHanko's wraps, if any."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, BaseException) else exc
+    return (str(cause) or type(cause).__name__)[:200]
 
 
 def check_tsa_settings(url: str, trust: TrustStore | None, certificate: x509.Certificate | None) -> None:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from bidcrypt import certs
 from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
 from bidcrypt.i18n import pick
+from bidcrypt.keys.schemes import HASHES
 
 #: The RSA decryption schemes a key entry can be asked for, strongest first: RSAES-OAEP with one
 #: hash for the digest and MGF1 and an empty label, and RSAES-PKCS1-v1_5. Plain names: which
@@ -46,7 +47,7 @@ def rsa_padding(scheme: str) -> padding.AsymmetricPadding:
 
 
 #: Hash names accepted by :meth:`KeyEntry.sign`.
-SIGNATURE_HASHES = ("sha256", "sha384", "sha512")
+SIGNATURE_HASHES = tuple(HASHES)
 
 
 class KeyEntry(ABC):

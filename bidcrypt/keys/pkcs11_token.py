@@ -9,13 +9,12 @@ Rules kept here:
   a PIN a person has just typed (see :mod:`bidcrypt.keys.pkcs11_login`,
   which also covers PIN-pad tokens and keys that ask for the PIN before
   each use);
-* a key the token does not allow to decrypt, agree or sign (its
-  ``CKA_DECRYPT`` / ``CKA_DERIVE`` / ``CKA_SIGN`` is false) is refused
-  with that reason;
 * operations are serialised on the one session by a lock, so threads can
   share a source;
-* digests are computed in software and the token signs with the plain
-  ``CKM_RSA_PKCS`` / ``CKM_ECDSA`` mechanisms most UKeys support.
+* the certificates found are :class:`~bidcrypt.keys.pkcs11_entry.Pkcs11Entry`
+  objects, which do the private-key operations through this source (a key
+  the token does not allow to decrypt, agree or sign is refused with that
+  reason; digests are computed in software, the token signs them).
 """
 
 from __future__ import annotations
@@ -28,10 +27,7 @@ from typing import Any, TypeVar
 
 import pkcs11.exceptions as p11
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism, ObjectClass
-from pkcs11.util.ec import encode_ecdsa_signature
+from pkcs11 import Attribute, Mechanism, ObjectClass
 
 from bidcrypt.errors import (
     BidcryptError,
@@ -43,30 +39,15 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.keys import pkcs11_login as login
-from bidcrypt.keys.base import PKCS1V15, KeyEntry, KeySource
+from bidcrypt.keys.base import KeyEntry, KeySource
 from bidcrypt.keys.pin import PinSource
+from bidcrypt.keys.pkcs11_entry import Pkcs11Entry
 from bidcrypt.keys.pkcs11_login import PinState, TokenInfo, load_module
 from bidcrypt.keys.uri import Pkcs11Uri
 
 __all__ = ["PinState", "Pkcs11Entry", "Pkcs11Source", "TokenInfo", "load_module"]
 
 _T = TypeVar("_T")
-
-_DIGEST_INFO_PREFIX = {
-    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
-    "sha384": bytes.fromhex("3041300d060960864801650304020205000430"),
-    "sha512": bytes.fromhex("3051300d060960864801650304020305000440"),
-}
-_HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
-_OAEP_PARAMETERS = {
-    "oaep-sha1": (Mechanism.SHA_1, MGF.SHA1, None),
-    "oaep-sha256": (Mechanism.SHA256, MGF.SHA256, None),
-    "oaep-sha512": (Mechanism.SHA512, MGF.SHA512, None),
-}
 
 
 class Pkcs11Source(KeySource):
@@ -295,123 +276,6 @@ class Pkcs11Source(KeySource):
         """The mechanisms the token's slot lists."""
         with self._calling():
             return frozenset(self._token.slot.get_mechanisms())
-
-
-class Pkcs11Entry(KeyEntry):
-    """A certificate on a token and, once looked up, its private key."""
-
-    def __init__(
-        self, source: Pkcs11Source, label: str, key_id: bytes, certificate: x509.Certificate
-    ) -> None:
-        super().__init__(label, key_id, certificate, source.description)
-        self._token = source
-        self._key: Any = None
-        self._looked_up = False
-        self._always_authenticate: bool | None = None
-
-    def _private_key(self) -> Any:
-        if not self._looked_up:
-            self._key = self._token.private_key(self)
-            self._looked_up = True
-        self._require_private_key()
-        return self._key
-
-    def _key_for(self, method: str, attribute: str, what_en: str, what_zh: str) -> Any:
-        """The private key, when the token lets it do *method*; else say which attribute forbids it."""
-        key = self._private_key()
-        if not hasattr(key, method):  # python-pkcs11 gives a key only the operations its attributes allow
-            raise MechanismUnsupportedError(
-                pick(
-                    f"the key {self.label!r} on the token does not allow {what_en} ({attribute} is not set)",
-                    f"U-KEY 上的密钥 {self.label} 不允许{what_zh}（未设置 {attribute}）",
-                ),
-                source=self.source,
-                operation=pick(what_en, what_zh),
-            )
-        return key
-
-    def _operation_pin(self, key: Any) -> dict[str, str]:
-        """``{"pin": PIN}`` for a key that needs a context-specific login before each use, else ``{}``."""
-        if self._always_authenticate is None:
-            self._always_authenticate = self._token.run(lambda: login.always_authenticate(key))
-        return {"pin": self._token.context_pin()} if self._always_authenticate else {}
-
-    @property
-    def has_private_key(self) -> bool:
-        """True when the token holds the private key (logs in to find out)."""
-        if not self._looked_up:
-            self._key = self._token.private_key(self)
-            self._looked_up = True
-        return self._key is not None
-
-    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
-        """Unwrap with ``CKM_RSA_PKCS`` or ``CKM_RSA_PKCS_OAEP`` on the token."""
-        key = self._key_for("decrypt", "CKA_DECRYPT", "decryption", "解密")
-        pin = self._operation_pin(key)
-        if scheme == PKCS1V15:
-            return bytes(
-                self._token.unwrap(lambda: key.decrypt(ciphertext, mechanism=Mechanism.RSA_PKCS, **pin))
-            )
-        parameters = _OAEP_PARAMETERS.get(scheme)
-        if parameters is None:
-            raise MechanismUnsupportedError(source=self.source, operation=f"RSA decryption ({scheme})")
-        return bytes(
-            self._token.unwrap(
-                lambda: key.decrypt(
-                    ciphertext, mechanism=Mechanism.RSA_PKCS_OAEP, mechanism_param=parameters, **pin
-                )
-            )
-        )
-
-    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        """Derive the raw shared secret with ``CKM_ECDH1_DERIVE`` (no KDF) and read it out.
-
-        No context-specific login: ``CKA_ALWAYS_AUTHENTICATE`` concerns signing and decryption.
-        """
-        key = self._key_for("derive_key", "CKA_DERIVE", "key agreement", "密钥协商")
-        point = peer.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        size = (peer.curve.key_size + 7) // 8
-
-        def derive() -> bytes:
-            secret = key.derive_key(
-                KeyType.GENERIC_SECRET,
-                size * 8,
-                mechanism=Mechanism.ECDH1_DERIVE,
-                mechanism_param=(KDF.NULL, None, point),
-                template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True, Attribute.TOKEN: False},
-            )
-            try:
-                return bytes(secret[Attribute.VALUE])
-            finally:
-                secret.destroy()
-
-        return self._token.unwrap(derive)
-
-    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        """Hash in software, sign the digest on the token."""
-        key = self._key_for("sign", "CKA_SIGN", "signing", "签名")
-        pin = self._operation_pin(key)
-        digest = hashes.Hash(_HASHES[hash_name]())
-        digest.update(data)
-        value = digest.finalize()
-        public_key = self.certificate.public_key()
-        if isinstance(public_key, rsa.RSAPublicKey):
-            to_sign = _DIGEST_INFO_PREFIX[hash_name] + value
-            return bytes(self._token.run(lambda: key.sign(to_sign, mechanism=Mechanism.RSA_PKCS, **pin)))
-        raw = bytes(self._token.run(lambda: key.sign(value, mechanism=Mechanism.ECDSA, **pin)))
-        return bytes(encode_ecdsa_signature(raw))
-
-    def claimed_rsa_schemes(self) -> tuple[str, ...]:
-        """From the slot's mechanism list: OAEP (both hashes) and/or PKCS#1 v1.5."""
-        if not isinstance(self.certificate.public_key(), rsa.RSAPublicKey):
-            return ()
-        mechanisms = self._token.mechanisms()
-        claimed: list[str] = []
-        if Mechanism.RSA_PKCS_OAEP in mechanisms:
-            claimed += ["oaep-sha256", "oaep-sha1"]
-        if Mechanism.RSA_PKCS in mechanisms:
-            claimed.append(PKCS1V15)
-        return tuple(claimed)
 
 
 def _text(value: bytes | str) -> str:

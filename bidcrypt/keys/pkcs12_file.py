@@ -19,12 +19,8 @@ from bidcrypt.files import PKCS12, PathArg, as_path, read_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import PinSource
+from bidcrypt.keys.schemes import HASHES
 
-_HASHES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
 #: Larger PKCS#12 files are not key stores; refuse before reading them into memory.
 MAX_PKCS12_SIZE = PKCS12.max_size
 
@@ -106,7 +102,7 @@ class SoftwareEntry(KeyEntry):
 
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         """PKCS#1 v1.5 or ECDSA over the *hash_name* digest of *data*."""
-        algorithm = _HASHES[hash_name]()
+        algorithm = HASHES[hash_name]()
         digest = hashes.Hash(algorithm)
         digest.update(data)
         prehashed = Prehashed(algorithm)

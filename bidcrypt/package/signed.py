@@ -1,10 +1,19 @@
 """CMS SignedData (RFC 5652) over the manifest, made with a key source and checked without one.
 
-The content is attached (the manifest bytes are inside). Signed attributes:
-content-type, message-digest (SHA-256) and signing-time. The signer is
-identified by issuer and serial number; its certificate is included. The
-signature is made by :meth:`KeyEntry.sign` — on the UKey when the key is
-there — so RSA PKCS#1 v1.5 or ECDSA, whatever the signing key is.
+The content is attached (the manifest bytes are inside). It is signed through
+bidcrypt's one SignedData path (:mod:`bidcrypt.keys.pyhanko_signer`: pyHanko
+builds it, :meth:`KeyEntry.sign` signs — on the UKey when the key is there —
+so RSA PKCS#1 v1.5 or ECDSA, whatever the signing key is). Signed
+attributes: content-type, message-digest (SHA-256), signing-time, the ESS
+signing-certificate-v2 and CMS algorithm protection (RFC 6211). The signer is
+identified by issuer and serial number; its certificate is included.
+
+Checking requires exactly one signer, the attached content, SHA-256, the
+signed content type and message digest, the signer's certificate inside, a
+signature algorithm of one of bidcrypt's schemes for that certificate's key
+(:mod:`bidcrypt.keys.schemes`), and the signature; pyHanko's integrity check
+also refuses an ESS attribute naming another certificate and an algorithm
+protection attribute that disagrees with the algorithms used.
 """
 
 from __future__ import annotations
@@ -13,16 +22,19 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from asn1crypto import algos, cms
+from asn1crypto import cms
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
+from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry
+from bidcrypt.keys.schemes import scheme_for_key, scheme_named
+
+#: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography and pyHanko.
+_MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm)
 
 
 @dataclass(frozen=True)
@@ -35,54 +47,19 @@ class SignedContent:
     signing_time: dt.datetime | None
 
 
-def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
+async def async_sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
-    certificate = certs.to_asn1(entry.certificate)
-    public_key = entry.certificate.public_key()
-    if isinstance(public_key, rsa.RSAPublicKey):
-        algorithm = "sha256_rsa"
-    elif isinstance(public_key, ec.EllipticCurvePublicKey):
-        algorithm = "sha256_ecdsa"
-    else:
+    from bidcrypt.keys.pyhanko_signer import async_sign_data
+
+    if scheme_for_key(entry.certificate.public_key()) is None:
         raise ManifestError(pick("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    signed_attributes = cms.CMSAttributes(
-        [
-            cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
-            cms.CMSAttribute({"type": "message_digest", "values": [hashlib.sha256(content).digest()]}),
-            cms.CMSAttribute({"type": "signing_time", "values": [cms.Time({"utc_time": moment})]}),
-        ]
-    )
-    signature = entry.sign(signed_attributes.dump(), "sha256")
-    signer_info = cms.SignerInfo(
-        {
-            "version": "v1",
-            "sid": cms.SignerIdentifier(
-                {
-                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
-                        {
-                            "issuer": certificate.issuer,
-                            "serial_number": certificate.serial_number,
-                        }
-                    )
-                }
-            ),
-            "digest_algorithm": algos.DigestAlgorithm({"algorithm": "sha256"}),
-            "signed_attrs": signed_attributes,
-            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": algorithm}),
-            "signature": signature,
-        }
-    )
-    signed_data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": "sha256"})],
-            "encap_content_info": {"content_type": "data", "content": content},
-            "certificates": [certificate],
-            "signer_infos": [signer_info],
-        }
-    )
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+    return await async_sign_data(content, entry, signing_time=moment)
+
+
+def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
+    """:func:`async_sign`, for synchronous callers."""
+    return run_sync(async_sign(content, entry, signing_time))
 
 
 def verify(der: bytes, content_type: str = "data") -> SignedContent:
@@ -95,14 +72,17 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
     """
     try:
         return _verify(der, content_type)
-    except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
+    except _MALFORMED as exc:
         # Parsed lazily (asn1crypto, cryptography): a bad field or key may only show here.
-        bad = pick("manifest signature invalid", "文件清单签名无效")
-        raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
+        raise ManifestError(f"{_bad()}: {pick('malformed', '结构错误')}") from exc
+
+
+def _bad() -> str:
+    return pick("manifest signature invalid", "文件清单签名无效")
 
 
 def _verify(der: bytes, content_type: str) -> SignedContent:
-    bad = pick("manifest signature invalid", "文件清单签名无效")
+    bad = _bad()
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
@@ -113,11 +93,8 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
             raise ManifestError(f"{bad}: {encapsulated['content_type'].native} is not {content_type}")
         content = encapsulated["content"].contents if encapsulated["content"] else None
         signer_infos = list(signed_data["signer_infos"])
-        certificates = [
-            x509.load_der_x509_certificate(c.chosen.dump())
-            for c in signed_data["certificates"] or []
-            if c.name == "certificate"
-        ]
+        found = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
+        certificates = [x509.load_der_x509_certificate(c.dump()) for c in found]
     except (ValueError, TypeError, KeyError) as exc:
         raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
     if not isinstance(content, bytes) or len(signer_infos) != 1:
@@ -134,12 +111,10 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
     values = {attribute["type"].native: attribute["values"][0].native for attribute in attributes}
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
         raise ManifestError(f"{bad}: {pick('digest must be SHA-256', '摘要算法须为 SHA-256')}")
-    if (
-        values.get("content_type") != content_type
-        or values.get("message_digest") != hashlib.sha256(content).digest()
-    ):
+    digest = hashlib.sha256(content).digest()
+    if values.get("content_type") != content_type or values.get("message_digest") != digest:
         raise ManifestError(f"{bad}: {pick('content does not match its digest', '内容与摘要不符')}")
-    _check_signature(signer, signer_info, _as_set(attributes))
+    _check_signature(signer, signer_info, content_type, digest)
     signing_time = values.get("signing_time")
     return SignedContent(
         content=content,
@@ -168,31 +143,29 @@ def _find_signer(
     return None
 
 
-def _check_signature(signer: x509.Certificate, signer_info: cms.SignerInfo, signed: bytes) -> None:
-    signature = signer_info["signature"].native
-    public_key = signer.public_key()
-    algorithm = signer_info["signature_algorithm"].signature_algo
+def _check_signature(
+    signer: x509.Certificate, signer_info: cms.SignerInfo, content_type: str, digest: bytes
+) -> None:
+    """The signature over the signed attributes, by pyHanko's integrity check with bidcrypt's schemes."""
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    from bidcrypt.keys.pyhanko_signer import SchemeSignatureValidator
+
+    algorithm = signer_info["signature_algorithm"]
+    scheme = scheme_named(algorithm)
+    if scheme is None or not scheme.owns(signer.public_key()):
+        name = scheme.name if scheme is not None else algorithm["algorithm"].native
+        raise ManifestError(pick(f"unsupported signature algorithm {name}", f"不支持的签名算法 {name}"))
     try:
-        if isinstance(public_key, rsa.RSAPublicKey) and algorithm == "rsassa_pkcs1v15":
-            public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
-        elif isinstance(public_key, ec.EllipticCurvePublicKey) and algorithm == "ecdsa":
-            public_key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
-        else:
-            raise ManifestError(
-                pick(f"unsupported signature algorithm {algorithm}", f"不支持的签名算法 {algorithm}")
-            )
-    except InvalidSignature as exc:
-        raise ManifestError(pick("manifest signature invalid", "文件清单签名无效")) from exc
-
-
-def _as_set(attributes: cms.CMSAttributes) -> bytes:
-    """The signed attributes as signed: their original contents under a SET tag (RFC 5652 5.4)."""
-    return _der(0x31, attributes.contents)
-
-
-def _der(tag: int, contents: bytes) -> bytes:
-    length = len(contents)
-    if length < 0x80:
-        return bytes([tag, length]) + contents
-    size = (length.bit_length() + 7) // 8
-    return bytes([tag, 0x80 | size]) + length.to_bytes(size, "big") + contents
+        intact, valid = validate_sig_integrity(
+            signer_info,
+            certs.to_asn1(signer),
+            expected_content_type=content_type,
+            actual_digest=digest,
+            sig_validator=SchemeSignatureValidator(),
+        )
+    except SignatureValidationError as exc:
+        raise ManifestError(_bad()) from exc
+    if not (intact and valid):
+        raise ManifestError(_bad())

@@ -45,11 +45,11 @@ from bidcrypt.errors import (
 from bidcrypt.files import PathArg, as_path, atomic_output, open_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.keys.pyhanko_signer import KeyEntrySigner
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
 from bidcrypt.seal.kind import SealKind, expected_holder, holder_of, kind_mismatch, role_attribute
 from bidcrypt.seal.placement import Placement, PointBox
-from bidcrypt.seal.signer import KeyEntrySigner
 
 #: Seconds to wait for a timestamp authority.
 TSA_TIMEOUT = 20

@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import http.server
 import json
 import re
-from collections.abc import Iterator
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,9 @@ from bidcrypt.trust import TrustStore
 from ..conftest import Pki, require_tool, run_cli
 from ..seal.tsa import LocalTsa, Quirks, TsaIdentity, running_tsa, tsa_identity
 from .conftest import make_package, new_session
+
+#: The content type of a timestamp request (RFC 3161 §3.4).
+TSQ = "application/timestamp-query"
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +74,16 @@ def test_a_tsa_asked_from_inside_a_running_event_loop(pki: Pki, tmp_path: Path, 
         return session.submit(package, clock).time_source
 
     assert asyncio.run(submit_in_a_loop()) == f"rfc3161:{tsa.url}"
+
+
+def test_the_async_stamp_is_the_same_check(pki: Pki, tsa: LocalTsa) -> None:
+    """``async_stamp`` is the primary API: awaited in the caller's loop, it gives a checked token."""
+    store = TrustStore.load([pki.roots, pki.intermediates])
+    digest = hashlib.sha256(b"bid").digest()
+    stamp = asyncio.run(TsaClock(tsa.url, trust=store, tls=tsa.client_tls()).async_stamp(digest))
+    assert stamp.source == f"rfc3161:{tsa.url}" and stamp.evidence is not None
+    info = cms.ContentInfo.load(stamp.evidence)["content"]["encap_content_info"]["content"].parsed
+    assert info["message_imprint"]["hashed_message"].native == digest
 
 
 def test_cli_submit_with_an_https_tsa(
@@ -268,4 +285,80 @@ def test_untrusted_or_unreachable_tsa(pki: Pki, tmp_path: Path, tsa: LocalTsa) -
     # The TLS certificate of the TSA must verify: without its CA, the handshake fails cleanly.
     with pytest.raises(TimestampError, match="CERTIFICATE_VERIFY_FAILED"):
         session.submit(package, TsaClock(tsa.url, trust=session.trust_store()))
+    _nothing_stored(session)
+
+
+@contextmanager
+def _relay(answer: Callable[[bytes], tuple[int, dict[str, str], bytes]]) -> Iterator[str]:
+    """An HTTP server on loopback answering each POST body with *answer* (status, headers, body): its URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            status, headers, body = answer(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            self.send_response(status)
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/tsa"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_a_redirect_is_refused(pki: Pki, tmp_path: Path) -> None:
+    """The TSA answers where it was asked: a redirect, even to the very same TSA, is refused."""
+    session = new_session(pki, tmp_path / "s")
+    package = make_package(pki, tmp_path, "bidder-a")
+    with (
+        running_tsa(pki.root) as plain,
+        _relay(lambda body: (307, {"Location": plain.url}, b"")) as redirecting,
+        pytest.raises(TimestampError, match=re.escape("redirected (HTTP 307): refused")),
+    ):
+        session.submit(package, TsaClock(redirecting, certificate=plain.certificate))
+    assert plain.answered == []
+    _nothing_stored(session)
+
+
+def test_bytes_after_the_answer_are_refused(pki: Pki, tmp_path: Path) -> None:
+    """The answer is checked as received: a good answer followed by anything is malformed."""
+    session = new_session(pki, tmp_path / "s")
+    package = make_package(pki, tmp_path, "bidder-a")
+    reply = {"Content-Type": "application/timestamp-reply"}
+
+    def forward(body: bytes, extra: bytes) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(plain.url, data=body, headers={"Content-Type": TSQ})  # noqa: S310
+        with urllib.request.urlopen(request) as answer:  # noqa: S310 - the test's own loopback TSA
+            return 200, reply, answer.read() + extra
+
+    with running_tsa(pki.root) as plain:
+        with _relay(lambda body: forward(body, b"")) as honest:
+            receipt = session.submit(package, TsaClock(honest, certificate=plain.certificate))
+        assert receipt.time_source == f"rfc3161:{honest}"
+        with (
+            _relay(lambda body: forward(body, b"\0")) as padded,
+            pytest.raises(TimestampError, match="the answer is malformed"),
+        ):
+            session.submit(package, TsaClock(padded, certificate=plain.certificate))
+
+
+def test_an_answer_of_another_content_type_is_refused(pki: Pki, tmp_path: Path) -> None:
+    """pyHanko's client wants application/timestamp-reply (RFC 3161 §3.4), as it does for seals."""
+    session = new_session(pki, tmp_path / "s")
+    package = make_package(pki, tmp_path, "bidder-a")
+    with (
+        running_tsa(pki.root) as plain,
+        _relay(lambda body: (200, {"Content-Type": "text/html"}, b"<html>busy</html>")) as html,
+        pytest.raises(TimestampError, match="application/timestamp-reply"),
+    ):
+        session.submit(package, TsaClock(html, certificate=plain.certificate))
     _nothing_stored(session)

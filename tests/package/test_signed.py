@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from asn1crypto import algos, cms, tsp
 
 from bidcrypt.errors import ManifestError
 from bidcrypt.keys import PinSource, open_key_source
@@ -88,3 +91,58 @@ def test_a_signer_key_that_cannot_be_read_is_malformed(pki: Pki) -> None:
     crafted = der.replace(p256, bytes.fromhex("06082a8648ce3d030106"))
     with pytest.raises(ManifestError, match="malformed"):
         signed.verify(crafted)
+
+
+def _resigned(pki: Pki, change: Callable[[cms.SignerInfo], None]) -> bytes:
+    """bidder-c's signed CONTENT with *change* made to its SignerInfo, then signed again by the same key."""
+    info = cms.ContentInfo.load(_signed(pki))
+    signer_info = info["content"]["signer_infos"][0]
+    change(signer_info)
+    with open_key_source(str(pki.p12("bidder-c/sign")), PinSource.of_value(pki.pin)) as source:
+        signed_attributes = signer_info["signed_attrs"].untag().dump(force=True)
+        signer_info["signature"] = source.entry().sign(signed_attributes, "sha256")
+    return bytes(info.dump(force=True))
+
+
+def test_a_resigned_manifest_is_still_good(pki: Pki) -> None:
+    """The control for the two below: re-signing alone changes nothing."""
+    assert signed.verify(_resigned(pki, lambda signer_info: None)).content == CONTENT
+
+
+def test_an_ess_attribute_naming_another_certificate_fails(pki: Pki) -> None:
+    def other_certificate(signer_info: cms.SignerInfo) -> None:
+        other = hashlib.sha256(pki.cert("bidder-a/sign").read_bytes()).digest()
+        for attribute in signer_info["signed_attrs"]:
+            if attribute["type"].native == "signing_certificate_v2":
+                attribute["values"] = [tsp.SigningCertificateV2({"certs": [{"cert_hash": other}]})]
+
+    with pytest.raises(ManifestError, match="manifest signature invalid"):
+        signed.verify(_resigned(pki, other_certificate))
+
+
+def test_algorithms_that_disagree_with_their_protection_fail(pki: Pki) -> None:
+    """RFC 6211: the signed algorithm-protection attribute names sha256WithRSA; the identifier says rsa."""
+
+    def unprotected(signer_info: cms.SignerInfo) -> None:
+        signer_info["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"})
+
+    with pytest.raises(ManifestError, match="manifest signature invalid"):
+        signed.verify(_resigned(pki, unprotected))
+
+
+def test_a_signature_algorithm_without_a_scheme_is_unsupported(pki: Pki) -> None:
+    def pss(signer_info: cms.SignerInfo) -> None:
+        signer_info["signature_algorithm"] = algos.SignedDigestAlgorithm(
+            {"algorithm": "rsassa_pss", "parameters": {"hash_algorithm": {"algorithm": "sha256"}}}
+        )
+
+    with pytest.raises(ManifestError, match="unsupported signature algorithm rsassa_pss"):
+        signed.verify(_resigned(pki, pss))
+
+
+def test_an_ec_signature_on_an_rsa_certificate_is_unsupported(pki: Pki) -> None:
+    def ecdsa(signer_info: cms.SignerInfo) -> None:
+        signer_info["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha256_ecdsa"})
+
+    with pytest.raises(ManifestError, match="unsupported signature algorithm ecdsa"):
+        signed.verify(_resigned(pki, ecdsa))

@@ -1,25 +1,14 @@
-"""Files in and out: inputs are regular files of a sane size, outputs appear complete or not at all.
+"""Outputs: written to a locked temporary file, published complete or not at all.
 
-Inputs. :func:`open_input` opens only a regular file: a directory, a
-device, a FIFO or a socket is refused by name, and a FIFO is refused
-without waiting for a writer (it is opened non-blocking, checked, then set
-back to blocking). :func:`read_input` reads a small file whole, refusing
-one larger than the limit of its :class:`InputKind` before reading it.
-
-Outputs. :func:`atomic_output` writes to a temporary file beside the
-output. Only when the caller's block succeeds is the file flushed to disk
-and published, with a hard link, so an existing output (even one that
-appeared meanwhile) is never replaced unless ``force`` is given, and even
-then only a regular file is replaced (never a device, a FIFO, a directory
-or a link to one). The directory is synced after publishing. On any
-failure, Ctrl-C and SIGTERM included, the temporary file is removed and
-nothing is left behind.
-
-Each temporary file is named ``.NAME.bidcrypt-<16 hex>.part`` and is
-locked (``flock``) by its writer for as long as the writer lives. When the
-writer is killed (SIGKILL, a crash) the file stays, unlocked; the next
-:func:`atomic_output` into the same directory removes it (see
-:func:`remove_stale_outputs`). Nothing else is ever removed.
+:func:`atomic_output` writes to a temporary file beside the output. Only
+when the caller's block succeeds is the file flushed to disk and published,
+with a hard link, so an existing output (even one that appeared meanwhile)
+is never replaced unless ``force`` is given, and even then only a regular
+file is replaced (never a device, a FIFO, a directory or a link to one). The
+directory is synced after publishing. On any failure, Ctrl-C and SIGTERM
+included, the temporary file is removed and nothing is left behind.
+:func:`copy_range` copies part of a file into an output, by the kernel where
+it can.
 """
 
 from __future__ import annotations
@@ -28,20 +17,14 @@ import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from bidcrypt import _platform, _temporary
-from bidcrypt.errors import InputError, OutputError, OutputExistsError
+from bidcrypt.errors import OutputError, OutputExistsError
+from bidcrypt.files.inputs import PathArg, as_path, file_type
 from bidcrypt.i18n import pick
-
-#: What every public function taking a path accepts.
-PathArg = str | os.PathLike[str]
-#: The progress of a streaming operation, called after each chunk as ``progress(done, total)`` in
-#: bytes; *total* is None when the size is not known in advance (a pipe).
-ByteProgress = Callable[[int, int | None], None]
 
 #: What :func:`os.link` fails with where the file system has no hard links: publish by renaming.
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.EXDEV, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
@@ -49,44 +32,6 @@ _COPY_CHUNK = 1 << 20
 #: The kernel's first copy stops at a multiple of this in the source, so the rest can start on a
 #: block boundary: where the output is at the same offset modulo the block, it can share blocks.
 _CLONE_BOUNDARY = 1 << 16
-
-
-def as_path(path: PathArg) -> Path:
-    """*path* (a ``str`` or any ``os.PathLike``) as a :class:`~pathlib.Path`."""
-    return path if isinstance(path, Path) else Path(os.fspath(path))
-
-
-@dataclass(frozen=True)
-class InputKind:
-    """A kind of input file read whole into memory, and the largest size accepted for it."""
-
-    en: str
-    zh: str
-    max_size: int
-
-    def too_large(self, max_size: int | None = None) -> str:
-        """The refusal of a file larger than *max_size* (default: this kind's limit)."""
-        size = _size_text(self.max_size if max_size is None else max_size)
-        return pick(f"larger than {size}: too large for {self.en}", f"大于 {size}，作为{self.zh}过大")
-
-
-#: Certificate files, trust bundles included (a bundle of every Chinese CA is a few hundred KiB).
-CERTIFICATES = InputKind("a certificate file", "证书文件", 16 << 20)
-#: Certificate revocation lists (a large CA's full CRL is some tens of MiB).
-CRL = InputKind("a CRL", "证书吊销列表", 64 << 20)
-#: The summary TOML given to ``pack``.
-SUMMARY = InputKind("a summary file", "摘要文件", 1 << 20)
-#: PKCS#12 key stores.
-PKCS12 = InputKind("a PKCS#12 file", "PKCS#12 文件", 1 << 20)
-#: Any other file read whole.
-SMALL_FILE = InputKind("a file read into memory", "读入内存的文件", 64 << 20)
-
-
-def _size_text(size: int) -> str:
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if size >= 1 << shift and size % (1 << shift) == 0:
-            return f"{size >> shift} {unit}"
-    return f"{size} bytes"
 
 
 class Sink(Protocol):
@@ -97,111 +42,9 @@ class Sink(Protocol):
         ...
 
 
-def input_error(exc: OSError, path: PathArg) -> InputError:
-    """The :class:`InputError` for *exc*, raised while reading *path*."""
-    return InputError(exc.strerror or str(exc), path=path)
-
-
 def output_error(exc: OSError, path: PathArg) -> OutputError:
     """The :class:`OutputError` for *exc*, raised while writing *path*."""
     return OutputError(exc.strerror or str(exc), path=path, errno=exc.errno)
-
-
-def file_type(mode: int) -> str | None:
-    """What a non-regular file of *mode* is, in words; None for a regular file."""
-    if stat.S_ISREG(mode):
-        return None
-    for test, en, zh in (
-        (stat.S_ISDIR, "a directory", "目录"),
-        (stat.S_ISFIFO, "a FIFO (named pipe)", "命名管道（FIFO）"),
-        (stat.S_ISCHR, "a character device", "字符设备"),
-        (stat.S_ISBLK, "a block device", "块设备"),
-        (stat.S_ISSOCK, "a socket", "套接字"),
-        (stat.S_ISLNK, "a symbolic link", "符号链接"),
-    ):
-        if test(mode):
-            return pick(en, zh)
-    return pick("not a regular file", "非普通文件")
-
-
-def _not_a_file(mode: int) -> str:
-    what = file_type(mode) or ""
-    return pick(f"it is {what}, not a regular file", f"这是{what}，不是普通文件")
-
-
-def _mode(path: Path) -> int | None:
-    try:
-        return path.stat().st_mode
-    except OSError:
-        return None
-
-
-def open_input(path: PathArg, *, buffered: bool = True, streams: bool = False) -> BinaryIO:
-    """The regular file *path*, opened for reading; anything else is an :class:`InputError`.
-
-    A directory, a device, a FIFO or a socket is refused by name, and a
-    FIFO without blocking: the file is opened non-blocking, checked with
-    ``fstat``, and only then set back to blocking reads. *streams* also
-    accepts a pipe, a FIFO or a character device (``/dev/stdin``), for
-    the one reader that streams its input from start to end (envelope
-    encryption); opening a FIFO then waits for its writer, as a stream
-    should. ``buffered=False`` gives the raw file, for readers that jump
-    about and read what they need in one call each (a buffered read after a
-    seek reads 8 KiB).
-    """
-    path = as_path(path)
-    flags = os.O_RDONLY | _platform.O_BINARY | _platform.O_CLOEXEC | _platform.O_NOCTTY
-    if not streams:
-        flags |= _platform.O_NONBLOCK
-    try:
-        descriptor = os.open(path, flags)
-    except ValueError as exc:  # a NUL in the name
-        raise InputError(pick("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
-    except OSError as exc:
-        # What cannot be opened at all (a socket; a directory on Windows) is named for what it is.
-        mode = _mode(path)
-        if mode is not None and not stat.S_ISREG(mode):
-            raise InputError(_not_a_file(mode), path=path) from exc
-        raise input_error(exc, path) from exc
-    try:
-        mode = os.fstat(descriptor).st_mode
-        streamable = streams and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode))
-        if not stat.S_ISREG(mode) and not streamable:
-            raise InputError(_not_a_file(mode), path=path)
-        if flags & _platform.O_NONBLOCK:
-            os.set_blocking(descriptor, True)
-        stream: BinaryIO = os.fdopen(descriptor, "rb", buffering=-1 if buffered else 0)
-    except OSError as exc:
-        os.close(descriptor)
-        raise input_error(exc, path) from exc
-    except BaseException:
-        os.close(descriptor)
-        raise
-    return stream
-
-
-def read_input(
-    path: PathArg, kind: InputKind = SMALL_FILE, *, max_size: int | None = None, too_large: str = ""
-) -> bytes:
-    """The contents of the small regular file *path*, as an :class:`InputError` when it cannot be read.
-
-    A file larger than the limit of *kind* (or *max_size*, when given) is
-    refused before it is read into memory, with the detail *too_large*
-    (default: the kind's own words).
-    """
-    path = as_path(path)
-    limit = kind.max_size if max_size is None else max_size
-    refusal = too_large or kind.too_large(limit)
-    with open_input(path) as stream:
-        try:
-            if os.fstat(stream.fileno()).st_size > limit:
-                raise InputError(refusal, path=path)
-            data = stream.read(limit + 1)
-        except OSError as exc:
-            raise input_error(exc, path) from exc
-    if len(data) > limit:  # it grew after the check
-        raise InputError(refusal, path=path)
-    return data
 
 
 def check_output(path: PathArg, force: bool) -> None:
