@@ -10,10 +10,10 @@ drawn with the ``Multiply`` blend mode, so the text under a seal shows
 through the red ink as it does on paper.
 
 Hostile files are refused before they cost much: at most
-:data:`MAX_FILE_SIZE` bytes are read, only the PNG and JPEG decoders are
-tried, and the size in the header is checked against :data:`MAX_SIDE`
-before any pixel is decoded (a small file that inflates to gigabytes, a
-decompression bomb, never gets that far).
+:data:`MAX_FILE_SIZE` bytes are read, only the PNG or JPEG decoder runs
+(chosen by the file's first bytes), and the size in the header is checked
+against :data:`MAX_SIDE` before any pixel is decoded (a small file that
+inflates to gigabytes, a decompression bomb, never gets that far).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageMath, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageMath, ImageOps, JpegImagePlugin, PngImagePlugin
 from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import PdfContent, ResourceType
 from pyhanko.pdf_utils.generic import pdf_name
@@ -37,14 +37,15 @@ from bidcrypt.i18n import pick
 #: Refuse larger images: a seal needs a few hundred pixels, and this bounds decompression.
 MAX_SIDE = 4096
 MAX_FILE_SIZE = 16 << 20
-#: The decoders tried, in Pillow's names; nothing else is parsed.
-FORMATS = ("PNG", "JPEG")
-#: How PNG and JPEG files start.
-_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
+#: Pillow's decoders, by how their files start; nothing else is parsed.
+_DECODERS: dict[bytes, type[ImageFile.ImageFile]] = {
+    b"\x89PNG\r\n\x1a\n": PngImagePlugin.PngImageFile,
+    b"\xff\xd8\xff": JpegImagePlugin.JpegImageFile,
+}
 _SPACES = {"RGB": "DeviceRGB", "L": "DeviceGray", "P": "Indexed"}
 #: Pillow's modes for 16-bit greyscale (32-bit ``I`` in older Pillow).
 _GREY_16 = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
-#: What Pillow raises on a damaged or hostile file, besides its own two classes.
+#: What Pillow raises on a damaged or hostile file.
 _DECODING_ERRORS = (
     OSError,
     SyntaxError,
@@ -100,19 +101,18 @@ class SealImage:
     @classmethod
     def from_bytes(cls, data: bytes, name: str = "<image>") -> SealImage:
         """Decode PNG or JPEG bytes; *name* (the file's) goes into the error of a bad image."""
+        decoder = next((d for signature, d in _DECODERS.items() if data.startswith(signature)), None)
+        if decoder is None:
+            raise InputError(pick("not a PNG or JPEG image", "不是 PNG 或 JPEG 图片"), path=name)
         try:
-            with Image.open(io.BytesIO(data), formats=FORMATS) as opened:
+            # The decoder itself rather than Image.open, whose own (looser) decompression-bomb
+            # check warns through the process-wide warnings filters: MAX_SIDE is checked first.
+            with decoder(io.BytesIO(data)) as opened:
                 width, height = opened.size
                 if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
                     raise InputError(_too_many_pixels(), path=name)
                 opened.load()
                 picture = _normalised(opened)
-        except Image.DecompressionBombError as exc:
-            raise InputError(_too_many_pixels(), path=name) from exc
-        except UnidentifiedImageError as exc:
-            if data.startswith(_SIGNATURES):  # a PNG or JPEG whose header Pillow could not read
-                raise InputError(_damaged(), path=name) from exc
-            raise InputError(pick("not a PNG or JPEG image", "不是 PNG 或 JPEG 图片"), path=name) from exc
         except _DECODING_ERRORS as exc:
             raise InputError(_damaged(), path=name) from exc
         return cls._of(picture)

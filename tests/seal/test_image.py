@@ -226,8 +226,9 @@ BAD = {
     "tall-png": (_claiming(1, 4097), "image must be at most 4096 pixels a side"),
     "empty-png": (_claiming(0, 0), "damaged or truncated image"),
     "bomb-png": (_bomb(), "image must be at most 4096 pixels a side"),
-    # Past Pillow's own decompression-bomb limit: refused by Pillow while reading the header.
-    "giant-png": (_claiming(100_000, 100_000), "image must be at most 4096 pixels a side"),
+    # Past Pillow's own decompression-bomb limits (a warning, then an error).
+    "giant-png": (_claiming(10_000, 10_000), "image must be at most 4096 pixels a side"),
+    "huge-png": (_claiming(100_000, 100_000), "image must be at most 4096 pixels a side"),
 }
 
 
@@ -238,6 +239,13 @@ def test_bad_images_are_refused_with_the_file_and_a_reason(name: str) -> None:
         SealImage.from_bytes(data, f"{name}.png")
     assert caught.value.params == {"path": f"{name}.png"}
     assert str(caught.value) == f"cannot use {name}.png: {reason}"
+
+
+def test_a_giant_image_is_refused_without_a_warning(recwarn: pytest.WarningsRecorder) -> None:
+    """Pillow's decompression-bomb warning would reach the user's terminal; the refusal comes first."""
+    with pytest.raises(InputError, match="at most 4096 pixels"):
+        SealImage.from_bytes(BAD["giant-png"][0])
+    assert [str(w.message) for w in recwarn] == []
 
 
 def test_a_file_too_large_for_a_seal_is_not_read(tmp_path: Path) -> None:
