@@ -18,54 +18,7 @@ from bidcrypt.seal import SealImage
 
 from ..conftest import Pki, run_cli
 from .conftest import SEALS, document, leftovers
-from .pictures import BLACK, BLUE, GREEN, RED, SIZE, chunk, encode_png, quadrant_png, quadrants, saved
-
-#: Where to look: the middle of each quadrant.
-_QUARTER = SIZE // 4
-CENTRES = {
-    "top-left": (_QUARTER, _QUARTER),
-    "top-right": (3 * _QUARTER, _QUARTER),
-    "bottom-left": (_QUARTER, 3 * _QUARTER),
-    "bottom-right": (3 * _QUARTER, 3 * _QUARTER),
-}
-
-
-def forms() -> dict[str, tuple[bytes, bool, bool, int]]:
-    """name: (file bytes, has transparency, greyscale, tolerance) of the quadrant picture."""
-    rgba = quadrants("RGBA")
-    opaque = quadrants("RGB", clear_corner=False)
-    palette = opaque.quantize(colors=4)
-    entries = palette.getpalette() or []
-    black = next(i for i in range(len(entries) // 3) if entries[3 * i : 3 * i + 3] == list(BLACK))
-    return {
-        "png-rgba-8": (saved(rgba, "PNG"), True, False, 0),
-        "png-rgb-8": (saved(opaque, "PNG"), False, False, 0),
-        "png-grey-8": (saved(opaque.getchannel("R"), "PNG"), False, True, 0),
-        "png-palette": (saved(palette, "PNG"), False, False, 0),
-        # The black corner's palette entry made clear.
-        "png-palette-2bit-transparent": (saved(palette, "PNG", bits=2, transparency=black), True, False, 0),
-        "png-rgba-interlaced": (quadrant_png(6, 8, interlace=True), True, False, 0),
-        "png-rgb-interlaced": (quadrant_png(2, 8, interlace=True), False, False, 0),
-        "png-rgba-16": (quadrant_png(6, 16), True, False, 0),
-        "png-rgb-16": (quadrant_png(2, 16), False, False, 0),
-        "png-grey-alpha-16-interlaced": (quadrant_png(4, 16, interlace=True), True, True, 0),
-        "png-grey-16": (quadrant_png(0, 16), False, True, 0),
-        "jpeg-rgb": (saved(opaque, "JPEG", quality=95), False, False, 12),
-        "jpeg-grey": (saved(opaque.getchannel("R"), "JPEG", quality=95), False, True, 12),
-        "jpeg-cmyk": (saved(opaque.convert("CMYK"), "JPEG", quality=95), False, False, 12),
-        "jpeg-progressive": (saved(opaque, "JPEG", quality=95, progressive=True), False, False, 12),
-    }
-
-
-FORMS = forms()
-
-
-def expected(quadrant: str, transparent: bool, grey: bool) -> tuple[int, int, int, int]:
-    """The RGBA the picture has in *quadrant*."""
-    colour = {"top-left": RED, "top-right": BLUE, "bottom-left": GREEN, "bottom-right": BLACK}[quadrant]
-    if grey:
-        colour = (colour[0],) * 3
-    return (*colour, 0 if transparent and quadrant == "bottom-right" else 255)
+from .pictures import CENTRES, FORMS, SIZE, chunk, encode_png, expected, quadrant_png, quadrants, saved
 
 
 @pytest.mark.parametrize("name", sorted(FORMS))

@@ -12,8 +12,7 @@ from bidcrypt.seal import Placement, SealKind, apply_seal, choose_entry
 
 from ..conftest import Pki
 from .conftest import Raster, document, render_page
-from .pictures import encode_png
-from .test_image import CENTRES, FORMS, SIZE, expected
+from .pictures import CENTRES, FORMS, SIZE, encode_png, expected
 
 pytestmark = pytest.mark.poppler
 
