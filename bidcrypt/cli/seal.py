@@ -58,7 +58,10 @@ def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Pla
     help="company (公章, the company's certificate) or legal-person (法人章, the representative's).",
 )
 @click.option(
-    "--image", required=True, type=click.Path(path_type=Path, dir_okay=False), help="The seal picture (PNG)."
+    "--image",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The seal picture (PNG or JPEG).",
 )
 @click.option(
     "--page",
