@@ -19,7 +19,7 @@ import click
 
 from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import current_language, pick
 from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, KeySource, PinSource, open_key_source
 from bidcrypt.opening import terminal_safe
 from bidcrypt.trust import TrustStore
@@ -88,13 +88,16 @@ def report_error(error: BidcryptError) -> None:
 
     A message may quote what a bidder wrote (a name in a package's
     attributes): control and invisible characters are shown as escapes, so
-    it can neither move the cursor nor fake further lines.
+    it can neither move the cursor nor fake further lines. The error is
+    rendered here, in the user's language (``BIDCRYPT_LANG``, then the
+    locale), whatever language the process that raised it spoke.
     """
-    message = terminal_safe(error.message())
-    click.echo(f"bidcrypt: {pick('error', '错误')}[{error.code}]: {message}", err=True)
-    hint = terminal_safe(error.hint())
+    language = current_language()
+    message = terminal_safe(error.message(language))
+    click.echo(f"bidcrypt: {pick('error', '错误', language)}[{error.code}]: {message}", err=True)
+    hint = terminal_safe(error.hint(language))
     if hint:
-        click.echo(f"  {pick('what to do', '处理建议')}: {hint}", err=True)
+        click.echo(f"  {pick('what to do', '处理建议', language)}: {hint}", err=True)
 
 
 def handles_errors(command: Callable[P, R]) -> Callable[P, R]:

@@ -25,7 +25,7 @@ from bidcrypt.envelope import _asn1, presentation
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import pick, render
 
 
 class RecipientIdentifier(Enum):
@@ -240,4 +240,4 @@ class EnvelopeRecipient:
 
 def unsupported(error: UnsupportedAlgorithmError) -> tuple[str, str | None]:
     """The ``problem`` and ``problem_algorithm`` of a recipient refused with *error*."""
-    return error.detail or error.message(), error.params.get("algorithm")
+    return (render(error.detail) if error.detail else error.message()), error.params.get("algorithm")

@@ -58,6 +58,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.opening.causes import stored
 from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
@@ -290,8 +291,9 @@ class _Batch:
         """Record an unsuccessful attempt; the bid keeps no outcome and a new run may open it."""
         with self.ledger.transaction() as db:
             db.execute(
-                "INSERT INTO attempts(submission_id, at, cause_code, cause, cause_zh) VALUES (?, ?, ?, ?, ?)",
-                (number, now_text(), error.code, error.message("en"), error.message("zh")),
+                "INSERT INTO attempts(submission_id, at, cause_code, cause, cause_zh, cause_params) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (number, now_text(), error.code, error.message("en"), error.message("zh"), stored(error)),
             )
 
     def _defer(self, number: int, error: BidcryptError) -> None:
@@ -332,14 +334,15 @@ class _Batch:
                 _platform.sync_directory(self.opened_dir)
                 output = str(final.relative_to(self.session.directory))
             db.execute(
-                "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, output, "
-                "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, cause_params, "
+                "report, output, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     number,
                     result.status,
                     None if error is None else error.code,
                     None if error is None else error.message("en"),
                     None if error is None else error.message("zh"),
+                    None if error is None else stored(error),
                     dumps(result.report),
                     output,
                     now_text(),

@@ -10,6 +10,14 @@ Every SQLite failure is turned here, in one place, into a bidcrypt error that
 names the ledger and what is wrong with it (see :mod:`bidcrypt.opening.ledger_errors`).
 A ledger opened read-only (``opening report`` of an archived session) is
 never written, and can be read from a read-only folder or mount.
+
+Causes (why a bid failed, why a submission was refused) are stored as the
+error's code and its parameters (``cause_code`` + ``cause_params``, ``code``
++ ``params``; see :mod:`bidcrypt.opening.causes`), so that the record
+renders them in the reader's language. The English and Chinese text columns
+beside them are a readable copy, and all that rows written before schema
+version 2 have. A writable ledger of an older version is upgraded when its
+session is loaded (:meth:`Ledger.upgrade`); a read-only one is read as it is.
 """
 
 from __future__ import annotations
@@ -29,7 +37,16 @@ from bidcrypt.errors import LedgerError, SessionReadOnlyError
 from bidcrypt.i18n import pick
 from bidcrypt.opening.ledger_errors import READ_ONLY_CODES, translate
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: The columns each schema version added, as (table, column, declaration): what an upgrade adds.
+ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
+    2: (
+        ("outcomes", "cause_params", "TEXT"),
+        ("attempts", "cause_params", "TEXT"),
+        ("rejections", "params", "TEXT"),
+    ),
+}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -73,11 +90,12 @@ CREATE TABLE IF NOT EXISTS outcomes (
     submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
     status TEXT NOT NULL CHECK (status IN ('opened', 'failed', 'not-decrypted')),
     cause_code TEXT,
-    cause TEXT,                            -- English
-    cause_zh TEXT,                         -- Chinese
+    cause TEXT,                            -- English (a readable copy: bidcrypt renders code and params)
+    cause_zh TEXT,                         -- Chinese (likewise)
     report TEXT NOT NULL,                  -- JSON: checks, summary fields, seals, files
     output TEXT,                           -- folder of the opened files, relative to the session
-    finished_at TEXT NOT NULL
+    finished_at TEXT NOT NULL,
+    cause_params TEXT                      -- JSON: the error's params and detail (NULL before version 2)
 );
 CREATE TABLE IF NOT EXISTS attempts (      -- failures a new attempt may overcome (token absent, disk full)
     id INTEGER PRIMARY KEY,
@@ -85,7 +103,8 @@ CREATE TABLE IF NOT EXISTS attempts (      -- failures a new attempt may overcom
     at TEXT NOT NULL,
     cause_code TEXT NOT NULL,
     cause TEXT NOT NULL,
-    cause_zh TEXT NOT NULL
+    cause_zh TEXT NOT NULL,
+    cause_params TEXT                      -- JSON, as in outcomes
 );
 CREATE TABLE IF NOT EXISTS rejections (    -- submissions refused at the door
     id INTEGER PRIMARY KEY,
@@ -96,7 +115,8 @@ CREATE TABLE IF NOT EXISTS rejections (    -- submissions refused at the door
     lot TEXT,
     code TEXT NOT NULL,
     message TEXT NOT NULL,
-    message_zh TEXT NOT NULL
+    message_zh TEXT NOT NULL,
+    params TEXT                            -- JSON: the refusal's params and detail (NULL before version 2)
 );
 """
 
@@ -246,6 +266,29 @@ class Ledger:
             ledger.close()
             raise
         return ledger
+
+    def version(self) -> int | None:
+        """The ledger's schema version, or None when it is not a number."""
+        text = self.meta("schema_version")
+        return int(text) if text is not None and text.isdigit() else None
+
+    def upgrade(self) -> None:
+        """Bring a ledger of an older schema version to :data:`SCHEMA_VERSION`, in one transaction.
+
+        Only adds what later versions added (see :data:`ADDED_COLUMNS`):
+        nothing is rewritten, and rows written before keep their text
+        causes. A read-only ledger is left as it is (its readers see the
+        columns it has).
+        """
+        if self.read_only or self.version() == SCHEMA_VERSION:
+            return
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0])  # checked by check_ledger; read again under the write lock
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                for table, column, declaration in ADDED_COLUMNS.get(step, ()):
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+            self.set_meta(db, "schema_version", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         """Close the database connection."""

@@ -14,7 +14,7 @@ import sqlite3
 
 from bidcrypt.errors import LedgerError, SessionIncompleteError
 from bidcrypt.i18n import pick
-from bidcrypt.opening.ledger import _SCHEMA, COMPLETE, SCHEMA_VERSION, Ledger, parse_time
+from bidcrypt.opening.ledger import _SCHEMA, ADDED_COLUMNS, COMPLETE, SCHEMA_VERSION, Ledger, parse_time
 
 #: Session settings that every finished session holds, and those that must read as times.
 REQUIRED_SETTINGS = ("tender", "deadline", "opening_time", "created_at")
@@ -27,8 +27,9 @@ def check_ledger(ledger: Ledger) -> None:
     """Raise :class:`LedgerError` (or :class:`SessionIncompleteError`) unless *ledger* is usable.
 
     Checks the file's integrity (``PRAGMA quick_check``), every table and
-    column of the schema, the schema version, the complete mark, and the
-    session settings.
+    column of the schema (of the ledger's own version), the schema version,
+    the complete mark, and the session settings. A usable ledger of an older
+    version is then upgraded, unless it was opened read-only.
     """
     rows = ledger.query("PRAGMA quick_check(1)")
     verdict = " ".join(str(next(iter(rows[0].data.values()))).split()) if rows else "ok"
@@ -37,14 +38,15 @@ def check_ledger(ledger: Ledger) -> None:
     tables = [str(r["name"]) for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
     if not tables:  # killed in the transaction that makes the schema
         _unfinished(ledger, has_rows=False)
-    for table, columns in expected_columns().items():
+    version = ledger.meta("schema_version")
+    known = [str(v) for v in range(1, SCHEMA_VERSION + 1)]
+    for table, columns in expected_columns(int(version) if version in known else SCHEMA_VERSION).items():
         if table not in tables:
             _invalid(ledger, f"the table {table} is missing", f"缺少数据表 {table}")
         found = {str(c["name"]) for c in ledger.query("SELECT name FROM pragma_table_info(?)", (table,))}
         for column in sorted(columns - found):
             _invalid(ledger, f"the column {table}.{column} is missing", f"缺少字段 {table}.{column}")
-    version = ledger.meta("schema_version")
-    if version != str(SCHEMA_VERSION):
+    if version not in known:
         _invalid(
             ledger,
             f"its schema version is {version!r}; this bidcrypt reads version {SCHEMA_VERSION}",
@@ -68,6 +70,7 @@ def check_ledger(ledger: Ledger) -> None:
                 f"the session setting {key} is {value!r}, not a time",
                 f"会话设置 {key} 为 {value!r}，不是时间",
             )
+    ledger.upgrade()
 
 
 def _made_before_the_mark(ledger: Ledger) -> bool:
@@ -104,14 +107,24 @@ def _unfinished(ledger: Ledger, *, has_rows: bool) -> None:
 
 
 @functools.cache
-def expected_columns() -> dict[str, frozenset[str]]:
-    """Each table of the schema with its columns, as SQLite itself reads the schema."""
+def expected_columns(version: int = SCHEMA_VERSION) -> dict[str, frozenset[str]]:
+    """Each table of the schema of *version* with its columns, as SQLite itself reads the schema."""
+    later = {
+        (table, column)
+        for step, added in ADDED_COLUMNS.items()
+        if step > version
+        for table, column, _ in added
+    }
     db = sqlite3.connect(":memory:")
     try:
         db.executescript(_SCHEMA)
         tables = [str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
         return {
-            table: frozenset(str(c[0]) for c in db.execute("SELECT name FROM pragma_table_info(?)", (table,)))
+            table: frozenset(
+                str(c[0])
+                for c in db.execute("SELECT name FROM pragma_table_info(?)", (table,))
+                if (table, str(c[0])) not in later
+            )
             for table in tables
         }
     finally:

@@ -17,7 +17,8 @@ from typing import Any
 
 from bidcrypt import certs
 from bidcrypt.errors import LedgerError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Language, pick
+from bidcrypt.opening.causes import render_cause
 from bidcrypt.opening.ledger import parse_time
 from bidcrypt.opening.record_forms import render, status_label
 from bidcrypt.opening.session import OpeningSession
@@ -92,10 +93,14 @@ def _report(outcome: Any) -> dict[str, Any]:
     return report
 
 
-def build_record(session: OpeningSession) -> OpeningRecord:
-    """Assemble the record from the ledger; a row not as bidcrypt wrote it is a :class:`LedgerError`."""
+def build_record(session: OpeningSession, language: Language | None = None) -> OpeningRecord:
+    """Assemble the record from the ledger; a row not as bidcrypt wrote it is a :class:`LedgerError`.
+
+    Causes and flags are written in *language* (default: the current
+    locale's); render the record in the same language.
+    """
     try:
-        return _build(session)
+        return _build(session, language)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LedgerError(
             pick(
@@ -106,11 +111,10 @@ def build_record(session: OpeningSession) -> OpeningRecord:
         ) from exc
 
 
-def _build(session: OpeningSession) -> OpeningRecord:
+def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
     settings = session.settings
     outcomes = session.outcomes()
     attempts = session.attempts()
-    zh = pick("en", "zh") == "zh"
     rows: list[RecordRow] = []
     last_per_bid: dict[tuple[int, str | None], Any] = {}
     for submission in session.submissions(state=None):
@@ -126,10 +130,10 @@ def _build(session: OpeningSession) -> OpeningRecord:
         elif outcome is None:
             attempt = attempts.get(number)
             status = "pending"
-            cause = None if attempt is None else (attempt["cause_zh"] if zh else attempt["cause"])
+            cause = None if attempt is None else render_cause(attempt, language)
         else:
             status = str(outcome["status"])
-            cause = outcome["cause_zh"] if zh else outcome["cause"]
+            cause = render_cause(outcome, language, status=status)
         price = _text(summary.get("price"))
         rows.append(
             RecordRow(
@@ -161,7 +165,9 @@ def _build(session: OpeningSession) -> OpeningRecord:
                 receipt_sha256=None,
                 size=int(rejection["size"]),
                 status="rejected",
-                cause=_text(rejection["message_zh"] if zh else rejection["message"]),
+                cause=render_cause(
+                    rejection, language, code="code", params="params", text=("message", "message_zh")
+                ),
                 seals="-",
                 price=None,
                 currency=None,
@@ -176,7 +182,7 @@ def _build(session: OpeningSession) -> OpeningRecord:
         closed_at=None if settings.closed_at is None else certs.format_time(settings.closed_at),
         generated_at=certs.format_time(dt.datetime.now(dt.UTC)),
         rows=tuple(rows),
-        flags=tuple(_flags(settings.lots, rows, outcomes, last_per_bid)),
+        flags=tuple(_flags(settings.lots, rows, outcomes, last_per_bid, language)),
     )
 
 
@@ -192,12 +198,13 @@ def _flags(
     rows: list[RecordRow],
     outcomes: dict[int, Any],
     submissions: dict[tuple[int, str | None], Any],
+    language: Language | None,
 ) -> list[Flag]:
     flags = []
     for lot in lots or (None,):
         opened = sum(1 for r in rows if r.lot == lot and r.status == "opened")
         if opened < MINIMUM_BIDS:
-            where = pick(f" in lot {lot}", f"（标段 {lot}）") if lot else ""
+            where = pick(f" in lot {lot}", f"（标段 {lot}）", language) if lot else ""
             flags.append(
                 Flag(
                     "fewer-than-three",
@@ -205,6 +212,7 @@ def _flags(
                     pick(
                         f"only {opened} bid(s) opened{where}: fewer than three",
                         f"仅 {opened} 家投标文件解密成功{where}，不足三家",
+                        language,
                     ),
                 )
             )
@@ -229,6 +237,7 @@ def _flags(
                         f"the same document (SHA-256 {digest[:16]}…) is in the bids of different bidders: "
                         f"{names}",
                         f"不同投标人的投标文件中有相同文件（SHA-256 {digest[:16]}…）：{names}",
+                        language,
                     ),
                 )
             )

@@ -14,7 +14,7 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Language, pick
 from bidcrypt.opening.escape import csv_cell, html_text, visible, width
 
 if TYPE_CHECKING:
@@ -30,21 +30,26 @@ _STATUS = {
 }
 
 
-def status_label(status: str) -> str:
-    """A status in the user's language."""
+def status_label(status: str, language: Language | None = None) -> str:
+    """A status in *language* (default: the user's)."""
     en, zh = _STATUS.get(status, (status, status))
-    return pick(en, zh)
+    return pick(en, zh, language)
 
 
-def render(record: OpeningRecord, form: str) -> str:
-    """The record as ``table``, ``json``, ``csv`` or ``html``."""
+def render(record: OpeningRecord, form: str, language: Language | None = None) -> str:
+    """The record as ``table``, ``json``, ``csv`` or ``html``, in *language* (default: the user's).
+
+    Give the language the record was built in (see
+    :func:`~bidcrypt.opening.record.build_record`), so that its causes and
+    flags are in the same language as its titles.
+    """
     if form == "json":
         return _json(record)
     if form == "csv":
-        return _csv(record)
+        return _csv(record, language)
     if form == "html":
-        return _html(record)
-    return _table(record)
+        return _html(record, language)
+    return _table(record, language)
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -57,19 +62,19 @@ def _json(record: OpeningRecord) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
-def _columns() -> list[tuple[str, str]]:
+def _columns(language: Language | None) -> list[tuple[str, str]]:
     return [
-        ("lot", pick("lot", "标段")),
-        ("bidder", pick("bidder", "投标人")),
-        ("credit_code", pick("credit code", "统一社会信用代码")),
-        ("submitted_at", pick("submitted", "递交时间")),
-        ("receipt_sha256", pick("receipt SHA-256", "回执摘要")),
-        ("status", pick("status", "解密状态")),
-        ("cause", pick("cause", "原因")),
-        ("seals", pick("seals", "签章")),
-        ("price", pick("price", "投标报价")),
-        ("duration", pick("duration", "工期")),
-        ("items", pick("other items", "其他")),
+        ("lot", pick("lot", "标段", language)),
+        ("bidder", pick("bidder", "投标人", language)),
+        ("credit_code", pick("credit code", "统一社会信用代码", language)),
+        ("submitted_at", pick("submitted", "递交时间", language)),
+        ("receipt_sha256", pick("receipt SHA-256", "回执摘要", language)),
+        ("status", pick("status", "解密状态", language)),
+        ("cause", pick("cause", "原因", language)),
+        ("seals", pick("seals", "签章", language)),
+        ("price", pick("price", "投标报价", language)),
+        ("duration", pick("duration", "工期", language)),
+        ("items", pick("other items", "其他", language)),
     ]
 
 
@@ -77,16 +82,18 @@ def _items(row: RecordRow) -> str:
     return "; ".join(f"{key}: {value}" for key, value in row.items.items())
 
 
-def _cells(row: RecordRow, missing: str) -> dict[str, str]:
+def _cells(row: RecordRow, missing: str, language: Language | None) -> dict[str, str]:
     """The row's cells as raw text (escaped by each form), *missing* for an empty value."""
-    seals = {"valid": pick("valid", "有效"), "invalid": pick("INVALID", "无效")}.get(row.seals, missing)
+    seals = {"valid": pick("valid", "有效", language), "invalid": pick("INVALID", "无效", language)}.get(
+        row.seals, missing
+    )
     return {
         "lot": row.lot or missing,
         "bidder": row.bidder,
         "credit_code": row.credit_code or missing,
         "submitted_at": row.submitted_at or missing,
         "receipt_sha256": row.receipt_sha256 or missing,
-        "status": status_label(row.status),
+        "status": status_label(row.status, language),
         "cause": row.cause or "",
         "seals": seals,
         "price": f"{row.price} {row.currency or ''}".rstrip() if row.price else missing,
@@ -95,32 +102,36 @@ def _cells(row: RecordRow, missing: str) -> dict[str, str]:
     }
 
 
-def _heading(record: OpeningRecord) -> list[str]:
+def _heading(record: OpeningRecord, language: Language | None) -> list[str]:
     lines = [
-        f"{pick('tender', '招标项目')}: {record.tender}"
-        + (f"   {pick('lots', '标段')}: {', '.join(record.lots)}" if record.lots else ""),
-        f"{pick('deadline', '投标截止时间')}: {record.deadline}   "
-        f"{pick('opening', '开标时间')}: {record.opening_time}",
+        f"{pick('tender', '招标项目', language)}: {record.tender}"
+        + (f"   {pick('lots', '标段', language)}: {', '.join(record.lots)}" if record.lots else ""),
+        f"{pick('deadline', '投标截止时间', language)}: {record.deadline}   "
+        f"{pick('opening', '开标时间', language)}: {record.opening_time}",
     ]
     if record.closed_at:
-        lines.append(f"{pick('decryption window closed', '解密截止')}: {record.closed_at}")
+        lines.append(f"{pick('decryption window closed', '解密截止', language)}: {record.closed_at}")
     return lines
 
 
 # --- the text table ------------------------------------------------------------------------------
 
 
-def _table(record: OpeningRecord) -> str:
+def _table(record: OpeningRecord, language: Language | None) -> str:
     """One line per bid, columns aligned by display width; every text shown with :func:`visible`."""
     hidden = {"credit_code", "items"} | (set() if record.lots else {"lot"})
-    columns = [c for c in _columns() if c[0] not in hidden]
+    columns = [c for c in _columns(language) if c[0] not in hidden]
     rows = []
     for row in record.rows:
-        cells = _cells(row, "-")
+        cells = _cells(row, "-", language)
         cells["receipt_sha256"] = cells["receipt_sha256"][:16]
         rows.append({key: visible(text) for key, text in cells.items()})
     widths = {key: max([width(title)] + [width(c[key]) for c in rows]) for key, title in columns}
-    out = [pick("Opening record", "开标记录"), *(visible(line) for line in _heading(record)), ""]
+    out = [
+        pick("Opening record", "开标记录", language),
+        *(visible(line) for line in _heading(record, language)),
+        "",
+    ]
     out.append("  ".join(_pad(title, widths[key]) for key, title in columns).rstrip())
     for cells in rows:
         out.append("  ".join(_pad(cells[key], widths[key]) for key, _ in columns).rstrip())
@@ -140,14 +151,14 @@ def _pad(text: str, columns: int) -> str:
 # --- CSV ----------------------------------------------------------------------------------------
 
 
-def _csv(record: OpeningRecord) -> str:
+def _csv(record: OpeningRecord, language: Language | None) -> str:
     """Every column, one row per bid; empty cells for missing values, no cell a spreadsheet would run."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    columns = _columns()
+    columns = _columns(language)
     writer.writerow([csv_cell(title) for _, title in columns])
     for row in record.rows:
-        cells = _cells(row, "")
+        cells = _cells(row, "", language)
         writer.writerow([csv_cell(cells[key]) for key, _ in columns])
     return buffer.getvalue()
 
@@ -169,14 +180,14 @@ tr.failed td, tr.rejected td, tr.not-decrypted td { background: #fdecea; }
 """
 
 
-def _html(record: OpeningRecord) -> str:
+def _html(record: OpeningRecord, language: Language | None) -> str:
     """A printable page; every text and attribute value goes through :func:`html_text`."""
     esc = html_text
-    columns = _columns()
+    columns = _columns(language)
     head = "".join(f"<th>{esc(title)}</th>" for _, title in columns)
     body = []
     for row in record.rows:
-        cells = _cells(row, "-")
+        cells = _cells(row, "-", language)
         tds = "".join(
             f'<td class="hash">{esc(cells[key])}</td>'
             if key == "receipt_sha256"
@@ -187,22 +198,27 @@ def _html(record: OpeningRecord) -> str:
     flags = ""
     if record.flags:
         items = "".join(f"<li>{esc(flag.message)}</li>" for flag in record.flags)
-        flags = f'<div class="flags"><strong>{esc(pick("Flags", "提示"))}</strong><ul>{items}</ul></div>'
-    meta = "".join(f'<p class="meta">{esc(line)}</p>' for line in _heading(record))
-    title = pick("Opening record", "开标记录")
+        heading = esc(pick("Flags", "提示", language))
+        flags = f'<div class="flags"><strong>{heading}</strong><ul>{items}</ul></div>'
+    meta = "".join(f'<p class="meta">{esc(line)}</p>' for line in _heading(record, language))
+    title = pick("Opening record", "开标记录", language)
     signatures = "".join(
         f"<div>{esc(who)}: ____________</div>"
         for who in (
-            pick("Opening official", "开标人"),
-            pick("Recorder", "记录人"),
-            pick("Supervisor", "监督人"),
+            pick("Opening official", "开标人", language),
+            pick("Recorder", "记录人", language),
+            pick("Supervisor", "监督人", language),
         )
     )
     generated = esc(
-        pick(f"generated {record.generated_at} by bidcrypt", f"由 bidcrypt 生成于 {record.generated_at}")
+        pick(
+            f"generated {record.generated_at} by bidcrypt",
+            f"由 bidcrypt 生成于 {record.generated_at}",
+            language,
+        )
     )
     return (
-        f'<!DOCTYPE html>\n<html lang="{esc(pick("en", "zh-CN"))}"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html>\n<html lang="{esc(pick("en", "zh-CN", language))}"><head><meta charset="utf-8">'
         f"<title>{esc(title)} — {esc(record.tender)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
         f'{flags}<div class="signatures">{signatures}</div><p class="meta"><small>{generated}</small></p>'

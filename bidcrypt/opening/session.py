@@ -45,6 +45,7 @@ from bidcrypt.errors import (
     WrongTenderError,
 )
 from bidcrypt.i18n import pick
+from bidcrypt.opening.causes import NOT_DECRYPTED, stored, window_params
 from bidcrypt.opening.creation import SUBFOLDERS, build_session
 from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.incoming import DEFAULT_MAX_PACKAGE_SIZE, Incoming
@@ -412,8 +413,8 @@ class OpeningSession:
     ) -> None:
         with self.ledger.transaction() as db:
             db.execute(
-                "INSERT INTO rejections(at, sha256, size, credit_code, lot, code, message, message_zh) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO rejections(at, sha256, size, credit_code, lot, code, message, message_zh, "
+                "params) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now_text(stamp.time if stamp else None),
                     sha256,
@@ -423,6 +424,7 @@ class OpeningSession:
                     error.code,
                     error.message("en"),
                     error.message("zh"),
+                    stored(error),
                 ),
             )
 
@@ -516,18 +518,19 @@ class OpeningSession:
             with self.ledger.transaction() as db:
                 for row in pending:
                     last = attempts.get(int(row["id"]))
-                    cause, cause_zh = "not decrypted within the window", "未在解密时间内解密"
+                    cause, cause_zh = NOT_DECRYPTED
                     if last is not None:
                         cause, cause_zh = f"{cause} ({last['cause']})", f"{cause_zh}（{last['cause_zh']}）"
                     db.execute(
-                        "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, report, "
-                        "finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, '{}', ?) "
+                        "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, "
+                        "cause_params, report, finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, ?, '{}', ?) "
                         "ON CONFLICT(submission_id) DO NOTHING",
                         (
                             row["id"],
                             last["cause_code"] if last is not None else "not-decrypted",
                             cause,
                             cause_zh,
+                            window_params(last),
                             now_text(moment),
                         ),
                     )

@@ -1,0 +1,147 @@
+"""Errors of the key sources: PKCS#11 tokens (UKeys) and PKCS#12 files."""
+
+from __future__ import annotations
+
+from bidcrypt.errors.base import BidcryptError
+
+__all__ = [
+    "CertificateMissingError",
+    "KeyNotFoundError",
+    "KeyRefError",
+    "KeySourceError",
+    "MechanismUnsupportedError",
+    "ModuleLoadError",
+    "ModuleMissingError",
+    "PinFinalTryError",
+    "PinIncorrectError",
+    "PinLockedError",
+    "PinUnavailableError",
+    "TokenAbsentError",
+    "TokenError",
+]
+
+
+class KeySourceError(BidcryptError):
+    """A key source (UKey or PKCS#12 file) cannot do what was asked."""
+
+    code = "key-source"
+    en = "the key source failed"
+    zh = "密钥源操作失败"
+
+
+class ModuleLoadError(KeySourceError):
+    """The PKCS#11 module (the UKey driver) cannot be loaded."""
+
+    code = "module-not-found"
+    en = "cannot load the PKCS#11 module {module}"
+    zh = "无法加载 PKCS#11 驱动模块 {module}"
+    hint_en = "install the UKey driver, or give its path with --module or BIDCRYPT_PKCS11_MODULE"
+    hint_zh = "请安装 UKey 驱动，或用 --module 或环境变量 BIDCRYPT_PKCS11_MODULE 指定驱动路径"
+
+
+class ModuleMissingError(KeySourceError):
+    """No PKCS#11 module was named anywhere."""
+
+    code = "module-not-set"
+    en = "no PKCS#11 module given"
+    zh = "未指定 PKCS#11 驱动模块"
+    hint_en = "add ?module-path=... to the pkcs11: URI, or use --module or BIDCRYPT_PKCS11_MODULE"
+    hint_zh = "请在 pkcs11: URI 中加入 ?module-path=...，或使用 --module 或 BIDCRYPT_PKCS11_MODULE"
+
+
+class TokenAbsentError(KeySourceError):
+    """No token matching the reference is present (UKey not inserted)."""
+
+    code = "token-absent"
+    en = "no token {token} found; is the UKey inserted?"
+    zh = "未找到 U-KEY {token}，请插入 U-KEY"
+    hint_en = "insert the UKey and check the token label in the URI ({available})"
+    hint_zh = "请插入 U-KEY，并核对 URI 中的 token 名称（当前可见：{available}）"
+
+
+class KeyNotFoundError(KeySourceError):
+    """The token or file holds no certificate or private key matching the reference."""
+
+    code = "key-not-found"
+    en = "no {what} matching {ref} on the key source"
+    zh = "密钥源中未找到与 {ref} 匹配的{what}"
+    hint_en = "list what the UKey holds with `bidcrypt doctor --token ...`"
+    hint_zh = "可用 `bidcrypt doctor --token ...` 查看 U-KEY 中的证书"
+
+
+class CertificateMissingError(KeyNotFoundError):
+    """The UKey lacks one of the two certificates a bidder needs (signing, encryption)."""
+
+    code = "certificate-missing"
+    en = "{source} holds no valid {purpose} certificate"
+    zh = "{source} 中没有有效的{purpose}证书"
+    hint_en = (
+        "a bidding UKey carries a signing and an encryption certificate; ask its CA to issue the missing one"
+    )
+    hint_zh = "投标用 U-KEY 应有签名证书和加密证书（双证书），请联系 CA 补发"
+
+
+class PinIncorrectError(KeySourceError):
+    """The PIN or password was refused. bidcrypt never tries again by itself."""
+
+    code = "pin-incorrect"
+    en = "the PIN or password was refused by {source}"
+    zh = "{source} 的 PIN 码或密码不正确"
+    hint_en = "check the PIN; bidcrypt did not retry, because a UKey locks after a few wrong PINs"
+    hint_zh = "请核对 PIN 码；为避免 U-KEY 被锁，bidcrypt 不会自动重试"
+
+
+class PinLockedError(KeySourceError):
+    """The token's user PIN is locked; no login was attempted."""
+
+    code = "pin-locked"
+    en = "the PIN of {source} is locked"
+    zh = "{source} 的 PIN 码已被锁定"
+    hint_en = "ask the CA that issued the UKey to unlock it; bidcrypt did not try to log in"
+    hint_zh = "请联系发证 CA 解锁；bidcrypt 未尝试登录"
+
+
+class PinFinalTryError(KeySourceError):
+    """The next wrong PIN locks the token, and the PIN did not come from a person."""
+
+    code = "pin-final-try"
+    en = "one more wrong PIN locks {source}; refusing to use a PIN from the environment"
+    zh = "再输错一次 PIN 码 {source} 将被锁定；不使用环境变量中的 PIN 码"
+    hint_en = "run the command on a terminal and type the PIN yourself"
+    hint_zh = "请在终端中运行并亲自输入 PIN 码"
+
+
+class PinUnavailableError(KeySourceError):
+    """No PIN was given in the environment and there is no terminal to ask on."""
+
+    code = "pin-unavailable"
+    en = "no PIN or password available for {source}"
+    zh = "未提供 {source} 的 PIN 码或密码"
+    hint_en = "set BIDCRYPT_PIN (or the variable named by --pin-env), or run on a terminal"
+    hint_zh = "请设置环境变量 BIDCRYPT_PIN（或 --pin-env 指定的变量），或在终端中运行"
+
+
+class TokenError(KeySourceError):
+    """The token reported a failure during an operation (removed, broken, refused)."""
+
+    code = "token-error"
+    en = "the token {source} failed"
+    zh = "U-KEY {source} 操作失败"
+
+
+class MechanismUnsupportedError(KeySourceError):
+    """The token or key cannot perform the requested operation."""
+
+    code = "mechanism-unsupported"
+    en = "{source} cannot perform {operation}"
+    zh = "{source} 不支持 {operation}"
+
+
+class KeyRefError(KeySourceError):
+    """A key reference (pkcs11: URI or file path) is malformed."""
+
+    code = "bad-key-reference"
+    en = "invalid key reference {ref}"
+    zh = "密钥引用 {ref} 无效"
+    hint_en = "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so or a .p12 path"
+    hint_zh = "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so 或 .p12 文件路径"
