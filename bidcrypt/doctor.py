@@ -141,7 +141,7 @@ def examine(
 def _examine_source(
     source: KeySource, report: DoctorReport, moment: dt.datetime, expected: str | None, login: bool
 ) -> None:
-    from bidcrypt.keys.pkcs11_token import Pkcs11Source
+    from bidcrypt.keys import Pkcs11Source
 
     if isinstance(source, Pkcs11Source):
         report.module = source.module_path

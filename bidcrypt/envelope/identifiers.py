@@ -21,7 +21,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 
 from bidcrypt import certs
-from bidcrypt.envelope import _asn1, presentation
+from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
@@ -226,9 +226,23 @@ class EnvelopeRecipient:
         return name
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form, as printed by ``inspect`` (see :mod:`~bidcrypt.envelope.presentation`)."""
+        """JSON-ready form of the recipient, as printed by ``inspect --json``."""
 
-        return presentation.recipient_dict(self)
+        data: dict[str, Any] = {
+            "index": self.index,
+            "type": self.kind.value,
+            "algorithm": self.algorithm_name,
+            "algorithm_oid": self.algorithm,
+            "identifier": self.rid.to_dict() if self.rid else None,
+            "encrypted_key_length": len(self.encrypted_key),
+        }
+        if self.key_transport is not None:
+            data["key_transport"] = self.key_transport.value
+        if self.kind is RecipientKind.KEY_AGREEMENT:
+            data["originator_curve"] = alg.name_of(self.originator_curve) if self.originator_curve else None
+        if self.problem:
+            data["unsupported"] = self.problem_text
+        return data
 
     @property
     def problem_text(self) -> str | None:

@@ -13,7 +13,6 @@ from asn1crypto import core
 
 from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope.identifiers import EnvelopeRecipient, RecipientKind
 from bidcrypt.errors import MalformedEnvelopeError
 from bidcrypt.i18n import pick
 
@@ -44,27 +43,6 @@ def header_dict(header: EnvelopeHeader) -> dict[str, Any]:
             "overhead": header.size - header.content.length,
         },
     }
-
-
-def recipient_dict(recipient: EnvelopeRecipient) -> dict[str, Any]:
-    """JSON-ready form of one recipient, as printed by ``inspect``."""
-    data: dict[str, Any] = {
-        "index": recipient.index,
-        "type": recipient.kind.value,
-        "algorithm": recipient.algorithm_name,
-        "algorithm_oid": recipient.algorithm,
-        "identifier": recipient.rid.to_dict() if recipient.rid else None,
-        "encrypted_key_length": len(recipient.encrypted_key),
-    }
-    if recipient.key_transport is not None:
-        data["key_transport"] = recipient.key_transport.value
-    if recipient.kind is RecipientKind.KEY_AGREEMENT:
-        data["originator_curve"] = (
-            alg.name_of(recipient.originator_curve) if recipient.originator_curve else None
-        )
-    if recipient.problem:
-        data["unsupported"] = recipient.problem_text
-    return data
 
 
 def attribute_dict(attribute: Attribute) -> dict[str, Any]:

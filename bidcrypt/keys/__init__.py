@@ -7,14 +7,35 @@ PKCS#12 file.
 
 from __future__ import annotations
 
+import importlib
 import os
+from typing import TYPE_CHECKING
 
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import pick
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
+from bidcrypt.keys.schemes import SignatureScheme, scheme_for_key, scheme_named
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
+
+if TYPE_CHECKING:
+    from bidcrypt.keys.pkcs11_token import Pkcs11Source
+    from bidcrypt.keys.pyhanko_signer import (
+        KeyEntrySigner,
+        SchemeSignatureValidator,
+        async_sign_data,
+        sign_data,
+    )
+
+#: The names loaded on first use, and their modules (these import pyHanko or python-pkcs11).
+_LAZY = {
+    "Pkcs11Source": "bidcrypt.keys.pkcs11_token",
+    "KeyEntrySigner": "bidcrypt.keys.pyhanko_signer",
+    "SchemeSignatureValidator": "bidcrypt.keys.pyhanko_signer",
+    "async_sign_data": "bidcrypt.keys.pyhanko_signer",
+    "sign_data": "bidcrypt.keys.pyhanko_signer",
+}
 
 __all__ = [
     "DEFAULT_PIN_ENV",
@@ -22,15 +43,33 @@ __all__ = [
     "RSA_DECRYPTION_SCHEMES",
     "RSA_SCHEMES",
     "KeyEntry",
+    "KeyEntrySigner",
     "KeySource",
     "Pin",
     "PinSource",
+    "Pkcs11Source",
     "Pkcs11Uri",
+    "SchemeSignatureValidator",
+    "SignatureScheme",
+    "async_sign_data",
     "is_pkcs11_uri",
     "open_key_source",
     "redact_reference",
     "rsa_padding",
+    "scheme_for_key",
+    "scheme_named",
+    "sign_data",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Load a name backed by pyHanko or python-pkcs11 on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def open_key_source(

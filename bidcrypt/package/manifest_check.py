@@ -117,7 +117,7 @@ def failed(report: UnpackReport, name: str, error: BidcryptError) -> RecordedErr
 
 
 def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x509.Certificate) -> None:
-    from bidcrypt.seal.kind import SealKind, kind_mismatch
+    from bidcrypt.seal import SealKind, kind_mismatch
 
     if kind_mismatch(signer, SealKind.COMPANY) is not None:
         raise ManifestError(

@@ -107,7 +107,7 @@ def bidder_of(certificate: x509.Certificate) -> Bidder:
 
 
 def _check_signer(entry: KeyEntry, at: dt.datetime | None) -> Bidder:
-    from bidcrypt.seal.kind import SealKind, kind_mismatch
+    from bidcrypt.seal import SealKind, kind_mismatch
 
     certs.require_purpose(entry.certificate, Purpose.SIGNING)
     certs.require_valid_at(entry.certificate, at)

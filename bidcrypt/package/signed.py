@@ -30,8 +30,7 @@ from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry
-from bidcrypt.keys.schemes import scheme_for_key, scheme_named
+from bidcrypt.keys import KeyEntry, scheme_for_key, scheme_named
 
 #: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography and pyHanko.
 _MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm)
@@ -49,7 +48,7 @@ class SignedContent:
 
 async def async_sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
-    from bidcrypt.keys.pyhanko_signer import async_sign_data
+    from bidcrypt.keys import async_sign_data
 
     if scheme_for_key(entry.certificate.public_key()) is None:
         raise ManifestError(pick("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
@@ -150,7 +149,7 @@ def _check_signature(
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
-    from bidcrypt.keys.pyhanko_signer import SchemeSignatureValidator
+    from bidcrypt.keys import SchemeSignatureValidator
 
     algorithm = signer_info["signature_algorithm"]
     scheme = scheme_named(algorithm)

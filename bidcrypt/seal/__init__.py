@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from bidcrypt.seal.kind import Holder, SealKind, holder_of
+from bidcrypt.seal.kind import Holder, SealKind, holder_of, kind_mismatch
 from bidcrypt.seal.placement import Box, Placement, default_box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
 from bidcrypt.trust import RevocationStatus
@@ -85,6 +85,7 @@ __all__ = [
     "choose_entry",
     "default_box",
     "holder_of",
+    "kind_mismatch",
     "verify_seals",
 ]
 

@@ -44,8 +44,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, open_input
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource
-from bidcrypt.keys.pyhanko_signer import KeyEntrySigner
+from bidcrypt.keys import KeyEntry, KeyEntrySigner, KeySource
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
 from bidcrypt.seal.kind import SealKind, expected_holder, holder_of, kind_mismatch, role_attribute
