@@ -20,7 +20,7 @@ from pyhanko_certvalidator.errors import AlgorithmNotSupported
 
 from bidcrypt import certs
 from bidcrypt.errors import KeyCertificateMismatchError, MechanismUnsupportedError
-from bidcrypt.keys import KeyEntry, KeyTransport, PinSource, open_key_source
+from bidcrypt.keys import KeyEntry, PinSource, open_key_source
 from bidcrypt.keys.pyhanko_signer import (
     KeyEntrySigner,
     SchemeSignatureValidator,
@@ -110,7 +110,7 @@ class _WrongKey(KeyEntry):
     def has_private_key(self) -> bool:
         return True
 
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         raise NotImplementedError
 
     def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
@@ -119,7 +119,7 @@ class _WrongKey(KeyEntry):
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         return self.key.sign(data, hash_name)
 
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
         return ()
 
 
