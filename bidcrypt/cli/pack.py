@@ -20,7 +20,7 @@ from bidcrypt.cli.common import (
 from bidcrypt.cli.progress import byte_progress
 from bidcrypt.envelope import ContentCipher, KeyTransport
 from bidcrypt.errors import KeyNotFoundError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource, Pkcs11Uri, is_pkcs11_uri
 from bidcrypt.package import PackResult, Summary, SummaryFile, load_summary_file, pack
 from bidcrypt.seal import SealKind
@@ -76,7 +76,7 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
         named = [e for e in source.entries() if uri.object in (None, e.label) and uri.id in (None, e.key_id)]
         if not named:
             raise KeyNotFoundError(
-                what=pick("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
+                what=Text("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
             )
     except BaseException:
         source.close()

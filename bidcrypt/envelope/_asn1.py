@@ -23,7 +23,7 @@ from typing import ClassVar, TypeVar, cast
 from asn1crypto import cms, core
 
 from bidcrypt.errors import MalformedEnvelopeError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: What asn1crypto raises for bytes that do not fit a schema.
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, RecursionError)
@@ -52,7 +52,13 @@ class EccCmsSharedInfo(core.Sequence):  # type: ignore[misc]
 
 def malformed(what: str) -> MalformedEnvelopeError:
     """``bad {what}``: an element that does not fit its schema."""
-    return MalformedEnvelopeError(pick(f"bad {what}", f"{what} 格式错误"))
+    return MalformedEnvelopeError(
+        Text(
+            "bad {what}",
+            "{what} 格式错误",
+            what=what,
+        )
+    )
 
 
 @contextmanager

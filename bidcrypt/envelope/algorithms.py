@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import rsa_padding
 
 # --- object identifiers ----------------------------------------------------------------
@@ -129,7 +129,12 @@ class ContentCipher(Enum):
                 return cipher
         supported = ", ".join(cipher.value for cipher in cls)
         raise UnsupportedAlgorithmError(
-            pick(f"supported: {supported}", f"支持：{supported}"), algorithm=name_of(oid)
+            Text(
+                "supported: {supported}",
+                "支持：{supported}",
+                supported=supported,
+            ),
+            algorithm=name_of(oid),
         )
 
 
@@ -194,17 +199,23 @@ class CipherParameters:
         cipher = ContentCipher.from_oid(value["algorithm"].dotted)
         parameters = value["parameters"]
         if isinstance(parameters, core.Void):
-            raise ber.malformed(f"missing {cipher.value} parameters", f"缺少 {cipher.value} 参数")
+            raise ber.malformed(
+                Text(
+                    "missing {value} parameters",
+                    "缺少 {value} 参数",
+                    value=cipher.value,
+                )
+            )
         if cipher.is_aead:
             gcm = _asn1.load(_asn1.GcmParameters, parameters.dump(), "GCM parameters")
             nonce, tag_length = bytes(gcm["aes_nonce"].native), int(gcm["aes_icvlen"].native)
             if len(nonce) not in GCM_NONCE_RANGE or tag_length not in GCM_TAG_LENGTHS:
-                raise ber.malformed("bad GCM nonce or tag length", "GCM 随机数或标签长度错误")
+                raise ber.malformed(Text("bad GCM nonce or tag length", "GCM 随机数或标签长度错误"))
             return cls(cipher, nonce, tag_length)
         with _asn1.parsing("CBC IV"):
             iv = bytes(core.OctetString.load(parameters.dump(), strict=True).native)
         if len(iv) != CBC_IV_LENGTH:
-            raise ber.malformed("bad CBC IV length", "CBC 初始向量长度错误")
+            raise ber.malformed(Text("bad CBC IV length", "CBC 初始向量长度错误"))
         return cls(cipher, iv)
 
     def describe(self) -> str:

@@ -27,7 +27,7 @@ from bidcrypt.envelope.identifiers import (
     unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: Length of the random user keying material (ukm) of each EC recipient bidcrypt writes.
 UKM_LENGTH = 64
@@ -97,7 +97,9 @@ def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipie
     with _asn1.parsing(what):
         info = choice.chosen
         if int(info["version"]) != 3:
-            raise ber.malformed("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
+            raise ber.malformed(
+                Text("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
+            )
         ukm = None if isinstance(info["ukm"], core.Void) else bytes(info["ukm"].native)
         algorithm = info["key_encryption_algorithm"]["algorithm"].dotted
         parameters = info["key_encryption_algorithm"]["parameters"]
@@ -105,8 +107,8 @@ def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipie
         try:
             if originator.name != "originator_key":
                 raise UnsupportedAlgorithmError(
-                    pick("only ephemeral originator keys are supported", "只支持临时发送方密钥"),
-                    algorithm=pick("a static originator key", "静态发送方密钥"),
+                    Text("only ephemeral originator keys are supported", "只支持临时发送方密钥"),
+                    algorithm=Text("a static originator key", "静态发送方密钥"),
                 )
             point, curve = _originator_key(originator.chosen)
             if algorithm not in alg.KEY_AGREEMENT_SCHEMES:
@@ -119,7 +121,7 @@ def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipie
                 problem, problem_algorithm = _supported_wraps(), alg.name_of(key_wrap_oid)
         encrypted_keys = info["recipient_encrypted_keys"]
         if not len(encrypted_keys):
-            raise ber.malformed("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys")
+            raise ber.malformed(Text("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys"))
         found = []
         for entry in encrypted_keys:
             rid_choice = entry["rid"]
@@ -163,7 +165,7 @@ def _supported_wraps() -> str:
 def _key_wrap(parameters: core.Asn1Value) -> tuple[bytes, str]:
     """The key wrap AlgorithmIdentifier (DER) in the scheme's parameters, and its OID."""
     if isinstance(parameters, core.Void):
-        raise ber.malformed("key wrap algorithm missing", "缺少密钥包装算法")
+        raise ber.malformed(Text("key wrap algorithm missing", "缺少密钥包装算法"))
     key_wrap = bytes(parameters.dump())
     value = _asn1.load(cms.KeyEncryptionAlgorithm, key_wrap, "key wrap algorithm")
     oid = value["algorithm"].dotted
@@ -172,7 +174,13 @@ def _key_wrap(parameters: core.Asn1Value) -> tuple[bytes, str]:
         isinstance(wrap_parameters, core.Void) or wrap_parameters.dump() == b"\x05\x00"
     ):
         name = alg.name_of(oid)
-        raise ber.malformed(f"unexpected parameters for {name}", f"{name} 的参数错误")
+        raise ber.malformed(
+            Text(
+                "unexpected parameters for {name}",
+                "{name} 的参数错误",
+                name=name,
+            )
+        )
     return key_wrap, oid
 
 
@@ -181,18 +189,18 @@ def _originator_key(key: keys.PublicKeyInfo) -> tuple[bytes, str | None]:
     algorithm = key["algorithm"]["algorithm"].dotted
     if algorithm != alg.EC_PUBLIC_KEY:
         raise UnsupportedAlgorithmError(
-            pick("supported: id-ecPublicKey", "支持：id-ecPublicKey"), algorithm=alg.name_of(algorithm)
+            Text("supported: id-ecPublicKey", "支持：id-ecPublicKey"), algorithm=alg.name_of(algorithm)
         )
     parameters = key["algorithm"]["parameters"]
     curve: str | None = None
     if isinstance(parameters, keys.ECDomainParameters):
         if parameters.name == "specified":
             raise UnsupportedAlgorithmError(
-                pick(
+                Text(
                     "the originator key must name its curve (RFC 5753 section 3.1.1)",
                     "发送方公钥必须用曲线名称标识曲线（RFC 5753 第 3.1.1 节）",
                 ),
-                algorithm=pick(
+                algorithm=Text(
                     "id-ecPublicKey with explicit curve parameters", "显式曲线参数的 id-ecPublicKey"
                 ),
             )
@@ -200,5 +208,5 @@ def _originator_key(key: keys.PublicKeyInfo) -> tuple[bytes, str | None]:
             curve = parameters.chosen.dotted
     bits = key["public_key"].contents
     if not bits or bits[0] != 0:
-        raise ber.malformed("bad originator public key", "发送方公钥格式错误")
+        raise ber.malformed(Text("bad originator public key", "发送方公钥格式错误"))
     return bytes(bits[1:]), curve

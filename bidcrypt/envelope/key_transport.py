@@ -23,7 +23,7 @@ from bidcrypt.envelope.identifiers import (
     unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
 _OAEP_HASHES = {
@@ -86,7 +86,7 @@ def parse_key_transport(encoded: bytes) -> KeyTransport:
         raise UnsupportedAlgorithmError(supported_key_transports(), algorithm=alg.name_of(algorithm))
     parameters = value["parameters"]
     if isinstance(parameters, core.Void):
-        raise ber.malformed("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数")
+        raise ber.malformed(Text("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数"))
     with _asn1.parsing("RSAES-OAEP parameters"):
         hash_oid = parameters["hash_algorithm"]["algorithm"].dotted
         mgf, source = parameters["mask_gen_algorithm"], parameters["p_source_algorithm"]
@@ -95,7 +95,7 @@ def parse_key_transport(encoded: bytes) -> KeyTransport:
                 supported_key_transports(), algorithm=f"RSAES-OAEP, {alg.name_of(mgf['algorithm'].dotted)}"
             )
         if isinstance(mgf["parameters"], core.Void):
-            raise ber.malformed("MGF1 hash missing", "缺少 MGF1 哈希算法")
+            raise ber.malformed(Text("MGF1 hash missing", "缺少 MGF1 哈希算法"))
         mgf_hash = mgf["parameters"]["algorithm"].dotted
         if source["algorithm"].dotted != alg.P_SPECIFIED or isinstance(source["parameters"], core.Void):
             raise UnsupportedAlgorithmError(
@@ -147,7 +147,9 @@ def parse_key_transport_info(index: int, encoded: bytes) -> EnvelopeRecipient:
         algorithm = info["key_encryption_algorithm"]["algorithm"].dotted
         encrypted_key = bytes(info["encrypted_key"].native)
     if version != expected_version:
-        raise ber.malformed("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
+        raise ber.malformed(
+            Text("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
+        )
     transport: KeyTransport | None = None
     problem = problem_algorithm = None
     try:

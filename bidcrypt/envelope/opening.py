@@ -32,7 +32,7 @@ from bidcrypt.envelope.identifiers import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
 from bidcrypt.files import ByteProgress, PathArg, as_path, atomic_output, check_output, input_error
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 __all__ = [
     "PREFIX_LENGTH",
@@ -115,7 +115,7 @@ def _check_same(stream: BinaryIO, header: EnvelopeHeader) -> None:
     size = stream.seek(0, io.SEEK_END)
     if size != header.size:
         raise MalformedEnvelopeError(
-            pick("the file changed since its header was read", "读取文件头后文件已被改变")
+            Text("the file changed since its header was read", "读取文件头后文件已被改变")
         )
 
 

@@ -39,7 +39,7 @@ from bidcrypt.envelope.identifiers import (
 from bidcrypt.envelope.key_agreement import key_agreement_info, parse_key_agreement_info
 from bidcrypt.envelope.key_transport import key_transport_info, parse_key_transport_info
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -67,11 +67,14 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
     """Every recipient in a RecipientInfos SET."""
     if not node.is_(ber.UNIVERSAL, ber.SET, constructed=True):
         raise ber.malformed(
-            f"RecipientInfos: unexpected {node.head.describe()}",
-            f"RecipientInfos：意外的元素 {node.head.describe()}",
+            Text(
+                "RecipientInfos: unexpected {describe}",
+                "RecipientInfos：意外的元素 {describe}",
+                describe=node.head.describe(),
+            ),
         )
     if not node.children:
-        raise ber.malformed("no recipients", "没有接收者")
+        raise ber.malformed(Text("no recipients", "没有接收者"))
     found: list[EnvelopeRecipient] = []
     for index, info in enumerate(node.children):
         if info.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True):
@@ -88,7 +91,7 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
                 EnvelopeRecipient(index, kind, None, "", b"", problem=supported, problem_algorithm=kind.value)
             )
         else:
-            raise ber.malformed("unknown kind of recipient", "未知的接收者类型")
+            raise ber.malformed(Text("unknown kind of recipient", "未知的接收者类型"))
     return tuple(found)
 
 
@@ -115,7 +118,11 @@ class Recipient:
         if isinstance(public_key, rsa.RSAPublicKey):
             if public_key.key_size < MIN_RSA_BITS:
                 raise UnsupportedAlgorithmError(
-                    pick(f"at least {MIN_RSA_BITS} bits are required", f"至少需要 {MIN_RSA_BITS} 位"),
+                    Text(
+                        "at least {MIN_RSA_BITS} bits are required",
+                        "至少需要 {MIN_RSA_BITS} 位",
+                        MIN_RSA_BITS=MIN_RSA_BITS,
+                    ),
                     algorithm=f"RSA-{public_key.key_size}",
                 )
         elif isinstance(public_key, ec.EllipticCurvePublicKey):

@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from bidcrypt import _platform
 from bidcrypt.errors import InputError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: What every public function taking a path accepts.
 PathArg = str | os.PathLike[str]
@@ -119,7 +119,7 @@ def open_input(path: PathArg, *, buffered: bool = True, streams: bool = False) -
     try:
         descriptor = os.open(path, flags)
     except ValueError as exc:  # a NUL in the name
-        raise InputError(pick("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
+        raise InputError(Text("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
     except OSError as exc:
         # What cannot be opened at all (a socket; a directory on Windows) is named for what it is.
         mode = _mode(path)

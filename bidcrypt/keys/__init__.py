@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.schemes import SignatureScheme, scheme_for_key, scheme_named
@@ -92,7 +92,7 @@ def open_key_source(
         missing = True
     if missing:
         raise InputError(
-            pick("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
+            Text("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
             path=redact_reference(os.fspath(path)),
         )
     from bidcrypt.keys.pkcs12_file import Pkcs12Source

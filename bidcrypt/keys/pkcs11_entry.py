@@ -21,7 +21,7 @@ from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism
 from pkcs11.util.ec import encode_ecdsa_signature
 
 from bidcrypt.errors import MechanismUnsupportedError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import PKCS1V15, KeyEntry
 from bidcrypt.keys.schemes import HASHES
@@ -65,9 +65,14 @@ class Pkcs11Entry(KeyEntry):
         key = self._private_key()
         if not hasattr(key, method):  # python-pkcs11 gives a key only the operations its attributes allow
             raise MechanismUnsupportedError(
-                pick(
-                    f"the key {self.label!r} on the token does not allow {what_en} ({attribute} is not set)",
-                    f"U-KEY 上的密钥 {self.label} 不允许{what_zh}（未设置 {attribute}）",
+                Text(
+                    "the key {label} on the token does not allow {what_en} ({attribute} is not set)",
+                    "U-KEY 上的密钥 {label2} 不允许{what_zh}（未设置 {attribute}）",
+                    label=repr(self.label),
+                    what_en=what_en,
+                    attribute=attribute,
+                    label2=self.label,
+                    what_zh=what_zh,
                 ),
                 source=self.source,
                 operation=pick(what_en, what_zh),

@@ -37,7 +37,7 @@ from bidcrypt.errors import (
     TokenError,
     WrongKeyError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import KeyEntry, KeySource
 from bidcrypt.keys.pin import PinSource
@@ -95,7 +95,7 @@ class Pkcs11Source(KeySource):
             raise TokenAbsentError(token=self.description, available=available)
         if len(matching) > 1:
             raise TokenAbsentError(
-                pick("several tokens match; name one with token=", "有多个 U-KEY 匹配，请用 token= 指定"),
+                Text("several tokens match; name one with token=", "有多个 U-KEY 匹配，请用 token= 指定"),
                 token=self.description,
                 available=available,
             )
@@ -181,14 +181,14 @@ class Pkcs11Source(KeySource):
             login.check_before_context_login(self.pin_state(), self.description)
             if self._context_pin is None:
                 raise MechanismUnsupportedError(
-                    pick(
+                    Text(
                         "the key asks for the PIN before each use, and the PIN is typed on the UKey's "
                         "keypad: python-pkcs11 cannot ask the keypad again for one operation",
                         "该密钥每次使用前都要求输入 PIN 码，而 PIN 码须在 U-KEY 键盘上输入："
                         "python-pkcs11 无法为单次操作再次请求键盘输入",
                     ),
                     source=self.description,
-                    operation=pick("a context-specific login", "单次操作登录"),
+                    operation=Text("a context-specific login", "单次操作登录"),
                 )
             return self._context_pin
 
@@ -221,7 +221,7 @@ class Pkcs11Source(KeySource):
             self._entries = found
             if not found and (self.uri.object or self.uri.id):
                 raise KeyNotFoundError(
-                    what=pick("certificate", "证书"), ref=f"{self.description}:{self.uri.object or ''}"
+                    what=Text("certificate", "证书"), ref=f"{self.description}:{self.uri.object or ''}"
                 )
         return list(self._entries)
 

@@ -18,7 +18,7 @@ from cryptography import x509
 from bidcrypt import certs
 from bidcrypt.aio import wait_for
 from bidcrypt.errors import BidcryptError, IdentityMismatchError, ManifestError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.manifest import Manifest
@@ -48,7 +48,7 @@ def manifest_checker(
                 report,
                 "manifest-digest",
                 ManifestError(
-                    pick(
+                    Text(
                         "the signed manifest is not the one the package attributes name",
                         "签名清单与文件包属性中记录的摘要不符",
                     )
@@ -121,11 +121,11 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
 
     if kind_mismatch(signer, SealKind.COMPANY) is not None:
         raise ManifestError(
-            pick(
-                f"the manifest is signed with {certs.display_name(signer)}, a person's certificate; "
+            Text(
+                "the manifest is signed with {signer}, a person's certificate; "
                 "a bid package is signed with the company's signing certificate (公章证书)",
-                f"文件清单由个人证书 {certs.display_name(signer)} 签名；"
-                "投标文件包须由单位签名证书（公章证书）签名",
+                "文件清单由个人证书 {signer} 签名；投标文件包须由单位签名证书（公章证书）签名",
+                signer=certs.display_name(signer),
             )
         )
     pairs = [

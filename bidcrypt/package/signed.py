@@ -29,7 +29,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, scheme_for_key, scheme_named
 
 #: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography and pyHanko.
@@ -51,7 +51,7 @@ async def async_sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime 
     from bidcrypt.keys import async_sign_data
 
     if scheme_for_key(entry.certificate.public_key()) is None:
-        raise ManifestError(pick("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
+        raise ManifestError(Text("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     return await async_sign_data(content, entry, signing_time=moment)
 
@@ -73,7 +73,7 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
         return _verify(der, content_type)
     except _MALFORMED as exc:
         # Parsed lazily (asn1crypto, cryptography): a bad field or key may only show here.
-        raise ManifestError(f"{_bad()}: {pick('malformed', '结构错误')}") from exc
+        raise ManifestError(f"{_bad()}: {Text('malformed', '结构错误')}") from exc
 
 
 def _bad() -> str:
@@ -95,24 +95,24 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
         found = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
         certificates = [x509.load_der_x509_certificate(c.dump()) for c in found]
     except (ValueError, TypeError, KeyError) as exc:
-        raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
+        raise ManifestError(f"{bad}: {Text('malformed', '结构错误')}") from exc
     if not isinstance(content, bytes) or len(signer_infos) != 1:
         raise ManifestError(
-            f"{bad}: {pick('expected one signer and attached content', '应有一个签名者和内含内容')}"
+            f"{bad}: {Text('expected one signer and attached content', '应有一个签名者和内含内容')}"
         )
     signer_info = signer_infos[0]
     signer = _find_signer(signer_info, certificates)
     if signer is None:
-        raise ManifestError(f"{bad}: {pick('signer certificate missing', '缺少签名证书')}")
+        raise ManifestError(f"{bad}: {Text('signer certificate missing', '缺少签名证书')}")
     attributes = signer_info["signed_attrs"]
     if not attributes:
-        raise ManifestError(f"{bad}: {pick('no signed attributes', '缺少签名属性')}")
+        raise ManifestError(f"{bad}: {Text('no signed attributes', '缺少签名属性')}")
     values = {attribute["type"].native: attribute["values"][0].native for attribute in attributes}
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
-        raise ManifestError(f"{bad}: {pick('digest must be SHA-256', '摘要算法须为 SHA-256')}")
+        raise ManifestError(f"{bad}: {Text('digest must be SHA-256', '摘要算法须为 SHA-256')}")
     digest = hashlib.sha256(content).digest()
     if values.get("content_type") != content_type or values.get("message_digest") != digest:
-        raise ManifestError(f"{bad}: {pick('content does not match its digest', '内容与摘要不符')}")
+        raise ManifestError(f"{bad}: {Text('content does not match its digest', '内容与摘要不符')}")
     _check_signature(signer, signer_info, content_type, digest)
     signing_time = values.get("signing_time")
     return SignedContent(
@@ -155,7 +155,13 @@ def _check_signature(
     scheme = scheme_named(algorithm)
     if scheme is None or not scheme.owns(signer.public_key()):
         name = scheme.name if scheme is not None else algorithm["algorithm"].native
-        raise ManifestError(pick(f"unsupported signature algorithm {name}", f"不支持的签名算法 {name}"))
+        raise ManifestError(
+            Text(
+                "unsupported signature algorithm {name}",
+                "不支持的签名算法 {name}",
+                name=name,
+            )
+        )
     try:
         intact, valid = validate_sig_integrity(
             signer_info,

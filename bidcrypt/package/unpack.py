@@ -40,7 +40,7 @@ from bidcrypt.errors import (
     OutputExistsError,
 )
 from bidcrypt.files import ByteProgress, PathArg, as_path, check_output, input_error, open_input, output_error
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.bundle import read_bundle
 from bidcrypt.package.info import read_package_info
@@ -136,7 +136,7 @@ async def _check_seals(
         if not seals.company_seals:
             from bidcrypt.errors import NoSealError
 
-            report.failed("seals", NoSealError(path=entry.path, what=pick("company seal", "公章")))
+            report.failed("seals", NoSealError(path=entry.path, what=Text("company seal", "公章")))
         elif not seals.valid:
             first = seals.problems[0]
             report.failed("seals", first.error or ManifestError(first.message))

@@ -21,7 +21,7 @@ from bidcrypt.errors import (
     IdentityMismatchError,
     WrongKeyUsageError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.seal.kind import SealKind, kind_mismatch
 from bidcrypt.seal.report import Finding
 from bidcrypt.seal.timing import JudgedBy, revocation_at
@@ -47,7 +47,11 @@ async def judge_trust(
     except CertificateUntrustedError:
         issuer = certs.display_name_of(certificate.issuer)
         trust_error = CertificateUntrustedError(
-            pick(f"its issuer {issuer} is not trusted here", f"其颁发机构 {issuer} 不在信任列表中"),
+            Text(
+                "its issuer {issuer} is not trusted here",
+                "其颁发机构 {issuer} 不在信任列表中",
+                issuer=issuer,
+            ),
             subject=subject,
         )
     except BidcryptError as error:

@@ -32,7 +32,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: Refuse larger images: a seal needs a few hundred pixels, and this bounds decompression.
 MAX_SIDE = 4096
@@ -103,7 +103,7 @@ class SealImage:
         """Decode PNG or JPEG bytes; *name* (the file's) goes into the error of a bad image."""
         decoder = next((d for signature, d in _DECODERS.items() if data.startswith(signature)), None)
         if decoder is None:
-            raise InputError(pick("not a PNG or JPEG image", "不是 PNG 或 JPEG 图片"), path=name)
+            raise InputError(Text("not a PNG or JPEG image", "不是 PNG 或 JPEG 图片"), path=name)
         try:
             # The decoder itself rather than Image.open, whose own (looser) decompression-bomb
             # check warns through the process-wide warnings filters: MAX_SIDE is checked first.

@@ -46,7 +46,7 @@ from bidcrypt import certs, uscc
 from bidcrypt.aio import blocking, run_sync
 from bidcrypt.errors import CreditCodeError, DocumentModifiedError, NoSealError, SealInvalidError
 from bidcrypt.files import PathArg, as_path, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.seal._judging import describe, judge_identity, judge_purpose_and_kind, judge_trust
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal._revisions import MALFORMED, RevisionHistory
@@ -85,7 +85,7 @@ async def async_verify_seals(
     if expect_uscc is not None:
         if not uscc.is_valid(expect_uscc):
             raise CreditCodeError(
-                pick(
+                Text(
                     "the check character is wrong or the form is not GB 32100",
                     "校验码错误或不符合 GB 32100 格式",
                 ),
@@ -128,14 +128,23 @@ async def _verify_stream(
         embedded_seals, verification = await blocking(_read_document, reader, trust, cache, expected, moment)
     except MALFORMED as exc:
         raise SealInvalidError(
-            pick(f"the signatures of {name} cannot be read ({exc})", f"无法读取 {name} 中的签章（{exc}）")
+            Text(
+                "the signatures of {name} cannot be read ({exc})",
+                "无法读取 {name} 中的签章（{exc}）",
+                name=name,
+                exc=exc,
+            )
         ) from exc
     seals = tuple([await verification.check(embedded) for embedded in embedded_seals])
     findings = [f for seal in seals for f in seal.findings]
     if not seals:
-        findings.append(Finding.of(NoSealError(path=name, what=pick("seal", "签章")), None))
+        findings.append(Finding.of(NoSealError(path=name, what=Text("seal", "签章")), None))
     elif expected is not None and not any(s.kind is SealKind.COMPANY for s in seals):
-        what = pick(f"company seal of {expected}", f"统一社会信用代码为 {expected} 的单位公章")
+        what = Text(
+            "company seal of {expected}",
+            "统一社会信用代码为 {expected} 的单位公章",
+            expected=expected,
+        )
         findings.append(Finding.of(NoSealError(path=name, what=what), None))
     return SealReport(
         document=name, checked_at=moment, expect_uscc=expected, seals=seals, findings=tuple(findings)
@@ -247,7 +256,13 @@ class _Verification:
             if isinstance(exc, AttributeError)
             else exc
         )
-        error = SealInvalidError(pick(f"cannot evaluate the seal ({why})", f"无法验证签章（{why}）"))
+        error = SealInvalidError(
+            Text(
+                "cannot evaluate the seal ({why})",
+                "无法验证签章（{why}）",
+                why=why,
+            )
+        )
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         except MALFORMED:  # no usable certificate at all
