@@ -21,7 +21,7 @@ from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism
 from pkcs11.util.ec import encode_ecdsa_signature
 
 from bidcrypt.errors import MechanismUnsupportedError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import PKCS1V15, KeyEntry
 from bidcrypt.keys.schemes import HASHES
@@ -75,7 +75,7 @@ class Pkcs11Entry(KeyEntry):
                     what_zh=what_zh,
                 ),
                 source=self.source,
-                operation=pick(what_en, what_zh),
+                operation=Text(what_en, what_zh),
             )
         return key
 

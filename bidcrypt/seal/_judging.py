@@ -97,8 +97,8 @@ def judge_purpose_and_kind(
     if Purpose.SIGNING not in certs.purposes(certificate):
         error = WrongKeyUsageError(
             subject=certs.display_name(certificate),
-            purpose=Purpose.SIGNING.label(),
-            wanted=Purpose.SIGNING.label(),
+            purpose=Purpose.SIGNING.text(),
+            wanted=Purpose.SIGNING.text(),
             usage=", ".join(certs.key_usage_names(certificate)) or "-",
         )
         findings.append(Finding.of(error, field))
