@@ -21,7 +21,7 @@ from asn1crypto import algos, tsp
 from cryptography import x509
 
 from bidcrypt.errors import TimestampError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -135,7 +135,7 @@ class TsaClock:
         except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
             raise TimestampError(str(exc)[:200], url=self.url) from exc
         if len(body) > MAX_RESPONSE_SIZE:
-            raise TimestampError(pick("answer too large", "应答过大"), url=self.url)
+            raise TimestampError(Text("answer too large", "应答过大"), url=self.url)
         return body
 
 
@@ -151,13 +151,13 @@ def check_tsa_settings(url: str, trust: TrustStore | None, certificate: x509.Cer
     try:
         parts = urllib.parse.urlsplit(url)
     except ValueError as exc:
-        raise TimestampError(pick("not a URL", "不是有效的地址"), url=url) from exc
+        raise TimestampError(Text("not a URL", "不是有效的地址"), url=url) from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
-        raise TimestampError(pick("only http(s) URLs are used", "只支持 http(s) 地址"), url=url)
+        raise TimestampError(Text("only http(s) URLs are used", "只支持 http(s) 地址"), url=url)
     if scheme == "http" and certificate is None:
         raise TimestampError(
-            pick(
+            Text(
                 "plain http:// needs a pinned TSA certificate (--tsa-cert); or use https://",
                 "http:// 地址须固定时间戳证书（--tsa-cert），或改用 https://",
             ),
@@ -165,7 +165,7 @@ def check_tsa_settings(url: str, trust: TrustStore | None, certificate: x509.Cer
         )
     if trust is None and certificate is None:
         raise TimestampError(
-            pick(
+            Text(
                 "a TSA needs a trust store or a pinned TSA certificate",
                 "时间戳服务须有信任库或固定的时间戳证书",
             ),

@@ -25,7 +25,7 @@ from bidcrypt.errors import (
     PinLockedError,
 )
 from bidcrypt.files import PathArg
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source, redact_reference
 
 Level = Literal["ok", "warning", "problem"]
@@ -115,7 +115,7 @@ def examine(
         if not uscc.is_valid(expect_uscc):
             report.problem(
                 CreditCodeError(
-                    pick(
+                    Text(
                         "the check character is wrong or the form is not GB 32100",
                         "校验码错误或不符合 GB 32100 格式",
                     ),
@@ -227,7 +227,7 @@ def _check_certificate(
         private_key = entry.has_private_key
         if not private_key:
             report.problem(
-                KeyNotFoundError(what=pick("private key", "私钥"), ref=f"{entry.source}:{entry.label}")
+                KeyNotFoundError(what=Text("private key", "私钥"), ref=f"{entry.source}:{entry.label}")
             )
         elif certs.Purpose.ENCRYPTION in certs.purposes(certificate):
             transports = tuple(t.value for t in entry.probe_transports())
@@ -267,7 +267,7 @@ def _check_identity(report: DoctorReport, entries: list[KeyEntry], expected: str
         if code != expected:
             wrong.setdefault(code, []).append(label)
     if not carrying:
-        report.problem(IdentityMismatchError(actual=pick("no credit code", "无信用代码"), expected=expected))
+        report.problem(IdentityMismatchError(actual=Text("no credit code", "无信用代码"), expected=expected))
     for code, labels in wrong.items():
         report.problem(
             IdentityMismatchError(

@@ -35,7 +35,7 @@ from typing import BinaryIO, Protocol
 
 from bidcrypt import _platform, _temporary
 from bidcrypt.errors import InputError, OutputError, OutputExistsError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: What every public function taking a path accepts.
 PathArg = str | os.PathLike[str]
@@ -153,7 +153,7 @@ def open_input(path: PathArg, *, buffered: bool = True, streams: bool = False) -
     try:
         descriptor = os.open(path, flags)
     except ValueError as exc:  # a NUL in the name
-        raise InputError(pick("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
+        raise InputError(Text("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
     except OSError as exc:
         # What cannot be opened at all (a socket; a directory on Windows) is named for what it is.
         mode = _mode(path)
@@ -215,7 +215,7 @@ def check_output(path: PathArg, force: bool) -> None:
     try:
         status = os.lstat(path)
     except ValueError as exc:  # a NUL in the name
-        raise OutputError(pick("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
+        raise OutputError(Text("the name holds a NUL character", "文件名含有 NUL 字符"), path=path) from exc
     except OSError:  # nothing there (or nothing we can see): creating the output will tell
         return
     if not force:
@@ -234,18 +234,20 @@ def _require_replaceable(path: Path, status: os.stat_result) -> None:
             return
         what = file_type(mode) or ""
         raise OutputError(
-            pick(
-                f"it is a symbolic link to {what}; only a regular file is replaced, even with --force",
-                f"这是指向{what}的符号链接；即使使用 --force，也只替换普通文件",
+            Text(
+                "it is a symbolic link to {what}; only a regular file is replaced, even with --force",
+                "这是指向{what}的符号链接；即使使用 --force，也只替换普通文件",
+                what=what,
             ),
             path=path,
         )
     if not stat.S_ISREG(mode):
         what = file_type(mode) or ""
         raise OutputError(
-            pick(
-                f"it is {what}; only a regular file is replaced, even with --force",
-                f"这是{what}；即使使用 --force，也只替换普通文件",
+            Text(
+                "it is {what}; only a regular file is replaced, even with --force",
+                "这是{what}；即使使用 --force，也只替换普通文件",
+                what=what,
             ),
             path=path,
         )

@@ -32,7 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from bidcrypt import certs
 from bidcrypt.errors import TimestampError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 if TYPE_CHECKING:
     from pyhanko.sign.validation.status import TimestampSignatureStatus
@@ -73,15 +73,15 @@ def parse_response(body: bytes, url: str = "-") -> tuple[cms.ContentInfo, tsp.TS
             )
         token = tsp.TimeStampResp.load(body, strict=True)["time_stamp_token"]
         if not isinstance(token, cms.ContentInfo) or token["content_type"].native != "signed_data":
-            raise TimestampError(pick("the answer holds no timestamp token", "应答中没有时间戳令牌"), url=url)
+            raise TimestampError(Text("the answer holds no timestamp token", "应答中没有时间戳令牌"), url=url)
         encapsulated = token["content"]["encap_content_info"]
         info = encapsulated["content"].parsed if encapsulated["content_type"].native == "tst_info" else None
         if not isinstance(info, tsp.TSTInfo):
-            raise TimestampError(pick("the token holds no TSTInfo", "令牌中没有 TSTInfo"), url=url)
+            raise TimestampError(Text("the token holds no TSTInfo", "令牌中没有 TSTInfo"), url=url)
         info.native  # noqa: B018 - parse every field now, so a malformed one is refused here
         return token, info
     except MALFORMED as exc:
-        raise TimestampError(pick("the answer is malformed", "应答格式错误"), url=url) from exc
+        raise TimestampError(Text("the answer is malformed", "应答格式错误"), url=url) from exc
 
 
 def check_request_match(info: tsp.TSTInfo, sha256: bytes, nonce: int, url: str = "-") -> None:
@@ -92,10 +92,10 @@ def check_request_match(info: tsp.TSTInfo, sha256: bytes, nonce: int, url: str =
         or imprint["hashed_message"].native != sha256
     ):
         raise TimestampError(
-            pick("the token timestamps other data than ours", "令牌所盖时间的数据与请求不符"), url=url
+            Text("the token timestamps other data than ours", "令牌所盖时间的数据与请求不符"), url=url
         )
     if info["nonce"].native != nonce:
-        raise TimestampError(pick("the token's nonce is not ours", "令牌中的随机数与请求不符"), url=url)
+        raise TimestampError(Text("the token's nonce is not ours", "令牌中的随机数与请求不符"), url=url)
 
 
 def tsa_certificate_problem(certificate: x509.Certificate) -> str | None:
@@ -184,7 +184,7 @@ async def async_check_token(
 
     if trust is None and pinned is None:
         raise TimestampError(
-            pick("no trust store and no pinned TSA certificate", "没有信任库，也没有固定的时间戳证书"),
+            Text("no trust store and no pinned TSA certificate", "没有信任库，也没有固定的时间戳证书"),
             url=url,
         )
     try:
@@ -212,7 +212,7 @@ async def async_check_token(
     except MALFORMED as exc:
         raise TimestampError(_validation_failure(exc), url=url) from exc
     if not (status.intact and status.valid):
-        raise TimestampError(pick("the token's signature does not verify", "令牌签名验证失败"), url=url)
+        raise TimestampError(Text("the token's signature does not verify", "令牌签名验证失败"), url=url)
     if not status.trusted:
         raise TimestampError(_validity_problem(signer, at) or _untrusted(signer, status), url=url)
     return CheckedToken(bytes(token.dump()), status.timestamp, signer)

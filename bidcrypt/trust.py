@@ -34,7 +34,7 @@ from bidcrypt.errors import (
     InputError,
 )
 from bidcrypt.files import CRL, PathArg, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from pyhanko_certvalidator import ValidationContext
@@ -89,7 +89,7 @@ class TrustStore:
         anchors = tuple(c for c in found if _self_signed(c))
         if not anchors:
             raise InputError(
-                pick("no self-signed CA certificate to trust", "没有可信任的自签名 CA 证书"),
+                Text("no self-signed CA certificate to trust", "没有可信任的自签名 CA 证书"),
                 path=", ".join(str(p) for p in certificate_files),
             )
         return cls(
@@ -219,5 +219,5 @@ def _load_crl(path: PathArg) -> bytes:
     try:
         crl = x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
     except ValueError as exc:
-        raise InputError(pick("not a CRL", "不是证书吊销列表"), path=path) from exc
+        raise InputError(Text("not a CRL", "不是证书吊销列表"), path=path) from exc
     return crl.public_bytes(serialization.Encoding.DER)

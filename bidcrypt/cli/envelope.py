@@ -30,7 +30,7 @@ from bidcrypt.envelope import (
 )
 from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, default_reason, strongest_transport
 from bidcrypt.errors import KeyNotFoundError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: The ciphers offered on the command line (the library also opens AES-128/192-GCM and AES-192-CBC).
 CLI_CIPHERS = (ContentCipher.AES_256_GCM, ContentCipher.AES_256_CBC, ContentCipher.AES_128_CBC)
@@ -183,7 +183,7 @@ def _transports(
                 for certificate in certificates
             )
         if not held:
-            what = pick("key of any --recipient", "任一 --recipient 的密钥")
+            what = Text("key of any --recipient", "任一 --recipient 的密钥")
             raise KeyNotFoundError(what=what, ref=for_key)
     chosen: list[tuple[KeyTransport | None, str]] = []
     for index, certificate in enumerate(certificates):

@@ -21,7 +21,7 @@ from bidcrypt.cli.common import (
 from bidcrypt.cli.exit_codes import exit_code_for
 from bidcrypt.envelope import ContentCipher
 from bidcrypt.errors import ReencryptionRequiredError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport, Pkcs11Uri
 from bidcrypt.keys.uri import is_pkcs11_uri
 from bidcrypt.package import (
@@ -80,7 +80,7 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
         named = [e for e in source.entries() if uri.object in (None, e.label) and uri.id in (None, e.key_id)]
         if not named:
             raise KeyNotFoundError(
-                what=pick("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
+                what=Text("certificate", "证书"), ref=f"{source.description}:{uri.object or ''}"
             )
     except BaseException:
         source.close()

@@ -26,7 +26,7 @@ from typing import BinaryIO, NamedTuple
 
 from bidcrypt import _platform
 from bidcrypt.errors import MalformedEnvelopeError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: Deepest nesting of constructed encodings accepted.
 MAX_DEPTH = 32
@@ -47,13 +47,13 @@ BMP_STRING = 30
 SEQUENCE, SET = 16, 17
 
 
-def malformed(en: str, zh: str) -> MalformedEnvelopeError:
-    """A :class:`MalformedEnvelopeError` whose detail is *en* or *zh* by locale."""
-    return MalformedEnvelopeError(pick(en, zh))
+def malformed(detail: Text) -> MalformedEnvelopeError:
+    """A :class:`MalformedEnvelopeError` with *detail* (rendered when shown)."""
+    return MalformedEnvelopeError(detail)
 
 
 def _truncated() -> MalformedEnvelopeError:
-    return malformed("the file is truncated", "文件不完整（被截断）")
+    return malformed(Text("the file is truncated", "文件不完整（被截断）"))
 
 
 class Head(NamedTuple):
@@ -100,14 +100,14 @@ def parse_head(data: bytes | memoryview, pos: int, end: int) -> Head:
             octet = data[i]
             i += 1
             if count == 0 and octet == 0x80:
-                raise malformed("badly encoded tag number", "标签编码错误")
+                raise malformed(Text("badly encoded tag number", "标签编码错误"))
             number = (number << 7) | (octet & 0x7F)
             if not octet & 0x80:
                 break
         else:
-            raise malformed("tag number too large", "标签号过大")
+            raise malformed(Text("tag number too large", "标签号过大"))
         if number < 0x1F:  # X.690 8.1.2.2: tag numbers 0 to 30 take the one-octet form
-            raise malformed("badly encoded tag number", "标签编码错误")
+            raise malformed(Text("badly encoded tag number", "标签编码错误"))
     if i >= end:
         raise _truncated()
     first_length = data[i]
@@ -117,19 +117,19 @@ def parse_head(data: bytes | memoryview, pos: int, end: int) -> Head:
         length = first_length
     elif first_length == 0x80:
         if not constructed:
-            raise malformed("indefinite length on a primitive encoding", "基本类型使用了不定长编码")
+            raise malformed(Text("indefinite length on a primitive encoding", "基本类型使用了不定长编码"))
         length = None
     else:
         count = first_length & 0x7F
         if count > 8:
-            raise malformed("length field too long", "长度字段过长")
+            raise malformed(Text("length field too long", "长度字段过长"))
         if i + count > end:
             raise _truncated()
         length = int.from_bytes(bytes(data[i : i + count]), "big")
         i += count
     head = Head(cls, constructed, number, i - pos, length)
     if head.is_eoc and length != 0:
-        raise malformed("bad end-of-contents octets", "不定长结束标记错误")
+        raise malformed(Text("bad end-of-contents octets", "不定长结束标记错误"))
     return head
 
 
@@ -176,26 +176,38 @@ def parse(data: bytes, what: str = "element", expand: int | None = None) -> Node
     attribute. Indefinite lengths are always walked to find their end.
     """
     if len(data) > MAX_ELEMENT:
-        raise malformed(f"{what} too large", f"{what} 过大")
+        raise malformed(
+            Text(
+                "{what} too large",
+                "{what} 过大",
+                what=what,
+            )
+        )
     counter = [0]
     node = _parse_at(data, 0, len(data), 0, counter, MAX_DEPTH + 1 if expand is None else expand)
     if node.end != len(data):
-        raise malformed(f"unexpected data after the {what}", f"{what} 之后有多余数据")
+        raise malformed(
+            Text(
+                "unexpected data after the {what}",
+                "{what} 之后有多余数据",
+                what=what,
+            )
+        )
     return node
 
 
 def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int], expand: int) -> Node:
     counter[0] += 1
     if counter[0] > MAX_NODES:
-        raise malformed("too many elements", "元素过多")
+        raise malformed(Text("too many elements", "元素过多"))
     if depth > MAX_DEPTH:
-        raise malformed("nested too deeply", "嵌套过深")
+        raise malformed(Text("nested too deeply", "嵌套过深"))
     head = parse_head(data, pos, end)
     content_start = pos + head.header_length
     if head.length is not None:
         content_end = content_start + head.length
         if content_end > end:
-            raise malformed("length exceeds the enclosing element", "长度超出外层元素")
+            raise malformed(Text("length exceeds the enclosing element", "长度超出外层元素"))
         if not head.constructed or depth >= expand:
             return Node(data, head, pos, content_start, content_end, content_end, ())
         children = []
@@ -203,7 +215,9 @@ def _parse_at(data: bytes, pos: int, end: int, depth: int, counter: list[int], e
         while at < content_end:
             child = _parse_at(data, at, content_end, depth + 1, counter, expand)
             if child.head.is_eoc:
-                raise malformed("end-of-contents inside a definite length", "定长元素中出现不定长结束标记")
+                raise malformed(
+                    Text("end-of-contents inside a definite length", "定长元素中出现不定长结束标记")
+                )
             children.append(child)
             at = child.end
         return Node(data, head, pos, content_start, content_end, content_end, tuple(children))
@@ -222,11 +236,11 @@ def octets(node: Node, depth: int = 0) -> bytes:
     if not node.head.constructed:
         return node.content
     if depth > MAX_DEPTH:
-        raise malformed("nested too deeply", "嵌套过深")
+        raise malformed(Text("nested too deeply", "嵌套过深"))
     parts = []
     for child in node.children:
         if not child.is_(UNIVERSAL, OCTET_STRING):
-            raise malformed("bad segment in a constructed string", "分段字符串中有错误的元素")
+            raise malformed(Text("bad segment in a constructed string", "分段字符串中有错误的元素"))
         parts.append(octets(child, depth + 1))
     return b"".join(parts)
 
@@ -235,7 +249,12 @@ def expect(node: Node, cls: int, number: int, what: str, constructed: bool | Non
     """Return *node* when it has the tag, else raise naming *what*."""
     if not node.is_(cls, number, constructed):
         raise malformed(
-            f"{what}: unexpected {node.head.describe()}", f"{what}：意外的元素 {node.head.describe()}"
+            Text(
+                "{what}: unexpected {describe}",
+                "{what}：意外的元素 {describe}",
+                what=what,
+                describe=node.head.describe(),
+            )
         )
     return node
 
@@ -245,10 +264,10 @@ def decode_integer(node: Node) -> int:
     expect(node, UNIVERSAL, INTEGER, "INTEGER", constructed=False)
     content = node.content
     if not content:
-        raise malformed("empty INTEGER", "整数为空")
+        raise malformed(Text("empty INTEGER", "整数为空"))
     if len(content) > 1 and (content[0], content[1] & 0x80) in ((0x00, 0), (0xFF, 0x80)):
         # X.690 8.3.2 (BER as well as DER): the first nine bits are never all zeros or all ones.
-        raise malformed("INTEGER not in its shortest form", "整数编码不是最短形式")
+        raise malformed(Text("INTEGER not in its shortest form", "整数编码不是最短形式"))
     return int.from_bytes(content, "big", signed=True)
 
 
@@ -262,18 +281,18 @@ def decode_oid(node: Node) -> str:
 def oid_from_content(content: bytes) -> str:
     """The dotted form of OBJECT IDENTIFIER content octets."""
     if not content or content[-1] & 0x80:
-        raise malformed("bad object identifier", "对象标识符错误")
+        raise malformed(Text("bad object identifier", "对象标识符错误"))
     arcs: list[int] = []
     value = 0
     fresh = True
     for octet in content:
         if fresh and octet == 0x80:
-            raise malformed("bad object identifier", "对象标识符错误")
+            raise malformed(Text("bad object identifier", "对象标识符错误"))
         value = (value << 7) | (octet & 0x7F)
         fresh = not octet & 0x80
         if fresh:
             if value.bit_length() > 128:
-                raise malformed("object identifier arc too large", "对象标识符过大")
+                raise malformed(Text("object identifier arc too large", "对象标识符过大"))
             arcs.append(value)
             value = 0
     first = arcs[0]
@@ -287,7 +306,13 @@ def decode_null_or_absent(nodes: tuple[Node, ...], what: str) -> None:
         return
     if len(nodes) == 1 and nodes[0].is_(UNIVERSAL, NULL, constructed=False) and not nodes[0].content:
         return
-    raise malformed(f"unexpected parameters for {what}", f"{what} 的参数错误")
+    raise malformed(
+        Text(
+            "unexpected parameters for {what}",
+            "{what} 的参数错误",
+            what=what,
+        )
+    )
 
 
 # --- streams ---------------------------------------------------------------------------
@@ -338,7 +363,7 @@ class StreamReader:
             if self.pos + head.length > self.size:
                 raise _truncated()
             if end is not None and self.pos + head.length > end:
-                raise malformed("length exceeds the enclosing element", "长度超出外层元素")
+                raise malformed(Text("length exceeds the enclosing element", "长度超出外层元素"))
         return head
 
     def skip_empty_segments(self, end: int | None = None) -> int:
@@ -417,20 +442,38 @@ class StreamReader:
         while open_frames:
             nodes += 1
             if nodes > MAX_NODES:
-                raise malformed(f"{what}: too many elements", f"{what}：元素过多")
+                raise malformed(
+                    Text(
+                        "{what}: too many elements",
+                        "{what}：元素过多",
+                        what=what,
+                    )
+                )
             child = self.head(end)
             if self.pos - start > MAX_ELEMENT:
-                raise malformed(f"{what} too large", f"{what} 过大")
+                raise malformed(
+                    Text(
+                        "{what} too large",
+                        "{what} 过大",
+                        what=what,
+                    )
+                )
             if child.is_eoc:
                 open_frames -= 1
             elif child.length is None:
                 open_frames += 1
                 if open_frames > MAX_DEPTH:
-                    raise malformed("nested too deeply", "嵌套过深")
+                    raise malformed(Text("nested too deeply", "嵌套过深"))
             else:
                 self.skip(child.length)
                 if self.pos - start > MAX_ELEMENT:
-                    raise malformed(f"{what} too large", f"{what} 过大")
+                    raise malformed(
+                        Text(
+                            "{what} too large",
+                            "{what} 过大",
+                            what=what,
+                        )
+                    )
         return self.pos
 
     def read_element(self, what: str, end: int | None = None, expand: int | None = None) -> Node:
@@ -439,13 +482,25 @@ class StreamReader:
         head = self.head(end)
         if head.length is not None:
             if head.header_length + head.length > MAX_ELEMENT:
-                raise malformed(f"{what} too large", f"{what} 过大")
+                raise malformed(
+                    Text(
+                        "{what} too large",
+                        "{what} 过大",
+                        what=what,
+                    )
+                )
             self.seek(start)
             data = self.read_exact(head.header_length + head.length)
         else:
             stop = self.element_end(start, head, end, what)
             if stop - start > MAX_ELEMENT:
-                raise malformed(f"{what} too large", f"{what} 过大")
+                raise malformed(
+                    Text(
+                        "{what} too large",
+                        "{what} 过大",
+                        what=what,
+                    )
+                )
             self.seek(start)
             data = self.read_exact(stop - start)
         return parse(data, what, expand)
@@ -456,11 +511,14 @@ class StreamReader:
             eoc = self.head(end)
             if not eoc.is_eoc:
                 raise malformed(
-                    f"unexpected {eoc.describe()} where the structure should end",
-                    f"结构应结束处出现意外的元素 {eoc.describe()}",
+                    Text(
+                        "unexpected {describe} where the structure should end",
+                        "结构应结束处出现意外的元素 {describe}",
+                        describe=eoc.describe(),
+                    ),
                 )
         elif self.pos != content_start + head.length:
-            raise malformed("unexpected data inside a structure", "结构中有多余数据")
+            raise malformed(Text("unexpected data inside a structure", "结构中有多余数据"))
 
     def at_end(self, head: Head, content_start: int) -> bool:
         """True when the constructed element (head read at *content_start*) has no more children."""

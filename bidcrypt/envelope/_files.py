@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.files import PathArg, as_path, input_error, open_input
+from bidcrypt.i18n import Text
 
 #: PEM labels accepted for envelopes (OpenSSL writes CMS; older tools PKCS7).
 PEM_LABELS = (b"CMS", b"PKCS7")
@@ -54,25 +55,28 @@ def _decode_pem(source: BinaryIO, sink: BinaryIO) -> None:
     while True:
         line = source.readline(_MAX_PEM_LINE)
         if not line:
-            raise ber.malformed("the PEM block has no END line", "PEM 数据缺少 END 行")
+            raise ber.malformed(Text("the PEM block has no END line", "PEM 数据缺少 END 行"))
         if len(line) == _MAX_PEM_LINE and not line.endswith(b"\n"):
-            raise ber.malformed("PEM line too long", "PEM 行过长")
+            raise ber.malformed(Text("PEM line too long", "PEM 行过长"))
         text = line.strip()
         if label is None:
             if not text:
                 continue
             if not (text.startswith(b"-----BEGIN ") and text.endswith(b"-----")):
-                raise ber.malformed("not a PEM file", "不是 PEM 文件")
+                raise ber.malformed(Text("not a PEM file", "不是 PEM 文件"))
             label = text[len(b"-----BEGIN ") : -len(b"-----")]
             if label not in PEM_LABELS:
                 raise ber.malformed(
-                    f"PEM block {label.decode('ascii', 'replace')} is not a CMS envelope",
-                    f"PEM 数据块 {label.decode('ascii', 'replace')} 不是数字信封",
+                    Text(
+                        "PEM block {value} is not a CMS envelope",
+                        "PEM 数据块 {value} 不是数字信封",
+                        value=label.decode("ascii", "replace"),
+                    ),
                 )
             continue
         if text.startswith(b"-----END "):
             if text != b"-----END " + label + b"-----":
-                raise ber.malformed("PEM END line does not match", "PEM 的 END 行不匹配")
+                raise ber.malformed(Text("PEM END line does not match", "PEM 的 END 行不匹配"))
             if pending:
                 _write_base64(bytes(pending), sink)
             return
@@ -87,4 +91,4 @@ def _write_base64(text: bytes, sink: BinaryIO) -> None:
     try:
         sink.write(binascii.a2b_base64(text, strict_mode=True))
     except binascii.Error as exc:
-        raise ber.malformed("bad base64 in the PEM block", "PEM 数据中的 base64 编码错误") from exc
+        raise ber.malformed(Text("bad base64 in the PEM block", "PEM 数据中的 base64 编码错误")) from exc

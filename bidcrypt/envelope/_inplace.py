@@ -29,7 +29,7 @@ from pathlib import Path
 from bidcrypt import _platform
 from bidcrypt.errors import InputError, OutputError
 from bidcrypt.files import atomic_output, input_error, output_error, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 _MAGIC = b"bidcrypt re-encryption journal 2\n"
 #: Largest journal read back (it holds two small regions of an envelope).
@@ -80,7 +80,7 @@ def locked(path: Path) -> Iterator[int]:
             raise OutputError(_not_here(), path=path)
         if not taken:
             raise InputError(
-                pick("the file is being re-encrypted by another process", "文件正被另一进程重新加密"),
+                Text("the file is being re-encrypted by another process", "文件正被另一进程重新加密"),
                 path=path,
             )
         _recover_locked(path, descriptor)
@@ -145,7 +145,7 @@ def _recover_locked(path: Path, descriptor: int) -> None:
     if not journal.exists():
         return
     data = read_input(journal, max_size=_MAX_JOURNAL)
-    damaged = InputError(pick("the re-encryption journal is damaged", "重新加密日志已损坏"), path=journal)
+    damaged = InputError(Text("the re-encryption journal is damaged", "重新加密日志已损坏"), path=journal)
     if not data.startswith(_MAGIC):
         raise damaged
     digest, _, body = data[len(_MAGIC) :].partition(b"\n")
@@ -166,11 +166,11 @@ def _recover_locked(path: Path, descriptor: int) -> None:
     # A rewrite stopped by a full disk may have left the file anywhere between its two sizes.
     if found != identity or not min(size, new_size) <= status.st_size <= max(size, new_size):
         raise InputError(
-            pick(
-                f"{journal.name} is the journal of an interrupted re-encryption of another file; "
+            Text(
+                "{name} is the journal of an interrupted re-encryption of another file; "
                 "move it away (with that file, if it still exists) and try again",
-                f"{journal.name} 是另一个文件被中断的重新加密日志；"
-                "请将其移走（如该文件仍在，一并移走）后重试",
+                "{name} 是另一个文件被中断的重新加密日志；请将其移走（如该文件仍在，一并移走）后重试",
+                name=journal.name,
             ),
             path=path,
         )

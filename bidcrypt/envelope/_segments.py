@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from bidcrypt.envelope import _ber as ber
+from bidcrypt.i18n import Text
 
 #: Past this many elements of encrypted content (segments and the constructed strings around
 #: them), their average size must be at least MIN_AVERAGE_SEGMENT bytes: a file of millions of
@@ -38,7 +39,7 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
         total += data
         if nodes > MANY_SEGMENTS and total < nodes * MIN_AVERAGE_SEGMENT:
             raise ber.malformed(
-                "the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片"
+                Text("the encrypted content is cut into too many tiny pieces", "加密内容被切分成过多的碎片")
             )
 
     while frames:
@@ -52,18 +53,21 @@ def iter_segments(r: ber.StreamReader, head: ber.Head, end: int | None) -> Itera
         if child.is_eoc:
             if frame_end is not None:
                 raise ber.malformed(
-                    "end-of-contents inside a definite length", "定长元素中出现不定长结束标记"
+                    Text("end-of-contents inside a definite length", "定长元素中出现不定长结束标记")
                 )
             frames.pop()
             continue
         if not child.is_(ber.UNIVERSAL, ber.OCTET_STRING):
             raise ber.malformed(
-                f"encrypted content: unexpected {child.describe()}",
-                f"加密内容：意外的元素 {child.describe()}",
+                Text(
+                    "encrypted content: unexpected {describe}",
+                    "加密内容：意外的元素 {describe}",
+                    describe=child.describe(),
+                ),
             )
         if child.constructed:
             if len(frames) >= ber.MAX_DEPTH:
-                raise ber.malformed("nested too deeply", "嵌套过深")
+                raise ber.malformed(Text("nested too deeply", "嵌套过深"))
             frames.append(r.pos + child.length if child.length is not None else None)
             continue
         assert child.length is not None

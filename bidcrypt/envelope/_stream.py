@@ -25,7 +25,7 @@ from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.header import EnvelopeHeader
 from bidcrypt.errors import InputError, IntegrityError, PaddingError
 from bidcrypt.files import Sink
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: Default chunk: 1 MiB of plaintext per OCTET STRING segment and per cipher call.
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -181,7 +181,7 @@ def write_envelope(plan: EnvelopePlan, source: BinaryIO, sink: Sink, size: int |
     total, tag = _encrypt_content(plan, source, emit_raw if plan.definite else emit_segment, size)
     if size is not None and total != size:
         raise InputError(
-            pick("the input changed size while it was being encrypted", "加密过程中输入文件的大小发生了变化"),
+            Text("the input changed size while it was being encrypted", "加密过程中输入文件的大小发生了变化"),
             path=getattr(source, "name", "-"),
         )
     if not plan.definite:
@@ -253,7 +253,9 @@ class ContentReader:
         self._reader = ber.StreamReader(stream, header.size, header.content.offset)
         head = self._reader.head(header.content.end)
         if not head.is_(ber.CONTEXT, 0):
-            raise ber.malformed("the file changed since its header was read", "读取文件头后文件已被改变")
+            raise ber.malformed(
+                Text("the file changed since its header was read", "读取文件头后文件已被改变")
+            )
         self._segments = iter_segments(self._reader, head, header.content.end)
         self._remaining = 0
         self._done = False

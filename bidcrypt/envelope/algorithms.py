@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import _der as der
 from bidcrypt.errors import UnsupportedAlgorithmError
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyTransport
 
 # --- object identifiers ----------------------------------------------------------------
@@ -172,20 +173,20 @@ class CipherParameters:
         cipher = ContentCipher.from_oid(algorithm)
         if cipher.is_aead:
             if len(parameters) != 1:
-                raise ber.malformed("missing GCM parameters", "缺少 GCM 参数")
+                raise ber.malformed(Text("missing GCM parameters", "缺少 GCM 参数"))
             fields = ber.expect(parameters[0], ber.UNIVERSAL, ber.SEQUENCE, "GCM parameters").children
             if not 1 <= len(fields) <= 2:
-                raise ber.malformed("bad GCM parameters", "GCM 参数错误")
+                raise ber.malformed(Text("bad GCM parameters", "GCM 参数错误"))
             nonce = ber.octets(ber.expect(fields[0], ber.UNIVERSAL, ber.OCTET_STRING, "GCM nonce"))
             tag_length = ber.decode_integer(fields[1]) if len(fields) == 2 else 12
             if len(nonce) not in GCM_NONCE_RANGE or tag_length not in GCM_TAG_LENGTHS:
-                raise ber.malformed("bad GCM nonce or tag length", "GCM 随机数或标签长度错误")
+                raise ber.malformed(Text("bad GCM nonce or tag length", "GCM 随机数或标签长度错误"))
             return cls(cipher, nonce, tag_length)
         if len(parameters) != 1:
-            raise ber.malformed("missing CBC IV", "缺少 CBC 初始向量")
+            raise ber.malformed(Text("missing CBC IV", "缺少 CBC 初始向量"))
         iv = ber.octets(ber.expect(parameters[0], ber.UNIVERSAL, ber.OCTET_STRING, "CBC IV"))
         if len(iv) != CBC_IV_LENGTH:
-            raise ber.malformed("bad CBC IV length", "CBC 初始向量长度错误")
+            raise ber.malformed(Text("bad CBC IV length", "CBC 初始向量长度错误"))
         return cls(cipher, iv)
 
     def describe(self) -> str:
@@ -199,7 +200,13 @@ def split_algorithm(node: ber.Node, what: str) -> tuple[str, tuple[ber.Node, ...
     """An AlgorithmIdentifier as (dotted OID, parameter nodes: none or one)."""
     ber.expect(node, ber.UNIVERSAL, ber.SEQUENCE, what, constructed=True)
     if not 1 <= len(node.children) <= 2:
-        raise ber.malformed(f"bad {what}", f"{what} 格式错误")
+        raise ber.malformed(
+            Text(
+                "bad {what}",
+                "{what} 格式错误",
+                what=what,
+            )
+        )
     return ber.decode_oid(node.children[0]), node.children[1:]
 
 
@@ -240,7 +247,7 @@ def parse_key_transport(node: ber.Node) -> KeyTransport:
     if algorithm != RSAES_OAEP:
         raise UnsupportedAlgorithmError(algorithm=name_of(algorithm))
     if len(parameters) != 1:
-        raise ber.malformed("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数")
+        raise ber.malformed(Text("RSAES-OAEP parameters missing", "缺少 RSAES-OAEP 参数"))
     fields = ber.expect(parameters[0], ber.UNIVERSAL, ber.SEQUENCE, "RSAES-OAEP parameters").children
     hash_oid, mgf_hash_oid, label = SHA1, SHA1, b""
     last = -1
@@ -252,10 +259,10 @@ def parse_key_transport(node: ber.Node) -> KeyTransport:
             or number <= last
             or number > 2
         ):
-            raise ber.malformed("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误")
+            raise ber.malformed(Text("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误"))
         last = number
         if len(field_node.children) != 1:
-            raise ber.malformed("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误")
+            raise ber.malformed(Text("bad RSAES-OAEP parameters", "RSAES-OAEP 参数错误"))
         inner = field_node.children[0]
         if number == 0:
             hash_oid = _hash_algorithm(inner)
@@ -264,7 +271,7 @@ def parse_key_transport(node: ber.Node) -> KeyTransport:
             if mgf != MGF1:
                 raise UnsupportedAlgorithmError(algorithm=name_of(mgf))
             if len(mgf_parameters) != 1:
-                raise ber.malformed("MGF1 hash missing", "缺少 MGF1 哈希算法")
+                raise ber.malformed(Text("MGF1 hash missing", "缺少 MGF1 哈希算法"))
             mgf_hash_oid = _hash_algorithm(mgf_parameters[0])
         else:
             source, source_parameters = split_algorithm(inner, "OAEP label source")

@@ -25,7 +25,7 @@ from bidcrypt.envelope._segments import iter_segments
 from bidcrypt.envelope.recipients import EnvelopeRecipient, parse_recipient_infos
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
 from bidcrypt.files import PathArg, input_error
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 #: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
 #: itself is passed on as DER, to be decoded by whoever knows its type.
@@ -236,7 +236,12 @@ class _Parser:
         head = self.r.head(end)
         if not head.is_(cls, number, constructed=True):
             raise ber.malformed(
-                f"{what}: unexpected {head.describe()}", f"{what}：意外的元素 {head.describe()}"
+                Text(
+                    "{what}: unexpected {describe}",
+                    "{what}：意外的元素 {describe}",
+                    what=what,
+                    describe=head.describe(),
+                )
             )
         start = self.r.pos
         if head.length is None:
@@ -256,23 +261,32 @@ class _Parser:
     def parse(self, front_only: bool = False) -> EnvelopeHeader | RecipientsPart:
         r = self.r
         if r.size == 0:
-            raise ber.malformed("the file is empty", "文件为空")
+            raise ber.malformed(Text("the file is empty", "文件为空"))
         if r.stream.read(1) != b"\x30":
-            raise ber.malformed("not a CMS (PKCS #7) file", "不是 CMS（PKCS #7）格式的文件")
+            raise ber.malformed(Text("not a CMS (PKCS #7) file", "不是 CMS（PKCS #7）格式的文件"))
         r.seek(0)
         info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
         content_type = ber.decode_oid(r.read_element("content type", info_end))
         if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
             raise ber.malformed(
-                f"not an encrypted envelope: the file holds {alg.name_of(content_type)}",
-                f"不是数字信封：文件内容类型为 {alg.name_of(content_type)}",
+                Text(
+                    "not an encrypted envelope: the file holds {content_type}",
+                    "不是数字信封：文件内容类型为 {content_type}",
+                    content_type=alg.name_of(content_type),
+                ),
             )
         explicit, explicit_start, explicit_end = self._open(info_end, ber.CONTEXT, 0, "content")
         body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
         version = ber.decode_integer(r.read_element("version", body_end))
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
         if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
-            raise ber.malformed(f"unknown version {version}", f"未知的版本号 {version}")
+            raise ber.malformed(
+                Text(
+                    "unknown version {version}",
+                    "未知的版本号 {version}",
+                    version=version,
+                )
+            )
 
         originator_info = None
         following = self._peek(body_end)
@@ -289,7 +303,7 @@ class _Parser:
         cipher = alg.CipherParameters.parse(r.read_element("content encryption algorithm", eci_end))
         if cipher.cipher.is_aead != authenticated:
             raise UnsupportedAlgorithmError(
-                pick(
+                Text(
                     "AES-GCM belongs in AuthEnvelopedData, AES-CBC in EnvelopedData",
                     "AES-GCM 只能用于 AuthEnvelopedData，AES-CBC 只能用于 EnvelopedData",
                 ),
@@ -299,13 +313,13 @@ class _Parser:
             return RecipientsPart(recipients, cipher)
         if r.at_end(eci, eci_content):
             raise UnsupportedAlgorithmError(
-                pick("the encrypted content is not in the file", "加密内容不在文件中"),
-                algorithm=pick("detached content", "分离式内容"),
+                Text("the encrypted content is not in the file", "加密内容不在文件中"),
+                algorithm=Text("detached content", "分离式内容"),
             )
         content = self._skip_content(eci_end)
         if cipher.cipher.is_aead is False and (content.length == 0 or content.length % 16):
             raise ber.malformed(
-                "the CBC ciphertext is not a whole number of blocks", "CBC 密文长度不是分组长度的整数倍"
+                Text("the CBC ciphertext is not a whole number of blocks", "CBC 密文长度不是分组长度的整数倍")
             )
         r.end_of(eci, eci_content, body_end)
 
@@ -317,13 +331,13 @@ class _Parser:
             if following is not None and following.is_(ber.CONTEXT, 1, constructed=True):
                 node = r.read_element("authenticated attributes", body_end, expand=ATTRIBUTE_DEPTH)
                 if node.head.length is None or node.head.header_length + node.head.length != len(node.raw):
-                    raise ber.malformed("authenticated attributes are not DER", "认证属性不是 DER 编码")
+                    raise ber.malformed(Text("authenticated attributes are not DER", "认证属性不是 DER 编码"))
                 auth_attrs = _attributes(node)
                 aad = b"\x31" + node.raw[1:]
             mac_node = r.read_element("mac", body_end)
             mac = ber.octets(ber.expect(mac_node, ber.UNIVERSAL, ber.OCTET_STRING, "mac"))
             if len(mac) != cipher.tag_length:
-                raise ber.malformed("the GCM tag has the wrong length", "GCM 认证标签长度错误")
+                raise ber.malformed(Text("the GCM tag has the wrong length", "GCM 认证标签长度错误"))
             unauth_start = r.pos
             following = self._peek(body_end)
             if following is not None and following.is_(ber.CONTEXT, 2, constructed=True):
@@ -340,7 +354,7 @@ class _Parser:
         r.end_of(explicit, explicit_start, info_end)
         r.end_of(info, info_start, None)
         if r.pos != r.size:
-            raise ber.malformed("unexpected data after the envelope", "信封之后有多余数据")
+            raise ber.malformed(Text("unexpected data after the envelope", "信封之后有多余数据"))
 
         if authenticated:
             _check_authenticated_attributes(auth_attrs, aad is not None, inner_type)
@@ -370,7 +384,11 @@ class _Parser:
         head = r.head(end)
         if not head.is_(ber.CONTEXT, 0):
             raise ber.malformed(
-                f"encrypted content: unexpected {head.describe()}", f"加密内容：意外的元素 {head.describe()}"
+                Text(
+                    "encrypted content: unexpected {describe}",
+                    "加密内容：意外的元素 {describe}",
+                    describe=head.describe(),
+                )
             )
         if head.length is None:
             self.indefinite = True
@@ -392,23 +410,28 @@ def _check_authenticated_attributes(
     and they must be present when that type is not id-data.
     """
     if present and not attributes:
-        raise ber.malformed("empty authenticated attributes", "认证属性为空")
+        raise ber.malformed(Text("empty authenticated attributes", "认证属性为空"))
     if not present and inner_type != alg.DATA:
         raise ber.malformed(
-            f"authenticated attributes are required for content of type {alg.name_of(inner_type)} "
-            "(RFC 5083 section 2.1)",
-            f"加密内容类型为 {alg.name_of(inner_type)} 时必须有认证属性（RFC 5083 第 2.1 节）",
+            Text(
+                "authenticated attributes are required for content of type {inner_type} "
+                "(RFC 5083 section 2.1)",
+                "加密内容类型为 {inner_type} 时必须有认证属性（RFC 5083 第 2.1 节）",
+                inner_type=alg.name_of(inner_type),
+            ),
         )
     content_types = [a for a in attributes if a.oid == alg.CONTENT_TYPE_ATTRIBUTE]
     if present and len(content_types) != 1:
         raise ber.malformed(
-            "the authenticated attributes must include the content-type attribute once "
-            "(RFC 5083 section 2.1)",
-            "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
+            Text(
+                "the authenticated attributes must include the content-type attribute once "
+                "(RFC 5083 section 2.1)",
+                "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
+            ),
         )
     if content_types and content_types[0].values != (_oid_der(inner_type),):
         raise ber.malformed(
-            "the content-type attribute does not match the content", "内容类型属性与加密内容不一致"
+            Text("the content-type attribute does not match the content", "内容类型属性与加密内容不一致")
         )
 
 
@@ -429,11 +452,11 @@ def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
     for child in node.children:
         ber.expect(child, ber.UNIVERSAL, ber.SEQUENCE, "attribute", constructed=True)
         if len(child.children) != 2:
-            raise ber.malformed("bad attribute", "属性格式错误")
+            raise ber.malformed(Text("bad attribute", "属性格式错误"))
         oid = ber.decode_oid(child.children[0])
         values = ber.expect(child.children[1], ber.UNIVERSAL, ber.SET, "attribute values", constructed=True)
         if not values.children:
-            raise ber.malformed("attribute without a value", "属性没有值")
+            raise ber.malformed(Text("attribute without a value", "属性没有值"))
         found.append(Attribute(oid, tuple(value.raw for value in values.children)))
     return tuple(found)
 

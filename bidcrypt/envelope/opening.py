@@ -31,7 +31,7 @@ from bidcrypt.envelope.recipients import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyTransport
 
 __all__ = [
@@ -115,7 +115,7 @@ def _check_same(stream: BinaryIO, header: EnvelopeHeader) -> None:
     size = stream.seek(0, io.SEEK_END)
     if size != header.size:
         raise MalformedEnvelopeError(
-            pick("the file changed since its header was read", "读取文件头后文件已被改变")
+            Text("the file changed since its header was read", "读取文件头后文件已被改变")
         )
 
 

@@ -36,7 +36,7 @@ from bidcrypt.errors import (
     MalformedEnvelopeError,
     UnsupportedAlgorithmError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyTransport
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ class RecipientId:
 def _parse_issuer_and_serial(node: ber.Node) -> RecipientId:
     ber.expect(node, ber.UNIVERSAL, ber.SEQUENCE, "IssuerAndSerialNumber", constructed=True)
     if len(node.children) != 2:
-        raise ber.malformed("bad IssuerAndSerialNumber", "IssuerAndSerialNumber 格式错误")
+        raise ber.malformed(Text("bad IssuerAndSerialNumber", "IssuerAndSerialNumber 格式错误"))
     issuer = ber.expect(node.children[0], ber.UNIVERSAL, ber.SEQUENCE, "issuer", constructed=True)
     return RecipientId(issuer=issuer.raw, serial_number=ber.decode_integer(node.children[1]))
 
@@ -275,7 +275,7 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
     """Every recipient in a RecipientInfos SET."""
     ber.expect(node, ber.UNIVERSAL, ber.SET, "RecipientInfos", constructed=True)
     if not node.children:
-        raise ber.malformed("no recipients", "没有接收者")
+        raise ber.malformed(Text("no recipients", "没有接收者"))
     found: list[EnvelopeRecipient] = []
     for index, info in enumerate(node.children):
         if info.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True):
@@ -288,14 +288,14 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
                 EnvelopeRecipient(index, kind, None, "", b"", problem=pick("not supported", "不支持"))
             )
         else:
-            raise ber.malformed("unknown kind of recipient", "未知的接收者类型")
+            raise ber.malformed(Text("unknown kind of recipient", "未知的接收者类型"))
     return tuple(found)
 
 
 def _parse_key_transport(index: int, info: ber.Node) -> EnvelopeRecipient:
     fields = info.children
     if len(fields) != 4:
-        raise ber.malformed("bad KeyTransRecipientInfo", "KeyTransRecipientInfo 格式错误")
+        raise ber.malformed(Text("bad KeyTransRecipientInfo", "KeyTransRecipientInfo 格式错误"))
     version = ber.decode_integer(fields[0])
     rid_node = fields[1]
     if rid_node.is_(ber.CONTEXT, 0):
@@ -305,7 +305,9 @@ def _parse_key_transport(index: int, info: ber.Node) -> EnvelopeRecipient:
         rid = _parse_issuer_and_serial(rid_node)
         expected_version = 0
     if version != expected_version:
-        raise ber.malformed("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
+        raise ber.malformed(
+            Text("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
+        )
     algorithm, _ = alg.split_algorithm(fields[2], "key encryption algorithm")
     encrypted_key = ber.octets(ber.expect(fields[3], ber.UNIVERSAL, ber.OCTET_STRING, "encryptedKey"))
     try:
@@ -327,18 +329,20 @@ def _parse_key_transport(index: int, info: ber.Node) -> EnvelopeRecipient:
 def _parse_key_agreement(index: int, info: ber.Node) -> list[EnvelopeRecipient]:
     fields = list(info.children)
     if len(fields) not in (4, 5):
-        raise ber.malformed("bad KeyAgreeRecipientInfo", "KeyAgreeRecipientInfo 格式错误")
+        raise ber.malformed(Text("bad KeyAgreeRecipientInfo", "KeyAgreeRecipientInfo 格式错误"))
     if ber.decode_integer(fields[0]) != 3:
-        raise ber.malformed("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
+        raise ber.malformed(
+            Text("KeyAgreeRecipientInfo version is not 3", "KeyAgreeRecipientInfo 版本号错误")
+        )
     originator = ber.expect(fields[1], ber.CONTEXT, 0, "originator", constructed=True)
     if len(originator.children) != 1:
-        raise ber.malformed("bad originator", "发送方标识错误")
+        raise ber.malformed(Text("bad originator", "发送方标识错误"))
     ukm = None
     rest = fields[2:]
     if len(fields) == 5:
         ukm_node = ber.expect(fields[2], ber.CONTEXT, 1, "ukm", constructed=True)
         if len(ukm_node.children) != 1:
-            raise ber.malformed("bad ukm", "ukm 错误")
+            raise ber.malformed(Text("bad ukm", "ukm 错误"))
         ukm = ber.octets(ber.expect(ukm_node.children[0], ber.UNIVERSAL, ber.OCTET_STRING, "ukm"))
         rest = fields[3:]
     algorithm, parameters = alg.split_algorithm(rest[0], "key agreement algorithm")
@@ -360,7 +364,7 @@ def _parse_key_agreement(index: int, info: ber.Node) -> list[EnvelopeRecipient]:
     if algorithm not in alg.KEY_AGREEMENT_SCHEMES:
         problem = UnsupportedAlgorithmError(algorithm=alg.name_of(algorithm)).message()
     elif len(parameters) != 1:
-        raise ber.malformed("key wrap algorithm missing", "缺少密钥包装算法")
+        raise ber.malformed(Text("key wrap algorithm missing", "缺少密钥包装算法"))
     else:
         key_wrap = parameters[0].raw
         key_wrap_oid, wrap_parameters = alg.split_algorithm(parameters[0], "key wrap algorithm")
@@ -371,15 +375,15 @@ def _parse_key_agreement(index: int, info: ber.Node) -> list[EnvelopeRecipient]:
 
     found = []
     if not keys_node.children:
-        raise ber.malformed("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys")
+        raise ber.malformed(Text("no recipientEncryptedKeys", "缺少 recipientEncryptedKeys"))
     for entry in keys_node.children:
         ber.expect(entry, ber.UNIVERSAL, ber.SEQUENCE, "RecipientEncryptedKey", constructed=True)
         if len(entry.children) != 2:
-            raise ber.malformed("bad RecipientEncryptedKey", "RecipientEncryptedKey 格式错误")
+            raise ber.malformed(Text("bad RecipientEncryptedKey", "RecipientEncryptedKey 格式错误"))
         rid_node = entry.children[0]
         if rid_node.is_(ber.CONTEXT, 0, constructed=True):
             if not 1 <= len(rid_node.children) <= 3:
-                raise ber.malformed("bad RecipientKeyIdentifier", "RecipientKeyIdentifier 格式错误")
+                raise ber.malformed(Text("bad RecipientKeyIdentifier", "RecipientKeyIdentifier 格式错误"))
             ski = ber.octets(
                 ber.expect(rid_node.children[0], ber.UNIVERSAL, ber.OCTET_STRING, "subjectKeyIdentifier")
             )
@@ -409,7 +413,7 @@ def _parse_key_agreement(index: int, info: ber.Node) -> list[EnvelopeRecipient]:
 
 def _parse_originator_key(node: ber.Node) -> tuple[bytes, str | None]:
     if len(node.children) != 2:
-        raise ber.malformed("bad originator public key", "发送方公钥格式错误")
+        raise ber.malformed(Text("bad originator public key", "发送方公钥格式错误"))
     algorithm, parameters = alg.split_algorithm(node.children[0], "originator key algorithm")
     if algorithm != alg.EC_PUBLIC_KEY:
         raise UnsupportedAlgorithmError(algorithm=alg.name_of(algorithm))
@@ -422,7 +426,7 @@ def _parse_originator_key(node: ber.Node) -> tuple[bytes, str | None]:
         node.children[1], ber.UNIVERSAL, ber.BIT_STRING, "originator public key", constructed=False
     )
     if not bits.content or bits.content[0] != 0:
-        raise ber.malformed("bad originator public key", "发送方公钥格式错误")
+        raise ber.malformed(Text("bad originator public key", "发送方公钥格式错误"))
     return bits.content[1:], curve
 
 
@@ -452,7 +456,11 @@ class Recipient:
         if isinstance(public_key, rsa.RSAPublicKey):
             if public_key.key_size < MIN_RSA_BITS:
                 raise UnsupportedAlgorithmError(
-                    pick(f"at least {MIN_RSA_BITS} bits are required", f"至少需要 {MIN_RSA_BITS} 位"),
+                    Text(
+                        "at least {MIN_RSA_BITS} bits are required",
+                        "至少需要 {MIN_RSA_BITS} 位",
+                        MIN_RSA_BITS=MIN_RSA_BITS,
+                    ),
                     algorithm=f"RSA-{public_key.key_size}",
                 )
         elif isinstance(public_key, ec.EllipticCurvePublicKey):

@@ -45,7 +45,7 @@ from bidcrypt.envelope.opening import (
 from bidcrypt.envelope.recipients import Recipient, check_all
 from bidcrypt.errors import InputError, IntegrityError, OutputError
 from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, copy_range
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -160,7 +160,7 @@ def _prepare(
             decrypt_into(stream, header, content_key.key, prefix, limit=1)
             if not plausible(bytes(prefix.data)):
                 raise IntegrityError(
-                    pick("the content does not begin as it should", "加密内容的开头与预期不符")
+                    Text("the content does not begin as it should", "加密内容的开头与预期不符")
                 )
     infos = [recipient.wrap(content_key.key) for recipient in new]
     unauth = None
@@ -269,7 +269,7 @@ def opened(path: Path, *, in_place: bool) -> Iterator[tuple[BinaryIO, int | None
     with _inplace.locked(path) as descriptor, open(descriptor, "rb", buffering=0, closefd=False) as stream:
         if stream.read(1) != b"\x30":
             raise InputError(
-                pick(
+                Text(
                     "only a DER/BER envelope file can be re-encrypted in place",
                     "只有 DER/BER 格式的信封文件可以原地重新加密",
                 ),
@@ -309,7 +309,7 @@ def _write_in_place(path: Path, descriptor: int, plan: _Rewrite) -> ReencryptRes
             break
     else:
         raise OutputError(
-            pick(
+            Text(
                 "the new recipients do not fit in the room before the content: write a new file instead",
                 "新收件人信息超出内容之前的预留空间：请改为写入新文件",
             ),

@@ -49,7 +49,7 @@ from bidcrypt.errors import (
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 
 Keys = KeySource | KeyEntry | Sequence[KeyEntry]
@@ -93,9 +93,12 @@ def _wrong_key(header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEnt
         for e in entries
     )
     return WrongKeyError(
-        pick(
-            f"encrypted to {wanted}; the key source holds {held or 'no certificate'}",
-            f"加密给：{wanted}；密钥源中的证书：{held or '无'}",
+        Text(
+            "encrypted to {wanted}; the key source holds {value}",
+            "加密给：{wanted}；密钥源中的证书：{value2}",
+            wanted=wanted,
+            value=held or "no certificate",
+            value2=held or "无",
         )
     )
 
@@ -161,7 +164,7 @@ def unwrap_content_key(
     missing: KeyNotFoundError | None = None
     for recipient, entry in candidates(header, entries, certificates):
         if not entry.has_private_key:
-            what = pick("private key", "私钥")
+            what = Text("private key", "私钥")
             missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))
             continue
         try:
@@ -274,7 +277,7 @@ def _agree_and_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry) -> bytes:
     try:
         peer = ec.EllipticCurvePublicKey.from_encoded_point(public_key.curve, recipient.originator_point)
     except ValueError as exc:
-        raise ber.malformed("bad originator public key", "发送方公钥错误") from exc
+        raise ber.malformed(Text("bad originator public key", "发送方公钥错误")) from exc
     scheme = alg.KEY_AGREEMENT_SCHEMES[recipient.algorithm]
     shared = entry.ecdh(peer)
     size = alg.KEY_WRAPS[recipient.key_wrap_oid]

@@ -11,7 +11,7 @@ import os
 
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
@@ -50,7 +50,7 @@ def open_key_source(
         missing = True
     if missing:
         raise InputError(
-            pick("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
+            Text("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
             path=redact_reference(os.fspath(path)),
         )
     from bidcrypt.keys.pkcs12_file import Pkcs12Source

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from bidcrypt import certs
 from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 
 class KeyTransport(Enum):
@@ -96,7 +96,7 @@ class KeyEntry(ABC):
 
     def _require_private_key(self) -> None:
         if not self.has_private_key:
-            raise KeyNotFoundError(what=pick("private key", "私钥"), ref=f"{self.source}:{self.label}")
+            raise KeyNotFoundError(what=Text("private key", "私钥"), ref=f"{self.source}:{self.label}")
 
 
 class KeySource(ABC):
@@ -133,9 +133,14 @@ class KeySource(ABC):
             e for e in self.entries() if purpose is None or purpose in certs.purposes(e.certificate)
         ]
         if not candidates:
-            what = pick("certificate", "证书")
+            what = Text("certificate", "证书")
             if purpose is not None:
-                what = pick(f"{purpose.value} certificate", f"{purpose.label()}证书")
+                what = Text(
+                    "{value} certificate",
+                    "{label}证书",
+                    value=purpose.value,
+                    label=purpose.label(),
+                )
             raise KeyNotFoundError(what=what, ref=self.description)
         if len(candidates) == 1:
             return candidates[0]

@@ -38,7 +38,7 @@ from bidcrypt.errors import (
     TokenError,
     WrongKeyError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys.pin import Pin, PinSource
 
 
@@ -96,7 +96,7 @@ def load_module(path: str | None) -> Any:
     if not path:
         raise ModuleMissingError()
     if not Path(path).exists():
-        raise ModuleLoadError(pick("no such file", "文件不存在"), module=path)
+        raise ModuleLoadError(Text("no such file", "文件不存在"), module=path)
     try:
         return pkcs11.lib(path)
     except p11.PKCS11Error as exc:

@@ -41,7 +41,7 @@ from bidcrypt.errors import (
     TokenError,
     WrongKeyError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
@@ -113,7 +113,7 @@ class Pkcs11Source(KeySource):
             raise TokenAbsentError(token=self.description, available=available)
         if len(matching) > 1:
             raise TokenAbsentError(
-                pick("several tokens match; name one with token=", "有多个 U-KEY 匹配，请用 token= 指定"),
+                Text("several tokens match; name one with token=", "有多个 U-KEY 匹配，请用 token= 指定"),
                 token=self.description,
                 available=available,
             )
@@ -199,14 +199,14 @@ class Pkcs11Source(KeySource):
             login.check_before_context_login(self.pin_state(), self.description)
             if self._context_pin is None:
                 raise MechanismUnsupportedError(
-                    pick(
+                    Text(
                         "the key asks for the PIN before each use, and the PIN is typed on the UKey's "
                         "keypad: python-pkcs11 cannot ask the keypad again for one operation",
                         "该密钥每次使用前都要求输入 PIN 码，而 PIN 码须在 U-KEY 键盘上输入："
                         "python-pkcs11 无法为单次操作再次请求键盘输入",
                     ),
                     source=self.description,
-                    operation=pick("a context-specific login", "单次操作登录"),
+                    operation=Text("a context-specific login", "单次操作登录"),
                 )
             return self._context_pin
 
@@ -239,7 +239,7 @@ class Pkcs11Source(KeySource):
             self._entries = found
             if not found and (self.uri.object or self.uri.id):
                 raise KeyNotFoundError(
-                    what=pick("certificate", "证书"), ref=f"{self.description}:{self.uri.object or ''}"
+                    what=Text("certificate", "证书"), ref=f"{self.description}:{self.uri.object or ''}"
                 )
         return list(self._entries)
 
@@ -320,9 +320,14 @@ class Pkcs11Entry(KeyEntry):
         key = self._private_key()
         if not hasattr(key, method):  # python-pkcs11 gives a key only the operations its attributes allow
             raise MechanismUnsupportedError(
-                pick(
-                    f"the key {self.label!r} on the token does not allow {what_en} ({attribute} is not set)",
-                    f"U-KEY 上的密钥 {self.label} 不允许{what_zh}（未设置 {attribute}）",
+                Text(
+                    "the key {label} on the token does not allow {what_en} ({attribute} is not set)",
+                    "U-KEY 上的密钥 {label2} 不允许{what_zh}（未设置 {attribute}）",
+                    label=repr(self.label),
+                    what_en=what_en,
+                    attribute=attribute,
+                    label2=self.label,
+                    what_zh=what_zh,
                 ),
                 source=self.source,
                 operation=pick(what_en, what_zh),

@@ -16,7 +16,7 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.files import PKCS12, PathArg, as_path, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
 
@@ -48,13 +48,13 @@ class Pkcs12Source(KeySource):
             except ValueError as exc:
                 if _looks_like_pkcs12(self._data):
                     raise PinIncorrectError(source=self.description) from exc
-                raise InputError(pick("not a PKCS#12 file", "不是 PKCS#12 文件"), path=self.path) from exc
+                raise InputError(Text("not a PKCS#12 file", "不是 PKCS#12 文件"), path=self.path) from exc
             if loaded.cert is None:
-                raise KeyNotFoundError(what=pick("certificate", "证书"), ref=self.description)
+                raise KeyNotFoundError(what=Text("certificate", "证书"), ref=self.description)
             key = loaded.key
             if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise KeyNotFoundError(
-                    what=pick("RSA or EC private key", "RSA 或 EC 私钥"), ref=self.description
+                    what=Text("RSA or EC private key", "RSA 或 EC 私钥"), ref=self.description
                 )
             name = loaded.cert.friendly_name
             label = name.decode("utf-8", errors="replace") if name else self.path.stem

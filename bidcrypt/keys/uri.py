@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
 
 from bidcrypt.errors import KeyRefError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 SCHEME = "pkcs11:"
 MODULE_ENV = "BIDCRYPT_PKCS11_MODULE"
@@ -79,7 +79,7 @@ class Pkcs11Uri:
             raise KeyRefError("a PKCS#11 URI starts with pkcs11:", ref=shown)
         if shown != text:
             raise KeyRefError(
-                pick(
+                Text(
                     "a PIN must not be written in a key reference (pin-value, pin-source); "
                     "use BIDCRYPT_PIN or the prompt",
                     "密钥引用中不得写入 PIN 码（pin-value、pin-source）；请使用 BIDCRYPT_PIN 或在提示时输入",
@@ -154,11 +154,12 @@ def _utf8(name: str, raw: str, shown: str) -> str:
         return unquote(raw, errors="strict")
     except UnicodeDecodeError as exc:
         raise KeyRefError(
-            pick(
-                f"the value of {name!r} is not UTF-8 once percent-decoded (a label cut mid-character, "
+            Text(
+                "the value of {name} is not UTF-8 once percent-decoded (a label cut mid-character, "
                 "or written in GBK); write the label's UTF-8 bytes, e.g. token=%E6%B9%96%E5%8C%97",
-                f"{name!r} 的值经百分号解码后不是 UTF-8 文本（名称被截断在字符中间，或使用了 GBK 编码）；"
+                "{name} 的值经百分号解码后不是 UTF-8 文本（名称被截断在字符中间，或使用了 GBK 编码）；"
                 "请按 UTF-8 编码书写，例如 token=%E6%B9%96%E5%8C%97",
+                name=repr(name),
             ),
             ref=shown,
         ) from exc

@@ -56,7 +56,7 @@ from bidcrypt.errors import (
     ReceiptMismatchError,
     WrongKeyError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.opening.causes import stored
 from bidcrypt.opening.disk import reconcile_opened, remove_path
@@ -151,9 +151,10 @@ def stops_the_batch(error: BidcryptError) -> bool:
 
 def _unforeseen(exc: Exception) -> OpeningError:
     return OpeningError(
-        pick(
-            f"unforeseen error ({type(exc).__name__}); the bid stays pending for another run",
-            f"发生意外错误（{type(exc).__name__}），该投标文件保持待解密，可再次运行",
+        Text(
+            "unforeseen error ({exc_name}); the bid stays pending for another run",
+            "发生意外错误（{exc_name}），该投标文件保持待解密，可再次运行",
+            exc_name=type(exc).__name__,
         )
     )
 
@@ -182,7 +183,7 @@ class _Batch:
             _CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
         ]
         if not self.entries:  # nothing could be opened: say so, rather than skip every bid
-            raise KeyNotFoundError(what=pick("private key", "私钥"), ref=key_source.description)
+            raise KeyNotFoundError(what=Text("private key", "私钥"), ref=key_source.description)
         anchors, crls = session.trust_files()
         self.trust = (tuple(str(p) for p in anchors), tuple(str(p) for p in crls))
         self.opened_dir = session.directory / "opened"
@@ -364,9 +365,10 @@ class _Batch:
         self._defer(
             job.submission,
             OpeningError(
-                pick(
-                    f"the worker process opening this bid died ({type(exc).__name__})",
-                    f"解密此投标文件的工作进程意外退出（{type(exc).__name__}）",
+                Text(
+                    "the worker process opening this bid died ({exc_name})",
+                    "解密此投标文件的工作进程意外退出（{exc_name}）",
+                    exc_name=type(exc).__name__,
                 )
             ),
         )
@@ -375,11 +377,11 @@ class _Batch:
 def _stored_file_problem(row: Row, path: Path) -> ReceiptMismatchError | None:
     """A receipt mismatch when the stored submission is missing or is not a regular file."""
     if Path(str(row["stored_as"])) != path.relative_to(path.parent.parent):
-        detail = pick("the ledger names another stored file", "账本记录的存储文件路径不符")
+        detail = Text("the ledger names another stored file", "账本记录的存储文件路径不符")
     elif not os.path.lexists(path):
-        detail = pick("the stored submission is missing", "存储的投标文件不存在")
+        detail = Text("the stored submission is missing", "存储的投标文件不存在")
     elif path.is_symlink() or not path.is_file():
-        detail = pick("the stored submission is not a regular file", "存储的投标文件不是普通文件")
+        detail = Text("the stored submission is not a regular file", "存储的投标文件不是普通文件")
     else:
         return None
     return ReceiptMismatchError(detail, actual="-", expected=row["sha256"])
@@ -387,15 +389,16 @@ def _stored_file_problem(row: Row, path: Path) -> ReceiptMismatchError | None:
 
 def _not_for_this_key() -> WrongKeyError:
     return WrongKeyError(
-        pick("not encrypted to the key used for this opening", "该投标文件未加密给本次开标使用的密钥")
+        Text("not encrypted to the key used for this opening", "该投标文件未加密给本次开标使用的密钥")
     )
 
 
 def _malformed(exc: Exception) -> BidcryptError:
     return PackageError(
-        pick(
-            f"the package header cannot be read ({type(exc).__name__})",
-            f"无法读取文件包头（{type(exc).__name__}）",
+        Text(
+            "the package header cannot be read ({exc_name})",
+            "无法读取文件包头（{exc_name}）",
+            exc_name=type(exc).__name__,
         )
     )
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bidcrypt.errors import InputError, OutputError, OutputExistsError
 from bidcrypt.files import output_error, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.opening.escape import hidden_characters
 from bidcrypt.opening.ledger import Ledger, now_text
 from bidcrypt.opening.lock import SessionLock
@@ -48,13 +48,25 @@ _STAGING_CONTENT = frozenset(
 def check_text(value: str, what_en: str, what_zh: str, directory: Path) -> None:
     """Refuse an empty identifier, or one with control or invisible formatting characters."""
     if not value.strip():
-        raise InputError(pick(f"{what_en} is empty", f"{what_zh}为空"), path=directory)
+        raise InputError(
+            Text(
+                "{what_en} is empty",
+                "{what_zh}为空",
+                what_en=what_en,
+                what_zh=what_zh,
+            ),
+            path=directory,
+        )
     found = hidden_characters(value)
     if found:
         raise InputError(
-            pick(
-                f"{what_en} {value!r} contains control or invisible characters ({found})",
-                f"{what_zh} {value!r} 含有控制字符或不可见字符（{found}）",
+            Text(
+                "{what_en} {value} contains control or invisible characters ({found})",
+                "{what_zh} {value} 含有控制字符或不可见字符（{found}）",
+                what_en=what_en,
+                value=repr(value),
+                found=found,
+                what_zh=what_zh,
             ),
             path=directory,
         )
@@ -66,7 +78,14 @@ def checked_lots(lots: Sequence[str], directory: Path) -> tuple[str, ...]:
     for lot in lots:
         check_text(lot, "a lot identifier", "标段编号", directory)
         if lot in seen:
-            raise InputError(pick(f"the lot {lot!r} is given twice", f"标段 {lot!r} 重复"), path=directory)
+            raise InputError(
+                Text(
+                    "the lot {lot} is given twice",
+                    "标段 {lot} 重复",
+                    lot=repr(lot),
+                ),
+                path=directory,
+            )
         seen.append(lot)
     return tuple(seen)
 
@@ -86,18 +105,18 @@ def build_session(
     check_text(tender, "the tender identifier", "招标项目编号", directory)
     if max_package_size is not None and max_package_size < 1:
         raise InputError(
-            pick("the maximum package size must be at least 1 byte", "文件包大小上限至少为 1 字节"),
+            Text("the maximum package size must be at least 1 byte", "文件包大小上限至少为 1 字节"),
             path=directory,
         )
     unique_lots = checked_lots(lots, directory)
     for moment in (deadline, opening_time):
         if moment.tzinfo is None:
             raise InputError(
-                pick("times need a time zone (e.g. +08:00)", "时间须带时区（如 +08:00）"), path=directory
+                Text("times need a time zone (e.g. +08:00)", "时间须带时区（如 +08:00）"), path=directory
             )
     if opening_time < deadline:
         raise InputError(
-            pick("the opening time comes before the deadline", "开标时间早于投标截止时间"), path=directory
+            Text("the opening time comes before the deadline", "开标时间早于投标截止时间"), path=directory
         )
     in_place = _require_free(directory)
     TrustStore.load(trust, crls)  # refuse a bad trust store now, not at the opening

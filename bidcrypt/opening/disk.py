@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bidcrypt import _platform
 from bidcrypt.errors import OpeningError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 
 def sync_tree(root: Path) -> None:
@@ -49,9 +49,10 @@ def reconcile_opened(opened_dir: Path, opened: Collection[int]) -> None:
     """
     if opened_dir.is_symlink() or not opened_dir.is_dir():
         raise OpeningError(
-            pick(
-                f"{opened_dir} is not a folder; the session is damaged",
-                f"{opened_dir} 不是目录，开标会话已损坏",
+            Text(
+                "{opened_dir} is not a folder; the session is damaged",
+                "{opened_dir} 不是目录，开标会话已损坏",
+                opened_dir=opened_dir,
             )
         )
     keep = {str(number) for number in opened}

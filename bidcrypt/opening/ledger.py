@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bidcrypt.errors import LedgerError, SessionReadOnlyError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger_errors import READ_ONLY_CODES, translate
 
 SCHEMA_VERSION = 2
@@ -214,11 +214,11 @@ class Ledger:
             wal = self.path.with_name(self.FILE_NAME + "-wal")
             if wal.exists() and wal.stat().st_size > 0:
                 raise LedgerError(
-                    pick(
-                        f"the folder is read-only and {wal.name} holds changes not yet in the ledger; "
+                    Text(
+                        "the folder is read-only and {name} holds changes not yet in the ledger; "
                         "copy the session folder to a writable place to read it",
-                        f"目录为只读，且 {wal.name} 中有尚未并入台账的更改；"
-                        "请将会话目录复制到可写位置后再读取",
+                        "目录为只读，且 {name} 中有尚未并入台账的更改；请将会话目录复制到可写位置后再读取",
+                        name=wal.name,
                     ),
                     path=self.path,
                 )

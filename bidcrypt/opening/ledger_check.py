@@ -13,7 +13,7 @@ import functools
 import sqlite3
 
 from bidcrypt.errors import LedgerError, SessionIncompleteError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger import _SCHEMA, ADDED_COLUMNS, COMPLETE, SCHEMA_VERSION, Ledger, parse_time
 
 #: Session settings that every finished session holds, and those that must read as times.
@@ -34,7 +34,14 @@ def check_ledger(ledger: Ledger) -> None:
     rows = ledger.query("PRAGMA quick_check(1)")
     verdict = " ".join(str(next(iter(rows[0].data.values()))).split()) if rows else "ok"
     if verdict != "ok":
-        _invalid(ledger, f"the file is damaged ({verdict})", f"文件已损坏（{verdict}）")
+        _invalid(
+            ledger,
+            Text(
+                "the file is damaged ({verdict})",
+                "文件已损坏（{verdict}）",
+                verdict=verdict,
+            ),
+        )
     tables = [str(r["name"]) for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
     if not tables:  # killed in the transaction that makes the schema
         _unfinished(ledger, has_rows=False)
@@ -42,22 +49,48 @@ def check_ledger(ledger: Ledger) -> None:
     known = [str(v) for v in range(1, SCHEMA_VERSION + 1)]
     for table, columns in expected_columns(int(version) if version in known else SCHEMA_VERSION).items():
         if table not in tables:
-            _invalid(ledger, f"the table {table} is missing", f"缺少数据表 {table}")
+            _invalid(
+                ledger,
+                Text(
+                    "the table {table} is missing",
+                    "缺少数据表 {table}",
+                    table=table,
+                ),
+            )
         found = {str(c["name"]) for c in ledger.query("SELECT name FROM pragma_table_info(?)", (table,))}
         for column in sorted(columns - found):
-            _invalid(ledger, f"the column {table}.{column} is missing", f"缺少字段 {table}.{column}")
+            _invalid(
+                ledger,
+                Text(
+                    "the column {table}.{column} is missing",
+                    "缺少字段 {table}.{column}",
+                    table=table,
+                    column=column,
+                ),
+            )
     if version not in known:
         _invalid(
             ledger,
-            f"its schema version is {version!r}; this bidcrypt reads version {SCHEMA_VERSION}",
-            f"其结构版本为 {version!r}，本程序读取版本 {SCHEMA_VERSION}",
+            Text(
+                "its schema version is {version}; this bidcrypt reads version {SCHEMA_VERSION}",
+                "其结构版本为 {version}，本程序读取版本 {SCHEMA_VERSION}",
+                version=repr(version),
+                SCHEMA_VERSION=SCHEMA_VERSION,
+            ),
         )
     if ledger.meta(COMPLETE) != "1" and not _made_before_the_mark(ledger):
         _unfinished(ledger, has_rows=ledger.one("SELECT id FROM bidders LIMIT 1") is not None)
     for key in REQUIRED_SETTINGS:
         value = ledger.meta(key)
         if value is None or not value.strip():
-            _invalid(ledger, f"the session setting {key} is missing", f"缺少会话设置 {key}")
+            _invalid(
+                ledger,
+                Text(
+                    "the session setting {key} is missing",
+                    "缺少会话设置 {key}",
+                    key=key,
+                ),
+            )
     for key in TIME_SETTINGS:
         value = ledger.meta(key)
         if value is None:
@@ -67,8 +100,12 @@ def check_ledger(ledger: Ledger) -> None:
         except ValueError:
             _invalid(
                 ledger,
-                f"the session setting {key} is {value!r}, not a time",
-                f"会话设置 {key} 为 {value!r}，不是时间",
+                Text(
+                    "the session setting {key} is {value}, not a time",
+                    "会话设置 {key} 为 {value}，不是时间",
+                    key=key,
+                    value=repr(value),
+                ),
             )
     ledger.upgrade()
 
@@ -84,8 +121,8 @@ def _made_before_the_mark(ledger: Ledger) -> bool:
     return ledger.meta(COMPLETE) is None and ledger.meta("created_at") is not None
 
 
-def _invalid(ledger: Ledger, en: str, zh: str) -> None:
-    raise LedgerError(pick(en, zh), path=ledger.path)
+def _invalid(ledger: Ledger, detail: Text) -> None:
+    raise LedgerError(detail, path=ledger.path)
 
 
 def _unfinished(ledger: Ledger, *, has_rows: bool) -> None:
@@ -100,8 +137,10 @@ def _unfinished(ledger: Ledger, *, has_rows: bool) -> None:
     if in_use:
         _invalid(
             ledger,
-            "the ledger lacks its complete mark, but the session holds bidders or submissions",
-            "台账缺少创建完成标记，但会话中已有投标人或投标文件",
+            Text(
+                "the ledger lacks its complete mark, but the session holds bidders or submissions",
+                "台账缺少创建完成标记，但会话中已有投标人或投标文件",
+            ),
         )
     raise SessionIncompleteError(path=folder)
 

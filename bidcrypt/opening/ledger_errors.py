@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from bidcrypt.errors import BidcryptError, LedgerError, OutputError, SessionBusyError, SessionReadOnlyError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 # Primary result codes (https://sqlite.org/rescode.html); an extended code keeps its primary in the low byte.
 SQLITE_PERM = 3
@@ -39,25 +39,52 @@ def translate(exc: sqlite3.DatabaseError, path: Path, *, writable: bool) -> Bidc
     primary = None if code is None else code & 0xFF
     text = str(exc)
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
-        return LedgerError(pick(f"the file is damaged ({text})", f"文件已损坏（{text}）"), path=path)
+        return LedgerError(
+            Text(
+                "the file is damaged ({text})",
+                "文件已损坏（{text}）",
+                text=text,
+            ),
+            path=path,
+        )
     if primary in (SQLITE_READONLY, SQLITE_PERM) or (primary == SQLITE_CANTOPEN and not writable):
         return SessionReadOnlyError(path=path.parent)
     if primary in (SQLITE_BUSY, SQLITE_LOCKED):
         return SessionBusyError(path=path.parent)
     if primary == SQLITE_FULL:
-        return OutputError(pick("the disk is full", "磁盘已满"), path=path)
+        return OutputError(Text("the disk is full", "磁盘已满"), path=path)
     if primary == SQLITE_CANTOPEN:
-        return LedgerError(pick(f"cannot open the file ({text})", f"无法打开文件（{text}）"), path=path)
+        return LedgerError(
+            Text(
+                "cannot open the file ({text})",
+                "无法打开文件（{text}）",
+                text=text,
+            ),
+            path=path,
+        )
     if primary == SQLITE_IOERR:
-        return LedgerError(pick(f"input/output error ({text})", f"读写错误（{text}）"), path=path)
+        return LedgerError(
+            Text(
+                "input/output error ({text})",
+                "读写错误（{text}）",
+                text=text,
+            ),
+            path=path,
+        )
     if primary == SQLITE_CONSTRAINT or isinstance(exc, sqlite3.IntegrityError):
         return LedgerError(
-            pick(f"the ledger refused the change ({text})", f"台账拒绝了此更改（{text}）"), path=path
+            Text(
+                "the ledger refused the change ({text})",
+                "台账拒绝了此更改（{text}）",
+                text=text,
+            ),
+            path=path,
         )
     return LedgerError(
-        pick(
-            f"it is not as bidcrypt wrote it ({text}); was it edited by hand?",
-            f"内容与 bidcrypt 写入的不符（{text}），是否被手工修改？",
+        Text(
+            "it is not as bidcrypt wrote it ({text}); was it edited by hand?",
+            "内容与 bidcrypt 写入的不符（{text}），是否被手工修改？",
+            text=text,
         ),
         path=path,
     )

@@ -20,7 +20,7 @@ from types import TracebackType
 
 from bidcrypt import _platform
 from bidcrypt.errors import OpeningError, SessionBusyError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: How long a short change waits for the lock before giving up (seconds).
 CHANGE_WAIT = 10.0
@@ -36,7 +36,7 @@ def try_lock(descriptor: int) -> bool:
     taken = _platform.lock_exclusive(descriptor)
     if taken is None:
         raise OpeningError(
-            pick(
+            Text(
                 "the session cannot be locked here (no flock on this platform or file system)",
                 "此处无法锁定开标会话（平台或文件系统不支持 flock）",
             )
@@ -72,17 +72,20 @@ class SessionLock:
             descriptor = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise OpeningError(
-                pick(
-                    f"cannot open the session lock {self.path} ({exc.strerror})",
-                    f"无法打开开标会话锁文件 {self.path}（{exc.strerror}）",
+                Text(
+                    "cannot open the session lock {path} ({strerror})",
+                    "无法打开开标会话锁文件 {path}（{strerror}）",
+                    path=self.path,
+                    strerror=exc.strerror,
                 )
             ) from exc
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             os.close(descriptor)
             raise OpeningError(
-                pick(
-                    f"the session lock {self.path} is not a regular file; the session is damaged",
-                    f"开标会话锁 {self.path} 不是普通文件，会话已损坏",
+                Text(
+                    "the session lock {path} is not a regular file; the session is damaged",
+                    "开标会话锁 {path} 不是普通文件，会话已损坏",
+                    path=self.path,
                 )
             )
         return descriptor

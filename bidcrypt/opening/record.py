@@ -17,7 +17,7 @@ from typing import Any
 
 from bidcrypt import certs
 from bidcrypt.errors import LedgerError
-from bidcrypt.i18n import Language, pick
+from bidcrypt.i18n import Language, Text, pick
 from bidcrypt.opening.causes import render_cause
 from bidcrypt.opening.ledger import parse_time
 from bidcrypt.opening.record_forms import render, status_label
@@ -103,9 +103,11 @@ def build_record(session: OpeningSession, language: Language | None = None) -> O
         return _build(session, language)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LedgerError(
-            pick(
-                f"a row is not as bidcrypt wrote it ({type(exc).__name__}: {exc}); was it edited by hand?",
-                f"有记录与 bidcrypt 写入的不符（{type(exc).__name__}：{exc}），是否被手工修改？",
+            Text(
+                "a row is not as bidcrypt wrote it ({exc_name}: {exc}); was it edited by hand?",
+                "有记录与 bidcrypt 写入的不符（{exc_name}：{exc}），是否被手工修改？",
+                exc_name=type(exc).__name__,
+                exc=exc,
             ),
             path=session.ledger.path,
         ) from exc

@@ -44,7 +44,7 @@ from bidcrypt.errors import (
     WindowClosedError,
     WrongTenderError,
 )
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.opening.causes import NOT_DECRYPTED, stored, window_params
 from bidcrypt.opening.creation import SUBFOLDERS, build_session
 from bidcrypt.opening.disk import reconcile_opened
@@ -167,14 +167,16 @@ class OpeningSession:
         except OSError as exc:
             raise InputError(exc.strerror or str(exc), path=folder) from exc
         if not is_session:
-            raise InputError(pick("not an opening session", "不是开标会话目录"), path=folder)
+            raise InputError(Text("not an opening session", "不是开标会话目录"), path=folder)
         ledger = Ledger(folder, read_only=read_only)
         try:
             check_ledger(ledger)
             if missing and not read_only:
                 raise InputError(
-                    pick(
-                        f"the session folder lacks {', '.join(missing)}", f"会话目录缺少 {', '.join(missing)}"
+                    Text(
+                        "the session folder lacks {missing}",
+                        "会话目录缺少 {missing}",
+                        missing=", ".join(missing),
                     ),
                     path=folder,
                 )
@@ -221,7 +223,7 @@ class OpeningSession:
         """Register a bidder (or update the registered name of an existing credit code); return its id."""
         code = uscc.normalise(credit_code)
         if not name.strip():
-            raise InputError(pick("a bidder needs a name", "须填写投标人名称"), path="-")
+            raise InputError(Text("a bidder needs a name", "须填写投标人名称"), path="-")
         with self._change() as db:
             row = db.execute("SELECT id FROM bidders WHERE credit_code = ?", (code,)).fetchone()
             if row is not None:
@@ -440,7 +442,7 @@ class OpeningSession:
                 (bidder["id"], lot),
             ).fetchone()
             if row is None:
-                raise OpeningError(pick("no current submission to withdraw", "没有可撤回的投标文件"))
+                raise OpeningError(Text("no current submission to withdraw", "没有可撤回的投标文件"))
             db.execute(
                 "UPDATE submissions SET state = 'withdrawn', ended_at = ? WHERE id = ?",
                 (now_text(moment), row["id"]),

@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from bidcrypt.envelope import ContentKey, EnvelopeHeader
 from bidcrypt.errors import BidcryptError, OutputError, PackageError, ReceiptMismatchError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.opening.disk import sync_tree
 from bidcrypt.package import PackageAttributes, open_content
 from bidcrypt.quiet import quiet_library_logs
@@ -98,9 +98,11 @@ def _trust(files: tuple[tuple[str, ...], tuple[str, ...]]) -> TrustStore:
 
 def _unforeseen(exc: BaseException) -> PackageError:
     return PackageError(
-        pick(
-            f"unexpected error while opening ({type(exc).__name__}: {exc})",
-            f"开启时发生意外错误（{type(exc).__name__}：{exc}）",
+        Text(
+            "unexpected error while opening ({exc_name}: {exc})",
+            "开启时发生意外错误（{exc_name}：{exc}）",
+            exc_name=type(exc).__name__,
+            exc=exc,
         )
     )
 

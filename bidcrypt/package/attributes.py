@@ -32,7 +32,7 @@ from typing import Any
 from asn1crypto import core
 
 from bidcrypt.errors import PackageError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 ARC = "2.25.149577572356276075589610191221236026354"
 FORMAT_VERSION = 1
@@ -87,7 +87,13 @@ class PackageAttributes:
                 continue
             name, spec = _BY_OID[oid]
             if name in found or len(values) != 1:
-                raise PackageError(pick(f"attribute {name} given twice", f"属性 {name} 重复"))
+                raise PackageError(
+                    Text(
+                        "attribute {name} given twice",
+                        "属性 {name} 重复",
+                        name=name,
+                    )
+                )
             found[name] = _value(name, spec, values[0])
         missing = {
             "format_version",
@@ -104,13 +110,14 @@ class PackageAttributes:
             )
         if found["format_version"] != FORMAT_VERSION:
             raise PackageError(
-                pick(
-                    f"unknown package format version {str(found['format_version'])[:20]}",
-                    f"未知的文件包格式版本 {str(found['format_version'])[:20]}",
+                Text(
+                    "unknown package format version {found}",
+                    "未知的文件包格式版本 {found}",
+                    found=str(found["format_version"])[:20],
                 )
             )
         if len(found["manifest_sha256"]) != 32:
-            raise PackageError(pick("manifest digest must be 32 bytes", "清单摘要长度应为 32 字节"))
+            raise PackageError(Text("manifest digest must be 32 bytes", "清单摘要长度应为 32 字节"))
         return cls(
             tender=found["tender"],
             lot=found.get("lot"),
@@ -153,12 +160,24 @@ def _value(name: str, spec: type[core.Asn1Value], der: bytes) -> Any:
     try:
         value = spec.load(der, strict=True).native
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
-        raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误")) from exc
+        raise PackageError(
+            Text(
+                "attribute {name} is malformed",
+                "属性 {name} 格式错误",
+                name=name,
+            )
+        ) from exc
     wanted = _TYPES[name]
     if (
         type(value) is not wanted  # an extended_datetime (year 0) or a bool is not what was written
         or (isinstance(value, str) and (len(value) > MAX_TEXT or _SURROGATE.search(value)))
         or (isinstance(value, dt.datetime) and value.tzinfo is None)
     ):
-        raise PackageError(pick(f"attribute {name} is malformed", f"属性 {name} 格式错误"))
+        raise PackageError(
+            Text(
+                "attribute {name} is malformed",
+                "属性 {name} 格式错误",
+                name=name,
+            )
+        )
     return value

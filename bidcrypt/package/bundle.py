@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
 from bidcrypt.files import input_error, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
 from bidcrypt.package.paths import create_exclusive, target_under, visible, write_error
 
@@ -145,7 +145,11 @@ def write_bundle(out: BinaryIO, signed_manifest: bytes, manifest: Manifest, sour
 
 def _changed(entry: FileEntry) -> PackageError:
     return PackageError(
-        pick(f"{entry.path} changed while it was being packed", f"{entry.path} 在打包过程中被修改")
+        Text(
+            "{path} changed while it was being packed",
+            "{path} 在打包过程中被修改",
+            path=entry.path,
+        )
     )
 
 
@@ -182,26 +186,31 @@ def read_bundle(
             first = next(members, None)
             if first is None or first.name != MANIFEST_MEMBER:
                 raise ManifestError(
-                    pick("the bundle does not start with its manifest", "文件包开头缺少文件清单")
+                    Text("the bundle does not start with its manifest", "文件包开头缺少文件清单")
                 )
             _check_plain(first)
             if first.size > MAX_MANIFEST_SIZE:
-                raise ManifestError(pick("manifest too large", "文件清单过大"))
+                raise ManifestError(Text("manifest too large", "文件清单过大"))
             signed_manifest = _read_all(tar, first)
             manifest = check_manifest(signed_manifest)
             extracted = [_extract(tar, next(members, None), entry, destination) for entry in manifest.files]
             extra = next(members, None)
             if extra is not None:
                 raise ManifestError(
-                    pick(
-                        f"{visible(extra.name)} is not in the manifest",
-                        f"{visible(extra.name)} 不在文件清单中",
+                    Text(
+                        "{name} is not in the manifest",
+                        "{name} 不在文件清单中",
+                        name=visible(extra.name),
                     )
                 )
     except (tarfile.TarError, EOFError, UnicodeError, ValueError, OverflowError) as exc:
         # tarfile's header parsing lets these out (a pax number it cannot read, a bad sparse map).
         raise ManifestError(
-            pick(f"the bundle is damaged ({type(exc).__name__})", f"文件包已损坏（{type(exc).__name__}）")
+            Text(
+                "the bundle is damaged ({exc_name})",
+                "文件包已损坏（{exc_name}）",
+                exc_name=type(exc).__name__,
+            )
         ) from exc
     return signed_manifest, manifest, extracted
 
@@ -226,14 +235,15 @@ class _Header(tarfile.TarInfo):
     ) -> tarfile.TarInfo:
         if self.size > MAX_EXTENDED_HEADER:
             raise ManifestError(
-                pick(
-                    f"an extended header of {self.size} bytes in the bundle",
-                    f"文件包中的扩展头长达 {self.size} 字节",
+                Text(
+                    "an extended header of {size} bytes in the bundle",
+                    "文件包中的扩展头长达 {size} 字节",
+                    size=self.size,
                 )
             )
         depth = getattr(archive, "_bidcrypt_chain", 0)
         if depth >= MAX_EXTENDED_CHAIN:
-            raise ManifestError(pick("extended headers chained in the bundle", "文件包中扩展头连续出现"))
+            raise ManifestError(Text("extended headers chained in the bundle", "文件包中扩展头连续出现"))
         archive._bidcrypt_chain = depth + 1  # type: ignore[attr-defined]
         try:
             return process(archive)
@@ -259,10 +269,11 @@ def _sparse(name: str) -> UnsafePathError:
 
 def _not_plain(name: str, what: str) -> UnsafePathError:
     return UnsafePathError(
-        pick(
-            f"the member is {what}; only plain regular files are allowed (no links, devices, "
+        Text(
+            "the member is {what}; only plain regular files are allowed (no links, devices, "
             "sparse files or extensions)",
-            f"该成员为{what}；只允许普通文件（不允许链接、设备、稀疏文件或扩展）",
+            "该成员为{what}；只允许普通文件（不允许链接、设备、稀疏文件或扩展）",
+            what=what,
         ),
         path=visible(name),
     )
@@ -284,17 +295,21 @@ def _check_plain(member: tarfile.TarInfo) -> None:
         raise _not_plain(member.name, what)
     if member.size < 0:
         raise ManifestError(
-            pick(f"{visible(member.name)} has a negative size", f"{visible(member.name)} 大小为负")
+            Text(
+                "{name} has a negative size",
+                "{name} 大小为负",
+                name=visible(member.name),
+            )
         )
 
 
 def _read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
     handle = tar.extractfile(member)
     if handle is None:
-        raise ManifestError(pick("the manifest is not a file", "文件清单不是文件"))
+        raise ManifestError(Text("the manifest is not a file", "文件清单不是文件"))
     data = handle.read()
     if len(data) != member.size:
-        raise ManifestError(pick("the bundle is truncated", "文件包不完整"))
+        raise ManifestError(Text("the bundle is truncated", "文件包不完整"))
     return data
 
 
@@ -302,25 +317,42 @@ def _extract(
     tar: tarfile.TarFile, member: tarfile.TarInfo | None, entry: FileEntry, destination: Path
 ) -> ExtractedFile:
     if member is None:
-        raise ManifestError(pick(f"{entry.path} is missing", f"缺少文件 {entry.path}"))
+        raise ManifestError(
+            Text(
+                "{path} is missing",
+                "缺少文件 {path}",
+                path=entry.path,
+            )
+        )
     if member.name != FILES_PREFIX + entry.path:
         raise ManifestError(
-            pick(
-                f"found {visible(member.name)} where {entry.path} was expected",
-                f"此处应为 {entry.path}，实为 {visible(member.name)}",
+            Text(
+                "found {name} where {path} was expected",
+                "此处应为 {path}，实为 {name}",
+                name=visible(member.name),
+                path=entry.path,
             )
         )
     _check_plain(member)
     if member.size != entry.size:
         raise ManifestError(
-            pick(
-                f"{entry.path} has {member.size} bytes, the manifest says {entry.size}",
-                f"{entry.path} 大小为 {member.size} 字节，清单记录为 {entry.size}",
+            Text(
+                "{path} has {size} bytes, the manifest says {size2}",
+                "{path} 大小为 {size} 字节，清单记录为 {size2}",
+                path=entry.path,
+                size=member.size,
+                size2=entry.size,
             )
         )
     source = tar.extractfile(member)
     if source is None:
-        raise ManifestError(pick(f"{entry.path} is not a file", f"{entry.path} 不是文件"))
+        raise ManifestError(
+            Text(
+                "{path} is not a file",
+                "{path} 不是文件",
+                path=entry.path,
+            )
+        )
     try:
         target = target_under(destination, entry.path)
         descriptor = create_exclusive(target, entry.path)
@@ -336,12 +368,19 @@ def _extract(
             digest.update(chunk)
             _write_all(out, chunk, entry.path, destination)
     if written != entry.size:
-        raise ManifestError(pick(f"{entry.path} is truncated", f"{entry.path} 不完整"))
+        raise ManifestError(
+            Text(
+                "{path} is truncated",
+                "{path} 不完整",
+                path=entry.path,
+            )
+        )
     if digest.hexdigest() != entry.sha256:
         raise ManifestError(
-            pick(
-                f"{entry.path} does not match its SHA-256 in the manifest",
-                f"{entry.path} 与清单中的 SHA-256 不符",
+            Text(
+                "{path} does not match its SHA-256 in the manifest",
+                "{path} 与清单中的 SHA-256 不符",
+                path=entry.path,
             )
         )
     return ExtractedFile(entry, target)

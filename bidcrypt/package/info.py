@@ -27,7 +27,7 @@ from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
 from bidcrypt.errors import PackageError
 from bidcrypt.files import PathArg, as_path
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
 
 
@@ -80,7 +80,7 @@ def read_package_info(path: PathArg) -> PackageInfo:
     path = as_path(path)
     if interrupted_in_place(path):
         raise PackageError(
-            pick(
+            Text(
                 "an in-place re-encryption of this package was interrupted: run `bidcrypt reencrypt "
                 "--in-place` on it again (it puts the old bytes back first)",
                 "此投标文件的原地重新加密被中断：请再次对其运行 `bidcrypt reencrypt --in-place`"
@@ -92,7 +92,7 @@ def read_package_info(path: PathArg) -> PackageInfo:
     attributes = PackageAttributes.decode((a.oid, a.values) for a in source)
     listed = [a for a in header.unauthenticated_attributes if a.oid == RECIPIENT_CERTIFICATES]
     if len(listed) > 1:
-        raise PackageError(pick("the recipient certificates are listed twice", "收件人证书列出两次"))
+        raise PackageError(Text("the recipient certificates are listed twice", "收件人证书列出两次"))
     certificates = [_untrusted_certificate(value) for value in (listed[0].values if listed else ())]
     matching = tuple(c for c in certificates if any(_names(r, c) for r in header.recipients))
     return PackageInfo(path, header, attributes, header.is_authenticated, matching)
@@ -119,7 +119,7 @@ def _untrusted_certificate(der: bytes) -> x509.Certificate:
         computed_key_identifiers(certificate)
     except _UNREADABLE as exc:
         raise PackageError(
-            pick("a listed recipient certificate is malformed", "所列收件人证书格式错误")
+            Text("a listed recipient certificate is malformed", "所列收件人证书格式错误")
         ) from exc
     return certificate
 

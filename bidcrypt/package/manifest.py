@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypeGuard
 
 from bidcrypt.errors import ManifestError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package.paths import check_relative_path
 
 FORMAT = "bidcrypt-manifest"
@@ -83,13 +83,20 @@ class Summary:
         items = fields.get("items") or {}
         if not isinstance(items, dict) or not all(_is_text(k) and _is_text(v) for k, v in items.items()):
             raise ManifestError(
-                pick(
-                    f"summary.items must map text to text (at most {MAX_TEXT} characters each)",
-                    f"summary.items 须为文本到文本的映射（每项至多 {MAX_TEXT} 个字符）",
+                Text(
+                    "summary.items must map text to text (at most {MAX_TEXT} characters each)",
+                    "summary.items 须为文本到文本的映射（每项至多 {MAX_TEXT} 个字符）",
+                    MAX_TEXT=MAX_TEXT,
                 )
             )
         if len(items) > MAX_ITEMS:
-            raise ManifestError(pick(f"more than {MAX_ITEMS} summary items", f"摘要项超过 {MAX_ITEMS} 个"))
+            raise ManifestError(
+                Text(
+                    "more than {MAX_ITEMS} summary items",
+                    "摘要项超过 {MAX_ITEMS} 个",
+                    MAX_ITEMS=MAX_ITEMS,
+                )
+            )
         return cls(
             price=_price(fields.get("price")),
             currency=_currency(fields.get("currency", "CNY")),
@@ -137,11 +144,11 @@ class Manifest:
     def from_bytes(cls, data: bytes) -> Manifest:
         """Parse manifest bytes strictly; raise :class:`ManifestError` on anything unexpected."""
         if len(data) > MAX_MANIFEST_SIZE:
-            raise ManifestError(pick("manifest too large", "文件清单过大"))
+            raise ManifestError(Text("manifest too large", "文件清单过大"))
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise ManifestError(pick("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
+            raise ManifestError(Text("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
         raw = _load_json(text)
         fields = _object(
             raw, "manifest", {"format", "version", "tender", "lot", "bidder", "created", "summary", "files"}
@@ -156,7 +163,13 @@ class Manifest:
         if not isinstance(files_raw, list):
             raise ManifestError("files must be a list")
         if len(files_raw) > MAX_FILES:
-            raise ManifestError(pick(f"more than {MAX_FILES} files", f"文件超过 {MAX_FILES} 个"))
+            raise ManifestError(
+                Text(
+                    "more than {MAX_FILES} files",
+                    "文件超过 {MAX_FILES} 个",
+                    MAX_FILES=MAX_FILES,
+                )
+            )
         files = tuple(_file_entry(item) for item in files_raw)
         _check_unique(files)
         return cls(
@@ -207,7 +220,11 @@ def _load_json(text: str) -> Any:
     skeleton = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
     if max(itertools.accumulate(map(_DEPTH_STEP.__getitem__, skeleton)), default=0) > MAX_NESTING:
         raise ManifestError(
-            pick(f"the manifest is nested deeper than {MAX_NESTING}", f"文件清单嵌套超过 {MAX_NESTING} 层")
+            Text(
+                "the manifest is nested deeper than {MAX_NESTING}",
+                "文件清单嵌套超过 {MAX_NESTING} 层",
+                MAX_NESTING=MAX_NESTING,
+            )
         )
     try:
         return json.loads(
@@ -218,20 +235,21 @@ def _load_json(text: str) -> Any:
             object_pairs_hook=_unique_keys,
         )
     except json.JSONDecodeError as exc:
-        raise ManifestError(pick("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
+        raise ManifestError(Text("manifest is not UTF-8 JSON", "文件清单不是 UTF-8 JSON")) from exc
 
 
 def _integer(digits: str) -> int:
     if len(digits.lstrip("-")) > 19:
-        raise ManifestError(pick("a number in the manifest is too long", "文件清单中的数字过长"))
+        raise ManifestError(Text("a number in the manifest is too long", "文件清单中的数字过长"))
     return int(digits)
 
 
 def _no_float(text: str) -> Any:
     raise ManifestError(
-        pick(
-            f"the manifest holds the number {text[:40]}: only integers (a price is a decimal string)",
-            f"文件清单含数字 {text[:40]}：只允许整数（价格须为十进制字符串）",
+        Text(
+            "the manifest holds the number {text}: only integers (a price is a decimal string)",
+            "文件清单含数字 {text}：只允许整数（价格须为十进制字符串）",
+            text=text[:40],
         )
     )
 
@@ -239,7 +257,7 @@ def _no_float(text: str) -> Any:
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = dict(pairs)
     if len(result) != len(pairs):
-        raise ManifestError(pick("a field is given twice in the manifest", "文件清单中有重复字段"))
+        raise ManifestError(Text("a field is given twice in the manifest", "文件清单中有重复字段"))
     return result
 
 
@@ -260,9 +278,11 @@ def _is_text(value: Any) -> TypeGuard[str]:
 def _text(value: Any, name: str) -> str:
     if not _is_text(value) or not value.strip():
         raise ManifestError(
-            pick(
-                f"{name} must be non-empty text of at most {MAX_TEXT} characters",
-                f"{name} 须为非空文本，至多 {MAX_TEXT} 个字符",
+            Text(
+                "{name} must be non-empty text of at most {MAX_TEXT} characters",
+                "{name} 须为非空文本，至多 {MAX_TEXT} 个字符",
+                name=name,
+                MAX_TEXT=MAX_TEXT,
             )
         )
     return value
@@ -278,11 +298,12 @@ def _price(value: Any) -> Decimal | None:
     if not isinstance(value, str) or not PRICE.fullmatch(value):
         shown = repr(value)[:60]
         raise ManifestError(
-            pick(
-                f"price {shown} must be a non-negative decimal amount written as text, such as "
+            Text(
+                "price {shown} must be a non-negative decimal amount written as text, such as "
                 '"1234567.80" (at most 18 digits before the point and 8 after)',
-                f'价格 {shown} 须为以文本书写的非负十进制金额，例如 "1234567.80"'
+                '价格 {shown} 须为以文本书写的非负十进制金额，例如 "1234567.80"'
                 "（整数至多 18 位，小数至多 8 位）",
+                shown=shown,
             )
         )
     return Decimal(value)
@@ -325,12 +346,22 @@ def _check_unique(files: tuple[FileEntry, ...]) -> None:
     folders: set[str] = set()
     for entry in files:
         if entry.path in seen or entry.path in folders:
-            raise ManifestError(pick(f"duplicate path {entry.path}", f"重复的路径 {entry.path}"))
+            raise ManifestError(
+                Text(
+                    "duplicate path {path}",
+                    "重复的路径 {path}",
+                    path=entry.path,
+                )
+            )
         seen.add(entry.path)
         parts = entry.path.split("/")
         folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
     clash = seen & folders
     if clash:
         raise ManifestError(
-            pick(f"{sorted(clash)[0]} is both a file and a folder", f"{sorted(clash)[0]} 既是文件又是文件夹")
+            Text(
+                "{clash} is both a file and a folder",
+                "{clash} 既是文件又是文件夹",
+                clash=sorted(clash)[0],
+            )
         )

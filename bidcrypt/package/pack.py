@@ -30,7 +30,7 @@ from bidcrypt.errors import (
     PackageError,
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
@@ -88,12 +88,12 @@ def bidder_of(certificate: x509.Certificate) -> Bidder:
     code = certs.credit_code(certificate)
     if not name or not code:
         raise IdentityMismatchError(
-            pick(
+            Text(
                 "the signing certificate names no company and credit code",
                 "签名证书中没有单位名称和统一社会信用代码",
             ),
             actual=certs.display_name(certificate),
-            expected=pick("a company certificate", "单位证书"),
+            expected=Text("a company certificate", "单位证书"),
         )
     return Bidder(name, code)
 
@@ -118,7 +118,13 @@ def hash_files(
     """
     found = files_under(source_dir, names_from)
     if not found:
-        raise PackageError(pick(f"{source_dir} holds no files", f"{source_dir} 中没有文件"))
+        raise PackageError(
+            Text(
+                "{source_dir} holds no files",
+                "{source_dir} 中没有文件",
+                source_dir=source_dir,
+            )
+        )
     entries, sources = [], {}
     for path, file in found:
         digest = hashlib.sha256()
@@ -163,7 +169,7 @@ def check_seals(
             if trust is not None or not isinstance(f.error, CertificateUntrustedError)
         ]
         if not report.company_seals:
-            failures.append((entry.path, NoSealError(path=entry.path, what=pick("company seal", "公章"))))
+            failures.append((entry.path, NoSealError(path=entry.path, what=Text("company seal", "公章"))))
         elif problems and problems[0].error is not None:
             failures.append((entry.path, problems[0].error))
     return failures
@@ -226,7 +232,7 @@ def pack(
     source_dir, output = as_path(source_dir), as_path(output)
     backup = None if backup is None else as_path(backup)
     if not tender.strip():
-        raise PackageError(pick("a tender identifier is required", "须指定招标项目编号"))
+        raise PackageError(Text("a tender identifier is required", "须指定招标项目编号"))
     check_output(output, False)
     if backup is not None:
         check_output(backup, False)
@@ -297,5 +303,5 @@ def _test_open(output: Path, key_source: KeySource | None, note: Callable[[str],
         return False
     result = test_open(output, encryption)
     if MANIFEST_MEMBER.encode() not in result.prefix[:1024]:
-        raise PackageError(pick("the test-opening did not find the bundle", "试解密未找到文件包内容"))
+        raise PackageError(Text("the test-opening did not find the bundle", "试解密未找到文件包内容"))
     return True

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bidcrypt import _platform
 from bidcrypt.errors import InputError, OutputError, PackageError, PathRefusedError, UnsafePathError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -61,11 +61,16 @@ def visible(text: str) -> str:
 def check_relative_path(path: str) -> str:
     """Return *path* if it is a safe package path, else raise :class:`UnsafePathError`."""
     if not path:
-        raise UnsafePathError(pick("empty path", "路径为空"), path=repr(path))
+        raise UnsafePathError(Text("empty path", "路径为空"), path=repr(path))
     shown = visible(path)
     if len(path.encode("utf-8", errors="surrogatepass")) > MAX_PATH_BYTES:
         raise UnsafePathError(
-            pick(f"longer than {MAX_PATH_BYTES} bytes", f"超过 {MAX_PATH_BYTES} 字节"), path=shown[:200] + "…"
+            Text(
+                "longer than {MAX_PATH_BYTES} bytes",
+                "超过 {MAX_PATH_BYTES} 字节",
+                MAX_PATH_BYTES=MAX_PATH_BYTES,
+            ),
+            path=shown[:200] + "…",
         )
     for ch in path:
         category = unicodedata.category(ch)
@@ -73,27 +78,38 @@ def check_relative_path(path: str) -> str:
             en, zh = _REFUSED[category]
             what = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
             raise UnsafePathError(
-                pick(f"{en} {what} is not allowed in a name", f"名称中不允许{zh} {what}"),
+                Text(
+                    "{en} {what} is not allowed in a name",
+                    "名称中不允许{zh} {what}",
+                    en=en,
+                    what=what,
+                    zh=zh,
+                ),
                 path=shown,
             )
     if path.startswith("/") or "\\" in path or (len(path) > 1 and path[1] == ":"):
-        raise UnsafePathError(pick("absolute paths are not allowed", "不允许绝对路径"), path=shown)
+        raise UnsafePathError(Text("absolute paths are not allowed", "不允许绝对路径"), path=shown)
     parts = path.split("/")
     if len(parts) > MAX_PATH_DEPTH:
         raise UnsafePathError(
-            pick(f"nested deeper than {MAX_PATH_DEPTH} folders", f"文件夹嵌套超过 {MAX_PATH_DEPTH} 层"),
+            Text(
+                "nested deeper than {MAX_PATH_DEPTH} folders",
+                "文件夹嵌套超过 {MAX_PATH_DEPTH} 层",
+                MAX_PATH_DEPTH=MAX_PATH_DEPTH,
+            ),
             path=shown[:200] + "…",
         )
     for part in parts:
         if part in ("", ".", ".."):
             raise UnsafePathError(
-                pick("empty, . and .. components are not allowed", "不允许空、. 或 .. 路径段"), path=shown
+                Text("empty, . and .. components are not allowed", "不允许空、. 或 .. 路径段"), path=shown
             )
         if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
             raise UnsafePathError(
-                pick(
-                    f"a name is longer than {MAX_COMPONENT_BYTES} bytes",
-                    f"名称超过 {MAX_COMPONENT_BYTES} 字节",
+                Text(
+                    "a name is longer than {MAX_COMPONENT_BYTES} bytes",
+                    "名称超过 {MAX_COMPONENT_BYTES} 字节",
+                    MAX_COMPONENT_BYTES=MAX_COMPONENT_BYTES,
                 ),
                 path=shown,
             )
@@ -128,7 +144,7 @@ def target_under(root: Path, path: str) -> Path:
         except FileExistsError:
             if not stat.S_ISDIR(os.lstat(folder).st_mode):
                 raise UnsafePathError(
-                    pick("a file or link is in the way of a folder", "文件夹的位置已被文件或链接占用"),
+                    Text("a file or link is in the way of a folder", "文件夹的位置已被文件或链接占用"),
                     path=visible(path),
                 ) from None
     return folder / parts[-1]
@@ -146,7 +162,7 @@ def create_exclusive(target: Path, path: str | None = None) -> int:
     except FileExistsError as exc:
         # Two paths of the manifest that this file system takes for the same name (case, normalisation).
         raise UnsafePathError(
-            pick("the same path appears twice", "同一路径出现两次"), path=visible(path or target.name)
+            Text("the same path appears twice", "同一路径出现两次"), path=visible(path or target.name)
         ) from exc
 
 
@@ -163,22 +179,28 @@ def files_under(source: Path, names_from: str = "utf-8") -> list[tuple[str, Path
     stay as they are.
     """
     if names_from not in NAME_ENCODINGS:
-        raise PackageError(pick(f"unknown name encoding {names_from}", f"未知的名称编码 {names_from}"))
+        raise PackageError(
+            Text(
+                "unknown name encoding {names_from}",
+                "未知的名称编码 {names_from}",
+                names_from=names_from,
+            )
+        )
     if not source.is_dir():
-        raise UnsafePathError(pick("not a folder", "不是文件夹"), path=str(source))
+        raise UnsafePathError(Text("not a folder", "不是文件夹"), path=str(source))
     found: dict[str, Path] = {}
     for directory, folders, names in os.walk(source, followlinks=False, onerror=_unreadable_folder):
         here = Path(directory)
         for name in folders:
             if (here / name).is_symlink():
                 raise UnsafePathError(
-                    pick("links are not packed", "不打包链接"), path=visible(str(here / name))
+                    Text("links are not packed", "不打包链接"), path=visible(str(here / name))
                 )
         for name in names:
             file = here / name
             if file.is_symlink() or not file.is_file():
                 raise UnsafePathError(
-                    pick(
+                    Text(
                         "only regular files are packed (no links or devices)",
                         "只打包普通文件（不含链接或设备）",
                     ),
@@ -187,9 +209,11 @@ def files_under(source: Path, names_from: str = "utf-8") -> list[tuple[str, Path
             relative = _package_path(file.relative_to(source).as_posix(), file, NAME_ENCODINGS[names_from])
             if relative in found:
                 raise UnsafePathError(
-                    pick(
-                        f"{visible(str(found[relative]))} and {visible(str(file))} read as the same name",
-                        f"{visible(str(found[relative]))} 与 {visible(str(file))} 读取后名称相同",
+                    Text(
+                        "{found} and {file} read as the same name",
+                        "{found} 与 {file} 读取后名称相同",
+                        found=visible(str(found[relative])),
+                        file=visible(str(file)),
                     ),
                     path=relative,
                 )
@@ -214,11 +238,12 @@ def _name(part: str, file: Path, encoding: str | None) -> str:
     if encoding is None:
         guess = raw.decode("gb18030", errors="replace")
         raise UnsafePathError(
-            pick(
-                f"the name is not UTF-8 (read as GBK it would be {visible(guess)}); if the folder came from "
+            Text(
+                "the name is not UTF-8 (read as GBK it would be {guess}); if the folder came from "
                 "Chinese Windows, pack with --names-from gbk",
-                f"名称不是 UTF-8 编码（按 GBK 读取为 {visible(guess)}）；若文件夹来自中文 Windows，"
+                "名称不是 UTF-8 编码（按 GBK 读取为 {guess}）；若文件夹来自中文 Windows，"
                 "请加 --names-from gbk 打包",
+                guess=visible(guess),
             ),
             path=_shown_file(file),
         )
@@ -226,7 +251,7 @@ def _name(part: str, file: Path, encoding: str | None) -> str:
         return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise UnsafePathError(
-            pick("the name is neither UTF-8 nor GBK", "名称既不是 UTF-8 也不是 GBK 编码"),
+            Text("the name is neither UTF-8 nor GBK", "名称既不是 UTF-8 也不是 GBK 编码"),
             path=_shown_file(file),
         ) from exc
 

@@ -19,7 +19,7 @@ from bidcrypt import certs
 from bidcrypt.certs import Purpose
 from bidcrypt.envelope.transports import DEFAULT_TRANSPORT, strongest_transport
 from bidcrypt.errors import IdentityMismatchError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeySource, KeyTransport
 from bidcrypt.package.manifest import Bidder
 
@@ -90,7 +90,7 @@ def choose_recipients(
         choices.append(RecipientChoice(certificate, own, transport, reason))
     if not any(choice.bidder for choice in choices):
         raise IdentityMismatchError(
-            pick("none of the encryption certificates is the bidder's own", "加密证书中没有投标人自己的证书"),
+            Text("none of the encryption certificates is the bidder's own", "加密证书中没有投标人自己的证书"),
             actual=", ".join(str(certs.credit_code(c)) for c in encrypt_to) or "-",
             expected=bidder.credit_code,
         )

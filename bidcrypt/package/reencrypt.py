@@ -59,7 +59,7 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, copy_range, input_error, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyTransport
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.package.bundle import MANIFEST_MEMBER
@@ -223,7 +223,7 @@ def _check_new(info: PackageInfo, new_certificate: x509.Certificate) -> None:
     certs.require_purpose(new_certificate, Purpose.ENCRYPTION)
     if certs.credit_code(new_certificate) != info.attributes.credit_code:
         raise IdentityMismatchError(
-            pick("the new certificate is not the bidder's", "新证书不属于投标人"),
+            Text("the new certificate is not the bidder's", "新证书不属于投标人"),
             actual=f"{certs.display_name(new_certificate)} ({certs.credit_code(new_certificate) or '-'})",
             expected=f"{info.attributes.bidder_name} ({info.attributes.credit_code})",
         )
@@ -241,7 +241,7 @@ def _already(
                 raise input_error(exc, info.path) from exc
             if copied != info.header.size:
                 raise InputError(
-                    pick("the file changed while it was being copied", "复制过程中文件被改变"), path=info.path
+                    Text("the file changed while it was being copied", "复制过程中文件被改变"), path=info.path
                 )
     verdict = check_recipients(
         info.attributes, info.header.recipients, info.recipient_certificates, new_certificate
@@ -272,7 +272,7 @@ def _unchanged_since(path: Path, read: EnvelopeHeader) -> Callable[[EnvelopeHead
             now.unauthenticated_attributes,
         ):
             raise InputError(
-                pick("the file changed while it was being re-encrypted", "重新加密过程中文件被改变"),
+                Text("the file changed while it was being re-encrypted", "重新加密过程中文件被改变"),
                 path=path,
             )
 
@@ -311,16 +311,20 @@ def _proven_certificate(
     """The listed certificate of *recipient*, proven: it carries the named key and chains to *trust*."""
     rid = recipient.rid
     named = rid.describe() if rid is not None else recipient.kind.value
-    where = pick(
-        f"recipient {recipient.index + 1} ({named})", f"第 {recipient.index + 1} 个收件人（{named}）"
+    where = Text(
+        "recipient {value} ({named})",
+        "第 {value} 个收件人（{named}）",
+        value=recipient.index + 1,
+        named=named,
     )
     if trust is None:
         raise PackageError(
-            pick(
-                f"a fresh-key re-encryption must encrypt to {where} again, and needs --trust to check "
+            Text(
+                "a fresh-key re-encryption must encrypt to {where} again, and needs --trust to check "
                 "its certificate (the package's list of certificates is not authenticated)",
-                f"使用新内容密钥重新加密时须再次加密给{where}，"
+                "使用新内容密钥重新加密时须再次加密给{where}，"
                 "需用 --trust 核验其证书（文件包所列证书未经认证）",
+                where=where,
             )
         )
     failure: CertificateError | None = None
@@ -340,11 +344,12 @@ def _proven_certificate(
     if failure is not None:
         raise failure
     raise PackageError(
-        pick(
-            f"{where} cannot be encrypted to again: the package lists no certificate that carries the key "
+        Text(
+            "{where} cannot be encrypted to again: the package lists no certificate that carries the key "
             "it names; a fresh-key re-encryption would drop it, so it is refused (pack the bid again)",
-            f"无法再次加密给{where}：文件包未列出载有其密钥的证书；使用新内容密钥重新加密会丢失该收件人，"
+            "无法再次加密给{where}：文件包未列出载有其密钥的证书；使用新内容密钥重新加密会丢失该收件人，"
             "故拒绝（请重新打包）",
+            where=where,
         )
     )
 

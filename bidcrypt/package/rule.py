@@ -19,7 +19,7 @@ from cryptography import x509
 from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeRecipient
 from bidcrypt.errors import IdentityMismatchError, ReencryptionRequiredError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo
 
@@ -141,7 +141,7 @@ def check_recipients(
     code = certs.credit_code(current)
     if code != attributes.credit_code:
         raise IdentityMismatchError(
-            pick("the certificate is not the bidder's", "该证书不属于投标人"),
+            Text("the certificate is not the bidder's", "该证书不属于投标人"),
             actual=f"{certs.display_name(current)} ({code or '-'})",
             expected=f"{attributes.bidder_name} ({attributes.credit_code})",
         )

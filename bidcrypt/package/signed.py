@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from bidcrypt import certs
 from bidcrypt.errors import ManifestError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry
 
 
@@ -44,7 +44,7 @@ def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = Non
     elif isinstance(public_key, ec.EllipticCurvePublicKey):
         algorithm = "sha256_ecdsa"
     else:
-        raise ManifestError(pick("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
+        raise ManifestError(Text("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     signed_attributes = cms.CMSAttributes(
         [
@@ -97,12 +97,12 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
         return _verify(der, content_type)
     except (ValueError, TypeError, KeyError, UnsupportedAlgorithm) as exc:
         # Parsed lazily (asn1crypto, cryptography): a bad field or key may only show here.
-        bad = pick("manifest signature invalid", "文件清单签名无效")
-        raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
+        bad = Text("manifest signature invalid", "文件清单签名无效")
+        raise ManifestError(f"{bad}: {Text('malformed', '结构错误')}") from exc
 
 
 def _verify(der: bytes, content_type: str) -> SignedContent:
-    bad = pick("manifest signature invalid", "文件清单签名无效")
+    bad = Text("manifest signature invalid", "文件清单签名无效")
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
@@ -119,26 +119,26 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
             if c.name == "certificate"
         ]
     except (ValueError, TypeError, KeyError) as exc:
-        raise ManifestError(f"{bad}: {pick('malformed', '结构错误')}") from exc
+        raise ManifestError(f"{bad}: {Text('malformed', '结构错误')}") from exc
     if not isinstance(content, bytes) or len(signer_infos) != 1:
         raise ManifestError(
-            f"{bad}: {pick('expected one signer and attached content', '应有一个签名者和内含内容')}"
+            f"{bad}: {Text('expected one signer and attached content', '应有一个签名者和内含内容')}"
         )
     signer_info = signer_infos[0]
     signer = _find_signer(signer_info, certificates)
     if signer is None:
-        raise ManifestError(f"{bad}: {pick('signer certificate missing', '缺少签名证书')}")
+        raise ManifestError(f"{bad}: {Text('signer certificate missing', '缺少签名证书')}")
     attributes = signer_info["signed_attrs"]
     if not attributes:
-        raise ManifestError(f"{bad}: {pick('no signed attributes', '缺少签名属性')}")
+        raise ManifestError(f"{bad}: {Text('no signed attributes', '缺少签名属性')}")
     values = {attribute["type"].native: attribute["values"][0].native for attribute in attributes}
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
-        raise ManifestError(f"{bad}: {pick('digest must be SHA-256', '摘要算法须为 SHA-256')}")
+        raise ManifestError(f"{bad}: {Text('digest must be SHA-256', '摘要算法须为 SHA-256')}")
     if (
         values.get("content_type") != content_type
         or values.get("message_digest") != hashlib.sha256(content).digest()
     ):
-        raise ManifestError(f"{bad}: {pick('content does not match its digest', '内容与摘要不符')}")
+        raise ManifestError(f"{bad}: {Text('content does not match its digest', '内容与摘要不符')}")
     _check_signature(signer, signer_info, _as_set(attributes))
     signing_time = values.get("signing_time")
     return SignedContent(
@@ -179,10 +179,14 @@ def _check_signature(signer: x509.Certificate, signer_info: cms.SignerInfo, sign
             public_key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
         else:
             raise ManifestError(
-                pick(f"unsupported signature algorithm {algorithm}", f"不支持的签名算法 {algorithm}")
+                Text(
+                    "unsupported signature algorithm {algorithm}",
+                    "不支持的签名算法 {algorithm}",
+                    algorithm=algorithm,
+                )
             )
     except InvalidSignature as exc:
-        raise ManifestError(pick("manifest signature invalid", "文件清单签名无效")) from exc
+        raise ManifestError(Text("manifest signature invalid", "文件清单签名无效")) from exc
 
 
 def _as_set(attributes: cms.CMSAttributes) -> bytes:

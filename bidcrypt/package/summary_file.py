@@ -27,7 +27,7 @@ from typing import Any
 
 from bidcrypt.errors import InputError, ManifestError
 from bidcrypt.files import SUMMARY, PathArg, as_path, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.package.manifest import Role, Summary
 
 
@@ -55,12 +55,14 @@ def load_summary_file(path: PathArg) -> SummaryFile:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(str(exc), path=path) from exc
     except RecursionError as exc:
-        raise InputError(pick("nested too deeply", "嵌套过深"), path=path) from exc
+        raise InputError(Text("nested too deeply", "嵌套过深"), path=path) from exc
     unknown = set(data) - {"summary", "roles"}
     if unknown:
         raise InputError(
-            pick(
-                f"unknown section(s) {', '.join(sorted(unknown))}", f"未知的节 {', '.join(sorted(unknown))}"
+            Text(
+                "unknown section(s) {unknown}",
+                "未知的节 {unknown}",
+                unknown=", ".join(sorted(unknown)),
             ),
             path=path,
         )
@@ -79,7 +81,12 @@ def load_summary_file(path: PathArg) -> SummaryFile:
             roles.append((pattern, Role(role)))
         except ValueError as exc:
             raise InputError(
-                pick(f"role of {pattern!r} must be one of {names}", f"{pattern!r} 的角色须为 {names} 之一"),
+                Text(
+                    "role of {pattern} must be one of {names}",
+                    "{pattern} 的角色须为 {names} 之一",
+                    pattern=repr(pattern),
+                    names=names,
+                ),
                 path=path,
             ) from exc
     return SummaryFile(summary, tuple(roles))
@@ -90,9 +97,11 @@ def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
     value = data.get(name, {})
     if not isinstance(value, dict):
         raise InputError(
-            pick(
-                f"{name} must be a table (a [{name}] section), not {type(value).__name__}",
-                f"{name} 须为表（[{name}] 节），而不是 {type(value).__name__}",
+            Text(
+                "{name} must be a table (a [{name}] section), not {value_name}",
+                "{name} 须为表（[{name}] 节），而不是 {value_name}",
+                name=name,
+                value_name=type(value).__name__,
             ),
             path=path,
         )
@@ -110,9 +119,10 @@ def _price_text(value: Any, path: Path) -> Any:
     elif isinstance(value, str):
         return value
     raise InputError(
-        pick(
-            f'price must be an amount such as "1234567.80", not {value!r}',
-            f'价格须为金额，例如 "1234567.80"，而不是 {value!r}',
+        Text(
+            'price must be an amount such as "1234567.80", not {value}',
+            '价格须为金额，例如 "1234567.80"，而不是 {value}',
+            value=repr(value),
         ),
         path=path,
     )

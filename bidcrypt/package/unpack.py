@@ -35,7 +35,7 @@ from bidcrypt.errors import (
     OutputExistsError,
 )
 from bidcrypt.files import PathArg, as_path, check_output, input_error, open_input, output_error
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.package import signed
 from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.bundle import read_bundle
@@ -58,7 +58,7 @@ def manifest_checker(
                 report,
                 "manifest-digest",
                 ManifestError(
-                    pick(
+                    Text(
                         "the signed manifest is not the one the package attributes name",
                         "签名清单与文件包属性中记录的摘要不符",
                     )
@@ -126,11 +126,11 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
 
     if kind_mismatch(signer, SealKind.COMPANY) is not None:
         raise ManifestError(
-            pick(
-                f"the manifest is signed with {certs.display_name(signer)}, a person's certificate; "
+            Text(
+                "the manifest is signed with {signer}, a person's certificate; "
                 "a bid package is signed with the company's signing certificate (公章证书)",
-                f"文件清单由个人证书 {certs.display_name(signer)} 签名；"
-                "投标文件包须由单位签名证书（公章证书）签名",
+                "文件清单由个人证书 {signer} 签名；投标文件包须由单位签名证书（公章证书）签名",
+                signer=certs.display_name(signer),
             )
         )
     pairs = [
@@ -208,7 +208,7 @@ def _check_seals(
         if not seals.company_seals:
             from bidcrypt.errors import NoSealError
 
-            report.failed("seals", NoSealError(path=entry.path, what=pick("company seal", "公章")))
+            report.failed("seals", NoSealError(path=entry.path, what=Text("company seal", "公章")))
         elif not seals.valid:
             first = seals.problems[0]
             report.failed("seals", first.error or ManifestError(first.message))

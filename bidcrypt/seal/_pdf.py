@@ -8,7 +8,7 @@ from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from bidcrypt.errors import EncryptedPdfError, NotAPdfError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: How far into the file the ``%PDF-`` header may start (as PDF readers allow).
 _HEADER_WINDOW = 1024
@@ -27,7 +27,14 @@ def open_pdf(stream: BinaryIO, name: str) -> PdfFileReader:
         if not encrypted:
             int(reader.root["/Pages"]["/Count"])  # parse the page tree now
     except (PdfError, KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise NotAPdfError(pick(f"cannot be read ({exc})", f"无法读取（{exc}）"), path=name) from exc
+        raise NotAPdfError(
+            Text(
+                "cannot be read ({exc})",
+                "无法读取（{exc}）",
+                exc=exc,
+            ),
+            path=name,
+        ) from exc
     if encrypted:
         raise EncryptedPdfError(path=name)
     return reader

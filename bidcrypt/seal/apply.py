@@ -43,7 +43,7 @@ from bidcrypt.errors import (
     TimestampError,
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
@@ -114,7 +114,11 @@ def choose_entry(source: KeySource, kind: SealKind) -> KeyEntry:
         )
     if signing:
         return signing[0]  # refused by apply_seal with the reason
-    what = pick(f"certificate for a {kind.label()}", f"可加盖{kind.label()}的签名证书")
+    what = Text(
+        "certificate for a {label}",
+        "可加盖{label}的签名证书",
+        label=kind.label(),
+    )
     raise KeyNotFoundError(what=what, ref=source.description)
 
 
@@ -238,7 +242,13 @@ def _sign(pdf_signer: signers.PdfSigner, writer: IncrementalPdfFileWriter, tsa_u
             raise TimestampError(str(exc.__cause__), url=tsa_url) from exc
         raise SealError(str(exc)) from exc
     except PdfError as exc:  # a document pyHanko can read but not update
-        raise SealError(pick(f"the document cannot be updated: {exc}", f"无法更新该文档：{exc}")) from exc
+        raise SealError(
+            Text(
+                "the document cannot be updated: {exc}",
+                "无法更新该文档：{exc}",
+                exc=exc,
+            )
+        ) from exc
 
 
 def _field_names(reader: Any) -> set[str]:
@@ -261,7 +271,7 @@ def _check_written(path: Path, expected_new: int) -> None:
         reader = open_pdf(stream, str(path))
         signatures = reader.embedded_regular_signatures
         if len(signatures) < expected_new:
-            raise SealInvalidError(pick("a seal is missing from the output", "输出文件中缺少签章"))
+            raise SealInvalidError(Text("a seal is missing from the output", "输出文件中缺少签章"))
         for embedded in signatures[-expected_new:]:
             intact, valid = validate_sig_integrity(
                 embedded.signer_info,
@@ -270,7 +280,7 @@ def _check_written(path: Path, expected_new: int) -> None:
                 actual_digest=embedded.compute_digest(),
             )
             if not (intact and valid):
-                raise SealInvalidError(pick("a new seal does not verify", "新加盖的签章验证失败"))
+                raise SealInvalidError(Text("a new seal does not verify", "新加盖的签章验证失败"))
 
 
 __all__ = ["AppliedSeal", "SealResult", "apply_seal", "check_certificate", "choose_entry"]

@@ -20,7 +20,7 @@ from pyhanko.pdf_utils.writer import BasePdfFileWriter
 
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Refuse larger images: a seal needs a few hundred pixels, and this bounds decompression.
@@ -64,7 +64,7 @@ class SealImage:
         except _PngError as exc:
             raise InputError(str(exc), path=name) from exc
         except (struct.error, zlib.error, IndexError, ValueError) as exc:
-            raise InputError(pick("not a valid PNG image", "不是有效的 PNG 图片"), path=name) from exc
+            raise InputError(Text("not a valid PNG image", "不是有效的 PNG 图片"), path=name) from exc
 
     @property
     def aspect(self) -> float:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from bidcrypt.errors import InputError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 from bidcrypt.seal.kind import SealKind
 
 if TYPE_CHECKING:
@@ -91,11 +91,13 @@ class Placement:
         missing = [p for p in self.pages if p > page_count]
         if missing:
             raise InputError(
-                pick(
-                    f"the document has {page_count} page(s); there is no page {missing[0]}",
-                    f"文档共 {page_count} 页，没有第 {missing[0]} 页",
+                Text(
+                    "the document has {page_count} page(s); there is no page {missing}",
+                    "文档共 {page_count} 页，没有第 {missing} 页",
+                    page_count=page_count,
+                    missing=missing[0],
                 ),
-                path=pick("--page", "--page"),
+                path=Text("--page", "--page"),
             )
         return [p - 1 for p in self.pages]
 
@@ -108,9 +110,12 @@ class Placement:
             box = _whole_points(self.box or default_box(kind, page_box))
             if not _inside(box, page_box):
                 raise InputError(
-                    pick(
-                        f"the box {_show(box)} is not inside page {index + 1} ({_show(page_box)})",
-                        f"位置 {_show(box)} 超出第 {index + 1} 页的范围（{_show(page_box)}）",
+                    Text(
+                        "the box {show} is not inside page {value} ({show2})",
+                        "位置 {show} 超出第 {value} 页的范围（{show2}）",
+                        show=_show(box),
+                        value=index + 1,
+                        show2=_show(page_box),
                     ),
                     path="--box",
                 )

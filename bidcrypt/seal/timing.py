@@ -19,7 +19,7 @@ from cryptography import x509
 
 from bidcrypt import certs
 from bidcrypt.errors import SealInvalidError
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.seal.report import Finding, Timestamp
 from bidcrypt.timestamp import signing_certificate_problem, tsa_certificate_problem
 from bidcrypt.trust import RevocationStatus
@@ -47,11 +47,15 @@ def seal_timestamp(
         trusted=bool(token.trusted) and problem is None,
     )
     if not timestamp.valid:
-        reason = pick("its timestamp does not verify", "其时间戳验证失败")
+        reason = Text("its timestamp does not verify", "其时间戳验证失败")
     elif problem is not None:
-        reason = pick(f"its timestamp is not usable: {problem}", f"其时间戳不可用：{problem}")
+        reason = Text(
+            "its timestamp is not usable: {problem}",
+            "其时间戳不可用：{problem}",
+            problem=problem,
+        )
     elif not timestamp.trusted:
-        reason = pick("its timestamp authority is not trusted", "其时间戳服务机构不受信任")
+        reason = Text("its timestamp authority is not trusted", "其时间戳服务机构不受信任")
     else:
         return timestamp
     findings.append(Finding.of(SealInvalidError(reason), field))

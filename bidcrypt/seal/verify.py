@@ -54,7 +54,7 @@ from bidcrypt.errors import (
     WrongKeyUsageError,
 )
 from bidcrypt.files import PathArg, as_path, open_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text, pick
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.kind import SealKind, holder_of, kind_mismatch, kind_of
 from bidcrypt.seal.placement import Box
@@ -94,7 +94,7 @@ def verify_seals(
     if expect_uscc is not None:
         if not uscc.is_valid(expect_uscc):
             raise CreditCodeError(
-                pick(
+                Text(
                     "the check character is wrong or the form is not GB 32100",
                     "校验码错误或不符合 GB 32100 格式",
                 ),
@@ -122,14 +122,23 @@ def _verify_stream(
         context = _Context(reader, trust, expected, moment)
     except _MALFORMED as exc:
         raise SealInvalidError(
-            pick(f"the signatures of {name} cannot be read ({exc})", f"无法读取 {name} 中的签章（{exc}）")
+            Text(
+                "the signatures of {name} cannot be read ({exc})",
+                "无法读取 {name} 中的签章（{exc}）",
+                name=name,
+                exc=exc,
+            )
         ) from exc
     seals = tuple(context.check(embedded) for embedded in embedded_seals)
     findings = [f for seal in seals for f in seal.findings]
     if not seals:
-        findings.append(Finding.of(NoSealError(path=name, what=pick("seal", "签章")), None))
+        findings.append(Finding.of(NoSealError(path=name, what=Text("seal", "签章")), None))
     elif expected is not None and not any(s.kind is SealKind.COMPANY for s in seals):
-        what = pick(f"company seal of {expected}", f"统一社会信用代码为 {expected} 的单位公章")
+        what = Text(
+            "company seal of {expected}",
+            "统一社会信用代码为 {expected} 的单位公章",
+            expected=expected,
+        )
         findings.append(Finding.of(NoSealError(path=name, what=what), None))
     return SealReport(
         document=name, checked_at=moment, expect_uscc=expected, seals=seals, findings=tuple(findings)
@@ -274,7 +283,11 @@ class _Context:
         except CertificateUntrustedError:
             issuer = certs.display_name_of(certificate.issuer)
             trust_error = CertificateUntrustedError(
-                pick(f"its issuer {issuer} is not trusted here", f"其颁发机构 {issuer} 不在信任列表中"),
+                Text(
+                    "its issuer {issuer} is not trusted here",
+                    "其颁发机构 {issuer} 不在信任列表中",
+                    issuer=issuer,
+                ),
                 subject=subject,
             )
         except BidcryptError as error:
@@ -376,7 +389,13 @@ class _Context:
             if isinstance(exc, AttributeError)
             else exc
         )
-        error = SealInvalidError(pick(f"cannot evaluate the seal ({why})", f"无法验证签章（{why}）"))
+        error = SealInvalidError(
+            Text(
+                "cannot evaluate the seal ({why})",
+                "无法验证签章（{why}）",
+                why=why,
+            )
+        )
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         except _MALFORMED:  # no usable certificate at all
