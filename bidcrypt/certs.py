@@ -31,7 +31,7 @@ from bidcrypt.errors import (
     WrongKeyUsageError,
 )
 from bidcrypt.files import CERTIFICATES, PathArg, read_input
-from bidcrypt.i18n import pick
+from bidcrypt.i18n import Text
 
 #: Where CA vendors put the credit code, in the order bidcrypt looks.
 CREDIT_CODE_ATTRIBUTES = (
@@ -50,7 +50,11 @@ class Purpose(Enum):
 
     def label(self) -> str:
         """The purpose's name in the user's language."""
-        return pick(self.value, "签名" if self is Purpose.SIGNING else "加密")
+        return self.text().render()
+
+    def text(self) -> Text:
+        """The purpose's name in both languages (for an error: rendered when shown)."""
+        return Text(self.value, "签名" if self is Purpose.SIGNING else "加密")
 
 
 def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
@@ -120,8 +124,8 @@ def require_purpose(certificate: x509.Certificate, purpose: Purpose) -> None:
     if purpose not in purposes(certificate):
         raise WrongKeyUsageError(
             subject=display_name(certificate),
-            purpose=purpose.label(),
-            wanted=purpose.label(),
+            purpose=purpose.text(),
+            wanted=purpose.text(),
             usage=", ".join(key_usage_names(certificate)) or "-",
         )
 

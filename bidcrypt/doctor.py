@@ -248,7 +248,7 @@ def _check_roles(report: DoctorReport, source: KeySource, moment: dt.datetime) -
                 ),
             )
         elif not having:  # an invalid one was already reported with its own reason
-            report.problem(CertificateMissingError(source=source.description, purpose=purpose.label()))
+            report.problem(CertificateMissingError(source=source.description, purpose=purpose.text()))
 
 
 def _valid(entry: KeyEntry, moment: dt.datetime) -> bool:

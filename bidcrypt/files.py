@@ -35,7 +35,7 @@ from typing import BinaryIO, Protocol
 
 from bidcrypt import _platform, _temporary
 from bidcrypt.errors import InputError, OutputError, OutputExistsError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 #: What every public function taking a path accepts.
 PathArg = str | os.PathLike[str]
@@ -61,10 +61,16 @@ class InputKind:
     zh: str
     max_size: int
 
-    def too_large(self, max_size: int | None = None) -> str:
+    def too_large(self, max_size: int | None = None) -> Text:
         """The refusal of a file larger than *max_size* (default: this kind's limit)."""
         size = _size_text(self.max_size if max_size is None else max_size)
-        return pick(f"larger than {size}: too large for {self.en}", f"大于 {size}，作为{self.zh}过大")
+        return Text(
+            "larger than {size}: too large for {en}",
+            "大于 {size}，作为{zh}过大",
+            size=size,
+            en=self.en,
+            zh=self.zh,
+        )
 
 
 #: Certificate files, trust bundles included (a bundle of every Chinese CA is a few hundred KiB).
@@ -104,8 +110,8 @@ def output_error(exc: OSError, path: PathArg) -> OutputError:
     return OutputError(exc.strerror or str(exc), path=path, errno=exc.errno)
 
 
-def file_type(mode: int) -> str | None:
-    """What a non-regular file of *mode* is, in words; None for a regular file."""
+def file_type(mode: int) -> Text | None:
+    """What a non-regular file of *mode* is, in words (both languages); None for a regular file."""
     if stat.S_ISREG(mode):
         return None
     for test, en, zh in (
@@ -117,13 +123,13 @@ def file_type(mode: int) -> str | None:
         (stat.S_ISLNK, "a symbolic link", "符号链接"),
     ):
         if test(mode):
-            return pick(en, zh)
-    return pick("not a regular file", "非普通文件")
+            return Text(en, zh)
+    return Text("not a regular file", "非普通文件")
 
 
-def _not_a_file(mode: int) -> str:
+def _not_a_file(mode: int) -> Text:
     what = file_type(mode) or ""
-    return pick(f"it is {what}, not a regular file", f"这是{what}，不是普通文件")
+    return Text("it is {what}, not a regular file", "这是{what}，不是普通文件", what=what)
 
 
 def _mode(path: Path) -> int | None:
@@ -178,7 +184,7 @@ def open_input(path: PathArg, *, buffered: bool = True, streams: bool = False) -
 
 
 def read_input(
-    path: PathArg, kind: InputKind = SMALL_FILE, *, max_size: int | None = None, too_large: str = ""
+    path: PathArg, kind: InputKind = SMALL_FILE, *, max_size: int | None = None, too_large: str | Text = ""
 ) -> bytes:
     """The contents of the small regular file *path*, as an :class:`InputError` when it cannot be read.
 

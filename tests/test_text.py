@@ -14,8 +14,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bidcrypt import errors
+from bidcrypt.certs import Purpose, load_certificate, require_purpose
 from bidcrypt.errors import BidcryptError, ManifestError, TokenAbsentError, error_class, error_from_json
+from bidcrypt.files import read_input
 from bidcrypt.i18n import Language, Text, fill, render
+from bidcrypt.package.rule import KeyChange, RuleVerdict
+
+from .conftest import Pki
 
 ALL_ERRORS = [
     cls for cls in vars(errors).values() if isinstance(cls, type) and issubclass(cls, errors.BidcryptError)
@@ -175,3 +180,42 @@ def test_every_class_template_renders_wholly_in_its_language() -> None:
         assert "《" not in error.message("en") and "细节" not in error.message("en")
         assert "<" not in error.message("zh") and "detail" not in error.message("zh")
         assert _han(error.message("zh"))
+
+
+# --- raised under Chinese, shown in English ------------------------------------------------------------
+
+
+def _wholly(error: BidcryptError, names: list[str]) -> None:
+    """The message is English in English (the companies' *names* aside) and Chinese in Chinese."""
+    english = error.message("en") + error.hint("en")
+    for name in names:
+        english = english.replace(name, "")
+    assert not _han(english), error.message("en")
+    assert _han(error.message("zh")), error.message("zh")
+
+
+def test_library_errors_raised_under_chinese_render_wholly_in_english(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, pki: Pki
+) -> None:
+    monkeypatch.setenv("BIDCRYPT_LANG", "zh")
+    big = tmp_path / "big.pem"
+    big.write_bytes(b"x" * 10)
+    other = load_certificate(pki.cert("bidder-b/enc"))
+    raised: list[BidcryptError] = []
+    for attempt in (
+        lambda: read_input(tmp_path),  # a directory: its type in words
+        lambda: read_input(big, max_size=4),  # too large
+        lambda: require_purpose(load_certificate(pki.cert("bidder-a/enc")), Purpose.SIGNING),
+        # re-encryption required, both certificates described
+        lambda: RuleVerdict(
+            KeyChange.REPLACED, load_certificate(pki.cert("bidder-a/enc")), other
+        ).raise_if_stale(),
+    ):
+        with pytest.raises(BidcryptError) as caught:
+            attempt()
+        raised.append(caught.value)
+    # the companies' names, and the Chinese terms the English wording names on purpose
+    names = [pki.company(b)["name"] for b in ("bidder-a", "bidder-b")] + ["(补办)", "(变更)"]
+    for error in raised:
+        _wholly(error, names)
+        _wholly(_round_trip(error), names)

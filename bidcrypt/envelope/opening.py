@@ -31,7 +31,7 @@ from bidcrypt.envelope.recipients import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
 from bidcrypt.files import PathArg, as_path, atomic_output, check_output, input_error
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyTransport
 
 __all__ = [
@@ -94,7 +94,7 @@ _V15_ZH = "RSA PKCS#1 v1.5 密钥封装无法区分密钥错误与文件损坏�
 
 def pkcs1v15_failure() -> WrongKeyError:
     """The one error of every failure after an RSA PKCS#1 v1.5 unwrap (see :func:`no_padding_oracle`)."""
-    return WrongKeyError(pick(_V15_EN, _V15_ZH))
+    return WrongKeyError(Text(_V15_EN, _V15_ZH))
 
 
 def matching_recipients(header: EnvelopeHeader, certificate: x509.Certificate) -> list[EnvelopeRecipient]:

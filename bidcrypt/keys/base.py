@@ -139,7 +139,7 @@ class KeySource(ABC):
                     "{value} certificate",
                     "{label}证书",
                     value=purpose.value,
-                    label=purpose.label(),
+                    label=purpose.text(),
                 )
             raise KeyNotFoundError(what=what, ref=self.description)
         if len(candidates) == 1:

@@ -108,7 +108,7 @@ class Pkcs11Source(KeySource):
             and (wanted.model is None or t.model.strip() == wanted.model)
             and (wanted.slot_id is None or t.slot.slot_id == wanted.slot_id)
         ]
-        available = ", ".join(t.label.strip() for t in tokens if t.label.strip()) or pick("none", "无")
+        available = ", ".join(t.label.strip() for t in tokens if t.label.strip()) or Text("none", "无")
         if not matching:
             raise TokenAbsentError(token=self.description, available=available)
         if len(matching) > 1:

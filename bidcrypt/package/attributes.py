@@ -32,7 +32,7 @@ from typing import Any
 from asn1crypto import core
 
 from bidcrypt.errors import PackageError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 ARC = "2.25.149577572356276075589610191221236026354"
 FORMAT_VERSION = 1
@@ -105,8 +105,11 @@ class PackageAttributes:
         } - set(found)
         if missing:
             raise PackageError(
-                pick("not a bid package: attributes missing: ", "不是投标文件包，缺少属性：")
-                + ", ".join(sorted(missing))
+                Text(
+                    "not a bid package: attributes missing: {missing}",
+                    "不是投标文件包，缺少属性：{missing}",
+                    missing=", ".join(sorted(missing)),
+                )
             )
         if found["format_version"] != FORMAT_VERSION:
             raise PackageError(

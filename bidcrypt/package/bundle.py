@@ -28,7 +28,7 @@ from typing import BinaryIO
 
 from bidcrypt.errors import ManifestError, PackageError, UnsafePathError
 from bidcrypt.files import input_error, open_input
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.package.manifest import MAX_MANIFEST_SIZE, FileEntry, Manifest
 from bidcrypt.package.paths import create_exclusive, target_under, visible, write_error
 
@@ -264,10 +264,10 @@ class _Header(tarfile.TarInfo):
 
 
 def _sparse(name: str) -> UnsafePathError:
-    return _not_plain(name, pick("a GNU sparse file", "GNU 稀疏文件"))
+    return _not_plain(name, Text("a GNU sparse file", "GNU 稀疏文件"))
 
 
-def _not_plain(name: str, what: str) -> UnsafePathError:
+def _not_plain(name: str, what: Text) -> UnsafePathError:
     return UnsafePathError(
         Text(
             "the member is {what}; only plain regular files are allowed (no links, devices, "
@@ -281,16 +281,16 @@ def _not_plain(name: str, what: str) -> UnsafePathError:
 
 def _check_plain(member: tarfile.TarInfo) -> None:
     """Refuse a member that is not a plain regular file (see the module docstring)."""
-    what = None
+    what: Text | None = None
     if member.type == tarfile.GNUTYPE_SPARSE or member.sparse is not None:
-        what = pick("a GNU sparse file", "GNU 稀疏文件")
+        what = Text("a GNU sparse file", "GNU 稀疏文件")
     elif member.type != tarfile.REGTYPE:
-        what = pick(f"of type {member.type!r}", f"类型为 {member.type!r}")
+        what = Text("of type {type}", "类型为 {type}", type=repr(member.type))
     else:
         extra = sorted(set(member.pax_headers) - PAX_KEYS)
         if extra:
             shown = visible(", ".join(extra))[:200]
-            what = pick(f"with pax records {shown}", f"带有 pax 记录 {shown}")
+            what = Text("with pax records {shown}", "带有 pax 记录 {shown}", shown=shown)
     if what is not None:
         raise _not_plain(member.name, what)
     if member.size < 0:

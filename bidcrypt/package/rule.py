@@ -57,27 +57,32 @@ class RuleVerdict:
             return pick(
                 "renewed certificate, same key: no re-encryption needed", "证书已续期且密钥未变：无需重新加密"
             )
-        return self.reason()
+        return self.reason().render()
 
-    def reason(self) -> str:
-        """Why re-encryption is required (for :class:`ReencryptionRequiredError`)."""
+    def reason(self) -> Text:
+        """Why re-encryption is required (for :class:`ReencryptionRequiredError`), in both languages."""
         new = _describe(self.current)
         if self.old is None:
-            return pick(
-                f"the package is not encrypted to the key of the current certificate {new}",
-                f"文件包未使用当前证书 {new} 的密钥加密",
+            return Text(
+                "the package is not encrypted to the key of the current certificate {new}",
+                "文件包未使用当前证书 {new} 的密钥加密",
+                new=new,
             )
         old = _describe(self.old)
         if self.change is KeyChange.REPLACED:
-            return pick(
-                f"the certificate was replaced (补办): same subject, new key; the package is encrypted to "
-                f"{old}, the current certificate is {new}",
-                f"证书已补办（主体相同、密钥已更换）：文件包加密所用证书为 {old}，当前证书为 {new}",
+            return Text(
+                "the certificate was replaced (补办): same subject, new key; the package is encrypted to "
+                "{old}, the current certificate is {new}",
+                "证书已补办（主体相同、密钥已更换）：文件包加密所用证书为 {old}，当前证书为 {new}",
+                old=old,
+                new=new,
             )
-        return pick(
-            f"the certificate information changed (变更) and the key with it; the package is encrypted to "
-            f"{old}, the current certificate is {new}",
-            f"证书信息已变更且密钥已更换：文件包加密所用证书为 {old}，当前证书为 {new}",
+        return Text(
+            "the certificate information changed (变更) and the key with it; the package is encrypted to "
+            "{old}, the current certificate is {new}",
+            "证书信息已变更且密钥已更换：文件包加密所用证书为 {old}，当前证书为 {new}",
+            old=old,
+            new=new,
         )
 
     def raise_if_stale(self) -> None:
@@ -96,16 +101,15 @@ class RuleVerdict:
         }
 
 
-def _describe(certificate: x509.Certificate) -> str:
-    start = certs.format_time(certificate.not_valid_before_utc)
-    end = certs.format_time(certificate.not_valid_after_utc)
-    return pick(
-        f"{certs.display_name(certificate)} (serial {certificate.serial_number:x}, valid "
-        f"{start} to {end}, "
-        f"key {certs.key_fingerprint(certificate)[:16]})",
-        f"{certs.display_name(certificate)}（序列号 {certificate.serial_number:x}，有效期 "
-        f"{start} 至 {end}，"
-        f"密钥指纹 {certs.key_fingerprint(certificate)[:16]}）",
+def _describe(certificate: x509.Certificate) -> Text:
+    return Text(
+        "{name} (serial {serial}, valid {start} to {end}, key {key})",
+        "{name}（序列号 {serial}，有效期 {start} 至 {end}，密钥指纹 {key}）",
+        name=certs.display_name(certificate),
+        serial=format(certificate.serial_number, "x"),
+        start=certs.format_time(certificate.not_valid_before_utc),
+        end=certs.format_time(certificate.not_valid_after_utc),
+        key=certs.key_fingerprint(certificate)[:16],
     )
 
 

@@ -117,7 +117,7 @@ def choose_entry(source: KeySource, kind: SealKind) -> KeyEntry:
     what = Text(
         "certificate for a {label}",
         "可加盖{label}的签名证书",
-        label=kind.label(),
+        label=kind.text(),
     )
     raise KeyNotFoundError(what=what, ref=source.description)
 

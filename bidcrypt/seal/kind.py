@@ -31,7 +31,7 @@ from cryptography.x509.oid import NameOID
 
 from bidcrypt import certs
 from bidcrypt.errors import SealKindMismatchError
-from bidcrypt.i18n import Language, pick
+from bidcrypt.i18n import Language, Text, pick
 
 #: The roleName URIs that record the kind of a seal.
 ROLE_URI_PREFIX = "urn:bidcrypt:seal-kind:"
@@ -50,6 +50,10 @@ class SealKind(Enum):
         if self is SealKind.COMPANY:
             return pick("company seal", "公章", language)
         return pick("legal-person seal", "法人章", language)
+
+    def text(self) -> Text:
+        """The kind's name in both languages (for an error: rendered when shown)."""
+        return Text(self.label("en"), self.label("zh"))
 
     @property
     def role_uri(self) -> str:
@@ -80,9 +84,13 @@ class Holder(Enum):
 
     def label(self) -> str:
         """The holder's name in the user's language."""
+        return self.text().render()
+
+    def text(self) -> Text:
+        """The holder's name in both languages (for an error: rendered when shown)."""
         if self is Holder.ORGANISATION:
-            return pick("an organisation", "单位")
-        return pick("a person", "个人")
+            return Text("an organisation", "单位")
+        return Text("a person", "个人")
 
 
 def role_attribute(kind: SealKind) -> cms.AttCertAttribute:
@@ -148,10 +156,10 @@ def kind_mismatch(certificate: x509.Certificate, kind: SealKind) -> SealKindMism
     if holder is expected_holder(kind):
         return None
     wanted = (
-        pick("the company's signing certificate", "单位的签名证书（公章证书）")
+        Text("the company's signing certificate", "单位的签名证书（公章证书）")
         if kind is SealKind.COMPANY
-        else pick("the legal representative's personal certificate", "法定代表人的个人证书（法人章证书）")
+        else Text("the legal representative's personal certificate", "法定代表人的个人证书（法人章证书）")
     )
     return SealKindMismatchError(
-        what=kind.label(), subject=certs.display_name(certificate), actual=holder.label(), wanted=wanted
+        what=kind.text(), subject=certs.display_name(certificate), actual=holder.text(), wanted=wanted
     )

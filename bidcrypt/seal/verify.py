@@ -334,8 +334,8 @@ class _Context:
         if Purpose.SIGNING not in certs.purposes(certificate):
             error = WrongKeyUsageError(
                 subject=certs.display_name(certificate),
-                purpose=Purpose.SIGNING.label(),
-                wanted=Purpose.SIGNING.label(),
+                purpose=Purpose.SIGNING.text(),
+                wanted=Purpose.SIGNING.text(),
                 usage=", ".join(certs.key_usage_names(certificate)) or "-",
             )
             findings.append(Finding.of(error, field))
