@@ -41,7 +41,7 @@ from bidcrypt.errors import (
     TokenError,
     WrongKeyError,
 )
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import pkcs11_login as login
 from bidcrypt.keys.base import KeyEntry, KeySource, KeyTransport
 from bidcrypt.keys.pin import PinSource
@@ -330,7 +330,7 @@ class Pkcs11Entry(KeyEntry):
                     what_zh=what_zh,
                 ),
                 source=self.source,
-                operation=pick(what_en, what_zh),
+                operation=Text(what_en, what_zh),
             )
         return key
 

@@ -19,7 +19,7 @@ from enum import Enum
 from typing import Any, TypeGuard
 
 from bidcrypt.errors import ManifestError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.package.paths import check_relative_path
 
 FORMAT = "bidcrypt-manifest"
@@ -155,8 +155,12 @@ class Manifest:
         )
         if fields.get("format") != FORMAT or fields.get("version") != VERSION:
             raise ManifestError(
-                pick("unknown manifest format", "未知的文件清单格式")
-                + f" {fields.get('format')!r} v{fields.get('version')!r}"
+                Text(
+                    "unknown manifest format {format} v{version}",
+                    "未知的文件清单格式 {format} v{version}",
+                    format=repr(fields.get("format")),
+                    version=repr(fields.get("version")),
+                )
             )
         bidder = _object(fields.get("bidder"), "bidder", {"name", "credit_code"})
         files_raw = fields.get("files")
