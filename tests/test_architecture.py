@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     "files": 20,
     "_temporary": 19,
     "_platform": 18,
+    "_lazy": 18,
     "aio": 18,
     "quiet": 18,
     "errors": 10,

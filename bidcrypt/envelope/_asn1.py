@@ -52,13 +52,7 @@ class EccCmsSharedInfo(core.Sequence):  # type: ignore[misc]
 
 def malformed(what: str) -> MalformedEnvelopeError:
     """``bad {what}``: an element that does not fit its schema."""
-    return MalformedEnvelopeError(
-        Text(
-            "bad {what}",
-            "{what} 格式错误",
-            what=what,
-        )
-    )
+    return MalformedEnvelopeError(Text("bad {what}", "{what} 格式错误", what=what))
 
 
 @contextmanager

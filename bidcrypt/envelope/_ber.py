@@ -172,23 +172,11 @@ def parse(data: bytes, what: str = "element", expand: int | None = None) -> Node
     attribute. Indefinite lengths are always walked to find their end.
     """
     if len(data) > MAX_ELEMENT:
-        raise malformed(
-            Text(
-                "{what} too large",
-                "{what} 过大",
-                what=what,
-            )
-        )
+        raise malformed(Text("{what} too large", "{what} 过大", what=what))
     counter = [0]
     node = _parse_at(data, 0, len(data), 0, counter, MAX_DEPTH + 1 if expand is None else expand)
     if node.end != len(data):
-        raise malformed(
-            Text(
-                "unexpected data after the {what}",
-                "{what} 之后有多余数据",
-                what=what,
-            )
-        )
+        raise malformed(Text("unexpected data after the {what}", "{what} 之后有多余数据", what=what))
     return node
 
 
@@ -354,22 +342,10 @@ class StreamReader:
         while open_frames:
             nodes += 1
             if nodes > MAX_NODES:
-                raise malformed(
-                    Text(
-                        "{what}: too many elements",
-                        "{what}：元素过多",
-                        what=what,
-                    )
-                )
+                raise malformed(Text("{what}: too many elements", "{what}：元素过多", what=what))
             child = self.head(end)
             if self.pos - start > MAX_ELEMENT:
-                raise malformed(
-                    Text(
-                        "{what} too large",
-                        "{what} 过大",
-                        what=what,
-                    )
-                )
+                raise malformed(Text("{what} too large", "{what} 过大", what=what))
             if child.is_eoc:
                 open_frames -= 1
             elif child.length is None:
@@ -379,13 +355,7 @@ class StreamReader:
             else:
                 self.skip(child.length)
                 if self.pos - start > MAX_ELEMENT:
-                    raise malformed(
-                        Text(
-                            "{what} too large",
-                            "{what} 过大",
-                            what=what,
-                        )
-                    )
+                    raise malformed(Text("{what} too large", "{what} 过大", what=what))
         return self.pos
 
     def read_element(self, what: str, end: int | None = None, expand: int | None = None) -> Node:
@@ -394,25 +364,13 @@ class StreamReader:
         head = self.head(end)
         if head.length is not None:
             if head.header_length + head.length > MAX_ELEMENT:
-                raise malformed(
-                    Text(
-                        "{what} too large",
-                        "{what} 过大",
-                        what=what,
-                    )
-                )
+                raise malformed(Text("{what} too large", "{what} 过大", what=what))
             self.seek(start)
             data = self.read_exact(head.header_length + head.length)
         else:
             stop = self.element_end(start, head, end, what)
             if stop - start > MAX_ELEMENT:
-                raise malformed(
-                    Text(
-                        "{what} too large",
-                        "{what} 过大",
-                        what=what,
-                    )
-                )
+                raise malformed(Text("{what} too large", "{what} 过大", what=what))
             self.seek(start)
             data = self.read_exact(stop - start)
         return parse(data, what, expand)

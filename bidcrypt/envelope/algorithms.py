@@ -129,11 +129,7 @@ class ContentCipher(Enum):
                 return cipher
         supported = ", ".join(cipher.value for cipher in cls)
         raise UnsupportedAlgorithmError(
-            Text(
-                "supported: {supported}",
-                "支持：{supported}",
-                supported=supported,
-            ),
+            Text("supported: {supported}", "支持：{supported}", supported=supported),
             algorithm=name_of(oid),
         )
 
@@ -199,13 +195,7 @@ class CipherParameters:
         cipher = ContentCipher.from_oid(value["algorithm"].dotted)
         parameters = value["parameters"]
         if isinstance(parameters, core.Void):
-            raise ber.malformed(
-                Text(
-                    "missing {value} parameters",
-                    "缺少 {value} 参数",
-                    value=cipher.value,
-                )
-            )
+            raise ber.malformed(Text("missing {value} parameters", "缺少 {value} 参数", value=cipher.value))
         if cipher.is_aead:
             gcm = _asn1.load(_asn1.GcmParameters, parameters.dump(), "GCM parameters")
             nonce, tag_length = bytes(gcm["aes_nonce"].native), int(gcm["aes_icvlen"].native)

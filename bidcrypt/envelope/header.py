@@ -240,13 +240,7 @@ class _Parser:
         version = int(_asn1.load(core.Integer, r.read_element("version", body_end).raw, "version").native)
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
         if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
-            raise ber.malformed(
-                Text(
-                    "unknown version {version}",
-                    "未知的版本号 {version}",
-                    version=version,
-                )
-            )
+            raise ber.malformed(Text("unknown version {version}", "未知的版本号 {version}", version=version))
 
         originator_info = None
         following = self._peek(body_end)

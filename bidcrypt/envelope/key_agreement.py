@@ -174,13 +174,7 @@ def _key_wrap(parameters: core.Asn1Value) -> tuple[bytes, str]:
         isinstance(wrap_parameters, core.Void) or wrap_parameters.dump() == b"\x05\x00"
     ):
         name = alg.name_of(oid)
-        raise ber.malformed(
-            Text(
-                "unexpected parameters for {name}",
-                "{name} 的参数错误",
-                name=name,
-            )
-        )
+        raise ber.malformed(Text("unexpected parameters for {name}", "{name} 的参数错误", name=name))
     return key_wrap, oid
 
 

@@ -7,10 +7,10 @@ PKCS#12 file.
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import TYPE_CHECKING
 
+from bidcrypt._lazy import loader
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
@@ -62,14 +62,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Load a name backed by pyHanko or python-pkcs11 on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, globals(), _LAZY)
 
 
 def open_key_source(

@@ -143,12 +143,7 @@ class KeySource(ABC):
         if not candidates:
             what = Text("certificate", "证书")
             if purpose is not None:
-                what = Text(
-                    "{value} certificate",
-                    "{label}证书",
-                    value=purpose.value,
-                    label=purpose.text(),
-                )
+                what = Text("{value} certificate", "{label}证书", value=purpose.value, label=purpose.text())
             raise KeyNotFoundError(what=what, ref=self.description)
         if len(candidates) == 1:
             return candidates[0]

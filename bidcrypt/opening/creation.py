@@ -49,12 +49,7 @@ def check_text(value: str, what_en: str, what_zh: str, directory: Path) -> None:
     """Refuse an empty identifier, or one with control or invisible formatting characters."""
     if not value.strip():
         raise InputError(
-            Text(
-                "{what_en} is empty",
-                "{what_zh}为空",
-                what_en=what_en,
-                what_zh=what_zh,
-            ),
+            Text("{what_en} is empty", "{what_zh}为空", what_en=what_en, what_zh=what_zh),
             path=directory,
         )
     found = hidden_characters(value)
@@ -79,11 +74,7 @@ def checked_lots(lots: Sequence[str], directory: Path) -> tuple[str, ...]:
         check_text(lot, "a lot identifier", "标段编号", directory)
         if lot in seen:
             raise InputError(
-                Text(
-                    "the lot {lot} is given twice",
-                    "标段 {lot} 重复",
-                    lot=repr(lot),
-                ),
+                Text("the lot {lot} is given twice", "标段 {lot} 重复", lot=repr(lot)),
                 path=directory,
             )
         seen.append(lot)

@@ -36,11 +36,7 @@ def check_ledger(ledger: Ledger) -> None:
     if verdict != "ok":
         _invalid(
             ledger,
-            Text(
-                "the file is damaged ({verdict})",
-                "文件已损坏（{verdict}）",
-                verdict=verdict,
-            ),
+            Text("the file is damaged ({verdict})", "文件已损坏（{verdict}）", verdict=verdict),
         )
     tables = [str(r["name"]) for r in ledger.query("SELECT name FROM sqlite_master WHERE type = 'table'")]
     if not tables:  # killed in the transaction that makes the schema
@@ -51,11 +47,7 @@ def check_ledger(ledger: Ledger) -> None:
         if table not in tables:
             _invalid(
                 ledger,
-                Text(
-                    "the table {table} is missing",
-                    "缺少数据表 {table}",
-                    table=table,
-                ),
+                Text("the table {table} is missing", "缺少数据表 {table}", table=table),
             )
         found = {str(c["name"]) for c in ledger.query("SELECT name FROM pragma_table_info(?)", (table,))}
         for column in sorted(columns - found):
@@ -85,11 +77,7 @@ def check_ledger(ledger: Ledger) -> None:
         if value is None or not value.strip():
             _invalid(
                 ledger,
-                Text(
-                    "the session setting {key} is missing",
-                    "缺少会话设置 {key}",
-                    key=key,
-                ),
+                Text("the session setting {key} is missing", "缺少会话设置 {key}", key=key),
             )
     for key in TIME_SETTINGS:
         value = ledger.meta(key)

@@ -40,11 +40,7 @@ def translate(exc: sqlite3.DatabaseError, path: Path, *, writable: bool) -> Bidc
     text = str(exc)
     if primary in (SQLITE_CORRUPT, SQLITE_NOTADB):
         return LedgerError(
-            Text(
-                "the file is damaged ({text})",
-                "文件已损坏（{text}）",
-                text=text,
-            ),
+            Text("the file is damaged ({text})", "文件已损坏（{text}）", text=text),
             path=path,
         )
     if primary in (SQLITE_READONLY, SQLITE_PERM) or (primary == SQLITE_CANTOPEN and not writable):
@@ -55,29 +51,17 @@ def translate(exc: sqlite3.DatabaseError, path: Path, *, writable: bool) -> Bidc
         return OutputError(Text("the disk is full", "磁盘已满"), path=path)
     if primary == SQLITE_CANTOPEN:
         return LedgerError(
-            Text(
-                "cannot open the file ({text})",
-                "无法打开文件（{text}）",
-                text=text,
-            ),
+            Text("cannot open the file ({text})", "无法打开文件（{text}）", text=text),
             path=path,
         )
     if primary == SQLITE_IOERR:
         return LedgerError(
-            Text(
-                "input/output error ({text})",
-                "读写错误（{text}）",
-                text=text,
-            ),
+            Text("input/output error ({text})", "读写错误（{text}）", text=text),
             path=path,
         )
     if primary == SQLITE_CONSTRAINT or isinstance(exc, sqlite3.IntegrityError):
         return LedgerError(
-            Text(
-                "the ledger refused the change ({text})",
-                "台账拒绝了此更改（{text}）",
-                text=text,
-            ),
+            Text("the ledger refused the change ({text})", "台账拒绝了此更改（{text}）", text=text),
             path=path,
         )
     return LedgerError(

@@ -87,13 +87,7 @@ class PackageAttributes:
                 continue
             name, spec = _BY_OID[oid]
             if name in found or len(values) != 1:
-                raise PackageError(
-                    Text(
-                        "attribute {name} given twice",
-                        "属性 {name} 重复",
-                        name=name,
-                    )
-                )
+                raise PackageError(Text("attribute {name} given twice", "属性 {name} 重复", name=name))
             found[name] = _value(name, spec, values[0])
         missing = {
             "format_version",
@@ -163,24 +157,12 @@ def _value(name: str, spec: type[core.Asn1Value], der: bytes) -> Any:
     try:
         value = spec.load(der, strict=True).native
     except (ValueError, TypeError, OverflowError, KeyError, IndexError, AttributeError) as exc:
-        raise PackageError(
-            Text(
-                "attribute {name} is malformed",
-                "属性 {name} 格式错误",
-                name=name,
-            )
-        ) from exc
+        raise PackageError(Text("attribute {name} is malformed", "属性 {name} 格式错误", name=name)) from exc
     wanted = _TYPES[name]
     if (
         type(value) is not wanted  # an extended_datetime (year 0) or a bool is not what was written
         or (isinstance(value, str) and (len(value) > MAX_TEXT or _SURROGATE.search(value)))
         or (isinstance(value, dt.datetime) and value.tzinfo is None)
     ):
-        raise PackageError(
-            Text(
-                "attribute {name} is malformed",
-                "属性 {name} 格式错误",
-                name=name,
-            )
-        )
+        raise PackageError(Text("attribute {name} is malformed", "属性 {name} 格式错误", name=name))
     return value

@@ -145,11 +145,7 @@ def write_bundle(out: BinaryIO, signed_manifest: bytes, manifest: Manifest, sour
 
 def _changed(entry: FileEntry) -> PackageError:
     return PackageError(
-        Text(
-            "{path} changed while it was being packed",
-            "{path} 在打包过程中被修改",
-            path=entry.path,
-        )
+        Text("{path} changed while it was being packed", "{path} 在打包过程中被修改", path=entry.path)
     )
 
 
@@ -197,11 +193,7 @@ def read_bundle(
             extra = next(members, None)
             if extra is not None:
                 raise ManifestError(
-                    Text(
-                        "{name} is not in the manifest",
-                        "{name} 不在文件清单中",
-                        name=visible(extra.name),
-                    )
+                    Text("{name} is not in the manifest", "{name} 不在文件清单中", name=visible(extra.name))
                 )
     except (tarfile.TarError, EOFError, UnicodeError, ValueError, OverflowError) as exc:
         # tarfile's header parsing lets these out (a pax number it cannot read, a bad sparse map).
@@ -294,13 +286,7 @@ def _check_plain(member: tarfile.TarInfo) -> None:
     if what is not None:
         raise _not_plain(member.name, what)
     if member.size < 0:
-        raise ManifestError(
-            Text(
-                "{name} has a negative size",
-                "{name} 大小为负",
-                name=visible(member.name),
-            )
-        )
+        raise ManifestError(Text("{name} has a negative size", "{name} 大小为负", name=visible(member.name)))
 
 
 def _read_all(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
@@ -317,13 +303,7 @@ def _extract(
     tar: tarfile.TarFile, member: tarfile.TarInfo | None, entry: FileEntry, destination: Path
 ) -> ExtractedFile:
     if member is None:
-        raise ManifestError(
-            Text(
-                "{path} is missing",
-                "缺少文件 {path}",
-                path=entry.path,
-            )
-        )
+        raise ManifestError(Text("{path} is missing", "缺少文件 {path}", path=entry.path))
     if member.name != FILES_PREFIX + entry.path:
         raise ManifestError(
             Text(
@@ -346,13 +326,7 @@ def _extract(
         )
     source = tar.extractfile(member)
     if source is None:
-        raise ManifestError(
-            Text(
-                "{path} is not a file",
-                "{path} 不是文件",
-                path=entry.path,
-            )
-        )
+        raise ManifestError(Text("{path} is not a file", "{path} 不是文件", path=entry.path))
     try:
         target = target_under(destination, entry.path)
         descriptor = create_exclusive(target, entry.path)
@@ -368,13 +342,7 @@ def _extract(
             digest.update(chunk)
             _write_all(out, chunk, entry.path, destination)
     if written != entry.size:
-        raise ManifestError(
-            Text(
-                "{path} is truncated",
-                "{path} 不完整",
-                path=entry.path,
-            )
-        )
+        raise ManifestError(Text("{path} is truncated", "{path} 不完整", path=entry.path))
     if digest.hexdigest() != entry.sha256:
         raise ManifestError(
             Text(

@@ -91,11 +91,7 @@ class Summary:
             )
         if len(items) > MAX_ITEMS:
             raise ManifestError(
-                Text(
-                    "more than {MAX_ITEMS} summary items",
-                    "摘要项超过 {MAX_ITEMS} 个",
-                    MAX_ITEMS=MAX_ITEMS,
-                )
+                Text("more than {MAX_ITEMS} summary items", "摘要项超过 {MAX_ITEMS} 个", MAX_ITEMS=MAX_ITEMS)
             )
         return cls(
             price=_price(fields.get("price")),
@@ -168,11 +164,7 @@ class Manifest:
             raise ManifestError("files must be a list")
         if len(files_raw) > MAX_FILES:
             raise ManifestError(
-                Text(
-                    "more than {MAX_FILES} files",
-                    "文件超过 {MAX_FILES} 个",
-                    MAX_FILES=MAX_FILES,
-                )
+                Text("more than {MAX_FILES} files", "文件超过 {MAX_FILES} 个", MAX_FILES=MAX_FILES)
             )
         files = tuple(_file_entry(item) for item in files_raw)
         _check_unique(files)
@@ -350,22 +342,12 @@ def _check_unique(files: tuple[FileEntry, ...]) -> None:
     folders: set[str] = set()
     for entry in files:
         if entry.path in seen or entry.path in folders:
-            raise ManifestError(
-                Text(
-                    "duplicate path {path}",
-                    "重复的路径 {path}",
-                    path=entry.path,
-                )
-            )
+            raise ManifestError(Text("duplicate path {path}", "重复的路径 {path}", path=entry.path))
         seen.add(entry.path)
         parts = entry.path.split("/")
         folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
     clash = seen & folders
     if clash:
         raise ManifestError(
-            Text(
-                "{clash} is both a file and a folder",
-                "{clash} 既是文件又是文件夹",
-                clash=sorted(clash)[0],
-            )
+            Text("{clash} is both a file and a folder", "{clash} 既是文件又是文件夹", clash=sorted(clash)[0])
         )

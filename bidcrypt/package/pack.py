@@ -127,11 +127,7 @@ def hash_files(
     found = files_under(source_dir, names_from)
     if not found:
         raise PackageError(
-            Text(
-                "{source_dir} holds no files",
-                "{source_dir} 中没有文件",
-                source_dir=source_dir,
-            )
+            Text("{source_dir} holds no files", "{source_dir} 中没有文件", source_dir=source_dir)
         )
     entries, sources = [], {}
     for path, file in found:

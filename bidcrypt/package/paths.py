@@ -79,11 +79,7 @@ def check_relative_path(path: str) -> str:
             what = f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
             raise UnsafePathError(
                 Text(
-                    "{en} {what} is not allowed in a name",
-                    "名称中不允许{zh} {what}",
-                    en=en,
-                    what=what,
-                    zh=zh,
+                    "{en} {what} is not allowed in a name", "名称中不允许{zh} {what}", en=en, what=what, zh=zh
                 ),
                 path=shown,
             )
@@ -180,11 +176,7 @@ def files_under(source: Path, names_from: str = "utf-8") -> list[tuple[str, Path
     """
     if names_from not in NAME_ENCODINGS:
         raise PackageError(
-            Text(
-                "unknown name encoding {names_from}",
-                "未知的名称编码 {names_from}",
-                names_from=names_from,
-            )
+            Text("unknown name encoding {names_from}", "未知的名称编码 {names_from}", names_from=names_from)
         )
     if not source.is_dir():
         raise UnsafePathError(Text("not a folder", "不是文件夹"), path=str(source))

@@ -156,11 +156,7 @@ def _check_signature(
     if scheme is None or not scheme.owns(signer.public_key()):
         name = scheme.name if scheme is not None else algorithm["algorithm"].native
         raise ManifestError(
-            Text(
-                "unsupported signature algorithm {name}",
-                "不支持的签名算法 {name}",
-                name=name,
-            )
+            Text("unsupported signature algorithm {name}", "不支持的签名算法 {name}", name=name)
         )
     try:
         intact, valid = validate_sig_integrity(

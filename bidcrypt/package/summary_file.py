@@ -59,11 +59,7 @@ def load_summary_file(path: PathArg) -> SummaryFile:
     unknown = set(data) - {"summary", "roles"}
     if unknown:
         raise InputError(
-            Text(
-                "unknown section(s) {unknown}",
-                "未知的节 {unknown}",
-                unknown=", ".join(sorted(unknown)),
-            ),
+            Text("unknown section(s) {unknown}", "未知的节 {unknown}", unknown=", ".join(sorted(unknown))),
             path=path,
         )
     raw_summary = _table(data, "summary", path)

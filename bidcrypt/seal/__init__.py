@@ -32,9 +32,9 @@ cheap for the command line.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from bidcrypt._lazy import loader
 from bidcrypt.seal.kind import Holder, SealKind, holder_of, kind_mismatch
 from bidcrypt.seal.placement import Box, Placement, default_box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport, Timestamp
@@ -90,11 +90,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    """Load a pyHanko-backed name on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = loader(__name__, globals(), _LAZY)

@@ -48,9 +48,7 @@ async def judge_trust(
         issuer = certs.display_name_of(certificate.issuer)
         trust_error = CertificateUntrustedError(
             Text(
-                "its issuer {issuer} is not trusted here",
-                "其颁发机构 {issuer} 不在信任列表中",
-                issuer=issuer,
+                "its issuer {issuer} is not trusted here", "其颁发机构 {issuer} 不在信任列表中", issuer=issuer
             ),
             subject=subject,
         )

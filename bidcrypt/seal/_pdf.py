@@ -28,11 +28,7 @@ def open_pdf(stream: BinaryIO, name: str) -> PdfFileReader:
             int(reader.root["/Pages"]["/Count"])  # parse the page tree now
     except (PdfError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise NotAPdfError(
-            Text(
-                "cannot be read ({exc})",
-                "无法读取（{exc}）",
-                exc=exc,
-            ),
+            Text("cannot be read ({exc})", "无法读取（{exc}）", exc=exc),
             path=name,
         ) from exc
     if encrypted:

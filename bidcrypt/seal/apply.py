@@ -113,11 +113,7 @@ def choose_entry(source: KeySource, kind: SealKind) -> KeyEntry:
         )
     if signing:
         return signing[0]  # refused by apply_seal with the reason
-    what = Text(
-        "certificate for a {label}",
-        "可加盖{label}的签名证书",
-        label=kind.text(),
-    )
+    what = Text("certificate for a {label}", "可加盖{label}的签名证书", label=kind.text())
     raise KeyNotFoundError(what=what, ref=source.description)
 
 
@@ -275,11 +271,7 @@ async def _sign(path: Path, pdf_signer: signers.PdfSigner, tsa_url: str | None) 
         raise SealError(str(exc)) from exc
     except PdfError as exc:  # a document pyHanko can read but not update
         raise SealError(
-            Text(
-                "the document cannot be updated: {exc}",
-                "无法更新该文档：{exc}",
-                exc=exc,
-            )
+            Text("the document cannot be updated: {exc}", "无法更新该文档：{exc}", exc=exc)
         ) from exc
 
 

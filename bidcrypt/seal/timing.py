@@ -48,11 +48,7 @@ def seal_timestamp(
     if not timestamp.valid:
         reason = Text("its timestamp does not verify", "其时间戳验证失败")
     elif problem is not None:
-        reason = Text(
-            "its timestamp is not usable: {problem}",
-            "其时间戳不可用：{problem}",
-            problem=problem,
-        )
+        reason = Text("its timestamp is not usable: {problem}", "其时间戳不可用：{problem}", problem=problem)
     elif not timestamp.trusted:
         reason = Text("its timestamp authority is not trusted", "其时间戳服务机构不受信任")
     else:

@@ -141,9 +141,7 @@ async def _verify_stream(
         findings.append(Finding.of(NoSealError(path=name, what=Text("seal", "签章")), None))
     elif expected is not None and not any(s.kind is SealKind.COMPANY for s in seals):
         what = Text(
-            "company seal of {expected}",
-            "统一社会信用代码为 {expected} 的单位公章",
-            expected=expected,
+            "company seal of {expected}", "统一社会信用代码为 {expected} 的单位公章", expected=expected
         )
         findings.append(Finding.of(NoSealError(path=name, what=what), None))
     return SealReport(
@@ -256,13 +254,7 @@ class _Verification:
             if isinstance(exc, AttributeError)
             else exc
         )
-        error = SealInvalidError(
-            Text(
-                "cannot evaluate the seal ({why})",
-                "无法验证签章（{why}）",
-                why=why,
-            )
-        )
+        error = SealInvalidError(Text("cannot evaluate the seal ({why})", "无法验证签章（{why}）", why=why))
         try:
             certificate = x509.load_der_x509_certificate(embedded.signer_cert.dump())
         except MALFORMED:  # no usable certificate at all
