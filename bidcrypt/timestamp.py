@@ -32,7 +32,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from bidcrypt import certs
 from bidcrypt.errors import TimestampError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from pyhanko.sign.validation.status import TimestampSignatureStatus
@@ -67,10 +67,10 @@ def parse_response(body: bytes, url: str = "-") -> tuple[cms.ContentInfo, tsp.TS
             texts = "; ".join(status_info["status_string"].native or [])
             failures = ", ".join(status_info["fail_info"].native or [])
             said = _printable(" ".join(part for part in (texts, failures) if part))
-            raise TimestampError(
-                pick(f"the request was refused ({status}) {said}", f"请求被拒绝（{status}）{said}").strip(),
-                url=url,
-            )
+            refused = Text("the request was refused ({status})", "请求被拒绝（{status}）", status=status)
+            if said:
+                refused = Text("{refused} {said}", "{refused}{said}", refused=refused, said=said)
+            raise TimestampError(refused, url=url)
         token = tsp.TimeStampResp.load(body, strict=True)["time_stamp_token"]
         if not isinstance(token, cms.ContentInfo) or token["content_type"].native != "signed_data":
             raise TimestampError(Text("the answer holds no timestamp token", "应答中没有时间戳令牌"), url=url)
@@ -98,28 +98,33 @@ def check_request_match(info: tsp.TSTInfo, sha256: bytes, nonce: int, url: str =
         raise TimestampError(Text("the token's nonce is not ours", "令牌中的随机数与请求不符"), url=url)
 
 
-def tsa_certificate_problem(certificate: x509.Certificate) -> str | None:
+def tsa_certificate_problem(certificate: x509.Certificate) -> Text | None:
     """Why *certificate* is not a TSA certificate under RFC 3161 §2.3, or None when it is."""
     name = certs.display_name(certificate)
     try:
         extension = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     except x509.ExtensionNotFound:
-        return pick(
-            f"the certificate {name} is not a timestamping certificate (no extended key usage)",
-            f"证书 {name} 不是时间戳证书（无扩展密钥用法）",
+        return Text(
+            "the certificate {name} is not a timestamping certificate (no extended key usage)",
+            "证书 {name} 不是时间戳证书（无扩展密钥用法）",
+            name=name,
         )
     except ValueError:
-        return pick(f"the certificate {name} has malformed extensions", f"证书 {name} 的扩展格式错误")
+        return Text(
+            "the certificate {name} has malformed extensions", "证书 {name} 的扩展格式错误", name=name
+        )
     if list(extension.value) != [ExtendedKeyUsageOID.TIME_STAMPING]:
-        return pick(
-            f"the certificate {name} is not a timestamping certificate: its extended key usage"
+        return Text(
+            "the certificate {name} is not a timestamping certificate: its extended key usage"
             " must be id-kp-timeStamping alone",
-            f"证书 {name} 不是时间戳证书：扩展密钥用法必须仅为 id-kp-timeStamping",
+            "证书 {name} 不是时间戳证书：扩展密钥用法必须仅为 id-kp-timeStamping",
+            name=name,
         )
     if not extension.critical:
-        return pick(
-            f"the extended key usage of the TSA certificate {name} is not critical (RFC 3161 §2.3)",
-            f"时间戳证书 {name} 的扩展密钥用法未标记为关键（RFC 3161 §2.3）",
+        return Text(
+            "the extended key usage of the TSA certificate {name} is not critical (RFC 3161 §2.3)",
+            "时间戳证书 {name} 的扩展密钥用法未标记为关键（RFC 3161 §2.3）",
+            name=name,
         )
     try:
         usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
@@ -134,14 +139,15 @@ def tsa_certificate_problem(certificate: x509.Certificate) -> str | None:
         usage.crl_sign,
     )
     if not signing or any(other):
-        return pick(
-            f"the key usage of the TSA certificate {name} is not signing only",
-            f"时间戳证书 {name} 的密钥用法不是仅限签名",
+        return Text(
+            "the key usage of the TSA certificate {name} is not signing only",
+            "时间戳证书 {name} 的密钥用法不是仅限签名",
+            name=name,
         )
     return None
 
 
-def signing_certificate_problem(signed_data: cms.SignedData) -> str | None:
+def signing_certificate_problem(signed_data: cms.SignedData) -> Text | None:
     """None when the token's one signer carries the ESS signing-certificate attribute (v1 or v2).
 
     RFC 3161 §2.4.1 (and RFC 5816 for v2) requires it; pyHanko checks that it
@@ -149,17 +155,17 @@ def signing_certificate_problem(signed_data: cms.SignedData) -> str | None:
     """
     signer_infos = signed_data["signer_infos"]
     if len(signer_infos) != 1:
-        return pick("the token must have exactly one signer", "令牌必须恰有一个签名者")
+        return Text("the token must have exactly one signer", "令牌必须恰有一个签名者")
     attributes = signer_infos[0]["signed_attrs"]
     types = [attribute["type"].native for attribute in attributes] if attributes else []
     found = [t for t in types if t in ("signing_certificate", "signing_certificate_v2")]
     if not found:
-        return pick(
+        return Text(
             "the token has no ESS signing-certificate attribute (RFC 3161 §2.4.1, RFC 5816)",
             "令牌缺少 ESS 签名证书属性（RFC 3161 §2.4.1、RFC 5816）",
         )
     if len(found) != len(set(found)):
-        return pick("the token has its signing-certificate attribute twice", "令牌中的签名证书属性重复出现")
+        return Text("the token has its signing-certificate attribute twice", "令牌中的签名证书属性重复出现")
     return None
 
 
@@ -193,9 +199,10 @@ async def async_check_token(
         signer = x509.load_der_x509_certificate(extract_certificate_info(signed_data).signer_cert.dump())
         problem = problem or tsa_certificate_problem(signer)
         if problem is None and pinned is not None and signer != pinned:
-            problem = pick(
-                f"the token is signed by {certs.display_name(signer)}, not by the pinned TSA certificate",
-                f"令牌由 {certs.display_name(signer)} 签署，而非固定的时间戳证书",
+            problem = Text(
+                "the token is signed by {signer}, not by the pinned TSA certificate",
+                "令牌由 {signer} 签署，而非固定的时间戳证书",
+                signer=certs.display_name(signer),
             )
         if problem is None and pinned is not None:
             problem = _validity_problem(pinned, at)
@@ -234,41 +241,54 @@ def _context(trust: TrustStore | None, pinned: x509.Certificate | None, at: dt.d
     )
 
 
-def _validity_problem(certificate: x509.Certificate, at: dt.datetime) -> str | None:
+def _validity_problem(certificate: x509.Certificate, at: dt.datetime) -> Text | None:
     """Why *certificate* is not valid at *at*, or None (a pinned anchor's dates are checked here)."""
     name = certs.display_name(certificate)
     if at < certificate.not_valid_before_utc:
         when = certs.format_time(certificate.not_valid_before_utc)
-        return pick(
-            f"the TSA certificate {name} is valid only from {when}", f"时间戳证书 {name} 自 {when} 起才有效"
+        return Text(
+            "the TSA certificate {name} is valid only from {when}",
+            "时间戳证书 {name} 自 {when} 起才有效",
+            name=name,
+            when=when,
         )
     if at > certificate.not_valid_after_utc:
         when = certs.format_time(certificate.not_valid_after_utc)
-        return pick(f"the TSA certificate {name} expired on {when}", f"时间戳证书 {name} 已于 {when} 过期")
+        return Text(
+            "the TSA certificate {name} expired on {when}",
+            "时间戳证书 {name} 已于 {when} 过期",
+            name=name,
+            when=when,
+        )
     return None
 
 
-def _untrusted(signer: x509.Certificate, status: TimestampSignatureStatus) -> str:
+def _untrusted(signer: x509.Certificate, status: TimestampSignatureStatus) -> Text:
     """Why pyHanko does not trust the TSA certificate, in words."""
     indication = str(getattr(status.trust_problem_indic, "name", ""))
     name = certs.display_name(signer)
     if "REVOKED" in indication:
-        return pick(f"the TSA certificate {name} is revoked", f"时间戳证书 {name} 已被吊销")
+        return Text("the TSA certificate {name} is revoked", "时间戳证书 {name} 已被吊销", name=name)
     if indication == "NO_CERTIFICATE_CHAIN_FOUND":
-        why = pick("no chain to a trusted CA", "无法链接到受信任的 CA")
+        why: str | Text = Text("no chain to a trusted CA", "无法链接到受信任的 CA")
     else:
         why = indication.lower().replace("_", " ") or "-"
-    return pick(f"the TSA certificate {name} is not trusted ({why})", f"时间戳证书 {name} 不受信任（{why}）")
+    return Text(
+        "the TSA certificate {name} is not trusted ({why})",
+        "时间戳证书 {name} 不受信任（{why}）",
+        name=name,
+        why=why,
+    )
 
 
-def _validation_failure(exc: Exception) -> str:
+def _validation_failure(exc: Exception) -> Text:
     text = _printable(str(exc).split("\n")[0])
     if "igning certificate attribute does not match" in text:
-        return pick(
+        return Text(
             "the token's ESS signing-certificate attribute does not name the certificate that signed it",
             "令牌的 ESS 签名证书属性与签署令牌的证书不符",
         )
-    return pick(f"the token cannot be verified ({text})", f"无法验证令牌（{text}）")
+    return Text("the token cannot be verified ({text})", "无法验证令牌（{text}）", text=text)
 
 
 def _printable(text: str) -> str:

@@ -88,7 +88,7 @@ def revocation_at(
 
 def _profile_problem(
     token: TimestampSignatureStatus, signer_info: cms.SignerInfo, authority: x509.Certificate
-) -> str | None:
+) -> Text | None:
     """What pyHanko does not check: the RFC 3161 §2.3 TSA certificate and the ESS attribute's presence."""
     problem = tsa_certificate_problem(authority)
     if problem is not None:
@@ -96,7 +96,7 @@ def _profile_problem(
     for signed_data in _signature_tokens(signer_info):
         if _is(signed_data, token):
             return signing_certificate_problem(signed_data)
-    return pick("the timestamp token cannot be found again", "找不到该时间戳令牌")
+    return Text("the timestamp token cannot be found again", "找不到该时间戳令牌")
 
 
 def _signature_tokens(signer_info: cms.SignerInfo) -> list[cms.SignedData]:
