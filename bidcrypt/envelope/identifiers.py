@@ -25,7 +25,7 @@ from bidcrypt.envelope import _asn1
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.errors import MalformedEnvelopeError, UnsupportedAlgorithmError
-from bidcrypt.i18n import pick, render
+from bidcrypt.i18n import Text, pick, render
 
 
 class RecipientIdentifier(Enum):
@@ -211,9 +211,9 @@ class EnvelopeRecipient:
     key_wrap: bytes | None = field(default=None, repr=False)
     key_wrap_oid: str | None = None
     #: Why bidcrypt cannot open this recipient (saying what it supports instead), or None.
-    problem: str | None = None
+    problem: str | Text | None = None
     #: What exactly bidcrypt does not support in it, when that is an algorithm.
-    problem_algorithm: str | None = None
+    problem_algorithm: str | Text | None = None
 
     @property
     def algorithm_name(self) -> str:
@@ -248,10 +248,11 @@ class EnvelopeRecipient:
     def problem_text(self) -> str | None:
         """What is not supported and why, in one line (for reports)."""
         if self.problem and self.problem_algorithm:
-            return f"{self.problem_algorithm}: {self.problem}"
-        return self.problem
+            return f"{render(self.problem_algorithm)}: {render(self.problem)}"
+        return render(self.problem) if self.problem else None
 
 
-def unsupported(error: UnsupportedAlgorithmError) -> tuple[str, str | None]:
-    """The ``problem`` and ``problem_algorithm`` of a recipient refused with *error*."""
-    return (render(error.detail) if error.detail else error.message()), error.params.get("algorithm")
+def unsupported(error: UnsupportedAlgorithmError) -> tuple[str | Text, str | Text | None]:
+    """The ``problem`` and ``problem_algorithm`` of a recipient refused with *error* (rendered when shown)."""
+    detail = error.detail or Text(error.en, error.zh, **error.params)
+    return detail, error.params.get("algorithm")

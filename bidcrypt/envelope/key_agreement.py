@@ -27,7 +27,7 @@ from bidcrypt.envelope.identifiers import (
     unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 #: Length of the random user keying material (ukm) of each EC recipient bidcrypt writes.
 UKM_LENGTH = 64
@@ -88,8 +88,8 @@ def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipie
     """
     what = "KeyAgreeRecipientInfo"
     choice = _asn1.load(cms.RecipientInfo, encoded, what)
-    problem: str | None = None
-    problem_algorithm: str | None = None
+    problem: str | Text | None = None
+    problem_algorithm: str | Text | None = None
     point: bytes | None = None
     curve: str | None = None
     key_wrap: bytes | None = None
@@ -150,16 +150,16 @@ def parse_key_agreement_info(index: int, encoded: bytes) -> list[EnvelopeRecipie
     return found
 
 
-def _supported_schemes() -> str:
-    return pick(
+def _supported_schemes() -> Text:
+    return Text(
         "supported: the dhSinglePass stdDH and cofactorDH schemes of RFC 5753 (X9.63 KDF, SHA-1 to SHA-512)",
         "支持：RFC 5753 的 dhSinglePass stdDH 与 cofactorDH 方案（X9.63 KDF，SHA-1 至 SHA-512）",
     )
 
 
-def _supported_wraps() -> str:
+def _supported_wraps() -> Text:
     wraps = ", ".join(alg.name_of(oid) for oid in alg.KEY_WRAPS)
-    return pick(f"supported: {wraps}", f"支持：{wraps}")
+    return Text("supported: {wraps}", "支持：{wraps}", wraps=wraps)
 
 
 def _key_wrap(parameters: core.Asn1Value) -> tuple[bytes, str]:

@@ -23,7 +23,7 @@ from bidcrypt.envelope.identifiers import (
     unsupported,
 )
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 #: The OAEP hash of each OAEP key transport (the same for the digest and MGF1, the label empty).
 _OAEP_HASHES = {
@@ -66,9 +66,10 @@ def encode_key_transport(transport: KeyTransport) -> bytes:
     return bytes(value.dump())
 
 
-def supported_key_transports() -> str:
+def supported_key_transports() -> Text:
     """The RSA key transports bidcrypt opens, for messages."""
-    return pick("supported: ", "支持：") + ", ".join(alg.describe_key_transport(t) for t in KeyTransport)
+    transports = ", ".join(alg.describe_key_transport(t) for t in KeyTransport)
+    return Text("supported: {transports}", "支持：{transports}", transports=transports)
 
 
 def parse_key_transport(encoded: bytes) -> KeyTransport:
@@ -151,7 +152,8 @@ def parse_key_transport_info(index: int, encoded: bytes) -> EnvelopeRecipient:
             Text("KeyTransRecipientInfo version does not match its identifier", "接收者版本号错误")
         )
     transport: KeyTransport | None = None
-    problem = problem_algorithm = None
+    problem: str | Text | None = None
+    problem_algorithm: str | Text | None = None
     try:
         transport = parse_key_transport(algorithm_der)
     except UnsupportedAlgorithmError as exc:

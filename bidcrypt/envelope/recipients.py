@@ -39,7 +39,7 @@ from bidcrypt.envelope.identifiers import (
 from bidcrypt.envelope.key_agreement import key_agreement_info, parse_key_agreement_info
 from bidcrypt.envelope.key_transport import key_transport_info, parse_key_transport_info
 from bidcrypt.errors import UnsupportedAlgorithmError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -83,7 +83,7 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
             found.extend(parse_key_agreement_info(index, info.raw))
         elif info.head.cls == ber.CONTEXT and info.head.number in (2, 3, 4) and info.head.constructed:
             kind = {2: RecipientKind.KEK, 3: RecipientKind.PASSWORD, 4: RecipientKind.OTHER}[info.head.number]
-            supported = pick(
+            supported = Text(
                 "supported: KeyTransRecipientInfo (RSA) and KeyAgreeRecipientInfo (ECDH)",
                 "支持：KeyTransRecipientInfo（RSA）与 KeyAgreeRecipientInfo（ECDH）",
             )
