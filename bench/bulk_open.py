@@ -287,7 +287,7 @@ def decrypt_only(
     """
     from bidcrypt.envelope import read_recipients, unwrap_content_key
     from bidcrypt.keys import PinSource, open_key_source
-    from bidcrypt.opening.batch import _CountingEntry
+    from bidcrypt.opening.counting import CountingEntry
 
     counter = [0]
     pool: Executor = (
@@ -296,7 +296,7 @@ def decrypt_only(
         else ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
     )
     with open_key_source(key_ref, PinSource.of_value(PASSWORD)) as source, pool:
-        entries = [_CountingEntry(e, counter) for e in source.entries()]
+        entries = [CountingEntry(e, counter) for e in source.entries()]
         # Start every worker (the pool spawns on demand) and load its imports before the clock.
         list(pool.map(_warm_up, [0.3] * workers))
         start = time.perf_counter()

@@ -37,11 +37,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from bidcrypt import _platform, certs
 from bidcrypt.envelope import candidates, unwrap_content_key
@@ -57,84 +53,18 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.i18n import pick
-from bidcrypt.keys import KeyEntry, KeySource, KeyTransport
+from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.opening.counting import CountingEntry
 from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
 from bidcrypt.opening.pool import WorkerPool
+from bidcrypt.opening.run import OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.worker import Job, Result, file_sha256
 from bidcrypt.package import PackageInfo, read_package_info
 
 __all__ = ["OpeningRun", "Progress", "file_sha256", "open_bids"]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far the batch is: bids finished of those this key can open, and their bytes."""
-
-    done: int
-    total: int
-    bytes_done: int
-    last: str
-
-
-@dataclass
-class OpeningRun:
-    """What one run of the opening did."""
-
-    opened: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    #: Current bids this key cannot open (not encrypted to it).
-    skipped: list[int] = field(default_factory=list)
-    #: Bids left pending with an attempt whose cause could not be told (they stay open for a new run).
-    deferred: list[int] = field(default_factory=list)
-    #: The failure that stopped the batch early (token removed, PIN, disk full), if any.
-    stopped: BidcryptError | None = None
-    #: Private-key operations made on the key source.
-    unwraps: int = 0
-    seconds: float = 0.0
-    bytes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "opened": self.opened,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "deferred": self.deferred,
-            "stopped": None if self.stopped is None else self.stopped.to_dict(),
-            "unwraps": self.unwraps,
-            "seconds": round(self.seconds, 3),
-            "bytes": self.bytes,
-        }
-
-
-class _CountingEntry(KeyEntry):
-    """A key entry that counts its private-key operations (to show one unwrap per bid)."""
-
-    def __init__(self, inner: KeyEntry, counter: list[int]) -> None:
-        super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
-        self._inner = inner
-        self._counter = counter
-
-    @property
-    def has_private_key(self) -> bool:
-        return self._inner.has_private_key
-
-    def rsa_decrypt(self, ciphertext: bytes, transport: KeyTransport) -> bytes:
-        self._counter[0] += 1
-        return self._inner.rsa_decrypt(ciphertext, transport)
-
-    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        self._counter[0] += 1
-        return self._inner.ecdh(peer)
-
-    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        return self._inner.sign(data, hash_name)
-
-    def claimed_transports(self) -> tuple[KeyTransport, ...]:
-        return self._inner.claimed_transports()
 
 
 def stops_the_batch(error: BidcryptError) -> bool:
@@ -178,7 +108,7 @@ class _Batch:
         # Only the keys the source holds: a certificate without its key opens nothing, and a bid that
         # names one must not read as a failure of the key source.
         self.entries: list[KeyEntry] = [
-            _CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
+            CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
         ]
         if not self.entries:  # nothing could be opened: say so, rather than skip every bid
             raise KeyNotFoundError(what=pick("private key", "私钥"), ref=key_source.description)
