@@ -96,7 +96,7 @@ class _Batch:
         key_source: KeySource,
         workers: int,
         progress: Callable[[Progress], None] | None,
-        at: dt.datetime | None,
+        at: dt.datetime,
     ) -> None:
         self.session = session
         self.ledger = session.ledger
@@ -188,6 +188,7 @@ class _Batch:
         """Unwrap the content key on the token (the only token operation per bid)."""
         number = int(row["id"])
         path = self._stored(row)
+        start = time.perf_counter()
         try:
             content_key = unwrap_content_key(
                 info.header, self.entries, certificates=info.recipient_certificates
@@ -202,6 +203,7 @@ class _Batch:
         except Exception as exc:  # the key source failed in a way nobody foresaw: keep the bid pending
             self._defer(number, _unforeseen(exc))
             return None
+        self.run.add_phases({"unwrap": time.perf_counter() - start})
         return Job(
             number,
             str(path),
@@ -212,6 +214,7 @@ class _Batch:
             str(self.run_dir / str(number)),
             self.trust,
             self.at,
+            self.run_dir.name,
         )
 
     # -- writing outcomes ---------------------------------------------------------------------------
@@ -236,6 +239,9 @@ class _Batch:
             if self.run.stopped is None:
                 self.run.stopped = result.error
             return
+        if result.phases:
+            self.run.add_phases(result.phases)
+            self.run.worked += 1
         self._record(result)
 
     def _record(self, result: Result) -> None:
@@ -341,9 +347,11 @@ def open_bids(
     Refused before the opening time, after the window closed, and while
     another process works on the session. *workers* decryption processes
     run beside the token (default: the number of cores). *at* is the time
-    certificates are validated at (default: now); *now* is the time the
-    opening is asked at (default: the system clock), for callers that keep
-    their own clock.
+    certificates are validated at, one for the whole batch (default: the
+    system clock when the batch starts), so that each distinct certificate
+    is validated once per batch; *now* is the time the opening is asked at
+    (default: the system clock), for callers that keep their own clock.
+    The run says how long each phase took (:attr:`OpeningRun.phases`).
     """
     with SessionLock(session.directory):
         moment = now or dt.datetime.now(dt.UTC)
@@ -351,4 +359,7 @@ def open_bids(
         if moment < settings.opening_time:
             raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
         session.require_open_window()
-        return _Batch(session, key_source, workers or os.cpu_count() or 1, progress, at).execute()
+        validation_time = at or dt.datetime.now(dt.UTC)
+        return _Batch(
+            session, key_source, workers or os.cpu_count() or 1, progress, validation_time
+        ).execute()

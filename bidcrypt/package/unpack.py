@@ -53,6 +53,10 @@ def manifest_checker(
     """The callback that accepts the signed manifest of a bundle, recording each check in *report*."""
 
     def check(signed_manifest: bytes) -> Manifest:
+        with report.timed("manifest"):
+            return _check(signed_manifest)
+
+    def _check(signed_manifest: bytes) -> Manifest:
         if hashlib.sha256(signed_manifest).digest() != attributes.manifest_sha256:
             raise _failed(
                 report,
@@ -163,9 +167,10 @@ def read_verified_bundle(
     only when all pass."""
     output = as_path(output)
     try:
-        _, manifest, extracted = read_bundle(
-            stream, staging.files, manifest_checker(attributes, trust, at, report)
-        )
+        with report.timed("files"):
+            _, manifest, extracted = read_bundle(
+                stream, staging.files, manifest_checker(attributes, trust, at, report)
+            )
     except _RecordedError:
         return
     except OutputError as error:  # named after the staging folder: the user knows the output
@@ -180,7 +185,8 @@ def read_verified_bundle(
             f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
         ),
     )
-    _check_seals(extracted, manifest, trust, at, report)
+    with report.timed("seals"):
+        _check_seals(extracted, manifest, trust, at, report)
     if report.error is None:
         staging.publish(output)
         report.output = output
@@ -227,10 +233,15 @@ def open_content(
     output: PathArg,
     trust: TrustStore,
     at: dt.datetime | None = None,
+    *,
+    stream: BinaryIO | None = None,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
-    This is the part of the opening that runs in worker processes. Raises
+    This is the part of the opening that runs in worker processes. *stream*,
+    when given, is the package *path* already open (seekable; read, never
+    closed here): the opening reads each bid once, hashing it for its receipt
+    as it decrypts. Raises
     only :class:`~bidcrypt.errors.BidcryptError`: an
     :class:`~bidcrypt.errors.OutputError` (or
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
@@ -243,7 +254,9 @@ def open_content(
     with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            decrypt_content(path, header, content_key, staging.bundle, force=True, durable=False)
+            with report.timed("decrypt"):
+                source = path if stream is None else stream
+                decrypt_content(source, header, content_key, staging.bundle, force=True, durable=False)
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
         except OutputExistsError:
