@@ -28,7 +28,14 @@ Reported: seconds, MB/s, bids/s, token unwraps per bid, peak RSS (the
 largest of the worker processes, from their own ``VmHWM``; of the whole
 ``opening open`` process tree and of each openssl run, started from a small
 launcher process so that they do not inherit this process's size; with
-threads, this benchmark process itself). Table and JSON.
+threads, this benchmark process itself). Table and JSON. For the full
+opening, also where the time goes: the milliseconds per bid of each phase
+(unwrap, decrypt, manifest, seals, files, sync), as the run measured them
+(``OpeningRun.phases``: the unwrap in the opening process, the rest in the
+workers, which run side by side, so the phases add up to more than the
+wall time per bid divided by the workers).
+
+``--sets 0`` runs only the first set (the 5 MiB bids), ``--sets 1`` only the second.
 """
 
 from __future__ import annotations
@@ -71,6 +78,8 @@ class Row:
     bytes: int
     unwraps_per_bid: float | None
     peak_rss_mib: float | None
+    #: For the full opening: milliseconds per bid spent in each phase.
+    phases_ms: dict[str, float] | None = None
 
     @property
     def mb_per_second(self) -> float:
@@ -287,7 +296,7 @@ def decrypt_only(
     """
     from bidcrypt.envelope import read_recipients, unwrap_content_key
     from bidcrypt.keys import PinSource, open_key_source
-    from bidcrypt.opening.batch import _CountingEntry
+    from bidcrypt.opening.counting import CountingEntry
 
     counter = [0]
     pool: Executor = (
@@ -296,7 +305,7 @@ def decrypt_only(
         else ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
     )
     with open_key_source(key_ref, PinSource.of_value(PASSWORD)) as source, pool:
-        entries = [_CountingEntry(e, counter) for e in source.entries()]
+        entries = [CountingEntry(e, counter) for e in source.entries()]
         # Start every worker (the pool spawns on demand) and load its imports before the clock.
         list(pool.map(_warm_up, [0.3] * workers))
         start = time.perf_counter()
@@ -319,8 +328,11 @@ def decrypt_only(
 
 def full_opening(
     packages: list[Path], key_ref: str, workers: int, directory: Path, env: dict[str, str]
-) -> tuple[float, float, float]:
-    """``bidcrypt opening open`` on a session holding *packages*; seconds, unwraps per bid, peak RSS."""
+) -> tuple[float, float, float, dict[str, float]]:
+    """``bidcrypt opening open`` on a session holding *packages*.
+
+    Returns seconds, unwraps per bid, peak RSS, and the milliseconds per bid of each phase.
+    """
     from bidcrypt.certs import load_certificate
     from bidcrypt.opening import OpeningSession
 
@@ -367,7 +379,8 @@ def full_opening(
     opened = len(run["opened"])
     if opened != len(packages):
         raise RuntimeError(f"opened {opened} of {len(packages)}: {run}")
-    return seconds, run["unwraps"] / opened, peak
+    phases = {name: 1000 * value / opened for name, value in run.get("phases", {}).items()}
+    return seconds, run["unwraps"] / opened, peak, phases
 
 
 def measure_set(
@@ -391,8 +404,15 @@ def measure_set(
     }
     total = {cipher: sum(p.stat().st_size for p in packages) for cipher, packages in sets.items()}
 
-    def add(job: str, seconds: float, cipher: str, unwraps: float | None, peak: float | None) -> None:
-        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak))
+    def add(
+        job: str,
+        seconds: float,
+        cipher: str,
+        unwraps: float | None,
+        peak: float | None,
+        phases: dict[str, float] | None = None,
+    ) -> None:
+        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak, phases))
 
     for limit, cipher in (
         ("aes-256-gcm", "aes-256-gcm"),
@@ -419,12 +439,11 @@ def measure_set(
                 how = "threads" if threads else "processes"
                 add(f"bidcrypt decrypt only, {how}, {name} ({cipher})", seconds, cipher, unwraps, peak)
     for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
-        seconds, unwraps, peak = full_opening(
+        seconds, unwraps, peak, phases = full_opening(
             sets["aes-256-gcm"], ref, workers, directory / f"session-{name[:4]}", env
         )
-        add(
-            f"bidcrypt opening open, full checks, {name} (aes-256-gcm)", seconds, "aes-256-gcm", unwraps, peak
-        )
+        job = f"bidcrypt opening open, full checks, {name} (aes-256-gcm)"
+        add(job, seconds, "aes-256-gcm", unwraps, peak, phases)
     shutil.rmtree(directory)
     return rows
 
@@ -439,6 +458,20 @@ def table(rows: list[Row]) -> str:
             f"{row.set:<14} {row.job:<62} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
             f"{row.bids_per_second:>9.1f} {unwraps:>11} {rss:>10}"
         )
+    return "\n".join(lines)
+
+
+def breakdown(rows: list[Row]) -> str:
+    """Milliseconds per bid of each phase of the full openings."""
+    from bidcrypt.opening import PHASES
+
+    lines = [f"{'set':<14} {'full opening':<24} " + " ".join(f"{p:>9}" for p in PHASES) + f" {'total':>9}"]
+    for row in rows:
+        if row.phases_ms is None:
+            continue
+        key = row.job.split(", ")[2].split(" (")[0]
+        cells = " ".join(f"{row.phases_ms.get(p, 0.0):>9.1f}" for p in PHASES)
+        lines.append(f"{row.set:<14} {key:<24} {cells} {sum(row.phases_ms.values()):>9.1f}")
     return "\n".join(lines)
 
 
@@ -472,12 +505,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     parser.add_argument("--workdir", type=Path, help="where to build (default: a temporary folder)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--sets", help="which sets to run, by number from 0, comma-separated (default: all)")
     args = parser.parse_args(argv)
     sets = (
         [("12 × 256 KiB", 12, 256 << 10), ("3 × 2 MiB", 3, 2 * MiB)]
         if args.tiny
         else [("200 × 5 MiB", 200, 5 * MiB), ("10 × 200 MiB", 10, 200 * MiB)]
     )
+    if args.sets:
+        sets = [sets[int(number)] for number in args.sets.split(",")]
     import provision_ukey
 
     from bidcrypt.quiet import quiet_library_logs
@@ -498,6 +534,9 @@ def main(argv: list[str] | None = None) -> int:
                 label, count, size, args.workers, directory / f"set-{number}", documents, config, physical
             )
     print(table(rows))
+    print()
+    print("Full opening, milliseconds per bid in each phase (measured in the workers; unwrap on the token):")
+    print(breakdown(rows))
     compared = ratios(rows)
     print()
     for item in compared:

@@ -11,12 +11,15 @@ For tender software::
     print(render(build_record(session), "table"))
 """
 
-from bidcrypt.opening.batch import OpeningRun, Progress, open_bids
+from bidcrypt.opening.batch import open_bids
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
-from bidcrypt.opening.session import OpeningSession, Receipt, SessionSettings
+from bidcrypt.opening.run import PHASES, OpeningRun, Progress
+from bidcrypt.opening.session import OpeningSession
+from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 
 __all__ = [
+    "PHASES",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -25,6 +28,7 @@ __all__ = [
     "Receipt",
     "RecordRow",
     "SessionSettings",
+    "SessionView",
     "build_record",
     "open_bids",
     "render",

@@ -37,11 +37,7 @@ import shutil
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from bidcrypt import _platform, certs
 from bidcrypt.envelope import candidates, unwrap_content_key
@@ -59,83 +55,17 @@ from bidcrypt.errors import (
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.opening.causes import stored
+from bidcrypt.opening.counting import CountingEntry
 from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
 from bidcrypt.opening.pool import WorkerPool
+from bidcrypt.opening.run import OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.worker import Job, Result, file_sha256
 from bidcrypt.package import PackageInfo, read_package_info
 
 __all__ = ["OpeningRun", "Progress", "file_sha256", "open_bids"]
-
-
-@dataclass(frozen=True)
-class Progress:
-    """How far the batch is: bids finished of those this key can open, and their bytes."""
-
-    done: int
-    total: int
-    bytes_done: int
-    last: str
-
-
-@dataclass
-class OpeningRun:
-    """What one run of the opening did."""
-
-    opened: list[int] = field(default_factory=list)
-    failed: list[int] = field(default_factory=list)
-    #: Current bids this key cannot open (not encrypted to it).
-    skipped: list[int] = field(default_factory=list)
-    #: Bids left pending with an attempt whose cause could not be told (they stay open for a new run).
-    deferred: list[int] = field(default_factory=list)
-    #: The failure that stopped the batch early (token removed, PIN, disk full), if any.
-    stopped: BidcryptError | None = None
-    #: Private-key operations made on the key source.
-    unwraps: int = 0
-    seconds: float = 0.0
-    bytes: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "opened": self.opened,
-            "failed": self.failed,
-            "skipped": self.skipped,
-            "deferred": self.deferred,
-            "stopped": None if self.stopped is None else self.stopped.to_dict(),
-            "unwraps": self.unwraps,
-            "seconds": round(self.seconds, 3),
-            "bytes": self.bytes,
-        }
-
-
-class _CountingEntry(KeyEntry):
-    """A key entry that counts its private-key operations (to show one unwrap per bid)."""
-
-    def __init__(self, inner: KeyEntry, counter: list[int]) -> None:
-        super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
-        self._inner = inner
-        self._counter = counter
-
-    @property
-    def has_private_key(self) -> bool:
-        return self._inner.has_private_key
-
-    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
-        self._counter[0] += 1
-        return self._inner.rsa_decrypt(ciphertext, scheme)
-
-    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        self._counter[0] += 1
-        return self._inner.ecdh(peer)
-
-    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        return self._inner.sign(data, hash_name)
-
-    def claimed_rsa_schemes(self) -> tuple[str, ...]:
-        return self._inner.claimed_rsa_schemes()
 
 
 def stops_the_batch(error: BidcryptError) -> bool:
@@ -168,7 +98,7 @@ class _Batch:
         key_source: KeySource,
         workers: int,
         progress: Callable[[Progress], None] | None,
-        at: dt.datetime | None,
+        at: dt.datetime,
     ) -> None:
         self.session = session
         self.ledger = session.ledger
@@ -180,7 +110,7 @@ class _Batch:
         # Only the keys the source holds: a certificate without its key opens nothing, and a bid that
         # names one must not read as a failure of the key source.
         self.entries: list[KeyEntry] = [
-            _CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
+            CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
         ]
         if not self.entries:  # nothing could be opened: say so, rather than skip every bid
             raise KeyNotFoundError(what=Text("private key", "私钥"), ref=key_source.description)
@@ -260,6 +190,7 @@ class _Batch:
         """Unwrap the content key on the token (the only token operation per bid)."""
         number = int(row["id"])
         path = self._stored(row)
+        start = time.perf_counter()
         try:
             content_key = unwrap_content_key(
                 info.header, self.entries, certificates=info.recipient_certificates
@@ -274,6 +205,7 @@ class _Batch:
         except Exception as exc:  # the key source failed in a way nobody foresaw: keep the bid pending
             self._defer(number, _unforeseen(exc))
             return None
+        self.run.add_phases({"unwrap": time.perf_counter() - start})
         return Job(
             number,
             str(path),
@@ -284,6 +216,7 @@ class _Batch:
             str(self.run_dir / str(number)),
             self.trust,
             self.at,
+            self.run_dir.name,
         )
 
     # -- writing outcomes ---------------------------------------------------------------------------
@@ -309,6 +242,9 @@ class _Batch:
             if self.run.stopped is None:
                 self.run.stopped = result.error
             return
+        if result.phases:
+            self.run.add_phases(result.phases)
+            self.run.worked += 1
         self._record(result)
 
     def _record(self, result: Result) -> None:
@@ -417,9 +353,11 @@ def open_bids(
     Refused before the opening time, after the window closed, and while
     another process works on the session. *workers* decryption processes
     run beside the token (default: the number of cores). *at* is the time
-    certificates are validated at (default: now); *now* is the time the
-    opening is asked at (default: the system clock), for callers that keep
-    their own clock.
+    certificates are validated at, one for the whole batch (default: the
+    system clock when the batch starts), so that each distinct certificate
+    is validated once per batch; *now* is the time the opening is asked at
+    (default: the system clock), for callers that keep their own clock.
+    The run says how long each phase took (:attr:`OpeningRun.phases`).
     """
     with SessionLock(session.directory):
         moment = now or dt.datetime.now(dt.UTC)
@@ -427,4 +365,7 @@ def open_bids(
         if moment < settings.opening_time:
             raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
         session.require_open_window()
-        return _Batch(session, key_source, workers or os.cpu_count() or 1, progress, at).execute()
+        validation_time = at or dt.datetime.now(dt.UTC)
+        return _Batch(
+            session, key_source, workers or os.cpu_count() or 1, progress, validation_time
+        ).execute()

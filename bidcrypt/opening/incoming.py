@@ -16,14 +16,11 @@ import hashlib
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from bidcrypt import _platform, _temporary
 from bidcrypt.errors import PackageTooLargeError
 from bidcrypt.files import input_error, open_input, output_error
-
-if TYPE_CHECKING:
-    from bidcrypt.opening.session import OpeningSession
 
 #: The largest package a session accepts unless it says otherwise (4 GiB).
 DEFAULT_MAX_PACKAGE_SIZE = 4 << 30
@@ -40,10 +37,11 @@ class Incoming:
     Whatever is not stored is removed when the block ends.
     """
 
-    def __init__(self, session: OpeningSession, package: Path) -> None:
+    def __init__(self, folder: Path, package: Path, limit: int) -> None:
         self.package = package
-        self.folder = session.directory / "submissions"
-        self.limit = session.max_package_size
+        #: The session's ``submissions`` folder.
+        self.folder = folder
+        self.limit = limit
         self.staging = self.folder / _STAGING_NAME
         self.sha256 = ""
         self.size = 0

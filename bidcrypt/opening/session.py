@@ -14,16 +14,13 @@ currently bound encryption certificates. Every refusal is recorded too.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime as dt
 import hashlib
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -40,82 +37,29 @@ from bidcrypt.errors import (
     NoCertificateBoundError,
     OpeningError,
     PackageTooLargeError,
-    UnknownBidderError,
-    WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.i18n import Text
 from bidcrypt.opening.causes import NOT_DECRYPTED, stored, window_params
 from bidcrypt.opening.creation import SUBFOLDERS, build_session
 from bidcrypt.opening.disk import reconcile_opened
-from bidcrypt.opening.incoming import DEFAULT_MAX_PACKAGE_SIZE, Incoming
-from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text, parse_time
+from bidcrypt.opening.incoming import Incoming
+from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text
 from bidcrypt.opening.ledger_check import check_ledger
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
+from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 from bidcrypt.package import PackageInfo, check_package, read_package_info
-from bidcrypt.trust import TrustStore
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from bidcrypt.keys import KeySource
-    from bidcrypt.opening.batch import OpeningRun, Progress
-    from bidcrypt.opening.record import OpeningRecord
+__all__ = ["OpeningSession", "Receipt", "SessionSettings"]
 
 
-@dataclass(frozen=True)
-class Receipt:
-    """The receipt (回执) of an accepted submission."""
+class OpeningSession(SessionView):
+    """One tender's opening: create it, register bidders, take submissions, close the window.
 
-    submission: int
-    tender: str
-    lot: str | None
-    bidder: str
-    credit_code: str
-    sha256: str
-    size: int
-    received_at: dt.datetime
-    time_source: str
-    timestamp_token: bytes | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form (the timestamp token in base64)."""
-        return {
-            "receipt": self.submission,
-            "tender": self.tender,
-            "lot": self.lot,
-            "bidder": self.bidder,
-            "credit_code": self.credit_code,
-            "sha256": self.sha256,
-            "size": self.size,
-            "received_at": certs.format_time(self.received_at),
-            "time_source": self.time_source,
-            "timestamp_token": None
-            if self.timestamp_token is None
-            else base64.b64encode(self.timestamp_token).decode(),
-        }
-
-
-@dataclass(frozen=True)
-class SessionSettings:
-    """What a session is for and when things happen."""
-
-    tender: str
-    lots: tuple[str, ...]
-    deadline: dt.datetime
-    opening_time: dt.datetime
-    closed_at: dt.datetime | None
-
-
-class OpeningSession:
-    """One tender's opening: create it, register bidders, take submissions, open, report.
-
-    The library API tender software embeds; the CLI ``bidcrypt opening`` is a thin layer over it.
+    The ledger façade tender software embeds (what it reads is :class:`SessionView`'s); opening the
+    bids is :func:`bidcrypt.opening.open_bids` and the record :func:`bidcrypt.opening.build_record`,
+    functions over a session. The CLI ``bidcrypt opening`` is a thin layer over them.
     """
-
-    def __init__(self, directory: Path, ledger: Ledger) -> None:
-        self.directory = directory
-        self.ledger = ledger
 
     # -- creating and loading ------------------------------------------------------------------
 
@@ -185,32 +129,6 @@ class OpeningSession:
             raise
         return cls(folder, ledger)
 
-    def close_ledger(self) -> None:
-        """Close the ledger's database connection."""
-        self.ledger.close()
-
-    @property
-    def settings(self) -> SessionSettings:
-        """The tender, lots and times."""
-        closed = self.ledger.meta("closed_at")
-        return SessionSettings(
-            tender=self.ledger.meta("tender") or "",
-            lots=tuple(str(r["id"]) for r in self.ledger.query("SELECT id FROM lots ORDER BY id")),
-            deadline=parse_time(self.ledger.meta("deadline") or ""),
-            opening_time=parse_time(self.ledger.meta("opening_time") or ""),
-            closed_at=parse_time(closed) if closed else None,
-        )
-
-    def trust_files(self) -> tuple[list[Path], list[Path]]:
-        """The session's copied CA certificates and CRLs."""
-        folder = self.directory / "trust"
-        return sorted(folder.glob("ca-*.pem")), sorted(folder.glob("crl-*.crl"))
-
-    def trust_store(self) -> TrustStore:
-        """The trust store of the session."""
-        anchors, crls = self.trust_files()
-        return TrustStore.load(anchors, crls)
-
     @contextlib.contextmanager
     def _change(self) -> Iterator[sqlite3.Connection]:
         """A ledger transaction under the session lock: every change of a session takes it."""
@@ -234,17 +152,6 @@ class OpeningSession:
                 (name, code, now_text()),
             )
             return int(cursor.lastrowid or 0)
-
-    def bidder(self, credit_code: str) -> Row:
-        """The registered bidder with this credit code."""
-        row = self.ledger.one("SELECT * FROM bidders WHERE credit_code = ?", (credit_code.strip().upper(),))
-        if row is None:
-            raise UnknownBidderError(credit_code=credit_code)
-        return row
-
-    def bidders(self) -> list[Row]:
-        """Every registered bidder, in registration order."""
-        return self.ledger.query("SELECT * FROM bidders ORDER BY id")
 
     def bind_certificate(
         self, credit_code: str, certificate: x509.Certificate, *, replace: bool = False
@@ -291,14 +198,6 @@ class OpeningSession:
             else:
                 db.execute("UPDATE certificates SET unbound_at = NULL WHERE fingerprint = ?", (fingerprint,))
 
-    def current_certificates(self, bidder_id: int) -> list[x509.Certificate]:
-        """The bidder's currently bound encryption certificates, newest first."""
-        rows = self.ledger.query(
-            "SELECT der FROM certificates WHERE bidder_id = ? AND unbound_at IS NULL ORDER BY bound_at DESC",
-            (bidder_id,),
-        )
-        return [x509.load_der_x509_certificate(bytes(r["der"])) for r in rows]
-
     # -- submissions -------------------------------------------------------------------------
 
     def submit(self, package: str | os.PathLike[str], clock: Clock | None = None) -> Receipt:
@@ -310,7 +209,7 @@ class OpeningSession:
         RFC 3161 authority), and the re-encrypt rule against the bidder's
         currently bound encryption certificates.
         """
-        receiving = Incoming(self, Path(package))
+        receiving = Incoming(self.directory / "submissions", Path(package), self.max_package_size)
         try:
             with receiving as incoming:
                 try:
@@ -372,12 +271,6 @@ class OpeningSession:
             stamp.source,
             stamp.evidence,
         )
-
-    @property
-    def max_package_size(self) -> int:
-        """The largest package the session accepts, in bytes."""
-        value = self.ledger.meta("max_package_size")
-        return int(value) if value and value.isdigit() else DEFAULT_MAX_PACKAGE_SIZE
 
     def _check_submission(self, info: PackageInfo, stamp: Stamp) -> Row:
         settings = self.settings
@@ -449,58 +342,7 @@ class OpeningSession:
             )
             return int(row["id"])
 
-    def submissions(self, state: str | None = "current") -> list[Row]:
-        """Submissions with their bidder (all states when *state* is None), in order."""
-        sql = (
-            "SELECT s.*, b.name AS bidder_name, b.credit_code FROM submissions s "
-            "JOIN bidders b ON b.id = s.bidder_id"
-        )
-        if state is None:
-            return self.ledger.query(sql + " ORDER BY s.id")
-        return self.ledger.query(sql + " WHERE s.state = ? ORDER BY s.id", (state,))
-
-    def rejections(self) -> list[Row]:
-        """Every refused submission, in order."""
-        return self.ledger.query("SELECT * FROM rejections ORDER BY id")
-
-    def outcomes(self) -> dict[int, Row]:
-        """The opening outcome of each submission that has one."""
-        return {int(r["submission_id"]): r for r in self.ledger.query("SELECT * FROM outcomes")}
-
-    def attempts(self) -> dict[int, Row]:
-        """The latest unsuccessful opening attempt of each submission without an outcome."""
-        rows = self.ledger.query("SELECT * FROM attempts ORDER BY id")
-        return {int(r["submission_id"]): r for r in rows}
-
-    # -- opening and the record ------------------------------------------------------------------
-
-    def open_bids(
-        self,
-        key_source: KeySource,
-        *,
-        workers: int | None = None,
-        progress: Callable[[Progress], None] | None = None,
-        at: dt.datetime | None = None,
-        now: dt.datetime | None = None,
-    ) -> OpeningRun:
-        """Open every bid the key can open (see :func:`bidcrypt.opening.open_bids`)."""
-        from bidcrypt.opening.batch import open_bids
-
-        return open_bids(self, key_source, workers=workers, progress=progress, at=at, now=now)
-
-    def record(self) -> OpeningRecord:
-        """The opening record (开标记录) as it stands."""
-        from bidcrypt.opening.record import build_record
-
-        return build_record(self)
-
     # -- the decryption window -------------------------------------------------------------------
-
-    def require_open_window(self) -> None:
-        """Raise :class:`WindowClosedError` once the window was closed."""
-        closed = self.settings.closed_at
-        if closed is not None:
-            raise WindowClosedError(closed_at=certs.format_time(closed))
 
     def close_window(self, at: dt.datetime | None = None) -> int:
         """End the decryption window: bids still unopened are recorded as not decrypted; return how many.
@@ -538,11 +380,3 @@ class OpeningSession:
                     )
                 self.ledger.set_meta(db, "closed_at", now_text(moment))
             return len(pending)
-
-    def pending(self) -> list[Row]:
-        """Current submissions without an outcome."""
-        return self.ledger.query(
-            "SELECT s.*, b.name AS bidder_name, b.credit_code FROM submissions s "
-            "JOIN bidders b ON b.id = s.bidder_id WHERE s.state = 'current' "
-            "AND s.id NOT IN (SELECT submission_id FROM outcomes) ORDER BY s.id"
-        )

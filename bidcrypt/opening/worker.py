@@ -1,8 +1,11 @@
 """What an opening worker process does: open one bid whose content key is already unwrapped.
 
-A worker checks the stored bytes against the receipt, decrypts, verifies
-and writes the bid's files, syncs them to the disk, and returns a
-:class:`Result`. It never stops the batch itself: a failure that belongs
+A worker reads the stored bytes once, hashing them against the receipt
+while it decrypts them (see :mod:`bidcrypt.opening.receipt_stream`),
+verifies and writes the bid's files, syncs them to the disk, and returns a
+:class:`Result` with the time each phase took. Each distinct certificate
+is validated once per batch in a worker (one
+:class:`~bidcrypt.trust.ValidationCache` per batch). It never stops the batch itself: a failure that belongs
 to the bid is a ``failed`` result with its cause; a failure of the machine
 (the session's disk full, an I/O error) is a ``retry`` result, which stops
 the batch cleanly and leaves the bid to the next run.
@@ -25,17 +28,20 @@ import os
 import signal
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal, cast
 
+from bidcrypt import _platform
 from bidcrypt.envelope import ContentKey, EnvelopeHeader
 from bidcrypt.errors import BidcryptError, OutputError, PackageError, ReceiptMismatchError
 from bidcrypt.i18n import Text
-from bidcrypt.opening.disk import sync_tree
-from bidcrypt.package import PackageAttributes, open_content
+from bidcrypt.opening.disk import remove_path, sync_tree
+from bidcrypt.opening.receipt_stream import ReceiptStream
+from bidcrypt.package import PackageAttributes, UnpackReport, open_content
 from bidcrypt.quiet import quiet_library_logs
-from bidcrypt.trust import TrustStore
+from bidcrypt.trust import TrustStore, ValidationCache
 
 #: How often the watcher thread looks at the parent and the stop signal, in seconds.
 _WATCH_INTERVAL = 0.25
@@ -62,7 +68,10 @@ class Job:
     output: str
     #: The session's CA certificate and CRL files.
     trust: tuple[tuple[str, ...], tuple[str, ...]]
+    #: The time certificates are validated at: one for the whole batch.
     at: dt.datetime | None
+    #: The batch this bid belongs to (what a worker remembers of validations is kept per batch).
+    batch: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +83,8 @@ class Result:
     error: BidcryptError | None = None
     report: dict[str, Any] = field(default_factory=dict)
     size: int = 0
+    #: Seconds spent in each phase of :data:`bidcrypt.opening.run.PHASES` that the worker ran.
+    phases: dict[str, float] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -87,13 +98,18 @@ def is_machine_errno(number: int | None) -> bool:
     return number in MACHINE_ERRNOS
 
 
-_TRUST_CACHE: dict[tuple[tuple[str, ...], tuple[str, ...]], TrustStore] = {}
+#: The trust store of the batch this worker serves, and the verdicts of its validations (one batch).
+_TRUST: dict[tuple[str, tuple[tuple[str, ...], tuple[str, ...]]], tuple[TrustStore, ValidationCache]] = {}
 
 
-def _trust(files: tuple[tuple[str, ...], tuple[str, ...]]) -> TrustStore:
-    if files not in _TRUST_CACHE:
-        _TRUST_CACHE[files] = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
-    return _TRUST_CACHE[files]
+def _trust(batch: str, files: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[TrustStore, ValidationCache]:
+    """The batch's trust store and validation cache: each distinct chain is validated once per batch."""
+    key = (batch, files)
+    if key not in _TRUST:
+        _TRUST.clear()  # a new batch: forget the last one's
+        store = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
+        _TRUST[key] = (store, ValidationCache())
+    return _TRUST[key]
 
 
 def _unforeseen(exc: BaseException) -> PackageError:
@@ -108,18 +124,47 @@ def _unforeseen(exc: BaseException) -> PackageError:
 
 
 def work(job: Job) -> Result:
-    """Open one bid: check the receipt, decrypt, verify, write and sync its files (in a worker)."""
+    """Open one bid: decrypt it while checking its receipt, verify, write and sync its files (in a worker)."""
+    phases: dict[str, float] = {}
+    result = _work(job, phases)
+    return Result(result.submission, result.status, result.error, result.report, result.size, phases)
+
+
+def _work(job: Job, phases: dict[str, float]) -> Result:
     path = Path(job.path)
     failed: Status = "failed"
     try:
-        actual = file_sha256(path)
-        if actual != job.sha256:
-            return Result(job.submission, failed, ReceiptMismatchError(actual=actual, expected=job.sha256))
-        report = open_content(
-            path, job.header, job.content_key, job.attributes, Path(job.output), _trust(job.trust), job.at
-        )
-        if report.ok:
-            sync_tree(Path(job.output))
+        descriptor = os.open(path, os.O_RDONLY | _platform.O_NOFOLLOW | _platform.O_CLOEXEC)
+        try:
+            if _is_pem(descriptor):  # a PEM package is decoded first: hashed, then opened, as before
+                return _work_pem(job, phases)
+            stream = ReceiptStream(descriptor, str(path))
+            trust, cache = _trust(job.batch, job.trust)
+            try:
+                report = open_content(
+                    path,
+                    job.header,
+                    job.content_key,
+                    job.attributes,
+                    Path(job.output),
+                    trust,
+                    job.at,
+                    cache=cache,
+                    stream=cast(BinaryIO, stream),
+                )
+            except Exception:
+                mismatch = _receipt_mismatch(stream, job)  # the receipt's word comes first
+                if mismatch is not None:
+                    return mismatch
+                raise
+            phases.update(report.timings)
+            mismatch = _receipt_mismatch(stream, job)
+            if mismatch is not None:
+                return mismatch
+            size = stream.size
+        finally:
+            os.close(descriptor)
+        _sync(job, report, phases)
     except OutputError as error:
         return Result(job.submission, "retry" if _machine_output_error(error) else failed, error)
     except OSError as exc:
@@ -129,11 +174,57 @@ def work(job: Job) -> Result:
         return Result(job.submission, failed, error)
     except Exception as exc:  # a package that trips a library: that bid fails, the batch goes on
         return Result(job.submission, failed, _unforeseen(exc))
-    size = path.stat().st_size
+    return _outcome(job, report, size)
+
+
+def _is_pem(descriptor: int) -> bool:
+    return os.pread(descriptor, 64, 0).lstrip().startswith(b"-----BEGIN ")
+
+
+def _work_pem(job: Job, phases: dict[str, float]) -> Result:
+    """Open a package stored as PEM: check the receipt, then decrypt from the decoded copy."""
+    path = Path(job.path)
+    actual = file_sha256(path)
+    if actual != job.sha256:
+        return Result(job.submission, "failed", ReceiptMismatchError(actual=actual, expected=job.sha256))
+    trust, cache = _trust(job.batch, job.trust)
+    report = open_content(
+        path, job.header, job.content_key, job.attributes, Path(job.output), trust, job.at, cache=cache
+    )
+    phases.update(report.timings)
+    _sync(job, report, phases)
+    return _outcome(job, report, path.stat().st_size)
+
+
+def _sync(job: Job, report: UnpackReport, phases: dict[str, float]) -> None:
+    """Sync an opened bid's files to the disk (before the ledger may call it opened)."""
+    if report.ok:
+        start = time.perf_counter()
+        sync_tree(Path(job.output))
+        phases["sync"] = time.perf_counter() - start
+
+
+def _receipt_mismatch(stream: ReceiptStream, job: Job) -> Result | None:
+    """The failed result when the stored bytes are not the receipt's (their opened files removed).
+
+    Reading the rest of the file may fail (an I/O error): then nothing can
+    be said here, and the caller's own outcome stands.
+    """
+    try:
+        actual = stream.finish()
+    except OSError:
+        return None
+    if actual == job.sha256:
+        return None
+    remove_path(Path(job.output))
+    return Result(job.submission, "failed", ReceiptMismatchError(actual=actual, expected=job.sha256))
+
+
+def _outcome(job: Job, report: UnpackReport, size: int) -> Result:
     if report.ok:
         return Result(job.submission, "opened", report=report.to_dict(), size=size)
     assert report.error is not None
-    return Result(job.submission, failed, report.error, report=report.to_dict(), size=size)
+    return Result(job.submission, "failed", report.error, report=report.to_dict(), size=size)
 
 
 def _machine_output_error(error: OutputError) -> bool:

@@ -43,6 +43,10 @@ def manifest_checker(
     """
 
     def check(signed_manifest: bytes) -> Manifest:
+        with report.timed("manifest"):
+            return _check(signed_manifest)
+
+    def _check(signed_manifest: bytes) -> Manifest:
         if hashlib.sha256(signed_manifest).digest() != attributes.manifest_sha256:
             raise failed(
                 report,

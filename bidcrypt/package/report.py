@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,25 @@ class UnpackReport:
     seals: dict[str, dict[str, Any]] = field(default_factory=dict)
     output: Path | None = None
     error: BidcryptError | None = None
+    #: Seconds spent in each phase (``decrypt``, ``manifest``, ``files``, ``seals``): how long the
+    #: checks took, for benchmarks; not part of :meth:`to_dict`.
+    timings: dict[str, float] = field(default_factory=dict, repr=False, compare=False)
+    _nested: list[float] = field(default_factory=list, repr=False, compare=False)
+
+    @contextlib.contextmanager
+    def timed(self, phase: str) -> Iterator[None]:
+        """Add the time spent inside the block to *phase* (a phase timed inside another counts once,
+        as its own)."""
+        start = time.perf_counter()
+        self._nested.append(0.0)
+        try:
+            yield
+        finally:
+            elapsed = time.perf_counter() - start
+            inner = self._nested.pop()
+            self.timings[phase] = self.timings.get(phase, 0.0) + elapsed - inner
+            if self._nested:
+                self._nested[-1] += elapsed
 
     @property
     def ok(self) -> bool:

@@ -68,7 +68,8 @@ async def async_read_verified_bundle(
     output = as_path(output)
     checker = manifest_checker(attributes, trust, at, report, cache=cache, loop=asyncio.get_running_loop())
     try:
-        _, manifest, extracted = await blocking(read_bundle, stream, staging.files, checker)
+        with report.timed("files"):
+            _, manifest, extracted = await blocking(read_bundle, stream, staging.files, checker)
     except RecordedError:
         return
     except OutputError as error:  # named after the staging folder: the user knows the output
@@ -83,7 +84,8 @@ async def async_read_verified_bundle(
             f"{len(extracted)} 个文件，共 {manifest.total_size} 字节，均与清单一致",
         ),
     )
-    await _check_seals(extracted, manifest, trust, at, report, cache)
+    with report.timed("seals"):
+        await _check_seals(extracted, manifest, trust, at, report, cache)
     if report.error is None:
         await blocking(staging.publish, output)
         report.output = output
@@ -158,10 +160,14 @@ async def async_open_content(
     progress: ByteProgress | None = None,
     *,
     cache: ValidationCache | None = None,
+    stream: BinaryIO | None = None,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
-    This is the part of the opening that runs in worker processes. Raises
+    This is the part of the opening that runs in worker processes. *stream*,
+    when given, is the package *path* already open (seekable; read, never
+    closed here): the opening reads each bid once, hashing it for its receipt
+    as it decrypts. Raises
     only :class:`~bidcrypt.errors.BidcryptError`: an
     :class:`~bidcrypt.errors.OutputError` (or
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
@@ -181,16 +187,17 @@ async def async_open_content(
     with Staging.create(output) as staging:
         try:
             # A passing copy, deleted below: no need to wait for the disk.
-            await blocking(
-                decrypt_content,
-                path,
-                header,
-                content_key,
-                staging.bundle,
-                force=True,
-                durable=False,
-                progress=progress,
-            )
+            with report.timed("decrypt"):
+                await blocking(
+                    decrypt_content,
+                    path if stream is None else stream,
+                    header,
+                    content_key,
+                    staging.bundle,
+                    force=True,
+                    durable=False,
+                    progress=progress,
+                )
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
         except OutputExistsError:
@@ -226,10 +233,13 @@ def open_content(
     progress: ByteProgress | None = None,
     *,
     cache: ValidationCache | None = None,
+    stream: BinaryIO | None = None,
 ) -> UnpackReport:
     """:func:`async_open_content` for synchronous callers (with or without a running event loop)."""
     return run_sync(
-        async_open_content(path, header, content_key, attributes, output, trust, at, progress, cache=cache)
+        async_open_content(
+            path, header, content_key, attributes, output, trust, at, progress, cache=cache, stream=stream
+        )
     )
 
 

@@ -18,7 +18,7 @@ import pytest
 from bidcrypt.certs import load_certificate
 from bidcrypt.errors import InputError, OutputError, PackageTooLargeError, SessionBusyError
 from bidcrypt.keys import PinSource, open_key_source
-from bidcrypt.opening import OpeningSession, open_bids
+from bidcrypt.opening import OpeningSession, build_record, open_bids
 from bidcrypt.opening.lock import SessionLock
 
 from ..conftest import IN_CI, Pki, run_bidcrypt, run_cli
@@ -202,7 +202,7 @@ def test_a_session_is_shared_by_threads(pki: Pki, tmp_path: Path) -> None:
     def submit(package: Path) -> None:
         try:
             session.submit(package)
-            session.record()
+            build_record(session)
         except BaseException as exc:  # reported below
             errors.append(exc)
 

@@ -1,0 +1,39 @@
+"""A key entry that counts its private-key operations: the proof of one unwrap per bid."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bidcrypt.keys import KeyEntry
+
+
+class CountingEntry(KeyEntry):
+    """*inner*, counting each private-key decryption or key agreement in ``counter[0]``."""
+
+    def __init__(self, inner: KeyEntry, counter: list[int]) -> None:
+        super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
+        self._inner = inner
+        self._counter = counter
+
+    @property
+    def has_private_key(self) -> bool:
+        """Whether the inner entry holds its private key."""
+        return self._inner.has_private_key
+
+    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
+        """The inner entry's RSA decryption, counted."""
+        self._counter[0] += 1
+        return self._inner.rsa_decrypt(ciphertext, scheme)
+
+    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
+        """The inner entry's key agreement, counted."""
+        self._counter[0] += 1
+        return self._inner.ecdh(peer)
+
+    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
+        """The inner entry's signature (not counted: an opening never signs)."""
+        return self._inner.sign(data, hash_name)
+
+    def claimed_rsa_schemes(self) -> tuple[str, ...]:
+        """The RSA decryption schemes the inner entry claims."""
+        return self._inner.claimed_rsa_schemes()
