@@ -29,7 +29,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
-from bidcrypt.i18n import Text, pick
+from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, scheme_for_key, scheme_named
 
 #: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography and pyHanko.
@@ -73,46 +73,49 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
         return _verify(der, content_type)
     except _MALFORMED as exc:
         # Parsed lazily (asn1crypto, cryptography): a bad field or key may only show here.
-        raise ManifestError(f"{_bad()}: {Text('malformed', '结构错误')}") from exc
+        raise _invalid(Text("malformed", "结构错误")) from exc
 
 
-def _bad() -> str:
-    return pick("manifest signature invalid", "文件清单签名无效")
+_BAD = Text("manifest signature invalid", "文件清单签名无效")
+
+
+def _invalid(why: str | Text | None = None) -> ManifestError:
+    """The refusal of a manifest signature, saying *why* (rendered when shown)."""
+    if why is None:
+        return ManifestError(_BAD)
+    return ManifestError(Text("{bad}: {why}", "{bad}：{why}", bad=_BAD, why=why))
 
 
 def _verify(der: bytes, content_type: str) -> SignedContent:
-    bad = _bad()
     try:
         info = cms.ContentInfo.load(der, strict=True)
         if info["content_type"].native != "signed_data":
-            raise ManifestError(f"{bad}: not SignedData")
+            raise _invalid("not SignedData")
         signed_data = info["content"]
         encapsulated = signed_data["encap_content_info"]
         if encapsulated["content_type"].native != content_type:
-            raise ManifestError(f"{bad}: {encapsulated['content_type'].native} is not {content_type}")
+            raise _invalid(f"{encapsulated['content_type'].native} is not {content_type}")
         content = encapsulated["content"].contents if encapsulated["content"] else None
         signer_infos = list(signed_data["signer_infos"])
         found = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
         certificates = [x509.load_der_x509_certificate(c.dump()) for c in found]
     except (ValueError, TypeError, KeyError) as exc:
-        raise ManifestError(f"{bad}: {Text('malformed', '结构错误')}") from exc
+        raise _invalid(Text("malformed", "结构错误")) from exc
     if not isinstance(content, bytes) or len(signer_infos) != 1:
-        raise ManifestError(
-            f"{bad}: {Text('expected one signer and attached content', '应有一个签名者和内含内容')}"
-        )
+        raise _invalid(Text("expected one signer and attached content", "应有一个签名者和内含内容"))
     signer_info = signer_infos[0]
     signer = _find_signer(signer_info, certificates)
     if signer is None:
-        raise ManifestError(f"{bad}: {Text('signer certificate missing', '缺少签名证书')}")
+        raise _invalid(Text("signer certificate missing", "缺少签名证书"))
     attributes = signer_info["signed_attrs"]
     if not attributes:
-        raise ManifestError(f"{bad}: {Text('no signed attributes', '缺少签名属性')}")
+        raise _invalid(Text("no signed attributes", "缺少签名属性"))
     values = {attribute["type"].native: attribute["values"][0].native for attribute in attributes}
     if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
-        raise ManifestError(f"{bad}: {Text('digest must be SHA-256', '摘要算法须为 SHA-256')}")
+        raise _invalid(Text("digest must be SHA-256", "摘要算法须为 SHA-256"))
     digest = hashlib.sha256(content).digest()
     if values.get("content_type") != content_type or values.get("message_digest") != digest:
-        raise ManifestError(f"{bad}: {Text('content does not match its digest', '内容与摘要不符')}")
+        raise _invalid(Text("content does not match its digest", "内容与摘要不符"))
     _check_signature(signer, signer_info, content_type, digest)
     signing_time = values.get("signing_time")
     return SignedContent(
@@ -167,6 +170,6 @@ def _check_signature(
             sig_validator=SchemeSignatureValidator(),
         )
     except SignatureValidationError as exc:
-        raise ManifestError(_bad()) from exc
+        raise _invalid() from exc
     if not (intact and valid):
-        raise ManifestError(_bad())
+        raise _invalid()
