@@ -43,6 +43,7 @@ from bidcrypt.errors import (
     InputError,
 )
 from bidcrypt.files import CRL, PathArg, read_input
+from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
@@ -117,11 +118,16 @@ class TrustStore:
         """pyHanko's validation context for this store at *at* (default: now).
 
         Offline: nothing is fetched, and revocation is soft-fail, so only a
-        CRL given here can make a certificate revoked. A CRL issued after *at*
+        CRL given here can make a certificate revoked. Signatures (of the
+        certificates and the CRLs) are checked by
+        :class:`~bidcrypt.x509_signatures.Sm2AwareSignatureValidator`: SM2
+        with SM3 as well as RSA and ECDSA. A CRL issued after *at*
         still counts (retroactively): judging a seal at its timestamp, a later
         CRL tells whether the certificate had been revoked by then.
         """
         from pyhanko_certvalidator import ValidationContext
+
+        from bidcrypt.x509_signatures import Sm2AwareSignatureValidator
 
         return ValidationContext(
             trust_roots=[certs.to_asn1(c) for c in self.anchors],
@@ -131,6 +137,7 @@ class TrustStore:
             allow_fetching=False,
             revocation_mode="soft-fail",
             retroactive_revinfo=True,
+            signature_validator=Sm2AwareSignatureValidator(),
         )
 
     async def async_validate(
@@ -350,6 +357,11 @@ def _fingerprint(certificate: x509.Certificate) -> bytes:
 
 def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
     public_key = certs.public_key(issuer)
+    if isinstance(public_key, Sm2PublicKey):
+        from bidcrypt.x509_signatures import sm2_signature_holds
+
+        algorithm = crl.signature_algorithm_oid.dotted_string
+        return sm2_signature_holds(algorithm, crl.signature, crl.tbs_certlist_bytes, public_key)
     if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return False
     return crl.is_signature_valid(public_key)

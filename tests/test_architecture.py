@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "trust": 34,
     "certs": 33,
     "uscc": 32,
+    "x509_signatures": 30,
     "gm": 25,
     "files": 20,
     "_temporary": 19,

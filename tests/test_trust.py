@@ -117,6 +117,10 @@ def test_a_crl_its_issuer_did_not_sign_does_not_count(store: TrustStore, pki: Pk
         store.anchors, store.intermediates, (forged.public_bytes(serialization.Encoding.DER),)
     )
     assert forged_store.revocation_status(certificate).state == "unknown"
+    # the chain verdict refuses it rather than ignore it: the CRL names the issuer but its signature fails
+    # (tests/gm/test_sm2_trust.py holds SM2 to the same)
+    with pytest.raises(CertificateUntrustedError, match="CRL signature could not be verified"):
+        forged_store.validate(certificate, at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
 
 
 @pytest.fixture
