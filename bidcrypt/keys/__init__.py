@@ -17,6 +17,7 @@ from bidcrypt.i18n import Text
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.schemes import SignatureScheme, scheme_for_key, scheme_named
+from bidcrypt.keys.signed_data import SignedDataForm, VerifiedSignedData, read_signed_data, verify_signed_data
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 if TYPE_CHECKING:
@@ -51,14 +52,18 @@ __all__ = [
     "Pkcs11Uri",
     "SchemeSignatureValidator",
     "SignatureScheme",
+    "SignedDataForm",
+    "VerifiedSignedData",
     "async_sign_data",
     "is_pkcs11_uri",
     "open_key_source",
+    "read_signed_data",
     "redact_reference",
     "rsa_padding",
     "scheme_for_key",
     "scheme_named",
     "sign_data",
+    "verify_signed_data",
 ]
 
 

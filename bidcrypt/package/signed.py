@@ -3,12 +3,13 @@
 The content is attached (the manifest bytes are inside). It is signed through
 bidcrypt's one SignedData path (:mod:`bidcrypt.keys.pyhanko_signer`: pyHanko
 builds it, :meth:`KeyEntry.sign` signs — on the UKey when the key is there —
-so RSA PKCS#1 v1.5 or ECDSA, whatever the signing key is). Signed
-attributes: content-type, message-digest (SHA-256), signing-time, the ESS
+so RSA PKCS#1 v1.5, ECDSA or SM2 with SM3, whatever the signing key is).
+Signed attributes: content-type, message-digest (SHA-256; SM3 with an SM2
+key), signing-time, the ESS
 signing-certificate-v2 and CMS algorithm protection (RFC 6211). The signer is
 identified by issuer and serial number; its certificate is included.
 
-Checking requires exactly one signer, the attached content, SHA-256, the
+Checking requires exactly one signer, the attached content, SHA-256 (SM3 for SM2), the
 signed content type and message digest, the signer's certificate inside, a
 signature algorithm of one of bidcrypt's schemes for that certificate's key
 (:mod:`bidcrypt.keys.schemes`), and the signature; pyHanko's integrity check
@@ -26,14 +27,14 @@ from asn1crypto import cms
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
-from bidcrypt import certs
+from bidcrypt import certs, gm
 from bidcrypt.aio import run_sync
-from bidcrypt.errors import ManifestError
+from bidcrypt.errors import CertificateError, ManifestError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, scheme_for_key, scheme_named
 
-#: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography and pyHanko.
-_MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm)
+#: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography, pyHanko and certs.
+_MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm, CertificateError)
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,11 @@ async def async_sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime 
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
     from bidcrypt.keys import async_sign_data
 
-    if scheme_for_key(certs.public_key(entry.certificate)) is None:
-        raise ManifestError(Text("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
+    scheme = scheme_for_key(certs.public_key(entry.certificate))
+    if scheme is None:
+        raise ManifestError(Text("the signing key is neither RSA, EC nor SM2", "签名密钥不是 RSA、EC 或 SM2"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    return await async_sign_data(content, entry, signing_time=moment)
+    return await async_sign_data(content, entry, signing_time=moment, hash_name=_hash_name(entry.certificate))
 
 
 def sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime | None = None) -> bytes:
@@ -111,9 +113,10 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
     if not attributes:
         raise _invalid(Text("no signed attributes", "缺少签名属性"))
     values = {attribute["type"].native: attribute["values"][0].native for attribute in attributes}
-    if signer_info["digest_algorithm"]["algorithm"].native != "sha256":
-        raise _invalid(Text("digest must be SHA-256", "摘要算法须为 SHA-256"))
-    digest = hashlib.sha256(content).digest()
+    hash_name = _hash_name(signer)
+    if signer_info["digest_algorithm"]["algorithm"].native != hash_name:
+        raise _invalid(Text("digest must be {hash}", "摘要算法须为 {hash}", hash=hash_name.upper()))
+    digest = gm.sm3(content) if hash_name == "sm3" else hashlib.sha256(content).digest()
     if values.get("content_type") != content_type or values.get("message_digest") != digest:
         raise _invalid(Text("content does not match its digest", "内容与摘要不符"))
     _check_signature(signer, signer_info, content_type, digest)
@@ -124,6 +127,12 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
         certificates=tuple(certificates),
         signing_time=signing_time if isinstance(signing_time, dt.datetime) else None,
     )
+
+
+def _hash_name(certificate: x509.Certificate) -> str:
+    """The manifest's digest for this signer: SHA-256, or SM3 for a scheme that fixes it (SM2)."""
+    scheme = scheme_for_key(certs.public_key(certificate))
+    return (scheme.fixed_hash if scheme is not None else None) or "sha256"
 
 
 def _find_signer(
