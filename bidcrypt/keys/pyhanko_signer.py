@@ -12,6 +12,14 @@ a key that does not belong to its certificate is caught
 exists. :class:`SchemeSignatureValidator` checks signatures for pyHanko's
 validation with the same schemes (:mod:`bidcrypt.keys.schemes`).
 
+SM2 keys sign SM2 with SM3 (``1.2.156.10197.1.501``) over SM3 digests
+(``1.2.156.10197.1.401``). pyHanko needs nothing registered for that: it
+hashes with ``getattr(cryptography.hazmat.primitives.hashes, name.upper())``
+(``pyhanko_certvalidator.util.get_pyca_cryptography_hash``), which is
+``hashes.SM3`` for ``sm3``, and names the digest through asn1crypto, which
+knows ``sm3`` once :mod:`bidcrypt.gm` is imported (:mod:`bidcrypt.certs`
+imports it). The hash of a scheme that fixes one (SM2) is the default here.
+
 This module imports pyHanko: import it where a signature is made or checked,
 not at start-up.
 """
@@ -74,7 +82,7 @@ class KeyEntrySigner(Signer):
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         """The key source's signature over *data*; a dummy of the right size when *dry_run*."""
         scheme = signing_scheme(self.entry.certificate)
-        if digest_algorithm not in HASHES:
+        if digest_algorithm not in HASHES or scheme.fixed_hash not in (None, digest_algorithm):
             raise MechanismUnsupportedError(
                 source=self.entry.source, operation=f"{digest_algorithm} signatures"
             )
@@ -101,17 +109,23 @@ async def async_sign_data(
     *,
     signing_time: dt.datetime | None = None,
     chain: Sequence[x509.Certificate] = (),
-    hash_name: str = "sha256",
+    hash_name: str | None = None,
     detached: bool = False,
 ) -> bytes:
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key.
 
-    The content is attached unless *detached*. Signed attributes (pyHanko's
-    generic CMS set): content-type, message-digest, the ESS
+    *hash_name* is the digest (default: the scheme's own, SM3 for SM2, else
+    SHA-256); one the scheme does not sign with is
+    :class:`MechanismUnsupportedError`. The content is attached unless
+    *detached*. Signed attributes (pyHanko's generic CMS set): content-type, message-digest, the ESS
     signing-certificate-v2 attribute, CMS algorithm protection (RFC 6211)
     and, when given, signing-time. The signer is named by issuer and serial
     number; its certificate and *chain* (without self-signed roots) go in.
     """
+    scheme = signing_scheme(entry.certificate)
+    hash_name = hash_name or scheme.fixed_hash or "sha256"
+    if hash_name not in HASHES or scheme.fixed_hash not in (None, hash_name):
+        raise MechanismUnsupportedError(source=entry.source, operation=f"{hash_name} signatures")
     signer = KeyEntrySigner(entry, chain)
     attributes = PdfCMSSignedAttributes(signing_time=signing_time)
     signed = await signer.async_sign_general_data(
@@ -126,7 +140,7 @@ def sign_data(
     *,
     signing_time: dt.datetime | None = None,
     chain: Sequence[x509.Certificate] = (),
-    hash_name: str = "sha256",
+    hash_name: str | None = None,
     detached: bool = False,
 ) -> bytes:
     """:func:`async_sign_data`, for synchronous callers."""

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bidcrypt import certs, gm
-from bidcrypt.errors import ManifestError, SealInvalidError
+from bidcrypt.errors import ManifestError, MechanismUnsupportedError, SealInvalidError
 from bidcrypt.keys import KeyEntry, PinSource, open_key_source, sign_data, verify_signed_data
 from bidcrypt.package import signed
 
@@ -153,6 +153,14 @@ def test_bidcrypt_signs_sm2_with_sm3_in_the_standard_form(entry: KeyEntry) -> No
     result = verify_signed_data(der)
     assert (result.form, result.content, result.signer) == ("standard", b"manifest", entry.certificate)
     assert verify_signed_data(der, allow_gmssl_form=True).form == "standard"
+
+
+def test_sm3_is_the_default_digest_of_an_sm2_signer_and_the_only_one(entry: KeyEntry) -> None:
+    """pyHanko hashes with ``hashes.SM3`` by the name ``sm3``: nothing else needs registering."""
+    der = sign_data(SHORT, entry)
+    assert verify_signed_data(der).digest_algorithm == "sm3"
+    with pytest.raises(MechanismUnsupportedError):
+        sign_data(SHORT, entry, hash_name="sha256")
 
 
 def test_an_sm2_manifest_is_signed_with_sm3(entry: KeyEntry) -> None:
