@@ -1,4 +1,5 @@
-"""The SM2 fixture hierarchy (fixtures/pki/sm2) checked by a peer nobody here wrote: the openssl 3 CLI.
+"""The SM2 fixture hierarchy (fixtures/pki/sm2) checked by a peer nobody here wrote, the openssl 3 CLI,
+and then read by bidcrypt's own SM2 engine (every signature, every PKCS#12 and PKCS#8 key).
 
 Two openssl 3.0 limits shape these checks (both in fixtures/README.md):
 
@@ -26,7 +27,7 @@ from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bidcrypt import uscc
+from bidcrypt import certs, gm, uscc
 from tests.conftest import PKI, require_tool
 
 pytestmark = pytest.mark.openssl
@@ -252,3 +253,47 @@ def test_the_fixture_signer_and_openssl_agree_both_ways(message: bytes, tmp_path
     point = sm2_math.public_point(d)
     assert sm2_math.verify(point, message, r_s["r"].native, r_s["s"].native)
     assert not sm2_math.verify(point, message + b"x", r_s["r"].native, r_s["s"].native)
+
+
+# --- the same files through bidcrypt's SM2 engine (libcrypto through cffi) ------------------
+
+
+def _issuer_key(name: str) -> gm.Sm2PublicKey:
+    issuer = SM2[name]["issuer"] or name
+    return _public_key(issuer)
+
+
+def _public_key(name: str) -> gm.Sm2PublicKey:
+    key = certs.public_key(x509.load_pem_x509_certificate((PKI / SM2[name]["certificate"]).read_bytes()))
+    assert isinstance(key, gm.Sm2PublicKey)
+    return key
+
+
+@pytest.mark.parametrize("name", sorted(SM2))
+def test_bidcrypt_verifies_every_certificate_signature_with_the_default_id(name: str) -> None:
+    tbs, signature = tbs_and_signature(pem_der(PKI / SM2[name]["certificate"]))
+    _issuer_key(name).verify(signature, tbs)
+    with pytest.raises(gm.InvalidSignature):
+        _issuer_key(name).verify(signature, tbs, distid=b"8765432187654321")
+
+
+def test_bidcrypt_verifies_the_crl_signature() -> None:
+    tbs, signature = tbs_and_signature((PKI / INDEX["crls"]["sm2/ca/vendor"]).read_bytes())
+    _public_key("sm2/ca/vendor").verify(signature, tbs)
+    with pytest.raises(gm.InvalidSignature):
+        _public_key("sm2/ca/root").verify(signature, tbs)
+
+
+@pytest.mark.parametrize("name", LEAVES)
+def test_bidcrypt_opens_each_pkcs12_and_pkcs8_key(name: str) -> None:
+    entry = SM2[name]
+    contents = gm.load_pkcs12((PKI / entry["p12"]).read_bytes(), INDEX["p12_password"].encode())
+    assert contents.key is not None and contents.certificate == pem_der(PKI / entry["certificate"])
+    chain = [der for _, _, der in pem.unarmor((PKI / f"{name}.chain.pem").read_bytes(), multiple=True)]
+    assert sorted(contents.additional_certificates) == sorted(chain)
+    from_pem = gm.Sm2PrivateKey.from_pem((PKI / entry["key"]).read_bytes())
+    assert from_pem.pkcs8_der() == pem_der(PKI / entry["key"])
+    assert contents.key.public_key() == from_pem.public_key() == _public_key(name)
+    _public_key(name).verify(contents.key.sign(b"bid"), b"bid")
+    if "/enc" in name:
+        assert from_pem.decrypt(_public_key(name).encrypt(bytes(16))) == bytes(16)
