@@ -1,9 +1,10 @@
 """Certificates: loading, what a certificate is for, who it names, and whether it is usable.
 
-The encryption certificate of a UKey has ``keyEncipherment`` (RSA) or
-``keyAgreement`` (EC) in its key usage; the signing certificate has
-``digitalSignature`` and/or ``nonRepudiation``. bidcrypt decides which is
-which by key usage only, never by label or name.
+The encryption certificate of a UKey has ``keyEncipherment`` (RSA),
+``keyAgreement`` (EC) or ``keyEncipherment``/``dataEncipherment`` (SM2) in
+its key usage; the signing certificate has ``digitalSignature`` and/or
+``nonRepudiation``. bidcrypt decides which is which by key usage only,
+never by label or name.
 
 Where a CA vendor puts the unified social credit code differs; see
 :func:`credit_code` for the rule.
@@ -16,21 +17,26 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
+from typing import cast, get_args
 
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 from cryptography.x509.oid import NameOID
 
 from bidcrypt import uscc
 from bidcrypt.errors import (
+    CertificateError,
     CertificateExpiredError,
     CertificateNotYetValidError,
     InputError,
     WrongKeyUsageError,
 )
 from bidcrypt.files import CERTIFICATES, PathArg, read_input
+from bidcrypt.gm import Sm2Error, Sm2PublicKey, is_sm2_public_key_info
 from bidcrypt.i18n import Text
 
 #: Where CA vendors put the credit code, in the order bidcrypt looks.
@@ -93,9 +99,11 @@ def purposes(certificate: x509.Certificate) -> set[Purpose]:
     found: set[Purpose] = set()
     if usage.digital_signature or usage.content_commitment:
         found.add(Purpose.SIGNING)
-    public_key = certificate.public_key()
-    if (isinstance(public_key, rsa.RSAPublicKey) and usage.key_encipherment) or (
-        isinstance(public_key, ec.EllipticCurvePublicKey) and usage.key_agreement
+    key = public_key(certificate)
+    if (
+        (isinstance(key, rsa.RSAPublicKey) and usage.key_encipherment)
+        or (isinstance(key, ec.EllipticCurvePublicKey) and usage.key_agreement)
+        or (isinstance(key, Sm2PublicKey) and (usage.key_encipherment or usage.data_encipherment))
     ):
         found.add(Purpose.ENCRYPTION)
     return found
@@ -194,11 +202,60 @@ def credit_code(certificate: x509.Certificate) -> str | None:
     return None
 
 
+#: A certificate's public key: a ``cryptography`` key, or an SM2 key (which ``cryptography`` cannot load).
+PublicKey = CertificatePublicKeyTypes | Sm2PublicKey
+
+
+def public_key(certificate: x509.Certificate) -> PublicKey:
+    """The certificate's public key; an :class:`~bidcrypt.gm.Sm2PublicKey` on the SM2 curve.
+
+    Raises :class:`~bidcrypt.errors.CertificateError` for a key neither can read.
+    """
+    try:
+        return certificate.public_key()
+    except (UnsupportedAlgorithm, ValueError) as exc:
+        failure = exc
+    try:
+        spki = asn1_x509.TbsCertificate.load(certificate.tbs_certificate_bytes)["subject_public_key_info"]
+        if is_sm2_public_key_info(spki):
+            return Sm2PublicKey.from_spki_der(spki.dump())
+    except (Sm2Error, ValueError, TypeError, KeyError):
+        pass
+    raise CertificateError(
+        subject=display_name(certificate),
+        detail=Text(
+            "its public key cannot be read ({reason})",
+            "其公钥无法读取（{reason}）",
+            reason=str(failure),
+        ),
+    )
+
+
+def public_key_from_spki(der: bytes) -> PublicKey:
+    """The public key of a DER SubjectPublicKeyInfo; an :class:`~bidcrypt.gm.Sm2PublicKey` on the SM2 curve.
+
+    Raises ``ValueError`` (or ``cryptography``'s ``UnsupportedAlgorithm``) for bytes neither can read.
+    """
+    try:
+        key = serialization.load_der_public_key(der)
+    except UnsupportedAlgorithm:
+        return Sm2PublicKey.from_spki_der(der)
+    if not isinstance(key, get_args(CertificatePublicKeyTypes)):
+        raise UnsupportedAlgorithm("a key-agreement key cannot be a certificate's or signer's key")
+    return cast(CertificatePublicKeyTypes, key)
+
+
+def is_sm2(certificate: x509.Certificate) -> bool:
+    """True when the certificate's key is an SM2 key."""
+    return isinstance(public_key(certificate), Sm2PublicKey)
+
+
 def public_key_der(certificate: x509.Certificate) -> bytes:
     """The DER SubjectPublicKeyInfo of the certificate."""
-    return certificate.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    key = public_key(certificate)
+    if isinstance(key, Sm2PublicKey):
+        return key.spki_der()
+    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def key_fingerprint(certificate: x509.Certificate) -> str:
@@ -211,7 +268,10 @@ def subject_key_identifier(certificate: x509.Certificate) -> bytes:
     try:
         return certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
+        key = public_key(certificate)
+        if isinstance(key, Sm2PublicKey):  # RFC 5280 method 1: SHA-1 of the subjectPublicKey bits
+            return hashlib.sha1(key.point, usedforsecurity=False).digest()
+        return x509.SubjectKeyIdentifier.from_public_key(key).digest
 
 
 def same_public_key(first: x509.Certificate, second: x509.Certificate) -> bool:
@@ -221,12 +281,14 @@ def same_public_key(first: x509.Certificate, second: x509.Certificate) -> bool:
 
 def key_description(certificate: x509.Certificate) -> str:
     """The key's algorithm and size, e.g. ``RSA-2048`` or ``EC P-256``."""
-    public_key = certificate.public_key()
-    if isinstance(public_key, rsa.RSAPublicKey):
-        return f"RSA-{public_key.key_size}"
-    if isinstance(public_key, ec.EllipticCurvePublicKey):
-        return f"EC {_CURVE_NAMES.get(public_key.curve.name, public_key.curve.name)}"
-    return type(public_key).__name__
+    key = public_key(certificate)
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA-{key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"EC {_CURVE_NAMES.get(key.curve.name, key.curve.name)}"
+    if isinstance(key, Sm2PublicKey):
+        return "SM2"
+    return type(key).__name__
 
 
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}

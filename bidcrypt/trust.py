@@ -349,7 +349,7 @@ def _fingerprint(certificate: x509.Certificate) -> bytes:
 
 
 def _signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    public_key = issuer.public_key()
+    public_key = certs.public_key(issuer)
     if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         return False
     return crl.is_signature_valid(public_key)

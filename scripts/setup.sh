@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # checks); qpdf: PDF structure checks; libnss3-tools: certutil for pdfsig's trust store; openssl: the
 # interop peer; fonts-wqy-microhei: Chinese glyphs for the sample documents; xfsprogs: an XFS with
 # reflink, where re-encryption shares the content blocks; faketime: tests move the clock of a command
-# instead of waiting for a deadline; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle
-# 1.72, the SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java).
+# instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
+# bidcrypt.gm at run time; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle 1.72, the
+# SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java).
 APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl
-              fonts-wqy-microhei xfsprogs faketime default-jdk-headless libbcprov-java libbcpkix-java)
+              fonts-wqy-microhei xfsprogs faketime libssl3 default-jdk-headless libbcprov-java libbcpkix-java)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

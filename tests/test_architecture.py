@@ -34,6 +34,7 @@ LAYERS: dict[str, int] = {
     "trust": 34,
     "certs": 33,
     "uscc": 32,
+    "gm": 25,
     "files": 20,
     "_temporary": 19,
     "_platform": 18,
@@ -45,7 +46,7 @@ LAYERS: dict[str, int] = {
     "_version": 5,
 }
 #: The subpackages whose public surface is their ``__init__``'s ``__all__``.
-SUBPACKAGES = {"cli", "envelope", "errors", "keys", "opening", "package", "seal"}
+SUBPACKAGES = {"cli", "envelope", "errors", "gm", "keys", "opening", "package", "seal"}
 #: The longest a module may grow (the guide says "about 400 lines").
 MAX_LINES = 420
 

@@ -220,7 +220,7 @@ def _transports(
             raise KeyNotFoundError(what=what, ref=for_key)
     chosen: list[tuple[KeyTransport | None, str]] = []
     for index, certificate in enumerate(certificates):
-        if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
             chosen.append((None, pick("EC key agreement", "EC 密钥协商")))
         elif index in asked:
             chosen.append(asked[index])

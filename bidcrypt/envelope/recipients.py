@@ -114,7 +114,7 @@ class Recipient:
 
     def __post_init__(self) -> None:
         certs.require_purpose(self.certificate, certs.Purpose.ENCRYPTION)
-        public_key = self.certificate.public_key()
+        public_key = certs.public_key(self.certificate)
         if isinstance(public_key, rsa.RSAPublicKey):
             if public_key.key_size < MIN_RSA_BITS:
                 raise UnsupportedAlgorithmError(
@@ -140,12 +140,12 @@ class Recipient:
     @property
     def is_rsa(self) -> bool:
         """True for key transport, False for key agreement."""
-        return isinstance(self.certificate.public_key(), rsa.RSAPublicKey)
+        return isinstance(certs.public_key(self.certificate), rsa.RSAPublicKey)
 
     def wrap(self, content_key: bytes) -> bytes:
         """The DER RecipientInfo carrying *content_key* for this certificate."""
         rid = RecipientId.of(self.certificate, self.identifier)
-        public_key = self.certificate.public_key()
+        public_key = certs.public_key(self.certificate)
         if isinstance(public_key, rsa.RSAPublicKey):
             return key_transport_info(rid, public_key, self.key_transport, content_key)
         assert isinstance(public_key, ec.EllipticCurvePublicKey)

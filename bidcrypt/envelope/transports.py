@@ -59,7 +59,7 @@ def strongest_transport(
     key, or when the key undid none of the transports tried. Costs one
     private-key operation per transport the source claims (a login).
     """
-    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+    if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
         return None
     for entry in key_source.entries():
         if certs.same_public_key(entry.certificate, certificate):

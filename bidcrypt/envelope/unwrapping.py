@@ -192,7 +192,7 @@ def unwrap_content_key(
 
 def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
     """True when the key of *certificate* could have been used for *recipient* (type and size)."""
-    public_key = certificate.public_key()
+    public_key = certs.public_key(certificate)
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         # Exactly the modulus length, or a few bytes less from producers that drop leading zeros.
         return (
@@ -246,7 +246,7 @@ def _transport_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg
     """
     transport = recipient.key_transport
     assert transport is not None
-    public_key = entry.certificate.public_key()
+    public_key = certs.public_key(entry.certificate)
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise WrongKeyError()
     implicit = transport is KeyTransport.PKCS1V15
@@ -274,7 +274,7 @@ def _transport_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg
 
 
 def _agree_and_unwrap(recipient: EnvelopeRecipient, entry: KeyEntry) -> bytes:
-    public_key = entry.certificate.public_key()
+    public_key = certs.public_key(entry.certificate)
     assert isinstance(public_key, ec.EllipticCurvePublicKey)
     assert recipient.originator_point is not None and recipient.key_wrap is not None
     assert recipient.key_wrap_oid is not None

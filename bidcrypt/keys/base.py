@@ -77,7 +77,19 @@ class KeyEntry(ABC):
 
     @abstractmethod
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        """Sign *data*: PKCS#1 v1.5 for RSA, a DER ECDSA-Sig-Value for EC."""
+        """Sign *data*: PKCS#1 v1.5 for RSA, a DER ECDSA-Sig-Value for EC.
+
+        With an SM2 key the hash is ``"sm3"``: a DER SM2Signature over
+        Z ‖ *data*, Z of the default distinguishing ID (GM/T 0009).
+        """
+
+    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
+        """Unwrap an SM2-encrypted key (a DER SM2Cipher) with the private key.
+
+        :class:`~bidcrypt.errors.WrongKeyError` when it is not for this key.
+        Sources without SM2 say :class:`~bidcrypt.errors.MechanismUnsupportedError`.
+        """
+        raise MechanismUnsupportedError(source=self.source, operation="SM2 decryption")
 
     @abstractmethod
     def claimed_rsa_schemes(self) -> tuple[str, ...]:
@@ -88,7 +100,7 @@ class KeyEntry(ABC):
 
         Costs one private-key operation per scheme the source claims.
         """
-        public_key = self.certificate.public_key()
+        public_key = certs.public_key(self.certificate)
         if not isinstance(public_key, rsa.RSAPublicKey):
             return ()
         working = []

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pkcs11 import KDF, MGF, Attribute, KeyType, Mechanism
 from pkcs11.util.ec import encode_ecdsa_signature
 
+from bidcrypt import certs
 from bidcrypt.errors import MechanismUnsupportedError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import pkcs11_login as login
@@ -143,7 +144,7 @@ class Pkcs11Entry(KeyEntry):
         digest = hashes.Hash(HASHES[hash_name]())
         digest.update(data)
         value = digest.finalize()
-        public_key = self.certificate.public_key()
+        public_key = certs.public_key(self.certificate)
         if isinstance(public_key, rsa.RSAPublicKey):
             to_sign = _DIGEST_INFO_PREFIX[hash_name] + value
             return bytes(self._token.run(lambda: key.sign(to_sign, mechanism=Mechanism.RSA_PKCS, **pin)))
@@ -152,7 +153,7 @@ class Pkcs11Entry(KeyEntry):
 
     def claimed_rsa_schemes(self) -> tuple[str, ...]:
         """From the slot's mechanism list: OAEP (both hashes) and/or PKCS#1 v1.5."""
-        if not isinstance(self.certificate.public_key(), rsa.RSAPublicKey):
+        if not isinstance(certs.public_key(self.certificate), rsa.RSAPublicKey):
             return ()
         mechanisms = self._token.mechanisms()
         claimed: list[str] = []

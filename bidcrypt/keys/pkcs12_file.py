@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from bidcrypt import certs, gm
 from bidcrypt.errors import (
     InputError,
     KeyNotFoundError,
@@ -41,6 +43,9 @@ class Pkcs12Source(KeySource):
             password = self.pin_source.obtain(self.description).value.encode()
             try:
                 loaded = pkcs12.load_pkcs12(self._data, password)
+            except UnsupportedAlgorithm:  # an SM2 key: cryptography has no SM2, libcrypto has
+                self._entries = [self._sm2_entry(password)]
+                return list(self._entries)
             except ValueError as exc:
                 if _looks_like_pkcs12(self._data):
                     raise PinIncorrectError(source=self.description) from exc
@@ -57,6 +62,26 @@ class Pkcs12Source(KeySource):
             self._entries = [SoftwareEntry(label, loaded.cert.certificate, key, self.description)]
         return list(self._entries)
 
+    def _sm2_entry(self, password: bytes) -> KeyEntry:
+        try:
+            loaded = gm.load_pkcs12(self._data, password)
+        except gm.Pkcs12Error as exc:
+            raise PinIncorrectError(source=self.description) from exc
+        except gm.Sm2Error as exc:
+            raise InputError(
+                Text("its key cannot be read: {reason}", "其私钥无法读取：{reason}", reason=str(exc)),
+                path=self.path,
+            ) from exc
+        if loaded.certificate is None:
+            raise KeyNotFoundError(what=Text("certificate", "证书"), ref=self.description)
+        if loaded.key is None:
+            raise KeyNotFoundError(what=Text("SM2 private key", "SM2 私钥"), ref=self.description)
+        certificate = x509.load_der_x509_certificate(loaded.certificate)
+        if certs.public_key(certificate) != loaded.key.public_key():
+            what = Text("the certificate's private key", "证书对应的私钥")
+            raise KeyNotFoundError(what=what, ref=self.description)
+        return SoftwareEntry(self.path.stem, certificate, loaded.key, self.description)
+
 
 def _looks_like_pkcs12(data: bytes) -> bool:
     """A DER SEQUENCE whose first element is INTEGER 3 (the PFX version)."""
@@ -70,7 +95,7 @@ class SoftwareEntry(KeyEntry):
         self,
         label: str,
         certificate: x509.Certificate,
-        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey,
+        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | gm.Sm2PrivateKey,
         source: str,
     ) -> None:
         super().__init__(label, b"", certificate, source)
@@ -100,8 +125,23 @@ class SoftwareEntry(KeyEntry):
             raise WrongKeyError()
         return self._key.exchange(ec.ECDH(), peer)
 
+    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
+        """Unwrap with the SM2 key in software (libcrypto)."""
+        if not isinstance(self._key, gm.Sm2PrivateKey):
+            raise MechanismUnsupportedError(source=self.source, operation="SM2 decryption")
+        try:
+            return self._key.decrypt(ciphertext)
+        except gm.Sm2Error as exc:
+            raise WrongKeyError() from exc
+
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        """PKCS#1 v1.5 or ECDSA over the *hash_name* digest of *data*."""
+        """PKCS#1 v1.5 or ECDSA over the *hash_name* digest of *data*; SM2 with SM3 (Z ‖ *data*)."""
+        if isinstance(self._key, gm.Sm2PrivateKey):
+            if hash_name != "sm3":
+                raise MechanismUnsupportedError(source=self.source, operation=f"SM2 with {hash_name}")
+            return self._key.sign(data)
+        if hash_name not in HASHES or hash_name == "sm3":
+            raise MechanismUnsupportedError(source=self.source, operation=f"signature with {hash_name}")
         algorithm = HASHES[hash_name]()
         digest = hashes.Hash(algorithm)
         digest.update(data)

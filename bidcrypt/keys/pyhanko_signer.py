@@ -23,8 +23,7 @@ from collections.abc import Sequence
 
 from asn1crypto import algos, keys
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes, Signer
 from pyhanko_certvalidator.errors import AlgorithmNotSupported
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -43,7 +42,7 @@ from bidcrypt.keys.schemes import HASHES, SignatureScheme, hash_named, scheme_fo
 
 def signing_scheme(certificate: x509.Certificate) -> SignatureScheme:
     """The scheme the certificate's key signs with; :class:`MechanismUnsupportedError` when there is none."""
-    scheme = scheme_for_key(certificate.public_key())
+    scheme = scheme_for_key(certs.public_key(certificate))
     if scheme is None:
         raise MechanismUnsupportedError(source=certs.display_name(certificate), operation="signing")
     return scheme
@@ -80,7 +79,7 @@ class KeyEntrySigner(Signer):
                 source=self.entry.source, operation=f"{digest_algorithm} signatures"
             )
         if dry_run:
-            return scheme.placeholder(self.entry.certificate.public_key())
+            return scheme.placeholder(certs.public_key(self.entry.certificate))
         signature = self.entry.sign(data, digest_algorithm)
         self.signatures += 1
         check_signature(self.entry.certificate, signature, data, digest_algorithm)
@@ -89,7 +88,7 @@ class KeyEntrySigner(Signer):
 
 def check_signature(certificate: x509.Certificate, signature: bytes, data: bytes, hash_name: str) -> None:
     """Raise :class:`KeyCertificateMismatchError` unless *signature* verifies with the certificate's key."""
-    public_key = certificate.public_key()
+    public_key = certs.public_key(certificate)
     try:
         signing_scheme(certificate).verify(public_key, signature, data, hash_name)
     except InvalidSignature as exc:
@@ -150,7 +149,10 @@ class SchemeSignatureValidator(SignatureValidator):
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
         """Raise :class:`InvalidSignature` unless *signature* is over *signed_data*."""
-        public_key = serialization.load_der_public_key(public_key_info.dump())
+        try:
+            public_key = certs.public_key_from_spki(public_key_info.dump())
+        except (ValueError, UnsupportedAlgorithm) as exc:
+            raise AlgorithmNotSupported(f"the signer's public key cannot be read: {exc}") from None
         scheme = scheme_named(signature_algorithm)
         if scheme is None or not scheme.owns(public_key) or context.prehashed:
             raise AlgorithmNotSupported(_unsupported(signature_algorithm))

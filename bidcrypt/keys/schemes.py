@@ -16,15 +16,19 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from asn1crypto import algos
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
+
+from bidcrypt.certs import PublicKey
+from bidcrypt.gm import Sm2PublicKey, oids
 
 #: The hashes a signature may be made with, by their CMS names (see :meth:`KeyEntry.sign`).
 HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
+    "sm3": hashes.SM3,
 }
 
 
@@ -33,9 +37,13 @@ class SignatureScheme(ABC):
 
     #: The algorithm's name as asn1crypto gives it (``SignedDigestAlgorithm.signature_algo``).
     name: str
+    #: Other names of the same algorithm (an OID another writer uses for it).
+    also: tuple[str, ...] = ()
+    #: The hash the algorithm always uses, when it fixes one (SM2 with SM3).
+    fixed_hash: str | None = None
 
     @abstractmethod
-    def owns(self, public_key: PublicKeyTypes) -> bool:
+    def owns(self, public_key: PublicKey) -> bool:
         """True when *public_key* makes signatures of this scheme."""
 
     @abstractmethod
@@ -47,11 +55,11 @@ class SignatureScheme(ABC):
         """
 
     @abstractmethod
-    def verify(self, public_key: PublicKeyTypes, signature: bytes, data: bytes, hash_name: str) -> None:
+    def verify(self, public_key: PublicKey, signature: bytes, data: bytes, hash_name: str) -> None:
         """Raise :class:`cryptography.exceptions.InvalidSignature` unless *signature* is over *data*."""
 
     @abstractmethod
-    def placeholder(self, public_key: PublicKeyTypes) -> bytes:
+    def placeholder(self, public_key: PublicKey) -> bytes:
         """Zero bytes as long as the longest signature *public_key*'s private key makes."""
 
 
@@ -60,7 +68,7 @@ class RsaPkcs1v15(SignatureScheme):
 
     name = "rsassa_pkcs1v15"
 
-    def owns(self, public_key: PublicKeyTypes) -> bool:
+    def owns(self, public_key: PublicKey) -> bool:
         """An RSA key."""
         return isinstance(public_key, rsa.RSAPublicKey)
 
@@ -68,12 +76,12 @@ class RsaPkcs1v15(SignatureScheme):
         """``sha256WithRSAEncryption`` and the like; ``rsaEncryption`` without a hash."""
         return algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_rsa" if hash_name else self.name})
 
-    def verify(self, public_key: PublicKeyTypes, signature: bytes, data: bytes, hash_name: str) -> None:
+    def verify(self, public_key: PublicKey, signature: bytes, data: bytes, hash_name: str) -> None:
         """PKCS#1 v1.5 verification."""
         assert isinstance(public_key, rsa.RSAPublicKey)
         public_key.verify(signature, data, padding.PKCS1v15(), HASHES[hash_name]())
 
-    def placeholder(self, public_key: PublicKeyTypes) -> bytes:
+    def placeholder(self, public_key: PublicKey) -> bytes:
         """As long as the modulus."""
         assert isinstance(public_key, rsa.RSAPublicKey)
         return bytes((public_key.key_size + 7) // 8)
@@ -84,7 +92,7 @@ class Ecdsa(SignatureScheme):
 
     name = "ecdsa"
 
-    def owns(self, public_key: PublicKeyTypes) -> bool:
+    def owns(self, public_key: PublicKey) -> bool:
         """An EC key (on a curve other than SM2's, once SM2 is a scheme of its own)."""
         return isinstance(public_key, ec.EllipticCurvePublicKey)
 
@@ -94,23 +102,57 @@ class Ecdsa(SignatureScheme):
             raise ValueError("an ECDSA signature algorithm names its hash")
         return algos.SignedDigestAlgorithm({"algorithm": f"{hash_name}_ecdsa"})
 
-    def verify(self, public_key: PublicKeyTypes, signature: bytes, data: bytes, hash_name: str) -> None:
+    def verify(self, public_key: PublicKey, signature: bytes, data: bytes, hash_name: str) -> None:
         """ECDSA verification."""
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         public_key.verify(signature, data, ec.ECDSA(HASHES[hash_name]()))
 
-    def placeholder(self, public_key: PublicKeyTypes) -> bytes:
+    def placeholder(self, public_key: PublicKey) -> bytes:
         """Both integers at their longest: the order's size plus a leading zero byte."""
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         longest = 1 << (8 * ((public_key.curve.key_size + 7) // 8) - 1)
         return bytes(algos.DSASignature({"r": longest, "s": longest}).dump())
 
 
+class Sm2WithSm3(SignatureScheme):
+    """SM2 with SM3 (GM/T 0009, GB/T 35276): a DER SM2Signature over Z(default ID) ‖ M.
+
+    The identifier is ``1.2.156.10197.1.501`` with no parameters, what
+    certificates, GmSSL and BouncyCastle write; the hash is always SM3.
+    """
+
+    name = "sm2_sm3"
+    also = ("sm2_sign",)  # 1.2.156.10197.1.301.1, as emmansun/gmsm writes it
+    fixed_hash = "sm3"
+
+    def owns(self, public_key: PublicKey) -> bool:
+        """An SM2 key."""
+        return isinstance(public_key, Sm2PublicKey)
+
+    def identifier(self, hash_name: str | None) -> algos.SignedDigestAlgorithm:
+        """``SM2-with-SM3``; only SM3 goes with it."""
+        if hash_name not in (None, "sm3"):
+            raise ValueError(f"SM2 signs with SM3, not {hash_name}")
+        return algos.SignedDigestAlgorithm({"algorithm": oids.SM2_WITH_SM3})
+
+    def verify(self, public_key: PublicKey, signature: bytes, data: bytes, hash_name: str) -> None:
+        """SM2 verification with Z of the default distinguishing ID."""
+        assert isinstance(public_key, Sm2PublicKey)
+        if hash_name != "sm3":
+            raise InvalidSignature(f"SM2 signs with SM3, not {hash_name}")
+        public_key.verify(signature, data)
+
+    def placeholder(self, public_key: PublicKey) -> bytes:
+        """Both integers at their longest (33 bytes each)."""
+        longest = 1 << 255
+        return bytes(algos.DSASignature({"r": longest, "s": longest}).dump())
+
+
 #: Every scheme bidcrypt signs and checks with, the most specific first.
-SCHEMES: tuple[SignatureScheme, ...] = (RsaPkcs1v15(), Ecdsa())
+SCHEMES: tuple[SignatureScheme, ...] = (RsaPkcs1v15(), Ecdsa(), Sm2WithSm3())
 
 
-def scheme_for_key(public_key: PublicKeyTypes) -> SignatureScheme | None:
+def scheme_for_key(public_key: PublicKey) -> SignatureScheme | None:
     """The scheme *public_key* signs with, or None when bidcrypt has none for it."""
     return next((scheme for scheme in SCHEMES if scheme.owns(public_key)), None)
 
@@ -119,13 +161,19 @@ def scheme_named(identifier: algos.SignedDigestAlgorithm) -> SignatureScheme | N
     """The scheme a CMS ``SignatureAlgorithmIdentifier`` names, or None when bidcrypt has none."""
     try:
         name = identifier.signature_algo
-    except (ValueError, KeyError, TypeError):  # an algorithm asn1crypto does not know
-        return None
-    return next((scheme for scheme in SCHEMES if scheme.name == name), None)
+    except (ValueError, KeyError, TypeError):  # not one of asn1crypto's own: maybe a national algorithm
+        try:
+            name = identifier["algorithm"].native
+        except (ValueError, KeyError, TypeError):
+            return None
+    return next((scheme for scheme in SCHEMES if name == scheme.name or name in scheme.also), None)
 
 
 def hash_named(identifier: algos.SignedDigestAlgorithm, default: str | None) -> str | None:
     """The hash a ``SignatureAlgorithmIdentifier`` names, else *default*; None when not in :data:`HASHES`."""
+    scheme = scheme_named(identifier)
+    if scheme is not None and scheme.fixed_hash is not None:
+        return scheme.fixed_hash
     try:
         name = identifier.hash_algo
     except (ValueError, KeyError, TypeError):  # no hash named (rsaEncryption), or malformed parameters
@@ -139,6 +187,7 @@ __all__ = [
     "Ecdsa",
     "RsaPkcs1v15",
     "SignatureScheme",
+    "Sm2WithSm3",
     "hash_named",
     "scheme_for_key",
     "scheme_named",

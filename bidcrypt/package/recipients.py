@@ -77,7 +77,7 @@ def choose_recipients(
             )
         if own:
             transport, reason = _transport_for(certificate, key_source, key_transport, warn)
-        elif isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        elif isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
             transport, reason = (
                 authority_transport,
                 pick(
@@ -103,7 +103,7 @@ def _transport_for(
     requested: KeyTransport | None,
     warn: Callable[[str], None],
 ) -> tuple[KeyTransport | None, str]:
-    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+    if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
         return None, pick("EC key agreement", "EC 密钥协商")
     if requested is not None:
         return requested, pick("as asked", "按指定")

@@ -50,7 +50,7 @@ async def async_sign(content: bytes, entry: KeyEntry, signing_time: dt.datetime 
     """DER ContentInfo(SignedData) over *content*, signed by *entry*'s key."""
     from bidcrypt.keys import async_sign_data
 
-    if scheme_for_key(entry.certificate.public_key()) is None:
+    if scheme_for_key(certs.public_key(entry.certificate)) is None:
         raise ManifestError(Text("the signing key is neither RSA nor EC", "签名密钥不是 RSA 或 EC"))
     moment = (signing_time or dt.datetime.now(dt.UTC)).replace(microsecond=0)
     return await async_sign_data(content, entry, signing_time=moment)
@@ -156,7 +156,7 @@ def _check_signature(
 
     algorithm = signer_info["signature_algorithm"]
     scheme = scheme_named(algorithm)
-    if scheme is None or not scheme.owns(signer.public_key()):
+    if scheme is None or not scheme.owns(certs.public_key(signer)):
         name = scheme.name if scheme is not None else algorithm["algorithm"].native
         raise ManifestError(
             Text("unsupported signature algorithm {name}", "不支持的签名算法 {name}", name=name)

@@ -27,7 +27,7 @@ from bidcrypt.keys.pyhanko_signer import (
     async_sign_data,
     sign_data,
 )
-from bidcrypt.keys.schemes import SCHEMES, Ecdsa, RsaPkcs1v15, scheme_for_key, scheme_named
+from bidcrypt.keys.schemes import SCHEMES, Ecdsa, RsaPkcs1v15, Sm2WithSm3, scheme_for_key, scheme_named
 
 from ..conftest import Pki, require_tool
 
@@ -172,7 +172,8 @@ def test_the_schemes_name_what_pyhanko_would() -> None:
     assert Ecdsa().identifier("sha384")["algorithm"].native == "sha384_ecdsa"
     with pytest.raises(ValueError, match="names its hash"):
         Ecdsa().identifier(None)
-    assert [type(s) for s in SCHEMES] == [RsaPkcs1v15, Ecdsa]
+    assert [type(s) for s in SCHEMES] == [RsaPkcs1v15, Ecdsa, Sm2WithSm3]
+    assert Sm2WithSm3().identifier("sm3")["algorithm"].dotted == "1.2.156.10197.1.501"
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
