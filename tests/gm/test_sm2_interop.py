@@ -14,6 +14,7 @@ is slow), so the hypothesis examples are few and each carries several plaintexts
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from bidcrypt.gm import ciphertext
 from bidcrypt.gm.oids import SM2_WITH_SM3, SM3
 from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.keys.pyhanko_signer import sign_data
+from tests.conftest import PKI
 from tests.interop.peers import (
     DEFAULT_ID,
     ORDERS,
@@ -291,12 +293,53 @@ def test_an_openssl_sm2_chain_validates_in_bouncycastle_and_each_link_with_the_e
         issuer_key.verify(broken_leaf["signature_value"].native, broken_leaf["tbs_certificate"].dump())
     answers = bouncycastle.batch(
         [
-            ("chain", sm2_chain.root, sm2_chain.leaf, sm2_chain.intermediate),
-            ("chain", sm2_chain.root, broken, sm2_chain.intermediate),
+            ("chain", "now", sm2_chain.root, sm2_chain.leaf, sm2_chain.intermediate),
+            ("chain", "now", sm2_chain.root, broken, sm2_chain.intermediate),
         ]
     )
     assert answers[0].result() == "valid"
     assert answers[1].result().startswith("invalid")
+
+
+SM2_FIXTURES = PKI / "sm2"
+#: When the fixture chains are validated: a fixed moment, never the wall clock.
+FIXTURES_AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+OUT_OF_DATE = {"bidder-a/enc-expired.pem", "bidder-a/enc-not-yet-valid.pem"}
+
+
+def test_the_sm2_fixture_hierarchy_and_its_crl_verify_in_bouncycastle(bouncycastle: BouncyCastle) -> None:
+    """The project's own SM2 PKI (fixtures/make_pki.py) read by BouncyCastle: every leaf chains to the
+    root through the issuing CA (PKIX, at a fixed date), and the SM2-signed CRL verifies."""
+    root, vendor = SM2_FIXTURES / "ca" / "root.pem", SM2_FIXTURES / "ca" / "vendor.pem"
+    leaves = sorted(
+        path.relative_to(SM2_FIXTURES).as_posix()
+        for path in SM2_FIXTURES.glob("*/*.pem")
+        if path.parent.name != "ca" and not path.name.endswith((".key.pem", ".chain.pem"))
+    )
+    assert len(leaves) >= 18
+    at, later = int(FIXTURES_AT.timestamp()), int(dt.datetime(2051, 1, 1, tzinfo=dt.UTC).timestamp())
+    answers = bouncycastle.batch(
+        [("chain", at, root, SM2_FIXTURES / leaf, vendor) for leaf in leaves]
+        + [
+            ("chain", later, root, SM2_FIXTURES / "bidder-a" / "enc-not-yet-valid.pem", vendor),
+            ("chain", at, vendor, SM2_FIXTURES / "bidder-b" / "sign.pem"),
+            ("chain", at, root, SM2_FIXTURES / "bidder-b" / "sign.pem"),
+            ("crl", SM2_FIXTURES / "ca" / "vendor.crl.pem", vendor),
+            ("crl", SM2_FIXTURES / "ca" / "vendor.crl.pem", root),
+        ]
+    )
+    verdicts_at = {leaf: answer.result() for leaf, answer in zip(leaves, answers, strict=False)}
+    assert {leaf for leaf, verdict in verdicts_at.items() if verdict != "valid"} == OUT_OF_DATE
+    assert all(verdicts_at[leaf].startswith("invalid") for leaf in OUT_OF_DATE)
+    n = len(leaves)
+    assert [answer.result() for answer in answers[n : n + 2]] == ["valid", "valid"]
+    assert answers[n + 2].result().startswith("invalid")  # without the issuing CA
+    revoked = [
+        x509.load_pem_x509_certificate((SM2_FIXTURES / "bidder-a" / name).read_bytes()).serial_number
+        for name in ("enc-revoked.pem", "sign-revoked.pem")
+    ]
+    assert answers[n + 3].result().split(",") == sorted(f"{serial:x}" for serial in revoked)
+    assert not answers[n + 4].ok  # the CRL is the issuing CA's, not the root's
 
 
 # --- sm-crypto, sm-crypto-v2 ----------------------------------------------------------------------

@@ -131,11 +131,11 @@ def test_bouncycastle_cms_signed_data_and_chain_validation(
             ("cms-verify", detached, leaf, content),
             ("cms-verify", detached, leaf, tampered),
             ("cms-verify", attached, sm2_chain.root),
-            ("chain", sm2_chain.root, leaf, sm2_chain.intermediate),
-            ("chain", sm2_chain.intermediate, leaf),
-            ("chain", sm2_chain.root, leaf),
-            ("chain", sm2_chain.root, broken, sm2_chain.intermediate),
-            ("chain", leaf, leaf),
+            ("chain", "now", sm2_chain.root, leaf, sm2_chain.intermediate),
+            ("chain", "now", sm2_chain.intermediate, leaf),
+            ("chain", "now", sm2_chain.root, leaf),
+            ("chain", "now", sm2_chain.root, broken, sm2_chain.intermediate),
+            ("chain", "now", leaf, leaf),
         ]
     )
     assert [a.ok for a in answers[:6]] == [True, True, True, True, False, False]

@@ -16,9 +16,12 @@
 //   cms-verify CMS-file      CERT.pem    [CONTENT-file]        every SignerInfo verifies with CERT
 //                                        (JcaSimpleSignerInfoVerifierBuilder, BC provider); answers
 //                                        "ok\t<number of signers>"
-//   chain     ROOT.pem       LEAF.pem    [INTERMEDIATE.pem ...]   (the leaf's issuer first)
-//                                        PKIX CertPathValidator (BC provider, no revocation check);
-//                                        answers "ok\tvalid" or "ok\tinvalid: <reason>"
+//   chain     WHEN  ROOT.pem  LEAF.pem  [INTERMEDIATE.pem ...]   (the leaf's issuer first)
+//                                        PKIX CertPathValidator (BC provider, no revocation check) at
+//                                        WHEN, "now" or seconds since the epoch; answers "ok\tvalid"
+//                                        or "ok\tinvalid: <reason>" (BC sorts the certificates itself)
+//   crl       CRL.pem        ISSUER.pem  X509CRL.verify with the issuer's key (SM3withSM2, default ID);
+//                                        answers "ok\t<revoked serial numbers in hex, comma-separated>"
 //
 // The tests compile this file with javac against /usr/share/java/bcprov.jar, bcpkix.jar, bcutil.jar.
 import java.io.BufferedReader;
@@ -39,11 +42,15 @@ import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.PKIXParameters;
 import java.security.cert.TrustAnchor;
+import java.security.cert.X509CRL;
+import java.security.cert.X509CRLEntry;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Collections;
+import java.util.Date;
 import java.util.List;
+import java.util.Set;
 
 import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
 import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
@@ -125,6 +132,8 @@ public final class Sm2Peer {
                 return "ok\t" + cmsVerify(f[1], f[2], f.length > 3 ? f[3] : null);
             case "chain":
                 return "ok\t" + chain(f);
+            case "crl":
+                return "ok\t" + crl(f[1], f[2]);
             default:
                 throw new IllegalArgumentException("unknown command " + f[0]);
         }
@@ -216,20 +225,40 @@ public final class Sm2Peer {
     }
 
     private static String chain(String[] f) throws Exception {
-        X509Certificate root = certificate(f[1]);
+        X509Certificate root = certificate(f[2]);
         List<X509Certificate> path = new ArrayList<>();
-        path.add(certificate(f[2]));
-        for (int i = 3; i < f.length; i++) {
+        path.add(certificate(f[3]));
+        for (int i = 4; i < f.length; i++) {
             path.add(certificate(f[i]));
         }
         CertPath certPath = CertificateFactory.getInstance("X.509", "BC").generateCertPath(path);
         PKIXParameters parameters = new PKIXParameters(Collections.singleton(new TrustAnchor(root, null)));
         parameters.setRevocationEnabled(false);
+        if (!f[1].equals("now")) {
+            parameters.setDate(new Date(Long.parseLong(f[1]) * 1000L));
+        }
         try {
             CertPathValidator.getInstance("PKIX", "BC").validate(certPath, parameters);
             return "valid";
         } catch (CertPathValidatorException e) {
             return ("invalid: " + e.getMessage()).replace('\t', ' ').replace('\n', ' ');
         }
+    }
+
+    private static String crl(String crlPath, String issuerPath) throws Exception {
+        X509CRL crl;
+        try (InputStream stream = new FileInputStream(crlPath)) {
+            crl = (X509CRL) CertificateFactory.getInstance("X.509", "BC").generateCRL(stream);
+        }
+        crl.verify(certificate(issuerPath).getPublicKey(), "BC");
+        List<String> serials = new ArrayList<>();
+        Set<? extends X509CRLEntry> entries = crl.getRevokedCertificates();
+        if (entries != null) {
+            for (X509CRLEntry entry : entries) {
+                serials.add(entry.getSerialNumber().toString(16));
+            }
+        }
+        Collections.sort(serials);
+        return String.join(",", serials);
     }
 }
