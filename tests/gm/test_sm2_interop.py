@@ -250,12 +250,6 @@ def test_bidcrypt_sm2_signed_data_verifies_in_bouncycastle(
     assert answers[0].value == "1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="hook: bidcrypt.package.signed.sign signs with SHA-256 only; when it signs an SM2 manifest "
-    "with SM3, this passes: drop the marker so BouncyCastle keeps checking the manifest's SignedData",
-)
 def test_an_sm2_signed_manifest_verifies_in_bouncycastle(
     bouncycastle: BouncyCastle, sm2_chain: Sm2Chain, leaf_pkcs12: tuple[Path, str], tmp_path: Path
 ) -> None:

@@ -18,6 +18,7 @@ from bidcrypt.keys import KeyEntry, PinSource, open_key_source, sign_data, verif
 from bidcrypt.package import signed
 
 from ..conftest import Pki, require_tool
+from ..interop.peers import BouncyCastle, Sm2Chain
 
 VECTORS = Path(__file__).parent / "vectors"
 GMSSL_SIGNED = (VECTORS / "cms" / "signed-short.der").read_bytes()
@@ -319,3 +320,28 @@ def test_bit_flips_and_cuts_never_crash(data: st.DataObject) -> None:
         except ManifestError:
             continue
         assert result.content == SHORT  # a flip the signature does not cover (e.g. in the certificate)
+
+
+# --- BouncyCastle 1.72 ------------------------------------------------------------------------------
+
+
+def test_bouncycastles_sm2_signed_data_verifies_in_bidcrypt(
+    bouncycastle: BouncyCastle, sm2_chain: Sm2Chain, tmp_path: Path
+) -> None:
+    """BC's ``SM3withSM2`` CMSSignedDataGenerator: the standard form; detached content is refused cleanly."""
+    content = tmp_path / "content.bin"
+    content.write_bytes(SHORT)
+    attached, detached = tmp_path / "attached.p7s", tmp_path / "detached.p7s"
+    key, leaf = sm2_chain.leaf_keys.private, sm2_chain.leaf
+    for answer in bouncycastle.batch(
+        [("cms-sign", key, leaf, content, attached), ("cms-sign", key, leaf, content, detached, "detached")]
+    ):
+        answer.result()
+    result = verify_signed_data(attached.read_bytes())
+    assert (result.form, result.content, result.digest_algorithm) == ("standard", SHORT, "sm3")
+    assert result.signer == x509.load_pem_x509_certificate(leaf.read_bytes())
+    der = attached.read_bytes()
+    with pytest.raises(ManifestError, match="does not match"):
+        verify_signed_data(_flip(der, der.index(SHORT[:16]) + 7))
+    with pytest.raises(ManifestError, match="attached content"):
+        verify_signed_data(detached.read_bytes())

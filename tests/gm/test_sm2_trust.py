@@ -26,7 +26,8 @@ from bidcrypt.errors import (
 from bidcrypt.trust import TrustStore
 from bidcrypt.x509_signatures import Sm2AwareSignatureValidator
 
-from ..conftest import Pki, require_tool
+from ..conftest import PKI, Pki, require_tool
+from ..interop.peers import BouncyCastle, Sm2Chain
 from . import pki as sm2pki
 
 VECTORS = Path(__file__).parent / "vectors" / "pki"
@@ -110,6 +111,78 @@ def test_the_gmssl_vectors_pki_refuses_like_rsa(pki: Pki) -> None:
     )
     assert not_yet[0] is not None
     assert not_yet[0] is not_yet[1]
+
+
+# --- the SM2 fixture PKI (fixtures/pki/sm2, its SM2-signed CRL) ------------------------------------
+
+FIXTURE_AT = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def fixture_store() -> TrustStore:
+    trust = PKI / "trust"
+    return TrustStore.load(
+        [trust / "sm2-roots.pem", trust / "sm2-intermediates.pem"], [PKI / "sm2/ca/vendor.crl"]
+    )
+
+
+def _fixture(name: str) -> x509.Certificate:
+    return load_certificate(PKI / "sm2" / f"{name}.pem")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bidder-a/sign",
+        "bidder-a/enc",
+        "bidder-a/enc-renewed",
+        "bidder-b/legal",
+        "bidder-c/enc",
+        "authority/enc",
+    ],
+)
+def test_sm2_fixture_certificates_chain_to_the_sm2_root(fixture_store: TrustStore, name: str) -> None:
+    chain = fixture_store.validate(_fixture(name), at=FIXTURE_AT)
+    assert chain == [_fixture(name), _fixture("ca/vendor"), _fixture("ca/root")]
+    assert fixture_store.revocation_status(_fixture(name), at=FIXTURE_AT).state == "good"
+
+
+@pytest.mark.parametrize("name", ["bidder-a/enc-revoked", "bidder-a/sign-revoked"])
+def test_sm2_fixture_revoked_certificates_are_refused(fixture_store: TrustStore, name: str) -> None:
+    with pytest.raises(CertificateRevokedError, match="2025-09-01"):
+        fixture_store.validate(_fixture(name), at=FIXTURE_AT)
+    status = fixture_store.revocation_status(_fixture(name), at=FIXTURE_AT)
+    assert (status.state, status.reason) == ("revoked", "keyCompromise")
+    without_crl = TrustStore(fixture_store.anchors, fixture_store.intermediates)
+    assert without_crl.validate(_fixture(name), at=FIXTURE_AT)
+
+
+def test_sm2_fixture_refusals_are_rsas(fixture_store: TrustStore, pki: Pki) -> None:
+    """Expired, not yet valid, wrong root: the errors the RSA fixtures' twins get."""
+    rsa_store = TrustStore.load([pki.roots, pki.intermediates], [pki.crl])
+    for variant in ("enc-expired", "enc-not-yet-valid"):
+        sm2 = _refusal(fixture_store, _fixture(f"bidder-a/{variant}"), FIXTURE_AT)
+        rsa = _refusal(rsa_store, load_certificate(pki.cert(f"bidder-a/{variant}")), FIXTURE_AT)
+        assert sm2 is not None
+        assert sm2 is rsa, variant
+    assert _refusal(rsa_store, _fixture("bidder-a/enc"), FIXTURE_AT) is CertificateUntrustedError
+    assert _refusal(fixture_store, load_certificate(pki.cert("bidder-a/enc")), FIXTURE_AT) is (
+        CertificateUntrustedError
+    )
+
+
+def test_a_forged_crl_for_the_sm2_fixture_ca_does_not_count(fixture_store: TrustStore) -> None:
+    """Named for the vendor CA, signed by another key: as for RSA, no status and no trust."""
+    vendor = sm2pki.Sm2Identity(_fixture("ca/vendor"), gm.Sm2PrivateKey.generate())
+    revoked = _fixture("bidder-a/enc")
+    crl = sm2pki.revocation_list(vendor, [(revoked.serial_number, dt.datetime(2026, 1, 1, tzinfo=dt.UTC))])
+    forged = TrustStore(fixture_store.anchors, fixture_store.intermediates, (crl,))
+    assert forged.revocation_status(revoked, at=FIXTURE_AT).state == "unknown"
+    with pytest.raises(CertificateUntrustedError, match="CRL signature could not be verified"):
+        forged.validate(revoked, at=FIXTURE_AT)
+
+
+# --- asn1crypto-made SM2 hierarchies -------------------------------------------------------------
 
 
 def test_an_sm2_hierarchy_with_a_crl(store: TrustStore, hierarchy: dict[str, sm2pki.Sm2Identity]) -> None:
@@ -397,3 +470,32 @@ def test_the_crl_signature_needs_the_default_id(openssl_pki: OpensslPki) -> None
     assert (
         store.revocation_status(load_certificate(openssl_pki.path("revoked.pem")), at=at).state == "unknown"
     )
+
+
+def test_an_openssl_three_level_chain_gets_bouncycastles_verdict(
+    bouncycastle: BouncyCastle, sm2_chain: Sm2Chain, tmp_path: Path
+) -> None:
+    """Root, issuing CA, leaf (tests/interop/peers.py): openssl 3.0's ``verify`` gives the ID to the
+    target only (openssl issue #23471), so BouncyCastle's PKIX validator is the peer for this one."""
+    leaf = load_certificate(sm2_chain.leaf)
+    at = leaf.not_valid_before_utc + dt.timedelta(minutes=1)
+    store = TrustStore.load([sm2_chain.root, sm2_chain.intermediate])
+    assert len(store.validate(leaf, at=at)) == 3
+    broken = tmp_path / "broken.pem"
+    broken.write_bytes(sm2pki.flip_signature_bit(leaf).public_bytes(Encoding.PEM))
+    with pytest.raises(CertificateUntrustedError):
+        store.validate(load_certificate(broken), at=at)
+    expired_at = leaf.not_valid_after_utc + dt.timedelta(minutes=1)
+    with pytest.raises(CertificateExpiredError):
+        store.validate(leaf, at=expired_at)
+    when, later = str(int(at.timestamp())), str(int(expired_at.timestamp()))
+    answers = bouncycastle.batch(
+        [
+            ("chain", when, sm2_chain.root, sm2_chain.leaf, sm2_chain.intermediate),
+            ("chain", when, sm2_chain.root, broken, sm2_chain.intermediate),
+            ("chain", later, sm2_chain.root, sm2_chain.leaf, sm2_chain.intermediate),
+        ]
+    )
+    verdicts = [answer.result() for answer in answers]
+    assert verdicts[0] == "valid"
+    assert verdicts[1].startswith("invalid") and verdicts[2].startswith("invalid")
