@@ -24,6 +24,7 @@ from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
 
 from bidcrypt.aio import blocking
+from bidcrypt.keys import SchemeSignatureValidator
 from bidcrypt.trust import TrustStore
 
 #: The PDF signature sub-filters a seal may use (those pyHanko validates as /Sig).
@@ -71,6 +72,7 @@ async def check_signature(
             embedded.signer_cert,
             expected_content_type=content["content_type"].native,
             actual_digest=embedded.compute_digest(),
+            sig_validator=SchemeSignatureValidator(),
         )
     except CMSStructuralError as exc:  # worded as pyHanko's validate_pdf_signature words it
         raise ValueError("CMS structural error: " + exc.failure_message) from exc

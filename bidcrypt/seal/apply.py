@@ -44,7 +44,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, open_input
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, KeyEntrySigner, KeySource
+from bidcrypt.keys import KeyEntry, KeyEntrySigner, KeySource, SchemeSignatureValidator, scheme_for_key
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
 from bidcrypt.seal.kind import SealKind, expected_holder, holder_of, kind_mismatch, role_attribute
@@ -219,6 +219,7 @@ async def _seal_all(
     attributes = CAdESSignedAttrSpec(
         signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(kind)], certified_attrs=[])
     )
+    digest = seal_digest(entry.certificate)
     shared_image: tuple[int, int] | None = None
     applied = []
     for page_index, box in targets:
@@ -238,6 +239,7 @@ async def _seal_all(
             field_name=name,
             reason=kind.reason,
             subfilter=SigSeedSubFilter.PADES,
+            md_algorithm=digest,
             cades_signed_attr_spec=attributes,
         )
         pdf_signer = signers.PdfSigner(
@@ -251,6 +253,17 @@ async def _seal_all(
         shared_image = appearance.written
         applied.append(AppliedSeal(field=name, page=page_index + 1, box=box))
     return applied
+
+
+def seal_digest(certificate: x509.Certificate) -> str | None:
+    """The digest a seal with *certificate* uses: SM3 for an SM2 key; None lets pyHanko choose by key size.
+
+    pyHanko would pick SHA-256 for any 256-bit EC key, SM2's included, and
+    SM2-with-SM3 goes only with SM3 (the document digest, the signed
+    attributes' digest and the ESS certificate hash are all SM3 then).
+    """
+    scheme = scheme_for_key(certs.public_key(certificate))
+    return scheme.fixed_hash if scheme is not None else None
 
 
 async def _sign(path: Path, pdf_signer: signers.PdfSigner, tsa_url: str | None) -> None:
@@ -302,6 +315,7 @@ def _check_written(path: Path, expected_new: int) -> None:
                 embedded.signer_cert,
                 expected_content_type="data",
                 actual_digest=embedded.compute_digest(),
+                sig_validator=SchemeSignatureValidator(),
             )
             if not (intact and valid):
                 raise SealInvalidError(Text("a new seal does not verify", "新加盖的签章验证失败"))

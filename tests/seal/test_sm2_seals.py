@@ -1,0 +1,384 @@
+"""Seals made with SM2 certificates (GB/T 38540's algorithms: SM2 with SM3), applied and verified by bidcrypt.
+
+The company seal uses the GM vectors' signing certificate (``bidder-sign.p12``),
+the legal-person seal a legal representative's certificate issued by the
+vectors' root (:mod:`tests.seal.sm2_certs`). Each refusal must be the one an
+RSA seal gets for the same fault (same finding code, same exit code).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign import fields, signers
+from pyhanko.sign.ades.api import CAdESSignedAttrSpec, SignerAttrSpec
+from pyhanko.sign.fields import SigSeedSubFilter
+
+from bidcrypt import gm
+from bidcrypt.cli.exit_codes import exit_code_for
+from bidcrypt.errors import (
+    DocumentModifiedError,
+    IdentityMismatchError,
+    KeyCertificateMismatchError,
+    SealInvalidError,
+    SealKindMismatchError,
+)
+from bidcrypt.keys import KeyEntrySigner, PinSource, open_key_source
+from bidcrypt.seal import SealKind, apply_seal, verify_seals
+from bidcrypt.seal.kind import role_attribute
+from bidcrypt.trust import TrustStore
+
+from ..conftest import FIXTURES, Pki, require_tool, run_cli
+from . import sm2_certs
+from .conftest import document, leftovers, seal_image
+
+SM3 = "1.2.156.10197.1.401"
+SM2_WITH_SM3 = "1.2.156.10197.1.501"
+COMPANY_P12 = sm2_certs.VECTORS / "bidder-sign.p12"
+
+
+def apply(
+    source: Path, output: Path, key: Path, kind: str = "company", pin: str = sm2_certs.PASSWORD
+) -> None:
+    result = run_cli(
+        "seal", "apply", source, "-o", output, "--key", key, "--kind", kind,
+        "--image", seal_image("bidder-a", kind), env={"BIDCRYPT_PIN": pin},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+
+
+#: The RSA fixture PKI's roots: a trust store without the SM2 root. The tests below check everything but
+#: the chain, which is the trust store's (SM2 chains: tests/test_trust.py), so each SM2 seal is also
+#: reported untrusted (certificate-untrusted, exit 23) and the checks look at the other findings.
+UNTRUSTING_ROOTS = FIXTURES / "pki" / "trust" / "roots.pem"
+
+
+def untrusting() -> TrustStore:
+    """A trust store without the SM2 root."""
+    return TrustStore.load([UNTRUSTING_ROOTS])
+
+
+def problems(path: Path, *extra: str) -> tuple[int, dict, list[str]]:
+    """`seal verify --json` (without the SM2 root): exit code, report, codes of the problems but untrusted."""
+    result = run_cli("seal", "verify", path, "--trust", UNTRUSTING_ROOTS, "--json", *extra)
+    report = json.loads(result.stdout)
+    codes = [p["code"] for p in report["problems"] if p["code"] != "certificate-untrusted"]
+    return result.exit_code, report, codes
+
+
+@pytest.fixture(scope="module")
+def legal_p12(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The legal representative's SM2 key and certificate in a PKCS#12 file (written by openssl)."""
+    require_tool("openssl")
+    directory = tmp_path_factory.mktemp("sm2-legal")
+    return sm2_certs.legal_representative().write_pkcs12(directory / "legal.p12")
+
+
+@pytest.fixture(scope="module")
+def sm2_both(tmp_path_factory: pytest.TempPathFactory, legal_p12: Path) -> Path:
+    """bidder-a's document with an SM2 company seal, then an SM2 legal-person seal (incremental updates)."""
+    directory = tmp_path_factory.mktemp("sm2-both")
+    apply(document(), directory / "company.pdf", COMPANY_P12)
+    apply(directory / "company.pdf", directory / "both.pdf", legal_p12, "legal-person")
+    return directory / "both.pdf"
+
+
+def signatures(path: Path) -> list[tuple[str, cms.SignerInfo, cms.SignedData, bytes]]:
+    """Each seal: its SubFilter, SignerInfo, SignedData and the bytes its /ByteRange covers."""
+    found = []
+    data = path.read_bytes()
+    with path.open("rb") as stream:
+        for embedded in PdfFileReader(stream).embedded_regular_signatures:
+            ranges = list(embedded.sig_object["/ByteRange"])
+            covered = b"".join(data[ranges[i] : ranges[i] + ranges[i + 1]] for i in (0, 2))
+            subfilter = str(embedded.sig_object["/SubFilter"])
+            found.append((subfilter, embedded.signer_info, embedded.signed_data, covered))
+    return found
+
+
+def signer_certificate(signer_info: cms.SignerInfo, signed_data: cms.SignedData) -> asn1_x509.Certificate:
+    """The certificate the SignerInfo names (by issuer and serial number)."""
+    serial = signer_info["sid"].chosen["serial_number"].native
+    (certificate,) = [c.chosen for c in signed_data["certificates"] if c.chosen.serial_number == serial]
+    return certificate
+
+
+def test_the_seals_are_sm2_with_sm3_cms_signatures(sm2_both: Path) -> None:
+    """Read without bidcrypt's verifier: algorithms, SM3 digest, the signature with Z of the default ID."""
+    seals = signatures(sm2_both)
+    assert len(seals) == 2
+    signers_found = []
+    for subfilter, signer_info, signed_data, covered in seals:
+        assert subfilter == "/ETSI.CAdES.detached"
+        assert [a["algorithm"].dotted for a in signed_data["digest_algorithms"]] == [SM3]
+        assert signer_info["digest_algorithm"]["algorithm"].dotted == SM3
+        assert signer_info["signature_algorithm"]["algorithm"].dotted == SM2_WITH_SM3
+        assert signer_info["signature_algorithm"]["parameters"].native is None
+        digest = hashes.Hash(hashes.SM3())
+        digest.update(covered)
+        (message_digest,) = [a for a in signer_info["signed_attrs"] if a["type"].native == "message_digest"]
+        assert message_digest["values"][0].native == digest.finalize()
+        certificate = signer_certificate(signer_info, signed_data)
+        public = gm.Sm2PublicKey.from_spki_der(certificate.public_key.dump())
+        attributes = signer_info["signed_attrs"].untag().dump()
+        public.verify(signer_info["signature"].native, attributes)  # Z of 1234567812345678
+        with pytest.raises(InvalidSignature):
+            public.verify(signer_info["signature"].native, attributes, distid=b"1234567812345679")
+        signers_found.append(certificate.subject.native["common_name"])
+    assert signers_found == [sm2_certs.COMPANY, "王建国"]
+
+
+def test_openssl_verifies_the_seal_signatures(sm2_both: Path, tmp_path: Path) -> None:
+    """openssl pkeyutl: SM2 with SM3 and distid 1234567812345678 over the DER signed attributes."""
+    openssl = require_tool("openssl")
+    for index, (_, signer_info, signed_data, _) in enumerate(signatures(sm2_both)):
+        certificate = signer_certificate(signer_info, signed_data)
+        key, data, signature = (tmp_path / f"{index}.{n}" for n in ("pub.der", "attrs", "sig"))
+        key.write_bytes(certificate.public_key.dump())
+        data.write_bytes(signer_info["signed_attrs"].untag().dump())
+        signature.write_bytes(signer_info["signature"].native)
+        for distid, verdict in (("1234567812345678", 0), ("another-id", 1)):
+            result = subprocess.run(
+                [openssl, "pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-inkey", key, "-rawin",
+                 "-digest", "sm3", "-pkeyopt", f"distid:{distid}", "-in", data, "-sigfile", signature],
+                capture_output=True, text=True,
+            )  # fmt: skip
+            assert result.returncode == verdict, result.stdout + result.stderr
+
+
+def test_both_sm2_seals_verify_in_bidcrypt(sm2_both: Path) -> None:
+    """Integrity, coverage, kind and identity (the chain is the trust store's: here the root is not given)."""
+    report = verify_seals(sm2_both, trust=untrusting(), expect_uscc=sm2_certs.CREDIT_CODE)
+    assert [s.kind for s in report.seals] == [SealKind.COMPANY, SealKind.LEGAL_PERSON]
+    company, legal = report.seals
+    assert (company.signer, company.credit_code, company.identity_ok) == (
+        sm2_certs.COMPANY,
+        sm2_certs.CREDIT_CODE,
+        True,
+    )
+    assert (legal.signer, legal.identity_ok) == ("王建国", True)
+    assert company.certificate.key == legal.certificate.key == "SM2"
+    for check in report.seals:
+        assert check.intact and not check.modified_after
+        assert [f.code for f in check.problems] == ["certificate-untrusted"]
+    assert (company.later_seals, legal.later_seals) == (1, 0)
+
+
+def test_seal_verify_json(sm2_both: Path) -> None:
+    code, report, others = problems(sm2_both, "--expect-uscc", sm2_certs.CREDIT_CODE)
+    assert others == [] and code == 23  # only the chain: the SM2 root is not among the anchors
+    assert [(s["field"], s["kind"], s["intact"], s["identity_ok"]) for s in report["seals"]] == [
+        ("CompanySeal1", "company", True, True),
+        ("LegalPersonSeal1", "legal-person", True, True),
+    ]
+    assert [s["certificate"]["key"] for s in report["seals"]] == ["SM2", "SM2"]
+
+
+def test_a_changed_byte_under_sm2_seals_breaks_their_integrity(sm2_both: Path, tmp_path: Path) -> None:
+    data = sm2_both.read_bytes()
+    original = b"(bidcrypt fixtures/make_documents.py)"
+    assert data.count(original) == 1
+    forged = tmp_path / "forged.pdf"
+    forged.write_bytes(data.replace(original, b"(bidcrypt fixtures/make_documents.pz)"))
+    code, report, others = problems(forged)
+    assert code == exit_code_for(SealInvalidError) == 43
+    assert others == ["seal-invalid", "seal-invalid"]
+    assert [s["intact"] for s in report["seals"]] == [False, False]
+    assert "the document bytes do not match the seal" in report["problems"][0]["message"]
+
+
+def test_a_change_after_the_sm2_seals_is_flagged(sm2_both: Path, tmp_path: Path) -> None:
+    tampered = tmp_path / "tampered.pdf"
+    with sm2_both.open("rb") as source:
+        writer = IncrementalPdfFileWriter(source)
+        stream = writer.add_object(generic.StreamObject(stream_data=b"1 1 1 rg 150 630 120 25 re f"))
+        writer.add_stream_to_page(2, stream)
+        with tampered.open("wb") as out:
+            writer.write(out)
+    code, report, others = problems(tampered)
+    assert code == exit_code_for(DocumentModifiedError) == 44
+    assert others == ["modified-after-sealing", "modified-after-sealing"]
+    assert [s["intact"] for s in report["seals"]] == [True, True]
+
+
+def _pdf_seal(
+    source: Path, output: Path, signer: signers.Signer, kind: SealKind, subfilter: SigSeedSubFilter
+) -> Path:
+    """A seal made by pyHanko directly with *signer* (what bidcrypt's apply would refuse to write)."""
+    attributes = CAdESSignedAttrSpec(
+        signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(kind)], certified_attrs=[])
+    )
+    metadata = signers.PdfSignatureMetadata(
+        field_name="Seal", md_algorithm="sm3", subfilter=subfilter, cades_signed_attr_spec=attributes
+    )
+    pdf_signer = signers.PdfSigner(
+        metadata, signer, new_field_spec=fields.SigFieldSpec("Seal", on_page=0, box=(400, 50, 520, 170))
+    )
+    with source.open("rb") as stream, output.open("wb") as out:
+        pdf_signer.sign_pdf(IncrementalPdfFileWriter(stream), output=out)
+    return output
+
+
+class _OtherIdSigner(KeyEntrySigner):
+    """Signs SM2 with SM3 but with Z of another distinguishing ID (and does not check it)."""
+
+    def __init__(self, identity: sm2_certs.Sm2Identity, distid: bytes) -> None:
+        super().__init__(identity.entry())
+        self.key, self.distid = identity.key, distid
+
+    async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
+        signature = self.key.sign(data, distid=self.distid)
+        return signature if not dry_run else bytes(len(signature) + 2)
+
+
+def test_a_seal_signed_with_another_id_is_refused(tmp_path: Path) -> None:
+    """Z of "1234567812345679" instead of the default ID: the signature value is wrong (exit 43)."""
+    signer = _OtherIdSigner(sm2_certs.company_signer(), b"1234567812345679")
+    sealed = _pdf_seal(
+        document(), tmp_path / "other-id.pdf", signer, SealKind.COMPANY, SigSeedSubFilter.PADES
+    )
+    ((_, signer_info, _, _),) = signatures(sealed)
+    public = sm2_certs.company_signer().key.public_key()
+    public.verify(
+        signer_info["signature"].native,
+        signer_info["signed_attrs"].untag().dump(),
+        distid=b"1234567812345679",
+    )
+    code, report, others = problems(sealed)
+    assert code == exit_code_for(SealInvalidError) == 43
+    assert others == ["seal-invalid"]
+    (seal,) = report["seals"]
+    assert seal["intact"] is False and "the signature value is wrong" in report["problems"][0]["message"]
+
+
+def _swap_certificate(sealed: Path, output: Path) -> Path:
+    """Replace the signer's certificate in the seal's CMS by one with its names and serial, another key."""
+    data = sealed.read_bytes()
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    content_info = cms.ContentInfo.load(bytes.fromhex(data[start:end].decode()).rstrip(b"\0"))
+    signed_data = content_info["content"]
+    serial = signed_data["signer_infos"][0]["sid"].chosen["serial_number"].native
+    swapped = []
+    for choice in signed_data["certificates"]:
+        certificate: asn1_x509.Certificate = choice.chosen
+        if certificate.serial_number == serial:
+            certificate = _same_names_other_key(certificate)
+        swapped.append(cms.CertificateChoices(name="certificate", value=certificate))
+    signed_data["certificates"] = cms.CertificateSet(swapped)
+    encoded = content_info.dump(force=True).hex().encode()
+    assert len(encoded) <= end - start
+    output.write_bytes(data[:start] + encoded.ljust(end - start, b"0") + data[end:])
+    return output
+
+
+def _same_names_other_key(certificate: asn1_x509.Certificate) -> asn1_x509.Certificate:
+    tbs = certificate["tbs_certificate"].copy()
+    if certificate.public_key.algorithm == "ec":
+        tbs["subject_public_key_info"] = asn1_x509.PublicKeyInfo.load(
+            gm.Sm2PrivateKey.generate().public_key().spki_der()
+        )
+        signature = sm2_certs.root().key.sign(tbs.dump(force=True))
+    else:
+        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        other = rsa.generate_private_key(65537, 2048)
+        spki = other.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        tbs["subject_public_key_info"] = asn1_x509.PublicKeyInfo.load(spki)
+        signature = other.sign(tbs.dump(force=True), padding.PKCS1v15(), hashes.SHA256())
+    return asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": certificate["signature_algorithm"],
+            "signature_value": signature,
+        }
+    )
+
+
+@pytest.mark.parametrize("algorithm", ["sm2", "rsa"])
+def test_a_swapped_certificate_is_refused_as_for_rsa(pki: Pki, tmp_path: Path, algorithm: str) -> None:
+    """The certificate in the CMS replaced by one with the signer's names and serial but another key."""
+    sealed = tmp_path / "sealed.pdf"
+    if algorithm == "sm2":
+        apply(document(), sealed, COMPANY_P12)
+    else:
+        apply(document(), sealed, pki.p12("bidder-a/sign"), pin=pki.pin)
+    swapped = _swap_certificate(sealed, tmp_path / "swapped.pdf")
+    result = run_cli("seal", "verify", swapped, "--trust", pki.roots, "--json")
+    # The ESS signing-certificate-v2 attribute names the real certificate: pyHanko finds no signer
+    # certificate, and the seal cannot be evaluated at all (no report, the error and its exit code).
+    assert result.exit_code == exit_code_for(SealInvalidError) == 43
+    assert result.stdout == ""
+    assert "error[seal-invalid]: seal check failed: cannot evaluate the seal" in result.stderr
+    assert "Signing certificate attribute does not match selected signer's certificate" in result.stderr
+
+
+def test_an_sm2_key_that_does_not_belong_to_its_certificate_is_refused(tmp_path: Path) -> None:
+    company = sm2_certs.company_signer()
+    mismatched = sm2_certs.Sm2Identity(gm.Sm2PrivateKey.generate(), company.certificate)
+    with pytest.raises(KeyCertificateMismatchError) as raised:
+        apply_seal(
+            document(), tmp_path / "out.pdf", mismatched.entry(), kind=SealKind.COMPANY,
+            image=seal_image("bidder-a", "company"),
+        )  # fmt: skip
+    assert exit_code_for(raised.value) == 42
+    assert leftovers(tmp_path) == []
+
+
+def test_a_legal_person_certificate_cannot_make_a_company_seal(legal_p12: Path, tmp_path: Path) -> None:
+    result = run_cli(
+        "seal", "apply", document(), "-o", tmp_path / "out.pdf", "--key", legal_p12, "--kind", "company",
+        "--image", seal_image("bidder-a", "company"), env={"BIDCRYPT_PIN": sm2_certs.PASSWORD},
+    )  # fmt: skip
+    assert result.exit_code == exit_code_for(SealKindMismatchError) == 46, result.output
+    assert leftovers(tmp_path) == []
+
+
+def test_another_bidders_sm2_seal_is_flagged_by_expect_uscc(sm2_both: Path) -> None:
+    code, _, others = problems(sm2_both, "--expect-uscc", "91420100MA4KXB7Q09")
+    assert others == ["identity-mismatch", "identity-mismatch"]
+    assert exit_code_for(IdentityMismatchError) == 25 and code == 23  # the first problem: the chain
+
+
+def test_an_sm2_seal_with_the_pkcs7_subfilter_verifies(tmp_path: Path) -> None:
+    """adbe.pkcs7.detached, what signers built on iText and BouncyCastle write for SM2 PDF signatures."""
+    with open_key_source(COMPANY_P12, PinSource.of_value(sm2_certs.PASSWORD)) as source:
+        signer = KeyEntrySigner(source.entries()[0])
+        sealed = _pdf_seal(
+            document(),
+            tmp_path / "pkcs7.pdf",
+            signer,
+            SealKind.COMPANY,
+            SigSeedSubFilter.ADOBE_PKCS7_DETACHED,
+        )
+    ((subfilter, signer_info, _, _),) = signatures(sealed)
+    assert subfilter == "/adbe.pkcs7.detached"
+    assert signer_info["signature_algorithm"]["algorithm"].dotted == SM2_WITH_SM3
+    report = verify_seals(sealed, trust=untrusting())
+    (seal,) = report.seals
+    assert seal.intact and seal.kind is SealKind.COMPANY
+    assert [f.code for f in seal.problems] == ["certificate-untrusted"]
+
+
+def test_poppler_lists_sm2_seals_but_cannot_verify_them(sm2_both: Path) -> None:
+    """pdfsig (NSS) knows neither SM3 nor SM2: it lists the seals and says it cannot validate them."""
+    pdfsig, qpdf = require_tool("pdfsig"), require_tool("qpdf")
+    checked = subprocess.run([qpdf, "--check", sm2_both], capture_output=True, text=True)
+    assert checked.returncode == 0 and "No syntax or stream encoding errors" in checked.stdout
+    listed = subprocess.run([pdfsig, sm2_both], capture_output=True, text=True)
+    assert "Signature Field Name: CompanySeal1" in listed.stdout
+    assert "Signature Field Name: LegalPersonSeal1" in listed.stdout
+    assert "Signature Type: ETSI.CAdES.detached" in listed.stdout
+    assert "Signature is Valid" not in listed.stdout
+    assert listed.stdout.count("Signing Hash Algorithm: unknown") == 2
