@@ -1,9 +1,9 @@
 """Seals made with SM2 certificates (GB/T 38540's algorithms: SM2 with SM3), applied and verified by bidcrypt.
 
-The company seal uses the GM vectors' signing certificate (``bidder-sign.p12``),
-the legal-person seal a legal representative's certificate issued by the
-vectors' root (:mod:`tests.seal.sm2_certs`). Each refusal must be the one an
-RSA seal gets for the same fault (same finding code, same exit code).
+The company seal uses the SM2 fixture PKI's company signing certificate
+(``sm2/bidder-a/sign``), the legal-person seal its legal representative's
+(``sm2/bidder-a/legal``), both from PKCS#12 files. Each refusal must be the
+one an RSA seal gets for the same fault (same finding code, same exit code).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from pyhanko.pdf_utils import generic
@@ -34,63 +35,57 @@ from bidcrypt.errors import (
     SealKindMismatchError,
 )
 from bidcrypt.keys import KeyEntrySigner, PinSource, open_key_source
+from bidcrypt.keys.pkcs12_file import SoftwareEntry
 from bidcrypt.seal import SealKind, apply_seal, verify_seals
 from bidcrypt.seal.kind import role_attribute
 from bidcrypt.trust import TrustStore
 
-from ..conftest import FIXTURES, Pki, require_tool, run_cli
-from . import sm2_certs
+from ..conftest import Pki, require_tool, run_cli
 from .conftest import document, leftovers, seal_image
 
 SM3 = "1.2.156.10197.1.401"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
-COMPANY_P12 = sm2_certs.VECTORS / "bidder-sign.p12"
+COMPANY, LEGAL = "sm2/bidder-a/sign", "sm2/bidder-a/legal"
+BIDDER_A = ("湖南湘江路桥建设有限公司", "91430100MA4L8P3D28", "刘洋")
+BIDDER_B_CODE = "91320100MA1XK7N527"
+#: The GM vectors' company signing certificate, issued by GmSSL's test root (not the fixture root).
+VECTORS_P12 = Path(__file__).parents[1] / "gm" / "vectors" / "pki" / "bidder-sign.p12"
 
 
-def apply(
-    source: Path, output: Path, key: Path, kind: str = "company", pin: str = sm2_certs.PASSWORD
-) -> None:
+def apply(pki: Pki, source: Path, output: Path, identity: str, kind: str = "company") -> Path:
+    """`seal apply` with the PKCS#12 file of *identity* and its chain."""
     result = run_cli(
-        "seal", "apply", source, "-o", output, "--key", key, "--kind", kind,
-        "--image", seal_image("bidder-a", kind), env={"BIDCRYPT_PIN": pin},
+        "seal", "apply", source, "-o", output, "--key", pki.p12(identity), "--chain", pki.chain(identity),
+        "--kind", kind, "--image", seal_image("bidder-a", kind), env={"BIDCRYPT_PIN": pki.pin},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
+    return output
 
 
-#: The RSA fixture PKI's roots: a trust store without the SM2 root. The tests below check everything but
-#: the chain, which is the trust store's (SM2 chains: tests/test_trust.py), so each SM2 seal is also
-#: reported untrusted (certificate-untrusted, exit 23) and the checks look at the other findings.
-UNTRUSTING_ROOTS = FIXTURES / "pki" / "trust" / "roots.pem"
+def untrusting(pki: Pki) -> TrustStore:
+    """A trust store without the SM2 root: the RSA fixture roots.
+
+    The tests below check everything but the chain, which is the trust
+    store's, so each SM2 seal is also reported untrusted
+    (certificate-untrusted, exit 23) and they look at the other findings.
+    """
+    return TrustStore.load([pki.roots])
 
 
-def untrusting() -> TrustStore:
-    """A trust store without the SM2 root."""
-    return TrustStore.load([UNTRUSTING_ROOTS])
-
-
-def problems(path: Path, *extra: str) -> tuple[int, dict, list[str]]:
-    """`seal verify --json` (without the SM2 root): exit code, report, codes of the problems but untrusted."""
-    result = run_cli("seal", "verify", path, "--trust", UNTRUSTING_ROOTS, "--json", *extra)
+def problems(pki: Pki, path: Path, *extra: str) -> tuple[int, dict, list[str]]:
+    """`seal verify --json` without the SM2 root: exit code, report, the problems' codes but untrusted."""
+    result = run_cli("seal", "verify", path, "--trust", pki.roots, "--json", *extra)
     report = json.loads(result.stdout)
     codes = [p["code"] for p in report["problems"] if p["code"] != "certificate-untrusted"]
     return result.exit_code, report, codes
 
 
 @pytest.fixture(scope="module")
-def legal_p12(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The legal representative's SM2 key and certificate in a PKCS#12 file (written by openssl)."""
-    require_tool("openssl")
-    directory = tmp_path_factory.mktemp("sm2-legal")
-    return sm2_certs.legal_representative().write_pkcs12(directory / "legal.p12")
-
-
-@pytest.fixture(scope="module")
-def sm2_both(tmp_path_factory: pytest.TempPathFactory, legal_p12: Path) -> Path:
+def sm2_both(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """bidder-a's document with an SM2 company seal, then an SM2 legal-person seal (incremental updates)."""
     directory = tmp_path_factory.mktemp("sm2-both")
-    apply(document(), directory / "company.pdf", COMPANY_P12)
-    apply(directory / "company.pdf", directory / "both.pdf", legal_p12, "legal-person")
-    return directory / "both.pdf"
+    company = apply(pki, document(), directory / "company.pdf", COMPANY)
+    return apply(pki, company, directory / "both.pdf", LEGAL, "legal-person")
 
 
 def signatures(path: Path) -> list[tuple[str, cms.SignerInfo, cms.SignedData, bytes]]:
@@ -135,7 +130,7 @@ def test_the_seals_are_sm2_with_sm3_cms_signatures(sm2_both: Path) -> None:
         with pytest.raises(InvalidSignature):
             public.verify(signer_info["signature"].native, attributes, distid=b"1234567812345679")
         signers_found.append(certificate.subject.native["common_name"])
-    assert signers_found == [sm2_certs.COMPANY, "王建国"]
+    assert signers_found == [BIDDER_A[0], BIDDER_A[2]]
 
 
 def test_openssl_verifies_the_seal_signatures(sm2_both: Path, tmp_path: Path) -> None:
@@ -156,17 +151,13 @@ def test_openssl_verifies_the_seal_signatures(sm2_both: Path, tmp_path: Path) ->
             assert result.returncode == verdict, result.stdout + result.stderr
 
 
-def test_both_sm2_seals_verify_in_bidcrypt(sm2_both: Path) -> None:
+def test_both_sm2_seals_verify_in_bidcrypt(sm2_both: Path, pki: Pki) -> None:
     """Integrity, coverage, kind and identity (the chain is the trust store's: here the root is not given)."""
-    report = verify_seals(sm2_both, trust=untrusting(), expect_uscc=sm2_certs.CREDIT_CODE)
+    report = verify_seals(sm2_both, trust=untrusting(pki), expect_uscc=BIDDER_A[1])
     assert [s.kind for s in report.seals] == [SealKind.COMPANY, SealKind.LEGAL_PERSON]
     company, legal = report.seals
-    assert (company.signer, company.credit_code, company.identity_ok) == (
-        sm2_certs.COMPANY,
-        sm2_certs.CREDIT_CODE,
-        True,
-    )
-    assert (legal.signer, legal.identity_ok) == ("王建国", True)
+    assert (company.signer, company.credit_code, company.identity_ok) == (BIDDER_A[0], BIDDER_A[1], True)
+    assert (legal.signer, legal.company, legal.identity_ok) == (BIDDER_A[2], BIDDER_A[0], True)
     assert company.certificate.key == legal.certificate.key == "SM2"
     for check in report.seals:
         assert check.intact and not check.modified_after
@@ -174,8 +165,8 @@ def test_both_sm2_seals_verify_in_bidcrypt(sm2_both: Path) -> None:
     assert (company.later_seals, legal.later_seals) == (1, 0)
 
 
-def test_seal_verify_json(sm2_both: Path) -> None:
-    code, report, others = problems(sm2_both, "--expect-uscc", sm2_certs.CREDIT_CODE)
+def test_seal_verify_json(sm2_both: Path, pki: Pki) -> None:
+    code, report, others = problems(pki, sm2_both, "--expect-uscc", BIDDER_A[1])
     assert others == [] and code == 23  # only the chain: the SM2 root is not among the anchors
     assert [(s["field"], s["kind"], s["intact"], s["identity_ok"]) for s in report["seals"]] == [
         ("CompanySeal1", "company", True, True),
@@ -184,20 +175,22 @@ def test_seal_verify_json(sm2_both: Path) -> None:
     assert [s["certificate"]["key"] for s in report["seals"]] == ["SM2", "SM2"]
 
 
-def test_a_changed_byte_under_sm2_seals_breaks_their_integrity(sm2_both: Path, tmp_path: Path) -> None:
+def test_a_changed_byte_under_sm2_seals_breaks_their_integrity(
+    sm2_both: Path, pki: Pki, tmp_path: Path
+) -> None:
     data = sm2_both.read_bytes()
     original = b"(bidcrypt fixtures/make_documents.py)"
     assert data.count(original) == 1
     forged = tmp_path / "forged.pdf"
     forged.write_bytes(data.replace(original, b"(bidcrypt fixtures/make_documents.pz)"))
-    code, report, others = problems(forged)
+    code, report, others = problems(pki, forged)
     assert code == exit_code_for(SealInvalidError) == 43
     assert others == ["seal-invalid", "seal-invalid"]
     assert [s["intact"] for s in report["seals"]] == [False, False]
     assert "the document bytes do not match the seal" in report["problems"][0]["message"]
 
 
-def test_a_change_after_the_sm2_seals_is_flagged(sm2_both: Path, tmp_path: Path) -> None:
+def test_a_change_after_the_sm2_seals_is_flagged(sm2_both: Path, pki: Pki, tmp_path: Path) -> None:
     tampered = tmp_path / "tampered.pdf"
     with sm2_both.open("rb") as source:
         writer = IncrementalPdfFileWriter(source)
@@ -205,7 +198,7 @@ def test_a_change_after_the_sm2_seals_is_flagged(sm2_both: Path, tmp_path: Path)
         writer.add_stream_to_page(2, stream)
         with tampered.open("wb") as out:
             writer.write(out)
-    code, report, others = problems(tampered)
+    code, report, others = problems(pki, tampered)
     assert code == exit_code_for(DocumentModifiedError) == 44
     assert others == ["modified-after-sealing", "modified-after-sealing"]
     assert [s["intact"] for s in report["seals"]] == [True, True]
@@ -232,29 +225,36 @@ def _pdf_seal(
 class _OtherIdSigner(KeyEntrySigner):
     """Signs SM2 with SM3 but with Z of another distinguishing ID (and does not check it)."""
 
-    def __init__(self, identity: sm2_certs.Sm2Identity, distid: bytes) -> None:
-        super().__init__(identity.entry())
-        self.key, self.distid = identity.key, distid
+    def __init__(self, certificate: x509.Certificate, key: gm.Sm2PrivateKey, distid: bytes) -> None:
+        super().__init__(SoftwareEntry("other-id", certificate, key, "test"))
+        self.key, self.distid = key, distid
 
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         signature = self.key.sign(data, distid=self.distid)
         return signature if not dry_run else bytes(len(signature) + 2)
 
 
-def test_a_seal_signed_with_another_id_is_refused(tmp_path: Path) -> None:
+def sm2_key(pki: Pki, identity: str) -> tuple[x509.Certificate, gm.Sm2PrivateKey]:
+    """The certificate and SM2 private key of *identity* in the fixture PKI."""
+    certificate = x509.load_pem_x509_certificate(pki.cert(identity).read_bytes())
+    return certificate, gm.Sm2PrivateKey.from_pem(pki.key(identity).read_bytes())
+
+
+def test_a_seal_signed_with_another_id_is_refused(pki: Pki, tmp_path: Path) -> None:
     """Z of "1234567812345679" instead of the default ID: the signature value is wrong (exit 43)."""
-    signer = _OtherIdSigner(sm2_certs.company_signer(), b"1234567812345679")
+    certificate, key = sm2_key(pki, COMPANY)
+    signer = _OtherIdSigner(certificate, key, b"1234567812345679")
     sealed = _pdf_seal(
         document(), tmp_path / "other-id.pdf", signer, SealKind.COMPANY, SigSeedSubFilter.PADES
     )
     ((_, signer_info, _, _),) = signatures(sealed)
-    public = sm2_certs.company_signer().key.public_key()
+    public = key.public_key()
     public.verify(
         signer_info["signature"].native,
         signer_info["signed_attrs"].untag().dump(),
         distid=b"1234567812345679",
     )
-    code, report, others = problems(sealed)
+    code, report, others = problems(pki, sealed)
     assert code == exit_code_for(SealInvalidError) == 43
     assert others == ["seal-invalid"]
     (seal,) = report["seals"]
@@ -288,7 +288,7 @@ def _same_names_other_key(certificate: asn1_x509.Certificate) -> asn1_x509.Certi
         tbs["subject_public_key_info"] = asn1_x509.PublicKeyInfo.load(
             gm.Sm2PrivateKey.generate().public_key().spki_der()
         )
-        signature = sm2_certs.root().key.sign(tbs.dump(force=True))
+        signature = gm.Sm2PrivateKey.generate().sign(tbs.dump(force=True))
     else:
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
         from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -311,9 +311,9 @@ def test_a_swapped_certificate_is_refused_as_for_rsa(pki: Pki, tmp_path: Path, a
     """The certificate in the CMS replaced by one with the signer's names and serial but another key."""
     sealed = tmp_path / "sealed.pdf"
     if algorithm == "sm2":
-        apply(document(), sealed, COMPANY_P12)
+        apply(pki, document(), sealed, COMPANY)
     else:
-        apply(document(), sealed, pki.p12("bidder-a/sign"), pin=pki.pin)
+        apply(pki, document(), sealed, "bidder-a/sign")
     swapped = _swap_certificate(sealed, tmp_path / "swapped.pdf")
     result = run_cli("seal", "verify", swapped, "--trust", pki.roots, "--json")
     # The ESS signing-certificate-v2 attribute names the real certificate: pyHanko finds no signer
@@ -324,36 +324,36 @@ def test_a_swapped_certificate_is_refused_as_for_rsa(pki: Pki, tmp_path: Path, a
     assert "Signing certificate attribute does not match selected signer's certificate" in result.stderr
 
 
-def test_an_sm2_key_that_does_not_belong_to_its_certificate_is_refused(tmp_path: Path) -> None:
-    company = sm2_certs.company_signer()
-    mismatched = sm2_certs.Sm2Identity(gm.Sm2PrivateKey.generate(), company.certificate)
+def test_an_sm2_key_that_does_not_belong_to_its_certificate_is_refused(pki: Pki, tmp_path: Path) -> None:
+    certificate, _ = sm2_key(pki, COMPANY)
+    mismatched = SoftwareEntry("mismatched", certificate, gm.Sm2PrivateKey.generate(), "test")
     with pytest.raises(KeyCertificateMismatchError) as raised:
         apply_seal(
-            document(), tmp_path / "out.pdf", mismatched.entry(), kind=SealKind.COMPANY,
+            document(), tmp_path / "out.pdf", mismatched, kind=SealKind.COMPANY,
             image=seal_image("bidder-a", "company"),
         )  # fmt: skip
     assert exit_code_for(raised.value) == 42
     assert leftovers(tmp_path) == []
 
 
-def test_a_legal_person_certificate_cannot_make_a_company_seal(legal_p12: Path, tmp_path: Path) -> None:
+def test_a_legal_person_certificate_cannot_make_a_company_seal(pki: Pki, tmp_path: Path) -> None:
     result = run_cli(
-        "seal", "apply", document(), "-o", tmp_path / "out.pdf", "--key", legal_p12, "--kind", "company",
-        "--image", seal_image("bidder-a", "company"), env={"BIDCRYPT_PIN": sm2_certs.PASSWORD},
+        "seal", "apply", document(), "-o", tmp_path / "out.pdf", "--key", pki.p12(LEGAL), "--kind", "company",
+        "--image", seal_image("bidder-a", "company"), env={"BIDCRYPT_PIN": pki.pin},
     )  # fmt: skip
     assert result.exit_code == exit_code_for(SealKindMismatchError) == 46, result.output
     assert leftovers(tmp_path) == []
 
 
-def test_another_bidders_sm2_seal_is_flagged_by_expect_uscc(sm2_both: Path) -> None:
-    code, _, others = problems(sm2_both, "--expect-uscc", "91420100MA4KXB7Q09")
+def test_another_bidders_sm2_seal_is_flagged_by_expect_uscc(sm2_both: Path, pki: Pki) -> None:
+    code, _, others = problems(pki, sm2_both, "--expect-uscc", BIDDER_B_CODE)
     assert others == ["identity-mismatch", "identity-mismatch"]
     assert exit_code_for(IdentityMismatchError) == 25 and code == 23  # the first problem: the chain
 
 
-def test_an_sm2_seal_with_the_pkcs7_subfilter_verifies(tmp_path: Path) -> None:
+def test_an_sm2_seal_with_the_pkcs7_subfilter_verifies(pki: Pki, tmp_path: Path) -> None:
     """adbe.pkcs7.detached, what signers built on iText and BouncyCastle write for SM2 PDF signatures."""
-    with open_key_source(COMPANY_P12, PinSource.of_value(sm2_certs.PASSWORD)) as source:
+    with open_key_source(pki.p12(COMPANY), PinSource.of_value(pki.pin)) as source:
         signer = KeyEntrySigner(source.entries()[0])
         sealed = _pdf_seal(
             document(),
@@ -365,7 +365,7 @@ def test_an_sm2_seal_with_the_pkcs7_subfilter_verifies(tmp_path: Path) -> None:
     ((subfilter, signer_info, _, _),) = signatures(sealed)
     assert subfilter == "/adbe.pkcs7.detached"
     assert signer_info["signature_algorithm"]["algorithm"].dotted == SM2_WITH_SM3
-    report = verify_seals(sealed, trust=untrusting())
+    report = verify_seals(sealed, trust=untrusting(pki))
     (seal,) = report.seals
     assert seal.intact and seal.kind is SealKind.COMPANY
     assert [f.code for f in seal.problems] == ["certificate-untrusted"]
@@ -382,3 +382,17 @@ def test_poppler_lists_sm2_seals_but_cannot_verify_them(sm2_both: Path) -> None:
     assert "Signature Type: ETSI.CAdES.detached" in listed.stdout
     assert "Signature is Valid" not in listed.stdout
     assert listed.stdout.count("Signing Hash Algorithm: unknown") == 2
+
+
+def test_the_gm_vectors_company_certificate_makes_a_company_seal(pki: Pki, tmp_path: Path) -> None:
+    """GmSSL's test PKI (issued by openssl 3.0): its PKCS#12 file seals, and the seal holds."""
+    sealed = tmp_path / "vectors.pdf"
+    result = run_cli(
+        "seal", "apply", document(), "-o", sealed, "--key", VECTORS_P12, "--kind", "company",
+        "--image", seal_image("bidder-a", "company"), "--json", env={"BIDCRYPT_PIN": "gm-vectors"},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["credit_code"] == "91330106MA2GM7T846"
+    (seal,) = verify_seals(sealed, trust=untrusting(pki)).seals
+    assert seal.intact and seal.kind is SealKind.COMPANY and not seal.modified_after
+    assert [f.code for f in seal.problems] == ["certificate-untrusted"]
