@@ -42,6 +42,7 @@ from bidcrypt.trust import TrustStore
 
 from ..conftest import Pki, require_tool, run_cli
 from .conftest import document, leftovers, seal_image
+from .tsa import LocalTsa
 
 SM3 = "1.2.156.10197.1.401"
 SM2_WITH_SM3 = "1.2.156.10197.1.501"
@@ -395,4 +396,27 @@ def test_the_gm_vectors_company_certificate_makes_a_company_seal(pki: Pki, tmp_p
     assert json.loads(result.stdout)["credit_code"] == "91330106MA2GM7T846"
     (seal,) = verify_seals(sealed, trust=untrusting(pki)).seals
     assert seal.intact and seal.kind is SealKind.COMPANY and not seal.modified_after
+    assert [f.code for f in seal.problems] == ["certificate-untrusted"]
+
+
+def test_a_timestamped_sm2_seal(pki: Pki, tsa: LocalTsa, tmp_path: Path) -> None:
+    """PAdES B-T: the timestamp's imprint is the SM3 digest of the SM2 signature, and it holds up."""
+    sealed = tmp_path / "stamped.pdf"
+    result = run_cli(
+        "seal", "apply", document(), "-o", sealed, "--key", pki.p12(COMPANY), "--chain", pki.chain(COMPANY),
+        "--kind", "company", "--image", seal_image("bidder-a", "company"), "--tsa", tsa.url,
+        env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ((_, signer_info, _, _),) = signatures(sealed)
+    (token,) = [a for a in signer_info["unsigned_attrs"] if a["type"].native == "signature_time_stamp_token"]
+    tst_info = token["values"][0]["content"]["encap_content_info"]["content"].parsed
+    imprint = tst_info["message_imprint"]
+    assert imprint["hash_algorithm"]["algorithm"].dotted == SM3
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(signer_info["signature"].native)
+    assert imprint["hashed_message"].native == digest.finalize()
+    (seal,) = verify_seals(sealed, trust=untrusting(pki)).seals
+    assert seal.intact and seal.timestamp is not None
+    assert seal.timestamp.valid and seal.timestamp.trusted
     assert [f.code for f in seal.problems] == ["certificate-untrusted"]
