@@ -18,6 +18,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -474,3 +476,35 @@ def test_an_sm2_seal_whose_chain_cannot_be_checked_is_untrusted_not_a_crash(sm2_
     code, report = verify_with_sm2_root(pki, sm2_both)
     assert code in (0, exit_code_for(CertificateUntrustedError))
     assert {p["code"] for p in report["problems"]} <= {"certificate-untrusted"}
+
+
+@pytest.fixture(scope="module")
+def sm2_company(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
+    """bidder-a's document with one SM2 company seal."""
+    return apply(pki, document(), tmp_path_factory.mktemp("sm2-one") / "company.pdf", COMPANY)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.floats(min_value=0, max_value=1, exclude_max=True), bit=st.integers(0, 7))
+def test_a_flipped_bit_in_the_signed_part_of_an_sm2_seal_is_refused(
+    sm2_company: Path, pki: Pki, where: float, bit: int
+) -> None:
+    """Any bit of the signed attributes or the SM2 signature value: refused (seal-invalid), never a crash."""
+    data = sm2_company.read_bytes()
+    ((_, signer_info, _, _),) = signatures(sm2_company)
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    contents = bytes.fromhex(data[start : data.index(b">", start)].decode())
+    signed = signer_info["signed_attrs"].dump()
+    value = signer_info["signature"].contents
+    regions = [(contents.index(signed), len(signed)), (contents.index(value), len(value))]
+    offset = int(where * sum(n for _, n in regions))
+    position = regions[0][0] + offset if offset < regions[0][1] else regions[1][0] + offset - regions[0][1]
+    flipped = bytearray(contents)
+    flipped[position] ^= 1 << bit
+    forged = data[:start] + bytes(flipped).hex().encode() + data[start + 2 * len(contents) :]
+    try:
+        report = verify_seals(forged, trust=untrusting(pki))
+    except SealInvalidError:
+        return  # the container no longer parses: refused as a whole
+    (seal,) = report.seals
+    assert not seal.intact and "seal-invalid" in [f.code for f in seal.problems]
