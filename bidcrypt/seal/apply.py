@@ -10,6 +10,14 @@ encrypted PDF, a certificate without digitalSignature/nonRepudiation, one that
 is expired or not yet valid, one of the wrong holder for the kind of seal.
 A key that does not belong to its certificate is caught on the first
 signature. In every case no output file is left.
+
+With an SM2 certificate the seal is SM2-with-SM3 (GB/T 38540's algorithms):
+pyHanko hashes the document and the signed attributes with SM3 (its digest
+names map to ``cryptography``'s ``hashes.SM3``; bidcrypt.gm names the OID
+for asn1crypto), and the key source signs the DER signed attributes with Z
+of the default ID. pyHanko cannot tell the digest from the ``sm2_sm3``
+mechanism and would choose SHA-256 for a 256-bit EC key, so
+:func:`seal_digest` names it.
 """
 
 from __future__ import annotations

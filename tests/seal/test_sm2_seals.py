@@ -508,3 +508,24 @@ def test_a_flipped_bit_in_the_signed_part_of_an_sm2_seal_is_refused(
         return  # the container no longer parses: refused as a whole
     (seal,) = report.seals
     assert not seal.intact and "seal-invalid" in [f.code for f in seal.problems]
+
+
+def test_a_pss_seal_made_by_other_software_still_verifies(pki: Pki, tmp_path: Path) -> None:
+    """RSASSA-PSS, which bidcrypt never writes: the schemes pass it on to pyHanko's own check."""
+    signer = signers.SimpleSigner.load_pkcs12(
+        str(pki.p12("bidder-a/sign")), passphrase=pki.pin.encode(), prefer_pss=True
+    )
+    assert signer is not None
+    attributes = CAdESSignedAttrSpec(
+        signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(SealKind.COMPANY)], certified_attrs=[])
+    )
+    metadata = signers.PdfSignatureMetadata(
+        field_name="Seal", subfilter=SigSeedSubFilter.PADES, cades_signed_attr_spec=attributes
+    )
+    sealed = tmp_path / "pss.pdf"
+    with document().open("rb") as stream, sealed.open("wb") as out:
+        signers.PdfSigner(metadata, signer).sign_pdf(IncrementalPdfFileWriter(stream), output=out)
+    ((_, signer_info, _, _),) = signatures(sealed)
+    assert signer_info["signature_algorithm"].signature_algo == "rsassa_pss"
+    (seal,) = verify_seals(sealed, trust=TrustStore.load([pki.roots], [pki.crl])).seals
+    assert seal.intact and seal.trusted and seal.valid
