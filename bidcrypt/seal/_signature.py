@@ -38,6 +38,11 @@ from bidcrypt.aio import blocking
 from bidcrypt.keys import SchemeSignatureValidator
 from bidcrypt.trust import TrustStore
 
+# A seal's /Contents may wrap its SignedData in GM/T 0010's signedData content type
+# (1.2.156.10197.6.1.4.2.2, named by bidcrypt.gm) instead of PKCS#7's: parse it as the SignedData
+# it is, so pyHanko reads such seals (setdefault: whoever registers it first, the same spec).
+cms.ContentInfo._oid_specs.setdefault("gm_signed_data", cms.SignedData)
+
 #: The PDF signature sub-filters a seal may use (those pyHanko validates as /Sig).
 _SUBFILTERS = (SigSeedSubFilter.ADOBE_PKCS7_DETACHED, SigSeedSubFilter.PADES, SigSeedSubFilter.PBAD_PADES)
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from asn1crypto import cms
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -271,7 +271,7 @@ def _swap_certificate(sealed: Path, output: Path) -> Path:
     data = sealed.read_bytes()
     start = data.index(b"/Contents <") + len(b"/Contents <")
     end = data.index(b">", start)
-    content_info = cms.ContentInfo.load(bytes.fromhex(data[start:end].decode()).rstrip(b"\0"))
+    content_info = cms.ContentInfo.load(bytes.fromhex(data[start:end].decode()))
     signed_data = content_info["content"]
     serial = signed_data["signer_infos"][0]["sid"].chosen["serial_number"].native
     swapped = []
@@ -529,3 +529,23 @@ def test_a_pss_seal_made_by_other_software_still_verifies(pki: Pki, tmp_path: Pa
     assert signer_info["signature_algorithm"].signature_algo == "rsassa_pss"
     (seal,) = verify_seals(sealed, trust=TrustStore.load([pki.roots], [pki.crl])).seals
     assert seal.intact and seal.trusted and seal.valid
+
+
+def test_a_seal_wrapped_in_the_gm_signed_data_content_type_verifies(sm2_company: Path, pki: Pki) -> None:
+    """GM/T 0010's signedData OID (1.2.156.10197.6.1.4.2.2) around the same SignedData (GM writers' form)."""
+    data = sm2_company.read_bytes()
+    start = data.index(b"/Contents <") + len(b"/Contents <")
+    end = data.index(b">", start)
+    original = cms.ContentInfo.load(bytes.fromhex(data[start:end].decode()))
+    old_oid = original["content_type"].dump()
+    body = original.dump()[original.dump().index(old_oid) + len(old_oid) :]  # [0] EXPLICIT SignedData
+    inner = core.ObjectIdentifier("1.2.156.10197.6.1.4.2.2").dump() + body
+    rewrapped = b"\x30\x82" + len(inner).to_bytes(2, "big") + inner
+    assert rewrapped[4:16] == bytes.fromhex(
+        "060a2a811ccf550601040202"
+    )  # the GM OID, then the same SignedData
+    encoded = rewrapped.hex().encode()
+    forged = data[:start] + encoded.ljust(end - start, b"0") + data[end:]
+    (seal,) = verify_seals(forged, trust=untrusting(pki)).seals
+    assert seal.intact and seal.kind is SealKind.COMPANY
+    assert [f.code for f in seal.problems] == ["certificate-untrusted"]
