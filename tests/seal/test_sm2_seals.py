@@ -45,6 +45,7 @@ from bidcrypt.seal.kind import role_attribute
 from bidcrypt.trust import TrustStore
 
 from ..conftest import Pki, require_tool, run_cli
+from ..interop.peers import BouncyCastle
 from .conftest import document, leftovers, seal_image
 from .tsa import LocalTsa
 
@@ -154,6 +155,31 @@ def test_openssl_verifies_the_seal_signatures(sm2_both: Path, tmp_path: Path) ->
                 capture_output=True, text=True,
             )  # fmt: skip
             assert result.returncode == verdict, result.stdout + result.stderr
+
+
+def test_bouncycastle_verifies_the_signed_data_in_the_pdf(
+    sm2_both: Path, pki: Pki, bouncycastle: BouncyCastle, tmp_path: Path
+) -> None:
+    """BouncyCastle's CMSSignedData: each seal's /Contents verifies over its byte range; tampered: refused."""
+    commands = []
+    with sm2_both.open("rb") as stream:
+        contents = [
+            bytes(e.sig_object["/Contents"]) for e in PdfFileReader(stream).embedded_regular_signatures
+        ]
+    for index, ((_, _, _, covered), container, identity) in enumerate(
+        zip(signatures(sm2_both), contents, (COMPANY, LEGAL), strict=True)
+    ):
+        signed, content, forged = (tmp_path / f"{index}.{n}" for n in ("p7s", "content", "forged"))
+        signed.write_bytes(cms.ContentInfo.load(container).dump())  # the DER, without the padding
+        content.write_bytes(covered)
+        forged.write_bytes(covered.replace(b"make_documents.py", b"make_documents.pz"))
+        commands += [
+            ("cms-verify", signed, pki.cert(identity), content),
+            ("cms-verify", signed, pki.cert(identity), forged),
+        ]
+    answers = bouncycastle.batch(commands)
+    assert [a.ok for a in answers] == [True, False, True, False], [a.value for a in answers]
+    assert [a.value for a in answers[::2]] == ["1", "1"]  # one SignerInfo each, verified
 
 
 def test_both_sm2_seals_verify_in_bidcrypt(sm2_both: Path, pki: Pki) -> None:
