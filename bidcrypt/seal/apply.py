@@ -266,9 +266,11 @@ async def _seal_all(
 def seal_digest(certificate: x509.Certificate) -> str | None:
     """The digest a seal with *certificate* uses: SM3 for an SM2 key; None lets pyHanko choose by key size.
 
-    pyHanko would pick SHA-256 for any 256-bit EC key, SM2's included, and
-    SM2-with-SM3 goes only with SM3 (the document digest, the signed
-    attributes' digest and the ESS certificate hash are all SM3 then).
+    pyHanko asks asn1crypto for the hash of the signer's mechanism, which it
+    cannot name for ``sm2_sm3``, and then picks SHA-256 for any 256-bit EC
+    key, SM2's included; SM2-with-SM3 goes only with SM3. With SM3 named,
+    the document digest and the signed attributes are SM3 (the ESS
+    signing-certificate-v2 hash stays pyHanko's SHA-256, named in it).
     """
     scheme = scheme_for_key(certs.public_key(certificate))
     return scheme.fixed_hash if scheme is not None else None
