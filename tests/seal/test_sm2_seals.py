@@ -580,3 +580,19 @@ def test_a_seal_wrapped_in_the_gm_signed_data_content_type_verifies(sm2_company:
     (seal,) = verify_seals(forged, trust=untrusting(pki)).seals
     assert seal.intact and seal.kind is SealKind.COMPANY
     assert [f.code for f in seal.problems] == ["certificate-untrusted"]
+
+
+def test_sealing_every_page_with_sm2(pki: Pki, tmp_path: Path) -> None:
+    """逐页盖章: one SM2 seal per page, one after the other, each intact and not changed by the next ones."""
+    sealed = tmp_path / "all.pdf"
+    result = run_cli(
+        "seal", "apply", document(), "-o", sealed, "--key", pki.p12(COMPANY), "--kind", "company",
+        "--image", seal_image("bidder-a", "company"), "--page", "all", "--json",
+        env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    pages = [s["page"] for s in json.loads(result.stdout)["seals"]]
+    report = verify_seals(sealed, trust=untrusting(pki))
+    assert [s.page for s in report.seals] == pages and len(pages) > 1
+    assert all(s.intact and not s.modified_after for s in report.seals)
+    assert {f.code for s in report.seals for f in s.problems} == {"certificate-untrusted"}
