@@ -27,7 +27,6 @@ import argparse
 import json
 import multiprocessing
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from envelope import MiB, digest, make_file, run_process  # noqa: E402
+from envelope import MiB, digest, make_file, run_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PKI = ROOT / "fixtures" / "pki"
@@ -259,7 +258,8 @@ def table(report: dict[str, object]) -> str:
             f"stricter {sm4['limit_mb_s']}",
             f"large envelope {big['bytes'] // MiB} MiB: {big['seconds']} s, {big['mb_s']} MB/s, "
             f"peak RSS {big['peak_rss_mib']} MiB (target < {big['rss_target_mib']})",
-            f"bulk {bulk['bids']} x {bulk['bytes_each'] // 1024} KiB: {bulk['seconds']} s, {bulk['mb_s']} MB/s, "
+            f"bulk {bulk['bids']} x {bulk['bytes_each'] // 1024} KiB: {bulk['seconds']} s, "
+            f"{bulk['mb_s']} MB/s, "
             f"{bulk['ratio_to_limit']}x the limit (target >= {bulk['target']}x), "
             f"{bulk['key_operations_per_bid']} key operations per bid",
         ]
@@ -267,11 +267,15 @@ def table(report: dict[str, object]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tiny", action="store_true", help="small sizes, for the smoke test")
     parser.add_argument("--workers", type=int, default=2, help="processes side by side (default 2)")
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
-    parser.add_argument("--workdir", type=Path, help="where to put the files (default: a temporary directory)")
+    parser.add_argument(
+        "--workdir", type=Path, help="where to put the files (default: a temporary directory)"
+    )
     args = parser.parse_args(argv)
     if shutil.which("openssl") is None:
         print("openssl is not installed", file=sys.stderr)
