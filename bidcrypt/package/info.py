@@ -25,7 +25,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
-from bidcrypt.errors import PackageError
+from bidcrypt.errors import CertificateError, PackageError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
@@ -117,7 +117,7 @@ def _untrusted_certificate(der: bytes) -> x509.Certificate:
         certificate.issuer.rfc4514_string()
         certs.CertificateSummary.of(certificate)
         computed_key_identifiers(certificate)
-    except _UNREADABLE as exc:
+    except (*_UNREADABLE, CertificateError) as exc:
         raise PackageError(
             Text("a listed recipient certificate is malformed", "所列收件人证书格式错误")
         ) from exc
