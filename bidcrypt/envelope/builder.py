@@ -31,7 +31,7 @@ from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, Envelo
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import Attribute
 from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
-from bidcrypt.errors import InputError
+from bidcrypt.errors import InputError, UnsupportedAlgorithmError
 from bidcrypt.files import (
     ByteProgress,
     PathArg,
@@ -42,6 +42,7 @@ from bidcrypt.files import (
     input_error,
     open_input,
 )
+from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -61,22 +62,42 @@ class EncryptResult:
 @dataclass(frozen=True)
 class _State:
     recipients: tuple[Recipient, ...] = ()
-    cipher: alg.ContentCipher = alg.ContentCipher.AES_256_GCM
+    #: None: chosen from the recipients (see :func:`suite_cipher`).
+    cipher: alg.ContentCipher | None = None
     attributes: tuple[Attribute, ...] = ()
     unauthenticated: tuple[Attribute, ...] = ()
-    content_type: str = alg.DATA
+    #: None: id-data of the suite (GM/T 0010's for SM4, PKCS#7's otherwise).
+    content_type: str | None = None
     at: dt.datetime | None = None
     trust: TrustStore | None = None
     chunk_size: int = DEFAULT_CHUNK_SIZE
-    definite: bool = False
+    #: None: DER for a GM/T 0010 envelope whose input size is known, BER otherwise.
+    definite: bool | None = None
     reserve: int = 0
 
 
-class EnvelopeBuilder:
-    """Builds CMS envelopes: AuthEnvelopedData with AES-256-GCM by default, EnvelopedData with AES-CBC.
+def suite_cipher(recipients: tuple[Recipient, ...] | list[Recipient]) -> alg.ContentCipher:
+    """The content cipher an envelope to *recipients* gets when none is chosen.
 
-    Recipients are checked when added (an encryption certificate, a
-    supported key) and again, with validity and trust, when encrypting.
+    SM4-CBC in a GM/T 0010 EnvelopedData as soon as one recipient is SM2 (SM2
+    key transport is defined only there, and a GM reader expects SM4), with
+    any RSA or EC recipients beside it; AES-256-GCM in AuthEnvelopedData
+    otherwise.
+    """
+    if any(recipient.is_sm2 for recipient in recipients):
+        return alg.ContentCipher.SM4_CBC
+    return alg.ContentCipher.AES_256_GCM
+
+
+class EnvelopeBuilder:
+    """Builds CMS envelopes: AuthEnvelopedData with AES-256-GCM, EnvelopedData with AES-CBC, GM/T 0010.
+
+    The suite follows the recipients unless a cipher is set: an SM2
+    recipient makes a GM/T 0010 (GB/T 35275) EnvelopedData with SM4-CBC,
+    DER when the input size is known (what GmSSL writes and reads); without
+    one, AES-256-GCM. Recipients are checked when added (an encryption
+    certificate, a supported key) and again, with validity and trust, when
+    encrypting.
     """
 
     def __init__(self, _state: _State | None = None) -> None:
@@ -92,21 +113,25 @@ class EnvelopeBuilder:
 
     @property
     def cipher(self) -> alg.ContentCipher:
-        """The content cipher."""
-        return self._state.cipher
+        """The content cipher: the one set, or the suite's of the recipients so far."""
+        return self._state.cipher or suite_cipher(self._state.recipients)
 
     def add_recipient(
         self,
         certificate: x509.Certificate | Recipient,
         *,
         key_transport: KeyTransport = KeyTransport.OAEP_SHA256,
-        identifier: RecipientIdentifier = RecipientIdentifier.SUBJECT_KEY_IDENTIFIER,
+        identifier: RecipientIdentifier | None = None,
         chain: tuple[x509.Certificate, ...] = (),
+        sm2_encryption: alg.Sm2KeyEncryption = alg.Sm2KeyEncryption.GMSSL,
     ) -> EnvelopeBuilder:
         """Encrypt to *certificate* too (a checked :class:`Recipient`, or a certificate to check now).
 
-        ``key_transport`` and ``identifier`` apply to a bare certificate;
-        ``key_transport`` only matters for RSA. A certificate already added
+        ``key_transport``, ``identifier`` and ``sm2_encryption`` apply to a
+        bare certificate; ``key_transport`` only matters for RSA,
+        ``sm2_encryption`` for SM2 (GmSSL's ``1.2.156.10197.1.301.2`` by
+        default; GB/T 35275's ``.301.3`` on request). ``identifier`` None is
+        the suite's default (see :class:`Recipient`). A certificate already added
         is not added twice. Raises the certificate errors of
         :mod:`bidcrypt.certs` for a certificate not meant for encryption,
         and checks validity and trust at once when they are already set.
@@ -114,21 +139,32 @@ class EnvelopeBuilder:
         recipient = (
             certificate
             if isinstance(certificate, Recipient)
-            else Recipient(certificate, key_transport=key_transport, identifier=identifier, chain=chain)
+            else Recipient(
+                certificate,
+                key_transport=key_transport,
+                identifier=identifier,
+                chain=chain,
+                sm2_encryption=sm2_encryption,
+            )
         )
         recipient.check(self._state.at, self._state.trust)
         if any(r.certificate == recipient.certificate for r in self._state.recipients):
             return self
         return self._with(recipients=(*self._state.recipients, recipient))
 
-    def set_cipher(self, cipher: alg.ContentCipher) -> EnvelopeBuilder:
-        """Choose the content cipher: AES-GCM gives AuthEnvelopedData, AES-CBC EnvelopedData."""
-        if not isinstance(cipher, alg.ContentCipher):
+    def set_cipher(self, cipher: alg.ContentCipher | None) -> EnvelopeBuilder:
+        """Choose the content cipher: AES-GCM gives AuthEnvelopedData, AES-CBC EnvelopedData,
+        SM4-CBC the GM/T 0010 EnvelopedData; None lets the recipients choose (:func:`suite_cipher`).
+
+        SM2 recipients need SM4-CBC: another cipher with one of them is
+        refused when encrypting (:class:`~bidcrypt.errors.UnsupportedAlgorithmError`).
+        """
+        if cipher is not None and not isinstance(cipher, alg.ContentCipher):
             raise TypeError("cipher must be a ContentCipher")
         return self._with(cipher=cipher)
 
     def set_content_type(self, oid: str) -> EnvelopeBuilder:
-        """The type of the content being encrypted (default id-data)."""
+        """The type of the content being encrypted (default id-data: GM/T 0010's in a GM envelope)."""
         der.oid(oid)
         return self._with(content_type=oid)
 
@@ -186,8 +222,12 @@ class EnvelopeBuilder:
             raise ValueError("the reserve is 0 or at least 2 bytes")
         return self._with(reserve=size)
 
-    def set_der(self, definite: bool = True) -> EnvelopeBuilder:
-        """Write DER (definite lengths; the input size must be known) instead of indefinite-length BER."""
+    def set_der(self, definite: bool | None = True) -> EnvelopeBuilder:
+        """Write DER (definite lengths; the input size must be known) instead of indefinite-length BER.
+
+        None (the default) writes DER for a GM/T 0010 envelope when the input
+        size is known (GmSSL reads DER only), and BER otherwise.
+        """
         return self._with(definite=definite)
 
     # --- encrypting ------------------------------------------------------------------------
@@ -197,13 +237,15 @@ class EnvelopeBuilder:
         if not state.recipients:
             raise ValueError("an envelope needs at least one recipient")
         check_all(state.recipients, state.at, state.trust)
-        cipher = state.cipher
+        cipher = self.cipher
+        _check_suite(cipher, state.recipients)
         if state.attributes and not cipher.is_aead:
             raise ValueError("authenticated attributes need an AES-GCM (AuthEnvelopedData) envelope")
+        content_type = state.content_type or cipher.data_type
         auth_attrs = aad = b""
-        if cipher.is_aead and (state.attributes or state.content_type != alg.DATA):
+        if cipher.is_aead and (state.attributes or content_type != alg.DATA):
             attributes = (
-                Attribute(alg.CONTENT_TYPE_ATTRIBUTE, (der.oid(state.content_type),)),
+                Attribute(alg.CONTENT_TYPE_ATTRIBUTE, (der.oid(content_type),)),
                 *state.attributes,
             )
             encoded = [attribute.encode() for attribute in attributes]
@@ -222,19 +264,26 @@ class EnvelopeBuilder:
             cipher=parameters,
             content_key=key,
             recipient_infos=der.set_of(recipient.wrap(key) for recipient in state.recipients),
-            inner_content_type=state.content_type,
+            inner_content_type=content_type,
             auth_attrs=auth_attrs,
             aad=aad,
-            definite=state.definite,
+            definite=bool(state.definite),
             chunk_size=state.chunk_size,
             unauth_attrs=unauth_attrs,
             reserve=0 if state.definite else state.reserve,
         )
 
+    def _plan_for(self, size: int | None) -> EnvelopePlan:
+        """The plan, with the encoding settled for an input of *size* bytes (None: unknown)."""
+        plan = self._plan()
+        if self._state.definite is None and plan.cipher.cipher.is_gm and size is not None:
+            return replace(plan, definite=True, reserve=0)
+        return plan
+
     def _result(self, output: Path | None, plaintext: int, envelope: int) -> EncryptResult:
         return EncryptResult(
             output=output,
-            cipher=self._state.cipher,
+            cipher=self.cipher,
             recipients=tuple(r.describe() for r in self._state.recipients),
             plaintext_size=plaintext,
             envelope_size=envelope,
@@ -254,7 +303,7 @@ class EnvelopeBuilder:
         Nothing here makes *sink* atomic: see :meth:`encrypt_file`.
         *progress* is called after each chunk with the plaintext bytes read and *size*.
         """
-        plan = self._plan()
+        plan = self._plan_for(size)
         return write_envelope(plan, source, _Counting(sink), size, progress)
 
     def encrypt_bytes(self, data: bytes) -> bytes:
@@ -284,6 +333,8 @@ class EnvelopeBuilder:
         plan = self._plan()
         with open_input(source, streams=True) as stream:
             size = os.fstat(stream.fileno()).st_size if source.is_file() else None
+            if self._state.definite is None and plan.cipher.cipher.is_gm and size is not None:
+                plan = replace(plan, definite=True, reserve=0)
             if plan.definite and size is None:
                 raise InputError("DER output needs a regular file as input", path=source)
             with atomic_output(output, force=force, durable=durable) as sink:
@@ -293,6 +344,20 @@ class EnvelopeBuilder:
                 except OSError as exc:
                     raise input_error(exc, source) from exc
         return self._result(output, plaintext, counting.count)
+
+
+def _check_suite(cipher: alg.ContentCipher, recipients: tuple[Recipient, ...]) -> None:
+    """SM2 recipients go in a GM/T 0010 envelope (SM4-CBC) only."""
+    sm2 = [r for r in recipients if r.is_sm2]
+    if sm2 and not cipher.is_gm:
+        raise UnsupportedAlgorithmError(
+            Text(
+                "an SM2 recipient ({recipient}) needs a GM/T 0010 envelope with SM4-CBC",
+                "SM2 接收者（{recipient}）需要使用 SM4-CBC 的 GM/T 0010 数字信封",
+                recipient=sm2[0].describe(),
+            ),
+            algorithm=f"SM2, {cipher.value}",
+        )
 
 
 def _attribute(oid: str, values: tuple[bytes, ...], existing: tuple[Attribute, ...]) -> Attribute:

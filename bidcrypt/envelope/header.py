@@ -83,7 +83,7 @@ class ContentLayout:
 class EnvelopeHeader:
     """Everything an envelope says without a key, and where its parts are."""
 
-    #: :data:`~bidcrypt.envelope.algorithms.ENVELOPED_DATA` or ``AUTH_ENVELOPED_DATA``.
+    #: :data:`~bidcrypt.envelope.algorithms.ENVELOPED_DATA`, ``GM_ENVELOPED_DATA`` or ``AUTH_ENVELOPED_DATA``.
     content_type: str
     version: int
     recipients: tuple[EnvelopeRecipient, ...]
@@ -119,6 +119,11 @@ class EnvelopeHeader:
         False for EnvelopedData (AES-CBC), which has no integrity check at all.
         """
         return self.content_type == alg.AUTH_ENVELOPED_DATA
+
+    @property
+    def suite(self) -> str:
+        """The suite in words: ``GM/T 0010 (SM2 / SM4-CBC)``, ``CMS AuthEnvelopedData (AES-GCM)``..."""
+        return presentation.suite(self)
 
     def attribute(self, oid: str) -> Attribute | None:
         """The authenticated attribute of type *oid*, or None."""
@@ -227,7 +232,7 @@ class _Parser:
         r.seek(0)
         info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
         content_type = _oid(r.read_element("content type", info_end))
-        if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
+        if content_type not in (alg.ENVELOPED_DATA, alg.GM_ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
             raise ber.malformed(
                 Text(
                     "not an encrypted envelope: the file holds {content_type}",
@@ -239,7 +244,8 @@ class _Parser:
         body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
         version = int(_asn1.load(core.Integer, r.read_element("version", body_end).raw, "version").native)
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
-        if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
+        # EnvelopedData: RFC 5652's versions, and GM/T 0010's 1.
+        if (authenticated and version != 0) or (not authenticated and version not in (0, 1, 2, 3, 4)):
             raise ber.malformed(Text("unknown version {version}", "未知的版本号 {version}", version=version))
 
         originator_info = None

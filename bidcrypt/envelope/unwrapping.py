@@ -43,6 +43,7 @@ from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart
 from bidcrypt.envelope.identifiers import EnvelopeRecipient, RecipientId, RecipientKind
 from bidcrypt.envelope.key_agreement import derive_kek
+from bidcrypt.envelope.sm2_transport import sm2_unwrap
 from bidcrypt.errors import (
     EnvelopeError,
     KeyNotFoundError,
@@ -51,6 +52,7 @@ from bidcrypt.errors import (
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
+from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 
@@ -193,6 +195,8 @@ def unwrap_content_key(
 def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
     """True when the key of *certificate* could have been used for *recipient* (type and size)."""
     public_key = certs.public_key(certificate)
+    if recipient.sm2_encryption is not None:
+        return isinstance(public_key, Sm2PublicKey)
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         # Exactly the modulus length, or a few bytes less from producers that drop leading zeros.
         return (
@@ -215,7 +219,8 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
     Errors of the envelope: :class:`UnsupportedAlgorithmError` for an
     algorithm bidcrypt does not implement, :class:`KeyTransportUnsupportedError`
     for an RSA key transport this key cannot undo, :class:`MalformedEnvelopeError`
-    for an invalid ECDH point, :class:`WrongKeyError` when the key or the
+    for an invalid ECDH point or an SM2 encryptedKey that is no SM2
+    ciphertext, :class:`WrongKeyError` when the key or the
     wrapped data is wrong (no padding oracle). After PKCS#1 v1.5 nothing
     fails here: see :func:`_transport_unwrap`. Errors of the key source
     (token removed, PIN) pass as they come.
@@ -224,6 +229,8 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
         raise UnsupportedAlgorithmError(
             recipient.problem, algorithm=recipient.problem_algorithm or recipient.algorithm_name
         )
+    if recipient.sm2_encryption is not None:
+        return sm2_unwrap(recipient, entry, cipher.key_size)
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         return _transport_unwrap(recipient, entry, cipher)
     if not compatible(recipient, entry.certificate):
