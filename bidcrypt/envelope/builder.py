@@ -30,8 +30,14 @@ from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE, EnvelopePlan, write_envelope
 from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import Attribute
-from bidcrypt.envelope.recipients import Recipient, RecipientIdentifier, check_all, new_content_key
-from bidcrypt.errors import InputError, UnsupportedAlgorithmError
+from bidcrypt.envelope.recipients import (
+    Recipient,
+    RecipientIdentifier,
+    check_all,
+    check_suite,
+    new_content_key,
+)
+from bidcrypt.errors import InputError
 from bidcrypt.files import (
     ByteProgress,
     PathArg,
@@ -42,7 +48,6 @@ from bidcrypt.files import (
     input_error,
     open_input,
 )
-from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
     from bidcrypt.trust import TrustStore
@@ -238,7 +243,7 @@ class EnvelopeBuilder:
             raise ValueError("an envelope needs at least one recipient")
         check_all(state.recipients, state.at, state.trust)
         cipher = self.cipher
-        _check_suite(cipher, state.recipients)
+        check_suite(cipher, state.recipients)
         if state.attributes and not cipher.is_aead:
             raise ValueError("authenticated attributes need an AES-GCM (AuthEnvelopedData) envelope")
         content_type = state.content_type or cipher.data_type
@@ -344,20 +349,6 @@ class EnvelopeBuilder:
                 except OSError as exc:
                     raise input_error(exc, source) from exc
         return self._result(output, plaintext, counting.count)
-
-
-def _check_suite(cipher: alg.ContentCipher, recipients: tuple[Recipient, ...]) -> None:
-    """SM2 recipients go in a GM/T 0010 envelope (SM4-CBC) only."""
-    sm2 = [r for r in recipients if r.is_sm2]
-    if sm2 and not cipher.is_gm:
-        raise UnsupportedAlgorithmError(
-            Text(
-                "an SM2 recipient ({recipient}) needs a GM/T 0010 envelope with SM4-CBC",
-                "SM2 接收者（{recipient}）需要使用 SM4-CBC 的 GM/T 0010 数字信封",
-                recipient=sm2[0].describe(),
-            ),
-            algorithm=f"SM2, {cipher.value}",
-        )
 
 
 def _attribute(oid: str, values: tuple[bytes, ...], existing: tuple[Attribute, ...]) -> Attribute:

@@ -54,6 +54,7 @@ __all__ = [
     "RecipientIdentifier",
     "RecipientKind",
     "check_all",
+    "check_suite",
     "computed_key_identifiers",
     "key_identifiers",
     "name_text",
@@ -191,3 +192,21 @@ def check_all(recipients: Sequence[Recipient], at: dt.datetime | None, trust: Tr
     """Check every recipient's validity (and trust, with a store) before anything is written."""
     for recipient in recipients:
         recipient.check(at, trust)
+
+
+def check_suite(cipher: alg.ContentCipher, recipients: Sequence[Recipient]) -> None:
+    """SM2 recipients go in a GM/T 0010 envelope (SM4-CBC) only: :class:`UnsupportedAlgorithmError` else.
+
+    No standard carries SM2 key transport in an RFC 5652/5083 envelope, and
+    no reader would open one; an envelope's suite is fixed when it is made.
+    """
+    sm2 = [r for r in recipients if r.is_sm2]
+    if sm2 and not cipher.is_gm:
+        raise UnsupportedAlgorithmError(
+            Text(
+                "an SM2 recipient ({recipient}) needs a GM/T 0010 envelope with SM4-CBC",
+                "SM2 接收者（{recipient}）需要使用 SM4-CBC 的 GM/T 0010 数字信封",
+                recipient=sm2[0].describe(),
+            ),
+            algorithm=f"SM2, {cipher.value}",
+        )
