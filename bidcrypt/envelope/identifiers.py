@@ -153,6 +153,10 @@ class RecipientId:
         except (ValueError, TypeError, MalformedEnvelopeError):  # an unreadable key in a hostile certificate
             return False
 
+    def same_issuer(self, certificate: x509.Certificate) -> bool:
+        """True for an identifier by issuer and serial whose issuer is *certificate*'s issuer."""
+        return self.issuer is not None and _same_name(self.issuer, _issuer_der(certificate))
+
     def _names_issuer_and_serial_of(self, certificate: x509.Certificate) -> bool:
         if self.issuer is None or self.serial_number != certificate.serial_number:
             return False

@@ -150,12 +150,40 @@ def candidates(
     ]
 
 
+def renewal_candidates(
+    header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]
+) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
+    """SM2 recipients named by issuer and serial from the issuer of an SM2 entry's certificate.
+
+    GM/T 0010 envelopes name recipients by issuer and serial (GmSSL opens
+    nothing else), so after a renewal that kept the key the envelope names
+    the old certificate. When nothing names any entry, these pairs are
+    tried: an SM2 decryption checks its own hash (C3), so a key that is not
+    the recipient's fails cleanly, with nothing to learn from it (unlike RSA
+    PKCS#1 v1.5, which is why RSA recipients are never tried this way). One
+    token operation per such recipient, usually one.
+    """
+    found = []
+    for recipient in header.recipients:
+        rid = recipient.rid
+        if recipient.sm2_encryption is None or rid is None or rid.issuer is None:
+            continue
+        for entry in entries:
+            if isinstance(certs.public_key(entry.certificate), Sm2PublicKey) and rid.same_issuer(
+                entry.certificate
+            ):
+                found.append((recipient, entry))
+    return found
+
+
 def unwrap_content_key(
     header: EnvelopeHeader | RecipientsPart, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()
 ) -> ContentKey:
     """Unwrap the content key with the first key of *keys* that opens a recipient naming it.
 
-    One private-key operation per pair tried (usually exactly one). The
+    One private-key operation per pair tried (usually exactly one). When no
+    recipient names any of the keys, SM2 recipients named by issuer and
+    serial from the same issuer are tried (:func:`renewal_candidates`). The
     errors say whose fault a failure is (see the module's documentation):
     :class:`WrongKeyError` when no recipient names any of the keys (saying
     whom the file was encrypted to) or none of those unwraps; the other
@@ -166,7 +194,8 @@ def unwrap_content_key(
     entries = entries_of(keys)
     refused: EnvelopeError | None = None
     missing: KeyNotFoundError | None = None
-    for recipient, entry in candidates(header, entries, certificates):
+    pairs = candidates(header, entries, certificates) or renewal_candidates(header, entries)
+    for recipient, entry in pairs:
         if not entry.has_private_key:
             what = Text("private key", "私钥")
             missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))
