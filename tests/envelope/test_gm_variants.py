@@ -1,4 +1,4 @@
-"""GM/T 0010 envelopes: every variant met in the field reads, round trips over sizes, mixed suites, renewals."""
+"""GM/T 0010 envelopes: every variant met in the field reads; round trips; mixed suites; renewals."""
 
 from __future__ import annotations
 

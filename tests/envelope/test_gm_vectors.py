@@ -91,10 +91,9 @@ def test_bidcrypt_writes_the_structure_of_the_gmssl_envelope() -> None:
 def _fixed_part(recipient_info: bytes) -> bytes:
     """A KeyTransRecipientInfo without its encryptedKey and outer length: version, rid, algorithm."""
     elements = walk(recipient_info)
-    version, rid, algorithm = (e for e in elements if e.depth == 1 and e.tag != 0x04)
-    return recipient_info[
-        version.offset : algorithm.offset + algorithm.header_length + len(algorithm.content)
-    ]
+    version, _rid, algorithm = (e for e in elements if e.depth == 1 and e.tag != 0x04)
+    end = algorithm.offset + algorithm.header_length + len(algorithm.content)
+    return recipient_info[version.offset : end]
 
 
 def test_the_options_write_the_other_named_forms() -> None:
@@ -130,7 +129,7 @@ def test_an_envelope_written_by_bidcrypt_opens_with_openssl_primitives_only(
     header = read_header(io.BytesIO(envelope))
     (tmp_path / "key.der").write_bytes(header.recipients[0].encrypted_key)
     start = header.content.offset
-    content = [e for e in walk(envelope) if e.tag == 0x80][0]
+    content = next(e for e in walk(envelope) if e.tag == 0x80)
     assert content.offset == start
     (tmp_path / "content.bin").write_bytes(content.content)
     openssl(
