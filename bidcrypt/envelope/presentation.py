@@ -52,6 +52,10 @@ def header_dict(header: EnvelopeHeader) -> dict[str, Any]:
         "recipients": [recipient.to_dict() for recipient in header.recipients],
         "authenticated_attributes": [a.to_dict() for a in header.authenticated_attributes],
         "unauthenticated_attributes": [a.to_dict() for a in header.unauthenticated_attributes],
+        "shared_info": [
+            {"field": f"sharedInfo{number}", "length": len(value), "hex": value.hex()}
+            for number, value in header.shared_info
+        ],
         "sizes": {
             "envelope": header.size,
             "encrypted_content": header.content.length,

@@ -150,12 +150,17 @@ def assemble(
     cipher: str = oids.SM4_CBC,
     version: int = 1,
     iv: bytes = bytes(range(16)),
+    shared_info: tuple[bytes, ...] = (),
 ) -> bytes:
-    """A DER GM/T 0010 EnvelopedData assembled by hand (the variants other writers make)."""
+    """A DER GM/T 0010 EnvelopedData assembled by hand (the variants other writers make).
+
+    *shared_info*: sharedInfo1 and sharedInfo2 of GM/T 0010's EncryptedContentInfo.
+    """
     eci = der.sequence(
         der.oid(inner),
         der.algorithm(cipher, der.octet_string(iv)),
         der.tlv(0x80, sm4_cbc(key, iv, plaintext)),
+        *(der.tlv(0x81 + number, value) for number, value in enumerate(shared_info)),
     )
     body = der.sequence(der.integer(version), der.set_of(infos), eci)
     return der.sequence(der.oid(outer), der.context(0, body))

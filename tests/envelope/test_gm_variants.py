@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +16,10 @@ from bidcrypt.envelope import (
     RecipientIdentifier,
     Sm2KeyEncryption,
     decrypt_bytes,
+    decrypt_file,
     read_header,
+    read_header_file,
+    reencrypt,
     suite_cipher,
     unwrap_content_key,
 )
@@ -125,6 +129,9 @@ def test_an_sm2_recipient_chooses_the_gm_suite_next_to_rsa_and_ec(cert: Cert, p1
         envelope = builder.encrypt_bytes(b"mixed")
         header = read_header(io.BytesIO(envelope))
         assert header.content_type == oids.GM_ENVELOPED_DATA and header.version == 1
+        # GmSSL parses the RecipientInfos in order and gives up at one it cannot parse: the SM2
+        # one comes first in the DER SET (it is shorter), so GmSSL still opens the envelope.
+        assert header.recipients[0].sm2_encryption is not None
         assert decrypt_bytes(envelope, BIDDER.entry()) == b"mixed"
         assert decrypt_bytes(envelope, p12(other)) == b"mixed"
     assert suite_cipher([]) is ContentCipher.AES_256_GCM
@@ -180,3 +187,22 @@ def test_several_sm2_recipients_each_open_their_own() -> None:
     for identity in (first, second):
         entry = CountingEntry(identity.entry())
         assert decrypt_bytes(envelope, entry) == b"both" and entry.sm2_calls == 1
+
+
+def test_gm_t_0010_shared_info_is_read_and_kept(tmp_path: Path) -> None:
+    """sharedInfo1 [1] and sharedInfo2 [2] of GM/T 0010's EncryptedContentInfo (GmSSL reads them too)."""
+    key = os.urandom(16)
+    envelope = assemble([recipient_info(BIDDER, key)], key, b"shared", shared_info=(b"one", b"two"))
+    header = read_header(io.BytesIO(envelope))
+    assert header.shared_info == ((1, b"one"), (2, b"two"))
+    assert header.to_dict()["shared_info"][0] == {"field": "sharedInfo1", "length": 3, "hex": b"one".hex()}
+    assert decrypt_bytes(envelope, BIDDER.entry()) == b"shared"
+    (tmp_path / "env").write_bytes(envelope)
+    replacement = Sm2Ca().issue("replacement")
+    reencrypt(tmp_path / "env", tmp_path / "new", BIDDER.entry(), [replacement.certificate])
+    new = read_header_file(tmp_path / "new")
+    assert new.shared_info == header.shared_info
+    decrypt_file(tmp_path / "new", tmp_path / "plain", replacement.entry())
+    assert (tmp_path / "plain").read_bytes() == b"shared"
+    other = assemble([recipient_info(BIDDER, key)], key, b"x", shared_info=(b"", b"two"))
+    assert read_header(io.BytesIO(other)).shared_info == ((1, b""), (2, b"two"))
