@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bidcrypt.cli.exit_codes import exit_code_for
+from bidcrypt.envelope import RecipientId, RecipientIdentifier, decrypt_bytes
 from bidcrypt.envelope import _der as der
 from bidcrypt.errors import (
     CertificateError,
@@ -27,7 +28,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.gm import oids
 from tests.conftest import Pki, run_cli
-from tests.envelope.conftest import EC256
+from tests.envelope.conftest import EC256, P12, Cert
 from tests.envelope.gm_helpers import PASSWORD, assemble, recipient_info, vector
 from tests.gm.pki import Sm2Ca, vector_identity
 
@@ -198,3 +199,31 @@ def test_a_certificate_whose_sm2_point_is_off_the_curve_is_refused(tmp_path: Pat
     )
     assert result.exit_code == exit_code_for(CertificateError), result.output
     assert not (tmp_path / "e").exists()
+
+
+def test_an_sm2_recipient_naming_an_ec_certificate_is_a_wrong_key(cert: Cert, p12: P12) -> None:
+    """The key named is on another curve (P-256): SM2 decryption is not attempted with it."""
+    key = os.urandom(16)
+    theirs = RecipientId.of(cert(EC256), RecipientIdentifier.ISSUER_AND_SERIAL).issuer_and_serial()
+    info = der.sequence(
+        der.integer(1),
+        bytes(theirs.dump()),
+        der.algorithm(oids.SM2_ENCRYPT_GMSSL),
+        der.octet_string(BIDDER.key.public_key().encrypt(key)),
+    )
+    envelope = assemble([info], key, b"x")
+    with pytest.raises(WrongKeyError):
+        decrypt_bytes(envelope, p12(EC256))
+
+
+def test_an_rsa_recipient_naming_an_sm2_certificate_is_a_wrong_key(cert: Cert) -> None:
+    key = os.urandom(16)
+    identifier = RecipientId.of(BIDDER.certificate, RecipientIdentifier.ISSUER_AND_SERIAL)
+    rsa_info = der.sequence(
+        der.integer(0),
+        bytes(identifier.issuer_and_serial().dump()),
+        der.algorithm("1.2.840.113549.1.1.7", der.sequence()),
+        der.octet_string(os.urandom(256)),
+    )
+    with pytest.raises(WrongKeyError):
+        decrypt_bytes(assemble([rsa_info], key, b"x"), BIDDER.entry())
