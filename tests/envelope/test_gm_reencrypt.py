@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -126,3 +127,30 @@ def test_the_cli_refuses_an_aes_cipher_for_an_sm2_recipient(tmp_path: Path) -> N
     )  # fmt: skip
     assert result.exit_code == 31, result.output
     assert "GM/T 0010" in result.output and not (tmp_path / "e").exists()
+
+
+def test_a_package_like_gm_envelope_is_rewrapped_in_place(tmp_path: Path) -> None:
+    """BER with room before the content and attributes in unprotectedAttrs, as a GM package is."""
+    attribute = ("2.25.149577572356276075589610191221236026354.1.2", b"\x0c\x03T-1")
+    envelope = tmp_path / "bid.der"
+    builder = (
+        EnvelopeBuilder()
+        .add_recipient(BIDDER.certificate)
+        .add_unauthenticated_attribute(attribute[0], attribute[1])
+        .set_der(False)
+        .set_reserve(1024)
+        .set_chunk_size(64)
+    )
+    with envelope.open("wb") as sink:
+        builder.encrypt(io.BytesIO(b"bundle" * 50), sink)
+    before = read_header_file(envelope)
+    assert before.indefinite and before.version == 1 and not before.is_authenticated
+    assert before.unauthenticated_attributes[0].values == (attribute[1],)
+    replacement = Sm2Ca().issue("in place")
+    reencrypt(envelope, None, BIDDER.entry(), [replacement.certificate])
+    after = read_header_file(envelope)
+    assert after.content.end == before.content.end and after.version == 1  # the ciphertext stayed
+    assert after.content_type == oids.GM_ENVELOPED_DATA
+    assert after.unauthenticated_attributes == before.unauthenticated_attributes
+    decrypt_file(envelope, tmp_path / "plain", replacement.entry())
+    assert (tmp_path / "plain").read_bytes() == b"bundle" * 50
