@@ -71,6 +71,8 @@ class _State:
     cipher: alg.ContentCipher | None = None
     attributes: tuple[Attribute, ...] = ()
     unauthenticated: tuple[Attribute, ...] = ()
+    #: Authenticated where the suite allows it (AES-GCM), unprotected otherwise (CBC, GM/T 0010).
+    readable: tuple[Attribute, ...] = ()
     #: None: id-data of the suite (GM/T 0010's for SM4, PKCS#7's otherwise).
     content_type: str | None = None
     at: dt.datetime | None = None
@@ -195,6 +197,22 @@ class EnvelopeBuilder:
         attribute = _attribute(oid, values, self._state.unauthenticated)
         return self._with(unauthenticated=(*self._state.unauthenticated, attribute))
 
+    def add_readable_attribute(self, oid: str, *values: bytes) -> EnvelopeBuilder:
+        """Add an attribute anyone reads without a key, authenticated where the suite allows it.
+
+        In an AES-GCM envelope it is an authenticated attribute (the tag
+        covers it); in an EnvelopedData (AES-CBC, and the GM/T 0010 suite,
+        which has no AuthEnvelopedData) it goes in unprotectedAttrs, where
+        nothing authenticates it: the caller binds it some other way (a bid
+        package by its signed manifest). The place is settled when
+        encrypting, once the recipients have chosen the suite;
+        :attr:`EnvelopeHeader.readable_attributes` reads it back from either.
+        """
+        if oid == alg.CONTENT_TYPE_ATTRIBUTE:
+            raise ValueError("the content-type attribute is set by the builder")
+        attribute = _attribute(oid, values, self._state.readable + self._state.attributes)
+        return self._with(readable=(*self._state.readable, attribute))
+
     def set_validation_time(self, at: dt.datetime) -> EnvelopeBuilder:
         """Check certificate validity (and trust) at *at* instead of now."""
         if at.tzinfo is None:
@@ -247,19 +265,23 @@ class EnvelopeBuilder:
         if state.attributes and not cipher.is_aead:
             raise ValueError("authenticated attributes need an AES-GCM (AuthEnvelopedData) envelope")
         content_type = state.content_type or cipher.data_type
+        authenticated = state.attributes + state.readable if cipher.is_aead else state.attributes
+        unauthenticated = state.unauthenticated + (() if cipher.is_aead else state.readable)
+        if len({a.oid for a in unauthenticated}) != len(unauthenticated):
+            raise ValueError("an attribute is set twice")
         auth_attrs = aad = b""
-        if cipher.is_aead and (state.attributes or content_type != alg.DATA):
+        if cipher.is_aead and (authenticated or content_type != alg.DATA):
             attributes = (
                 Attribute(alg.CONTENT_TYPE_ATTRIBUTE, (der.oid(content_type),)),
-                *state.attributes,
+                *authenticated,
             )
             encoded = [attribute.encode() for attribute in attributes]
             auth_attrs = der.context(1, b"".join(sorted(encoded)))
             aad = der.set_of(encoded)
         unauth_attrs = b""
-        if state.unauthenticated:
+        if unauthenticated:
             tag = 2 if cipher.is_aead else 1
-            unauth_attrs = der.context(tag, b"".join(sorted(a.encode() for a in state.unauthenticated)))
+            unauth_attrs = der.context(tag, b"".join(sorted(a.encode() for a in unauthenticated)))
         key = new_content_key(cipher)
         if cipher.is_aead:
             parameters = alg.CipherParameters(cipher, os.urandom(alg.GCM_NONCE_LENGTH), alg.GCM_TAG_LENGTH)

@@ -98,6 +98,18 @@ class EnvelopeHeader:
         """The suite in words: ``GM/T 0010 (SM2 / SM4-CBC)``, ``CMS AuthEnvelopedData (AES-GCM)``..."""
         return presentation.suite(self)
 
+    @property
+    def readable_attributes(self) -> tuple[Attribute, ...]:
+        """What :meth:`EnvelopeBuilder.add_readable_attribute` wrote: the authenticated attributes of
+        an AuthEnvelopedData, the unprotected ones of an EnvelopedData (AES-CBC, GM/T 0010).
+
+        Authenticated only when :attr:`is_authenticated`; otherwise claims to be
+        checked against what binds them (a bid package's signed manifest).
+        """
+        if self.is_authenticated:
+            return tuple(a for a in self.authenticated_attributes if a.oid != alg.CONTENT_TYPE_ATTRIBUTE)
+        return self.unauthenticated_attributes
+
     def attribute(self, oid: str) -> Attribute | None:
         """The authenticated attribute of type *oid*, or None."""
         for attribute in self.authenticated_attributes:

@@ -206,3 +206,19 @@ def test_gm_t_0010_shared_info_is_read_and_kept(tmp_path: Path) -> None:
     assert (tmp_path / "plain").read_bytes() == b"shared"
     other = assemble([recipient_info(BIDDER, key)], key, b"x", shared_info=(b"", b"two"))
     assert read_header(io.BytesIO(other)).shared_info == ((1, b""), (2, b"two"))
+
+
+def test_readable_attributes_are_authenticated_where_the_suite_allows_it(cert: Cert) -> None:
+    """What a GM package needs: the same call puts them in authAttrs (AES-GCM) or unprotectedAttrs (GM)."""
+    tender = ("2.25.149577572356276075589610191221236026354.1.2", b"\x0c\x06HB-001")
+    for recipient, authenticated in ((cert(RSA), True), (BIDDER.certificate, False)):
+        builder = EnvelopeBuilder().add_readable_attribute(*tender).add_recipient(recipient)
+        header = read_header(io.BytesIO(builder.encrypt_bytes(b"bid")))
+        assert header.is_authenticated is authenticated
+        (attribute,) = header.readable_attributes
+        assert (attribute.oid, attribute.values) == (tender[0], (tender[1],))
+        where = header.authenticated_attributes if authenticated else header.unauthenticated_attributes
+        assert attribute in where
+    twice = EnvelopeBuilder().add_readable_attribute(*tender).add_unauthenticated_attribute(*tender)
+    with pytest.raises(ValueError, match="twice"):
+        twice.add_recipient(BIDDER.certificate).encrypt_bytes(b"x")
