@@ -5,8 +5,13 @@ computed from its public key or the SubjectKeyIdentifier of the key
 source's own certificate, by the issuer and serial number of that
 certificate, or by the issuer and serial number of another certificate
 known to the caller that certifies the very same public key (a renewal
-that kept the key, named the old way). No other recipient is ever tried:
-there is no trial decryption.
+that kept the key, named the old way). No other recipient is tried, with
+one exception: when nothing names any key, an SM2 recipient named by the
+issuer and serial of the SM2 key's own CA (GM/T 0010 names recipients that
+way, so after a renewal the envelope names the old serial) is tried, since
+SM2 decryption checks its own hash and a key that is not the recipient's
+fails cleanly (:func:`renewal_candidates`). RSA and EC recipients are never
+tried that way.
 
 What :func:`unwrap_content_key` raises says whose fault a failure is:
 
@@ -16,7 +21,7 @@ What :func:`unwrap_content_key` raises says whose fault a failure is:
   :class:`~bidcrypt.errors.UnsupportedAlgorithmError` (an algorithm
   bidcrypt does not implement), :class:`~bidcrypt.errors.KeyTransportUnsupportedError`
   (an RSA key transport this key cannot undo), :class:`~bidcrypt.errors.MalformedEnvelopeError`
-  (an invalid ECDH point);
+  (an invalid ECDH point, an SM2 encryptedKey that is no SM2 ciphertext);
 * the machine's: :class:`~bidcrypt.errors.KeySourceError` and its
   subclasses (token removed, PIN, a token failure, a key that cannot do
   ECDH at all, no private key for the named certificate).
