@@ -308,6 +308,7 @@ def decrypt(
                 "output": str(output),
                 "plaintext_size": result.plaintext_size,
                 "cipher": result.cipher.value,
+                "suite": "GM/T 0010" if result.cipher.is_gm else alg_name(result.cipher),
                 "authenticated": result.authenticated,
                 "recipient_index": result.recipient_index,
                 "subject": result.subject,

@@ -117,6 +117,7 @@ def test_the_cli_encrypts_inspects_and_decrypts_a_gm_envelope(tmp_path: Path) ->
     )  # fmt: skip
     assert decrypted.exit_code == 0, decrypted.output
     assert json.loads(decrypted.stdout)["cipher"] == "sm4-cbc"
+    assert json.loads(decrypted.stdout)["suite"] == "GM/T 0010"
     assert sha256(plain.read_bytes()) == SHORT_SHA256
 
 
