@@ -28,6 +28,7 @@ from bidcrypt.envelope import (
     KeyTransport,
     Recipient,
     RecipientIdentifier,
+    Sm2KeyEncryption,
     decrypt_file,
     default_reason,
     read_header_file,
@@ -35,10 +36,16 @@ from bidcrypt.envelope import (
     summary_lines,
 )
 from bidcrypt.errors import KeyNotFoundError
+from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text, pick
 
 #: The ciphers offered on the command line (the library also opens AES-128/192-GCM and AES-192-CBC).
-CLI_CIPHERS = (ContentCipher.AES_256_GCM, ContentCipher.AES_256_CBC, ContentCipher.AES_128_CBC)
+CLI_CIPHERS = (
+    ContentCipher.AES_256_GCM,
+    ContentCipher.AES_256_CBC,
+    ContentCipher.AES_128_CBC,
+    ContentCipher.SM4_CBC,
+)
 
 _path = click.Path(path_type=Path, dir_okay=False)
 _existing = click.Path(path_type=Path, dir_okay=False, exists=True)
@@ -66,9 +73,8 @@ def envelope() -> None:
 @click.option(
     "--cipher",
     type=click.Choice([c.value for c in CLI_CIPHERS]),
-    default=ContentCipher.AES_256_GCM.value,
-    show_default=True,
-    help="Content cipher: AES-GCM makes AuthEnvelopedData, AES-CBC EnvelopedData.",
+    help="Content cipher: AES-GCM makes AuthEnvelopedData, AES-CBC EnvelopedData, SM4-CBC the GM/T 0010 "
+    "EnvelopedData. Default: sm4-cbc when a recipient is SM2 (it needs it), aes-256-gcm otherwise.",
 )
 @click.option(
     "--key-transport",
@@ -85,9 +91,18 @@ def envelope() -> None:
 @click.option(
     "--rid",
     type=click.Choice([r.value for r in RecipientIdentifier]),
-    default=RecipientIdentifier.SUBJECT_KEY_IDENTIFIER.value,
+    help="Name recipients by subject key identifier (survives a same-key renewal) or issuer and serial. "
+    "Default: issuer-serial for SM2 recipients (GM/T 0010; the only form GmSSL opens), ski otherwise.",
+)
+@click.option(
+    "--sm2-oid",
+    "sm2_oid",
+    type=click.Choice([f.value for f in Sm2KeyEncryption if f.offered]),
+    default=Sm2KeyEncryption.GMSSL.value,
     show_default=True,
-    help="Name recipients by subject key identifier (survives a same-key renewal) or issuer and serial.",
+    help="How SM2 recipients' key encryption is named: 301.2 = 1.2.156.10197.1.301.2 without parameters "
+    "(GmSSL writes and opens only this), 301.3 = GB/T 35275's 1.2.156.10197.1.301.3, 301.3-null = the "
+    "same with NULL parameters (emmansun/gmsm). bidcrypt opens all of them.",
 )
 @trust_options()
 @click.option("--der", is_flag=True, help="Write DER (definite lengths) instead of streamed BER.")
@@ -99,10 +114,11 @@ def encrypt(
     source: Path,
     output: Path,
     recipients: tuple[Path, ...],
-    cipher: str,
+    cipher: str | None,
     key_transport: str | None,
     key_ref: str | None,
-    rid: str,
+    rid: str | None,
+    sm2_oid: str,
     trust: tuple[Path, ...],
     crls: tuple[Path, ...],
     der: bool,
@@ -115,10 +131,16 @@ def encrypt(
 
     With --trust, recipients that do not chain to those CAs, or that a --crl revokes, are refused.
     AES-GCM (the default) is authenticated: any change to the file is detected when it is opened.
-    AES-CBC is not: a changed ciphertext byte changes the plaintext and nothing notices.
+    AES-CBC is not: a changed ciphertext byte changes the plaintext and nothing notices. An SM2
+    recipient makes a GM/T 0010 envelope (SM2 key transport, SM4-CBC, DER), as GmSSL writes it;
+    SM4-CBC has no integrity check either.
     """
-    chosen = ContentCipher(cipher)
-    builder = EnvelopeBuilder().set_cipher(chosen).set_der(der).set_trust_store(trust_store(trust, crls))
+    builder = (
+        EnvelopeBuilder()
+        .set_cipher(None if cipher is None else ContentCipher(cipher))
+        .set_der(True if der else None)
+        .set_trust_store(trust_store(trust, crls))
+    )
     loaded = [certs.load_certificates(path) for path in recipients]
     transports = _transports([c for c, *_ in loaded], key_transport, key_ref, module, pin_env)
     for (certificate, *chain), (transport, _) in zip(loaded, transports, strict=True):
@@ -126,10 +148,12 @@ def encrypt(
             Recipient(
                 certificate,
                 key_transport=transport or KeyTransport.OAEP_SHA256,
-                identifier=RecipientIdentifier(rid),
+                identifier=None if rid is None else RecipientIdentifier(rid),
                 chain=tuple(chain),
+                sm2_encryption=Sm2KeyEncryption(sm2_oid),
             )
         )
+    chosen = builder.cipher
     with byte_progress(pick("encrypting", "加密中"), as_json=as_json) as progress:
         result = builder.encrypt_file(source, output, force=force, progress=progress)
     if as_json:
@@ -138,13 +162,14 @@ def encrypt(
                 "input": str(source),
                 "output": str(output),
                 "cipher": result.cipher.value,
+                "suite": "GM/T 0010" if chosen.is_gm else alg_name(chosen),
                 "authenticated": chosen.is_aead,
                 "plaintext_size": result.plaintext_size,
                 "envelope_size": result.envelope_size,
                 "recipients": [
                     {
                         "recipient": recipient,
-                        "key_transport": transport.value if transport else "ecdh",
+                        "key_transport": transport.value if transport else _wrap_name(reason),
                         "reason": reason,
                     }
                     for recipient, (transport, reason) in zip(result.recipients, transports, strict=True)
@@ -164,7 +189,7 @@ def encrypt(
             )
         )
     if not chosen.is_aead:
-        _note(cbc_note())
+        _note(cbc_note(chosen))
 
 
 def _print_encrypted(
@@ -177,21 +202,40 @@ def _print_encrypted(
         )
     )
     for recipient, (transport, reason) in zip(result.recipients, transports, strict=True):
-        how = transport.value if transport else pick("ECDH", "ECDH 密钥协商")
+        how = transport.value if transport else _wrap_name(reason)
         click.echo(f"  {recipient} [{how}: {reason}]")
+
+
+def alg_name(cipher: ContentCipher) -> str:
+    """The CMS content type a cipher makes, in words."""
+    return "AuthEnvelopedData" if cipher.is_aead else "EnvelopedData"
+
+
+def _wrap_name(reason: str) -> str:
+    """``sm2`` or ``ecdh``: how a recipient without an RSA key transport gets the key."""
+    return "sm2" if reason.startswith("SM2") else "ecdh"
 
 
 def _note(text: str) -> None:
     click.echo(f"{pick('note', '提示')}: {text}", err=True)
 
 
-def cbc_note() -> str:
-    """What AES-CBC does not protect, in the current language."""
+def cbc_note(cipher: ContentCipher = ContentCipher.AES_256_CBC) -> str:
+    """What CBC (AES-CBC, SM4-CBC) does not protect, in the current language."""
+    name = "SM4-CBC" if cipher.is_gm else "AES-CBC"
+    advice = (
+        pick(
+            "check the plaintext against a signature (a bid package's signed manifest does)",
+            "请用签名核对解密内容（投标文件的签名清单即为此用）",
+        )
+        if cipher.is_gm
+        else pick("use AES-GCM where the reader allows it", "读取方支持时请使用 AES-GCM")
+    )
     return pick(
-        "AES-CBC has no integrity check: a changed byte of the file changes the plaintext and nothing "
-        "notices (only the padding at the end is checked); use AES-GCM where the reader allows it",
-        "AES-CBC 没有完整性校验：文件被改动一个字节，解密出的内容随之改变而不会报错（只校验末尾的填充）；"
-        "读取方支持时请使用 AES-GCM",
+        f"{name} has no integrity check: a changed byte of the file changes the plaintext and nothing "
+        f"notices (only the padding at the end is checked); {advice}",
+        f"{name} 没有完整性校验：文件被改动一个字节，解密出的内容随之改变而不会报错"
+        f"（只校验末尾的填充）；{advice}",
     )
 
 
@@ -220,7 +264,10 @@ def _transports(
             raise KeyNotFoundError(what=what, ref=for_key)
     chosen: list[tuple[KeyTransport | None, str]] = []
     for index, certificate in enumerate(certificates):
-        if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
+        public_key = certs.public_key(certificate)
+        if isinstance(public_key, Sm2PublicKey):
+            chosen.append((None, "SM2 " + pick("encryption (GM/T 0010)", "加密（GM/T 0010）")))
+        elif not isinstance(public_key, rsa.RSAPublicKey):
             chosen.append((None, pick("EC key agreement", "EC 密钥协商")))
         elif index in asked:
             chosen.append(asked[index])
@@ -261,6 +308,7 @@ def decrypt(
                 "output": str(output),
                 "plaintext_size": result.plaintext_size,
                 "cipher": result.cipher.value,
+                "suite": "GM/T 0010" if result.cipher.is_gm else alg_name(result.cipher),
                 "authenticated": result.authenticated,
                 "recipient_index": result.recipient_index,
                 "subject": result.subject,
@@ -281,7 +329,7 @@ def decrypt(
             )
         )
     if not result.authenticated:
-        _note(cbc_note())
+        _note(cbc_note(result.cipher))
 
 
 @envelope.command()

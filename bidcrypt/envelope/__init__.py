@@ -22,10 +22,14 @@ in EnvelopedData is there for compatibility. RSA recipients use OAEP
 (SHA-256 or SHA-1) or PKCS#1 v1.5, EC recipients (P-256, P-384)
 ephemeral-static ECDH (RFC 5753). Envelopes are streamed both ways with
 bounded memory and interoperate with ``openssl cms``.
+
+An SM2 recipient makes the envelope a GM/T 0010 (GB/T 35275) EnvelopedData
+with SM4-CBC (:func:`suite_cipher`), structured as GmSSL 3 writes it; every
+variant met in the field is read (:mod:`~bidcrypt.envelope.sm2_transport`).
 """
 
-from bidcrypt.envelope.algorithms import CipherParameters, ContentCipher, KeyTransport
-from bidcrypt.envelope.builder import EncryptResult, EnvelopeBuilder
+from bidcrypt.envelope.algorithms import CipherParameters, ContentCipher, KeyTransport, Sm2KeyEncryption
+from bidcrypt.envelope.builder import EncryptResult, EnvelopeBuilder, suite_cipher
 from bidcrypt.envelope.header import (
     Attribute,
     ContentLayout,
@@ -95,6 +99,7 @@ __all__ = [
     "RecipientKind",
     "RecipientsPart",
     "ReencryptResult",
+    "Sm2KeyEncryption",
     "TestOpenResult",
     "authenticate_content",
     "candidates",
@@ -115,6 +120,7 @@ __all__ = [
     "reencrypt",
     "reencrypt_fresh",
     "strongest_transport",
+    "suite_cipher",
     "summary_lines",
     "test_open",
     "unwrap_content_key",

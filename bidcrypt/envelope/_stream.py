@@ -1,7 +1,7 @@
 """The streaming core: content encryption into an envelope, content decryption out of one.
 
 Memory is two buffers of the chunk size whatever the file size. The bulk
-work is cryptography's AES (OpenSSL underneath) over whole chunks with
+work is cryptography's AES or SM4 (OpenSSL underneath) over whole chunks with
 ``update_into``, so Python runs a few calls per MiB.
 """
 
@@ -67,6 +67,8 @@ class EnvelopePlan:
         """The (Auth)EnvelopedData version of RFC 5652 section 6.1 / RFC 5083."""
         if self.cipher.cipher.is_aead:
             return 0
+        if self.cipher.cipher.is_gm:
+            return alg.GM_ENVELOPED_DATA_VERSION
         return enveloped_data_version(self.recipient_infos, bool(self.originator_info or self.unauth_attrs))
 
 
@@ -95,7 +97,8 @@ def _gcm(parameters: alg.CipherParameters, key: bytes) -> Cipher[modes.GCM]:
 
 
 def _cbc(parameters: alg.CipherParameters, key: bytes) -> Cipher[modes.CBC]:
-    return Cipher(algorithms.AES(key), modes.CBC(parameters.iv))
+    block = algorithms.SM4(key) if parameters.cipher.is_gm else algorithms.AES(key)
+    return Cipher(block, modes.CBC(parameters.iv))
 
 
 def _read_full(source: BinaryIO, view: memoryview) -> int:

@@ -2,8 +2,9 @@
 
 Object identifiers and their parameters are encoded and parsed here, and
 nowhere else; an envelope naming anything not in these tables is refused
-with :class:`~bidcrypt.errors.UnsupportedAlgorithmError`. The tables are
-the place where SM2/SM4 (GM/T 0010) join later.
+with :class:`~bidcrypt.errors.UnsupportedAlgorithmError`. SM4-CBC is the
+content cipher of the GM/T 0010 (GB/T 35275) suite; SM2 key transport is in
+:mod:`~bidcrypt.envelope.sm2_transport`.
 """
 
 from __future__ import annotations
@@ -11,13 +12,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from asn1crypto import algos, cms, core
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from asn1crypto import algos, core
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from bidcrypt.envelope import _asn1
+from bidcrypt.envelope import _asn1, _der
 from bidcrypt.envelope import _ber as ber
+from bidcrypt.envelope.ecdh_algorithms import AES128_WRAP as AES128_WRAP
+from bidcrypt.envelope.ecdh_algorithms import AES192_WRAP as AES192_WRAP
+from bidcrypt.envelope.ecdh_algorithms import AES256_WRAP as AES256_WRAP
+from bidcrypt.envelope.ecdh_algorithms import CURVES as CURVES
+from bidcrypt.envelope.ecdh_algorithms import KEY_AGREEMENT_SCHEMES as KEY_AGREEMENT_SCHEMES
+from bidcrypt.envelope.ecdh_algorithms import KEY_WRAPS as KEY_WRAPS
+from bidcrypt.envelope.ecdh_algorithms import SECP256R1 as SECP256R1
+from bidcrypt.envelope.ecdh_algorithms import SECP384R1 as SECP384R1
+from bidcrypt.envelope.ecdh_algorithms import Curve as Curve
+from bidcrypt.envelope.ecdh_algorithms import KeyAgreementScheme as KeyAgreementScheme
+from bidcrypt.envelope.ecdh_algorithms import curve_of as curve_of
+from bidcrypt.envelope.ecdh_algorithms import ecc_cms_shared_info as ecc_cms_shared_info
+from bidcrypt.envelope.ecdh_algorithms import key_wrap_algorithm as key_wrap_algorithm
+from bidcrypt.envelope.ecdh_algorithms import key_wrap_for as key_wrap_for
 from bidcrypt.errors import UnsupportedAlgorithmError
+from bidcrypt.gm import oids as gm_oids
 from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import rsa_padding
 
@@ -46,12 +61,12 @@ SHA384 = "2.16.840.1.101.3.4.2.2"
 SHA512 = "2.16.840.1.101.3.4.2.3"
 
 EC_PUBLIC_KEY = "1.2.840.10045.2.1"
-SECP256R1 = "1.2.840.10045.3.1.7"
-SECP384R1 = "1.3.132.0.34"
 
-AES128_WRAP = "2.16.840.1.101.3.4.1.5"
-AES192_WRAP = "2.16.840.1.101.3.4.1.25"
-AES256_WRAP = "2.16.840.1.101.3.4.1.45"
+#: GM/T 0010 content types: envelopedData and data (besides PKCS#7's).
+GM_ENVELOPED_DATA = gm_oids.GM_ENVELOPED_DATA
+GM_DATA = gm_oids.GM_DATA
+#: The EnvelopedData version GM/T 0010 writes (GmSSL refuses any other).
+GM_ENVELOPED_DATA_VERSION = 1
 
 #: Readable names of the identifiers bidcrypt shows in ``inspect``.
 NAMES = {
@@ -78,9 +93,25 @@ NAMES = {
     AES192_WRAP: "aes192-wrap",
     AES256_WRAP: "aes256-wrap",
     "1.2.840.113549.3.7": "des-ede3-cbc",
-    "1.2.156.10197.1.104": "sm4",
-    "1.2.156.10197.1.301": "sm2",
+    gm_oids.SM4: "sm4",
+    gm_oids.SM4_ECB: "sm4-ecb",
+    gm_oids.SM4_GCM: "sm4-gcm",
+    gm_oids.SM2_CURVE: "sm2",
+    GM_ENVELOPED_DATA: "envelopedData (GM/T 0010)",
+    GM_DATA: "data (GM/T 0010)",
+    gm_oids.SM2_ENCRYPT_GMSSL: "sm2encrypt (1.2.156.10197.1.301.2)",
+    gm_oids.SM2_ENCRYPT: "sm2encrypt (1.2.156.10197.1.301.3)",
 }
+
+
+def is_enveloped_data(content_type: str) -> bool:
+    """True for EnvelopedData under PKCS#7's OID or GM/T 0010's."""
+    return content_type in (ENVELOPED_DATA, GM_ENVELOPED_DATA)
+
+
+def is_data(content_type: str) -> bool:
+    """True for id-data under PKCS#7's OID or GM/T 0010's."""
+    return content_type in (DATA, GM_DATA)
 
 
 def name_of(oid: str) -> str:
@@ -92,7 +123,11 @@ def name_of(oid: str) -> str:
 
 
 class ContentCipher(Enum):
-    """How the content is encrypted. GCM goes in AuthEnvelopedData, CBC in EnvelopedData."""
+    """How the content is encrypted. GCM goes in AuthEnvelopedData, CBC in EnvelopedData.
+
+    SM4-CBC makes the GM/T 0010 (GB/T 35275) EnvelopedData: its own content
+    types, version 1, SM2 recipients.
+    """
 
     AES_256_GCM = "aes-256-gcm"
     AES_192_GCM = "aes-192-gcm"
@@ -100,16 +135,24 @@ class ContentCipher(Enum):
     AES_256_CBC = "aes-256-cbc"
     AES_192_CBC = "aes-192-cbc"
     AES_128_CBC = "aes-128-cbc"
+    SM4_CBC = "sm4-cbc"
 
     @property
     def oid(self) -> str:
-        """The algorithm's object identifier (RFC 3565, RFC 5084)."""
+        """The algorithm's object identifier (RFC 3565, RFC 5084, GM/T 0006)."""
         return _CIPHER_OIDS[self]
 
     @property
     def key_size(self) -> int:
         """Content-encryption key length in bytes."""
+        if self.is_gm:
+            return 16
         return int(self.value.split("-")[1]) // 8
+
+    @property
+    def is_gm(self) -> bool:
+        """True for SM4: the content cipher of the GM/T 0010 suite."""
+        return self is ContentCipher.SM4_CBC
 
     @property
     def is_aead(self) -> bool:
@@ -118,12 +161,24 @@ class ContentCipher(Enum):
 
     @property
     def content_type(self) -> str:
-        """The CMS content type that carries this cipher."""
+        """The CMS content type that carries this cipher (GM/T 0010's envelopedData for SM4)."""
+        if self.is_gm:
+            return GM_ENVELOPED_DATA
         return AUTH_ENVELOPED_DATA if self.is_aead else ENVELOPED_DATA
+
+    @property
+    def data_type(self) -> str:
+        """The id-data OID written for the encrypted content by default (GM/T 0010's for SM4)."""
+        return GM_DATA if self.is_gm else DATA
 
     @classmethod
     def from_oid(cls, oid: str) -> ContentCipher:
-        """The cipher of *oid*, or :class:`UnsupportedAlgorithmError`."""
+        """The cipher of *oid*, or :class:`UnsupportedAlgorithmError`.
+
+        The bare SM4 OID (``1.2.156.10197.1.104``, as CFCA writes it) reads as SM4-CBC.
+        """
+        if oid == gm_oids.SM4:
+            return cls.SM4_CBC
         for cipher, known in _CIPHER_OIDS.items():
             if known == oid:
                 return cipher
@@ -141,6 +196,7 @@ _CIPHER_OIDS = {
     ContentCipher.AES_128_GCM: "2.16.840.1.101.3.4.1.6",
     ContentCipher.AES_192_GCM: "2.16.840.1.101.3.4.1.26",
     ContentCipher.AES_256_GCM: "2.16.840.1.101.3.4.1.46",
+    ContentCipher.SM4_CBC: gm_oids.SM4_CBC,
 }
 NAMES.update({oid: cipher.value for cipher, oid in _CIPHER_OIDS.items()})
 
@@ -153,8 +209,8 @@ def misplaced(cipher: ContentCipher) -> str:
             "RFC 5084 规定 AES-GCM 只能用于 AuthEnvelopedData（RFC 5083）：EnvelopedData 中没有认证标签",
         )
     return pick(
-        "AuthEnvelopedData needs an authenticated cipher (AES-GCM, RFC 5083); AES-CBC goes in EnvelopedData",
-        "AuthEnvelopedData 需要认证加密算法（AES-GCM，RFC 5083）；AES-CBC 只能用于 EnvelopedData",
+        "AuthEnvelopedData needs an authenticated cipher (AES-GCM, RFC 5083); CBC goes in EnvelopedData",
+        "AuthEnvelopedData 需要认证加密算法（AES-GCM，RFC 5083）；CBC 只能用于 EnvelopedData",
     )
 
 
@@ -268,107 +324,49 @@ def describe_key_transport(transport: KeyTransport) -> str:
         KeyTransport.OAEP_SHA256: "RSAES-OAEP (SHA-256)",
         KeyTransport.OAEP_SHA1: "RSAES-OAEP (SHA-1)",
         KeyTransport.OAEP_SHA512: "RSAES-OAEP (SHA-512)",
-        KeyTransport.OAEP_SHA512: "RSAES-OAEP (SHA-512)",
         KeyTransport.PKCS1V15: "RSAES-PKCS1-v1_5",
     }[transport]
 
 
-# --- ECDH key agreement (RFC 5753) --------------------------------------------------------
+# --- SM2 key transport (GM/T 0010): the names of its algorithm ----------------------------
 
 
-@dataclass(frozen=True)
-class KeyAgreementScheme:
-    """A dhSinglePass scheme: ephemeral-static ECDH and the X9.63 KDF with one hash."""
+class Sm2KeyEncryption(Enum):
+    """How the SM2 key-encryption algorithm is named in a RecipientInfo."""
 
-    oid: str
-    name: str
-    hash_name: str
-    cofactor: bool
+    #: ``1.2.156.10197.1.301.2``, parameters absent: what GmSSL 3 writes and the only form it opens.
+    GMSSL = "301.2"
+    #: ``1.2.156.10197.1.301.3`` (GB/T 35275's sm2encrypt), parameters absent.
+    GBT35275 = "301.3"
+    #: ``1.2.156.10197.1.301.3`` with NULL parameters (emmansun/gmsm).
+    GBT35275_NULL = "301.3-null"
+    #: ``1.2.156.10197.1.301.2`` with NULL parameters: read, never written (GmSSL refuses it).
+    GMSSL_NULL = "301.2-null"
 
-    def hash(self) -> hashes.HashAlgorithm:
-        """A fresh instance of the KDF hash."""
-        return _KDF_HASHES[self.hash_name]()
+    @property
+    def oid(self) -> str:
+        """The algorithm's OID."""
+        return gm_oids.SM2_ENCRYPT_GMSSL if self.value.startswith("301.2") else gm_oids.SM2_ENCRYPT
+
+    @property
+    def null_parameters(self) -> bool:
+        """True when the parameters are an explicit NULL."""
+        return self.value.endswith("-null")
+
+    @property
+    def offered(self) -> bool:
+        """True for the forms bidcrypt writes on request."""
+        return self is not Sm2KeyEncryption.GMSSL_NULL
+
+    def encode(self) -> bytes:
+        """The DER KeyEncryptionAlgorithmIdentifier."""
+        return _der.algorithm(self.oid, _der.null() if self.null_parameters else None)
+
+    def describe(self) -> str:
+        """``SM2 encryption (1.2.156.10197.1.301.2)``-style name."""
+        return f"SM2 encryption ({self.oid}{', NULL parameters' if self.null_parameters else ''})"
 
 
-_KDF_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha1": hashes.SHA1,
-    "sha224": hashes.SHA224,
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
+# --- ECDH key agreement (RFC 5753): in ecdh_algorithms, imported above ------------------------
 
-#: Every dhSinglePass scheme bidcrypt opens. The cofactor variants compute the same
-#: secret on the NIST curves (cofactor 1).
-KEY_AGREEMENT_SCHEMES = {
-    scheme.oid: scheme
-    for scheme in (
-        KeyAgreementScheme("1.3.133.16.840.63.0.2", "dhSinglePass-stdDH-sha1kdf-scheme", "sha1", False),
-        KeyAgreementScheme("1.3.132.1.11.0", "dhSinglePass-stdDH-sha224kdf-scheme", "sha224", False),
-        KeyAgreementScheme("1.3.132.1.11.1", "dhSinglePass-stdDH-sha256kdf-scheme", "sha256", False),
-        KeyAgreementScheme("1.3.132.1.11.2", "dhSinglePass-stdDH-sha384kdf-scheme", "sha384", False),
-        KeyAgreementScheme("1.3.132.1.11.3", "dhSinglePass-stdDH-sha512kdf-scheme", "sha512", False),
-        KeyAgreementScheme("1.3.133.16.840.63.0.3", "dhSinglePass-cofactorDH-sha1kdf-scheme", "sha1", True),
-        KeyAgreementScheme("1.3.132.1.14.0", "dhSinglePass-cofactorDH-sha224kdf-scheme", "sha224", True),
-        KeyAgreementScheme("1.3.132.1.14.1", "dhSinglePass-cofactorDH-sha256kdf-scheme", "sha256", True),
-        KeyAgreementScheme("1.3.132.1.14.2", "dhSinglePass-cofactorDH-sha384kdf-scheme", "sha384", True),
-        KeyAgreementScheme("1.3.132.1.14.3", "dhSinglePass-cofactorDH-sha512kdf-scheme", "sha512", True),
-    )
-}
 NAMES.update({oid: scheme.name for oid, scheme in KEY_AGREEMENT_SCHEMES.items()})
-
-#: AES key wrap (RFC 3394) algorithms and their key-encryption-key lengths.
-KEY_WRAPS = {AES128_WRAP: 16, AES192_WRAP: 24, AES256_WRAP: 32}
-
-
-@dataclass(frozen=True)
-class Curve:
-    """An elliptic curve bidcrypt encrypts to, with the scheme it uses for it."""
-
-    oid: str
-    name: str
-    curve: type[ec.EllipticCurve]
-    #: The scheme bidcrypt writes: the KDF hash matches the curve's strength.
-    scheme_oid: str
-
-
-CURVES = {
-    curve.oid: curve
-    for curve in (
-        Curve(SECP256R1, "P-256", ec.SECP256R1, "1.3.132.1.11.1"),
-        Curve(SECP384R1, "P-384", ec.SECP384R1, "1.3.132.1.11.2"),
-    )
-}
-
-
-def curve_of(public_key: ec.EllipticCurvePublicKey) -> Curve | None:
-    """The supported curve of *public_key*, or None."""
-    for curve in CURVES.values():
-        if isinstance(public_key.curve, curve.curve):
-            return curve
-    return None
-
-
-def key_wrap_for(key_size: int) -> str:
-    """The AES key wrap whose key is as long as the content key (as OpenSSL chooses)."""
-    for oid, size in KEY_WRAPS.items():
-        if size == key_size:
-            return oid
-    raise ValueError(f"no AES key wrap for a {key_size}-byte key")
-
-
-def key_wrap_algorithm(oid: str) -> bytes:
-    """The DER AlgorithmIdentifier of an AES key wrap (parameters absent, RFC 3565 section 2.3.2)."""
-    return bytes(cms.KeyEncryptionAlgorithm({"algorithm": oid}).dump())
-
-
-def ecc_cms_shared_info(key_wrap: bytes, ukm: bytes | None, kek_length: int) -> bytes:
-    """The DER ECC-CMS-SharedInfo fed to the X9.63 KDF (RFC 5753 section 7.2)."""
-    value = _asn1.EccCmsSharedInfo(
-        {
-            "key_info": cms.KeyEncryptionAlgorithm.load(key_wrap),
-            "entity_u_info": ukm,
-            "supp_pub_info": (kek_length * 8).to_bytes(4, "big"),
-        }
-    )
-    return bytes(value.dump())

@@ -25,42 +25,13 @@ from bidcrypt.envelope import _ber as ber
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._segments import iter_segments
+from bidcrypt.envelope.attributes import ATTRIBUTE_DEPTH, check_authenticated_attributes, parse_attributes
+from bidcrypt.envelope.attributes import Attribute as Attribute
 from bidcrypt.envelope.identifiers import EnvelopeRecipient
 from bidcrypt.envelope.recipients import parse_recipient_infos
 from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.files import PathArg, input_error
 from bidcrypt.i18n import Text
-
-#: Attributes are decoded down to their values (SET OF Attribute / SEQUENCE / SET OF value); a value
-#: itself is passed on as DER, to be decoded by whoever knows its type.
-ATTRIBUTE_DEPTH = 3
-
-
-@dataclass(frozen=True)
-class Attribute:
-    """One CMS attribute: its type and the DER encoding of each value."""
-
-    oid: str
-    values: tuple[bytes, ...]
-
-    @property
-    def name(self) -> str:
-        """The attribute type's readable name, or its OID."""
-        return alg.name_of(self.oid)
-
-    def value_texts(self) -> list[str]:
-        """Each value in readable form (strings, OIDs, times, integers; else hex)."""
-        return [presentation.value_text(value) for value in self.values]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return presentation.attribute_dict(self)
-
-    def encode(self) -> bytes:
-        """The DER Attribute."""
-        from bidcrypt.envelope import _der as der
-
-        return der.sequence(der.oid(self.oid), der.set_of(self.values))
 
 
 @dataclass(frozen=True)
@@ -83,7 +54,7 @@ class ContentLayout:
 class EnvelopeHeader:
     """Everything an envelope says without a key, and where its parts are."""
 
-    #: :data:`~bidcrypt.envelope.algorithms.ENVELOPED_DATA` or ``AUTH_ENVELOPED_DATA``.
+    #: :data:`~bidcrypt.envelope.algorithms.ENVELOPED_DATA`, ``GM_ENVELOPED_DATA`` or ``AUTH_ENVELOPED_DATA``.
     content_type: str
     version: int
     recipients: tuple[EnvelopeRecipient, ...]
@@ -111,6 +82,8 @@ class EnvelopeHeader:
     encrypted_content_info: int
     unauthenticated_attributes_offset: int
     fields_end: int
+    #: GM/T 0010 EncryptedContentInfo only: its sharedInfo1 / sharedInfo2 (field number, octets), if any.
+    shared_info: tuple[tuple[int, bytes], ...] = field(default=(), repr=False)
 
     @property
     def is_authenticated(self) -> bool:
@@ -119,6 +92,23 @@ class EnvelopeHeader:
         False for EnvelopedData (AES-CBC), which has no integrity check at all.
         """
         return self.content_type == alg.AUTH_ENVELOPED_DATA
+
+    @property
+    def suite(self) -> str:
+        """The suite in words: ``GM/T 0010 (SM2 / SM4-CBC)``, ``CMS AuthEnvelopedData (AES-GCM)``..."""
+        return presentation.suite(self)
+
+    @property
+    def readable_attributes(self) -> tuple[Attribute, ...]:
+        """What :meth:`EnvelopeBuilder.add_readable_attribute` wrote: the authenticated attributes of
+        an AuthEnvelopedData, the unprotected ones of an EnvelopedData (AES-CBC, GM/T 0010).
+
+        Authenticated only when :attr:`is_authenticated`; otherwise claims to be
+        checked against what binds them (a bid package's signed manifest).
+        """
+        if self.is_authenticated:
+            return tuple(a for a in self.authenticated_attributes if a.oid != alg.CONTENT_TYPE_ATTRIBUTE)
+        return self.unauthenticated_attributes
 
     def attribute(self, oid: str) -> Attribute | None:
         """The authenticated attribute of type *oid*, or None."""
@@ -227,7 +217,7 @@ class _Parser:
         r.seek(0)
         info, info_start, info_end = self._open(None, ber.UNIVERSAL, ber.SEQUENCE, "ContentInfo")
         content_type = _oid(r.read_element("content type", info_end))
-        if content_type not in (alg.ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
+        if content_type not in (alg.ENVELOPED_DATA, alg.GM_ENVELOPED_DATA, alg.AUTH_ENVELOPED_DATA):
             raise ber.malformed(
                 Text(
                     "not an encrypted envelope: the file holds {content_type}",
@@ -239,7 +229,8 @@ class _Parser:
         body, body_start, body_end = self._open(explicit_end, ber.UNIVERSAL, ber.SEQUENCE, "envelope")
         version = int(_asn1.load(core.Integer, r.read_element("version", body_end).raw, "version").native)
         authenticated = content_type == alg.AUTH_ENVELOPED_DATA
-        if (authenticated and version != 0) or (not authenticated and version not in (0, 2, 3, 4)):
+        # EnvelopedData: RFC 5652's versions, and GM/T 0010's 1.
+        if (authenticated and version != 0) or (not authenticated and version not in (0, 1, 2, 3, 4)):
             raise ber.malformed(Text("unknown version {version}", "未知的版本号 {version}", version=version))
 
         originator_info = None
@@ -272,6 +263,8 @@ class _Parser:
             raise ber.malformed(
                 Text("the CBC ciphertext is not a whole number of blocks", "CBC 密文长度不是分组长度的整数倍")
             )
+        gm = content_type == alg.GM_ENVELOPED_DATA or cipher.cipher.is_gm
+        shared_info = self._shared_info(eci, eci_content, eci_end) if gm else ()
         r.end_of(eci, eci_content, body_end)
 
         auth_attrs: tuple[Attribute, ...] = ()
@@ -283,7 +276,7 @@ class _Parser:
                 node = r.read_element("authenticated attributes", body_end, expand=ATTRIBUTE_DEPTH)
                 if node.head.length is None or node.head.header_length + node.head.length != len(node.raw):
                     raise ber.malformed(Text("authenticated attributes are not DER", "认证属性不是 DER 编码"))
-                auth_attrs = _attributes(node)
+                auth_attrs = parse_attributes(node)
                 aad = b"\x31" + node.raw[1:]
             mac_node = r.read_element("mac", body_end)
             mac = bytes(_asn1.load(core.OctetString, mac_node.raw, "mac").native)
@@ -292,14 +285,14 @@ class _Parser:
             unauth_start = r.pos
             following = self._peek(body_end)
             if following is not None and following.is_(ber.CONTEXT, 2, constructed=True):
-                unauth_attrs = _attributes(
+                unauth_attrs = parse_attributes(
                     r.read_element("unauthenticated attributes", body_end, expand=ATTRIBUTE_DEPTH)
                 )
         else:
             unauth_start = r.pos
             following = self._peek(body_end)
             if following is not None and following.is_(ber.CONTEXT, 1, constructed=True):
-                unauth_attrs = _attributes(r.read_element("unprotected attributes", body_end))
+                unauth_attrs = parse_attributes(r.read_element("unprotected attributes", body_end))
         fields_end = r.pos
         r.end_of(body, body_start, explicit_end)
         r.end_of(explicit, explicit_start, info_end)
@@ -308,7 +301,7 @@ class _Parser:
             raise ber.malformed(Text("unexpected data after the envelope", "信封之后有多余数据"))
 
         if authenticated:
-            _check_authenticated_attributes(auth_attrs, aad is not None, inner_type)
+            check_authenticated_attributes(auth_attrs, aad is not None, inner_type)
         return EnvelopeHeader(
             content_type=content_type,
             version=version,
@@ -327,7 +320,20 @@ class _Parser:
             encrypted_content_info=eci_start,
             unauthenticated_attributes_offset=unauth_start,
             fields_end=fields_end,
+            shared_info=shared_info,
         )
+
+    def _shared_info(self, eci: ber.Head, start: int, end: int | None) -> tuple[tuple[int, bytes], ...]:
+        """GM/T 0010's sharedInfo1 ``[1]`` and sharedInfo2 ``[2]`` (IMPLICIT OCTET STRINGs)."""
+        found: list[tuple[int, bytes]] = []
+        for number in (1, 2):
+            if self.r.at_end(eci, start):
+                break
+            following = self._peek(end)
+            if following is not None and following.is_(ber.CONTEXT, number, constructed=False):
+                node = self.r.read_element(f"sharedInfo{number}", end)
+                found.append((number, node.raw[node.head.header_length :]))
+        return tuple(found)
 
     def _skip_content(self, end: int | None) -> ContentLayout:
         r = self.r
@@ -351,41 +357,6 @@ class _Parser:
         return ContentLayout(offset, r.pos, total, count, not head.constructed)
 
 
-def _check_authenticated_attributes(
-    attributes: tuple[Attribute, ...], present: bool, inner_type: str
-) -> None:
-    """The MUSTs of RFC 5083 section 2.1 on the authAttrs of an AuthEnvelopedData.
-
-    When present they are a non-empty SET that includes the content-type
-    attribute (once, with one value: the type of the encrypted content);
-    and they must be present when that type is not id-data.
-    """
-    if present and not attributes:
-        raise ber.malformed(Text("empty authenticated attributes", "认证属性为空"))
-    if not present and inner_type != alg.DATA:
-        raise ber.malformed(
-            Text(
-                "authenticated attributes are required for content of type {inner_type} "
-                "(RFC 5083 section 2.1)",
-                "加密内容类型为 {inner_type} 时必须有认证属性（RFC 5083 第 2.1 节）",
-                inner_type=alg.name_of(inner_type),
-            ),
-        )
-    content_types = [a for a in attributes if a.oid == alg.CONTENT_TYPE_ATTRIBUTE]
-    if present and len(content_types) != 1:
-        raise ber.malformed(
-            Text(
-                "the authenticated attributes must include the content-type attribute once "
-                "(RFC 5083 section 2.1)",
-                "认证属性中必须有且仅有一个内容类型属性（RFC 5083 第 2.1 节）",
-            ),
-        )
-    if content_types and content_types[0].values != (bytes(core.ObjectIdentifier(inner_type).dump()),):
-        raise ber.malformed(
-            Text("the content-type attribute does not match the content", "内容类型属性与加密内容不一致")
-        )
-
-
 def _walk(node: ber.Node) -> Iterator[ber.Node]:
     yield node
     for child in node.children:
@@ -394,18 +365,3 @@ def _walk(node: ber.Node) -> Iterator[ber.Node]:
 
 def _oid(node: ber.Node) -> str:
     return str(_asn1.load(core.ObjectIdentifier, node.raw, "object identifier").dotted)
-
-
-def _attributes(node: ber.Node) -> tuple[Attribute, ...]:
-    found = []
-    for child in node.children:
-        if not child.is_(ber.UNIVERSAL, ber.SEQUENCE, constructed=True) or len(child.children) != 2:
-            raise ber.malformed(Text("bad attribute", "属性格式错误"))
-        oid = _oid(child.children[0])
-        values = child.children[1]
-        if not values.is_(ber.UNIVERSAL, ber.SET, constructed=True):
-            raise ber.malformed(Text("bad attribute values", "属性值格式错误"))
-        if not values.children:
-            raise ber.malformed(Text("attribute without a value", "属性没有值"))
-        found.append(Attribute(oid, tuple(value.raw for value in values.children)))
-    return tuple(found)

@@ -153,6 +153,10 @@ class RecipientId:
         except (ValueError, TypeError, MalformedEnvelopeError):  # an unreadable key in a hostile certificate
             return False
 
+    def same_issuer(self, certificate: x509.Certificate) -> bool:
+        """True for an identifier by issuer and serial whose issuer is *certificate*'s issuer."""
+        return self.issuer is not None and _same_name(self.issuer, _issuer_der(certificate))
+
     def _names_issuer_and_serial_of(self, certificate: x509.Certificate) -> bool:
         if self.issuer is None or self.serial_number != certificate.serial_number:
             return False
@@ -203,6 +207,8 @@ class EnvelopeRecipient:
     encrypted_key: bytes = field(repr=False)
     #: RSA recipients: how the key is wrapped.
     key_transport: KeyTransport | None = None
+    #: SM2 recipients (GM/T 0010): how the SM2 key-encryption algorithm is named.
+    sm2_encryption: alg.Sm2KeyEncryption | None = None
     #: ECDH recipients: the originator's ephemeral public point, and its curve when named.
     originator_point: bytes | None = field(default=None, repr=False)
     originator_curve: str | None = None
@@ -220,6 +226,8 @@ class EnvelopeRecipient:
         """The key-encryption algorithm in words."""
         if self.key_transport is not None:
             return alg.describe_key_transport(self.key_transport)
+        if self.sm2_encryption is not None:
+            return self.sm2_encryption.describe()
         name = alg.name_of(self.algorithm)
         if self.key_wrap_oid is not None:
             name += f" + {alg.name_of(self.key_wrap_oid)}"
@@ -238,6 +246,9 @@ class EnvelopeRecipient:
         }
         if self.key_transport is not None:
             data["key_transport"] = self.key_transport.value
+        if self.sm2_encryption is not None:
+            data["key_transport"] = "sm2"
+            data["sm2_encryption"] = self.sm2_encryption.value
         if self.kind is RecipientKind.KEY_AGREEMENT:
             data["originator_curve"] = alg.name_of(self.originator_curve) if self.originator_curve else None
         if self.problem:

@@ -1,5 +1,8 @@
 """RSA key transport (KeyTransRecipientInfo, RFC 5652 section 6.2.1): wrapping and reading.
 
+A KeyTransRecipientInfo whose algorithm is SM2 encryption is read by
+:mod:`~bidcrypt.envelope.sm2_transport`.
+
 The content key is encrypted to the recipient's RSA public key with OAEP
 or PKCS#1 v1.5 (:class:`~bidcrypt.envelope.algorithms.KeyTransport`); the
 private-key side is a key source's (:mod:`bidcrypt.envelope.unwrapping`).
@@ -22,6 +25,7 @@ from bidcrypt.envelope.identifiers import (
     parse_issuer_and_serial,
     unsupported,
 )
+from bidcrypt.envelope.sm2_transport import SM2_KEY_ENCRYPTION_OIDS, parse_sm2_key_transport_info
 from bidcrypt.errors import UnsupportedAlgorithmError
 from bidcrypt.i18n import Text
 
@@ -135,6 +139,10 @@ def parse_key_transport_info(index: int, encoded: bytes) -> EnvelopeRecipient:
     """The recipient of the KeyTransRecipientInfo *encoded* (at *index* in the set)."""
     what = "KeyTransRecipientInfo"
     info = _asn1.load(cms.KeyTransRecipientInfo, encoded, what)
+    with _asn1.parsing(what):
+        sm2 = info["key_encryption_algorithm"]["algorithm"].dotted in SM2_KEY_ENCRYPTION_OIDS
+    if sm2:
+        return parse_sm2_key_transport_info(index, info)
     with _asn1.parsing(what):
         version = int(info["version"])
         rid_choice = info["rid"]

@@ -20,9 +20,25 @@ if TYPE_CHECKING:
     from bidcrypt.envelope.header import Attribute, EnvelopeHeader
 
 
+def suite(header: EnvelopeHeader) -> str:
+    """The suite of an envelope in words, naming the GM/T 0010 one as such."""
+    cipher = header.cipher.cipher
+    if cipher.is_gm or header.content_type == alg.GM_ENVELOPED_DATA:
+        wraps = sorted({_wrap_name(r.algorithm_name) for r in header.recipients})
+        return f"GM/T 0010 EnvelopedData ({' + '.join(wraps)} / {cipher.value.upper()})"
+    if header.is_authenticated:
+        return f"CMS AuthEnvelopedData ({cipher.value.upper()})"
+    return f"CMS EnvelopedData ({cipher.value.upper()})"
+
+
+def _wrap_name(algorithm_name: str) -> str:
+    return algorithm_name.split(" (")[0].replace(" encryption", "")
+
+
 def header_dict(header: EnvelopeHeader) -> dict[str, Any]:
     """What ``bidcrypt envelope inspect --json`` prints."""
     return {
+        "suite": suite(header),
         "content_type": alg.name_of(header.content_type),
         "content_type_oid": header.content_type,
         "version": header.version,
@@ -36,6 +52,10 @@ def header_dict(header: EnvelopeHeader) -> dict[str, Any]:
         "recipients": [recipient.to_dict() for recipient in header.recipients],
         "authenticated_attributes": [a.to_dict() for a in header.authenticated_attributes],
         "unauthenticated_attributes": [a.to_dict() for a in header.unauthenticated_attributes],
+        "shared_info": [
+            {"field": f"sharedInfo{number}", "length": len(value), "hex": value.hex()}
+            for number, value in header.shared_info
+        ],
         "sizes": {
             "envelope": header.size,
             "encrypted_content": header.content.length,
@@ -75,6 +95,7 @@ def summary_lines(header: EnvelopeHeader) -> list[str]:
     """The human-readable report of ``bidcrypt envelope inspect``."""
     data = header.to_dict()
     lines = [
+        f"{pick('suite', '算法套件')}: {data['suite']}",
         f"{pick('content type', '内容类型')}: {data['content_type']} ({header.content_type})",
         f"{pick('encoding', '编码')}: {data['encoding']}",
         f"{pick('cipher', '加密算法')}: {header.cipher.describe()}",
@@ -86,8 +107,8 @@ def summary_lines(header: EnvelopeHeader) -> list[str]:
             )
             if header.is_authenticated
             else pick(
-                "none: AES-CBC does not detect a changed ciphertext byte (only the padding is checked)",
-                "无：AES-CBC 无法发现被改动的密文（只校验填充）",
+                "none: CBC does not detect a changed ciphertext byte (only the padding is checked)",
+                "无：CBC 模式无法发现被改动的密文（只校验填充）",
             )
         ),
         f"{pick('encrypted content type', '加密内容类型')}: {data['inner_content_type']}",

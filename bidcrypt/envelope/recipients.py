@@ -38,7 +38,9 @@ from bidcrypt.envelope.identifiers import (
 )
 from bidcrypt.envelope.key_agreement import key_agreement_info, parse_key_agreement_info
 from bidcrypt.envelope.key_transport import key_transport_info, parse_key_transport_info
+from bidcrypt.envelope.sm2_transport import sm2_key_transport_info
 from bidcrypt.errors import UnsupportedAlgorithmError
+from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ __all__ = [
     "RecipientIdentifier",
     "RecipientKind",
     "check_all",
+    "check_suite",
     "computed_key_identifiers",
     "key_identifiers",
     "name_text",
@@ -84,8 +87,8 @@ def parse_recipient_infos(node: ber.Node) -> tuple[EnvelopeRecipient, ...]:
         elif info.head.cls == ber.CONTEXT and info.head.number in (2, 3, 4) and info.head.constructed:
             kind = {2: RecipientKind.KEK, 3: RecipientKind.PASSWORD, 4: RecipientKind.OTHER}[info.head.number]
             supported = Text(
-                "supported: KeyTransRecipientInfo (RSA) and KeyAgreeRecipientInfo (ECDH)",
-                "支持：KeyTransRecipientInfo（RSA）与 KeyAgreeRecipientInfo（ECDH）",
+                "supported: KeyTransRecipientInfo (RSA, SM2) and KeyAgreeRecipientInfo (ECDH)",
+                "支持：KeyTransRecipientInfo（RSA、SM2）与 KeyAgreeRecipientInfo（ECDH）",
             )
             found.append(
                 EnvelopeRecipient(index, kind, None, "", b"", problem=supported, problem_algorithm=kind.value)
@@ -100,17 +103,22 @@ class Recipient:
     """A certificate to encrypt to, checked for use, and how its key is wrapped and named.
 
     Creating one checks what does not depend on time or trust: the key
-    usage allows encryption (keyEncipherment for RSA, keyAgreement for EC)
-    and the key is RSA of at least 2048 bits or EC on P-256 / P-384.
-    Validity and trust are checked by :meth:`check` when encrypting.
-    ``key_transport`` applies to RSA certificates only.
+    usage allows encryption (keyEncipherment for RSA, keyAgreement for EC,
+    keyEncipherment or dataEncipherment for SM2) and the key is RSA of at
+    least 2048 bits, EC on P-256 / P-384, or SM2. Validity and trust are
+    checked by :meth:`check` when encrypting. ``key_transport`` applies to
+    RSA certificates only, ``sm2_encryption`` to SM2 ones. ``identifier``
+    None is the suite's default: issuerAndSerialNumber for SM2 (GM/T 0010,
+    and the only form GmSSL opens), the SubjectKeyIdentifier otherwise (a
+    same-key renewal still matches).
     """
 
     certificate: x509.Certificate
     key_transport: KeyTransport = KeyTransport.OAEP_SHA256
-    identifier: RecipientIdentifier = RecipientIdentifier.SUBJECT_KEY_IDENTIFIER
+    identifier: RecipientIdentifier | None = None
     #: CA certificates that came with the recipient's certificate (for chain building).
     chain: tuple[x509.Certificate, ...] = field(default=(), repr=False)
+    sm2_encryption: alg.Sm2KeyEncryption = alg.Sm2KeyEncryption.GMSSL
 
     def __post_init__(self) -> None:
         certs.require_purpose(self.certificate, certs.Purpose.ENCRYPTION)
@@ -128,6 +136,9 @@ class Recipient:
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
             if alg.curve_of(public_key) is None:
                 raise UnsupportedAlgorithmError(algorithm=f"EC {public_key.curve.name}")
+        elif isinstance(public_key, Sm2PublicKey):
+            if not self.sm2_encryption.offered:
+                raise ValueError(f"bidcrypt does not write {self.sm2_encryption.describe()}")
         else:
             raise UnsupportedAlgorithmError(algorithm=certs.key_description(self.certificate))
 
@@ -139,15 +150,31 @@ class Recipient:
 
     @property
     def is_rsa(self) -> bool:
-        """True for key transport, False for key agreement."""
+        """True for RSA key transport, False for key agreement and SM2."""
         return isinstance(certs.public_key(self.certificate), rsa.RSAPublicKey)
+
+    @property
+    def is_sm2(self) -> bool:
+        """True for an SM2 certificate: it needs a GM/T 0010 envelope (SM4-CBC)."""
+        return isinstance(certs.public_key(self.certificate), Sm2PublicKey)
+
+    @property
+    def rid_kind(self) -> RecipientIdentifier:
+        """How the recipient is named: as chosen, or the suite's default."""
+        if self.identifier is not None:
+            return self.identifier
+        if self.is_sm2:
+            return RecipientIdentifier.ISSUER_AND_SERIAL
+        return RecipientIdentifier.SUBJECT_KEY_IDENTIFIER
 
     def wrap(self, content_key: bytes) -> bytes:
         """The DER RecipientInfo carrying *content_key* for this certificate."""
-        rid = RecipientId.of(self.certificate, self.identifier)
+        rid = RecipientId.of(self.certificate, self.rid_kind)
         public_key = certs.public_key(self.certificate)
         if isinstance(public_key, rsa.RSAPublicKey):
             return key_transport_info(rid, public_key, self.key_transport, content_key)
+        if isinstance(public_key, Sm2PublicKey):
+            return sm2_key_transport_info(rid, public_key, self.sm2_encryption, content_key)
         assert isinstance(public_key, ec.EllipticCurvePublicKey)
         return key_agreement_info(rid, public_key, content_key)
 
@@ -165,3 +192,21 @@ def check_all(recipients: Sequence[Recipient], at: dt.datetime | None, trust: Tr
     """Check every recipient's validity (and trust, with a store) before anything is written."""
     for recipient in recipients:
         recipient.check(at, trust)
+
+
+def check_suite(cipher: alg.ContentCipher, recipients: Sequence[Recipient]) -> None:
+    """SM2 recipients go in a GM/T 0010 envelope (SM4-CBC) only: :class:`UnsupportedAlgorithmError` else.
+
+    No standard carries SM2 key transport in an RFC 5652/5083 envelope, and
+    no reader would open one; an envelope's suite is fixed when it is made.
+    """
+    sm2 = [r for r in recipients if r.is_sm2]
+    if sm2 and not cipher.is_gm:
+        raise UnsupportedAlgorithmError(
+            Text(
+                "an SM2 recipient ({recipient}) needs a GM/T 0010 envelope with SM4-CBC",
+                "SM2 接收者（{recipient}）需要使用 SM4-CBC 的 GM/T 0010 数字信封",
+                recipient=sm2[0].describe(),
+            ),
+            algorithm=f"SM2, {cipher.value}",
+        )

@@ -30,6 +30,7 @@ from cryptography import x509
 
 from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import _inplace
+from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._align import ContentFrame, block_size, widened_header
 from bidcrypt.envelope._files import open_envelope
 from bidcrypt.envelope._stream import decrypt_into, enveloped_data_version
@@ -42,7 +43,7 @@ from bidcrypt.envelope.opening import (
     no_padding_oracle,
     unwrap_content_key,
 )
-from bidcrypt.envelope.recipients import Recipient, check_all
+from bidcrypt.envelope.recipients import Recipient, check_all, check_suite
 from bidcrypt.errors import InputError, IntegrityError, OutputError
 from bidcrypt.files import PathArg, Sink, as_path, atomic_output, check_output, copy_range
 from bidcrypt.i18n import Text
@@ -102,7 +103,7 @@ class _Rewrite:
         header = self.header
         originator = header.originator_info or b""
         version = header.version
-        if not header.is_authenticated:
+        if not header.is_authenticated and header.content_type != alg.GM_ENVELOPED_DATA:
             extras = bool(originator) or bool(
                 header.unauthenticated_attributes if self.unauth is None else self.unauth
             )
@@ -151,6 +152,7 @@ def _prepare(
         raise ValueError("re-encryption needs at least one recipient")
     check_all(new, at, trust)
     header = read_header(stream)
+    check_suite(header.cipher.cipher, new)
     content_key = unwrap_content_key(header, keys, certificates=certificates)
     with no_padding_oracle(header, content_key):
         if verify:

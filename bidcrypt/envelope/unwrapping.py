@@ -5,8 +5,13 @@ computed from its public key or the SubjectKeyIdentifier of the key
 source's own certificate, by the issuer and serial number of that
 certificate, or by the issuer and serial number of another certificate
 known to the caller that certifies the very same public key (a renewal
-that kept the key, named the old way). No other recipient is ever tried:
-there is no trial decryption.
+that kept the key, named the old way). No other recipient is tried, with
+one exception: when nothing names any key, an SM2 recipient named by the
+issuer and serial of the SM2 key's own CA (GM/T 0010 names recipients that
+way, so after a renewal the envelope names the old serial) is tried, since
+SM2 decryption checks its own hash and a key that is not the recipient's
+fails cleanly (:func:`renewal_candidates`). RSA and EC recipients are never
+tried that way.
 
 What :func:`unwrap_content_key` raises says whose fault a failure is:
 
@@ -16,7 +21,7 @@ What :func:`unwrap_content_key` raises says whose fault a failure is:
   :class:`~bidcrypt.errors.UnsupportedAlgorithmError` (an algorithm
   bidcrypt does not implement), :class:`~bidcrypt.errors.KeyTransportUnsupportedError`
   (an RSA key transport this key cannot undo), :class:`~bidcrypt.errors.MalformedEnvelopeError`
-  (an invalid ECDH point);
+  (an invalid ECDH point, an SM2 encryptedKey that is no SM2 ciphertext);
 * the machine's: :class:`~bidcrypt.errors.KeySourceError` and its
   subclasses (token removed, PIN, a token failure, a key that cannot do
   ECDH at all, no private key for the named certificate).
@@ -43,6 +48,7 @@ from bidcrypt.envelope.algorithms import KeyTransport
 from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart
 from bidcrypt.envelope.identifiers import EnvelopeRecipient, RecipientId, RecipientKind
 from bidcrypt.envelope.key_agreement import derive_kek
+from bidcrypt.envelope.sm2_transport import sm2_unwrap
 from bidcrypt.errors import (
     EnvelopeError,
     KeyNotFoundError,
@@ -51,6 +57,7 @@ from bidcrypt.errors import (
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
+from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 
@@ -148,12 +155,40 @@ def candidates(
     ]
 
 
+def renewal_candidates(
+    header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]
+) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
+    """SM2 recipients named by issuer and serial from the issuer of an SM2 entry's certificate.
+
+    GM/T 0010 envelopes name recipients by issuer and serial (GmSSL opens
+    nothing else), so after a renewal that kept the key the envelope names
+    the old certificate. When nothing names any entry, these pairs are
+    tried: an SM2 decryption checks its own hash (C3), so a key that is not
+    the recipient's fails cleanly, with nothing to learn from it (unlike RSA
+    PKCS#1 v1.5, which is why RSA recipients are never tried this way). One
+    token operation per such recipient, usually one.
+    """
+    found = []
+    for recipient in header.recipients:
+        rid = recipient.rid
+        if recipient.sm2_encryption is None or rid is None or rid.issuer is None:
+            continue
+        for entry in entries:
+            if isinstance(certs.public_key(entry.certificate), Sm2PublicKey) and rid.same_issuer(
+                entry.certificate
+            ):
+                found.append((recipient, entry))
+    return found
+
+
 def unwrap_content_key(
     header: EnvelopeHeader | RecipientsPart, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()
 ) -> ContentKey:
     """Unwrap the content key with the first key of *keys* that opens a recipient naming it.
 
-    One private-key operation per pair tried (usually exactly one). The
+    One private-key operation per pair tried (usually exactly one). When no
+    recipient names any of the keys, SM2 recipients named by issuer and
+    serial from the same issuer are tried (:func:`renewal_candidates`). The
     errors say whose fault a failure is (see the module's documentation):
     :class:`WrongKeyError` when no recipient names any of the keys (saying
     whom the file was encrypted to) or none of those unwraps; the other
@@ -164,7 +199,8 @@ def unwrap_content_key(
     entries = entries_of(keys)
     refused: EnvelopeError | None = None
     missing: KeyNotFoundError | None = None
-    for recipient, entry in candidates(header, entries, certificates):
+    pairs = candidates(header, entries, certificates) or renewal_candidates(header, entries)
+    for recipient, entry in pairs:
         if not entry.has_private_key:
             what = Text("private key", "私钥")
             missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))
@@ -193,6 +229,8 @@ def unwrap_content_key(
 def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> bool:
     """True when the key of *certificate* could have been used for *recipient* (type and size)."""
     public_key = certs.public_key(certificate)
+    if recipient.sm2_encryption is not None:
+        return isinstance(public_key, Sm2PublicKey)
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         # Exactly the modulus length, or a few bytes less from producers that drop leading zeros.
         return (
@@ -215,7 +253,8 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
     Errors of the envelope: :class:`UnsupportedAlgorithmError` for an
     algorithm bidcrypt does not implement, :class:`KeyTransportUnsupportedError`
     for an RSA key transport this key cannot undo, :class:`MalformedEnvelopeError`
-    for an invalid ECDH point, :class:`WrongKeyError` when the key or the
+    for an invalid ECDH point or an SM2 encryptedKey that is no SM2
+    ciphertext, :class:`WrongKeyError` when the key or the
     wrapped data is wrong (no padding oracle). After PKCS#1 v1.5 nothing
     fails here: see :func:`_transport_unwrap`. Errors of the key source
     (token removed, PIN) pass as they come.
@@ -224,6 +263,8 @@ def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCip
         raise UnsupportedAlgorithmError(
             recipient.problem, algorithm=recipient.problem_algorithm or recipient.algorithm_name
         )
+    if recipient.sm2_encryption is not None:
+        return sm2_unwrap(recipient, entry, cipher.key_size)
     if recipient.kind is RecipientKind.KEY_TRANSPORT:
         return _transport_unwrap(recipient, entry, cipher)
     if not compatible(recipient, entry.certificate):

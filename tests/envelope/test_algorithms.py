@@ -120,7 +120,7 @@ def test_bad_content_parameters(encoded: bytes) -> None:
 
 
 @pytest.mark.parametrize(
-    ("oid", "name"), [("1.2.840.113549.3.7", "des-ede3-cbc"), ("1.2.156.10197.1.104", "sm4")]
+    ("oid", "name"), [("1.2.840.113549.3.7", "des-ede3-cbc"), ("1.2.156.10197.1.104.8", "sm4-gcm")]
 )
 def test_unknown_ciphers_are_unsupported_by_name(oid: str, name: str) -> None:
     with pytest.raises(UnsupportedAlgorithmError, match=name):

@@ -57,11 +57,11 @@ def test_an_unsupported_oaep_says_what_is_supported_instead_of_repeating_itself(
 def test_an_unknown_content_cipher_lists_the_supported_ones(cert: Cert) -> None:
     envelope = EnvelopeBuilder().add_recipient(cert(RSA)).encrypt_bytes(b"x")
     ours = read_header(io.BytesIO(envelope)).cipher.encode()
-    sm4 = der.algorithm("1.2.156.10197.1.104", der.octet_string(b"\x00" * 16))
+    sm4 = der.algorithm("1.2.156.10197.1.104.8", der.octet_string(b"\x00" * 16))
     with pytest.raises(UnsupportedAlgorithmError) as caught:
         read_header(io.BytesIO(envelope.replace(ours, sm4)))
     message = caught.value.message("en")
-    assert "unsupported algorithm sm4" in message
+    assert "unsupported algorithm sm4-gcm" in message
     assert all(cipher.value in message for cipher in ContentCipher)
 
 
