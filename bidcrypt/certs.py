@@ -291,6 +291,17 @@ def key_description(certificate: x509.Certificate) -> str:
     return type(key).__name__
 
 
+def encryption_method(certificate: x509.Certificate) -> Text:
+    """How a content key reaches the certificate's key, in words: RSA key transport, EC key agreement
+    or SM2 encryption (for reports that say why a recipient has no RSA key transport)."""
+    key = public_key(certificate)
+    if isinstance(key, Sm2PublicKey):
+        return Text("SM2 encryption", "SM2 加密")
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return Text("EC key agreement", "EC 密钥协商")
+    return Text("RSA key transport", "RSA 密钥传输")
+
+
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
 
 

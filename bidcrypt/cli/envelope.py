@@ -221,7 +221,7 @@ def _transports(
     chosen: list[tuple[KeyTransport | None, str]] = []
     for index, certificate in enumerate(certificates):
         if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
-            chosen.append((None, pick("EC key agreement", "EC 密钥协商")))
+            chosen.append((None, certs.encryption_method(certificate).render()))
         elif index in asked:
             chosen.append(asked[index])
         elif requested is not None:

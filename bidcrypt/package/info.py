@@ -25,7 +25,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
 from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
-from bidcrypt.errors import PackageError
+from bidcrypt.errors import CertificateError, PackageError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
 from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttributes
@@ -98,8 +98,10 @@ def read_package_info(path: PathArg) -> PackageInfo:
     return PackageInfo(path, header, attributes, header.is_authenticated, matching)
 
 
-#: What ``cryptography`` raises for a certificate whose DER parses but whose fields do not.
+#: What ``cryptography`` raises for a certificate whose DER parses but whose fields do not (and
+#: :func:`bidcrypt.certs.public_key` for a key neither ``cryptography`` nor the SM2 engine reads).
 _UNREADABLE = (
+    CertificateError,
     ValueError,
     TypeError,
     UnsupportedAlgorithm,

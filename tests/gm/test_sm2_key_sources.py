@@ -487,3 +487,27 @@ def test_sm2_signature_der_reads_a_tokens_fixed_size_fields() -> None:
             sm2_signature_der(bad, s)
     with pytest.raises(ValueError):
         sm2_signing_digest(_certificate_for(ec.generate_private_key(ec.SECP256R1()), {}), data)
+
+
+# --- SM2 entries where the rest of bidcrypt uses them ------------------------------------------
+
+
+def test_an_openings_counting_entry_passes_sm2_decryption_on_and_counts_it() -> None:
+    from bidcrypt.opening.counting import CountingEntry
+
+    counter = [0]
+    with _open(PKI / "bidder-enc.gmssl.key.pem") as source:
+        entry = CountingEntry(source.entry(), counter)
+        for index in (1, 2, 3):
+            assert entry.sm2_decrypt((VECTORS / "sm2" / f"cipher-key32-{index}.der").read_bytes()) == bytes(
+                range(32)
+            )
+    assert counter == [3]
+
+
+def test_the_encryption_method_of_a_certificate_is_named() -> None:
+    enc = x509.load_pem_x509_certificate((PKI / "bidder-enc.pem").read_bytes())
+    assert certs.encryption_method(enc).render("en") == "SM2 encryption"
+    assert certs.encryption_method(enc).render("zh") == "SM2 加密"
+    ec_certificate = _certificate_for(ec.generate_private_key(ec.SECP256R1()), {"key_agreement": True})
+    assert certs.encryption_method(ec_certificate).render("en") == "EC key agreement"
