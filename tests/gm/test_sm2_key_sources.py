@@ -39,7 +39,7 @@ from bidcrypt.keys import (
 from bidcrypt.keys.pem_file import PemSource, certificate_files
 from bidcrypt.keys.pem_keys import MAX_ITERATIONS
 
-from ..conftest import require_tool
+from ..conftest import Pki, require_tool, run_cli
 
 VECTORS = Path(__file__).parent / "vectors"
 PKI = VECTORS / "pki"
@@ -511,3 +511,25 @@ def test_the_encryption_method_of_a_certificate_is_named() -> None:
     assert certs.encryption_method(enc).render("zh") == "SM2 加密"
     ec_certificate = _certificate_for(ec.generate_private_key(ec.SECP256R1()), {"key_agreement": True})
     assert certs.encryption_method(ec_certificate).render("en") == "EC key agreement"
+
+
+@pytest.mark.parametrize("bidder", ["bidder-a", "bidder-b"])  # an RSA and an EC bidder
+def test_the_fixture_pems_key_opens_an_envelope_on_the_command_line(
+    pki: Pki, tmp_path: Path, bidder: str
+) -> None:
+    """The fixture PKI keeps ``enc.key.pem`` beside ``enc.pem``: ``--key enc.key.pem`` is enough."""
+    plaintext = "投标文件".encode() * 1000
+    (tmp_path / "bid.pdf").write_bytes(plaintext)
+    sealed = tmp_path / "bid.p7m"
+    result = run_cli(
+        "envelope", "encrypt", tmp_path / "bid.pdf", "-o", sealed, "--recipient", pki.cert(f"{bidder}/enc")
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "bid.out"
+    result = run_cli("envelope", "decrypt", sealed, "-o", out, "--key", pki.key(f"{bidder}/enc"))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == plaintext
+    with open_key_source(pki.key(f"{bidder}/enc"), PinSource(interactive=False)) as source:
+        assert source.entry().certificate == x509.load_pem_x509_certificate(
+            pki.cert(f"{bidder}/enc").read_bytes()
+        )
