@@ -1,8 +1,10 @@
 """Certificates: loading, what a certificate is for, who it names, and whether it is usable.
 
 The encryption certificate of a UKey has ``keyEncipherment`` (RSA),
-``keyAgreement`` (EC) or ``keyEncipherment``/``dataEncipherment`` (SM2) in
-its key usage; the signing certificate has ``digitalSignature`` and/or
+``keyAgreement`` (EC) or any of ``keyEncipherment``/``dataEncipherment``/
+``keyAgreement`` (SM2, whose encryption certificates CAs mark with all three
+or a part: the key is used by SM2 encryption whatever the bit) in its key
+usage; the signing certificate has ``digitalSignature`` and/or
 ``nonRepudiation``. bidcrypt decides which is which by key usage only,
 never by label or name.
 
@@ -103,7 +105,10 @@ def purposes(certificate: x509.Certificate) -> set[Purpose]:
     if (
         (isinstance(key, rsa.RSAPublicKey) and usage.key_encipherment)
         or (isinstance(key, ec.EllipticCurvePublicKey) and usage.key_agreement)
-        or (isinstance(key, Sm2PublicKey) and (usage.key_encipherment or usage.data_encipherment))
+        or (
+            isinstance(key, Sm2PublicKey)
+            and (usage.key_encipherment or usage.data_encipherment or usage.key_agreement)
+        )
     ):
         found.add(Purpose.ENCRYPTION)
     return found

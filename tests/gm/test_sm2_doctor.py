@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bidcrypt import certs
 from bidcrypt.cli.exit_codes import EXIT_CODES
 from bidcrypt.doctor import SM2_TRANSPORT, examine
-from bidcrypt.errors import CertificateMissingError, KeyNotFoundError, PinIncorrectError
+from bidcrypt.errors import CertificateMissingError, KeyNotFoundError, PinIncorrectError, WrongKeyUsageError
 from bidcrypt.keys import PinSource
 
 from ..conftest import require_tool, run_bidcrypt
@@ -210,3 +211,39 @@ def test_a_pkcs11_entry_refuses_sm2_clearly(sm2_token: Path) -> None:
         assert line.startswith("mechanism-unsupported ")
         assert "holds an SM2 key, and PKCS#11" in line and "has no SM2 mechanism" in line
     assert lines[3] == "() ()"
+
+
+# --- purposes of SM2 certificates -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("usage", "purposes"),
+    [
+        ("digitalSignature,nonRepudiation", {"signing"}),
+        ("nonRepudiation", {"signing"}),
+        ("keyEncipherment,dataEncipherment,keyAgreement", {"encryption"}),
+        ("dataEncipherment", {"encryption"}),
+        ("keyAgreement", {"encryption"}),
+        ("digitalSignature,keyEncipherment", {"signing", "encryption"}),
+        ("cRLSign", set()),
+    ],
+)
+def test_the_purposes_of_an_openssl_sm2_certificate(tmp_path: Path, usage: str, purposes: set[str]) -> None:
+    openssl = require_tool("openssl")
+    subprocess.run([openssl, "genpkey", "-algorithm", "SM2", "-out", "k.pem"], cwd=tmp_path, check=True)
+    subprocess.run(
+        [openssl, "req", "-new", "-x509", "-key", "k.pem", "-sm3", "-sigopt", "distid:1234567812345678",
+         "-days", "30", "-subj", f"/C=CN/O=Purpose Test/OU={CODE}/CN=purpose-test",
+         "-addext", f"keyUsage=critical,{usage}", "-out", "c.pem"],
+        cwd=tmp_path, check=True, capture_output=True,
+    )  # fmt: skip
+    certificate = certs.load_certificate(tmp_path / "c.pem")
+    assert {p.value for p in certs.purposes(certificate)} == purposes
+    assert certs.credit_code(certificate) == CODE and certs.key_description(certificate) == "SM2"
+    for purpose in certs.Purpose:
+        if purpose.value in purposes:
+            certs.require_purpose(certificate, purpose)
+        else:
+            with pytest.raises(WrongKeyUsageError) as caught:
+                certs.require_purpose(certificate, purpose)
+            assert caught.value.params["usage"] == ", ".join(certs.key_usage_names(certificate)) or "-"
