@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # interop peer; fonts-wqy-microhei: Chinese glyphs for the sample documents; xfsprogs: an XFS with
 # reflink, where re-encryption shares the content blocks; faketime: tests move the clock of a command
 # instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
-# bidcrypt.gm at run time.
+# bidcrypt.gm at run time; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle 1.72, the
+# SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java).
 APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl
-              fonts-wqy-microhei xfsprogs faketime libssl3)
+              fonts-wqy-microhei xfsprogs faketime libssl3 default-jdk-headless libbcprov-java libbcpkix-java)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -26,8 +27,9 @@ if ((${#missing[@]})); then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# PKI.js and asn1js from the npm registry, at the versions of tests/interop/node/package-lock.json;
-# installed again only when that lock file changes.
+# PKI.js and asn1js, sm-crypto and sm-crypto-v2 (the SM2/SM3/SM4 of Chinese web platforms) from the npm
+# registry, at the versions of tests/interop/node/package-lock.json; installed again only when that lock
+# file changes.
 NODE_PEERS=tests/interop/node
 if ! cmp -s "$NODE_PEERS/package-lock.json" "$NODE_PEERS/node_modules/.installed-package-lock.json"; then
     echo "setup: installing the node interop peers (npm ci in $NODE_PEERS)"

@@ -31,6 +31,9 @@ settings.register_profile(
 )
 settings.load_profile("bidcrypt")
 
+# The interop peers' fixtures (BouncyCastle, sm-crypto, SM2 keys from openssl) for every test package.
+pytest_plugins = ("tests.interop.peers",)
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 PKI = FIXTURES / "pki"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
@@ -54,6 +55,15 @@ async def judge_trust(
         )
     except BidcryptError as error:
         trust_error = error
+    except UnsupportedAlgorithm as exc:  # a link the chain validator cannot check (an unknown curve)
+        trust_error = CertificateUntrustedError(
+            Text(
+                "its chain uses an algorithm that cannot be checked here ({exc})",
+                "其证书链使用了此处无法验证的算法（{exc}）",
+                exc=exc,
+            ),
+            subject=subject,
+        )
     revocation = trust.revocation_status(certificate, at, embedded_certificates)
     if judged_by == "timestamp":
         revocation = revocation_at(revocation, at, subject, field, findings)

@@ -1,8 +1,12 @@
 """One seal's signature, by pyHanko: intact, valid, covering its revision, and its timestamp.
 
-pyHanko checks what only it can (the signature value over the document's
+pyHanko checks what only it can (the message digest over the document's
 byte range, the coverage of the revision, the RFC 3161 timestamp and its
-authority's chain). The signer's certificate chain is not validated here:
+authority's chain). The signature value is checked by bidcrypt's signature
+schemes (:class:`~bidcrypt.keys.SchemeSignatureValidator`), since pyHanko's
+own check goes through ``cryptography``, which has no SM2: so SM2 seals
+(SM2-with-SM3, Z of the default ID) are checked like RSA and ECDSA ones.
+The signer's certificate chain is not validated here:
 bidcrypt's trust store judges it once, at the right time and through a
 :class:`~bidcrypt.trust.ValidationCache` (see :mod:`bidcrypt.seal.verify`).
 Validating it here as well, as pyHanko's ``validate_pdf_signature`` does,
@@ -14,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from asn1crypto import cms, core
+from asn1crypto import algos, cms, core, keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -22,9 +26,22 @@ from pyhanko.sign.general import CMSStructuralError
 from pyhanko.sign.validation.generic_cms import collect_timing_info, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
+from pyhanko_certvalidator.errors import AlgorithmNotSupported
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+    SignatureValidator,
+)
 
 from bidcrypt.aio import blocking
+from bidcrypt.keys import SchemeSignatureValidator
 from bidcrypt.trust import TrustStore
+
+# A seal's /Contents may wrap its SignedData in GM/T 0010's signedData content type
+# (1.2.156.10197.6.1.4.2.2, named by bidcrypt.gm) instead of PKCS#7's: parse it as the SignedData
+# it is, so pyHanko reads such seals (setdefault: whoever registers it first, the same spec).
+cms.ContentInfo._oid_specs.setdefault("gm_signed_data", cms.SignedData)
 
 #: The PDF signature sub-filters a seal may use (those pyHanko validates as /Sig).
 _SUBFILTERS = (SigSeedSubFilter.ADOBE_PKCS7_DETACHED, SigSeedSubFilter.PADES, SigSeedSubFilter.PBAD_PADES)
@@ -71,6 +88,7 @@ async def check_signature(
             embedded.signer_cert,
             expected_content_type=content["content_type"].native,
             actual_digest=embedded.compute_digest(),
+            sig_validator=_SEAL_SIGNATURES,
         )
     except CMSStructuralError as exc:  # worded as pyHanko's validate_pdf_signature words it
         raise ValueError("CMS structural error: " + exc.failure_message) from exc
@@ -91,6 +109,35 @@ async def check_signature(
         signer_reported_dt=reported,
         timestamp_validity=timing.get("timestamp_validity"),
     )
+
+
+class _SchemesFirst(SignatureValidator):
+    """bidcrypt's schemes (RSA PKCS#1 v1.5, ECDSA, SM2 with SM3), then pyHanko's own check for the rest.
+
+    Seals made by other software may use what bidcrypt never writes (RSASSA-PSS,
+    EdDSA): those keep pyHanko's check, as before SM2 came.
+    """
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        """Raise :class:`InvalidSignature` unless *signature* is over *signed_data*."""
+        try:
+            SchemeSignatureValidator().validate_signature(
+                signature, signed_data, public_key_info, signature_algorithm, context
+            )
+        except AlgorithmNotSupported:
+            DefaultSignatureValidator().validate_signature(
+                signature, signed_data, public_key_info, signature_algorithm, context
+            )
+
+
+_SEAL_SIGNATURES = _SchemesFirst()
 
 
 def _has_timestamps(signer_info: cms.SignerInfo) -> bool:

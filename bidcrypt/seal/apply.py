@@ -10,6 +10,14 @@ encrypted PDF, a certificate without digitalSignature/nonRepudiation, one that
 is expired or not yet valid, one of the wrong holder for the kind of seal.
 A key that does not belong to its certificate is caught on the first
 signature. In every case no output file is left.
+
+With an SM2 certificate the seal is SM2-with-SM3 (GB/T 38540's algorithms):
+pyHanko hashes the document and the signed attributes with SM3 (its digest
+names map to ``cryptography``'s ``hashes.SM3``; bidcrypt.gm names the OID
+for asn1crypto), and the key source signs the DER signed attributes with Z
+of the default ID. pyHanko cannot tell the digest from the ``sm2_sm3``
+mechanism and would choose SHA-256 for a 256-bit EC key, so
+:func:`seal_digest` names it.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.files import PathArg, as_path, atomic_output, open_input
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, KeyEntrySigner, KeySource
+from bidcrypt.keys import KeyEntry, KeyEntrySigner, KeySource, SchemeSignatureValidator, scheme_for_key
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal.image import SealAppearance, SealImage
 from bidcrypt.seal.kind import SealKind, expected_holder, holder_of, kind_mismatch, role_attribute
@@ -219,6 +227,7 @@ async def _seal_all(
     attributes = CAdESSignedAttrSpec(
         signer_attributes=SignerAttrSpec(claimed_attrs=[role_attribute(kind)], certified_attrs=[])
     )
+    digest = seal_digest(entry.certificate)
     shared_image: tuple[int, int] | None = None
     applied = []
     for page_index, box in targets:
@@ -238,6 +247,7 @@ async def _seal_all(
             field_name=name,
             reason=kind.reason,
             subfilter=SigSeedSubFilter.PADES,
+            md_algorithm=digest,
             cades_signed_attr_spec=attributes,
         )
         pdf_signer = signers.PdfSigner(
@@ -251,6 +261,19 @@ async def _seal_all(
         shared_image = appearance.written
         applied.append(AppliedSeal(field=name, page=page_index + 1, box=box))
     return applied
+
+
+def seal_digest(certificate: x509.Certificate) -> str | None:
+    """The digest a seal with *certificate* uses: SM3 for an SM2 key; None lets pyHanko choose by key size.
+
+    pyHanko asks asn1crypto for the hash of the signer's mechanism, which it
+    cannot name for ``sm2_sm3``, and then picks SHA-256 for any 256-bit EC
+    key, SM2's included; SM2-with-SM3 goes only with SM3. With SM3 named,
+    the document digest and the signed attributes are SM3 (the ESS
+    signing-certificate-v2 hash stays pyHanko's SHA-256, named in it).
+    """
+    scheme = scheme_for_key(certs.public_key(certificate))
+    return scheme.fixed_hash if scheme is not None else None
 
 
 async def _sign(path: Path, pdf_signer: signers.PdfSigner, tsa_url: str | None) -> None:
@@ -302,6 +325,7 @@ def _check_written(path: Path, expected_new: int) -> None:
                 embedded.signer_cert,
                 expected_content_type="data",
                 actual_digest=embedded.compute_digest(),
+                sig_validator=SchemeSignatureValidator(),
             )
             if not (intact and valid):
                 raise SealInvalidError(Text("a new seal does not verify", "新加盖的签章验证失败"))
