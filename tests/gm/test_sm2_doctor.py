@@ -17,7 +17,7 @@ from bidcrypt.doctor import SM2_TRANSPORT, examine
 from bidcrypt.errors import CertificateMissingError, KeyNotFoundError, PinIncorrectError, WrongKeyUsageError
 from bidcrypt.keys import PinSource
 
-from ..conftest import require_tool, run_bidcrypt
+from ..conftest import Pki, require_tool, run_bidcrypt
 
 VECTORS = Path(__file__).parent / "vectors"
 PKI = VECTORS / "pki"
@@ -247,3 +247,51 @@ def test_the_purposes_of_an_openssl_sm2_certificate(tmp_path: Path, usage: str, 
             with pytest.raises(WrongKeyUsageError) as caught:
                 certs.require_purpose(certificate, purpose)
             assert caught.value.params["usage"] == ", ".join(certs.key_usage_names(certificate)) or "-"
+
+
+# --- the SM2 fixture PKI (fixtures/pki/sm2): credit codes wherever the CA put them ------------------
+
+FIXTURE_TIME = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    "bidder", ["sm2/bidder-a", "sm2/bidder-b", "sm2/bidder-c"]
+)  # OU, orgId, serialNumber
+@pytest.mark.parametrize("kind", ["sign", "enc"])
+def test_the_sm2_fixture_bidders_identity(pki: Pki, bidder: str, kind: str) -> None:
+    code = pki.company(bidder)["credit_code"]
+    for reference in (pki.key(f"{bidder}/{kind}"), pki.p12(f"{bidder}/{kind}")):
+        report = examine(
+            reference,
+            pin_source=PinSource.of_value(pki.index["p12_password"]),
+            expect_uscc=code,
+            at=FIXTURE_TIME,
+            login=True,
+        ).to_dict()
+        report = json.loads(json.dumps(report, default=str))  # as --json prints it
+        [check] = report["certificates"]
+        assert check["summary"]["credit_code"] == code and check["summary"]["key"] == "SM2"
+        assert check["summary"]["company"] == pki.company(bidder)["name"]
+        assert check["key_transports"] == ([SM2_TRANSPORT] if kind == "enc" else [])
+        assert "identity" in [f["code"] for f in report["findings"] if f["level"] == "ok"]
+        assert _problems(report) == [CertificateMissingError.code]  # the other of the pair
+
+
+def test_a_wrong_expected_credit_code_is_named(pki: Pki) -> None:
+    report = examine(
+        pki.key("sm2/bidder-a/enc"), expect_uscc=pki.company("sm2/bidder-b")["credit_code"], at=FIXTURE_TIME
+    ).to_dict()
+    assert "identity-mismatch" in _problems(report)
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ("sm2/bidder-a/enc-expired", "certificate-expired"),
+        ("sm2/bidder-a/enc-not-yet-valid", "certificate-not-yet-valid"),
+    ],
+)
+def test_an_sm2_certificate_outside_its_validity(pki: Pki, name: str, problem: str) -> None:
+    report = examine(pki.key(name), at=FIXTURE_TIME).to_dict()
+    assert report["certificates"][0]["valid_now"] is False
+    assert problem in _problems(report)

@@ -533,3 +533,42 @@ def test_the_fixture_pems_key_opens_an_envelope_on_the_command_line(
         assert source.entry().certificate == x509.load_pem_x509_certificate(
             pki.cert(f"{bidder}/enc").read_bytes()
         )
+
+
+# --- the SM2 fixture PKI (fixtures/pki/sm2) ----------------------------------------------------
+
+SM2_END_ENTITIES = [
+    "sm2/bidder-a/sign",
+    "sm2/bidder-a/enc",
+    "sm2/bidder-a/legal",
+    "sm2/bidder-b/enc",
+    "sm2/bidder-c/sign",
+    "sm2/bidder-a/enc-renewed",
+    "sm2/bidder-a/enc-expired",
+    "sm2/authority/enc",
+]
+
+
+@pytest.mark.parametrize("name", SM2_END_ENTITIES)
+def test_every_sm2_fixture_key_file_opens_and_works(pki: Pki, tmp_path: Path, name: str) -> None:
+    certificate = x509.load_pem_x509_certificate(pki.cert(name).read_bytes())
+    combined = tmp_path / "all.pem"  # key, certificate and chain in one file, as a CA may hand them out
+    combined.write_bytes(
+        pki.key(name).read_bytes() + pki.cert(name).read_bytes() + pki.chain(name).read_bytes()
+    )
+    for reference in (pki.key(name), pki.p12(name), combined):
+        with open_key_source(reference, PinSource.of_value(pki.index["p12_password"])) as source:
+            entry = source.entry()
+            assert entry.certificate == certificate
+            public = certs.public_key(certificate)
+            assert isinstance(public, gm.Sm2PublicKey)
+            if certs.Purpose.ENCRYPTION in certs.purposes(certificate):
+                assert entry.sm2_decrypt(public.encrypt(b"content key 32 bytes long.......")) == (
+                    b"content key 32 bytes long......."
+                )
+            else:
+                public.verify(entry.sign(b"manifest", "sm3"), b"manifest")
+            if isinstance(source, PemSource) and reference == combined:
+                assert [certs.common_name(c) for c in source.chain] == [
+                    certs.common_name(c) for c in certs.load_certificates(pki.chain(name))
+                ]
