@@ -75,14 +75,40 @@ def load_certificates(path: PathArg) -> list[x509.Certificate]:
     return parse_certificates(read_input(path, CERTIFICATES), source=str(path))
 
 
+#: What ``cryptography`` raises for a certificate it cannot load, or one of whose fields does not parse.
+UNREADABLE = (
+    ValueError,
+    TypeError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+
+
+def fully_parsed(certificate: x509.Certificate) -> x509.Certificate:
+    """*certificate*, once every field bidcrypt reads has been parsed (``cryptography`` parses lazily).
+
+    Raises one of :data:`UNREADABLE` for a certificate whose subject, issuer,
+    validity or extensions do not parse, so that such a certificate is
+    refused where it is read, not later, in a report or a rule.
+    """
+    certificate.subject.rfc4514_string()
+    certificate.issuer.rfc4514_string()
+    list(certificate.extensions)
+    certificate.not_valid_before_utc, certificate.not_valid_after_utc  # noqa: B018
+    return certificate
+
+
 def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.Certificate]:
-    """Parse PEM (one or more blocks) or DER certificate bytes."""
+    """Parse PEM (one or more blocks) or DER certificate bytes, every field read (:func:`fully_parsed`)."""
     try:
         if b"-----BEGIN" in data:
             certificates = x509.load_pem_x509_certificates(data)
         else:
             certificates = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+        for certificate in certificates:
+            fully_parsed(certificate)
+    except UNREADABLE as exc:
         raise InputError("not a PEM or DER X.509 certificate", path=source) from exc
     return certificates
 

@@ -45,6 +45,12 @@ class Pkcs12Source(KeySource):
                 raise InputError(Text("not a PKCS#12 file", "不是 PKCS#12 文件"), path=self.path) from exc
             if loaded.cert is None:
                 raise KeyNotFoundError(what=Text("certificate", "证书"), ref=self.description)
+            try:
+                certs.fully_parsed(loaded.cert.certificate)
+            except certs.UNREADABLE as exc:
+                raise InputError(
+                    Text("its certificate cannot be read", "其证书无法读取"), path=self.path
+                ) from exc
             key = loaded.key
             if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise KeyNotFoundError(
@@ -72,8 +78,8 @@ class Pkcs12Source(KeySource):
         if loaded.key is None:
             raise KeyNotFoundError(what=Text("SM2 private key", "SM2 私钥"), ref=self.description)
         try:
-            certificate = x509.load_der_x509_certificate(loaded.certificate)
-        except ValueError as exc:
+            certificate = certs.fully_parsed(x509.load_der_x509_certificate(loaded.certificate))
+        except certs.UNREADABLE as exc:
             raise InputError(
                 Text("its certificate cannot be read", "其证书无法读取"), path=self.path
             ) from exc

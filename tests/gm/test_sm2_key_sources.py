@@ -572,3 +572,28 @@ def test_every_sm2_fixture_key_file_opens_and_works(pki: Pki, tmp_path: Path, na
                 assert [certs.common_name(c) for c in source.chain] == [
                     certs.common_name(c) for c in certs.load_certificates(pki.chain(name))
                 ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    sm2=st.booleans(),
+    flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 7)), min_size=1, max_size=3),
+)
+def test_bit_flips_in_the_certificate_are_clean_refusals(
+    pki: Pki, sm2: bool, flips: list[tuple[int, int]]
+) -> None:
+    """A damaged certificate beside a good key: a bidcrypt error or a working entry, never a crash."""
+    name = "sm2/bidder-a/enc" if sm2 else "bidder-a/enc"
+    certificate = bytearray(pem.unarmor(pki.cert(name).read_bytes())[2])
+    for position, bit in flips:
+        certificate[position % len(certificate)] ^= 1 << bit
+    data = pki.key(name).read_bytes() + bytes(pem.armor("CERTIFICATE", bytes(certificate)))
+    try:
+        entry = PemSource("flipped.pem", PinSource(interactive=False), data).entry()
+    except BidcryptError as error:
+        assert (
+            isinstance(error, InputError | KeyCertificateMismatchError | KeyNotFoundError)
+            or error.code == "certificate"
+        )
+    else:
+        assert certs.CertificateSummary.of(entry.certificate).key == ("SM2" if sm2 else "RSA-2048")
