@@ -68,11 +68,23 @@ class PemSource(KeySource):
             blocks = self._blocks()
             keys = [block for block in blocks if block.is_private_key]
             if not keys:
-                raise KeyNotFoundError(what=Text("private key", "私钥"), ref=self.description)
+                only_certificates = any(block.label == "CERTIFICATE" for block in blocks)
+                raise KeyNotFoundError(
+                    Text(
+                        "the file holds certificates only: name the file of the private key",
+                        "该文件只有证书：请指定私钥文件",
+                    )
+                    if only_certificates
+                    else None,
+                    what=Text("private key", "私钥"),
+                    ref=self.description,
+                )
             if len(keys) > 1:
                 raise self._refusal(Text("it holds more than one private key", "其中有多个私钥"))
+            certificates = self._certificates(
+                blocks
+            )  # before the password is asked: a missing one is cheaper
             key = self._key(keys[0])
-            certificates = self._certificates(blocks)
             mine = [c for c in certificates if _public_key_matches(key, c)]
             if not mine:
                 raise KeyCertificateMismatchError(subject=certs.display_name(certificates[0]))

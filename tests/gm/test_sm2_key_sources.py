@@ -150,8 +150,8 @@ def test_a_key_without_any_certificate_or_a_certificate_without_a_key(tmp_path: 
         source.entries()
     only_certificate = tmp_path / "only.pem"
     only_certificate.write_bytes((PKI / "bidder-enc.pem").read_bytes())
-    with pytest.raises(KeyNotFoundError, match="private key"), _open(only_certificate) as source:
-        source.entries()
+    with pytest.raises(KeyNotFoundError, match="certificates only: name the file of the private key"):
+        _open(only_certificate).entries()
 
 
 @pytest.mark.parametrize(
@@ -173,6 +173,7 @@ def test_a_key_without_any_certificate_or_a_certificate_without_a_key(tmp_path: 
 def test_junk_is_an_input_error(tmp_path: Path, content: bytes, phrase: str) -> None:
     path = tmp_path / "junk.pem"
     path.write_bytes(content)
+    (tmp_path / "junk.crt").write_bytes((PKI / "bidder-enc.pem").read_bytes())  # the certificate beside
     with pytest.raises(InputError, match=phrase), _open(path) as source:
         source.entries()
 
