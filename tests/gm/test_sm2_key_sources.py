@@ -598,3 +598,24 @@ def test_bit_flips_in_the_certificate_are_clean_refusals(
         )
     else:
         assert certs.CertificateSummary.of(entry.certificate).key == ("SM2" if sm2 else "RSA-2048")
+
+
+def test_bad_key_files_on_the_command_line_exit_with_their_codes(tmp_path: Path) -> None:
+    """Each refusal has its documented exit code, never the internal error's (70), and no traceback."""
+    from bidcrypt.cli.exit_codes import EXIT_CODES, INTERNAL_ERROR
+
+    mismatched = tmp_path / "mismatched.pem"
+    mismatched.write_bytes((PKI / "bidder-sign.key.pem").read_bytes() + (PKI / "bidder-enc.pem").read_bytes())
+    junk = tmp_path / "junk.pem"
+    junk.write_bytes(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    (tmp_path / "junk.crt").write_bytes((PKI / "bidder-enc.pem").read_bytes())
+    cases = {
+        mismatched: KeyCertificateMismatchError,
+        junk: InputError,
+        PKI / "bidder-enc.gmssl.key.pem": PinIncorrectError,
+        PKI / "bidder-enc.pem": KeyNotFoundError,
+    }
+    for path, error in cases.items():
+        result = run_cli("doctor", "--key", path, env={"BIDCRYPT_PIN": "not the password"})
+        assert result.exit_code == EXIT_CODES[error] != INTERNAL_ERROR, (path, result.output)
+        assert "not the password" not in result.output
