@@ -1,8 +1,10 @@
 """Certificates: loading, what a certificate is for, who it names, and whether it is usable.
 
 The encryption certificate of a UKey has ``keyEncipherment`` (RSA),
-``keyAgreement`` (EC) or ``keyEncipherment``/``dataEncipherment`` (SM2) in
-its key usage; the signing certificate has ``digitalSignature`` and/or
+``keyAgreement`` (EC) or any of ``keyEncipherment``/``dataEncipherment``/
+``keyAgreement`` (SM2, whose encryption certificates CAs mark with all three
+or a part: the key is used by SM2 encryption whatever the bit) in its key
+usage; the signing certificate has ``digitalSignature`` and/or
 ``nonRepudiation``. bidcrypt decides which is which by key usage only,
 never by label or name.
 
@@ -73,14 +75,40 @@ def load_certificates(path: PathArg) -> list[x509.Certificate]:
     return parse_certificates(read_input(path, CERTIFICATES), source=str(path))
 
 
+#: What ``cryptography`` raises for a certificate it cannot load, or one of whose fields does not parse.
+UNREADABLE = (
+    ValueError,
+    TypeError,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+
+
+def fully_parsed(certificate: x509.Certificate) -> x509.Certificate:
+    """*certificate*, once every field bidcrypt reads has been parsed (``cryptography`` parses lazily).
+
+    Raises one of :data:`UNREADABLE` for a certificate whose subject, issuer,
+    validity or extensions do not parse, so that such a certificate is
+    refused where it is read, not later, in a report or a rule.
+    """
+    certificate.subject.rfc4514_string()
+    certificate.issuer.rfc4514_string()
+    list(certificate.extensions)
+    certificate.not_valid_before_utc, certificate.not_valid_after_utc  # noqa: B018
+    return certificate
+
+
 def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.Certificate]:
-    """Parse PEM (one or more blocks) or DER certificate bytes."""
+    """Parse PEM (one or more blocks) or DER certificate bytes, every field read (:func:`fully_parsed`)."""
     try:
         if b"-----BEGIN" in data:
             certificates = x509.load_pem_x509_certificates(data)
         else:
             certificates = [x509.load_der_x509_certificate(data)]
-    except ValueError as exc:
+        for certificate in certificates:
+            fully_parsed(certificate)
+    except UNREADABLE as exc:
         raise InputError("not a PEM or DER X.509 certificate", path=source) from exc
     return certificates
 
@@ -103,7 +131,10 @@ def purposes(certificate: x509.Certificate) -> set[Purpose]:
     if (
         (isinstance(key, rsa.RSAPublicKey) and usage.key_encipherment)
         or (isinstance(key, ec.EllipticCurvePublicKey) and usage.key_agreement)
-        or (isinstance(key, Sm2PublicKey) and (usage.key_encipherment or usage.data_encipherment))
+        or (
+            isinstance(key, Sm2PublicKey)
+            and (usage.key_encipherment or usage.data_encipherment or usage.key_agreement)
+        )
     ):
         found.add(Purpose.ENCRYPTION)
     return found
@@ -289,6 +320,17 @@ def key_description(certificate: x509.Certificate) -> str:
     if isinstance(key, Sm2PublicKey):
         return "SM2"
     return type(key).__name__
+
+
+def encryption_method(certificate: x509.Certificate) -> Text:
+    """How a content key reaches the certificate's key, in words: RSA key transport, EC key agreement
+    or SM2 encryption (for reports that say why a recipient has no RSA key transport)."""
+    key = public_key(certificate)
+    if isinstance(key, Sm2PublicKey):
+        return Text("SM2 encryption", "SM2 加密")
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return Text("EC key agreement", "EC 密钥协商")
+    return Text("RSA key transport", "RSA 密钥传输")
 
 
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}

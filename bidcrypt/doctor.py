@@ -1,11 +1,14 @@
-"""The seal-assistant check (签章助手检测): is this UKey (or PKCS#12 file) ready for bidding?
+"""The seal-assistant check (签章助手检测): is this UKey (or PKCS#12 or PEM key file) ready for bidding?
 
 :func:`examine` loads the module, finds the token, reads its PIN state,
 lists the signing and encryption certificates with their validity, issuer,
-subject and credit code, and checks the bidder identity. Every problem is
-one :class:`Finding` saying what is wrong and what to do. By default no
-login is made (a wrong PIN cannot be risked); ``login=True`` logs in once
-to check the private keys and the key transports the token really supports.
+subject, key (RSA, EC or SM2) and credit code, and checks the bidder
+identity. Every problem is one :class:`Finding` saying what is wrong and
+what to do. By default no login is made (a wrong PIN cannot be risked);
+``login=True`` logs in once to check the private keys and what each
+encryption key really decrypts: a trial decryption of each RSA key transport
+the token claims, and an SM2 encryption round trip (reported as the
+transport ``sm2``) for an SM2 key.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from bidcrypt import certs, uscc
+from bidcrypt import certs, gm, uscc
 from bidcrypt.envelope import probe_transports
 from bidcrypt.errors import (
     BidcryptError,
@@ -24,6 +27,7 @@ from bidcrypt.errors import (
     IdentityMismatchError,
     KeyNotFoundError,
     PinLockedError,
+    WrongKeyError,
 )
 from bidcrypt.files import PathArg
 from bidcrypt.i18n import Text, pick
@@ -197,6 +201,14 @@ def _examine_source(
                 pick("change it with the CA's tool", "请用 CA 提供的工具修改 PIN 码"),
             )
     entries = source.entries()
+    if not isinstance(source, Pkcs11Source):
+        report.ok(
+            "key-file",
+            pick(
+                f"key file {source.description} read ({len(entries)} certificate with its private key)",
+                f"已读取密钥文件 {source.description}（证书及其私钥 {len(entries)} 个）",
+            ),
+        )
     for entry in entries:
         report.certificates.append(_check_certificate(entry, report, moment, login))
     _check_roles(report, source, moment)
@@ -231,8 +243,29 @@ def _check_certificate(
                 KeyNotFoundError(what=Text("private key", "私钥"), ref=f"{entry.source}:{entry.label}")
             )
         elif certs.Purpose.ENCRYPTION in certs.purposes(certificate):
-            transports = tuple(t.value for t in probe_transports(entry))
+            if isinstance(certs.public_key(certificate), gm.Sm2PublicKey):
+                transports = _sm2_round_trip(entry, report)
+            else:
+                transports = tuple(t.value for t in probe_transports(entry))
     return CertificateCheck(entry.label, summary, valid, private_key, transports)
+
+
+#: The name doctor gives an SM2 key's decryption in ``key_transports``.
+SM2_TRANSPORT = "sm2"
+
+
+def _sm2_round_trip(entry: KeyEntry, report: DoctorReport) -> tuple[str, ...]:
+    """``("sm2",)`` when the entry decrypts a key SM2-encrypted to its certificate; else report why not."""
+    public_key = certs.public_key(entry.certificate)
+    assert isinstance(public_key, gm.Sm2PublicKey)
+    probe = os.urandom(16)
+    try:
+        if entry.sm2_decrypt(public_key.encrypt(probe)) == probe:
+            return (SM2_TRANSPORT,)
+        raise WrongKeyError()
+    except BidcryptError as error:
+        report.problem(error)
+    return ()
 
 
 def _check_roles(report: DoctorReport, source: KeySource, moment: dt.datetime) -> None:

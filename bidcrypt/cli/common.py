@@ -162,7 +162,7 @@ def key_options(command: Callable[P, R]) -> Callable[P, R]:
         default=DEFAULT_PIN_ENV,
         show_default=True,
         metavar="VAR",
-        help="Environment variable holding the PIN or PKCS#12 password (else you are asked).",
+        help="Environment variable holding the PIN or the key file's password (else you are asked).",
     )(command)
     return click.option(
         "--module",
@@ -206,7 +206,7 @@ def open_source(ref: str, module: str | None, pin_env: str) -> KeySource:
 def keyref_option(
     *aliases: str, required: bool = True, help: str, metavar: str = "KEYREF"
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """``--key KEYREF``: the one name of a key reference (a pkcs11: URI or a PKCS#12 file) in every command.
+    """``--key KEYREF``: the one name of a key reference (pkcs11: URI, PKCS#12 or PEM file) in every command.
 
     *aliases* are the names a command took before (``--signer``, ``--token``,
     ``--for-key``), still accepted and listed in the help beside ``--key``.

@@ -1,4 +1,4 @@
-"""`bidcrypt doctor`: the seal-assistant check of a UKey or PKCS#12 file."""
+"""`bidcrypt doctor`: the seal-assistant check of a UKey, or of a PKCS#12 or PEM key file."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
 
 
 @click.command()
-@keyref_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 file.")
+@keyref_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 or PEM key file.")
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @click.option(
     "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."

@@ -36,7 +36,6 @@ from bidcrypt.envelope import (
     summary_lines,
 )
 from bidcrypt.errors import KeyNotFoundError
-from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text, pick
 
 #: The ciphers offered on the command line (the library also opens AES-128/192-GCM and AES-192-CBC).
@@ -264,11 +263,8 @@ def _transports(
             raise KeyNotFoundError(what=what, ref=for_key)
     chosen: list[tuple[KeyTransport | None, str]] = []
     for index, certificate in enumerate(certificates):
-        public_key = certs.public_key(certificate)
-        if isinstance(public_key, Sm2PublicKey):
-            chosen.append((None, "SM2 " + pick("encryption (GM/T 0010)", "加密（GM/T 0010）")))
-        elif not isinstance(public_key, rsa.RSAPublicKey):
-            chosen.append((None, pick("EC key agreement", "EC 密钥协商")))
+        if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
+            chosen.append((None, certs.encryption_method(certificate).render()))
         elif index in asked:
             chosen.append(asked[index])
         elif requested is not None:

@@ -1,8 +1,11 @@
-"""Key sources: a UKey over PKCS#11 or a PKCS#12 file, behind one narrow interface.
+"""Key sources: a UKey over PKCS#11, a PKCS#12 file or a PEM key file, behind one narrow interface.
 
 A *key reference* (KEYREF on the command line) is either an RFC 7512 URI
-(``pkcs11:token=bidder-a;object=enc?module-path=...``) or the path of a
-PKCS#12 file.
+(``pkcs11:token=bidder-a;object=enc?module-path=...``) or the path of a key
+file: PKCS#12, or PEM holding a private key and its certificate (see
+:mod:`bidcrypt.keys.pem_file` for the convention). RSA, EC and SM2 keys
+alike; SM2 signing for tokens that sign a precomputed e is prepared in
+:mod:`bidcrypt.keys.sm2_digest`.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ from typing import TYPE_CHECKING
 
 from bidcrypt._lazy import loader
 from bidcrypt.errors import InputError
-from bidcrypt.files import PathArg, as_path
+from bidcrypt.files import PathArg, as_path, read_input
 from bidcrypt.i18n import Text
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.schemes import SignatureScheme, scheme_for_key, scheme_named
 from bidcrypt.keys.signed_data import SignedDataForm, VerifiedSignedData, read_signed_data, verify_signed_data
+from bidcrypt.keys.sm2_digest import sm2_signature_der, sm2_signing_digest
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 if TYPE_CHECKING:
@@ -63,6 +67,8 @@ __all__ = [
     "scheme_for_key",
     "scheme_named",
     "sign_data",
+    "sm2_signature_der",
+    "sm2_signing_digest",
     "verify_signed_data",
 ]
 
@@ -73,7 +79,11 @@ __getattr__ = loader(__name__, globals(), _LAZY)
 def open_key_source(
     ref: str | os.PathLike[str], pin_source: PinSource | None = None, module: PathArg | None = None
 ) -> KeySource:
-    """Open the key source named by *ref*: a ``pkcs11:`` URI, or the path of a PKCS#12 file.
+    """Open the key source named by *ref*: a ``pkcs11:`` URI, or the path of a PKCS#12 or PEM key file.
+
+    A file holding a PEM block is a PEM key file, any other a PKCS#12 file;
+    the file is read once, here, and only when it is a regular file of at
+    most 1 MiB.
 
     *module* is the PKCS#11 module to use when the URI names none (``--module``);
     the ``BIDCRYPT_PKCS11_MODULE`` environment variable comes after it. No
@@ -93,6 +103,11 @@ def open_key_source(
             Text("no such file, and not a pkcs11: URI", "文件不存在，也不是 pkcs11: URI"),
             path=redact_reference(os.fspath(path)),
         )
+    from bidcrypt.keys.pem_file import KEY_FILE, PemSource
+    from bidcrypt.keys.pem_keys import is_pem
     from bidcrypt.keys.pkcs12_file import Pkcs12Source
 
-    return Pkcs12Source(path, pin_source)
+    data = read_input(path, KEY_FILE)
+    if is_pem(data):
+        return PemSource(path, pin_source, data)
+    return Pkcs12Source(path, pin_source, data)

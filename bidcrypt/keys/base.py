@@ -91,6 +91,17 @@ class KeyEntry(ABC):
         """
         raise MechanismUnsupportedError(source=self.source, operation="SM2 decryption")
 
+    def sm2_sign_digest(self, digest: bytes) -> bytes:
+        """A raw SM2 signature (DER SM2Signature) over the 32-byte e *digest*, as given: no Z is added.
+
+        A token that signs only a precomputed e (an SKF UKey's
+        ``SKF_ECCSignData``) implements this, and its ``sign(data, "sm3")``
+        is this over :func:`~bidcrypt.keys.sm2_signing_digest` of its
+        certificate and the data (see :mod:`bidcrypt.keys.sm2_digest`).
+        Sources without SM2 say :class:`~bidcrypt.errors.MechanismUnsupportedError`.
+        """
+        raise MechanismUnsupportedError(source=self.source, operation="SM2 signature")
+
     @abstractmethod
     def claimed_rsa_schemes(self) -> tuple[str, ...]:
         """The RSA decryption schemes the source says it can do (from its mechanism list), strongest first."""

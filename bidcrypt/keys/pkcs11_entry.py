@@ -8,6 +8,11 @@ sign (its ``CKA_DECRYPT`` / ``CKA_DERIVE`` / ``CKA_SIGN`` is false) is
 refused with that reason. Digests are computed in software and the token
 signs with the plain ``CKM_RSA_PKCS`` / ``CKM_ECDSA`` mechanisms most UKeys
 support.
+
+PKCS#11 has no SM2 mechanism, and neither has SoftHSM2: an entry whose
+certificate holds an SM2 key refuses SM2 signing and decryption with
+:class:`~bidcrypt.errors.MechanismUnsupportedError`, before it touches the
+token (Chinese UKeys do SM2 through their SKF interface instead).
 """
 
 from __future__ import annotations
@@ -80,6 +85,21 @@ class Pkcs11Entry(KeyEntry):
             )
         return key
 
+    def _refuse_sm2(self, operation: str) -> None:
+        """Refuse *operation* on an SM2 key: the token's PKCS#11 module has no SM2 mechanism."""
+        if certs.is_sm2(self.certificate):
+            raise MechanismUnsupportedError(
+                Text(
+                    "the certificate {label} holds an SM2 key, and PKCS#11 (this token's module, "
+                    "SoftHSM2 alike) has no SM2 mechanism",
+                    "证书 {label} 的密钥为 SM2，而 PKCS#11（此 U-KEY 的驱动模块，SoftHSM2 亦然）"
+                    "不支持 SM2 算法",
+                    label=self.label,
+                ),
+                source=self.source,
+                operation=operation,
+            )
+
     def _operation_pin(self, key: Any) -> dict[str, str]:
         """``{"pin": PIN}`` for a key that needs a context-specific login before each use, else ``{}``."""
         if self._always_authenticate is None:
@@ -96,6 +116,7 @@ class Pkcs11Entry(KeyEntry):
 
     def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
         """Unwrap with ``CKM_RSA_PKCS`` or ``CKM_RSA_PKCS_OAEP`` on the token."""
+        self._refuse_sm2(f"RSA decryption ({scheme})")
         key = self._key_for("decrypt", "CKA_DECRYPT", "decryption", "解密")
         pin = self._operation_pin(key)
         if scheme == PKCS1V15:
@@ -118,6 +139,7 @@ class Pkcs11Entry(KeyEntry):
 
         No context-specific login: ``CKA_ALWAYS_AUTHENTICATE`` concerns signing and decryption.
         """
+        self._refuse_sm2("ECDH")
         key = self._key_for("derive_key", "CKA_DERIVE", "key agreement", "密钥协商")
         point = peer.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
         size = (peer.curve.key_size + 7) // 8
@@ -138,7 +160,10 @@ class Pkcs11Entry(KeyEntry):
         return self._token.unwrap(derive)
 
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        """Hash in software, sign the digest on the token."""
+        """Hash in software, sign the digest on the token (RSA or ECDSA; SM2 is refused)."""
+        self._refuse_sm2("SM2 with SM3" if hash_name == "sm3" else f"signature with {hash_name}")
+        if hash_name not in HASHES or hash_name == "sm3":
+            raise MechanismUnsupportedError(source=self.source, operation=f"signature with {hash_name}")
         key = self._key_for("sign", "CKA_SIGN", "signing", "签名")
         pin = self._operation_pin(key)
         digest = hashes.Hash(HASHES[hash_name]())
@@ -150,6 +175,16 @@ class Pkcs11Entry(KeyEntry):
             return bytes(self._token.run(lambda: key.sign(to_sign, mechanism=Mechanism.RSA_PKCS, **pin)))
         raw = bytes(self._token.run(lambda: key.sign(value, mechanism=Mechanism.ECDSA, **pin)))
         return bytes(encode_ecdsa_signature(raw))
+
+    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
+        """Refused: PKCS#11 has no SM2 decryption (see the module's docstring)."""
+        self._refuse_sm2("SM2 decryption")
+        raise MechanismUnsupportedError(source=self.source, operation="SM2 decryption")
+
+    def sm2_sign_digest(self, digest: bytes) -> bytes:
+        """Refused: PKCS#11 has no SM2 signature (see the module's docstring)."""
+        self._refuse_sm2("SM2 signature")
+        raise MechanismUnsupportedError(source=self.source, operation="SM2 signature")
 
     def claimed_rsa_schemes(self) -> tuple[str, ...]:
         """From the slot's mechanism list: OAEP (both hashes) and/or PKCS#1 v1.5."""

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs12
 
 from bidcrypt import certs, gm
-from bidcrypt.errors import (
-    InputError,
-    KeyNotFoundError,
-    MechanismUnsupportedError,
-    PinIncorrectError,
-    WrongKeyError,
-)
+from bidcrypt.errors import InputError, KeyCertificateMismatchError, KeyNotFoundError, PinIncorrectError
 from bidcrypt.files import PKCS12, PathArg, as_path, read_input
 from bidcrypt.i18n import Text
-from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
+from bidcrypt.keys.base import KeyEntry, KeySource
 from bidcrypt.keys.pin import PinSource
-from bidcrypt.keys.schemes import HASHES
+from bidcrypt.keys.software import SoftwareEntry
 
 #: Larger PKCS#12 files are not key stores; refuse before reading them into memory.
 MAX_PKCS12_SIZE = PKCS12.max_size
@@ -30,11 +22,12 @@ MAX_PKCS12_SIZE = PKCS12.max_size
 class Pkcs12Source(KeySource):
     """The key and certificate of one PKCS#12 file, decrypted with a password on first use."""
 
-    def __init__(self, path: PathArg, pin_source: PinSource | None = None) -> None:
+    def __init__(self, path: PathArg, pin_source: PinSource | None = None, data: bytes | None = None) -> None:
+        """*data* is the file's contents when the caller has read them already."""
         self.path = as_path(path)
         self.description = self.path.name
         self.pin_source = pin_source or PinSource()
-        self._data = read_input(self.path, PKCS12)
+        self._data = read_input(self.path, PKCS12) if data is None else data
         self._entries: list[KeyEntry] | None = None
 
     def entries(self) -> list[KeyEntry]:
@@ -52,11 +45,19 @@ class Pkcs12Source(KeySource):
                 raise InputError(Text("not a PKCS#12 file", "不是 PKCS#12 文件"), path=self.path) from exc
             if loaded.cert is None:
                 raise KeyNotFoundError(what=Text("certificate", "证书"), ref=self.description)
+            try:
+                certs.fully_parsed(loaded.cert.certificate)
+            except certs.UNREADABLE as exc:
+                raise InputError(
+                    Text("its certificate cannot be read", "其证书无法读取"), path=self.path
+                ) from exc
             key = loaded.key
             if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise KeyNotFoundError(
                     what=Text("RSA or EC private key", "RSA 或 EC 私钥"), ref=self.description
                 )
+            if certs.public_key_der(loaded.cert.certificate) != _public_key_der(key):
+                raise KeyCertificateMismatchError(subject=certs.display_name(loaded.cert.certificate))
             name = loaded.cert.friendly_name
             label = name.decode("utf-8", errors="replace") if name else self.path.stem
             self._entries = [SoftwareEntry(label, loaded.cert.certificate, key, self.description)]
@@ -76,11 +77,19 @@ class Pkcs12Source(KeySource):
             raise KeyNotFoundError(what=Text("certificate", "证书"), ref=self.description)
         if loaded.key is None:
             raise KeyNotFoundError(what=Text("SM2 private key", "SM2 私钥"), ref=self.description)
-        certificate = x509.load_der_x509_certificate(loaded.certificate)
+        try:
+            certificate = certs.fully_parsed(x509.load_der_x509_certificate(loaded.certificate))
+        except certs.UNREADABLE as exc:
+            raise InputError(
+                Text("its certificate cannot be read", "其证书无法读取"), path=self.path
+            ) from exc
         if certs.public_key(certificate) != loaded.key.public_key():
-            what = Text("the certificate's private key", "证书对应的私钥")
-            raise KeyNotFoundError(what=what, ref=self.description)
+            raise KeyCertificateMismatchError(subject=certs.display_name(certificate))
         return SoftwareEntry(self.path.stem, certificate, loaded.key, self.description)
+
+
+def _public_key_der(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -88,70 +97,4 @@ def _looks_like_pkcs12(data: bytes) -> bool:
     return len(data) > 8 and data[0] == 0x30 and b"\x02\x01\x03" in data[:8]
 
 
-class SoftwareEntry(KeyEntry):
-    """A certificate with its private key held in memory."""
-
-    def __init__(
-        self,
-        label: str,
-        certificate: x509.Certificate,
-        key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | gm.Sm2PrivateKey,
-        source: str,
-    ) -> None:
-        super().__init__(label, b"", certificate, source)
-        self._key = key
-
-    @property
-    def has_private_key(self) -> bool:
-        """Always true: a PKCS#12 entry comes with its key."""
-        return True
-
-    def rsa_decrypt(self, ciphertext: bytes, scheme: str) -> bytes:
-        """Unwrap with the RSA key in software."""
-        if not isinstance(self._key, rsa.RSAPrivateKey):
-            raise MechanismUnsupportedError(source=self.source, operation="RSA decryption")
-        if scheme not in RSA_DECRYPTION_SCHEMES:
-            raise MechanismUnsupportedError(source=self.source, operation=f"RSA decryption ({scheme})")
-        try:
-            return self._key.decrypt(ciphertext, rsa_padding(scheme))
-        except ValueError as exc:
-            raise WrongKeyError() from exc
-
-    def ecdh(self, peer: ec.EllipticCurvePublicKey) -> bytes:
-        """The ECDH shared secret computed in software."""
-        if not isinstance(self._key, ec.EllipticCurvePrivateKey):
-            raise MechanismUnsupportedError(source=self.source, operation="ECDH")
-        if peer.curve.name != self._key.curve.name:
-            raise WrongKeyError()
-        return self._key.exchange(ec.ECDH(), peer)
-
-    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
-        """Unwrap with the SM2 key in software (libcrypto)."""
-        if not isinstance(self._key, gm.Sm2PrivateKey):
-            raise MechanismUnsupportedError(source=self.source, operation="SM2 decryption")
-        try:
-            return self._key.decrypt(ciphertext)
-        except gm.Sm2Error as exc:
-            raise WrongKeyError() from exc
-
-    def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
-        """PKCS#1 v1.5 or ECDSA over the *hash_name* digest of *data*; SM2 with SM3 (Z ‖ *data*)."""
-        if isinstance(self._key, gm.Sm2PrivateKey):
-            if hash_name != "sm3":
-                raise MechanismUnsupportedError(source=self.source, operation=f"SM2 with {hash_name}")
-            return self._key.sign(data)
-        if hash_name not in HASHES or hash_name == "sm3":
-            raise MechanismUnsupportedError(source=self.source, operation=f"signature with {hash_name}")
-        algorithm = HASHES[hash_name]()
-        digest = hashes.Hash(algorithm)
-        digest.update(data)
-        prehashed = Prehashed(algorithm)
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            return self._key.sign(digest.finalize(), padding.PKCS1v15(), prehashed)
-        return self._key.sign(digest.finalize(), ec.ECDSA(prehashed))
-
-    def claimed_rsa_schemes(self) -> tuple[str, ...]:
-        """Every scheme: software does them all."""
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            return RSA_SCHEMES
-        return ()
+__all__ = ["MAX_PKCS12_SIZE", "Pkcs12Source", "SoftwareEntry"]

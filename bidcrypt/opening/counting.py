@@ -1,4 +1,8 @@
-"""A key entry that counts its private-key operations: the proof of one unwrap per bid."""
+"""A key entry that counts its private-key operations: the proof of one unwrap per bid.
+
+Every unwrapping operation of :class:`~bidcrypt.keys.KeyEntry` is passed on
+and counted: RSA decryption, ECDH and SM2 decryption.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,15 @@ class CountingEntry(KeyEntry):
         """The inner entry's key agreement, counted."""
         self._counter[0] += 1
         return self._inner.ecdh(peer)
+
+    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
+        """The inner entry's SM2 decryption, counted."""
+        self._counter[0] += 1
+        return self._inner.sm2_decrypt(ciphertext)
+
+    def sm2_sign_digest(self, digest: bytes) -> bytes:
+        """The inner entry's raw SM2 signature (not counted: an opening never signs)."""
+        return self._inner.sm2_sign_digest(digest)
 
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         """The inner entry's signature (not counted: an opening never signs)."""

@@ -98,8 +98,10 @@ def read_package_info(path: PathArg) -> PackageInfo:
     return PackageInfo(path, header, attributes, header.is_authenticated, matching)
 
 
-#: What ``cryptography`` raises for a certificate whose DER parses but whose fields do not.
+#: What ``cryptography`` raises for a certificate whose DER parses but whose fields do not (and
+#: :func:`bidcrypt.certs.public_key` for a key neither ``cryptography`` nor the SM2 engine reads).
 _UNREADABLE = (
+    CertificateError,
     ValueError,
     TypeError,
     UnsupportedAlgorithm,

@@ -86,7 +86,7 @@ def choose_recipients(
                 ),
             )
         else:
-            transport, reason = None, pick("EC key agreement", "EC 密钥协商")
+            transport, reason = None, certs.encryption_method(certificate).render()
         choices.append(RecipientChoice(certificate, own, transport, reason))
     if not any(choice.bidder for choice in choices):
         raise IdentityMismatchError(
@@ -104,7 +104,7 @@ def _transport_for(
     warn: Callable[[str], None],
 ) -> tuple[KeyTransport | None, str]:
     if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
-        return None, pick("EC key agreement", "EC 密钥协商")
+        return None, certs.encryption_method(certificate).render()
     if requested is not None:
         return requested, pick("as asked", "按指定")
     if key_source is None:
