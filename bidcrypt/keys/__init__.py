@@ -16,7 +16,7 @@ from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
-from bidcrypt.keys.schemes import SignatureScheme, scheme_for_key, scheme_named
+from bidcrypt.keys.schemes import SignatureScheme, hash_named, scheme_for_key, scheme_named
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ __all__ = [
     "SchemeSignatureValidator",
     "SignatureScheme",
     "async_sign_data",
+    "hash_named",
     "is_pkcs11_uri",
     "open_key_source",
     "redact_reference",
