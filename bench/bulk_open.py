@@ -23,8 +23,14 @@ c. bidcrypt: decryption only (one unwrap per bid in this process, the
    PKCS#12 and on a SoftHSM2 UKey, for AES-256-GCM and AES-256-CBC bids;
    and the full opening (``bidcrypt opening open``: receipts, decryption,
    manifest signature, hashes, identity, seals, files written) on a session.
+   bidcrypt runs as an installed copy does, its bytecode compiled (see
+   :func:`installed`; a short opening first fills the bytecode folder); one
+   more PKCS#12 opening ("uncompiled") runs as a checkout under
+   ``PYTHONDONTWRITEBYTECODE`` does, compiling its modules in every process.
 
-Reported: seconds, MB/s, bids/s, token unwraps per bid, peak RSS (the
+Reported: seconds, MB/s, bids/s, token unwraps per bid, CPU seconds of the
+processes of the peer and of the CLI (user + system: a shared machine's load
+changes them less than it changes the wall time), peak RSS (the
 largest of the worker processes, from their own ``VmHWM``; of the whole
 ``opening open`` process tree and of each openssl run, started from a small
 launcher process so that they do not inherit this process's size; with
@@ -80,6 +86,8 @@ class Row:
     peak_rss_mib: float | None
     #: For the full opening: milliseconds per bid spent in each phase.
     phases_ms: dict[str, float] | None = None
+    #: CPU seconds (user + system) of the job's processes: what the load of a shared machine changes least.
+    cpu_seconds: float | None = None
 
     @property
     def mb_per_second(self) -> float:
@@ -195,10 +203,16 @@ def library_limit(workers: int, seconds: float = 1.0) -> float:
     return done / (time.perf_counter() - start) / 1e6 * workers
 
 
-def timed_children(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Run commands one after the other; wall seconds and the largest child RSS (MiB)."""
+def timed_children(
+    commands: list[list[str]], env: dict[str, str] | None = None
+) -> tuple[float, float, float]:
+    """Run commands one after the other; wall seconds, the largest child RSS (MiB), and CPU seconds.
+
+    The CPU seconds are each child's own and those of the processes it waited for (its workers).
+    """
     start = time.perf_counter()
     peak = 0.0
+    cpu = 0.0
     for command in commands:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         _, status, usage = os.wait4(process.pid, 0)
@@ -208,7 +222,8 @@ def timed_children(commands: list[list[str]], env: dict[str, str] | None = None)
                 f"{command[:3]} failed: {process.stderr.read().decode() if process.stderr else ''}"
             )
         peak = max(peak, usage.ru_maxrss / 1024)
-    return time.perf_counter() - start, peak
+        cpu += usage.ru_utime + usage.ru_stime
+    return time.perf_counter() - start, peak, cpu
 
 
 #: A small process, started before this one grows, from which the peer and the CLI are started:
@@ -217,15 +232,15 @@ def timed_children(commands: list[list[str]], env: dict[str, str] | None = None)
 _launcher: ProcessPoolExecutor | None = None
 
 
-def run_children(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float]:
+def run_children(commands: list[list[str]], env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """:func:`timed_children`, started from the small launcher process when there is one."""
     if _launcher is None:
         return timed_children(commands, env)
     return _launcher.submit(timed_children, commands, env).result()
 
 
-def openssl_loop(packages: list[Path], output: Path) -> tuple[float, float]:
-    """``openssl cms -decrypt`` once per package."""
+def openssl_loop(packages: list[Path], output: Path) -> tuple[float, float, float]:
+    """``openssl cms -decrypt`` once per package: wall seconds, peak RSS, CPU seconds."""
     output.mkdir()
     commands = [
         [
@@ -328,10 +343,11 @@ def decrypt_only(
 
 def full_opening(
     packages: list[Path], key_ref: str, workers: int, directory: Path, env: dict[str, str]
-) -> tuple[float, float, float, dict[str, float]]:
+) -> tuple[float, float, float, dict[str, float], float]:
     """``bidcrypt opening open`` on a session holding *packages*.
 
-    Returns seconds, unwraps per bid, peak RSS, and the milliseconds per bid of each phase.
+    Returns seconds, unwraps per bid, peak RSS, the milliseconds per bid of each phase, and the
+    CPU seconds of the opening process and its workers.
     """
     from bidcrypt.certs import load_certificate
     from bidcrypt.opening import OpeningSession
@@ -374,13 +390,27 @@ def full_opening(
         str(workers),
         "--json",
     ]
-    seconds, peak = run_children([command], env)
+    seconds, peak, cpu = run_children([command], env)
     run = json.loads(report.read_text())
     opened = len(run["opened"])
     if opened != len(packages):
         raise RuntimeError(f"opened {opened} of {len(packages)}: {run}")
     phases = {name: 1000 * value / opened for name, value in run.get("phases", {}).items()}
-    return seconds, run["unwraps"] / opened, peak, phases
+    return seconds, run["unwraps"] / opened, peak, phases, cpu
+
+
+def installed(env: dict[str, str], directory: Path) -> dict[str, str]:
+    """*env* for running bidcrypt as an installed copy runs: with its Python bytecode compiled.
+
+    pip compiles a package's modules when it installs it; a source checkout run with
+    ``PYTHONDONTWRITEBYTECODE`` (as a development sandbox may set) compiles every bidcrypt module
+    again in every process, the opening process and each worker, a second or so each on a busy
+    machine. The bytecode goes to a folder of the benchmark's own (``PYTHONPYCACHEPREFIX``), which
+    :func:`measure_set` fills with a short opening before the measured ones.
+    """
+    changed = {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    changed["PYTHONPYCACHEPREFIX"] = str(directory)
+    return changed
 
 
 def measure_set(
@@ -411,8 +441,9 @@ def measure_set(
         unwraps: float | None,
         peak: float | None,
         phases: dict[str, float] | None = None,
+        cpu: float | None = None,
     ) -> None:
-        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak, phases))
+        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak, phases, cpu))
 
     for limit, cipher in (
         ("aes-256-gcm", "aes-256-gcm"),
@@ -430,33 +461,40 @@ def measure_set(
                 None,
             )
         )
-    seconds, peak = openssl_loop(sets["aes-256-cbc"], directory / "openssl-out")
-    add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak)
+    seconds, peak, cpu = openssl_loop(sets["aes-256-cbc"], directory / "openssl-out")
+    add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak, cpu=cpu)
     for cipher in ("aes-256-gcm", "aes-256-cbc"):
         for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
             for threads in (False, True):
                 seconds, unwraps, peak = decrypt_only(sets[cipher], ref, workers, threads)
                 how = "threads" if threads else "processes"
                 add(f"bidcrypt decrypt only, {how}, {name} ({cipher})", seconds, cipher, unwraps, peak)
-    for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
-        seconds, unwraps, peak, phases = full_opening(
-            sets["aes-256-gcm"], ref, workers, directory / f"session-{name[:4]}", env
+    compiled = installed(env, directory / "bytecode")
+    full_opening(sets["aes-256-gcm"][:2], p12, workers, directory / "session-warm-up", compiled)
+    for name, ref, run_env in (
+        ("PKCS#12", p12, compiled),
+        ("SoftHSM UKey", ukey, compiled),
+        ("PKCS#12 uncompiled", p12, env),
+    ):
+        seconds, unwraps, peak, phases, cpu = full_opening(
+            sets["aes-256-gcm"], ref, workers, directory / f"session-{name.replace(' ', '-')}", run_env
         )
         job = f"bidcrypt opening open, full checks, {name} (aes-256-gcm)"
-        add(job, seconds, "aes-256-gcm", unwraps, peak, phases)
+        add(job, seconds, "aes-256-gcm", unwraps, peak, phases, cpu)
     shutil.rmtree(directory)
     return rows
 
 
 def table(rows: list[Row]) -> str:
     header = f"{'set':<14} {'job':<62} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
-    lines = [f"{header} {'unwraps/bid':>11} {'peak RSS':>10}"]
+    lines = [f"{header} {'unwraps/bid':>11} {'peak RSS':>10} {'CPU s':>8}"]
     for row in rows:
         unwraps = f"{row.unwraps_per_bid:.2f}" if row.unwraps_per_bid is not None else "-"
         rss = f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib is not None else "-"
+        cpu = f"{row.cpu_seconds:.2f}" if row.cpu_seconds is not None else "-"
         lines.append(
             f"{row.set:<14} {row.job:<62} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
-            f"{row.bids_per_second:>9.1f} {unwraps:>11} {rss:>10}"
+            f"{row.bids_per_second:>9.1f} {unwraps:>11} {rss:>10} {cpu:>8}"
         )
     return "\n".join(lines)
 
@@ -490,6 +528,11 @@ def ratios(rows: list[Row]) -> list[dict[str, object]]:
                         "set": label,
                         "job": job,
                         "speedup_vs_openssl_loop": openssl.seconds / row.seconds,
+                        "cpu_vs_openssl_loop": (
+                            row.cpu_seconds / openssl.cpu_seconds
+                            if row.cpu_seconds and openssl.cpu_seconds
+                            else None
+                        ),
                         "fraction_of_physical_limit_gcm": physical.seconds / row.seconds,
                         "fraction_of_library_limit_gcm": library.seconds / row.seconds,
                     }
@@ -540,10 +583,12 @@ def main(argv: list[str] | None = None) -> int:
     compared = ratios(rows)
     print()
     for item in compared:
+        cpu = item["cpu_vs_openssl_loop"]
         print(
-            f"{item['set']:<14} {item['job']:<62} {item['speedup_vs_openssl_loop']:>6.1f}× the openssl loop, "
+            f"{item['set']:<14} {item['job']:<62} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
             f"{item['fraction_of_physical_limit_gcm']:.0%} of the physical limit, "
             f"{item['fraction_of_library_limit_gcm']:.0%} of the library limit"
+            + (f", {cpu:.2f}× its CPU time" if isinstance(cpu, float) else "")
         )
     if args.json:
         args.json.write_text(

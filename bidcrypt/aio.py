@@ -31,6 +31,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import os
+import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
@@ -128,11 +130,50 @@ def wait_for(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop)
     (``asyncio.get_running_loop()`` there). In a worker thread the coroutine
     runs on that loop, which is free while it waits for the thread; run in
     place (under :func:`run_sync`) this thread is the loop's, so the
-    coroutine runs on a private loop in a helper thread instead.
+    coroutine runs on the process's helper loop instead (one thread and loop
+    for the life of the process, started on first use: a bulk opening waits
+    for a chain validation once per bid), as a synchronous caller's coroutine
+    (its blocking work in place).
     """
     if _running_loop() is loop:
-        return run_sync(coroutine)
+        return _on_helper(coroutine)
     return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+
+#: The helper loop of this process, its thread, and the process it was started in (see :func:`wait_for`).
+_helper: tuple[asyncio.AbstractEventLoop, threading.Thread, int] | None = None
+_helper_lock = threading.Lock()
+
+
+def _helper_loop() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
+    """The helper loop, started on first use (and again in a forked child, which has no such thread)."""
+    global _helper
+    with _helper_lock:
+        if _helper is None or _helper[2] != os.getpid() or not _helper[1].is_alive():
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="bidcrypt-aio-helper", daemon=True)
+            thread.start()
+            _helper = (loop, thread, os.getpid())
+        return _helper[0], _helper[1]
+
+
+async def _as_sync_caller(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run *coroutine* as :func:`run_sync` would: its caller waits, so blocking work runs in place."""
+    _SYNC_CALLER.set(True)  # in this task's own context
+    return await coroutine
+
+
+def _on_helper(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run *coroutine* on the helper loop and wait; if the wait is interrupted, wait for it to end first."""
+    loop, thread = _helper_loop()
+    if threading.current_thread() is thread:  # blocking code on the helper itself: not on its own loop
+        return run_sync(coroutine)
+    future = asyncio.run_coroutine_threadsafe(_as_sync_caller(coroutine), loop)
+    try:
+        return future.result()
+    except BaseException:
+        concurrent.futures.wait([future])  # as run_sync's helper thread is waited for
+        raise
 
 
 __all__ = ["blocking", "off_loop", "run_sync", "wait_for"]

@@ -25,9 +25,12 @@ synchronous twin. The signature itself is checked by pyHanko
 per question (:mod:`bidcrypt.seal._judging`; pass a
 :class:`~bidcrypt.trust.ValidationCache` to share verdicts between
 documents), and the later revisions by :mod:`bidcrypt.seal._revisions`.
-Reading and parsing the document, hashing it and the difference analysis
-run through :func:`bidcrypt.aio.blocking`: in a worker thread for an async
-caller, so its loop stays free.
+Hex strings (a seal's ``/Contents``) are read in one pass
+(:mod:`bidcrypt.seal._hex_strings`) and pyHanko's ESS issuer match is
+remembered (:mod:`bidcrypt.seal._issuer_match`). Reading and parsing the document,
+hashing it and the difference analysis run through
+:func:`bidcrypt.aio.blocking`: in a worker thread for an async caller, so
+its loop stays free.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from bidcrypt.aio import blocking, run_sync
 from bidcrypt.errors import CreditCodeError, DocumentModifiedError, NoSealError, SealInvalidError
 from bidcrypt.files import PathArg, as_path, open_input
 from bidcrypt.i18n import Text, pick
+from bidcrypt.seal import _hex_strings, _issuer_match
 from bidcrypt.seal._judging import describe, judge_identity, judge_purpose_and_kind, judge_trust
 from bidcrypt.seal._pdf import open_pdf
 from bidcrypt.seal._revisions import MALFORMED, RevisionHistory
@@ -56,6 +60,11 @@ from bidcrypt.seal.placement import Box
 from bidcrypt.seal.report import Finding, SealCheck, SealReport
 from bidcrypt.seal.timing import judgement_time, seal_timestamp
 from bidcrypt.trust import RevocationStatus, TrustStore, ValidationCache
+
+# A seal's /Contents is read in one pass, not byte by byte, and the ESS issuer match is asked once
+# per certificate, not twice per seal (the same answers: see the modules).
+_hex_strings.install()
+_issuer_match.install()
 
 
 async def async_verify_seals(
