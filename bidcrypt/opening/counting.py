@@ -8,7 +8,7 @@ from bidcrypt.keys import KeyEntry
 
 
 class CountingEntry(KeyEntry):
-    """*inner*, counting each private-key decryption or key agreement in ``counter[0]``."""
+    """*inner*, counting each private-key decryption (RSA, SM2) or key agreement in ``counter[0]``."""
 
     def __init__(self, inner: KeyEntry, counter: list[int]) -> None:
         super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)
@@ -29,6 +29,11 @@ class CountingEntry(KeyEntry):
         """The inner entry's key agreement, counted."""
         self._counter[0] += 1
         return self._inner.ecdh(peer)
+
+    def sm2_decrypt(self, ciphertext: bytes) -> bytes:
+        """The inner entry's SM2 decryption of a wrapped key, counted."""
+        self._counter[0] += 1
+        return self._inner.sm2_decrypt(ciphertext)
 
     def sign(self, data: bytes, hash_name: str = "sha256") -> bytes:
         """The inner entry's signature (not counted: an opening never signs)."""
