@@ -18,11 +18,14 @@ import json
 from pathlib import Path
 
 import pytest
+from asn1crypto import core
 
 from bidcrypt.certs import load_certificate
+from bidcrypt.envelope import Attribute
 from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
 from bidcrypt.opening import OpeningSession, build_record, open_bids
 from bidcrypt.package import read_package_info
+from bidcrypt.package.attributes import ARC
 
 from ..conftest import Pki, run_bidcrypt
 from .conftest import TENDER, make_package, move_opening_time_back
@@ -155,3 +158,41 @@ def test_the_command_opens_sm2_bids_with_the_sm2_authority_key(
     assert len(run["opened"]) == len(for_sm2) and run["failed"] == []
     assert len(run["skipped"]) == len(BIDS) - len(for_sm2)  # the RSA authority's, left for its key
     assert run["unwraps"] == len(for_sm2)
+
+
+@pytest.mark.slow
+def test_a_gm_bid_whose_lot_was_edited_is_refused_at_the_opening(
+    pki: Pki, tmp_path: Path, packages: dict[str, Path]
+) -> None:
+    """A GM package's readable attributes are not authenticated: moved to lot 2 after packing, it is
+    accepted for lot 2 at the door (nothing there can tell) and refused at the opening, naming the lot,
+    with one key operation; the honest SM2 bid beside it opens."""
+    original = packages["sm2/bidder-b"]
+    info = read_package_info(original)
+    old = Attribute(f"{ARC}.1.3", (bytes(core.UTF8String("1").dump()),)).encode()
+    new = Attribute(f"{ARC}.1.3", (bytes(core.UTF8String("2").dump()),)).encode()
+    data = original.read_bytes()
+    assert info.attributes.lot == "1" and data.count(old) == 1
+    moved = tmp_path / "moved.bid"
+    moved.write_bytes(data.replace(old, new))
+    anchors, crls = trust_files(pki)
+    deadline = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    session = OpeningSession.create(
+        tmp_path / "session", tender=TENDER, lots=["1", "2"], deadline=deadline, opening_time=deadline,
+        trust=anchors, crls=crls,
+    )  # fmt: skip
+    for bidder in ("sm2/bidder-b", "sm2/bidder-c"):
+        company = pki.index["companies"][bidder]
+        session.register_bidder(company["name"], company["credit_code"])
+        session.bind_certificate(company["credit_code"], load_certificate(pki.cert(f"{bidder}/enc")))
+    forged = session.submit(moved)
+    assert forged.lot == "2"
+    honest = session.submit(packages["sm2/bidder-c"])
+    move_opening_time_back(session)
+    with open_key_source(str(pki.p12("sm2/authority/enc")), PinSource.of_value(pki.pin)) as key:
+        run = open_bids(session, key, workers=1)
+    assert run.opened == [honest.submission] and run.failed == [forged.submission]
+    assert run.unwraps == 2
+    row = next(r for r in build_record(session).rows if r.submission == forged.submission)
+    assert row.status == "failed" and row.cause is not None and "lot" in row.cause
+    assert not (session.directory / "opened" / str(forged.submission)).exists()

@@ -361,3 +361,23 @@ def test_the_signed_manifest_is_sm2_with_sm3(pki: Pki, package: Path, tmp_path: 
     signer_info = cms.ContentInfo.load(signed_manifest)["content"]["signer_infos"][0]
     assert signer_info["digest_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.401"
     assert signer_info["signature_algorithm"]["algorithm"].dotted == "1.2.156.10197.1.501"
+
+
+def test_pack_checks_the_sm2_seals(pki: Pki, tmp_path: Path, sm2_sealed_pdfs: dict[str, Path]) -> None:
+    """A PDF sealed by another SM2 bidder is refused at packing, as for RSA; nothing is written."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(sm2_sealed_pdfs["sm2/bidder-b"], folder / "投标函.pdf")
+    output = tmp_path / "bid.bid"
+    result = run_cli(
+        "pack", folder, "-o", output, "--tender", "T", "--key", pki.p12("sm2/bidder-a/sign"),
+        "--encrypt-to", pki.cert("sm2/bidder-a/enc"), *trust_args(pki), env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert result.exit_code == 25, result.output
+    assert "identity-mismatch" in result.stderr and not output.exists()
+    allowed = run_cli(
+        "pack", folder, "-o", output, "--tender", "T", "--key", pki.p12("sm2/bidder-a/sign"),
+        "--encrypt-to", pki.cert("sm2/bidder-a/enc"), *trust_args(pki), "--allow-unsealed",
+        env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert allowed.exit_code == 0 and "warning" in allowed.stderr and read_package_info(output).is_gm
