@@ -26,9 +26,10 @@ from asn1crypto import cms
 from cryptography import x509
 
 from bidcrypt import gm  # noqa: F401 - registers the GM OIDs with asn1crypto
+from bidcrypt import package as package_api
 from bidcrypt.certs import load_certificate
 from bidcrypt.envelope import Attribute, decrypt_file, read_header_file
-from bidcrypt.keys import PinSource, open_key_source
+from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
 from bidcrypt.package import read_package_info
 from bidcrypt.package.attributes import ARC
 from bidcrypt.package.bundle import MANIFEST_MEMBER
@@ -381,3 +382,38 @@ def test_pack_checks_the_sm2_seals(pki: Pki, tmp_path: Path, sm2_sealed_pdfs: di
         env={"BIDCRYPT_PIN": pki.pin},
     )  # fmt: skip
     assert allowed.exit_code == 0 and "warning" in allowed.stderr and read_package_info(output).is_gm
+
+
+class _Token(KeySource):
+    """An SM2 bidder's UKey as a key source: its signing and its encryption key (two PKCS#12 files)."""
+
+    def __init__(self, *sources: KeySource) -> None:
+        self.description = "sm2-ukey"
+        self._entries = [entry for source in sources for entry in source.entries()]
+
+    def entries(self) -> list[KeyEntry]:
+        return list(self._entries)
+
+
+def test_pack_test_opens_on_the_sm2_key(pki: Pki, tmp_path: Path, sealed: Path) -> None:
+    """With the bidder's SM2 encryption key at hand, pack unwraps the content key with it (SM2) and
+    finds the bundle: the package is known to open before it is uploaded."""
+    folder = tmp_path / "src"
+    folder.mkdir()
+    shutil.copy(sealed, folder / "投标函.pdf")
+    password = PinSource.of_value(pki.pin)
+    with (
+        open_key_source(str(pki.p12("sm2/bidder-a/sign")), password) as sign,
+        open_key_source(str(pki.p12("sm2/bidder-a/enc")), password) as enc,
+    ):
+        token = _Token(sign, enc)
+        result = package_api.pack(
+            folder,
+            tmp_path / "bid.bid",
+            tender="T",
+            signer=choose_entry(token, SealKind.COMPANY),
+            encrypt_to=[load_certificate(pki.cert("sm2/bidder-a/enc"))],
+            key_source=token,
+        )
+    assert result.test_opened and result.to_dict()["recipients"][0]["key_transport"] == "sm2"
+    assert read_package_info(result.output).is_gm
