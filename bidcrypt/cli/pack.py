@@ -207,6 +207,11 @@ def _print_result(result: PackResult, lot: str | None, backup: Path | None) -> N
         data = choice.to_dict()
         how = f"{data['role']}, {data['key_transport']}: {data['reason']}"
         click.echo(f"  {pick('encrypted to', '加密给')}: {data['subject']} [{how}]")
+    if result.cipher is not None:
+        suite = "GM/T 0010 EnvelopedData" if result.cipher.is_gm else "CMS AuthEnvelopedData"
+        if not result.cipher.is_gm and not result.cipher.is_aead:
+            suite = "CMS EnvelopedData"
+        click.echo(f"  {pick('suite', '算法套件')}: {suite} ({result.cipher.value.upper()})")
     click.echo(f"  {pick('manifest SHA-256', '清单摘要')}: {attributes.manifest_sha256.hex()}")
     if result.test_opened:
         click.echo("  " + pick("test-opened on the UKey: OK", "已在 U-KEY 上试解密：正常"))

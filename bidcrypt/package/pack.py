@@ -74,6 +74,8 @@ class PackResult:
     backup: Path | None
     test_opened: bool
     warnings: tuple[str, ...] = field(default=())
+    #: The content cipher the certificates chose (SM4-CBC: a GM/T 0010 package), None when unknown.
+    cipher: ContentCipher | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -87,6 +89,8 @@ class PackResult:
             "backup": None if self.backup is None else str(self.backup),
             "test_opened": self.test_opened,
             "warnings": list(self.warnings),
+            "cipher": None if self.cipher is None else self.cipher.value,
+            "gm": self.cipher is not None and self.cipher.is_gm,
         }
 
 
@@ -306,7 +310,15 @@ def pack(
             progress(done, done)
     tested = _test_open(output, key_source, note)
     return PackResult(
-        output, attributes, manifest, tuple(choices), bundle.size, backup, tested, tuple(warnings)
+        output,
+        attributes,
+        manifest,
+        tuple(choices),
+        bundle.size,
+        backup,
+        tested,
+        tuple(warnings),
+        builder.cipher,
     )
 
 

@@ -86,6 +86,7 @@ def pack(pki: Pki, sealed: Path, directory: Path, authority: str) -> Path:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    assert report["cipher"] == "sm4-cbc" and report["gm"] is True
     kinds = {r["role"]: r["key_transport"] for r in report["recipients"]}
     assert kinds["bidder"] == "sm2"
     assert kinds["opening-authority"] == ("sm2" if authority.startswith("sm2/") else "oaep")
@@ -382,6 +383,7 @@ def test_pack_checks_the_sm2_seals(pki: Pki, tmp_path: Path, sm2_sealed_pdfs: di
         env={"BIDCRYPT_PIN": pki.pin},
     )  # fmt: skip
     assert allowed.exit_code == 0 and "warning" in allowed.stderr and read_package_info(output).is_gm
+    assert "suite: GM/T 0010 EnvelopedData (SM4-CBC)" in allowed.stdout
 
 
 class _Token(KeySource):
