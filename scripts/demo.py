@@ -5,6 +5,12 @@ legal-person seal), pack and encrypt them to themselves and to the opening
 authority, and submit them to an opening session; the deadline passes; the
 authority opens every bid with its UKey; the opening record is printed.
 
+A fourth bidder holds SM2 certificates (国密, ``sm2/bidder-a`` of the
+fixtures): its seals are SM2 with SM3, its manifest is signed SM2-with-SM3,
+and its package is a GM/T 0010 envelope (SM4-CBC) for its SM2 key and the
+authority's RSA key, opened in the same session. Its keys are PKCS#12 files:
+SoftHSM2 has no SM2 mechanism (the SKF UKey interface is the next issue).
+
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
 (BIDCRYPT_PIN), never on the command line.
@@ -29,10 +35,17 @@ DOCUMENTS = ROOT / "fixtures" / "documents"
 SEALS = ROOT / "fixtures" / "seals"
 MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BIDDERS = ("bidder-a", "bidder-b", "bidder-c")
+#: The bidder with SM2 certificates (PKCS#12 files), and every bidder of the session.
+SM2 = "sm2/bidder-a"
+ALL_BIDDERS = (*BIDDERS, SM2)
 TENDER = "HBGP-2026-001"
-PRICES = {"bidder-a": "1234567.80", "bidder-b": "1180000.00", "bidder-c": "1205300.50"}
-TRUST = ["--trust", str(PKI / "trust/roots.pem"), "--trust", str(PKI / "trust/intermediates.pem")]
-CRL = ["--crl", str(PKI / "ca/vendor-rsa.crl")]
+PRICES = {"bidder-a": "1234567.80", "bidder-b": "1180000.00", "bidder-c": "1205300.50", SM2: "1196000.00"}
+#: Both hierarchies: the RSA/EC one and the SM2 one (its roots are kept in separate files).
+TRUST = [
+    *("--trust", str(PKI / "trust/roots.pem"), "--trust", str(PKI / "trust/intermediates.pem")),
+    *("--trust", str(PKI / "trust/sm2-roots.pem"), "--trust", str(PKI / "trust/sm2-intermediates.pem")),
+]
+CRL = ["--crl", str(PKI / "ca/vendor-rsa.crl"), "--crl", str(PKI / "sm2/ca/vendor.crl")]
 
 sys.path.insert(0, str(ROOT / "fixtures"))
 
@@ -84,6 +97,37 @@ def prepare_folder(bidder: str, sealed: Path) -> tuple[Path, Path]:
         encoding="utf-8",
     )
     return folder, summary
+
+
+def sm2_documents(company: dict[str, str]) -> tuple[Path, Path, Path]:
+    """The SM2 bidder's bid response and seal pictures, drawn as the fixtures' (make_documents.py)."""
+    import make_documents
+    from truetype import TrueTypeFont
+
+    font = TrueTypeFont(make_documents.FONT)
+    bidder = make_documents.Bidder(
+        slug="sm2-bidder-a",
+        name=company["name"],
+        credit_code=company["credit_code"],
+        legal_representative=company["legal_representative"],
+        gender="男",
+        age=46,
+        address="湖南省长沙市岳麓区麓谷大道658号湘江路桥大厦8层",
+        founded="2015年6月12日",
+        price="1,196,000.00",
+        price_words="壹佰壹拾玖万陆仟元整",
+        duration="175",
+        phone="0731-88776655",
+    )
+    directory = OUT / SM2
+    directory.mkdir(parents=True)
+    document = directory / "bid-response.pdf"
+    document.write_bytes(make_documents.bid_response_pdf(font, bidder))
+    company_png = directory / "company.png"
+    company_png.write_bytes(make_documents.company_seal(font, bidder.name))
+    legal_png = directory / "legal-person.png"
+    legal_png.write_bytes(make_documents.legal_person_seal(font, bidder.legal_representative))
+    return document, company_png, legal_png
 
 
 def main() -> int:
@@ -155,6 +199,44 @@ def main() -> int:
         env=env,
     )
     sealed["bidder-a"] = both
+
+    print("# the SM2 bidder (国密): SM2-with-SM3 seals made with its PKCS#12 files")
+    document, company_png, legal_png = sm2_documents(company[SM2])
+    sm2_company = OUT / SM2 / "bid-response-company.pdf"
+    sealed[SM2] = OUT / SM2 / "bid-response-sealed.pdf"
+    for kind, source, output, picture in (
+        ("company", document, sm2_company, company_png),
+        ("legal-person", sm2_company, sealed[SM2], legal_png),
+    ):
+        identity = f"{SM2}/{'sign' if kind == 'company' else 'legal'}"
+        bidcrypt(
+            "seal",
+            "apply",
+            source,
+            "-o",
+            output,
+            "--key",
+            PKI / f"{identity}.p12",
+            "--kind",
+            kind,
+            "--image",
+            picture,
+            "--chain",
+            PKI / f"{identity}.chain.pem",
+            env=env,
+        )
+    bidcrypt(
+        "seal",
+        "verify",
+        sealed[SM2],
+        "--trust",
+        PKI / "trust/sm2-roots.pem",
+        "--crl",
+        PKI / "sm2/ca/vendor.crl",
+        "--expect-uscc",
+        company[SM2]["credit_code"],
+        env=env,
+    )
     bidcrypt(
         "seal",
         "verify",
@@ -207,7 +289,32 @@ def main() -> int:
             OUT / bidder / f"{bidder}-backup.tar",
             env=env,
         )
+    print("# the SM2 bidder: its SM2 certificate makes the package GM/T 0010 (SM4-CBC); the authority's")
+    print("# RSA certificate gets its copy of the key inside it")
+    folder, summary = prepare_folder(SM2, sealed[SM2])
+    packages[SM2] = OUT / SM2 / "sm2-bidder-a.bid"
+    bidcrypt(
+        "pack",
+        folder,
+        "-o",
+        packages[SM2],
+        "--tender",
+        TENDER,
+        "--key",
+        PKI / f"{SM2}/sign.p12",
+        "--encrypt-to",
+        PKI / f"{SM2}/enc.pem",
+        "--encrypt-to",
+        PKI / "authority/enc.pem",
+        "--authority-transport",
+        "oaep-sha1",
+        "--summary",
+        summary,
+        *TRUST,
+        env=env,
+    )
     bidcrypt("inspect", packages["bidder-a"], env=env)
+    bidcrypt("inspect", packages[SM2], env=env)
 
     step("5. The re-encrypt rule: renewed (续期) needs nothing, replaced (补办) needs re-encryption")
     bidcrypt("check", packages["bidder-a"], "--current-cert", PKI / "bidder-a/enc-renewed.pem", env=env)
@@ -227,10 +334,13 @@ def main() -> int:
         env=env,
     )
     bidcrypt("check", reencrypted, "--current-cert", PKI / "bidder-a/enc-replaced.pem", env=env)
+    print("# the same rule on the SM2 package, decided by the SM2 public key:")
+    bidcrypt("check", packages[SM2], "--current-cert", PKI / f"{SM2}/enc-renewed.pem", env=env)
+    bidcrypt("check", packages[SM2], "--current-cert", PKI / f"{SM2}/enc-changed.pem", env=env, expect=50)
 
     step("6. The opening session: bidders registered, packages submitted before the deadline")
     session = OUT / "session"
-    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=12)
+    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=20)
     opening_time = deadline + dt.timedelta(seconds=1)
     bidcrypt(
         "opening",
@@ -246,7 +356,7 @@ def main() -> int:
         *CRL,
         env=env,
     )
-    for bidder in BIDDERS:
+    for bidder in ALL_BIDDERS:
         bidcrypt(
             "opening",
             "register",
@@ -259,7 +369,7 @@ def main() -> int:
             PKI / f"{bidder}/enc.pem",
             env=env,
         )
-    for bidder in BIDDERS:
+    for bidder in ALL_BIDDERS:
         bidcrypt("opening", "submit", session, packages[bidder], env=env)
     print("# opening before the opening time is refused:")
     bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env, expect=61)
@@ -271,7 +381,7 @@ def main() -> int:
     print("# a package arriving after the deadline is refused:")
     bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60)
 
-    step("7. The opening: the authority's UKey opens every bid (one login, one unwrap per bid)")
+    step("7. The opening: the authority's UKey opens every bid, SM2 included (one login, one unwrap per bid)")
     bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env)
 
     step("8. The opening record (开标记录)")

@@ -101,7 +101,10 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
 @click.option("--summary", "summary_path", type=_FILE, help="Opening-summary TOML (price, duration, roles).")
 @click.option("--backup", type=_FILE, help="Also write the signed bundle unencrypted (备用文件).")
 @click.option(
-    "--cipher", type=click.Choice(list(CIPHERS)), default=ContentCipher.AES_256_GCM.value, show_default=True
+    "--cipher",
+    type=click.Choice(list(CIPHERS)),
+    help="Content cipher (default: follows the certificates: aes-256-gcm, or sm4-cbc in a GM/T 0010 "
+    "envelope when one of them is SM2).",
 )
 @click.option(
     "--key-transport",
@@ -141,7 +144,7 @@ def pack_command(
     encrypt_to: tuple[Path, ...],
     summary_path: Path | None,
     backup: Path | None,
-    cipher: str,
+    cipher: str | None,
     key_transport: str | None,
     authority_transport: str,
     names_from: str,
@@ -170,7 +173,7 @@ def pack_command(
             encrypt_to=certificates,
             summary=summary,
             key_source=source,
-            cipher=CIPHERS[cipher],
+            cipher=CIPHERS[cipher] if cipher else None,
             key_transport=TRANSPORTS[key_transport] if key_transport else None,
             authority_transport=TRANSPORTS[authority_transport],
             names_from=names_from,
@@ -204,6 +207,11 @@ def _print_result(result: PackResult, lot: str | None, backup: Path | None) -> N
         data = choice.to_dict()
         how = f"{data['role']}, {data['key_transport']}: {data['reason']}"
         click.echo(f"  {pick('encrypted to', '加密给')}: {data['subject']} [{how}]")
+    if result.cipher is not None:
+        suite = "GM/T 0010 EnvelopedData" if result.cipher.is_gm else "CMS AuthEnvelopedData"
+        if not result.cipher.is_gm and not result.cipher.is_aead:
+            suite = "CMS EnvelopedData"
+        click.echo(f"  {pick('suite', '算法套件')}: {suite} ({result.cipher.value.upper()})")
     click.echo(f"  {pick('manifest SHA-256', '清单摘要')}: {attributes.manifest_sha256.hex()}")
     if result.test_opened:
         click.echo("  " + pick("test-opened on the UKey: OK", "已在 U-KEY 上试解密：正常"))

@@ -59,9 +59,18 @@ def inspect_command(package: Path, as_json: bool) -> None:
     }
     for key, value in data.items():
         click.echo(f"{labels[key]}: {value if value is not None else '-'}")
-    state = pick("authenticated", "已认证") if info.authenticated else pick("readable only", "仅可读")
+    if info.authenticated:
+        state = pick("authenticated", "已认证")
+    else:
+        state = pick(
+            "readable only, bound by the signed manifest (checked at the opening)",
+            "仅可读，由签名清单约束（开标时核对）",
+        )
+    click.echo(f"{pick('suite', '算法套件')}: {info.header.suite}")
+    keys = " + ".join(info.key_algorithms)
     cipher = info.header.cipher.cipher.value
-    click.echo(f"{pick('attributes', '属性')}: {state}; {pick('cipher', '加密算法')}: {cipher}")
+    click.echo(f"{pick('keys', '密钥算法')}: {keys}; {pick('cipher', '加密算法')}: {cipher}")
+    click.echo(f"{pick('attributes', '属性')}: {state}")
     for recipient in info.header.recipients:
         listed = info.listed_for(recipient)
         who = (

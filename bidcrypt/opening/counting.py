@@ -12,7 +12,7 @@ from bidcrypt.keys import KeyEntry
 
 
 class CountingEntry(KeyEntry):
-    """*inner*, counting each private-key decryption or key agreement in ``counter[0]``."""
+    """*inner*, counting each private-key decryption (RSA, SM2) or key agreement in ``counter[0]``."""
 
     def __init__(self, inner: KeyEntry, counter: list[int]) -> None:
         super().__init__(inner.label, inner.key_id, inner.certificate, inner.source)

@@ -24,7 +24,13 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from bidcrypt import certs
-from bidcrypt.envelope import EnvelopeHeader, EnvelopeRecipient, interrupted_in_place, read_header_file
+from bidcrypt.envelope import (
+    EnvelopeHeader,
+    EnvelopeRecipient,
+    RecipientKind,
+    interrupted_in_place,
+    read_header_file,
+)
 from bidcrypt.errors import CertificateError, PackageError
 from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
@@ -38,7 +44,8 @@ class PackageInfo:
     path: Path
     header: EnvelopeHeader
     attributes: PackageAttributes
-    #: True when the attributes are authenticated (AES-GCM), False when only readable (AES-CBC).
+    #: True when the attributes are authenticated (AES-GCM), False when only readable (AES-CBC, and
+    #: SM4-CBC in a GM/T 0010 envelope): bound then by the signed manifest, checked at the opening.
     authenticated: bool
     #: The recipients' certificates as the package lists them (checked against the RecipientInfos).
     recipient_certificates: tuple[x509.Certificate, ...]
@@ -53,13 +60,27 @@ class PackageInfo:
             (r for r in self.header.recipients if r.rid is not None and r.rid.matches(certificate)), None
         )
 
+    @property
+    def is_gm(self) -> bool:
+        """True for a GM/T 0010 package (SM2 recipients, SM4-CBC)."""
+        return self.header.cipher.cipher.is_gm
+
+    @property
+    def key_algorithms(self) -> tuple[str, ...]:
+        """The recipients' key algorithms, each once, in words: ``SM2``, ``RSA``, ``EC``."""
+        found = (_key_algorithm(r) for r in self.header.recipients)
+        return tuple(dict.fromkeys(found))
+
     def to_dict(self) -> dict[str, Any]:
         """What ``bidcrypt inspect --json`` prints."""
         return {
             "package": str(self.path),
             "attributes": self.attributes.to_json(),
             "attributes_authenticated": self.authenticated,
+            "suite": self.header.suite,
+            "gm": self.is_gm,
             "cipher": self.header.cipher.cipher.value,
+            "key_algorithms": list(self.key_algorithms),
             "size": self.header.size,
             "recipients": [r.to_dict() for r in self.header.recipients],
             "recipient_certificates": [
@@ -70,6 +91,17 @@ class PackageInfo:
                 for c in self.recipient_certificates
             ],
         }
+
+
+def _key_algorithm(recipient: EnvelopeRecipient) -> str:
+    """SM2, RSA or EC: the kind of key a RecipientInfo is for (else its algorithm in words)."""
+    if recipient.sm2_encryption is not None:
+        return "SM2"
+    if recipient.key_transport is not None:
+        return "RSA"
+    if recipient.kind is RecipientKind.KEY_AGREEMENT:
+        return "EC"
+    return recipient.algorithm_name
 
 
 def read_package_info(path: PathArg) -> PackageInfo:
@@ -88,8 +120,7 @@ def read_package_info(path: PathArg) -> PackageInfo:
             )
         )
     header = read_header_file(path)
-    source = header.authenticated_attributes if header.is_authenticated else header.unauthenticated_attributes
-    attributes = PackageAttributes.decode((a.oid, a.values) for a in source)
+    attributes = PackageAttributes.decode((a.oid, a.values) for a in header.readable_attributes)
     listed = [a for a in header.unauthenticated_attributes if a.oid == RECIPIENT_CERTIFICATES]
     if len(listed) > 1:
         raise PackageError(Text("the recipient certificates are listed twice", "收件人证书列出两次"))

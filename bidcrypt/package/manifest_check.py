@@ -143,7 +143,17 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
         (pick("bidder name", "投标人名称"), attributes.bidder_name, manifest.bidder.name),
         (pick("tender", "招标项目"), attributes.tender, manifest.tender),
         (pick("lot", "标段"), attributes.lot, manifest.lot),
+        # Every readable attribute is bound: in an EnvelopedData (AES-CBC, GM/T 0010) nothing else
+        # authenticates them, and the creation time is shown to whoever routes the package.
+        (pick("creation time", "生成时间"), attributes.created, manifest.created),
     ]
     for what, outside, inside in pairs:
         if outside != inside:
-            raise IdentityMismatchError(what, actual=str(outside), expected=str(inside))
+            raise IdentityMismatchError(what, actual=_shown(outside), expected=_shown(inside))
+
+
+def _shown(value: object) -> str:
+    """A compared value as the report shows it (a time in UTC, to the microsecond when it has any)."""
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    return str(value)

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, KeyTransport, Recipient, test_open
+from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, KeyTransport, test_open
 from bidcrypt.errors import (
     BidcryptError,
     CertificateUntrustedError,
@@ -45,7 +45,7 @@ from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES, PackageAttribute
 from bidcrypt.package.bundle import MANIFEST_MEMBER, BundleReader
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.paths import files_under, visible
-from bidcrypt.package.recipients import RecipientChoice, choose_recipients
+from bidcrypt.package.recipients import RecipientChoice, choose_recipients, package_recipient
 from bidcrypt.package.summary_file import SummaryFile
 from bidcrypt.trust import TrustStore
 
@@ -74,6 +74,8 @@ class PackResult:
     backup: Path | None
     test_opened: bool
     warnings: tuple[str, ...] = field(default=())
+    #: The content cipher the certificates chose (SM4-CBC: a GM/T 0010 package), None when unknown.
+    cipher: ContentCipher | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -87,6 +89,8 @@ class PackResult:
             "backup": None if self.backup is None else str(self.backup),
             "test_opened": self.test_opened,
             "warnings": list(self.warnings),
+            "cipher": None if self.cipher is None else self.cipher.value,
+            "gm": self.cipher is not None and self.cipher.is_gm,
         }
 
 
@@ -208,7 +212,7 @@ def pack(
     lot: str | None = None,
     summary: SummaryFile | None = None,
     key_source: KeySource | None = None,
-    cipher: ContentCipher = ContentCipher.AES_256_GCM,
+    cipher: ContentCipher | None = None,
     key_transport: KeyTransport | None = None,
     authority_transport: KeyTransport = KeyTransport.OAEP_SHA256,
     names_from: str = "utf-8",
@@ -228,7 +232,10 @@ def pack(
     test-opens the result. *key_transport* wraps the key for the bidder's own
     RSA certificate (default: the strongest the UKey undoes),
     *authority_transport* for an opening authority's (the one the authority
-    declares; OAEP-SHA256 by default). *names_from* ``"gbk"`` reads source
+    declares; OAEP-SHA256 by default). *cipher* None lets the certificates
+    choose the suite: AES-256-GCM, or SM4-CBC in a GM/T 0010 envelope as soon
+    as one of them is SM2 (the readable attributes are then unprotected and
+    bound by the signed manifest). *names_from* ``"gbk"`` reads source
     file names that are not UTF-8 as GBK. Refuses, each with its own
     error: an unusable signing or encryption certificate, credit codes that
     differ from the bidder's, a PDF without a valid company seal of the bidder
@@ -262,9 +269,7 @@ def pack(
         builder = builder.set_validation_time(at)
     builder = builder.set_trust_store(trust)
     for choice in choices:
-        builder = builder.add_recipient(
-            Recipient(choice.certificate, key_transport=choice.key_transport or KeyTransport.OAEP_SHA256)
-        )
+        builder = builder.add_recipient(package_recipient(choice.certificate, choice.key_transport))
 
     entries, sources = hash_files(source_dir, summary, names_from)
     for path, error in check_seals(entries, sources, bidder, trust, at):
@@ -280,11 +285,7 @@ def pack(
         tender, lot, bidder.name, bidder.credit_code, created, hashlib.sha256(signed_manifest).digest()
     )
     for oid, value in attributes.encode():
-        builder = (
-            builder.add_authenticated_attribute(oid, value)
-            if cipher.is_aead
-            else builder.add_unauthenticated_attribute(oid, value)
-        )
+        builder = builder.add_readable_attribute(oid, value)
     builder = builder.add_unauthenticated_attribute(
         RECIPIENT_CERTIFICATES,
         *(c.certificate.public_bytes(serialization.Encoding.DER) for c in choices),
@@ -309,7 +310,15 @@ def pack(
             progress(done, done)
     tested = _test_open(output, key_source, note)
     return PackResult(
-        output, attributes, manifest, tuple(choices), bundle.size, backup, tested, tuple(warnings)
+        output,
+        attributes,
+        manifest,
+        tuple(choices),
+        bundle.size,
+        backup,
+        tested,
+        tuple(warnings),
+        builder.cipher,
     )
 
 

@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
-from bidcrypt.envelope import DEFAULT_TRANSPORT, KeyTransport, strongest_transport
+from bidcrypt.envelope import (
+    DEFAULT_TRANSPORT,
+    KeyTransport,
+    Recipient,
+    RecipientIdentifier,
+    strongest_transport,
+)
 from bidcrypt.errors import IdentityMismatchError
 from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeySource
@@ -39,9 +45,41 @@ class RecipientChoice:
             "subject": certs.display_name(self.certificate),
             "serial": format(self.certificate.serial_number, "x"),
             "role": "bidder" if self.bidder else "opening-authority",
-            "key_transport": self.key_transport.value if self.key_transport else "ecdh",
+            "key_transport": recipient_kind(self.certificate, self.key_transport),
             "reason": self.reason,
         }
+
+
+def package_recipient(certificate: x509.Certificate, key_transport: KeyTransport | None) -> Recipient:
+    """The envelope recipient of a package for *certificate*: named by its SubjectKeyIdentifier.
+
+    Every recipient of a package is named by the key identifier, SM2 ones
+    too (a bare GM/T 0010 envelope names them by issuer and serial, as
+    GmSSL reads them; GmSSL opens no package anyway, whose unprotectedAttrs
+    it refuses): so the re-encrypt rule decides on the RecipientInfos alone,
+    by the public key, and a certificate renewed with the same key still
+    opens the package with one token operation (docs/package-format.md,
+    sections 2.1 and 8).
+    """
+    return Recipient(
+        certificate,
+        key_transport=key_transport or KeyTransport.OAEP_SHA256,
+        identifier=RecipientIdentifier.SUBJECT_KEY_IDENTIFIER,
+    )
+
+
+def recipient_kind(certificate: x509.Certificate, key_transport: KeyTransport | None) -> str:
+    """The key transport's name for reports: the RSA transport, ``sm2`` or ``ecdh``."""
+    return key_transport.value if key_transport else _kind_of(certificate)
+
+
+def _kind_of(certificate: x509.Certificate) -> str:
+    """How a certificate without an RSA key transport gets the key: SM2 encryption or EC agreement."""
+    return "sm2" if certs.is_sm2(certificate) else "ecdh"
+
+
+def _sm2_reason() -> str:
+    return pick("SM2 encryption (GM/T 0010 envelope, SM4-CBC)", "SM2 加密（GM/T 0010 数字信封，SM4-CBC）")
 
 
 def choose_recipients(
@@ -77,6 +115,8 @@ def choose_recipients(
             )
         if own:
             transport, reason = _transport_for(certificate, key_source, key_transport, warn)
+        elif certs.is_sm2(certificate):
+            transport, reason = None, _sm2_reason()
         elif isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
             transport, reason = (
                 authority_transport,
@@ -103,6 +143,8 @@ def _transport_for(
     requested: KeyTransport | None,
     warn: Callable[[str], None],
 ) -> tuple[KeyTransport | None, str]:
+    if certs.is_sm2(certificate):
+        return None, _sm2_reason()
     if not isinstance(certs.public_key(certificate), rsa.RSAPublicKey):
         return None, certs.encryption_method(certificate).render()
     if requested is not None:

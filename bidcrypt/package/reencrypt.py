@@ -67,6 +67,7 @@ from bidcrypt.package.attributes import RECIPIENT_CERTIFICATES
 from bidcrypt.package.bundle import MANIFEST_MEMBER
 from bidcrypt.package.info import PackageInfo, read_package_info
 from bidcrypt.package.pack import PACKAGE_SEGMENT, ROOM_FOR_REENCRYPTION
+from bidcrypt.package.recipients import package_recipient, recipient_kind
 from bidcrypt.package.rule import RuleVerdict, check_recipients
 from bidcrypt.trust import TrustStore
 
@@ -120,7 +121,7 @@ class ReencryptPackageResult:
         return {
             "output": str(self.output),
             "new_certificate": certs.display_name(self.new_certificate),
-            "key_transport": self.key_transport.value if self.key_transport else "ecdh",
+            "key_transport": recipient_kind(self.new_certificate, self.key_transport),
             "kept_recipients": self.kept_recipients,
             "already_encrypted_to_it": self.already,
             "copied": self.copied,
@@ -165,7 +166,7 @@ def reencrypt_package(
     if info.recipient_of(new_certificate) is not None and not (fresh_key and opened):
         return _already(info, output, new_certificate, fresh_key)
     transport = key_transport or next((r.key_transport for r in opened if r.key_transport), DEFAULT_TRANSPORT)
-    recipient = Recipient(new_certificate, key_transport=transport)
+    recipient = package_recipient(new_certificate, transport)
     check = _unchanged_since(source, info.header)
     try:
         if fresh_key:
@@ -303,7 +304,7 @@ def _other_recipients(
             continue
         if any(certs.same_public_key(certificate, other.certificate) for other in others):
             continue
-        others.append(Recipient(certificate, key_transport=recipient.key_transport or DEFAULT_TRANSPORT))
+        others.append(package_recipient(certificate, recipient.key_transport or DEFAULT_TRANSPORT))
     return others
 
 

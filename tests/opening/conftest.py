@@ -26,14 +26,19 @@ def make_package(
     *,
     lot: str | None = "1",
     enc: str | None = None,
-    authority: bool = True,
+    authority: bool | str = True,
     price: str = "100.00",
     size: int = 10_000,
     name: str | None = None,
     sealed_pdf: Path | None = None,
 ) -> Path:
-    """A package of *bidder* (PKCS#12 keys: fast) with a sealed PDF and a unique attachment."""
-    name = name or f"{bidder}-{lot}-{enc or 'enc'}"
+    """A package of *bidder* (PKCS#12 keys: fast) with a sealed PDF and a unique attachment.
+
+    *authority*: encrypt to the opening authority too (``authority/enc``), or
+    to the authority certificate it names (``sm2/authority/enc``). An SM2
+    bidder is named ``sm2/bidder-a``.
+    """
+    name = name or f"{bidder.replace('/', '-')}-{lot}-{enc or 'enc'}"
     source = directory / f"src-{name}"
     source.mkdir(parents=True)
     if sealed_pdf is not None:
@@ -42,7 +47,8 @@ def make_package(
     (source / "附件" / "说明.bin").write_bytes(f"{name}:".encode() * (size // (len(name) + 1) + 1))
     recipients = [load_certificate(pki.cert(f"{bidder}/{enc or 'enc'}"))]
     if authority:
-        recipients.append(load_certificate(pki.cert("authority/enc")))
+        name_of_authority = authority if isinstance(authority, str) else "authority/enc"
+        recipients.append(load_certificate(pki.cert(name_of_authority)))
     summary = SummaryFile(Summary(price=__import__("decimal").Decimal(price), duration="90日历天"))
     output = directory / f"{name}.bid"
     with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as signer:

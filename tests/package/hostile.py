@@ -109,7 +109,7 @@ def envelope(
     for one in chosen:
         builder = builder.add_recipient(one)
     for oid, value in PackageAttributes(**values).encode():
-        builder = builder.add_authenticated_attribute(oid, value)
+        builder = builder.add_readable_attribute(oid, value)
     own = [one.certificate.public_bytes(serialization.Encoding.DER) for one in chosen]
     builder = builder.add_unauthenticated_attribute(
         RECIPIENT_CERTIFICATES, *(listed if listed is not None else own)
