@@ -293,7 +293,7 @@ def _find_signer(
             ):
                 return certificate
         else:
-            ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
-            if ski == sid.chosen.native:
+            # The certificate's own identifier, or the one computed from its key when it carries none.
+            if certs.subject_key_identifier(certificate) == sid.chosen.native:
                 return certificate
     return None

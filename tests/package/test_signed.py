@@ -146,3 +146,45 @@ def test_an_ec_signature_on_an_rsa_certificate_is_unsupported(pki: Pki) -> None:
 
     with pytest.raises(ManifestError, match="unsupported signature algorithm ecdsa"):
         signed.verify(_resigned(pki, ecdsa))
+
+
+def test_a_signer_named_by_key_identifier_whose_certificate_has_none_is_found(tmp_path: Path) -> None:
+    """A SignerInfo naming its signer by subject key identifier: a certificate without that extension
+    is matched by the identifier computed from its key (RFC 5280 method 1), never a crash."""
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    from bidcrypt import certs
+    from bidcrypt.keys.software import SoftwareEntry
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "no key identifier")])
+    now = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(
+            x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True
+        )
+        .sign(key, hashes.SHA256())
+    )
+    content = b'{"manifest": 1}'
+    info = cms.ContentInfo.load(signed.sign(content, SoftwareEntry("t", certificate, key, "test")))
+    signer_info = info["content"]["signer_infos"][0]
+    signer_info["sid"] = cms.SignerIdentifier(
+        {"subject_key_identifier": certs.subject_key_identifier(certificate)}
+    )
+    # The signature covers the signed attributes only, so renaming the signer keeps it valid.
+    assert signed.verify(info.dump(force=True)).content == content
+    signer_info["sid"] = cms.SignerIdentifier({"subject_key_identifier": b"\x01" * 20})
+    with pytest.raises(ManifestError):
+        signed.verify(info.dump(force=True))
