@@ -20,7 +20,13 @@ from bidcrypt.i18n import Text
 from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.schemes import SignatureScheme, hash_named, scheme_for_key, scheme_named
-from bidcrypt.keys.signed_data import SignedDataForm, VerifiedSignedData, read_signed_data, verify_signed_data
+from bidcrypt.keys.signed_data import (
+    SignedDataForm,
+    VerifiedSignedData,
+    find_signer_certificate,
+    read_signed_data,
+    verify_signed_data,
+)
 from bidcrypt.keys.sm2_digest import sm2_signature_der, sm2_signing_digest
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
@@ -59,6 +65,7 @@ __all__ = [
     "SignedDataForm",
     "VerifiedSignedData",
     "async_sign_data",
+    "find_signer_certificate",
     "hash_named",
     "is_pkcs11_uri",
     "open_key_source",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -252,7 +253,14 @@ def _check_ess(values: dict[str, object], signer: x509.Certificate) -> None:
             )
 
 
-def _find_signer(signer_info: cms.SignerInfo, certificates: tuple[x509.Certificate, ...]) -> x509.Certificate:
+def find_signer_certificate(
+    signer_info: cms.SignerInfo, certificates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    """The certificate a SignerInfo names (by issuer and serial, or by key identifier), or None.
+
+    A certificate without a subject key identifier extension is named by the
+    identifier of its key (RFC 5280 method 1).
+    """
     sid = signer_info["sid"]
     for certificate in certificates:
         if sid.name == "issuer_and_serial_number":
@@ -264,7 +272,14 @@ def _find_signer(signer_info: cms.SignerInfo, certificates: tuple[x509.Certifica
                 return certificate
         elif certs.subject_key_identifier(certificate) == sid.chosen.native:
             return certificate
-    raise _RefusalError(Text("signer certificate missing", "缺少签名证书"))
+    return None
+
+
+def _find_signer(signer_info: cms.SignerInfo, certificates: tuple[x509.Certificate, ...]) -> x509.Certificate:
+    found = find_signer_certificate(signer_info, certificates)
+    if found is None:
+        raise _RefusalError(Text("signer certificate missing", "缺少签名证书"))
+    return found
 
 
 __all__ = [
@@ -273,6 +288,7 @@ __all__ = [
     "SignedDataForm",
     "VerifiedSignedData",
     "content_type_name",
+    "find_signer_certificate",
     "read_signed_data",
     "verify_signed_data",
 ]

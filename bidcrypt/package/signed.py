@@ -37,7 +37,7 @@ from bidcrypt import certs, gm
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import CertificateError, ManifestError
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, hash_named, scheme_for_key, scheme_named
+from bidcrypt.keys import KeyEntry, find_signer_certificate, hash_named, scheme_for_key, scheme_named
 
 #: What malformed ASN.1 or a key that cannot be read raises in asn1crypto, cryptography, pyHanko and certs.
 _MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm, CertificateError)
@@ -112,7 +112,7 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
     if not isinstance(content, bytes) or len(signer_infos) != 1:
         raise _invalid(Text("expected one signer and attached content", "应有一个签名者和内含内容"))
     signer_info = signer_infos[0]
-    signer = _find_signer(signer_info, certificates)
+    signer = find_signer_certificate(signer_info, certificates)
     if signer is None:
         raise _invalid(Text("signer certificate missing", "缺少签名证书"))
     attributes = signer_info["signed_attrs"]
@@ -278,22 +278,3 @@ def _names_signer(issuer_serial: tsp.IssuerSerial, signer: x509.Certificate) -> 
         return True
     # Names that differ in their bytes may still match under RFC 5280's comparison rules.
     return bool(issuer.untag() == certs.to_asn1(signer)["tbs_certificate"]["issuer"])
-
-
-def _find_signer(
-    signer_info: cms.SignerInfo, certificates: list[x509.Certificate]
-) -> x509.Certificate | None:
-    sid = signer_info["sid"]
-    for certificate in certificates:
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                certificate.serial_number == wanted["serial_number"].native
-                and certificate.issuer.public_bytes() == wanted["issuer"].dump()
-            ):
-                return certificate
-        else:
-            # The certificate's own identifier, or the one computed from its key when it carries none.
-            if certs.subject_key_identifier(certificate) == sid.chosen.native:
-                return certificate
-    return None
