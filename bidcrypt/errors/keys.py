@@ -22,7 +22,7 @@ __all__ = [
 
 
 class KeySourceError(BidcryptError):
-    """A key source (UKey or PKCS#12 file) cannot do what was asked."""
+    """A key source (UKey, PKCS#12 file or PEM key file) cannot do what was asked."""
 
     code = "key-source"
     en = "the key source failed"
@@ -143,5 +143,5 @@ class KeyRefError(KeySourceError):
     code = "bad-key-reference"
     en = "invalid key reference {ref}"
     zh = "密钥引用 {ref} 无效"
-    hint_en = "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so or a .p12 path"
-    hint_zh = "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so 或 .p12 文件路径"
+    hint_en = "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so, a .p12 path or a PEM key file"
+    hint_zh = "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so、.p12 文件路径或 PEM 私钥文件"

@@ -210,6 +210,12 @@ async def async_open_content(
             pick(
                 f"decrypted with {content_key.subject}; integrity verified",
                 f"已用 {content_key.subject} 解密，完整性校验通过",
+            )
+            if header.is_authenticated
+            else pick(
+                f"decrypted with {content_key.subject} "
+                "(CBC: the files' integrity is the manifest's to prove)",
+                f"已用 {content_key.subject} 解密（CBC 模式：文件完整性由签名清单证明）",
             ),
         )
         try:

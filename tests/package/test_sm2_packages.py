@@ -221,6 +221,8 @@ def test_unpack_with_the_bidders_and_the_authoritys_key(
     assert code == 0, err
     assert (tmp_path / "out" / "投标函.pdf").is_file()
     assert "2345678.90 CNY" in out and "identity binding" in out
+    # SM4-CBC authenticates nothing itself: the report does not claim it did.
+    assert "integrity verified" not in out and "the manifest's to prove" in out
 
 
 # --- hostile GM packages -----------------------------------------------------------------------------
