@@ -19,6 +19,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.OutputError: 5,
     e.KeySourceError: 17,
     e.ModuleLoadError: 10,
+    e.CryptoLibraryError: 10,
     e.ModuleMissingError: 10,
     e.TokenAbsentError: 11,
     e.KeyNotFoundError: 12,

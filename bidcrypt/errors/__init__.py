@@ -40,6 +40,7 @@ from bidcrypt.errors.envelope import (
 from bidcrypt.errors.files import InputError, OutputError, OutputExistsError
 from bidcrypt.errors.keys import (
     CertificateMissingError,
+    CryptoLibraryError,
     KeyNotFoundError,
     KeyRefError,
     KeySourceError,
@@ -98,6 +99,7 @@ __all__ = [
     "CertificateRevokedError",
     "CertificateUntrustedError",
     "CreditCodeError",
+    "CryptoLibraryError",
     "DeadlinePassedError",
     "Detail",
     "DocumentModifiedError",

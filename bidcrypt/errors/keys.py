@@ -6,6 +6,7 @@ from bidcrypt.errors.base import BidcryptError
 
 __all__ = [
     "CertificateMissingError",
+    "CryptoLibraryError",
     "KeyNotFoundError",
     "KeyRefError",
     "KeySourceError",
@@ -27,6 +28,22 @@ class KeySourceError(BidcryptError):
     code = "key-source"
     en = "the key source failed"
     zh = "密钥源操作失败"
+
+
+class CryptoLibraryError(KeySourceError):
+    """The system's OpenSSL 3 library (libcrypto), which does SM2, cannot be loaded: the machine's fault."""
+
+    code = "crypto-library-missing"
+    en = "cannot load the system's OpenSSL 3 library (libcrypto), which SM2 needs"
+    zh = "无法加载系统的 OpenSSL 3 库（libcrypto），SM2 算法需要它"
+    hint_en = (
+        "install OpenSSL 3 (Debian: apt install libssl3; Windows: libcrypto-3-x64.dll), "
+        "or give its path in BIDCRYPT_LIBCRYPTO"
+    )
+    hint_zh = (
+        "请安装 OpenSSL 3（Debian：apt install libssl3；Windows：libcrypto-3-x64.dll），"
+        "或用环境变量 BIDCRYPT_LIBCRYPTO 指定其路径"
+    )
 
 
 class ModuleLoadError(KeySourceError):

@@ -23,6 +23,8 @@ from typing import Any
 
 from cffi import FFI
 
+from bidcrypt.errors import CryptoLibraryError
+
 _CDEF = """
 typedef struct evp_pkey_st EVP_PKEY;
 typedef struct evp_pkey_ctx_st EVP_PKEY_CTX;
@@ -101,8 +103,8 @@ _NAMES = {
 }
 
 
-class LibcryptoUnavailableError(RuntimeError):
-    """The system libcrypto (OpenSSL 3) was not found, or it has no SM2."""
+class LibcryptoUnavailableError(CryptoLibraryError):
+    """The system libcrypto (OpenSSL 3) was not found, or is older than 3.0."""
 
 
 _ffi = FFI()
@@ -134,8 +136,8 @@ def lib() -> Any:
                 try:
                     loaded: Any = _ffi.dlopen(name)
                     version = loaded.OpenSSL_version_num()
-                except (OSError, AttributeError) as exc:
-                    failures.append(f"{name}: {exc}")
+                except (OSError, AttributeError):
+                    failures.append(f"{name}: not found, or not a libcrypto")
                     continue
                 if version < 0x30000000:
                     failures.append(f"{name}: OpenSSL {version:#x} is older than 3.0")
@@ -143,9 +145,7 @@ def lib() -> Any:
                 _lib = loaded
                 break
             else:
-                raise LibcryptoUnavailableError(
-                    "no OpenSSL 3 libcrypto for SM2 (" + "; ".join(failures) + ")"
-                )
+                raise LibcryptoUnavailableError("; ".join(failures))
     return _lib
 
 

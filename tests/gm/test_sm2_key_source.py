@@ -57,3 +57,23 @@ def test_a_wrong_password_for_an_sm2_pkcs12_file_is_a_wrong_pin() -> None:
         open_key_source(VECTORS / "pki" / "bidder-enc.p12", PinSource.of_value("wrong")) as source,
     ):
         source.entries()
+
+
+def test_without_the_system_libcrypto_sm2_is_a_clear_machine_error(tmp_path: Path) -> None:
+    """No OpenSSL 3 on the machine: SM2 work stops with exit 10 and what to install, never a crash."""
+    from tests.conftest import run_bidcrypt
+
+    missing = {"BIDCRYPT_LIBCRYPTO": str(tmp_path / "no-libcrypto.so"), "BIDCRYPT_PIN": "gm-vectors"}
+    doctor = run_bidcrypt("doctor", "--key", VECTORS / "pki" / "bidder-enc.p12", env=missing)
+    assert doctor.returncode == 10, doctor.stderr
+    shown = doctor.stdout + doctor.stderr
+    assert "OpenSSL 3" in shown and "BIDCRYPT_LIBCRYPTO" in shown
+    decrypt = run_bidcrypt(
+        "envelope", "decrypt", VECTORS / "cms" / "env-short.der", "-o", tmp_path / "short.txt",
+        "--key", VECTORS / "pki" / "bidder-enc.p12", env=missing,
+    )  # fmt: skip
+    assert decrypt.returncode == 10, decrypt.stderr
+    assert not (tmp_path / "short.txt").exists()
+    # Nothing of SM2 is touched reading a GM envelope's header: that still works.
+    inspect = run_bidcrypt("envelope", "inspect", VECTORS / "cms" / "env-short.der", env=missing)
+    assert inspect.returncode == 0, inspect.stderr
