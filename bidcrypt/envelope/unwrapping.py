@@ -155,6 +155,14 @@ def candidates(
     ]
 
 
+#: The most SM2 recipients tried by the renewal rule for one envelope: a real envelope names one or
+#: two keys of a CA; a hostile one listing thousands must not cost thousands of token operations.
+MAX_RENEWAL_TRIES = 4
+#: The most (recipient, key) pairs tried for one envelope, for the same reason: a real envelope
+#: names a key once, and a few keys at most are held.
+MAX_UNWRAP_TRIES = 8
+
+
 def renewal_candidates(
     header: EnvelopeHeader | RecipientsPart, entries: Sequence[KeyEntry]
 ) -> list[tuple[EnvelopeRecipient, KeyEntry]]:
@@ -166,7 +174,8 @@ def renewal_candidates(
     tried: an SM2 decryption checks its own hash (C3), so a key that is not
     the recipient's fails cleanly, with nothing to learn from it (unlike RSA
     PKCS#1 v1.5, which is why RSA recipients are never tried this way). One
-    token operation per such recipient, usually one.
+    token operation per such recipient, usually one, and never more than
+    :data:`MAX_RENEWAL_TRIES`.
     """
     found = []
     for recipient in header.recipients:
@@ -178,7 +187,7 @@ def renewal_candidates(
                 entry.certificate
             ):
                 found.append((recipient, entry))
-    return found
+    return found[:MAX_RENEWAL_TRIES]
 
 
 def unwrap_content_key(
@@ -186,7 +195,8 @@ def unwrap_content_key(
 ) -> ContentKey:
     """Unwrap the content key with the first key of *keys* that opens a recipient naming it.
 
-    One private-key operation per pair tried (usually exactly one). When no
+    One private-key operation per pair tried (usually exactly one, never more
+    than :data:`MAX_UNWRAP_TRIES`). When no
     recipient names any of the keys, SM2 recipients named by issuer and
     serial from the same issuer are tried (:func:`renewal_candidates`). The
     errors say whose fault a failure is (see the module's documentation):
@@ -200,7 +210,7 @@ def unwrap_content_key(
     refused: EnvelopeError | None = None
     missing: KeyNotFoundError | None = None
     pairs = candidates(header, entries, certificates) or renewal_candidates(header, entries)
-    for recipient, entry in pairs:
+    for recipient, entry in pairs[:MAX_UNWRAP_TRIES]:
         if not entry.has_private_key:
             what = Text("private key", "私钥")
             missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))

@@ -167,6 +167,38 @@ def test_a_renewal_that_kept_the_key_still_opens() -> None:
     assert decrypt_bytes(envelope, elsewhere.entry(), certificates=[BIDDER.certificate]) == b"renewed"
 
 
+def test_the_renewal_rule_tries_few_keys_however_many_recipients_are_listed() -> None:
+    """A hostile envelope listing many SM2 recipients of the bidder's CA costs a few token operations."""
+    from bidcrypt.envelope.unwrapping import MAX_RENEWAL_TRIES
+
+    ca = vectors_ca()
+    builder = EnvelopeBuilder()
+    for index in range(MAX_RENEWAL_TRIES + 6):
+        builder = builder.add_recipient(ca.issue(f"other-{index}").certificate)
+    envelope = builder.encrypt_bytes(b"not yours")
+    entry = CountingEntry(vectors_ca().issue("renewed", key=BIDDER.key).entry())
+    with pytest.raises(WrongKeyError):
+        decrypt_bytes(envelope, entry)
+    assert entry.sm2_calls == MAX_RENEWAL_TRIES
+
+
+def test_an_envelope_naming_a_key_many_times_costs_few_operations() -> None:
+    """Recipients that all name the key but do not unwrap: at most MAX_UNWRAP_TRIES token operations."""
+    import dataclasses
+
+    from bidcrypt.envelope.unwrapping import MAX_UNWRAP_TRIES
+    from bidcrypt.gm import Sm2PrivateKey
+    from bidcrypt.keys.software import SoftwareEntry
+
+    envelope = EnvelopeBuilder().add_recipient(BIDDER.certificate).encrypt_bytes(b"x")
+    header = read_header(io.BytesIO(envelope))
+    listed_often = dataclasses.replace(header, recipients=header.recipients * 20)
+    impostor = CountingEntry(SoftwareEntry("impostor", BIDDER.certificate, Sm2PrivateKey.generate(), "test"))
+    with pytest.raises(WrongKeyError):
+        unwrap_content_key(listed_often, impostor)
+    assert impostor.sm2_calls == MAX_UNWRAP_TRIES
+
+
 def test_a_replaced_key_of_the_same_ca_does_not_open() -> None:
     envelope = EnvelopeBuilder().add_recipient(BIDDER.certificate).encrypt_bytes(b"old key")
     replaced = vectors_ca().issue("replaced")
