@@ -18,6 +18,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from bidcrypt import gm
+from bidcrypt.keys import KeyEntry
+from bidcrypt.keys.software import SoftwareEntry
 
 _DER = Encoding.DER
 
@@ -43,6 +45,10 @@ class Sm2Identity:
         """The certificate as asn1crypto reads it."""
         return asn1_x509.Certificate.load(self.der)
 
+    def entry(self, label: str = "sm2-test") -> KeyEntry:
+        """A key entry holding the key in memory (as a PKCS#12 file's would)."""
+        return SoftwareEntry(label, self.certificate, self.key, "test")
+
 
 def name(common_name: str) -> asn1_x509.Name:
     """``C=CN, O=SM2 Test, CN=common_name``."""
@@ -51,8 +57,9 @@ def name(common_name: str) -> asn1_x509.Name:
     )
 
 
-def _key_id(key: gm.Sm2PublicKey) -> bytes:
-    return hashlib.sha1(key.point).digest()  # noqa: S324 - RFC 5280 method 1, an identifier
+def _key_id(info: asn1_keys.PublicKeyInfo) -> bytes:
+    """RFC 5280 method 1: SHA-1 of the subjectPublicKey bits (an identifier, not a security hash)."""
+    return hashlib.sha1(info["public_key"].contents[1:], usedforsecurity=False).digest()
 
 
 def _algorithm(oid: str) -> dict[str, object]:
@@ -74,6 +81,8 @@ def issue(
     distid: bytes = gm.DEFAULT_ID,
     signer: gm.Sm2PrivateKey | None = None,
     crl_url: str | None = "http://crl.sm2.test/ca.crl",
+    subject: asn1_x509.Name | None = None,
+    spki: bytes | None = None,
 ) -> Sm2Identity:
     """A certificate for *common_name*, signed by *issuer* (self-signed without one).
 
@@ -81,18 +90,21 @@ def issue(
     *distid* and *algorithm* make signatures with another ID or OID. An
     issued certificate names *crl_url* as its CRL distribution point, as the
     fixture PKI's do (pyhanko-certvalidator checks revocation when one is named).
+    *subject* replaces ``C=CN, O=SM2 Test, CN=common_name``; *spki* replaces
+    the key's SubjectPublicKeyInfo (a hostile certificate).
     """
     key = key or gm.Sm2PrivateKey.generate()
-    public = key.public_key()
-    issuer_name = issuer.asn1.subject if issuer else name(common_name)
-    authority_key = issuer.key.public_key() if issuer else public
+    info = asn1_keys.PublicKeyInfo.load(spki or key.public_key().spki_der())
+    subject = subject or name(common_name)
+    issuer_name = issuer.asn1.subject if issuer else subject
+    authority = issuer.asn1.public_key if issuer else info
     extensions = [
         {"extn_id": "key_usage", "critical": True, "extn_value": set(key_usage)},
-        {"extn_id": "key_identifier", "critical": False, "extn_value": _key_id(public)},
+        {"extn_id": "key_identifier", "critical": False, "extn_value": _key_id(info)},
         {
             "extn_id": "authority_key_identifier",
             "critical": False,
-            "extn_value": {"key_identifier": _key_id(authority_key)},
+            "extn_value": {"key_identifier": _key_id(authority)},
         },
         {
             "extn_id": "basic_constraints",
@@ -117,8 +129,8 @@ def issue(
                 "not_before": asn1_x509.Time({"utc_time": not_before}),
                 "not_after": asn1_x509.Time({"utc_time": not_after}),
             },
-            "subject": name(common_name),
-            "subject_public_key_info": asn1_keys.PublicKeyInfo.load(public.spki_der()),
+            "subject": subject,
+            "subject_public_key_info": info,
             "extensions": extensions,
         }
     )
@@ -157,7 +169,7 @@ def revocation_list(
                 {
                     "extn_id": "authority_key_identifier",
                     "critical": False,
-                    "extn_value": {"key_identifier": _key_id(issuer.key.public_key())},
+                    "extn_value": {"key_identifier": _key_id(issuer.asn1.public_key)},
                 },
                 {"extn_id": "crl_number", "critical": False, "extn_value": 1},
             ],
