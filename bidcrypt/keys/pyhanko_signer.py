@@ -152,7 +152,15 @@ def sign_data(
 
 
 class SchemeSignatureValidator(SignatureValidator):
-    """pyHanko's signature check, by bidcrypt's schemes: an algorithm without a scheme is not supported."""
+    """pyHanko's signature check, by bidcrypt's schemes.
+
+    An algorithm without a scheme is not supported, or, with a *fallback*,
+    goes to it (pyHanko's own check, for signatures of other software that
+    bidcrypt never makes: RSASSA-PSS, EdDSA).
+    """
+
+    def __init__(self, fallback: SignatureValidator | None = None) -> None:
+        self.fallback = fallback
 
     def validate_signature(
         self,
@@ -163,6 +171,23 @@ class SchemeSignatureValidator(SignatureValidator):
         context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
     ) -> None:
         """Raise :class:`InvalidSignature` unless *signature* is over *signed_data*."""
+        try:
+            self._by_scheme(signature, signed_data, public_key_info, signature_algorithm, context)
+        except AlgorithmNotSupported:
+            if self.fallback is None:
+                raise
+            self.fallback.validate_signature(
+                signature, signed_data, public_key_info, signature_algorithm, context
+            )
+
+    def _by_scheme(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: keys.PublicKeyInfo,
+        signature_algorithm: algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext,
+    ) -> None:
         try:
             public_key = certs.public_key_from_spki(public_key_info.dump())
         except (ValueError, UnsupportedAlgorithm) as exc:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from asn1crypto import algos, cms, core, keys
+from asn1crypto import cms, core
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from pyhanko.sign.fields import SigSeedSubFilter
@@ -26,12 +26,8 @@ from pyhanko.sign.general import CMSStructuralError
 from pyhanko.sign.validation.generic_cms import collect_timing_info, validate_sig_integrity
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel, TimestampSignatureStatus
-from pyhanko_certvalidator.errors import AlgorithmNotSupported
 from pyhanko_certvalidator.sig_validate import (
-    DEFAULT_VALIDATION_CONTEXT,
     DefaultSignatureValidator,
-    SignatureValidationContext,
-    SignatureValidator,
 )
 
 from bidcrypt.aio import blocking
@@ -111,33 +107,9 @@ async def check_signature(
     )
 
 
-class _SchemesFirst(SignatureValidator):
-    """bidcrypt's schemes (RSA PKCS#1 v1.5, ECDSA, SM2 with SM3), then pyHanko's own check for the rest.
-
-    Seals made by other software may use what bidcrypt never writes (RSASSA-PSS,
-    EdDSA): those keep pyHanko's check, as before SM2 came.
-    """
-
-    def validate_signature(
-        self,
-        signature: bytes,
-        signed_data: bytes,
-        public_key_info: keys.PublicKeyInfo,
-        signature_algorithm: algos.SignedDigestAlgorithm,
-        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
-    ) -> None:
-        """Raise :class:`InvalidSignature` unless *signature* is over *signed_data*."""
-        try:
-            SchemeSignatureValidator().validate_signature(
-                signature, signed_data, public_key_info, signature_algorithm, context
-            )
-        except AlgorithmNotSupported:
-            DefaultSignatureValidator().validate_signature(
-                signature, signed_data, public_key_info, signature_algorithm, context
-            )
-
-
-_SEAL_SIGNATURES = _SchemesFirst()
+#: bidcrypt's schemes (RSA PKCS#1 v1.5, ECDSA, SM2 with SM3), then pyHanko's own check for the rest:
+#: seals made by other software may use what bidcrypt never writes (RSASSA-PSS, EdDSA).
+_SEAL_SIGNATURES = SchemeSignatureValidator(fallback=DefaultSignatureValidator())
 
 
 def _has_timestamps(signer_info: cms.SignerInfo) -> bool:
