@@ -99,6 +99,11 @@ def fully_parsed(certificate: x509.Certificate) -> x509.Certificate:
     return certificate
 
 
+def from_der(der: bytes) -> x509.Certificate:
+    """The certificate in *der*, fully parsed; raises one of :data:`UNREADABLE` if it does not parse."""
+    return fully_parsed(x509.load_der_x509_certificate(der))
+
+
 def parse_certificates(data: bytes, source: str = "<certificate>") -> list[x509.Certificate]:
     """Parse PEM (one or more blocks) or DER certificate bytes, every field read (:func:`fully_parsed`)."""
     try:

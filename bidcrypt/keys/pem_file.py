@@ -117,7 +117,7 @@ class PemSource(KeySource):
         found = [block for block in blocks if block.label in ("CERTIFICATE", "X509 CERTIFICATE")]
         if found:
             try:
-                return [certs.fully_parsed(x509.load_der_x509_certificate(block.der)) for block in found]
+                return [certs.from_der(block.der) for block in found]
             except certs.UNREADABLE as exc:
                 raise self._refusal(Text("a certificate in it cannot be read", "其中的证书无法读取")) from exc
         for candidate in certificate_files(self.path):

@@ -26,9 +26,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import pkcs11.exceptions as p11
-from cryptography import x509
 from pkcs11 import Attribute, Mechanism, ObjectClass
 
+from bidcrypt import certs
 from bidcrypt.errors import (
     BidcryptError,
     KeyNotFoundError,
@@ -216,7 +216,10 @@ class Pkcs11Source(KeySource):
                         continue
                     if self.uri.id is not None and key_id != self.uri.id:
                         continue
-                    certificate = x509.load_der_x509_certificate(bytes(obj[Attribute.VALUE]))
+                    try:
+                        certificate = certs.from_der(bytes(obj[Attribute.VALUE]))
+                    except certs.UNREADABLE:
+                        continue  # a certificate object no one can read names no key: skip it
                     found.append(Pkcs11Entry(self, label, key_id, certificate))
             self._entries = found
             if not found and (self.uri.object or self.uri.id):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, pkcs12
@@ -78,7 +77,7 @@ class Pkcs12Source(KeySource):
         if loaded.key is None:
             raise KeyNotFoundError(what=Text("SM2 private key", "SM2 私钥"), ref=self.description)
         try:
-            certificate = certs.fully_parsed(x509.load_der_x509_certificate(loaded.certificate))
+            certificate = certs.from_der(loaded.certificate)
         except certs.UNREADABLE as exc:
             raise InputError(
                 Text("its certificate cannot be read", "其证书无法读取"), path=self.path

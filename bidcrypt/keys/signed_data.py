@@ -47,7 +47,7 @@ SIGNED_DATA_TYPES = frozenset({"1.2.840.113549.1.7.2", gm.oids.GM_SIGNED_DATA})
 #: Encapsulated content types that mean "data", by their OID: PKCS#7's and GM/T 0010's.
 DATA_TYPES = frozenset({"1.2.840.113549.1.7.1", gm.oids.GM_DATA})
 #: What malformed ASN.1, an unreadable key or certificate, or a bad SM2 input raises below.
-_MALFORMED = (ValueError, TypeError, KeyError, UnsupportedAlgorithm, gm.Sm2Error, CertificateError)
+_MALFORMED = (*certs.UNREADABLE, KeyError, UnsupportedAlgorithm, gm.Sm2Error, CertificateError)
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
     if payload is None or len(signer_infos) != 1:
         raise _RefusalError(Text("expected one signer and attached content", "应有一个签名者和内含内容"))
     found = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
-    certificates = tuple(x509.load_der_x509_certificate(c.dump()) for c in found)
+    certificates = tuple(certs.from_der(c.dump()) for c in found)
     signer_info = signer_infos[0]
     signer = _find_signer(signer_info, certificates)
     public_key = certs.public_key(signer)

@@ -106,8 +106,8 @@ def _verify(der: bytes, content_type: str) -> SignedContent:
         content = encapsulated["content"].contents if encapsulated["content"] else None
         signer_infos = list(signed_data["signer_infos"])
         found = [c.chosen for c in signed_data["certificates"] or [] if c.name == "certificate"]
-        certificates = [x509.load_der_x509_certificate(c.dump()) for c in found]
-    except (ValueError, TypeError, KeyError) as exc:
+        certificates = [certs.from_der(c.dump()) for c in found]
+    except (*certs.UNREADABLE, KeyError) as exc:
         raise _invalid(Text("malformed", "结构错误")) from exc
     if not isinstance(content, bytes) or len(signer_infos) != 1:
         raise _invalid(Text("expected one signer and attached content", "应有一个签名者和内含内容"))

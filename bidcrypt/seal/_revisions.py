@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cryptography import x509
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -20,11 +19,12 @@ from pyhanko.sign.validation import read_certification_data
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 from pyhanko.sign.validation.status import SignatureCoverageLevel
 
+from bidcrypt import certs
 from bidcrypt.i18n import pick
 
 #: What a malformed signature or document structure raises in pyHanko, asn1crypto and cryptography
 #: (pyHanko raises AttributeError for a digest algorithm it does not know).
-MALFORMED = (PdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, x509.InvalidVersion)
+MALFORMED = (PdfError, *certs.UNREADABLE, KeyError, IndexError, AttributeError)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,12 @@ def seal_timestamp(
     """The signature timestamp (PAdES B-T) pyHanko found, if any; a problem is added unless it holds up."""
     if token is None:
         return None
-    authority = x509.load_der_x509_certificate(token.signing_cert.dump())
+    try:
+        authority = certs.from_der(token.signing_cert.dump())
+    except certs.UNREADABLE:
+        reason = Text("its timestamp's certificate is malformed", "其时间戳证书格式错误")
+        findings.append(Finding.of(SealInvalidError(reason), field))
+        return None
     problem = _profile_problem(token, signer_info, authority)
     timestamp = Timestamp(
         time=token.timestamp,

@@ -204,9 +204,9 @@ class _Verification:
                 x509.load_der_x509_certificate(c.dump()) for c in embedded.other_embedded_certs
             ]
             signature = await check_signature(embedded, self.trust, self.moment, embedded_certificates)
+            certificate = certs.from_der(signature.signing_cert.dump())
         except MALFORMED as exc:  # a broken signature container: report it, do not stop the batch
             return self._broken(embedded, field, exc)
-        certificate = x509.load_der_x509_certificate(signature.signing_cert.dump())
         kind = kind_of(embedded.signer_info)
         findings: list[Finding] = []
 

@@ -351,3 +351,13 @@ def test_bouncycastles_sm2_signed_data_verifies_in_bidcrypt(
         verify_signed_data(_flip(der, der.index(SHORT[:16]) + 7))
     with pytest.raises(ManifestError, match="attached content"):
         verify_signed_data(detached.read_bytes())
+
+
+def test_an_embedded_certificate_of_an_unknown_version_is_refused_not_a_crash() -> None:
+    """Found in CI: a version INTEGER 3 makes cryptography raise InvalidVersion, not ValueError."""
+    version_v3 = b"\xa0\x03\x02\x01\x02"
+    assert version_v3 in HAND_MADE
+    mutated = HAND_MADE.replace(version_v3, b"\xa0\x03\x02\x01\x03", 1)
+    for allow in (False, True):
+        with pytest.raises(ManifestError, match="malformed"):
+            verify_signed_data(mutated, allow_gmssl_form=allow)

@@ -188,3 +188,12 @@ def test_a_signer_named_by_key_identifier_whose_certificate_has_none_is_found(tm
     signer_info["sid"] = cms.SignerIdentifier({"subject_key_identifier": b"\x01" * 20})
     with pytest.raises(ManifestError):
         signed.verify(info.dump(force=True))
+
+
+def test_an_embedded_certificate_of_an_unknown_version_is_refused_not_a_crash(pki: Pki) -> None:
+    """A certificate version of v4 (INTEGER 3) makes ``cryptography`` raise InvalidVersion, not ValueError."""
+    der = _signed(pki)
+    version_v3 = b"\xa0\x03\x02\x01\x02"
+    assert version_v3 in der
+    with pytest.raises(ManifestError, match="malformed"):
+        signed.verify(der.replace(version_v3, b"\xa0\x03\x02\x01\x03", 1))
