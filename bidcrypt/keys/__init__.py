@@ -17,7 +17,17 @@ from bidcrypt._lazy import loader
 from bidcrypt.errors import InputError
 from bidcrypt.files import PathArg, as_path, read_input
 from bidcrypt.i18n import Text
-from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
+from bidcrypt.keys.base import (
+    RSA_DECRYPTION_SCHEMES,
+    RSA_SCHEMES,
+    TOKEN_CIPHERS,
+    TOKEN_KEY_WRAPS,
+    KeyEntry,
+    KeySource,
+    TokenContentKey,
+    TokenDecryptor,
+    rsa_padding,
+)
 from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
 from bidcrypt.keys.schemes import SignatureScheme, hash_named, scheme_for_key, scheme_named
 from bidcrypt.keys.signed_data import (
@@ -53,6 +63,8 @@ __all__ = [
     "MODULE_ENV",
     "RSA_DECRYPTION_SCHEMES",
     "RSA_SCHEMES",
+    "TOKEN_CIPHERS",
+    "TOKEN_KEY_WRAPS",
     "KeyEntry",
     "KeyEntrySigner",
     "KeySource",
@@ -63,6 +75,8 @@ __all__ = [
     "SchemeSignatureValidator",
     "SignatureScheme",
     "SignedDataForm",
+    "TokenContentKey",
+    "TokenDecryptor",
     "VerifiedSignedData",
     "async_sign_data",
     "find_signer_certificate",

@@ -49,6 +49,57 @@ def rsa_padding(scheme: str) -> padding.AsymmetricPadding:
 #: Hash names accepted by :meth:`KeyEntry.sign`.
 SIGNATURE_HASHES = tuple(HASHES)
 
+#: The content ciphers a token can decrypt with an imported content key (:meth:`KeyEntry.import_content_key`):
+#: CBC with no padding on the token (the caller removes the PKCS#7 padding). Names as the envelope's.
+TOKEN_CIPHERS = ("sm4-cbc", "aes-128-cbc", "aes-192-cbc", "aes-256-cbc")
+#: How a content key is wrapped for :meth:`KeyEntry.import_content_key`: a DER SM2Cipher, or RSAES-PKCS1-v1_5.
+TOKEN_KEY_WRAPS = ("sm2", PKCS1V15)
+
+
+class TokenDecryptor(ABC):
+    """One CBC decryption running on a token: whole blocks in, whole blocks out, no padding removed."""
+
+    @abstractmethod
+    def update(self, data: bytes) -> bytes:
+        """Decrypt *data* (a multiple of the block size, at most :attr:`TokenContentKey.max_chunk` bytes)."""
+
+    @abstractmethod
+    def finalize(self) -> bytes:
+        """End the decryption; the bytes the token still held (usually none)."""
+
+
+class TokenContentKey(ABC):
+    """A content key imported into the token (SKF's ``SKF_ImportSessionKey``), which never leaves it.
+
+    The content is decrypted on the token, one chunk at a time
+    (:meth:`decryptor`); the key is destroyed on the token by :meth:`close`.
+    Only the process (and key source) that imported it can use it.
+    """
+
+    #: The content cipher, one of :data:`TOKEN_CIPHERS`.
+    cipher: str
+    #: The most bytes one :meth:`TokenDecryptor.update` takes (the token's buffer), a multiple of 16.
+    max_chunk: int
+
+    @abstractmethod
+    def decryptor(self, iv: bytes) -> TokenDecryptor:
+        """Start a CBC decryption with *iv* on the token."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Destroy the key on the token (idempotent)."""
+
+    def __enter__(self) -> TokenContentKey:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 class KeyEntry(ABC):
     """One certificate on a key source, with its private key when the source holds it."""
@@ -101,6 +152,23 @@ class KeyEntry(ABC):
         Sources without SM2 say :class:`~bidcrypt.errors.MechanismUnsupportedError`.
         """
         raise MechanismUnsupportedError(source=self.source, operation="SM2 signature")
+
+    #: False when the source never hands out an unwrapped content key: the key can only be imported
+    #: into the token (:meth:`import_content_key`) and the content decrypted there (an SKF UKey
+    #: without a private-key decryption export). Then ``rsa_decrypt`` and ``sm2_decrypt`` say
+    #: :class:`~bidcrypt.errors.MechanismUnsupportedError`.
+    returns_content_keys: bool = True
+
+    def import_content_key(self, wrapped: bytes, wrap: str, cipher: str) -> TokenContentKey:
+        """Import the content key *wrapped* for this key into the token, to decrypt the content there.
+
+        *wrap* is one of :data:`TOKEN_KEY_WRAPS` (``"sm2"``: a DER SM2Cipher;
+        ``"pkcs1v15"``: an RSAES-PKCS1-v1_5 ciphertext), *cipher* one of
+        :data:`TOKEN_CIPHERS`. :class:`~bidcrypt.errors.WrongKeyError` when the
+        token refuses the wrapped key; sources that cannot say
+        :class:`~bidcrypt.errors.MechanismUnsupportedError`.
+        """
+        raise MechanismUnsupportedError(source=self.source, operation="content-key import")
 
     @abstractmethod
     def claimed_rsa_schemes(self) -> tuple[str, ...]:
