@@ -16,10 +16,20 @@ from bidcrypt.cli.common import (
     print_json,
 )
 from bidcrypt.cli.exit_codes import exit_code_for_code
-from bidcrypt.doctor import DoctorReport, examine
+from bidcrypt.doctor import CertificateCheck, DoctorReport, examine
 from bidcrypt.i18n import pick
 
 _MARKS = {"ok": "✓", "warning": "!", "problem": "✗"}
+_PATHS = {
+    "fast": lambda: pick(
+        "fast (the content key is unwrapped, the content decrypted in software)",
+        "快速（解出内容密钥，由软件解密内容）",
+    ),
+    "standard": lambda: pick(
+        "standard (the content key is imported into the UKey, the content decrypted on it: slow)",
+        "标准（内容密钥导入 U-KEY，在 U-KEY 上解密内容：较慢）",
+    ),
+}
 
 
 @click.command()
@@ -48,6 +58,21 @@ def doctor(
     sys.exit(exit_code_for_code(report.problems[0].code) if report.problems else 0)
 
 
+def _key_state(check: CertificateCheck) -> str:
+    if not check.private_key:
+        return pick("NO PRIVATE KEY", "无私钥")
+    parts = [pick("private key present", "私钥存在")]
+    if check.signature is not None:
+        parts.append(
+            pick("test signature verified", "测试签名验证通过")
+            if check.signature
+            else pick("TEST SIGNATURE FAILED", "测试签名失败")
+        )
+    if check.key_transports:
+        parts.append(f"{pick('decrypts', '可解密')}: {', '.join(check.key_transports)}")
+    return "   ".join(parts)
+
+
 def _print(report: DoctorReport) -> None:
     for finding in report.findings:
         if finding.level == "ok":
@@ -68,18 +93,10 @@ def _print(report: DoctorReport) -> None:
         )
         validity = pick("valid", "有效") if check.valid_now else pick("NOT VALID NOW", "当前无效")
         click.echo(f"      {s.not_before} — {s.not_after} ({validity})   {s.key}")
+        if check.decryption is not None:
+            click.echo(f"      {pick('decryption path', '解密方式')}: {_PATHS[check.decryption]()}")
         if check.private_key is not None:
-            key_state = (
-                pick("private key present", "私钥存在")
-                if check.private_key
-                else pick("NO PRIVATE KEY", "无私钥")
-            )
-            transports = (
-                f"   {pick('decrypts', '可解密')}: {', '.join(check.key_transports)}"
-                if (check.key_transports)
-                else ""
-            )
-            click.echo(f"      {key_state}{transports}")
+            click.echo(f"      {_key_state(check)}")
     for finding in report.findings:
         if finding.level != "ok":
             line = f"{_MARKS[finding.level]} {finding.message}"
