@@ -133,6 +133,45 @@ def _input(data: bytes) -> ctypes.Array[ctypes.c_char]:
     return ctypes.create_string_buffer(data, max(len(data), 1))
 
 
+def read_into(name: str, call: Callable[[Any, Any], int], size: int, cap: int) -> bytes:
+    """Call *call(buffer, size pointer)* with a buffer of *size* bytes: the bytes it answers.
+
+    On ``SAR_BUFFER_TOO_SMALL`` it is called once more with the size it
+    asked. A size asked beyond *cap*, or an answer longer than the buffer
+    given, is a :class:`SkfCallError`: nothing past the buffer is read.
+    """
+    answered = ULONG(0)
+    for attempt in range(2):
+        if not 0 < size <= cap:
+            raise SkfCallError(name, None, f"asks for a buffer of {size} bytes (at most {cap})")
+        buffer = ctypes.create_string_buffer(size)
+        answered.value = size
+        status = int(call(buffer, ctypes.byref(answered)))
+        if status == SAR_BUFFER_TOO_SMALL and attempt == 0:
+            size = int(answered.value)
+            continue
+        if status != SAR_OK:
+            raise SkfCallError(name, status)
+        if answered.value > size:
+            raise SkfCallError(name, None, f"answers {answered.value} bytes in a buffer of {size}")
+        return buffer.raw[: answered.value]
+    raise SkfCallError(name, None, "asked for a larger buffer twice")
+
+
+def read_sized(name: str, call: Callable[[Any, Any], int], cap: int) -> bytes:
+    """The sizes protocol: ask the size with a NULL buffer, then fetch that many bytes (:func:`read_into`).
+
+    An answer of size 0 is empty (an empty list, no certificate).
+    """
+    asked = ULONG(0)
+    status = int(call(None, ctypes.byref(asked)))
+    if status not in (SAR_OK, SAR_BUFFER_TOO_SMALL):
+        raise SkfCallError(name, status)
+    if asked.value == 0:
+        return b""
+    return read_into(name, call, int(asked.value), cap)
+
+
 class SkfLibrary:
     """One loaded SKF library: thin methods, one per function, raising :class:`SkfCallError`."""
 
@@ -180,35 +219,6 @@ class SkfLibrary:
             left = None if retries is None else int(retries.value)
             raise SkfCallError(name, status, retries=left)
 
-    def _into(self, name: str, call: Callable[[Any, Any], int], size: int, cap: int) -> bytes:
-        """Call with a buffer of *size* bytes; once more with the size asked on ``SAR_BUFFER_TOO_SMALL``."""
-        answered = ULONG(0)
-        for attempt in range(2):
-            if not 0 < size <= cap:
-                raise SkfCallError(name, None, f"asks for a buffer of {size} bytes (at most {cap})")
-            buffer = ctypes.create_string_buffer(size)
-            answered.value = size
-            status = int(call(buffer, ctypes.byref(answered)))
-            if status == SAR_BUFFER_TOO_SMALL and attempt == 0:
-                size = int(answered.value)
-                continue
-            if status != SAR_OK:
-                raise SkfCallError(name, status)
-            if answered.value > size:
-                raise SkfCallError(name, None, f"answers {answered.value} bytes in a buffer of {size}")
-            return buffer.raw[: answered.value]
-        raise SkfCallError(name, None, "asked for a larger buffer twice")
-
-    def _sized(self, name: str, call: Callable[[Any, Any], int], cap: int) -> bytes:
-        """The sizes protocol: ask the size with a NULL buffer, then fetch it (:meth:`_into`)."""
-        asked = ULONG(0)
-        status = int(call(None, ctypes.byref(asked)))
-        if status not in (SAR_OK, SAR_BUFFER_TOO_SMALL):
-            raise SkfCallError(name, status)
-        if asked.value == 0:
-            return b""
-        return self._into(name, call, int(asked.value), cap)
-
     def _function(self, name: str) -> Any:
         return self._functions[name]
 
@@ -217,7 +227,7 @@ class SkfLibrary:
     def enum_devices(self) -> bytes:
         """The list of present devices' names (NUL-separated)."""
         f = self._function("SKF_EnumDev")
-        return self._sized("SKF_EnumDev", lambda buf, size: f(1, buf, size), MAX_LIST)
+        return read_sized("SKF_EnumDev", lambda buf, size: f(1, buf, size), MAX_LIST)
 
     def connect(self, name: bytes) -> HANDLE:
         """Connect to the device *name*."""
@@ -238,7 +248,7 @@ class SkfLibrary:
     def enum_applications(self, device: HANDLE) -> bytes:
         """The list of the device's applications."""
         f = self._function("SKF_EnumApplication")
-        return self._sized("SKF_EnumApplication", lambda buf, size: f(device, buf, size), MAX_LIST)
+        return read_sized("SKF_EnumApplication", lambda buf, size: f(device, buf, size), MAX_LIST)
 
     def open_application(self, device: HANDLE, name: bytes) -> HANDLE:
         """Open the application *name*."""
@@ -286,7 +296,7 @@ class SkfLibrary:
     def enum_containers(self, application: HANDLE) -> bytes:
         """The list of the application's containers."""
         f = self._function("SKF_EnumContainer")
-        return self._sized("SKF_EnumContainer", lambda buf, size: f(application, buf, size), MAX_LIST)
+        return read_sized("SKF_EnumContainer", lambda buf, size: f(application, buf, size), MAX_LIST)
 
     def open_container(self, application: HANDLE, name: bytes) -> HANDLE:
         """Open the container *name*."""
@@ -308,7 +318,7 @@ class SkfLibrary:
         """The DER certificate of the signing (*signing*) or encryption key pair; empty when none."""
         f = self._function("SKF_ExportCertificate")
         flag = 1 if signing else 0
-        return self._sized(
+        return read_sized(
             "SKF_ExportCertificate", lambda buf, size: f(container, flag, buf, size), MAX_CERTIFICATE
         )
 
@@ -324,7 +334,7 @@ class SkfLibrary:
         """The PKCS#1 v1.5 signature of the DER DigestInfo *digest_info*."""
         f = self._function("SKF_RSASignData")
         data = _input(digest_info)
-        return self._into(
+        return read_into(
             "SKF_RSASignData", lambda buf, size: f(container, data, len(digest_info), buf, size), 512, MAX_RSA
         )
 
@@ -332,7 +342,7 @@ class SkfLibrary:
         """``SKF_ECCDecrypt`` of an ECCCIPHERBLOB with the encryption key: the plaintext."""
         f = self._function("SKF_ECCDecrypt")
         data = _input(blob)
-        return self._into(
+        return read_into(
             "SKF_ECCDecrypt", lambda buf, size: f(container, data, buf, size), plain_size, MAX_PLAINTEXT
         )
 
@@ -341,7 +351,7 @@ class SkfLibrary:
         f = self._function("SKF_RSAPriKeyDecrypt")
         data = _input(ciphertext)
         size = max(len(ciphertext), 1)
-        return self._into(
+        return read_into(
             "SKF_RSAPriKeyDecrypt",
             lambda buf, answered: f(container, data, len(ciphertext), buf, answered),
             size,
@@ -376,14 +386,14 @@ class SkfLibrary:
         size = len(data)
         if size == 0:
             return b""
-        return self._into(
+        return read_into(
             "SKF_DecryptUpdate", lambda buf, answered: f(key, source, len(data), buf, answered), size, size
         )
 
     def decrypt_final(self, key: HANDLE) -> bytes:
         """End the decryption: the bytes the token still held (at most one block)."""
         f = self._function("SKF_DecryptFinal")
-        return self._into("SKF_DecryptFinal", lambda buf, answered: f(key, buf, answered), 32, 32)
+        return read_into("SKF_DecryptFinal", lambda buf, answered: f(key, buf, answered), 32, 32)
 
     def close_handle(self, handle: HANDLE) -> None:
         """Destroy a session key (or other object handle)."""
@@ -398,4 +408,6 @@ __all__ = [
     "MAX_CERTIFICATE",
     "MAX_LIST",
     "SkfLibrary",
+    "read_into",
+    "read_sized",
 ]
