@@ -33,7 +33,10 @@ _PATHS = {
 
 
 @click.command()
-@keyref_option("--token", help="pkcs11: URI of the UKey, or the path of a PKCS#12 or PEM key file.")
+@keyref_option(
+    "--token",
+    help="pkcs11: URI or skf: reference of the UKey, or the path of a PKCS#12 or PEM key file.",
+)
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @click.option(
     "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."
@@ -44,7 +47,10 @@ _PATHS = {
 def doctor(
     key_ref: str, expect_uscc: str | None, login: bool, module: str | None, pin_env: str, as_json: bool
 ) -> None:
-    """Check that a UKey is ready: driver, token, PIN state, certificates, identity.
+    """Check that a UKey is ready: driver, token, PIN state, certificates, decryption path, identity.
+
+    For an skf: UKey: the library, the device, its applications (PIN tries
+    left) and containers, each container's certificates.
 
     Exits 0 when healthy, otherwise with the exit code of the first problem.
     """
@@ -77,7 +83,7 @@ def _print(report: DoctorReport) -> None:
     for finding in report.findings:
         if finding.level == "ok":
             click.echo(f"{_MARKS['ok']} {finding.message}")
-    if report.token is not None:
+    if report.token is not None and report.token["kind"] == "pkcs11":  # SKF: one line per application
         pin = report.token["pin"]
         state = [name for name, on in pin.items() if on]
         click.echo(f"  PIN: {', '.join(state) if state else pick('ok', '正常')}")

@@ -8,11 +8,13 @@ import os
 from bidcrypt import certs, uscc
 from bidcrypt.doctor.keys import check_certificate
 from bidcrypt.doctor.report import DoctorReport
+from bidcrypt.doctor.roles import check_identity, check_roles
+from bidcrypt.doctor.skf import examine_skf
 from bidcrypt.doctor.tokens import examine_pkcs11
-from bidcrypt.errors import BidcryptError, CertificateMissingError, CreditCodeError, IdentityMismatchError
+from bidcrypt.errors import BidcryptError, CreditCodeError
 from bidcrypt.files import PathArg
 from bidcrypt.i18n import Text, pick
-from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source, redact_reference
+from bidcrypt.keys import KeySource, PinSource, is_skf_uri, open_key_source, redact_reference
 
 
 def examine(
@@ -45,6 +47,22 @@ def examine(
             )
             return report
         expected = uscc.normalise(expect_uscc)
+    if isinstance(reference, str) and is_skf_uri(reference):
+        try:
+            entries = examine_skf(
+                reference,
+                report,
+                moment,
+                module=None if module is None else os.fspath(module),
+                pin_source=pin_source,
+                login=login,
+            )
+        except BidcryptError as error:
+            report.problem(error)
+            return report
+        if expected is not None and entries:
+            check_identity(report, entries, expected)
+        return report
     try:
         source = open_key_source(reference, pin_source, module)
     except BidcryptError as error:
@@ -78,50 +96,6 @@ def _examine_source(
         )
     for entry in entries:
         report.certificates.append(check_certificate(entry, report, moment, login))
-    _check_roles(report, source, moment)
+    check_roles(report, source.entries(), source.description, moment)
     if expected is not None:
-        _check_identity(report, entries, expected)
-
-
-def _check_roles(report: DoctorReport, source: KeySource, moment: dt.datetime) -> None:
-    entries = source.entries()
-    for purpose in (certs.Purpose.SIGNING, certs.Purpose.ENCRYPTION):
-        having = [e for e in entries if purpose in certs.purposes(e.certificate)]
-        valid = [e for e in having if _valid(e, moment)]
-        if valid:
-            report.ok(
-                f"{purpose.value}-certificate",
-                pick(
-                    f"{purpose.value} certificate found: {', '.join(e.label for e in valid)}",
-                    f"已找到{purpose.label()}证书：{', '.join(e.label for e in valid)}",
-                ),
-            )
-        elif not having:  # an invalid one was already reported with its own reason
-            report.problem(CertificateMissingError(source=source.description, purpose=purpose.text()))
-
-
-def _valid(entry: KeyEntry, moment: dt.datetime) -> bool:
-    try:
-        certs.require_valid_at(entry.certificate, moment)
-    except BidcryptError:
-        return False
-    return True
-
-
-def _check_identity(report: DoctorReport, entries: list[KeyEntry], expected: str) -> None:
-    codes = {e.label: certs.credit_code(e.certificate) for e in entries}
-    carrying = {label: code for label, code in codes.items() if code is not None}
-    wrong: dict[str, list[str]] = {}
-    for label, code in carrying.items():
-        if code != expected:
-            wrong.setdefault(code, []).append(label)
-    if not carrying:
-        report.problem(IdentityMismatchError(actual=Text("no credit code", "无信用代码"), expected=expected))
-    for code, labels in wrong.items():
-        report.problem(
-            IdentityMismatchError(
-                pick("certificates ", "证书 ") + ", ".join(labels), actual=code, expected=expected
-            )
-        )
-    if carrying and not wrong:
-        report.ok("identity", pick(f"credit code {expected} matches", f"统一社会信用代码 {expected} 一致"))
+        check_identity(report, entries, expected)

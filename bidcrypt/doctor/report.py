@@ -93,5 +93,8 @@ class DoctorReport:
         self.findings.append(Finding("warning", code, message, hint))
 
     def problem(self, error: BidcryptError) -> None:
-        """Record a problem, from the error that says what and what to do."""
-        self.findings.append(Finding.of_error(error))
+        """Record a problem, from the error that says what and what to do (once: a login refused
+        again for the next key is the same line)."""
+        finding = Finding.of_error(error)
+        if finding not in self.findings:
+            self.findings.append(finding)

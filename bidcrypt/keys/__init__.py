@@ -50,11 +50,14 @@ if TYPE_CHECKING:
         sign_data,
     )
     from bidcrypt.keys.skf_source import SkfSource
+    from bidcrypt.keys.skf_survey import SkfSurvey, survey_skf
 
 #: The names loaded on first use, and their modules (these import pyHanko or python-pkcs11).
 _LAZY = {
     "Pkcs11Source": "bidcrypt.keys.pkcs11_token",
     "SkfSource": "bidcrypt.keys.skf_source",
+    "SkfSurvey": "bidcrypt.keys.skf_survey",
+    "survey_skf": "bidcrypt.keys.skf_survey",
     "KeyEntrySigner": "bidcrypt.keys.pyhanko_signer",
     "SchemeSignatureValidator": "bidcrypt.keys.pyhanko_signer",
     "async_sign_data": "bidcrypt.keys.pyhanko_signer",
@@ -80,6 +83,7 @@ __all__ = [
     "SignatureScheme",
     "SignedDataForm",
     "SkfSource",
+    "SkfSurvey",
     "SkfUri",
     "TokenContentKey",
     "TokenDecryptor",
@@ -98,6 +102,7 @@ __all__ = [
     "sign_data",
     "sm2_signature_der",
     "sm2_signing_digest",
+    "survey_skf",
     "verify_signed_data",
 ]
 
