@@ -31,8 +31,7 @@ from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, PinSource, SkfUri, survey_skf
 
 if TYPE_CHECKING:
-    from bidcrypt.keys import SkfSurvey
-    from bidcrypt.keys.skf_survey import SkfApplicationSurvey, SkfContainerSurvey, SkfDeviceSurvey
+    from bidcrypt.keys import SkfApplicationSurvey, SkfContainerSurvey, SkfDeviceSurvey, SkfSurvey
 
 #: The codes of the problems after which no further login is tried (the PIN's own failures).
 _PIN_PROBLEMS = ("pin-incorrect", "pin-locked", "pin-final-try", "pin-unavailable")

@@ -50,13 +50,22 @@ if TYPE_CHECKING:
         sign_data,
     )
     from bidcrypt.keys.skf_source import SkfSource
-    from bidcrypt.keys.skf_survey import SkfSurvey, survey_skf
+    from bidcrypt.keys.skf_survey import (
+        SkfApplicationSurvey,
+        SkfContainerSurvey,
+        SkfDeviceSurvey,
+        SkfSurvey,
+        survey_skf,
+    )
 
 #: The names loaded on first use, and their modules (these import pyHanko or python-pkcs11).
 _LAZY = {
     "Pkcs11Source": "bidcrypt.keys.pkcs11_token",
     "SkfSource": "bidcrypt.keys.skf_source",
     "SkfSurvey": "bidcrypt.keys.skf_survey",
+    "SkfApplicationSurvey": "bidcrypt.keys.skf_survey",
+    "SkfContainerSurvey": "bidcrypt.keys.skf_survey",
+    "SkfDeviceSurvey": "bidcrypt.keys.skf_survey",
     "survey_skf": "bidcrypt.keys.skf_survey",
     "KeyEntrySigner": "bidcrypt.keys.pyhanko_signer",
     "SchemeSignatureValidator": "bidcrypt.keys.pyhanko_signer",
@@ -82,6 +91,9 @@ __all__ = [
     "SchemeSignatureValidator",
     "SignatureScheme",
     "SignedDataForm",
+    "SkfApplicationSurvey",
+    "SkfContainerSurvey",
+    "SkfDeviceSurvey",
     "SkfSource",
     "SkfSurvey",
     "SkfUri",
