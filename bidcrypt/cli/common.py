@@ -20,7 +20,7 @@ import click
 from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
 from bidcrypt.i18n import current_language, pick
-from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, KeySource, PinSource, open_key_source
+from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, SKF_MODULE_ENV, KeySource, PinSource, open_key_source
 from bidcrypt.opening import terminal_safe
 from bidcrypt.trust import TrustStore
 
@@ -168,7 +168,8 @@ def key_options(command: Callable[P, R]) -> Callable[P, R]:
         "--module",
         envvar=MODULE_ENV,
         metavar="PATH",
-        help=f"PKCS#11 module (UKey driver) when the pkcs11: URI names none [env: {MODULE_ENV}].",
+        help=f"The UKey driver when the key reference names none: a PKCS#11 module [env: {MODULE_ENV}], "
+        f"or an SKF library [env: {SKF_MODULE_ENV}].",
     )(command)
 
 
@@ -203,16 +204,27 @@ def open_source(ref: str, module: str | None, pin_env: str) -> KeySource:
     return open_key_source(ref, pin_source(pin_env), module)
 
 
+#: What a key reference is, said in every ``--key`` help.
+KEYREF_FORMS = (
+    "A UKey's pkcs11:token=... URI or skf:device=...;application=...;container=... reference, "
+    "or a PKCS#12 or PEM key file."
+)
+
+
 def keyref_option(
     *aliases: str, required: bool = True, help: str, metavar: str = "KEYREF"
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-    """``--key KEYREF``: the one name of a key reference (pkcs11: URI, PKCS#12 or PEM file) in every command.
+    """``--key KEYREF``: the one name of a key reference (pkcs11: URI, skf: reference, PKCS#12 or PEM file).
+
+    Every command's help ends with the forms a KEYREF takes (:data:`KEYREF_FORMS`).
 
     *aliases* are the names a command took before (``--signer``, ``--token``,
     ``--for-key``), still accepted and listed in the help beside ``--key``.
     The command gets the value as ``key_ref``.
     """
-    return click.option("--key", *aliases, "key_ref", required=required, metavar=metavar, help=help)
+    return click.option(
+        "--key", *aliases, "key_ref", required=required, metavar=metavar, help=f"{help} {KEYREF_FORMS}"
+    )
 
 
 def print_json(data: Any) -> None:

@@ -33,10 +33,7 @@ _PATHS = {
 
 
 @click.command()
-@keyref_option(
-    "--token",
-    help="pkcs11: URI or skf: reference of the UKey, or the path of a PKCS#12 or PEM key file.",
-)
+@keyref_option("--token", help="The UKey or key file to check.")
 @click.option("--expect-uscc", metavar="CODE", help="The bidder's unified social credit code.")
 @click.option(
     "--login", is_flag=True, help="Also log in once to check the private keys and what the UKey can decrypt."

@@ -279,7 +279,7 @@ def _transports(
 @click.option(
     "-o", "--output", "output", required=True, type=_path, metavar="OUT", help="The plaintext to write."
 )
-@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
+@keyref_option(help="The recipient's key.")
 @click.option("--force", is_flag=True, help="Overwrite OUT if it exists.")
 @key_options
 @json_option

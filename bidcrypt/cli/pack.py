@@ -89,7 +89,7 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
 @click.option("-o", "--output", required=True, type=_FILE, help="The package to write (.bid).")
 @click.option("--tender", required=True, help="Tender (招标项目) identifier.")
 @click.option("--lot", help="Lot (标段) identifier.")
-@keyref_option("--signer", help="The company signing certificate's key: pkcs11: URI or PKCS#12 file.")
+@keyref_option("--signer", help="The company signing certificate's key (its UKey test-opens the package).")
 @click.option(
     "--encrypt-to",
     "encrypt_to",

@@ -86,14 +86,33 @@ def inspect_command(package: Path, as_json: bool) -> None:
 
 @click.command("check")
 @click.argument("package", type=_FILE)
-@click.option(
-    "--current-cert", required=True, type=_FILE, help="The bidder's current encryption certificate."
+@click.option("--current-cert", type=_FILE, help="The bidder's current encryption certificate.")
+@keyref_option(
+    required=False,
+    help="Or the bidder's current UKey: its encryption certificate is read (no login, no PIN).",
 )
+@key_options
 @json_option
 @handles_errors
-def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
+def check_command(
+    package: Path,
+    current_cert: Path | None,
+    key_ref: str | None,
+    module: str | None,
+    pin_env: str,
+    as_json: bool,
+) -> None:
     """Can the package be opened with the key behind the current certificate? (the re-encrypt rule)"""
-    verdict = check_package(read_package_info(package), certs.load_certificate(current_cert))
+    if (current_cert is None) == (key_ref is None):
+        raise click.UsageError("give one of --current-cert and --key")
+    info = read_package_info(package)
+    if current_cert is not None:
+        certificate = certs.load_certificate(current_cert)
+    else:
+        assert key_ref is not None
+        with open_source(key_ref, module, pin_env) as source:
+            certificate = source.entry(certs.Purpose.ENCRYPTION).certificate
+    verdict = check_package(info, certificate)
     if as_json:
         print_json(verdict.to_dict())
         if not verdict.ok:
@@ -113,7 +132,7 @@ def check_command(package: Path, current_cert: Path, as_json: bool) -> None:
     is_flag=True,
     help="Rewrite PACKAGE itself (only its front and tail; journalled, undone if interrupted).",
 )
-@keyref_option(metavar="OLDKEYREF", help="The old UKey (or PKCS#12).")
+@keyref_option(metavar="OLDKEYREF", help="The old key (the UKey or key file the package opens with).")
 @click.option("--to", "new_cert", required=True, type=_FILE, help="The new encryption certificate.")
 @click.option(
     "--key-transport",
@@ -185,7 +204,7 @@ def reencrypt_command(
 @click.command("unpack")
 @click.argument("package", type=_FILE)
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path), help="Folder to create.")
-@keyref_option(required=False, help="UKey or PKCS#12 to decrypt with.")
+@keyref_option(required=False, help="The key to decrypt with.")
 @click.option(
     "--backup",
     "backup",

@@ -50,7 +50,7 @@ def _placement(ctx: click.Context, param: click.Parameter, value: object) -> Pla
     type=click.Path(path_type=Path, dir_okay=False),
     help="The sealed copy (must not exist).",
 )
-@keyref_option(help="pkcs11: URI of the UKey, or a PKCS#12 file.")
+@keyref_option(help="The signing certificate's key.")
 @click.option(
     "--kind",
     required=True,
