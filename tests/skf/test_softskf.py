@@ -282,6 +282,10 @@ def test_the_fast_path(skf: Skf, sm2: Session, rsa_session: Session, token: Soft
     key = os.urandom(16)
     blob = create_string_buffer(sm2_wrapped("sm2/bidder-a/enc", key))
     assert skf.sized("SKF_ECCDecrypt", sm2.con, blob) == (0, key)
+    small = ULONG(15)
+    out = create_string_buffer(16)
+    assert skf.call("SKF_ECCDecrypt", sm2.con, blob, out, byref(small)) == api.SAR_BUFFER_TOO_SMALL
+    assert small.value == 16  # asked before decrypting: not a key operation
     rsa_key = os.urandom(32)
     wrapped = rsa_wrapped("bidder-a/enc", rsa_key)
     assert skf.sized("SKF_RSAPriKeyDecrypt", rsa_session.con, wrapped, len(wrapped)) == (0, rsa_key)
@@ -343,6 +347,8 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
     assert skf.ecc_sign(sm2.con, bytes(32))[0] == api.SAR_DEVICE_REMOVED  # every handle
     assert b"sm2-bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
     assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 2
+    assert skf.call("SKF_CloseContainer", session.con) == api.SAR_DEVICE_REMOVED  # closed anyway
+    assert skf.call("SKF_CloseContainer", session.con) == 0x0A000005
     token.reinsert("sm2-bidder-a")
     again = Session(skf, "sm2-bidder-a", "BIDCRYPT", b"sm2-bidder-a")
     assert skf.ecc_sign(again.con, bytes(32))[0] == 0
