@@ -452,3 +452,26 @@ def test_decryption_on_the_token_matches_cryptography(
     assert skf.call("SKF_CloseHandle", handle) == 0
     unpadder = padding.PKCS7(128).unpadder()
     assert unpadder.update(plain) + unpadder.finalize() == content
+
+
+def test_public_keys_as_blobs(skf: Skf, sm2: Session, rsa_session: Session) -> None:
+    rv, blob = skf.sized("SKF_ExportPublicKey", sm2.con, 0)
+    assert rv == 0 and len(blob) == 132 and int.from_bytes(blob[:4], "little") == 256
+    point = sm2_public("sm2/bidder-a/enc").spki_der()[-64:]
+    assert blob[4 + 32 : 68] + blob[68 + 32 :] == point
+    rv, blob = skf.sized("SKF_ExportPublicKey", rsa_session.con, 1)
+    public = cert("bidder-a/sign").public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = public.public_numbers()
+    assert rv == 0 and len(blob) == 268 and int.from_bytes(blob[4:8], "little") == 2048
+    assert int.from_bytes(blob[8:264], "big") == numbers.n and int.from_bytes(blob[264:], "big") == numbers.e
+
+
+def test_lock_dev_excludes_another_handle(skf: Skf, token: SoftSkf) -> None:
+    _, first = skf.connect(b"bidder-a")
+    _, second = skf.connect(b"bidder-a")
+    assert skf.call("SKF_LockDev", first, ULONG(0)) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0x0A00000F  # SAR_TIMEOUTERR
+    assert skf.call("SKF_UnlockDev", first) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0
+    assert skf.call("SKF_UnlockDev", second) == 0
