@@ -357,7 +357,10 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
 def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     token.truncate_certificates("bidder-a", 100)
     token.inject(
-        "sm2-bidder-a", sar={"SKF_ExportCertificate": api.SAR_UNKNOWN}, size_lie={"SKF_EnumContainer": 16}
+        "sm2-bidder-a",
+        sar={"SKF_ExportCertificate": api.SAR_UNKNOWN},
+        size_lie={"SKF_EnumContainer": 16},
+        size_grow={"SKF_ExportPublicKey": 16},
     )
     rsa_a = Session(skf, "bidder-a", "BIDCRYPT", b"bidder-a", login=False)
     rv, truncated = skf.certificate(rsa_a.con, True)
@@ -370,6 +373,10 @@ def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     buffer = create_string_buffer(given)
     assert skf.call("SKF_EnumContainer", sm2_a.app, buffer, byref(size)) == 0
     assert size.value == given + 16
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, None, byref(size)) == 0 and size.value == 132
+    buffer = create_string_buffer(132)
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, buffer, byref(size)) == api.SAR_BUFFER_TOO_SMALL
+    assert size.value == 148
     (token.root / "softskf.conf").write_text("fault.sar.SKF_EnumDev = 0x0A0000FF\n")
     assert skf.names("SKF_EnumDev", 1)[0] == api.SAR_UNKNOWN
 
