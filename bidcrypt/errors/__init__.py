@@ -34,6 +34,7 @@ from bidcrypt.errors.envelope import (
     KeyTransportUnsupportedError,
     MalformedEnvelopeError,
     PaddingError,
+    TokenCipherUnsupportedError,
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
@@ -145,6 +146,7 @@ __all__ = [
     "SessionReadOnlyError",
     "TimestampError",
     "TokenAbsentError",
+    "TokenCipherUnsupportedError",
     "TokenError",
     "UnknownBidderError",
     "UnsafePathError",
