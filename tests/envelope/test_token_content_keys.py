@@ -196,7 +196,7 @@ def test_a_token_failure_while_decrypting_passes_as_it_is_and_leaves_nothing(
     source_file = tmp_path / "bid.p7m"
     source_file.write_bytes(sealed(cert, SM2, b"z" * 10_000, ContentCipher.SM4_CBC))
     source = token(p12, SM2, max_chunk=1024)
-    source.ledger.fail_update = (3, TokenAbsentError(source="double-token"))
+    source.ledger.fail_update = (3, TokenAbsentError(token="double-token"))
     with pytest.raises(TokenAbsentError):
         decrypt_file(source_file, tmp_path / "out", source)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bid.p7m"]
