@@ -10,9 +10,11 @@ cd "$(dirname "$0")/.."
 # reflink, where re-encryption shares the content blocks; faketime: tests move the clock of a command
 # instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
 # bidcrypt.gm at run time; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle 1.72, the
-# SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java).
+# SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java); gcc, libssl-dev: build
+# the soft SKF token (tests/skf/softskf.c), the SKF UKey of the tests.
 APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl
-              fonts-wqy-microhei xfsprogs faketime libssl3 default-jdk-headless libbcprov-java libbcpkix-java)
+              fonts-wqy-microhei xfsprogs faketime libssl3 default-jdk-headless libbcprov-java libbcpkix-java
+              gcc libssl-dev)
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -36,6 +38,10 @@ if ! cmp -s "$NODE_PEERS/package-lock.json" "$NODE_PEERS/node_modules/.installed
     (cd "$NODE_PEERS" && npm ci --no-audit --no-fund --loglevel=error)
     cp "$NODE_PEERS/package-lock.json" "$NODE_PEERS/node_modules/.installed-package-lock.json"
 fi
+
+# The soft SKF token: build/softskf/libsoftskf.so (with the fast path) and libsoftskf-std.so (without);
+# rebuilt only when its source changes.
+bash tests/skf/build.sh
 
 PYTHON=${PYTHON:-python3}
 if [[ ! -x .venv/bin/python ]]; then

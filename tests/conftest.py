@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 sys.path.insert(0, str(FIXTURES))
+
+from tests.skf import softskf as softskf_api  # noqa: E402
+from tests.skf.softskf import SoftSkf  # noqa: E402
 
 
 def require_tool(name: str) -> str:
@@ -245,3 +248,51 @@ def sm2_sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[
             )
             sealed[f"sm2/{bidder}"] = out
     return sealed
+
+
+def _require_softskf() -> None:
+    if not softskf_api.built():
+        if IN_CI:
+            pytest.fail("the soft SKF token is not built; scripts/setup.sh (tests/skf/build.sh) builds it")
+        pytest.skip("the soft SKF token is not built (run bash tests/skf/build.sh)")
+
+
+@pytest.fixture(scope="session")
+def _softskf_template(tmp_path_factory: pytest.TempPathFactory) -> SoftSkf:
+    """Every fixture bidder's soft SKF device, provisioned once (reading the .p12 files is slow)."""
+    _require_softskf()
+    return softskf_api.provision(tmp_path_factory.mktemp("softskf-template") / "root")
+
+
+@pytest.fixture(scope="session")
+def softskf(tmp_path_factory: pytest.TempPathFactory, _softskf_template: SoftSkf) -> Iterator[SoftSkf]:
+    """Soft SKF tokens (tests/skf) for every fixture bidder, shared by the session; SOFTSKF_ROOT set
+    for the session. Tests that lock a PIN, count operations or inject faults use ``softskf_factory``."""
+    token = _softskf_template.copy(tmp_path_factory.mktemp("softskf") / "root")
+    previous = os.environ.get("SOFTSKF_ROOT")
+    os.environ["SOFTSKF_ROOT"] = str(token.root)
+    yield token
+    if previous is None:
+        os.environ.pop("SOFTSKF_ROOT", None)
+    else:
+        os.environ["SOFTSKF_ROOT"] = previous
+
+
+@pytest.fixture
+def softskf_factory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _softskf_template: SoftSkf
+) -> Callable[..., SoftSkf]:
+    """A fresh soft SKF token directory for this test: ``softskf_factory()`` copies every fixture
+    bidder's device (``bidders=[...]`` keeps only those, e.g. ``["sm2/bidder-a"]``), and points
+    SOFTSKF_ROOT at it for the test."""
+
+    def make(bidders: list[str] | None = None) -> SoftSkf:
+        token = _softskf_template.copy(tmp_path_factory.mktemp("softskf-fresh") / "root")
+        if bidders is not None:
+            keep = {softskf_api.BIDDERS[bidder][0] for bidder in bidders}
+            for device in [d for d in token.devices if d not in keep]:
+                token.unplug(device)
+        monkeypatch.setenv("SOFTSKF_ROOT", str(token.root))
+        return token
+
+    return make

@@ -53,6 +53,8 @@ def test_messages_in_both_languages(cls: type[errors.BidcryptError]) -> None:
         bidder="b",
         closed_at="t",
         limit="L",
+        container="C",
+        application="A",
     )
     assert "{" not in error.message("en") and "{" not in error.message("zh")
     assert error.message("en") != error.message("zh")

@@ -17,8 +17,14 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PinUnavailableError",
+    "SkfApplicationMissingError",
+    "SkfCertificateMissingError",
+    "SkfContainerMissingError",
+    "SkfLibraryLoadError",
+    "SkfLibraryMissingError",
     "TokenAbsentError",
     "TokenError",
+    "TokenRemovedError",
 ]
 
 
@@ -66,6 +72,26 @@ class ModuleMissingError(KeySourceError):
     hint_zh = "请在 pkcs11: URI 中加入 ?module-path=...，或使用 --module 或 BIDCRYPT_PKCS11_MODULE"
 
 
+class SkfLibraryLoadError(ModuleLoadError):
+    """The SKF library (the UKey vendor's GM/T 0016 driver) cannot be loaded."""
+
+    code = "skf-library-not-found"
+    en = "cannot load the SKF library {module}"
+    zh = "无法加载 SKF 驱动库 {module}"
+    hint_en = "install the UKey driver, or give its path with ?module-path=, --module or BIDCRYPT_SKF_MODULE"
+    hint_zh = "请安装 UKey 驱动，或用 ?module-path=、--module 或环境变量 BIDCRYPT_SKF_MODULE 指定驱动路径"
+
+
+class SkfLibraryMissingError(ModuleMissingError):
+    """No SKF library was named anywhere."""
+
+    code = "skf-library-not-set"
+    en = "no SKF library given"
+    zh = "未指定 SKF 驱动库"
+    hint_en = "add ?module-path=... to the skf: reference, or use --module or BIDCRYPT_SKF_MODULE"
+    hint_zh = "请在 skf: 引用中加入 ?module-path=...，或使用 --module 或 BIDCRYPT_SKF_MODULE"
+
+
 class TokenAbsentError(KeySourceError):
     """No token matching the reference is present (UKey not inserted)."""
 
@@ -74,6 +100,16 @@ class TokenAbsentError(KeySourceError):
     zh = "未找到 U-KEY {token}，请插入 U-KEY"
     hint_en = "insert the UKey and check the token label in the URI ({available})"
     hint_zh = "请插入 U-KEY，并核对 URI 中的 token 名称（当前可见：{available}）"
+
+
+class TokenRemovedError(TokenAbsentError):
+    """The UKey was removed while in use (SKF's ``SAR_DEVICE_REMOVED``): a batch stops, and can be resumed."""
+
+    code = "token-removed"
+    en = "the UKey {token} was removed while in use"
+    zh = "U-KEY {token} 在使用中被拔出"
+    hint_en = "insert the UKey again and run the command again; an opening resumes where it stopped"
+    hint_zh = "请重新插入 U-KEY 后再次运行；开标会从中断处继续"
 
 
 class KeyNotFoundError(KeySourceError):
@@ -96,6 +132,34 @@ class CertificateMissingError(KeyNotFoundError):
         "a bidding UKey carries a signing and an encryption certificate; ask its CA to issue the missing one"
     )
     hint_zh = "投标用 U-KEY 应有签名证书和加密证书（双证书），请联系 CA 补发"
+
+
+class SkfApplicationMissingError(KeyNotFoundError):
+    """The SKF UKey has no application (the one the reference names, or any at all)."""
+
+    code = "skf-no-application"
+    en = "the UKey {source} has no application{wanted}; present: {available}"
+    zh = "当前 UKey 不存在应用{wanted}：{source}，现有应用：{available}"
+    hint_en = "check application= in the skf: reference, or ask the CA to initialise the UKey"
+    hint_zh = "请核对 skf: 引用中的 application=，或联系 CA 初始化 UKey"
+
+
+class SkfContainerMissingError(KeyNotFoundError):
+    """The SKF application has no container (the one the reference names, or any at all)."""
+
+    code = "skf-no-container"
+    en = "no container{wanted} in the application {application} of {source}; present: {available}"
+    zh = "没有获取到容器{wanted}：{source} 的应用 {application}，现有容器：{available}"
+    hint_en = "check container= in the skf: reference, or ask the CA to write the certificates again"
+    hint_zh = "请核对 skf: 引用中的 container=，或联系 CA 重新写入证书"
+
+
+class SkfCertificateMissingError(CertificateMissingError):
+    """An SKF container lacks its signing or encryption certificate (``SAR_CERTNOTFOUNTERR``)."""
+
+    code = "skf-no-certificate"
+    en = "the container {container} of {source} holds no {purpose} certificate"
+    zh = "未获取到{purpose}证书：{source} 的容器 {container}"
 
 
 class PinIncorrectError(KeySourceError):
@@ -160,5 +224,13 @@ class KeyRefError(KeySourceError):
     code = "bad-key-reference"
     en = "invalid key reference {ref}"
     zh = "密钥引用 {ref} 无效"
-    hint_en = "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so, a .p12 path or a PEM key file"
-    hint_zh = "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so、.p12 文件路径或 PEM 私钥文件"
+    hint_en = (
+        "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so, "
+        "skf:device=NAME;application=NAME;container=NAME?module-path=/path/libskf.so, "
+        "a .p12 path or a PEM key file"
+    )
+    hint_zh = (
+        "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so、"
+        "skf:device=名称;application=名称;container=名称?module-path=/路径/libskf.so、"
+        ".p12 文件路径或 PEM 私钥文件"
+    )

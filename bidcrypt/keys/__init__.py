@@ -37,6 +37,7 @@ from bidcrypt.keys.signed_data import (
     read_signed_data,
     verify_signed_data,
 )
+from bidcrypt.keys.skf_uri import SKF_MODULE_ENV, SkfUri, is_skf_uri
 from bidcrypt.keys.sm2_digest import sm2_signature_der, sm2_signing_digest
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
@@ -48,10 +49,12 @@ if TYPE_CHECKING:
         async_sign_data,
         sign_data,
     )
+    from bidcrypt.keys.skf_source import SkfSource
 
 #: The names loaded on first use, and their modules (these import pyHanko or python-pkcs11).
 _LAZY = {
     "Pkcs11Source": "bidcrypt.keys.pkcs11_token",
+    "SkfSource": "bidcrypt.keys.skf_source",
     "KeyEntrySigner": "bidcrypt.keys.pyhanko_signer",
     "SchemeSignatureValidator": "bidcrypt.keys.pyhanko_signer",
     "async_sign_data": "bidcrypt.keys.pyhanko_signer",
@@ -63,6 +66,7 @@ __all__ = [
     "MODULE_ENV",
     "RSA_DECRYPTION_SCHEMES",
     "RSA_SCHEMES",
+    "SKF_MODULE_ENV",
     "TOKEN_CIPHERS",
     "TOKEN_KEY_WRAPS",
     "KeyEntry",
@@ -75,6 +79,8 @@ __all__ = [
     "SchemeSignatureValidator",
     "SignatureScheme",
     "SignedDataForm",
+    "SkfSource",
+    "SkfUri",
     "TokenContentKey",
     "TokenDecryptor",
     "VerifiedSignedData",
@@ -82,6 +88,7 @@ __all__ = [
     "find_signer_certificate",
     "hash_named",
     "is_pkcs11_uri",
+    "is_skf_uri",
     "open_key_source",
     "read_signed_data",
     "redact_reference",
@@ -101,16 +108,27 @@ __getattr__ = loader(__name__, globals(), _LAZY)
 def open_key_source(
     ref: str | os.PathLike[str], pin_source: PinSource | None = None, module: PathArg | None = None
 ) -> KeySource:
-    """Open the key source named by *ref*: a ``pkcs11:`` URI, or the path of a PKCS#12 or PEM key file.
+    """Open the key source named by *ref*: a ``pkcs11:`` URI, an ``skf:`` reference, or a key file's path.
 
     A file holding a PEM block is a PEM key file, any other a PKCS#12 file;
     the file is read once, here, and only when it is a regular file of at
     most 1 MiB.
 
-    *module* is the PKCS#11 module to use when the URI names none (``--module``);
-    the ``BIDCRYPT_PKCS11_MODULE`` environment variable comes after it. No
-    message quotes a PIN written in *ref* (:func:`redact_reference`).
+    *module* is the PKCS#11 module (or SKF library) to use when the reference
+    names none (``--module``); the ``BIDCRYPT_PKCS11_MODULE`` (or
+    ``BIDCRYPT_SKF_MODULE``) environment variable comes after it. For an
+    ``skf:`` reference a *module* equal to ``BIDCRYPT_PKCS11_MODULE`` is
+    ignored: it is the CLI's ``--module`` default from that variable, a
+    PKCS#11 module. No message quotes a PIN written in *ref*
+    (:func:`redact_reference`).
     """
+    if isinstance(ref, str) and is_skf_uri(ref):
+        from bidcrypt.keys.skf_source import SkfSource
+
+        library = None if module is None else os.fspath(module)
+        if library is not None and library == os.environ.get(MODULE_ENV):
+            library = None
+        return SkfSource(SkfUri.parse(ref), pin_source, library)
     if isinstance(ref, str) and is_pkcs11_uri(ref):
         from bidcrypt.keys.pkcs11_token import Pkcs11Source
 

@@ -11,8 +11,9 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from bidcrypt.errors import PinUnavailableError
+from bidcrypt.errors import PinFinalTryError, PinLockedError, PinUnavailableError
 from bidcrypt.i18n import pick
 
 DEFAULT_PIN_ENV = "BIDCRYPT_PIN"
@@ -63,3 +64,52 @@ class PinSource:
             if typed:
                 return Pin(typed, typed_by_person=True)
         raise PinUnavailableError(source=what)
+
+
+class PinStatus(Protocol):
+    """What a token says about its user PIN before a login (PKCS#11's flags, SKF's retry counts)."""
+
+    @property
+    def count_low(self) -> bool:
+        """A wrong PIN was entered since the last good one."""
+        ...
+
+    @property
+    def final_try(self) -> bool:
+        """One more wrong PIN locks the token."""
+        ...
+
+    @property
+    def locked(self) -> bool:
+        """The PIN is locked: no login may be tried."""
+        ...
+
+
+def check_before_login(state: PinStatus, pins: PinSource, description: str) -> None:
+    """Refuse or warn from the PIN flags, before any PIN is asked for or sent."""
+    if state.locked:
+        raise PinLockedError(source=description)
+    if state.final_try:
+        if not pins.can_ask_person():
+            raise PinFinalTryError(source=description)
+        pins.warn(
+            pick(
+                f"warning: one more wrong PIN locks {description}",
+                f"警告：再输错一次 PIN 码，{description} 将被锁定",
+            )
+        )
+    elif state.count_low:
+        pins.warn(
+            pick(
+                f"warning: a wrong PIN was entered on {description} before; a few more lock it",
+                f"警告：{description} 曾输错 PIN 码，多次输错将被锁定",
+            )
+        )
+
+
+def obtain_for_login(state: PinStatus, pins: PinSource, description: str) -> Pin:
+    """The PIN for a login, after :func:`check_before_login`: on a final try only one a person just typed."""
+    pin = pins.obtain(description)
+    if state.final_try and not pin.typed_by_person:
+        raise PinFinalTryError(source=description)
+    return pin

@@ -39,7 +39,22 @@ from bidcrypt.errors import (
     WrongKeyError,
 )
 from bidcrypt.i18n import Text, pick
-from bidcrypt.keys.pin import Pin, PinSource
+from bidcrypt.keys.pin import Pin, PinSource, check_before_login, obtain_for_login
+
+__all__ = [
+    "KEEP_ON_UNWRAP",
+    "PIN_REFUSED",
+    "PinState",
+    "TokenInfo",
+    "always_authenticate",
+    "check_before_context_login",
+    "check_before_login",
+    "has_pin_pad",
+    "holds_always_authenticate_keys",
+    "load_module",
+    "log_in",
+    "translator",
+]
 
 
 @dataclass(frozen=True)
@@ -148,28 +163,6 @@ KEEP_ON_UNWRAP = (
 )
 
 
-def check_before_login(state: PinState, pins: PinSource, description: str) -> None:
-    """Refuse or warn from the PIN flags, before any PIN is asked for or sent."""
-    if state.locked:
-        raise PinLockedError(source=description)
-    if state.final_try:
-        if not pins.can_ask_person():
-            raise PinFinalTryError(source=description)
-        pins.warn(
-            pick(
-                f"warning: one more wrong PIN locks {description}",
-                f"警告：再输错一次 PIN 码，{description} 将被锁定",
-            )
-        )
-    elif state.count_low:
-        pins.warn(
-            pick(
-                f"warning: a wrong PIN was entered on {description} before; a few more lock it",
-                f"警告：{description} 曾输错 PIN 码，多次输错将被锁定",
-            )
-        )
-
-
 def check_before_context_login(state: PinState, description: str) -> None:
     """Before a per-operation login with the kept PIN: a locked or final-try token stops the batch."""
     if state.locked:
@@ -195,9 +188,7 @@ def log_in(token: Any, info: TokenInfo, pins: PinSource, description: str) -> tu
             )
         )
         return token.open(user_pin=pkcs11.PROTECTED_AUTH), None
-    pin = pins.obtain(description)
-    if state.final_try and not pin.typed_by_person:
-        raise PinFinalTryError(source=description)
+    pin = obtain_for_login(state, pins, description)
     return token.open(user_pin=pin.value), pin
 
 

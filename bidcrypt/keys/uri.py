@@ -174,7 +174,7 @@ def redact_reference(text: str) -> str:
     NFKC folding), everything is replaced by ``[…]``: a PIN comes after
     its name, so what is shown holds none, however malformed the rest is.
     """
-    start = len(SCHEME) if text[: len(SCHEME)].lower() == SCHEME else 0
+    start = next((len(scheme) for scheme in _SCHEMES if text[: len(scheme)].lower() == scheme), 0)
     pieces = re.split(r"([;?&])", text[start:])
     shown = text[:start]
     for index in range(0, len(pieces), 2):
@@ -185,6 +185,8 @@ def redact_reference(text: str) -> str:
 
 
 _HIDDEN = "[…]"
+#: The key-reference schemes whose name is not an attribute (``skf:`` is SKF's, :mod:`bidcrypt.keys.skf_uri`).
+_SCHEMES = (SCHEME, "skf:")
 
 
 def _mentions_pin(part: str) -> bool:
@@ -198,8 +200,9 @@ def _mentions_pin(part: str) -> bool:
     folded = unicodedata.normalize("NFKC", decoded).casefold()
     for piece in re.split(r"[;?&]", folded):
         piece = piece.strip()
-        if piece.startswith(SCHEME):
-            piece = piece[len(SCHEME) :]
+        for scheme in _SCHEMES:
+            if piece.startswith(scheme):
+                piece = piece[len(scheme) :]
         parts = re.split(r"[=:]", piece, maxsplit=1)
         if len(parts) == 2 and "pin" in parts[0]:  # a name with a value after it
             return True
