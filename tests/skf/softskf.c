@@ -44,7 +44,8 @@
  * and logs in THAT application handle; signing, private-key decryption and SKF_ImportSessionKey need
  * it (else SAR_USER_NOT_LOGGED_IN). An unknown device name in SKF_ConnectDev is SAR_DEVICE_REMOVED.
  * Lists with no name are one NUL. Handles are not freed on close (they are marked dead), so a stale
- * handle answers SAR_INVALIDHANDLEERR; operations on one handle are not thread-safe.
+ * handle answers SAR_INVALIDHANDLEERR; closing always closes, and answers SAR_DEVICE_REMOVED when the
+ * device was removed. Operations on one handle are not thread-safe (bidcrypt serialises them).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -407,6 +408,11 @@ static ULONG check_dev(struct dev *d, const char *fn) {
     return injected(d, NULL, fn);
 }
 
+/* What closing a handle answers: it is closed anyway, but a removed device says so. */
+static ULONG closing(struct dev *d) {
+    return d && d->magic == H_DEV && device_removed(d->cfg->dir) ? SAR_DEVICE_REMOVED : SAR_OK;
+}
+
 static ULONG check_app(struct app *a, const char *fn) {
     if (!a || a->magic != H_APP) return SAR_INVALIDHANDLEERR;
     return check_dev(a->dev, fn);
@@ -454,11 +460,12 @@ static ULONG key_operation(struct dev *d, const char *counter) {
     return SAR_OK;
 }
 
-static void count(struct dev *d, const char *counter, long long delta) {
+static void count(struct dev *d, const char *counter, long long delta, const char *counter2, long long delta2) {
     state_t s;
     int fd = st_open(d->cfg->dir, &s, 1);
     if (fd < 0) return;
     st_add(&s, counter, delta);
+    if (counter2) st_add(&s, counter2, delta2);
     st_close(fd, &s);
 }
 
@@ -693,9 +700,13 @@ EXPORT ULONG SKF_ConnectDev(LPSTR szName, DEVHANDLE *phDev) {
 EXPORT ULONG SKF_DisConnectDev(DEVHANDLE hDev) {
     struct dev *d = hDev;
     if (!d || d->magic != H_DEV) return SAR_INVALIDHANDLEERR;
+    ULONG rv = closing(d);
     if (d->lockfd >= 0) close(d->lockfd);
     d->magic = H_DEAD; /* children keep a pointer to it: never freed, only the configuration is */
-    return SAR_OK;
+    cfg_free(d->cfg);
+    cfg_free(d->root);
+    d->cfg = d->root = NULL;
+    return rv;
 }
 
 /* A fixed-size text field of DEVINFO: the text, cut to the field, NUL-padded when shorter. */
@@ -784,7 +795,7 @@ EXPORT ULONG SKF_CloseApplication(HAPPLICATION hApplication) {
     struct app *a = hApplication;
     if (!a || a->magic != H_APP) return SAR_INVALIDHANDLEERR;
     a->magic = H_DEAD;
-    return SAR_OK;
+    return closing(a->dev);
 }
 
 static long retries_left(struct app *a, state_t *s) {
@@ -881,7 +892,7 @@ EXPORT ULONG SKF_CloseContainer(HCONTAINER hContainer) {
     struct con *c = hContainer;
     if (!c || c->magic != H_CON) return SAR_INVALIDHANDLEERR;
     c->magic = H_DEAD;
-    return SAR_OK;
+    return closing(c->app->dev);
 }
 
 EXPORT ULONG SKF_GetContainerType(HCONTAINER hContainer, ULONG *pulContainerType) {
@@ -1079,8 +1090,7 @@ EXPORT ULONG SKF_DecryptUpdate(HANDLE hKey, BYTE *pbEncryptedData, ULONG ulEncry
     if (asks_size(need, pbData, pulDataLen, &rv)) return rv;
     int out = 0;
     if (EVP_DecryptUpdate(k->ctx, pbData, &out, pbEncryptedData, (int)ulEncryptedLen) <= 0) return SAR_FAIL;
-    count(k->dev, "decrypt_update", 1);
-    count(k->dev, "decrypt_update_bytes", ulEncryptedLen);
+    count(k->dev, "decrypt_update", 1, "decrypt_update_bytes", ulEncryptedLen);
     long lie = size_lie(k->dev, NULL, "SKF_DecryptUpdate");
     *pulDataLen = lie >= 0 ? *pulDataLen + (ULONG)lie : (ULONG)out;
     return SAR_OK;
@@ -1107,7 +1117,7 @@ EXPORT ULONG SKF_CloseHandle(HANDLE hHandle) {
     EVP_CIPHER_CTX_free(k->ctx);
     OPENSSL_cleanse(k->key, sizeof k->key);
     k->magic = H_DEAD;
-    return SAR_OK;
+    return closing(k->dev);
 }
 
 /* ---------------------------------------------------------------- the fast path (not in GM/T 0016-2012) */
@@ -1118,7 +1128,8 @@ static ULONG fast_decrypt(struct con *c, const char *fn, int type, const BYTE *i
     ULONG rv = ready_for_key(c, fn, type);
     if (rv) return rv;
     if (!in || !out_len) return SAR_INVALIDPARAMERR;
-    if (!out) return give(c->app->dev, NULL, fn, NULL, size_hint, NULL, out_len);
+    if (!out || (type == 2 && *out_len < size_hint)) /* SM2: the size is known before decrypting */
+        return asks_size(size_hint, out, out_len, &rv), rv;
     if ((rv = key_operation(c->app->dev, "private_decrypt"))) return rv;
     BYTE *plain;
     size_t len;
