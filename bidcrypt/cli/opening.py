@@ -21,7 +21,7 @@ from bidcrypt.cli.common import (
 )
 from bidcrypt.clock import Clock, TsaClock
 from bidcrypt.i18n import pick
-from bidcrypt.opening import OpeningSession, Progress, build_record, open_bids, render
+from bidcrypt.opening import SLOW_PATH, OpeningSession, Progress, build_record, open_bids, render
 
 _SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -256,10 +256,18 @@ def open_command(
 
     def progress(step: Progress) -> None:
         nonlocal bar
-        if not sys.stderr.isatty() or as_json:
+        if as_json:
+            return
+        if step.done == 0:  # the batch's first word: the token decrypts the content, slowly
+            if step.on_token:
+                click.echo(SLOW_PATH.render(), err=True)
+            return
+        if not sys.stderr.isatty():
             return
         if bar is None:
-            bar = click.progressbar(length=step.total, label=pick("opening", "解密中"), file=sys.stderr)
+            label = pick("opening on the UKey (slow)", "在 U-KEY 内解密中（较慢）") if step.on_token else None
+            label = label or pick("opening", "解密中")
+            bar = click.progressbar(length=step.total, label=label, file=sys.stderr)
             bar.__enter__()
         bar.update(1)
 
@@ -279,6 +287,14 @@ def open_command(
                 f"{run.unwraps} key unwrap(s) on the key source, {run.seconds:.1f} s",
                 f"解密成功 {len(run.opened)}，失败 {len(run.failed)}，非本密钥 {len(run.skipped)}，"
                 f"待再次解密 {len(run.deferred)}；密钥解封 {run.unwraps} 次，用时 {run.seconds:.1f} 秒",
+            )
+            + (
+                pick(
+                    f"; {run.token_decrypted} decrypted on the UKey (slow path)",
+                    f"；其中 {run.token_decrypted} 份在 U-KEY 内解密（慢速方式）",
+                )
+                if run.token_decrypted
+                else ""
             )
         )
     if run.stopped is not None:

@@ -24,10 +24,12 @@ from bidcrypt.envelope import _der as der
 from bidcrypt.envelope import algorithms as alg
 from bidcrypt.envelope._align import padding as empty_segments
 from bidcrypt.envelope._segments import iter_segments
+from bidcrypt.envelope._token_cbc import TokenCbcDecryptor
 from bidcrypt.envelope.header import EnvelopeHeader
 from bidcrypt.errors import InputError, IntegrityError, PaddingError
 from bidcrypt.files import ByteProgress, Sink
 from bidcrypt.i18n import Text
+from bidcrypt.keys import TokenContentKey
 
 #: Default chunk: 1 MiB of plaintext per OCTET STRING segment and per cipher call.
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -99,6 +101,25 @@ def _gcm(parameters: alg.CipherParameters, key: bytes) -> Cipher[modes.GCM]:
 def _cbc(parameters: alg.CipherParameters, key: bytes) -> Cipher[modes.CBC]:
     block = algorithms.SM4(key) if parameters.cipher.is_gm else algorithms.AES(key)
     return Cipher(block, modes.CBC(parameters.iv))
+
+
+#: A content key: its bytes, or a key imported into a token that never leaves it.
+KeyMaterial = bytes | TokenContentKey
+
+
+def cbc_decryptor(parameters: alg.CipherParameters, key: KeyMaterial) -> CipherContext | TokenCbcDecryptor:
+    """A CBC decryptor of *parameters*: in software, or on the token that holds *key*."""
+    if isinstance(key, TokenContentKey):
+        if key.cipher != parameters.cipher.value:
+            raise ValueError("the token's content key is for another cipher")
+        return TokenCbcDecryptor(key, parameters.iv)
+    return _cbc(parameters, key).decryptor()
+
+
+def _gcm_key(key: KeyMaterial) -> bytes:
+    if isinstance(key, TokenContentKey):  # unwrapping never imports a key for GCM content
+        raise ValueError("GCM content cannot be decrypted on a token")
+    return key
 
 
 def _read_full(source: BinaryIO, view: memoryview) -> int:
@@ -297,7 +318,7 @@ class ContentReader:
 def decrypt_into(
     stream: BinaryIO,
     header: EnvelopeHeader,
-    content_key: bytes,
+    content_key: KeyMaterial,
     sink: Sink,
     *,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -309,15 +330,18 @@ def decrypt_into(
     The GCM tag or the CBC padding is checked at the end: a failed tag
     raises :class:`IntegrityError`, a wrong padding :class:`PaddingError` (a
     wrong key or a damaged file: CBC checks nothing else, and a changed
-    byte before the last two blocks goes unnoticed). *sink* must be a
+    byte before the last two blocks goes unnoticed). *content_key* is the
+    key's bytes, or a CBC key imported into a token: the token then decrypts
+    (whole blocks, at most its ``max_chunk`` a call) and the padding is
+    checked here, the same way. *sink* must be a
     temporary place whose content is only released after this returns. With *limit*, stop after
     about that many bytes of ciphertext without checking anything (test-open).
     *progress* is told the ciphertext bytes read after each chunk, against the content's length.
     """
     reader = ContentReader(stream, header)
     aead = header.cipher.cipher.is_aead
-    gcm_decryptor = _gcm(header.cipher, content_key).decryptor() if aead else None
-    decryptor: CipherContext = gcm_decryptor or _cbc(header.cipher, content_key).decryptor()
+    gcm_decryptor = _gcm(header.cipher, _gcm_key(content_key)).decryptor() if aead else None
+    decryptor = gcm_decryptor or cbc_decryptor(header.cipher, content_key)
     if gcm_decryptor is not None and header.aad:
         gcm_decryptor.authenticate_additional_data(header.aad)
     unpadder = None if aead else padding.PKCS7(128).unpadder()

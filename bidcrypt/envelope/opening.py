@@ -1,5 +1,10 @@
 """Opening envelopes: unwrap the content key on the key source, decrypt the content in software.
 
+(A key source that never hands out content keys, an SKF UKey's standard
+path, imports the key into the token instead, and the token decrypts: see
+:class:`~bidcrypt.envelope.unwrapping.ContentKey`. The functions here that
+unwrap a key also destroy it on the token when they are done.)
+
 The two steps are separate on purpose. :func:`unwrap_content_key` is the
 one private-key operation (on a UKey: slow, serialised on its session);
 :func:`decrypt_content` needs only the header and the content key, so bulk
@@ -209,19 +214,21 @@ def decrypt_file(
     check_output(output, force)
     with open_envelope(source) as stream:
         header = read_header(stream)
-        content_key = unwrap_content_key(header, keys, certificates=certificates)
-        return decrypt_content(
-            stream, header, content_key, output, force=force, durable=durable, progress=progress
-        )
+        with unwrap_content_key(header, keys, certificates=certificates) as content_key:
+            return decrypt_content(
+                stream, header, content_key, output, force=force, durable=durable, progress=progress
+            )
 
 
 def decrypt_bytes(data: bytes, keys: Keys, *, certificates: Sequence[x509.Certificate] = ()) -> bytes:
     """Open an envelope held in memory; the plaintext is returned only once it has verified."""
     stream = io.BytesIO(data)
     header = read_header(stream)
-    content_key = unwrap_content_key(header, keys, certificates=certificates)
     sink = io.BytesIO()
-    with no_padding_oracle(header, content_key):
+    with (
+        unwrap_content_key(header, keys, certificates=certificates) as content_key,
+        no_padding_oracle(header, content_key),
+    ):
         decrypt_into(stream, header, content_key.key, sink)
     return sink.getvalue()
 
@@ -268,9 +275,11 @@ def test_open(
     """
     with open_envelope(source) as stream:
         header = read_header(stream)
-        content_key = unwrap_content_key(header, keys, certificates=certificates)
         prefix = Prefix(PREFIX_LENGTH)
-        with no_padding_oracle(header, content_key):
+        with (
+            unwrap_content_key(header, keys, certificates=certificates) as content_key,
+            no_padding_oracle(header, content_key),
+        ):
             decrypt_into(stream, header, content_key.key, prefix, limit=None if full else 1)
     return TestOpenResult(
         recipient_index=content_key.recipient_index,

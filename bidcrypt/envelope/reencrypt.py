@@ -153,18 +153,21 @@ def _prepare(
     check_all(new, at, trust)
     header = read_header(stream)
     check_suite(header.cipher.cipher, new)
-    content_key = unwrap_content_key(header, keys, certificates=certificates)
-    with no_padding_oracle(header, content_key):
+    with (
+        unwrap_content_key(header, keys, certificates=certificates) as content_key,
+        no_padding_oracle(header, content_key),
+    ):
+        key = content_key.exportable()  # a rewrap needs the key: a token that keeps it cannot
         if verify:
-            decrypt_into(stream, header, content_key.key, Prefix(0))
+            decrypt_into(stream, header, key, Prefix(0))
         elif plausible is not None:
             prefix = Prefix(PREFIX_LENGTH)
-            decrypt_into(stream, header, content_key.key, prefix, limit=1)
+            decrypt_into(stream, header, key, prefix, limit=1)
             if not plausible(bytes(prefix.data)):
                 raise IntegrityError(
                     Text("the content does not begin as it should", "加密内容的开头与预期不符")
                 )
-    infos = [recipient.wrap(content_key.key) for recipient in new]
+    infos = [recipient.wrap(key) for recipient in new]
     unauth = None
     if unauthenticated_attributes is not None:
         encoded = sorted(attribute.encode() for attribute in unauthenticated_attributes)

@@ -25,7 +25,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import padding
 
 from bidcrypt.envelope import algorithms as alg
-from bidcrypt.envelope._stream import DEFAULT_CHUNK_SIZE, ContentReader, _cbc, _gcm
+from bidcrypt.envelope._stream import (
+    DEFAULT_CHUNK_SIZE,
+    ContentReader,
+    KeyMaterial,
+    _gcm,
+    _gcm_key,
+    cbc_decryptor,
+)
 from bidcrypt.envelope.builder import EnvelopeBuilder
 from bidcrypt.envelope.header import Attribute, EnvelopeHeader, read_header
 from bidcrypt.envelope.opening import Keys, no_padding_oracle, unwrap_content_key
@@ -49,18 +56,20 @@ class PlaintextReader:
     :class:`~bidcrypt.errors.IntegrityError` (or
     :class:`~bidcrypt.errors.PaddingError`) instead, so whatever consumed
     the plaintext must be discarded unless the reading ended normally.
-    Memory: one chunk of ciphertext and one of plaintext.
+    Memory: one chunk of ciphertext and one of plaintext. With a key held
+    by a token, the token decrypts (see :mod:`bidcrypt.envelope._token_cbc`).
     """
 
     def __init__(
-        self, stream: BinaryIO, header: EnvelopeHeader, key: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE
+        self, stream: BinaryIO, header: EnvelopeHeader, key: KeyMaterial, chunk_size: int = DEFAULT_CHUNK_SIZE
     ) -> None:
         self._content = ContentReader(stream, header)
         self._mac = header.mac
-        self._gcm = _gcm(header.cipher, key).decryptor() if header.cipher.cipher.is_aead else None
+        aead = header.cipher.cipher.is_aead
+        self._gcm = _gcm(header.cipher, _gcm_key(key)).decryptor() if aead else None
         if self._gcm is not None and header.aad:
             self._gcm.authenticate_additional_data(header.aad)
-        self._cbc = None if self._gcm is not None else _cbc(header.cipher, key).decryptor()
+        self._cbc = None if self._gcm is not None else cbc_decryptor(header.cipher, key)
         self._unpadder = None if self._gcm is not None else padding.PKCS7(_BLOCK * 8).unpadder()
         self._buffer = bytearray(min(chunk_size, max(header.content.length, _BLOCK)))
         self._pending = b""
@@ -150,16 +159,17 @@ def reencrypt_fresh(
     with opened(source, in_place=output is None) as (stream, _):
         header = read_header(stream)
         content_key = unwrap_content_key(header, keys, certificates=certificates)
-        if check is not None:
-            check(header)
-        builder = _builder(header, new, at, trust, unauthenticated_attributes, reserve, chunk_size)
-        with atomic_output(target, force=force or output is None) as sink:
-            plaintext = PlaintextReader(stream, header, content_key.key, chunk_size)
-            with no_padding_oracle(header, content_key):
-                try:
-                    builder.encrypt(plaintext, sink)  # type: ignore[arg-type]
-                except OSError as exc:
-                    raise input_error(exc, source) from exc
+        with content_key:  # a key imported into a token is destroyed there at the end
+            if check is not None:
+                check(header)
+            builder = _builder(header, new, at, trust, unauthenticated_attributes, reserve, chunk_size)
+            with atomic_output(target, force=force or output is None) as sink:
+                plaintext = PlaintextReader(stream, header, content_key.key, chunk_size)
+                with no_padding_oracle(header, content_key):
+                    try:
+                        builder.encrypt(plaintext, sink)  # type: ignore[arg-type]
+                    except OSError as exc:
+                        raise input_error(exc, source) from exc
     return ReencryptResult(
         output=target,
         opened_recipient=content_key.recipient_index,

@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, SupportsIndex
 
 from cryptography import x509
 from cryptography.hazmat.primitives import keywrap
@@ -49,6 +50,7 @@ from bidcrypt.envelope.header import EnvelopeHeader, RecipientsPart
 from bidcrypt.envelope.identifiers import EnvelopeRecipient, RecipientId, RecipientKind
 from bidcrypt.envelope.key_agreement import derive_kek
 from bidcrypt.envelope.sm2_transport import sm2_unwrap
+from bidcrypt.envelope.token_import import import_content_key
 from bidcrypt.errors import (
     EnvelopeError,
     KeyNotFoundError,
@@ -59,7 +61,7 @@ from bidcrypt.errors import (
 )
 from bidcrypt.gm import Sm2PublicKey
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.keys import KeyEntry, KeySource, TokenContentKey
 
 Keys = KeySource | KeyEntry | Sequence[KeyEntry]
 """What can open an envelope: a key source, one of its entries, or a list of entries."""
@@ -69,10 +71,16 @@ Keys = KeySource | KeyEntry | Sequence[KeyEntry]
 class ContentKey:
     """An unwrapped content-encryption key and which recipient and key it came from.
 
-    Plain data (picklable), to hand to a worker process with the header.
+    The key is its bytes (plain data, picklable: handed to a worker process
+    with the header), or, from a key source that never hands out content
+    keys (an SKF UKey's standard path), a :class:`~bidcrypt.keys.TokenContentKey`
+    imported into the token: the content is then decrypted on the token, in
+    this process only (:attr:`on_token`), and such a key refuses to be
+    pickled. Use it as a context manager, or :meth:`close` it: that
+    destroys a key on the token (nothing for bytes).
     """
 
-    key: bytes = field(repr=False)
+    key: bytes | TokenContentKey = field(repr=False)
     cipher: alg.ContentCipher
     #: Index of the RecipientInfo that was opened.
     recipient_index: int
@@ -80,6 +88,41 @@ class ContentKey:
     entry: str
     #: The subject of the certificate of that entry.
     subject: str
+
+    @property
+    def on_token(self) -> bool:
+        """True when the key is held by the token, which decrypts the content itself."""
+        return isinstance(self.key, TokenContentKey)
+
+    def exportable(self) -> bytes:
+        """The key's bytes, to wrap it to other recipients; refused for a key held by a token."""
+        if isinstance(self.key, TokenContentKey):
+            raise MechanismUnsupportedError(
+                Text(
+                    "the UKey keeps the content key inside it, so it cannot be wrapped to another "
+                    "certificate; re-encrypt under a fresh content key (--fresh-key)",
+                    "U-KEY 不导出内容密钥，无法将其封装给其他证书；请以新内容密钥重新加密（--fresh-key）",
+                ),
+                source=self.entry,
+                operation=Text("a content-key rewrap", "内容密钥重新封装"),
+            )
+        return self.key
+
+    def close(self) -> None:
+        """Destroy a key held by the token (idempotent); nothing for a key in memory."""
+        if isinstance(self.key, TokenContentKey):
+            self.key.close()
+
+    def __enter__(self) -> ContentKey:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> str | tuple[Any, ...]:
+        if isinstance(self.key, TokenContentKey):
+            raise TypeError("a content key held by a token cannot leave the process that imported it")
+        return super().__reduce_ex__(protocol)
 
 
 def entries_of(keys: Keys) -> list[KeyEntry]:
@@ -204,7 +247,9 @@ def unwrap_content_key(
     whom the file was encrypted to) or none of those unwraps; the other
     envelope errors of the recipients that name a key; and the key
     source's errors (token, PIN) as they come. With RSA PKCS#1 v1.5 a bad
-    unwrap returns a random key, which fails on the content.
+    unwrap returns a random key, which fails on the content. From a key
+    source that never hands out content keys, the key is imported into the
+    token (:func:`obtain`): the caller must close the result.
     """
     entries = entries_of(keys)
     refused: EnvelopeError | None = None
@@ -216,7 +261,7 @@ def unwrap_content_key(
             missing = missing or KeyNotFoundError(what=what, ref=_describe_entry(entry))
             continue
         try:
-            key = unwrap(recipient, entry, header.cipher.cipher)
+            key = obtain(recipient, entry, header.cipher.cipher)
         except WrongKeyError:
             continue
         except EnvelopeError as exc:
@@ -255,6 +300,27 @@ def compatible(recipient: EnvelopeRecipient, certificate: x509.Certificate) -> b
         curve = alg.curve_of(public_key)
         return curve is not None and recipient.originator_curve in (None, curve.oid)
     return False
+
+
+def obtain(
+    recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCipher
+) -> bytes | TokenContentKey:
+    """The content key of *recipient*: unwrapped by *entry* (:func:`unwrap`), or imported into its token.
+
+    An entry that does not return content keys (``returns_content_keys``
+    False) imports the wrapped key into the token instead
+    (:func:`~bidcrypt.envelope.token_import.import_content_key`): one token
+    operation, and the errors of :func:`unwrap`, with
+    :class:`~bidcrypt.errors.TokenCipherUnsupportedError` for what the token
+    cannot decrypt.
+    """
+    if entry.returns_content_keys:
+        return unwrap(recipient, entry, cipher)
+    if recipient.problem:
+        raise UnsupportedAlgorithmError(
+            recipient.problem, algorithm=recipient.problem_algorithm or recipient.algorithm_name
+        )
+    return import_content_key(recipient, entry, cipher)
 
 
 def unwrap(recipient: EnvelopeRecipient, entry: KeyEntry, cipher: alg.ContentCipher) -> bytes:

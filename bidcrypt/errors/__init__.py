@@ -34,6 +34,7 @@ from bidcrypt.errors.envelope import (
     KeyTransportUnsupportedError,
     MalformedEnvelopeError,
     PaddingError,
+    TokenCipherUnsupportedError,
     UnsupportedAlgorithmError,
     WrongKeyError,
 )
@@ -156,6 +157,7 @@ __all__ = [
     "SkfLibraryMissingError",
     "TimestampError",
     "TokenAbsentError",
+    "TokenCipherUnsupportedError",
     "TokenError",
     "TokenRemovedError",
     "UnknownBidderError",

@@ -10,6 +10,7 @@ __all__ = [
     "KeyTransportUnsupportedError",
     "MalformedEnvelopeError",
     "PaddingError",
+    "TokenCipherUnsupportedError",
     "UnsupportedAlgorithmError",
     "WrongKeyError",
 ]
@@ -52,6 +53,28 @@ class KeyTransportUnsupportedError(UnsupportedAlgorithmError):
     hint_zh = (
         "需改用该 U-KEY 支持的密钥封装方式重新加密"
         "（`bidcrypt doctor --login` 可列出；所有 U-KEY 都支持 PKCS#1 v1.5）"
+    )
+
+
+class TokenCipherUnsupportedError(UnsupportedAlgorithmError):
+    """The key decrypts content only on its token (an SKF UKey's standard path), which cannot do this file."""
+
+    code = "token-cipher-unsupported"
+    en = (
+        "{source} decrypts the content on the UKey, which can only decrypt CBC content (AES-CBC, SM4-CBC) "
+        "whose key is wrapped with SM2 or RSA PKCS#1 v1.5; this file uses {algorithm}"
+    )
+    zh = (
+        "{source} 须在 U-KEY 内解密内容，仅支持 CBC 模式（AES-CBC、SM4-CBC）且内容密钥以 SM2 或 "
+        "RSA PKCS#1 v1.5 封装的文件；该文件使用 {algorithm}"
+    )
+    hint_en = (
+        "open it with a UKey library that exports the private-key decryption (`bidcrypt doctor` says which "
+        "path a UKey offers), or have the file encrypted with AES-CBC or SM4-CBC and PKCS#1 v1.5 or SM2"
+    )
+    hint_zh = (
+        "请使用提供私钥解密接口的 U-KEY 驱动（`bidcrypt doctor` 可显示 U-KEY 支持的解密方式），"
+        "或要求以 AES-CBC 或 SM4-CBC 及 PKCS#1 v1.5 或 SM2 重新加密该文件"
     )
 
 

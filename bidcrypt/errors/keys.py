@@ -224,5 +224,13 @@ class KeyRefError(KeySourceError):
     code = "bad-key-reference"
     en = "invalid key reference {ref}"
     zh = "密钥引用 {ref} 无效"
-    hint_en = "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so, a .p12 path or a PEM key file"
-    hint_zh = "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so、.p12 文件路径或 PEM 私钥文件"
+    hint_en = (
+        "use pkcs11:token=LABEL;object=LABEL?module-path=/path/lib.so, "
+        "skf:device=NAME;application=NAME;container=NAME?module-path=/path/libskf.so, "
+        "a .p12 path or a PEM key file"
+    )
+    hint_zh = (
+        "请使用 pkcs11:token=名称;object=名称?module-path=/路径/lib.so、"
+        "skf:device=名称;application=名称;container=名称?module-path=/路径/libskf.so、"
+        ".p12 文件路径或 PEM 私钥文件"
+    )

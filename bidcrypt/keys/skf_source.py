@@ -351,12 +351,19 @@ class SkfSource(KeySource):
         try:
             return super().entry(purpose)
         except KeyNotFoundError:
-            if purpose is not None and purpose in self._missing:
-                raise self._missing[purpose] from None
+            missing = None if purpose is None else self.missing_certificate(purpose)
+            if missing is not None:
+                raise missing from None
             raise
 
+    def missing_certificate(self, purpose: certs.Purpose) -> BidcryptError | None:
+        """:class:`SkfCertificateMissingError` when the container has no certificate for *purpose*."""
+        self.entries()
+        return self._missing.get(purpose)
+
     def missing_certificates(self) -> tuple[certs.Purpose, ...]:
-        """The purposes whose certificate the container lacks (after :meth:`entries`)."""
+        """The purposes whose certificate the container lacks."""
+        self.entries()
         return tuple(self._missing)
 
     # -- content keys -----------------------------------------------------------------------

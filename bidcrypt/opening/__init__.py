@@ -13,6 +13,7 @@ For tender software::
 
 from bidcrypt.opening.batch import open_bids
 from bidcrypt.opening.escape import terminal_safe
+from bidcrypt.opening.on_token import SLOW_PATH
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
@@ -20,6 +21,7 @@ from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 
 __all__ = [
     "PHASES",
+    "SLOW_PATH",
     "Flag",
     "OpeningRecord",
     "OpeningRun",

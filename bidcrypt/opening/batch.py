@@ -3,7 +3,10 @@
 The token is the bottleneck (a real UKey does a few private-key operations
 a second), so the token does exactly one unwrap per bid, serialised on one
 logged-in session in this process, while worker processes decrypt and
-verify the packages whose keys are already unwrapped.
+verify the packages whose keys are already unwrapped. A token that never
+hands out content keys (an SKF UKey's standard path) imports the key
+instead, one operation per bid too, and decrypts the content itself: those
+bids are opened in this process, one at a time (:mod:`bidcrypt.opening.on_token`).
 
 One bid never stops the opening. Every bid ends in one of three ways,
 written to the ledger as it happens:
@@ -50,6 +53,7 @@ from bidcrypt.errors import (
     OutputError,
     PackageError,
     ReceiptMismatchError,
+    TokenCipherUnsupportedError,
     WrongKeyError,
 )
 from bidcrypt.i18n import Text
@@ -59,6 +63,7 @@ from bidcrypt.opening.counting import CountingEntry
 from bidcrypt.opening.disk import reconcile_opened, remove_path
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import SessionLock
+from bidcrypt.opening.on_token import open_on_token
 from bidcrypt.opening.pool import WorkerPool
 from bidcrypt.opening.run import OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
@@ -120,6 +125,8 @@ class _Batch:
         self.run_dir = self.opened_dir / f".run-{os.getpid()}-{time.time_ns()}"
         self.done = 0
         self.total = 0
+        #: The token decrypts the content (no private-key decryption): those bids open here, one at a time.
+        self.on_token = any(not e.returns_content_keys for e in self.entries)
 
     # -- before: the folder agrees with the ledger --------------------------------------------------
 
@@ -137,6 +144,8 @@ class _Batch:
         try:
             ready = [job for job in map(self._examine, self.session.pending()) if job is not None]
             self.total = len(ready)
+            if self.on_token and ready and self.progress is not None:  # say it before the slow work
+                self.progress(Progress(0, self.total, 0, "", on_token=True))
             WorkerPool(self).drive(deque(ready))
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
@@ -187,7 +196,12 @@ class _Batch:
         self._record(Result(number, "failed", error))
 
     def prepare(self, row: Row, info: PackageInfo) -> Job | None:
-        """Unwrap the content key on the token (the only token operation per bid)."""
+        """Unwrap the content key on the token (the only token operation per bid): the bid's job.
+
+        A key the token keeps (it decrypts the content itself) opens the bid
+        here and now (:mod:`bidcrypt.opening.on_token`), and there is no job.
+        A bid the token cannot decrypt (GCM, OAEP) stays pending for another key.
+        """
         number = int(row["id"])
         path = self._stored(row)
         start = time.perf_counter()
@@ -199,6 +213,8 @@ class _Batch:
             if stops_the_batch(error):
                 self._attempt(number, error)
                 self.run.stopped = error
+            elif isinstance(error, TokenCipherUnsupportedError):  # the bid is sound; another key may open it
+                self._defer(number, error)
             else:
                 self._fail_with_receipt(row, path, error)
             return None
@@ -206,7 +222,7 @@ class _Batch:
             self._defer(number, _unforeseen(exc))
             return None
         self.run.add_phases({"unwrap": time.perf_counter() - start})
-        return Job(
+        job = Job(
             number,
             str(path),
             row["sha256"],
@@ -218,6 +234,11 @@ class _Batch:
             self.at,
             self.run_dir.name,
         )
+        if content_key.on_token:  # the token decrypts: here, now, never in a worker
+            self.run.token_decrypted += 1
+            self.record(open_on_token(job))
+            return None
+        return job
 
     # -- writing outcomes ---------------------------------------------------------------------------
 
@@ -289,7 +310,7 @@ class _Batch:
         self.run.bytes += result.size
         self.done += 1
         if self.progress is not None:
-            self.progress(Progress(self.done, self.total, self.run.bytes, str(number)))
+            self.progress(Progress(self.done, self.total, self.run.bytes, str(number), self.on_token))
 
     @property
     def stopped(self) -> BidcryptError | None:

@@ -1,14 +1,15 @@
 """A key entry that counts its private-key operations: the proof of one unwrap per bid.
 
 Every unwrapping operation of :class:`~bidcrypt.keys.KeyEntry` is passed on
-and counted: RSA decryption, ECDH and SM2 decryption.
+and counted: RSA decryption, ECDH, SM2 decryption, and the import of a
+content key into a token that decrypts the content itself.
 """
 
 from __future__ import annotations
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bidcrypt.keys import KeyEntry
+from bidcrypt.keys import KeyEntry, TokenContentKey
 
 
 class CountingEntry(KeyEntry):
@@ -38,6 +39,16 @@ class CountingEntry(KeyEntry):
         """The inner entry's SM2 decryption, counted."""
         self._counter[0] += 1
         return self._inner.sm2_decrypt(ciphertext)
+
+    @property
+    def returns_content_keys(self) -> bool:  # type: ignore[override]
+        """Whether the inner entry hands out content keys (else it imports them into its token)."""
+        return self._inner.returns_content_keys
+
+    def import_content_key(self, wrapped: bytes, wrap: str, cipher: str) -> TokenContentKey:
+        """The inner entry's import of a content key into its token, counted."""
+        self._counter[0] += 1
+        return self._inner.import_content_key(wrapped, wrap, cipher)
 
     def sm2_sign_digest(self, digest: bytes) -> bytes:
         """The inner entry's raw SM2 signature (not counted: an opening never signs)."""

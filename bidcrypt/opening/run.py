@@ -22,6 +22,9 @@ class Progress:
     total: int
     bytes_done: int
     last: str
+    #: True when the key source decrypts the content on the token (its standard path: no private-key
+    #: decryption), so the bids are opened one at a time, slowly (see :data:`bidcrypt.opening.SLOW_PATH`).
+    on_token: bool = False
 
 
 @dataclass
@@ -45,6 +48,8 @@ class OpeningRun:
     phases: dict[str, float] = field(default_factory=dict)
     #: How many bids went through the workers (the count the phase times are spread over).
     worked: int = 0
+    #: How many bids had their content decrypted on the token (the slow path, in this process).
+    token_decrypted: int = 0
 
     def add_phases(self, phases: dict[str, float]) -> None:
         """Add one bid's phase times."""
@@ -64,4 +69,5 @@ class OpeningRun:
             "bytes": self.bytes,
             "phases": {name: round(self.phases[name], 6) for name in PHASES if name in self.phases},
             "worked": self.worked,
+            "token_decrypted": self.token_decrypted,
         }

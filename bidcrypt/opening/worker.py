@@ -35,7 +35,7 @@ from typing import Any, BinaryIO, Literal, cast
 
 from bidcrypt import _platform
 from bidcrypt.envelope import ContentKey, EnvelopeHeader
-from bidcrypt.errors import BidcryptError, OutputError, PackageError, ReceiptMismatchError
+from bidcrypt.errors import BidcryptError, KeySourceError, OutputError, PackageError, ReceiptMismatchError
 from bidcrypt.i18n import Text
 from bidcrypt.opening.disk import remove_path, sync_tree
 from bidcrypt.opening.receipt_stream import ReceiptStream
@@ -170,6 +170,8 @@ def _work(job: Job, phases: dict[str, float]) -> Result:
     except OSError as exc:
         cause = OutputError(exc.strerror or str(exc), path=job.output, errno=exc.errno)
         return Result(job.submission, "retry" if is_machine_errno(exc.errno) else failed, cause)
+    except KeySourceError as error:  # the token that holds the content key failed as it decrypted
+        return Result(job.submission, "retry", error)
     except BidcryptError as error:
         return Result(job.submission, failed, error)
     except Exception as exc:  # a package that trips a library: that bid fails, the batch goes on

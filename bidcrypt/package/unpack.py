@@ -35,6 +35,7 @@ from bidcrypt.aio import blocking, run_sync
 from bidcrypt.envelope import ContentKey, EnvelopeHeader, Keys, decrypt_content, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
+    KeySourceError,
     ManifestError,
     OutputError,
     OutputExistsError,
@@ -171,9 +172,12 @@ async def async_open_content(
     only :class:`~bidcrypt.errors.BidcryptError`: an
     :class:`~bidcrypt.errors.OutputError` (or
     :class:`~bidcrypt.errors.OutputExistsError`) when the machine fails
-    (disk full, permissions); any other failure is the package's and is in
-    the report. *progress* follows the decryption, chunk by chunk (bytes of
-    ciphertext read, and their total). The package is judged at one time, *at* (default: now, read
+    (disk full, permissions), a :class:`~bidcrypt.errors.KeySourceError`
+    when the token that holds the content key fails while it decrypts (a
+    key imported into the token, see :class:`~bidcrypt.envelope.ContentKey`);
+    any other failure is the package's and is in the report. *progress*
+    follows the decryption, chunk by chunk (bytes of ciphertext read, and
+    their total). The package is judged at one time, *at* (default: now, read
     once), so its documents ask the same questions of the trust store;
     *cache* keeps the verdicts (default: a new cache for this package; pass
     one to share it across packages). Decryption, extraction, hashing and
@@ -200,7 +204,7 @@ async def async_open_content(
                 )
         except OutputError as error:
             raise OutputError(error.detail, path=output) from error
-        except OutputExistsError:
+        except (OutputExistsError, KeySourceError):  # the machine's: a token that decrypts failed
             raise
         except BidcryptError as error:
             report.failed("decryption", error)
@@ -268,9 +272,12 @@ async def async_unpack(
     path, output = as_path(path), as_path(output)
     info = await blocking(read_package_info, path)
     content_key = await blocking(unwrap_content_key, info.header, keys)
-    return await async_open_content(
-        path, info.header, content_key, info.attributes, output, trust, at, progress, cache=cache
-    )
+    try:
+        return await async_open_content(
+            path, info.header, content_key, info.attributes, output, trust, at, progress, cache=cache
+        )
+    finally:
+        content_key.close()  # a key imported into a token is destroyed there
 
 
 def unpack(

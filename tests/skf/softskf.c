@@ -8,6 +8,8 @@
  * Crypto is OpenSSL 3's libcrypto. Built by tests/skf/build.sh (called from scripts/setup.sh).
  *
  * STATE DIRECTORY: the environment variable SOFTSKF_ROOT, read at each SKF_EnumDev / SKF_ConnectDev.
+ * A connected device keeps the configuration (tree and faults) it read; its state file is read at
+ * each call.
  *
  *   $SOFTSKF_ROOT/softskf.conf        optional; root-level faults (apply to every call, SKF_EnumDev too)
  *   $SOFTSKF_ROOT/<dir>/device.conf   one device per sub-directory holding a device.conf (dirs sorted)
@@ -23,7 +25,8 @@
  *                fault.removed-after = N   (N key operations succeed; the next one and every call
  *                                           after it answer SAR_DEVICE_REMOVED, SKF_EnumDev hides it),
  *                fault.sar.<SKF_Function> = 0x0A0000FF   (that function answers this code),
- *                fault.size-lie.<SKF_Function> = K   (given a buffer, it claims K bytes more than it)
+ *                fault.size-lie.<SKF_Function> = K   (given a buffer, it claims K bytes more than it),
+ *                fault.size-grow.<SKF_Function> = K  (given a buffer, it asks for K bytes more, always)
  *   application: name | name-hex, pin, max-retries (default 3), retries (initial tries left, default
  *                max-retries; 0 = a locked PIN)
  *   container:   name | name-hex, type (sm2 | rsa), sign-cert, sign-key, enc-cert, enc-key (file names
@@ -44,7 +47,8 @@
  * and logs in THAT application handle; signing, private-key decryption and SKF_ImportSessionKey need
  * it (else SAR_USER_NOT_LOGGED_IN). An unknown device name in SKF_ConnectDev is SAR_DEVICE_REMOVED.
  * Lists with no name are one NUL. Handles are not freed on close (they are marked dead), so a stale
- * handle answers SAR_INVALIDHANDLEERR; operations on one handle are not thread-safe.
+ * handle answers SAR_INVALIDHANDLEERR; closing always closes, and answers SAR_DEVICE_REMOVED when the
+ * device was removed. Operations on one handle are not thread-safe (bidcrypt serialises them).
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -154,8 +158,12 @@ typedef struct {
     container_cfg *containers;
 } app_cfg;
 
+enum { F_SAR, F_SIZE_LIE, F_SIZE_GROW };
+static const char *const FAULT_PREFIX[] = {"fault.sar.", "fault.size-lie.", "fault.size-grow."};
+
 typedef struct {
     char fn[64];
+    int kind; /* F_* */
     long value;
 } fault;
 
@@ -165,7 +173,7 @@ typedef struct {
     ULONG max_buffer;
     long removed_after; /* -1: never */
     int nfaults;
-    fault faults[MAX_FAULTS]; /* fault.sar.* (value = code) and fault.size-lie.* (value = -1 - K) */
+    fault faults[MAX_FAULTS];
     int napps;
     app_cfg *apps;
 } device_cfg;
@@ -257,13 +265,19 @@ static device_cfg *cfg_load(const char *dir, const char *file) {
             if (is_name) bad = set_name(d->name, key, value);
             else if (strcmp(key, "max-buffer") == 0) d->max_buffer = (ULONG)strtoul(value, NULL, 0);
             else if (strcmp(key, "fault.removed-after") == 0) d->removed_after = strtol(value, NULL, 0);
-            else if ((strncmp(key, "fault.sar.", 10) == 0 || strncmp(key, "fault.size-lie.", 15) == 0)
-                     && d->nfaults < MAX_FAULTS) {
-                int sar = key[6] == 's' && key[7] == 'a';
-                fault *ft = &d->faults[d->nfaults++];
-                snprintf(ft->fn, sizeof ft->fn, "%s", key + (sar ? 10 : 15));
-                long v = (long)strtoul(value, NULL, 0);
-                ft->value = sar ? v : -1 - v;
+            else if (strncmp(key, "fault.", 6) == 0 && d->nfaults < MAX_FAULTS) {
+                fault *ft = &d->faults[d->nfaults];
+                bad = 1;
+                for (int kind = F_SAR; bad && kind <= F_SIZE_GROW; kind++) {
+                    size_t n = strlen(FAULT_PREFIX[kind]);
+                    if (strncmp(key, FAULT_PREFIX[kind], n) == 0 && strlen(key + n) < sizeof ft->fn) {
+                        strcpy(ft->fn, key + n);
+                        ft->kind = kind;
+                        ft->value = (long)strtoul(value, NULL, 0);
+                        d->nfaults++;
+                        bad = 0;
+                    }
+                }
             } else bad = 1;
         } else if (section == 1) {
             if (is_name) bad = set_name(app->name, key, value);
@@ -381,30 +395,35 @@ struct key {
     int padding, initialised;
 };
 
-static long find_fault(const device_cfg *d, const char *fn, int sar) {
-    if (!d) return sar ? 0 : -1;
-    for (int i = 0; i < d->nfaults; i++)
-        if (strcmp(d->faults[i].fn, fn) == 0 && (sar ? d->faults[i].value >= 0 : d->faults[i].value < 0))
-            return sar ? d->faults[i].value : -1 - d->faults[i].value;
-    return sar ? 0 : -1;
+/* The value of a fault of this kind for fn, from the device's or else the root configuration; -1: none. */
+static long find_fault(const struct dev *d, const device_cfg *root, const char *fn, int kind) {
+    const device_cfg *where[2] = {d ? d->cfg : NULL, d ? d->root : root};
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; where[w] && i < where[w]->nfaults; i++)
+            if (where[w]->faults[i].kind == kind && strcmp(where[w]->faults[i].fn, fn) == 0)
+                return where[w]->faults[i].value;
+    return -1;
 }
 
-/* A fault.sar code for fn, from the device's or the root configuration; 0 when none. */
+/* A fault.sar code for fn; 0 when none. */
 static ULONG injected(const struct dev *d, const device_cfg *root, const char *fn) {
-    long code = d ? find_fault(d->cfg, fn, 1) : 0;
-    if (!code) code = find_fault(d ? d->root : root, fn, 1);
-    return (ULONG)code;
+    long code = find_fault(d, root, fn, F_SAR);
+    return code > 0 ? (ULONG)code : SAR_OK;
 }
 
 static long size_lie(const struct dev *d, const device_cfg *root, const char *fn) {
-    long extra = d ? find_fault(d->cfg, fn, 0) : -1;
-    return extra >= 0 ? extra : find_fault(d ? d->root : root, fn, 0);
+    return find_fault(d, root, fn, F_SIZE_LIE);
 }
 
 static ULONG check_dev(struct dev *d, const char *fn) {
     if (!d || d->magic != H_DEV) return SAR_INVALIDHANDLEERR;
     if (device_removed(d->cfg->dir)) return SAR_DEVICE_REMOVED;
     return injected(d, NULL, fn);
+}
+
+/* What closing a handle answers: it is closed anyway, but a removed device says so. */
+static ULONG closing(struct dev *d) {
+    return d && d->magic == H_DEV && device_removed(d->cfg->dir) ? SAR_DEVICE_REMOVED : SAR_OK;
 }
 
 static ULONG check_app(struct app *a, const char *fn) {
@@ -422,6 +441,8 @@ static ULONG give(const struct dev *d, const device_cfg *root, const char *fn, c
                   BYTE *out, ULONG *out_len) {
     if (!out_len) return SAR_INVALIDPARAMERR;
     if (!out) { *out_len = len; return SAR_OK; }
+    long grow = find_fault(d, root, fn, F_SIZE_GROW);
+    if (grow >= 0) { *out_len += (ULONG)grow; return SAR_BUFFER_TOO_SMALL; } /* never enough */
     if (*out_len < len) { *out_len = len; return SAR_BUFFER_TOO_SMALL; }
     if (len) memcpy(out, data, len);
     long lie = size_lie(d, root, fn);
@@ -454,11 +475,12 @@ static ULONG key_operation(struct dev *d, const char *counter) {
     return SAR_OK;
 }
 
-static void count(struct dev *d, const char *counter, long long delta) {
+static void count(struct dev *d, const char *counter, long long delta, const char *counter2, long long delta2) {
     state_t s;
     int fd = st_open(d->cfg->dir, &s, 1);
     if (fd < 0) return;
     st_add(&s, counter, delta);
+    if (counter2) st_add(&s, counter2, delta2);
     st_close(fd, &s);
 }
 
@@ -693,9 +715,13 @@ EXPORT ULONG SKF_ConnectDev(LPSTR szName, DEVHANDLE *phDev) {
 EXPORT ULONG SKF_DisConnectDev(DEVHANDLE hDev) {
     struct dev *d = hDev;
     if (!d || d->magic != H_DEV) return SAR_INVALIDHANDLEERR;
+    ULONG rv = closing(d);
     if (d->lockfd >= 0) close(d->lockfd);
     d->magic = H_DEAD; /* children keep a pointer to it: never freed, only the configuration is */
-    return SAR_OK;
+    cfg_free(d->cfg);
+    cfg_free(d->root);
+    d->cfg = d->root = NULL;
+    return rv;
 }
 
 /* A fixed-size text field of DEVINFO: the text, cut to the field, NUL-padded when shorter. */
@@ -784,7 +810,7 @@ EXPORT ULONG SKF_CloseApplication(HAPPLICATION hApplication) {
     struct app *a = hApplication;
     if (!a || a->magic != H_APP) return SAR_INVALIDHANDLEERR;
     a->magic = H_DEAD;
-    return SAR_OK;
+    return closing(a->dev);
 }
 
 static long retries_left(struct app *a, state_t *s) {
@@ -881,7 +907,7 @@ EXPORT ULONG SKF_CloseContainer(HCONTAINER hContainer) {
     struct con *c = hContainer;
     if (!c || c->magic != H_CON) return SAR_INVALIDHANDLEERR;
     c->magic = H_DEAD;
-    return SAR_OK;
+    return closing(c->app->dev);
 }
 
 EXPORT ULONG SKF_GetContainerType(HCONTAINER hContainer, ULONG *pulContainerType) {
@@ -1079,8 +1105,7 @@ EXPORT ULONG SKF_DecryptUpdate(HANDLE hKey, BYTE *pbEncryptedData, ULONG ulEncry
     if (asks_size(need, pbData, pulDataLen, &rv)) return rv;
     int out = 0;
     if (EVP_DecryptUpdate(k->ctx, pbData, &out, pbEncryptedData, (int)ulEncryptedLen) <= 0) return SAR_FAIL;
-    count(k->dev, "decrypt_update", 1);
-    count(k->dev, "decrypt_update_bytes", ulEncryptedLen);
+    count(k->dev, "decrypt_update", 1, "decrypt_update_bytes", ulEncryptedLen);
     long lie = size_lie(k->dev, NULL, "SKF_DecryptUpdate");
     *pulDataLen = lie >= 0 ? *pulDataLen + (ULONG)lie : (ULONG)out;
     return SAR_OK;
@@ -1107,7 +1132,7 @@ EXPORT ULONG SKF_CloseHandle(HANDLE hHandle) {
     EVP_CIPHER_CTX_free(k->ctx);
     OPENSSL_cleanse(k->key, sizeof k->key);
     k->magic = H_DEAD;
-    return SAR_OK;
+    return closing(k->dev);
 }
 
 /* ---------------------------------------------------------------- the fast path (not in GM/T 0016-2012) */
@@ -1118,7 +1143,8 @@ static ULONG fast_decrypt(struct con *c, const char *fn, int type, const BYTE *i
     ULONG rv = ready_for_key(c, fn, type);
     if (rv) return rv;
     if (!in || !out_len) return SAR_INVALIDPARAMERR;
-    if (!out) return give(c->app->dev, NULL, fn, NULL, size_hint, NULL, out_len);
+    if (!out || (type == 2 && *out_len < size_hint)) /* SM2: the size is known before decrypting */
+        return asks_size(size_hint, out, out_len, &rv), rv;
     if ((rv = key_operation(c->app->dev, "private_decrypt"))) return rv;
     BYTE *plain;
     size_t len;

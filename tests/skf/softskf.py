@@ -38,6 +38,9 @@ COUNTERS = (
     "key_operations",
 )
 
+#: The failures of the seeds, which ``SoftSkf.seed_failure`` reproduces.
+SEED_FAILURES = ("no-device", "no-application", "no-container", "no-signing-certificate", "locked-pin")
+
 #: SAR codes the tests use.
 SAR_OK = 0
 SAR_NOTSUPPORTYETERR = 0x0A000003
@@ -179,15 +182,19 @@ class SoftSkf:
         *,
         sar: dict[str, int] | None = None,
         size_lie: dict[str, int] | None = None,
+        size_grow: dict[str, int] | None = None,
         removed_after: int | None = None,
     ) -> None:
         """Add faults: ``sar={"SKF_ExportCertificate": SAR_UNKNOWN}`` (that function answers the code),
         ``size_lie={"SKF_EnumContainer": 16}`` (claims 16 bytes more than the buffer it was given),
-        ``removed_after=N`` (N key operations succeed, then every call answers SAR_DEVICE_REMOVED)."""
+        ``size_grow={"SKF_ExportCertificate": 16}`` (given a buffer, always asks for 16 bytes more),
+        ``removed_after=N`` (N key operations succeed, then every call answers SAR_DEVICE_REMOVED).
+        The token reads them at the next ``SKF_ConnectDev``."""
 
         def change(model: Device) -> None:
             model.sar.update(sar or {})
             model.size_lie.update(size_lie or {})
+            model.size_grow.update(size_grow or {})
             if removed_after is not None:
                 model.removed_after = removed_after
 
@@ -209,6 +216,29 @@ class SoftSkf:
                     container.truncate_cert = length
 
         self.edit(device, change)
+
+    def seed_failure(self, device: str, failure: str) -> None:
+        """Reproduce one of the seed failures on a device: ``SEED_FAILURES`` ("no-device" unplugs it,
+        "no-application", "no-container", "no-signing-certificate", "locked-pin")."""
+        if failure == "no-device":
+            self.unplug(device)
+        elif failure == "no-application":
+            self.edit(device, lambda model: model.applications.clear())
+        elif failure == "no-container":
+            self.edit(device, lambda model: [app.containers.clear() for app in model.applications])
+        elif failure == "no-signing-certificate":
+
+            def drop(model: Device) -> None:
+                for app in model.applications:
+                    for container in app.containers:
+                        container.sign_cert = None
+
+            self.edit(device, drop)
+        elif failure == "locked-pin":
+            for app in self.devices[device].applications:
+                self.set_retries(device, app.name, 0)
+        else:
+            raise ValueError(f"unknown seed failure {failure!r}; known: {', '.join(SEED_FAILURES)}")
 
     def unplug(self, device: str) -> None:
         """Remove the device from the token directory altogether (``SKF_EnumDev`` no longer lists it)."""
@@ -245,6 +275,7 @@ __all__ = [
     "BIDDERS",
     "COUNTERS",
     "FAST_LIBRARY",
+    "SEED_FAILURES",
     "STANDARD_LIBRARY",
     "Application",
     "Container",

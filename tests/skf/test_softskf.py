@@ -17,6 +17,8 @@ from cryptography.hazmat.primitives import hashes, padding, serialization
 from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bidcrypt.gm import Sm2PublicKey, to_raw
 from bidcrypt.keys.sm2_digest import sm2_signature_der, sm2_signing_digest
@@ -280,6 +282,10 @@ def test_the_fast_path(skf: Skf, sm2: Session, rsa_session: Session, token: Soft
     key = os.urandom(16)
     blob = create_string_buffer(sm2_wrapped("sm2/bidder-a/enc", key))
     assert skf.sized("SKF_ECCDecrypt", sm2.con, blob) == (0, key)
+    small = ULONG(15)
+    out = create_string_buffer(16)
+    assert skf.call("SKF_ECCDecrypt", sm2.con, blob, out, byref(small)) == api.SAR_BUFFER_TOO_SMALL
+    assert small.value == 16  # asked before decrypting: not a key operation
     rsa_key = os.urandom(32)
     wrapped = rsa_wrapped("bidder-a/enc", rsa_key)
     assert skf.sized("SKF_RSAPriKeyDecrypt", rsa_session.con, wrapped, len(wrapped)) == (0, rsa_key)
@@ -293,30 +299,42 @@ def test_the_fast_path(skf: Skf, sm2: Session, rsa_session: Session, token: Soft
 # ---------------------------------------------------------------- faults
 
 
-def test_seed_failures(skf: Skf, token: SoftSkf) -> None:
-    token.edit("bidder-a", lambda device: device.applications.clear())
-    _, dev = skf.connect(b"bidder-a")
-    assert skf.names("SKF_EnumApplication", dev) == (0, [])
-    token.edit("sm2-bidder-a", lambda device: device.applications[0].containers.clear())
-    _, dev = skf.connect(b"sm2-bidder-a")
-    _, app = skf.open_application(dev, b"BIDCRYPT")
-    assert skf.names("SKF_EnumContainer", app) == (0, [])
+@pytest.mark.parametrize("failure", api.SEED_FAILURES)
+def test_seed_failures(skf: Skf, token: SoftSkf, failure: str) -> None:
+    device, application, container = api.BIDDERS["sm2/bidder-b"][:3]
+    token.seed_failure(device, failure)
+    listed = skf.names("SKF_EnumDev", 1)
+    assert listed[0] == 0 and (device.encode() in listed[1]) == (failure != "no-device")
+    if failure == "no-device":
+        return
+    _, dev = skf.connect(device.encode())
+    applications = skf.names("SKF_EnumApplication", dev)
+    assert applications == (0, [] if failure == "no-application" else [application.encode()])
+    if failure == "no-application":
+        return
+    _, app = skf.open_application(dev, application.encode())
+    assert skf.names("SKF_EnumContainer", app) == (
+        0,
+        [] if failure == "no-container" else [container.encode()],
+    )
+    if failure == "no-container":
+        return
+    _, con = skf.open_container(app, container.encode())
+    sign_rv = skf.certificate(con, True)[0]
+    assert sign_rv == (api.SAR_CERTNOTFOUNTERR if failure == "no-signing-certificate" else 0)
+    assert skf.certificate(con, False)[0] == 0
+    locked = failure == "locked-pin"
+    assert skf.pin_info(app) == (0, 3, 0 if locked else 3)
+    assert skf.verify_pin(app, PIN) == ((api.SAR_PIN_LOCKED, 0) if locked else (0, 99))
+    assert token.counters(device)["verify_pin_failed"] == 0
 
-    def no_signing_certificate(device: api.Device) -> None:
-        device.applications[0].containers[0].sign_cert = None
 
-    token.edit("sm2-bidder-c", no_signing_certificate)
-    session = Session(skf, "sm2-bidder-c", "BIDCRYPT", "蜀道工程".encode("gbk"), login=False)
-    assert skf.certificate(session.con, True)[0] == api.SAR_CERTNOTFOUNTERR
-    assert skf.certificate(session.con, False)[0] == 0
-    token.set_retries("sm2-bidder-b", "电子投标", 0)
-    _, dev = skf.connect(b"sm2-bidder-b")
-    _, app = skf.open_application(dev, "电子投标".encode())
-    assert skf.pin_info(app) == (0, 3, 0)
-    assert skf.verify_pin(app, PIN) == (api.SAR_PIN_LOCKED, 0)
+def test_no_device_at_all(skf: Skf, token: SoftSkf) -> None:
     for device in list(token.devices):
         token.unplug(device)
     assert skf.names("SKF_EnumDev", 1) == (0, [])
+    size = ULONG()
+    assert skf.call("SKF_EnumDev", 1, None, byref(size)) == 0 and size.value == 1
 
 
 def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: SoftSkf) -> None:
@@ -329,6 +347,8 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
     assert skf.ecc_sign(sm2.con, bytes(32))[0] == api.SAR_DEVICE_REMOVED  # every handle
     assert b"sm2-bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
     assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 2
+    assert skf.call("SKF_CloseContainer", session.con) == api.SAR_DEVICE_REMOVED  # closed anyway
+    assert skf.call("SKF_CloseContainer", session.con) == 0x0A000005
     token.reinsert("sm2-bidder-a")
     again = Session(skf, "sm2-bidder-a", "BIDCRYPT", b"sm2-bidder-a")
     assert skf.ecc_sign(again.con, bytes(32))[0] == 0
@@ -337,7 +357,10 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
 def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     token.truncate_certificates("bidder-a", 100)
     token.inject(
-        "sm2-bidder-a", sar={"SKF_ExportCertificate": api.SAR_UNKNOWN}, size_lie={"SKF_EnumContainer": 16}
+        "sm2-bidder-a",
+        sar={"SKF_ExportCertificate": api.SAR_UNKNOWN},
+        size_lie={"SKF_EnumContainer": 16},
+        size_grow={"SKF_ExportPublicKey": 16},
     )
     rsa_a = Session(skf, "bidder-a", "BIDCRYPT", b"bidder-a", login=False)
     rv, truncated = skf.certificate(rsa_a.con, True)
@@ -350,6 +373,10 @@ def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     buffer = create_string_buffer(given)
     assert skf.call("SKF_EnumContainer", sm2_a.app, buffer, byref(size)) == 0
     assert size.value == given + 16
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, None, byref(size)) == 0 and size.value == 132
+    buffer = create_string_buffer(132)
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, buffer, byref(size)) == api.SAR_BUFFER_TOO_SMALL
+    assert size.value == 148
     (token.root / "softskf.conf").write_text("fault.sar.SKF_EnumDev = 0x0A0000FF\n")
     assert skf.names("SKF_EnumDev", 1)[0] == api.SAR_UNKNOWN
 
@@ -372,3 +399,86 @@ def test_provision_cli_writes_no_pin_on_argv(tmp_path: Path) -> None:
     )
     assert result.stdout.strip() == f"export SOFTSKF_ROOT={tmp_path / 't'}"
     assert (tmp_path / "t" / "sm2-bidder-a" / "device.conf").stat().st_mode & 0o077 == 0
+
+
+# ---------------------------------------------------------------- properties
+
+NAMES = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), min_size=1, max_size=40
+)
+
+
+@given(application=NAMES, container=NAMES, gbk=st.booleans())
+@settings(max_examples=30)
+def test_any_name_round_trips(skf: Skf, token: SoftSkf, application: str, container: str, gbk: bool) -> None:
+    encoding = "gbk" if gbk else "utf-8"
+    try:
+        application_bytes, container_bytes = application.encode(encoding), container.encode(encoding)
+    except UnicodeEncodeError:
+        return  # not a GBK name
+
+    def rename(device: api.Device) -> None:
+        app = device.applications[0]
+        app.name, app.encoding = application, encoding
+        app.containers[0].name, app.containers[0].encoding = container, encoding
+
+    token.edit("sm2-bidder-a", rename)
+    token.reset_state("sm2-bidder-a")
+    _, dev = skf.connect(b"sm2-bidder-a")
+    assert skf.names("SKF_EnumApplication", dev) == (0, [application_bytes])
+    rv, app = skf.open_application(dev, application_bytes)
+    assert rv == 0 and skf.names("SKF_EnumContainer", app) == (0, [container_bytes])
+    assert skf.open_container(app, container_bytes)[0] == 0
+    assert skf.verify_pin(app, b"wrong")[0] == api.SAR_PIN_INCORRECT
+    assert token.retries_left("sm2-bidder-a", application) == 2
+
+
+@given(
+    cipher=st.sampled_from([(SM4_CBC, algorithms.SM4, 16), (AES128_CBC, algorithms.AES, 16)]),
+    content=st.binary(max_size=3000),
+    chunks=st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=6),
+)
+@settings(max_examples=25)
+def test_decryption_on_the_token_matches_cryptography(
+    skf: Skf, sm2: Session, cipher: tuple[int, type[algorithms.AES], int], content: bytes, chunks: list[int]
+) -> None:
+    alg, algorithm, size = cipher
+    key, iv = os.urandom(size), os.urandom(16)
+    ciphertext = encrypt(algorithm(key), iv, content)
+    rv, handle = skf.import_session_key(sm2.con, alg, sm2_wrapped("sm2/bidder-a/enc", key))
+    assert rv == 0 and skf.decrypt_init(handle, iv) == 0
+    plain, start = b"", 0
+    for blocks in [*chunks, len(ciphertext) // 16]:
+        piece = ciphertext[start : start + 16 * blocks]
+        start += len(piece)
+        if piece:
+            rv, out = skf.decrypt_update(handle, piece)
+            assert rv == 0
+            plain += out
+    assert skf.decrypt_final(handle) == (0, b"")
+    assert skf.call("SKF_CloseHandle", handle) == 0
+    unpadder = padding.PKCS7(128).unpadder()
+    assert unpadder.update(plain) + unpadder.finalize() == content
+
+
+def test_public_keys_as_blobs(skf: Skf, sm2: Session, rsa_session: Session) -> None:
+    rv, blob = skf.sized("SKF_ExportPublicKey", sm2.con, 0)
+    assert rv == 0 and len(blob) == 132 and int.from_bytes(blob[:4], "little") == 256
+    point = sm2_public("sm2/bidder-a/enc").spki_der()[-64:]
+    assert blob[4 + 32 : 68] + blob[68 + 32 :] == point
+    rv, blob = skf.sized("SKF_ExportPublicKey", rsa_session.con, 1)
+    public = cert("bidder-a/sign").public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = public.public_numbers()
+    assert rv == 0 and len(blob) == 268 and int.from_bytes(blob[4:8], "little") == 2048
+    assert int.from_bytes(blob[8:264], "big") == numbers.n and int.from_bytes(blob[264:], "big") == numbers.e
+
+
+def test_lock_dev_excludes_another_handle(skf: Skf, token: SoftSkf) -> None:
+    _, first = skf.connect(b"bidder-a")
+    _, second = skf.connect(b"bidder-a")
+    assert skf.call("SKF_LockDev", first, ULONG(0)) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0x0A00000F  # SAR_TIMEOUTERR
+    assert skf.call("SKF_UnlockDev", first) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0
+    assert skf.call("SKF_UnlockDev", second) == 0
