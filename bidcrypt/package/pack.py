@@ -259,6 +259,7 @@ def pack(
 
     bidder = _check_signer(signer, at)
     choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note, authority_transport)
+    cipher = cipher or _cipher_the_token_opens(choices, key_source, note)
     builder = (
         EnvelopeBuilder()
         .set_cipher(cipher)
@@ -320,6 +321,33 @@ def pack(
         tuple(warnings),
         builder.cipher,
     )
+
+
+def _cipher_the_token_opens(
+    choices: Sequence[RecipientChoice], key_source: KeySource | None, note: Callable[[str], None]
+) -> ContentCipher | None:
+    """AES-256-CBC when the bidder's UKey decrypts the content itself (an SKF UKey on the standard path).
+
+    Such a token decrypts only CBC content, so the default AES-256-GCM would
+    leave a package its own UKey cannot open. None (the certificates' choice)
+    otherwise, and whenever a certificate is SM2 (SM4-CBC, CBC already).
+    """
+    if key_source is None or any(certs.is_sm2(c.certificate) for c in choices):
+        return None
+    ours = {certs.key_fingerprint(c.certificate) for c in choices}
+    if any(
+        not entry.returns_content_keys and certs.key_fingerprint(entry.certificate) in ours
+        for entry in key_source.entries()
+    ):
+        note(
+            pick(
+                "the UKey decrypts the content itself (SKF without a private-key decryption), "
+                "which only CBC allows: the content is encrypted with AES-256-CBC",
+                "该 U-KEY 在卡内解密内容（SKF 无私钥解密），只支持 CBC：内容改用 AES-256-CBC 加密",
+            )
+        )
+        return ContentCipher.AES_256_CBC
+    return None
 
 
 def _test_open(output: Path, key_source: KeySource | None, note: Callable[[str], None]) -> bool:
