@@ -25,7 +25,7 @@ from bidcrypt.errors import (
 from bidcrypt.keys import PinSource
 
 from ..conftest import Pki, run_bidcrypt, run_cli
-from .softskf import BIDDERS, Device, SoftSkf
+from .softskf import BIDDERS, SEED_FAILURES, SoftSkf
 
 Factory = Callable[..., SoftSkf]
 
@@ -115,18 +115,6 @@ def test_text_report_lists_the_tree_and_the_tries(softskf_factory: Factory) -> N
     assert "解密方式 快速" in chinese.stdout
 
 
-def _no_application(device: Device) -> None:
-    device.applications.clear()
-
-
-def _no_container(device: Device) -> None:
-    device.applications[0].containers.clear()
-
-
-def _no_signing_certificate(device: Device) -> None:
-    device.applications[0].containers[0].sign_cert = None
-
-
 SEEDS: dict[str, tuple[type, str, str]] = {
     # seed: (error, the English words, the seed's own Chinese words)
     "no-device": (TokenAbsentError, "no token", "未找到 U-KEY"),
@@ -141,25 +129,12 @@ SEEDS: dict[str, tuple[type, str, str]] = {
 }
 
 
-def _seed(token: SoftSkf, seed: str) -> None:
-    if seed == "no-device":
-        token.unplug("sm2-bidder-a")
-    elif seed == "no-application":
-        token.edit("sm2-bidder-a", _no_application)
-    elif seed == "no-container":
-        token.edit("sm2-bidder-a", _no_container)
-    elif seed == "no-signing-certificate":
-        token.edit("sm2-bidder-a", _no_signing_certificate)
-    else:
-        token.set_retries("sm2-bidder-a", "BIDCRYPT", 0)
-
-
 @pytest.mark.parametrize("seed", list(SEEDS))
 def test_each_seed_failure_is_one_line_with_its_code(
     softskf_factory: Factory, pin_env: str, seed: str
 ) -> None:
     token = softskf_factory(["sm2/bidder-a"])
-    _seed(token, seed)
+    token.seed_failure("sm2-bidder-a", seed)
     error, english, chinese = SEEDS[seed]
     reference = token.uri()  # the UKey plugged in, whatever it holds
     result = run_cli("doctor", "--key", reference, "--login")
@@ -180,7 +155,7 @@ def test_each_seed_failure_is_one_line_with_its_code(
 
 def test_seed_codes_are_distinct() -> None:
     codes = {error.code for error, _, _ in SEEDS.values()}
-    assert len(codes) == len(SEEDS)
+    assert len(codes) == len(SEEDS) and set(SEEDS) == set(SEED_FAILURES)
 
 
 def test_a_wrong_pin_is_tried_once_and_says_the_tries_left(
