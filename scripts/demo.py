@@ -9,7 +9,13 @@ A fourth bidder holds SM2 certificates (国密, ``sm2/bidder-a`` of the
 fixtures): its seals are SM2 with SM3, its manifest is signed SM2-with-SM3,
 and its package is a GM/T 0010 envelope (SM4-CBC) for its SM2 key and the
 authority's RSA key, opened in the same session. Its keys are PKCS#12 files:
-SoftHSM2 has no SM2 mechanism (the SKF UKey interface is the next issue).
+SoftHSM2 has no SM2 mechanism.
+
+A fifth bidder (``sm2/bidder-b``) holds its SM2 keys on an SKF UKey (GM/T
+0016, the interface of most Chinese CA UKeys): the soft SKF token of the
+tests, provisioned into demo-out/skf (see scripts/demo_skf.py). It checks the
+UKey, seals, packs and test-opens on it, and checks the re-encrypt rule with
+the UKey's own certificate.
 
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
@@ -29,6 +35,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from demo_skf import SKF_BIDDER, SKF_REF, draw_documents, provision_skf_ukey  # noqa: E402
+
 OUT = ROOT / "demo-out"
 PKI = ROOT / "fixtures" / "pki"
 DOCUMENTS = ROOT / "fixtures" / "documents"
@@ -37,9 +47,15 @@ MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 BIDDERS = ("bidder-a", "bidder-b", "bidder-c")
 #: The bidder with SM2 certificates (PKCS#12 files), and every bidder of the session.
 SM2 = "sm2/bidder-a"
-ALL_BIDDERS = (*BIDDERS, SM2)
+ALL_BIDDERS = (*BIDDERS, SM2, SKF_BIDDER)
 TENDER = "HBGP-2026-001"
-PRICES = {"bidder-a": "1234567.80", "bidder-b": "1180000.00", "bidder-c": "1205300.50", SM2: "1196000.00"}
+PRICES = {
+    "bidder-a": "1234567.80",
+    "bidder-b": "1180000.00",
+    "bidder-c": "1205300.50",
+    SM2: "1196000.00",
+    SKF_BIDDER: "1210000.00",
+}
 #: Both hierarchies: the RSA/EC one and the SM2 one (its roots are kept in separate files).
 TRUST = [
     *("--trust", str(PKI / "trust/roots.pem"), "--trust", str(PKI / "trust/intermediates.pem")),
@@ -99,37 +115,6 @@ def prepare_folder(bidder: str, sealed: Path) -> tuple[Path, Path]:
     return folder, summary
 
 
-def sm2_documents(company: dict[str, str]) -> tuple[Path, Path, Path]:
-    """The SM2 bidder's bid response and seal pictures, drawn as the fixtures' (make_documents.py)."""
-    import make_documents
-    from truetype import TrueTypeFont
-
-    font = TrueTypeFont(make_documents.FONT)
-    bidder = make_documents.Bidder(
-        slug="sm2-bidder-a",
-        name=company["name"],
-        credit_code=company["credit_code"],
-        legal_representative=company["legal_representative"],
-        gender="男",
-        age=46,
-        address="湖南省长沙市岳麓区麓谷大道658号湘江路桥大厦8层",
-        founded="2015年6月12日",
-        price="1,196,000.00",
-        price_words="壹佰壹拾玖万陆仟元整",
-        duration="175",
-        phone="0731-88776655",
-    )
-    directory = OUT / SM2
-    directory.mkdir(parents=True)
-    document = directory / "bid-response.pdf"
-    document.write_bytes(make_documents.bid_response_pdf(font, bidder))
-    company_png = directory / "company.png"
-    company_png.write_bytes(make_documents.company_seal(font, bidder.name))
-    legal_png = directory / "legal-person.png"
-    legal_png.write_bytes(make_documents.legal_person_seal(font, bidder.legal_representative))
-    return document, company_png, legal_png
-
-
 def main() -> int:
     import provision_ukey
 
@@ -145,6 +130,11 @@ def main() -> int:
         os.environ, SOFTHSM2_CONF=str(config), BIDCRYPT_PKCS11_MODULE=MODULE, BIDCRYPT_PIN=index["pin"]
     )
     print(f"SOFTHSM2_CONF={show(config)}")
+    print(f"# {SKF_BIDDER}'s UKey speaks SKF (GM/T 0016): a soft SKF token in demo-out/skf")
+    skf_env = provision_skf_ukey(OUT / "skf")
+    env.update(skf_env)
+    for name, value in skf_env.items():
+        print(f"{name}={show(Path(value))}")
 
     step("2. The seal-assistant check (签章助手检测) of each bidder's UKey")
     for bidder in BIDDERS:
@@ -157,6 +147,11 @@ def main() -> int:
             "--login",
             env=env,
         )
+    print(f"# {SKF_BIDDER}'s SKF UKey: the device, its application (PIN tries left), its container, the")
+    print("# decryption path the library offers, and a test signature and decryption (--login):")
+    bidcrypt(
+        "doctor", "--key", SKF_REF, "--expect-uscc", company[SKF_BIDDER]["credit_code"], "--login", env=env
+    )
     print("# a UKey with only a signing certificate is not ready for bidding:")
     bidcrypt("doctor", "--key", "pkcs11:token=bidder-a-signonly", env=env, expect=12)
 
@@ -201,7 +196,7 @@ def main() -> int:
     sealed["bidder-a"] = both
 
     print("# the SM2 bidder (国密): SM2-with-SM3 seals made with its PKCS#12 files")
-    document, company_png, legal_png = sm2_documents(company[SM2])
+    document, company_png, legal_png = draw_documents(SM2, company[SM2], OUT / SM2)
     sm2_company = OUT / SM2 / "bid-response-company.pdf"
     sealed[SM2] = OUT / SM2 / "bid-response-sealed.pdf"
     for kind, source, output, picture in (
@@ -225,6 +220,25 @@ def main() -> int:
             PKI / f"{identity}.chain.pem",
             env=env,
         )
+    print(f"# {SKF_BIDDER}: its company seal (SM2 with SM3) made on its SKF UKey")
+    document, company_png, _ = draw_documents(SKF_BIDDER, company[SKF_BIDDER], OUT / SKF_BIDDER)
+    sealed[SKF_BIDDER] = OUT / SKF_BIDDER / "bid-response-sealed.pdf"
+    bidcrypt(
+        "seal",
+        "apply",
+        document,
+        "-o",
+        sealed[SKF_BIDDER],
+        "--key",
+        SKF_REF,
+        "--kind",
+        "company",
+        "--image",
+        company_png,
+        "--chain",
+        PKI / f"{SKF_BIDDER}/sign.chain.pem",
+        env=env,
+    )
     bidcrypt(
         "seal",
         "verify",
@@ -313,6 +327,29 @@ def main() -> int:
         *TRUST,
         env=env,
     )
+    print(f"# {SKF_BIDDER}: the manifest signed and the package test-opened on its SKF UKey")
+    folder, summary = prepare_folder(SKF_BIDDER, sealed[SKF_BIDDER])
+    packages[SKF_BIDDER] = OUT / SKF_BIDDER / "sm2-bidder-b.bid"
+    bidcrypt(
+        "pack",
+        folder,
+        "-o",
+        packages[SKF_BIDDER],
+        "--tender",
+        TENDER,
+        "--key",
+        SKF_REF,
+        "--encrypt-to",
+        PKI / f"{SKF_BIDDER}/enc.pem",
+        "--encrypt-to",
+        PKI / "authority/enc.pem",
+        "--authority-transport",
+        "oaep-sha1",
+        "--summary",
+        summary,
+        *TRUST,
+        env=env,
+    )
     bidcrypt("inspect", packages["bidder-a"], env=env)
     bidcrypt("inspect", packages[SM2], env=env)
 
@@ -337,6 +374,8 @@ def main() -> int:
     print("# the same rule on the SM2 package, decided by the SM2 public key:")
     bidcrypt("check", packages[SM2], "--current-cert", PKI / f"{SM2}/enc-renewed.pem", env=env)
     bidcrypt("check", packages[SM2], "--current-cert", PKI / f"{SM2}/enc-changed.pem", env=env, expect=50)
+    print(f"# {SKF_BIDDER} asks its SKF UKey itself (its encryption certificate, read without a login):")
+    bidcrypt("check", packages[SKF_BIDDER], "--key", SKF_REF, env=env)
 
     step("6. The opening session: bidders registered, packages submitted before the deadline")
     session = OUT / "session"
@@ -381,7 +420,7 @@ def main() -> int:
     print("# a package arriving after the deadline is refused:")
     bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60)
 
-    step("7. The opening: the authority's UKey opens every bid, SM2 included (one login, one unwrap per bid)")
+    step("7. The opening: the authority's UKey opens every bid, SM2 too (one login, one unwrap per bid)")
     bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env)
 
     step("8. The opening record (开标记录)")
