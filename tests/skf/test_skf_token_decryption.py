@@ -20,7 +20,7 @@ from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, KeyTransport
 from tests.conftest import Pki, run_bidcrypt, run_cli
 from tests.opening.conftest import make_package, move_opening_time_back
 from tests.opening.test_sm2_opening import mixed_session
-from tests.package.test_sm2_packages import trust_args
+from tests.package.test_sm2_packages import SUMMARY, trust_args
 from tests.skf.softskf import SoftSkf
 
 Factory = Callable[..., SoftSkf]
@@ -168,3 +168,40 @@ def test_a_token_removed_mid_batch_stops_it_and_the_next_run_resumes(
     again = json.loads(second.stdout)
     assert len(again["opened"]) == 1 and again["token_decrypted"] == 1 and again["unwraps"] == 1
     assert len(list((session.directory / "opened").iterdir())) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bidder", ["bidder-a", "sm2/bidder-a"])
+def test_pack_signs_and_test_opens_on_the_standard_path(
+    softskf_factory: Factory,
+    pki: Pki,
+    tmp_path: Path,
+    sealed_pdfs: dict[str, Path],
+    sm2_sealed_pdfs: dict[str, Path],
+    bidder: str,
+) -> None:
+    """`bidcrypt pack --key skf:…` on a UKey without private-key decryption: it signs, and the test-open
+    imports the key and decrypts on the token (an RSA bidder's package is AES-256-CBC, said in a warning)."""
+    token = softskf_factory([bidder])
+    device = next(iter(token.devices))
+    folder = tmp_path / "src"
+    (folder / "附件").mkdir(parents=True)
+    (folder / "投标函.pdf").write_bytes({**sealed_pdfs, **sm2_sealed_pdfs}[bidder].read_bytes())
+    (folder / "附件" / "资质.txt").write_text("资质证书" * 100, encoding="utf-8")
+    (tmp_path / "summary.toml").write_text(SUMMARY, encoding="utf-8")
+    authority = "authority/enc" if bidder == "bidder-a" else "sm2/authority/enc"
+    result = run_cli(
+        "pack", folder, "-o", tmp_path / "bid.bid", "--tender", "T-SKF",
+        "--key", token.bidder_uri(bidder, fast=False),
+        "--encrypt-to", pki.cert(f"{bidder}/enc"), "--encrypt-to", pki.cert(authority),
+        "--authority-transport", "pkcs1v15", "--summary", tmp_path / "summary.toml",
+        *trust_args(pki), "--json",
+        env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output + result.stderr
+    report = json.loads(result.stdout)
+    assert report["test_opened"] is True
+    assert report["cipher"] == ("aes-256-cbc" if bidder == "bidder-a" else "sm4-cbc")
+    assert ("AES-256-CBC" in result.stderr) is (bidder == "bidder-a")
+    counted = token.counters(device)
+    assert counted["import_session_key"] == 1 and counted["private_decrypt"] == 0 and counted["sign"] >= 1
