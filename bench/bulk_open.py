@@ -519,7 +519,7 @@ def measure_set(
 
 
 def table(rows: list[Row]) -> str:
-    header = f"{'set':<14} {'job':<62} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
+    header = f"{'set':<14} {'job':<72} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
     lines = [f"{header} {'unwraps/bid':>11} {'token ops/bid':>13} {'peak RSS':>10} {'CPU s':>8}"]
     for row in rows:
         unwraps = f"{row.unwraps_per_bid:.2f}" if row.unwraps_per_bid is not None else "-"
@@ -527,7 +527,7 @@ def table(rows: list[Row]) -> str:
         rss = f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib is not None else "-"
         cpu = f"{row.cpu_seconds:.2f}" if row.cpu_seconds is not None else "-"
         lines.append(
-            f"{row.set:<14} {row.job:<62} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
+            f"{row.set:<14} {row.job:<72} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
             f"{row.bids_per_second:>9.1f} {unwraps:>11} {token:>13} {rss:>10} {cpu:>8}"
         )
     return "\n".join(lines)
@@ -633,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
     for item in compared:
         cpu = item["cpu_vs_openssl_loop"]
         print(
-            f"{item['set']:<14} {item['job']:<62} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
+            f"{item['set']:<14} {item['job']:<72} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
             f"{item['fraction_of_physical_limit_gcm']:.0%} of the physical limit, "
             f"{item['fraction_of_library_limit_gcm']:.0%} of the library limit"
             + (f", {cpu:.2f}× its CPU time" if isinstance(cpu, float) else "")
