@@ -205,3 +205,27 @@ def test_pack_signs_and_test_opens_on_the_standard_path(
     assert ("AES-256-CBC" in result.stderr) is (bidder == "bidder-a")
     counted = token.counters(device)
     assert counted["import_session_key"] == 1 and counted["private_decrypt"] == 0 and counted["sign"] >= 1
+
+
+@pytest.mark.slow
+def test_reencrypt_on_the_standard_path_needs_a_fresh_key(
+    softskf_factory: Factory, pki: Pki, tmp_path: Path, packages: dict[str, Path]
+) -> None:
+    """A UKey that keeps the content key cannot rewrap it (exit 17, saying --fresh-key); --fresh-key works."""
+    token = softskf_factory(["sm2/bidder-a"])
+    ref = token.bidder_uri("sm2/bidder-a", fast=False)
+    args = ["--to", pki.cert("sm2/bidder-a/enc-replaced"), *trust_args(pki), "--json"]
+    rewrap = run_cli(
+        "reencrypt", packages["sm2/bidder-a"], "-o", tmp_path / "rewrapped.bid", "--key", ref, *args,
+        env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert rewrap.exit_code == 17, rewrap.output + rewrap.stderr
+    assert "--fresh-key" in rewrap.stderr and not (tmp_path / "rewrapped.bid").exists()
+    fresh = run_cli(
+        "reencrypt", packages["sm2/bidder-a"], "-o", tmp_path / "fresh.bid", "--key", ref, *args,
+        "--fresh-key", env={"BIDCRYPT_PIN": pki.pin},
+    )  # fmt: skip
+    assert fresh.exit_code == 0, fresh.output + fresh.stderr
+    assert json.loads(fresh.stdout)["fresh_key"] is True
+    counted = token.counters("sm2-bidder-a")
+    assert counted["import_session_key"] == 2 and counted["private_decrypt"] == 0
