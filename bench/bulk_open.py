@@ -507,7 +507,7 @@ def measure_set(
                 skf.seconds,
                 "aes-256-cbc",
                 skf.unwraps_per_bid,
-                skf.peak_rss_mib,
+                own_peak_rss_mib() if skf.peak_rss_mib is None else skf.peak_rss_mib,  # in this process
                 skf.phases_ms,
                 skf.cpu_seconds,
             )

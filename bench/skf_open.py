@@ -46,6 +46,7 @@ class SkfJob:
     token_operations_per_bid: float
     #: The token's own counters for the job (differences).
     counters: dict[str, int]
+    #: The peak RSS of the opening's processes; None for the job run in the benchmark's own process.
     peak_rss_mib: float | None = None
     phases_ms: dict[str, float] | None = None
     cpu_seconds: float | None = None
