@@ -127,3 +127,22 @@ def test_right_pin_decrypts(token: SoftSkf, envelope: Path, pki: Pki) -> None:
     assert pki.pin not in output
     counted = token.counters(DEVICE)
     assert counted["verify_pin"] == 1 and counted["private_decrypt"] == 1
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_the_pin_is_in_no_output_even_verbose(token: SoftSkf, envelope: Path, pki: Pki, right: bool) -> None:
+    pin = pki.pin if right else "98765432"
+    args = (
+        "-v",
+        "envelope",
+        "decrypt",
+        envelope,
+        "-o",
+        envelope.with_suffix(".out"),
+        "--force",
+        "--key",
+        token.bidder_uri("sm2/bidder-a"),
+    )
+    done = run_bidcrypt(*args, env={**token.env(), "BIDCRYPT_PIN": pin})
+    assert done.returncode == (0 if right else 13), done.stderr
+    assert pin not in done.stdout + done.stderr
