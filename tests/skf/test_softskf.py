@@ -338,6 +338,7 @@ def test_no_device_at_all(skf: Skf, token: SoftSkf) -> None:
 
 
 def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: SoftSkf) -> None:
+    assert skf.ecc_sign(sm2.con, bytes(32))[0] == 0  # before the fault: not counted in N
     token.inject("sm2-bidder-a", removed_after=2)
     session = Session(skf, "sm2-bidder-a", "BIDCRYPT", b"sm2-bidder-a")
     assert skf.ecc_sign(session.con, bytes(32))[0] == 0
@@ -346,7 +347,7 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
     assert skf.pin_info(session.app)[0] == api.SAR_DEVICE_REMOVED
     assert skf.ecc_sign(sm2.con, bytes(32))[0] == api.SAR_DEVICE_REMOVED  # every handle
     assert b"sm2-bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
-    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 2
+    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 3
     assert skf.call("SKF_CloseContainer", session.con) == api.SAR_DEVICE_REMOVED  # closed anyway
     assert skf.call("SKF_CloseContainer", session.con) == 0x0A000005
     token.reinsert("sm2-bidder-a")
