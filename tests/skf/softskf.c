@@ -288,7 +288,10 @@ static device_cfg *cfg_load(const char *dir, const char *file) {
             else bad = 1;
         } else {
             if (is_name) bad = set_name(con->name, key, value);
-            else if (strcmp(key, "type") == 0) con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : -1, bad = con->type < 0;
+            else if (strcmp(key, "type") == 0) {
+                con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : 0;
+                bad = con->type == 0;
+            }
             else if (strcmp(key, "sign-cert") == 0) bad = copy_file_name(con->sign_cert, value);
             else if (strcmp(key, "sign-key") == 0) bad = copy_file_name(con->sign_key, value);
             else if (strcmp(key, "enc-cert") == 0) bad = copy_file_name(con->enc_cert, value);

@@ -483,3 +483,10 @@ def test_lock_dev_excludes_another_handle(skf: Skf, token: SoftSkf) -> None:
     assert skf.call("SKF_UnlockDev", first) == 0
     assert skf.call("SKF_LockDev", second, ULONG(0)) == 0
     assert skf.call("SKF_UnlockDev", second) == 0
+
+
+def test_an_invalid_configuration_hides_the_device(skf: Skf, token: SoftSkf) -> None:
+    config = token.directory("bidder-a") / "device.conf"
+    config.write_text(config.read_text() + "\n[container]\ntype = ecdsa\n")
+    assert b"bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
+    assert b"sm2-bidder-a" in skf.names("SKF_EnumDev", 1)[1]
