@@ -87,7 +87,7 @@ def test_final_try_with_a_pin_a_person_types(
     token: SoftSkf, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token.set_retries(DEVICE, APPLICATION, 1)
-    monkeypatch.delenv("BIDCRYPT_PIN", raising=False)
+    monkeypatch.setenv("BIDCRYPT_PIN", "00000000")  # passed over on the final try: the person is asked
     monkeypatch.setattr(PinSource, "can_ask_person", lambda self: True)
     asked: list[str] = []
     monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or pki.pin)
@@ -95,7 +95,8 @@ def test_final_try_with_a_pin_a_person_types(
     pins = PinSource(warn=warnings.append)
     with open_key_source(token.bidder_uri("sm2/bidder-a"), pins) as source:
         source.entry(certs.Purpose.SIGNING).sign(b"x", "sm3")
-    assert len(asked) == 1 and any("one more wrong PIN locks" in w for w in warnings)
+    assert len(asked) == 1 and "one try left" in asked[0]
+    assert any("one more wrong PIN locks" in w for w in warnings)
     assert token.counters(DEVICE)["verify_pin"] == 1
     assert token.retries_left(DEVICE, APPLICATION) == 3  # a good PIN restores the count
 
