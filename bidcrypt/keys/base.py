@@ -16,7 +16,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from bidcrypt import certs
-from bidcrypt.errors import KeyNotFoundError, MechanismUnsupportedError, TokenError, WrongKeyError
+from bidcrypt.errors import (
+    BidcryptError,
+    KeyNotFoundError,
+    MechanismUnsupportedError,
+    TokenError,
+    WrongKeyError,
+)
 from bidcrypt.i18n import Text
 from bidcrypt.keys.schemes import HASHES
 
@@ -214,6 +220,14 @@ class KeySource(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the token session or key material."""
+
+    def missing_certificate(self, purpose: certs.Purpose) -> BidcryptError | None:
+        """The error saying, in the token's own terms, that the certificate for *purpose* is missing.
+
+        None when the source does not know (the default). An SKF container
+        without its signing certificate says so (``未获取到签名证书``).
+        """
+        return None
 
     def __enter__(self) -> KeySource:
         return self

@@ -105,6 +105,10 @@ def choose_entry(source: KeySource, kind: SealKind) -> KeyEntry:
     the company's for a company seal, the person's for a legal-person seal.
     """
     entries = source.entries()
+    if not any(Purpose.SIGNING in certs.purposes(e.certificate) for e in entries):
+        missing = source.missing_certificate(Purpose.SIGNING)  # e.g. an SKF container's own words
+        if missing is not None:
+            raise missing
     if len(entries) == 1:
         return entries[0]
     signing = [e for e in entries if Purpose.SIGNING in certs.purposes(e.certificate)]

@@ -8,6 +8,8 @@
  * Crypto is OpenSSL 3's libcrypto. Built by tests/skf/build.sh (called from scripts/setup.sh).
  *
  * STATE DIRECTORY: the environment variable SOFTSKF_ROOT, read at each SKF_EnumDev / SKF_ConnectDev.
+ * A connected device keeps the configuration (tree and faults) it read; its state file is read at
+ * each call.
  *
  *   $SOFTSKF_ROOT/softskf.conf        optional; root-level faults (apply to every call, SKF_EnumDev too)
  *   $SOFTSKF_ROOT/<dir>/device.conf   one device per sub-directory holding a device.conf (dirs sorted)
@@ -20,10 +22,12 @@
  * (UTF-8 as written), or "name-hex = c4a3..." for any bytes (a GBK name). Keys:
  *
  *   device:      name | name-hex, max-buffer (MaxBufferSize, default 65536),
- *                fault.removed-after = N   (N key operations succeed; the next one and every call
- *                                           after it answer SAR_DEVICE_REMOVED, SKF_EnumDev hides it),
+ *                fault.removed-after = N   (once the key_operations counter is N, the next key operation
+ *                                           and every call after it answer SAR_DEVICE_REMOVED, and
+ *                                           SKF_EnumDev hides the device),
  *                fault.sar.<SKF_Function> = 0x0A0000FF   (that function answers this code),
- *                fault.size-lie.<SKF_Function> = K   (given a buffer, it claims K bytes more than it)
+ *                fault.size-lie.<SKF_Function> = K   (given a buffer, it claims K bytes more than it),
+ *                fault.size-grow.<SKF_Function> = K  (given a buffer, it asks for K bytes more, always)
  *   application: name | name-hex, pin, max-retries (default 3), retries (initial tries left, default
  *                max-retries; 0 = a locked PIN)
  *   container:   name | name-hex, type (sm2 | rsa), sign-cert, sign-key, enc-cert, enc-key (file names
@@ -155,8 +159,12 @@ typedef struct {
     container_cfg *containers;
 } app_cfg;
 
+enum { F_SAR, F_SIZE_LIE, F_SIZE_GROW };
+static const char *const FAULT_PREFIX[] = {"fault.sar.", "fault.size-lie.", "fault.size-grow."};
+
 typedef struct {
     char fn[64];
+    int kind; /* F_* */
     long value;
 } fault;
 
@@ -166,7 +174,7 @@ typedef struct {
     ULONG max_buffer;
     long removed_after; /* -1: never */
     int nfaults;
-    fault faults[MAX_FAULTS]; /* fault.sar.* (value = code) and fault.size-lie.* (value = -1 - K) */
+    fault faults[MAX_FAULTS];
     int napps;
     app_cfg *apps;
 } device_cfg;
@@ -258,13 +266,19 @@ static device_cfg *cfg_load(const char *dir, const char *file) {
             if (is_name) bad = set_name(d->name, key, value);
             else if (strcmp(key, "max-buffer") == 0) d->max_buffer = (ULONG)strtoul(value, NULL, 0);
             else if (strcmp(key, "fault.removed-after") == 0) d->removed_after = strtol(value, NULL, 0);
-            else if ((strncmp(key, "fault.sar.", 10) == 0 || strncmp(key, "fault.size-lie.", 15) == 0)
-                     && d->nfaults < MAX_FAULTS) {
-                int sar = key[6] == 's' && key[7] == 'a';
-                fault *ft = &d->faults[d->nfaults++];
-                snprintf(ft->fn, sizeof ft->fn, "%s", key + (sar ? 10 : 15));
-                long v = (long)strtoul(value, NULL, 0);
-                ft->value = sar ? v : -1 - v;
+            else if (strncmp(key, "fault.", 6) == 0 && d->nfaults < MAX_FAULTS) {
+                fault *ft = &d->faults[d->nfaults];
+                bad = 1;
+                for (int kind = F_SAR; bad && kind <= F_SIZE_GROW; kind++) {
+                    size_t n = strlen(FAULT_PREFIX[kind]);
+                    if (strncmp(key, FAULT_PREFIX[kind], n) == 0 && strlen(key + n) < sizeof ft->fn) {
+                        strcpy(ft->fn, key + n);
+                        ft->kind = kind;
+                        ft->value = (long)strtoul(value, NULL, 0);
+                        d->nfaults++;
+                        bad = 0;
+                    }
+                }
             } else bad = 1;
         } else if (section == 1) {
             if (is_name) bad = set_name(app->name, key, value);
@@ -274,7 +288,10 @@ static device_cfg *cfg_load(const char *dir, const char *file) {
             else bad = 1;
         } else {
             if (is_name) bad = set_name(con->name, key, value);
-            else if (strcmp(key, "type") == 0) con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : -1, bad = con->type < 0;
+            else if (strcmp(key, "type") == 0) {
+                con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : 0;
+                bad = con->type == 0;
+            }
             else if (strcmp(key, "sign-cert") == 0) bad = copy_file_name(con->sign_cert, value);
             else if (strcmp(key, "sign-key") == 0) bad = copy_file_name(con->sign_key, value);
             else if (strcmp(key, "enc-cert") == 0) bad = copy_file_name(con->enc_cert, value);
@@ -382,24 +399,24 @@ struct key {
     int padding, initialised;
 };
 
-static long find_fault(const device_cfg *d, const char *fn, int sar) {
-    if (!d) return sar ? 0 : -1;
-    for (int i = 0; i < d->nfaults; i++)
-        if (strcmp(d->faults[i].fn, fn) == 0 && (sar ? d->faults[i].value >= 0 : d->faults[i].value < 0))
-            return sar ? d->faults[i].value : -1 - d->faults[i].value;
-    return sar ? 0 : -1;
+/* The value of a fault of this kind for fn, from the device's or else the root configuration; -1: none. */
+static long find_fault(const struct dev *d, const device_cfg *root, const char *fn, int kind) {
+    const device_cfg *where[2] = {d ? d->cfg : NULL, d ? d->root : root};
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; where[w] && i < where[w]->nfaults; i++)
+            if (where[w]->faults[i].kind == kind && strcmp(where[w]->faults[i].fn, fn) == 0)
+                return where[w]->faults[i].value;
+    return -1;
 }
 
-/* A fault.sar code for fn, from the device's or the root configuration; 0 when none. */
+/* A fault.sar code for fn; 0 when none. */
 static ULONG injected(const struct dev *d, const device_cfg *root, const char *fn) {
-    long code = d ? find_fault(d->cfg, fn, 1) : 0;
-    if (!code) code = find_fault(d ? d->root : root, fn, 1);
-    return (ULONG)code;
+    long code = find_fault(d, root, fn, F_SAR);
+    return code > 0 ? (ULONG)code : SAR_OK;
 }
 
 static long size_lie(const struct dev *d, const device_cfg *root, const char *fn) {
-    long extra = d ? find_fault(d->cfg, fn, 0) : -1;
-    return extra >= 0 ? extra : find_fault(d ? d->root : root, fn, 0);
+    return find_fault(d, root, fn, F_SIZE_LIE);
 }
 
 static ULONG check_dev(struct dev *d, const char *fn) {
@@ -428,6 +445,8 @@ static ULONG give(const struct dev *d, const device_cfg *root, const char *fn, c
                   BYTE *out, ULONG *out_len) {
     if (!out_len) return SAR_INVALIDPARAMERR;
     if (!out) { *out_len = len; return SAR_OK; }
+    long grow = find_fault(d, root, fn, F_SIZE_GROW);
+    if (grow >= 0) { *out_len += (ULONG)grow; return SAR_BUFFER_TOO_SMALL; } /* never enough */
     if (*out_len < len) { *out_len = len; return SAR_BUFFER_TOO_SMALL; }
     if (len) memcpy(out, data, len);
     long lie = size_lie(d, root, fn);

@@ -338,6 +338,7 @@ def test_no_device_at_all(skf: Skf, token: SoftSkf) -> None:
 
 
 def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: SoftSkf) -> None:
+    assert skf.ecc_sign(sm2.con, bytes(32))[0] == 0  # before the fault: not counted in N
     token.inject("sm2-bidder-a", removed_after=2)
     session = Session(skf, "sm2-bidder-a", "BIDCRYPT", b"sm2-bidder-a")
     assert skf.ecc_sign(session.con, bytes(32))[0] == 0
@@ -346,7 +347,7 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
     assert skf.pin_info(session.app)[0] == api.SAR_DEVICE_REMOVED
     assert skf.ecc_sign(sm2.con, bytes(32))[0] == api.SAR_DEVICE_REMOVED  # every handle
     assert b"sm2-bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
-    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 2
+    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 3
     assert skf.call("SKF_CloseContainer", session.con) == api.SAR_DEVICE_REMOVED  # closed anyway
     assert skf.call("SKF_CloseContainer", session.con) == 0x0A000005
     token.reinsert("sm2-bidder-a")
@@ -357,7 +358,10 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
 def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     token.truncate_certificates("bidder-a", 100)
     token.inject(
-        "sm2-bidder-a", sar={"SKF_ExportCertificate": api.SAR_UNKNOWN}, size_lie={"SKF_EnumContainer": 16}
+        "sm2-bidder-a",
+        sar={"SKF_ExportCertificate": api.SAR_UNKNOWN},
+        size_lie={"SKF_EnumContainer": 16},
+        size_grow={"SKF_ExportPublicKey": 16},
     )
     rsa_a = Session(skf, "bidder-a", "BIDCRYPT", b"bidder-a", login=False)
     rv, truncated = skf.certificate(rsa_a.con, True)
@@ -370,6 +374,10 @@ def test_hostile_answers(skf: Skf, token: SoftSkf) -> None:
     buffer = create_string_buffer(given)
     assert skf.call("SKF_EnumContainer", sm2_a.app, buffer, byref(size)) == 0
     assert size.value == given + 16
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, None, byref(size)) == 0 and size.value == 132
+    buffer = create_string_buffer(132)
+    assert skf.call("SKF_ExportPublicKey", sm2_a.con, 1, buffer, byref(size)) == api.SAR_BUFFER_TOO_SMALL
+    assert size.value == 148
     (token.root / "softskf.conf").write_text("fault.sar.SKF_EnumDev = 0x0A0000FF\n")
     assert skf.names("SKF_EnumDev", 1)[0] == api.SAR_UNKNOWN
 
@@ -452,3 +460,33 @@ def test_decryption_on_the_token_matches_cryptography(
     assert skf.call("SKF_CloseHandle", handle) == 0
     unpadder = padding.PKCS7(128).unpadder()
     assert unpadder.update(plain) + unpadder.finalize() == content
+
+
+def test_public_keys_as_blobs(skf: Skf, sm2: Session, rsa_session: Session) -> None:
+    rv, blob = skf.sized("SKF_ExportPublicKey", sm2.con, 0)
+    assert rv == 0 and len(blob) == 132 and int.from_bytes(blob[:4], "little") == 256
+    point = sm2_public("sm2/bidder-a/enc").spki_der()[-64:]
+    assert blob[4 + 32 : 68] + blob[68 + 32 :] == point
+    rv, blob = skf.sized("SKF_ExportPublicKey", rsa_session.con, 1)
+    public = cert("bidder-a/sign").public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    numbers = public.public_numbers()
+    assert rv == 0 and len(blob) == 268 and int.from_bytes(blob[4:8], "little") == 2048
+    assert int.from_bytes(blob[8:264], "big") == numbers.n and int.from_bytes(blob[264:], "big") == numbers.e
+
+
+def test_lock_dev_excludes_another_handle(skf: Skf, token: SoftSkf) -> None:
+    _, first = skf.connect(b"bidder-a")
+    _, second = skf.connect(b"bidder-a")
+    assert skf.call("SKF_LockDev", first, ULONG(0)) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0x0A00000F  # SAR_TIMEOUTERR
+    assert skf.call("SKF_UnlockDev", first) == 0
+    assert skf.call("SKF_LockDev", second, ULONG(0)) == 0
+    assert skf.call("SKF_UnlockDev", second) == 0
+
+
+def test_an_invalid_configuration_hides_the_device(skf: Skf, token: SoftSkf) -> None:
+    config = token.directory("bidder-a") / "device.conf"
+    config.write_text(config.read_text() + "\n[container]\ntype = ecdsa\n")
+    assert b"bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
+    assert b"sm2-bidder-a" in skf.names("SKF_EnumDev", 1)[1]
