@@ -235,10 +235,8 @@ def pack(
     declares; OAEP-SHA256 by default). *cipher* None lets the certificates
     choose the suite: AES-256-GCM, or SM4-CBC in a GM/T 0010 envelope as soon
     as one of them is SM2 (the readable attributes are then unprotected and
-    bound by the signed manifest), or AES-256-CBC when the bidder's UKey can
-    decrypt only on the token (an SKF UKey's standard path), with a warning.
-    *names_from* ``"gbk"`` reads source file names that are not UTF-8 as
-    GBK. Refuses, each with its own
+    bound by the signed manifest). *names_from* ``"gbk"`` reads source
+    file names that are not UTF-8 as GBK. Refuses, each with its own
     error: an unusable signing or encryption certificate, credit codes that
     differ from the bidder's, a PDF without a valid company seal of the bidder
     (only warned with *allow_unsealed*). *progress* follows the encryption of the
@@ -261,7 +259,7 @@ def pack(
 
     bidder = _check_signer(signer, at)
     choices = choose_recipients(bidder, encrypt_to, key_source, key_transport, note, authority_transport)
-    cipher = cipher or _cipher_for_the_token(choices, key_source, note)
+    cipher = cipher or _cipher_the_token_opens(choices, key_source, note)
     builder = (
         EnvelopeBuilder()
         .set_cipher(cipher)
@@ -325,29 +323,31 @@ def pack(
     )
 
 
-def _cipher_for_the_token(
+def _cipher_the_token_opens(
     choices: Sequence[RecipientChoice], key_source: KeySource | None, note: Callable[[str], None]
 ) -> ContentCipher | None:
-    """AES-256-CBC when the bidder's UKey decrypts the content only on the token, else None (the suite's).
+    """AES-256-CBC when the bidder's UKey decrypts the content itself (an SKF UKey on the standard path).
 
-    A UKey without a private-key decryption (an SKF UKey's standard path)
-    imports the content key and decrypts CBC content only: AES-GCM could be
-    neither test-opened nor opened on it. An SM2 recipient makes the suite
-    SM4-CBC anyway.
+    Such a token decrypts only CBC content, so the default AES-256-GCM would
+    leave a package its own UKey cannot open. None (the certificates' choice)
+    otherwise, and whenever a certificate is SM2 (SM4-CBC, CBC already).
     """
-    if key_source is None or any(certs.is_sm2(choice.certificate) for choice in choices):
+    if key_source is None or any(certs.is_sm2(c.certificate) for c in choices):
         return None
-    own = [e for e in key_source.entries() if Purpose.ENCRYPTION in certs.purposes(e.certificate)]
-    if not own or all(entry.returns_content_keys for entry in own):
-        return None
-    note(
-        pick(
-            "the UKey decrypts the content itself (its library has no private-key decryption), "
-            "which it can do for CBC only: the package is encrypted with AES-256-CBC",
-            "该 U-KEY 的驱动不提供私钥解密，只能在 U-KEY 内解密 CBC 模式的内容：文件包改用 AES-256-CBC 加密",
+    ours = {certs.key_fingerprint(c.certificate) for c in choices}
+    if any(
+        not entry.returns_content_keys and certs.key_fingerprint(entry.certificate) in ours
+        for entry in key_source.entries()
+    ):
+        note(
+            pick(
+                "the UKey decrypts the content itself (SKF without a private-key decryption), "
+                "which only CBC allows: the content is encrypted with AES-256-CBC",
+                "该 U-KEY 在卡内解密内容（SKF 无私钥解密），只支持 CBC：内容改用 AES-256-CBC 加密",
+            )
         )
-    )
-    return ContentCipher.AES_256_CBC
+        return ContentCipher.AES_256_CBC
+    return None
 
 
 def _test_open(output: Path, key_source: KeySource | None, note: Callable[[str], None]) -> bool:
