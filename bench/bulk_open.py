@@ -26,7 +26,16 @@ c. bidcrypt: decryption only (one unwrap per bid in this process, the
    bidcrypt runs as an installed copy does, its bytecode compiled (see
    :func:`installed`; a short opening first fills the bytecode folder); one
    more PKCS#12 opening ("uncompiled") runs as a checkout under
-   ``PYTHONDONTWRITEBYTECODE`` does, compiling its modules in every process.
+   ``PYTHONDONTWRITEBYTECODE`` does, compiling its modules in every process;
+d. SKF (``bench/skf_open.py``): the AES-256-CBC bids opened with the
+   authority's key in the soft SKF token (``tests/skf``, built by
+   ``scripts/setup.sh``), through the fast path (the token returns the
+   content key) and the standard path (the key imported, the content
+   decrypted on the token, one bid at a time): the full opening, and the
+   decryption alone in one process. The token counts its key operations:
+   exactly one per bid (``token ops/bid``); the report gives the standard
+   path's content throughput against the fast path's, measured in the same
+   run. Skipped, saying so, when the soft token is not built.
 
 Reported: seconds, MB/s, bids/s, token unwraps per bid, CPU seconds of the
 processes of the peer and of the CLI (user + system: a shared machine's load
@@ -61,6 +70,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PKI = ROOT / "fixtures" / "pki"
@@ -88,6 +98,8 @@ class Row:
     phases_ms: dict[str, float] | None = None
     #: CPU seconds (user + system) of the job's processes: what the load of a shared machine changes least.
     cpu_seconds: float | None = None
+    #: Key operations the token itself counted per bid (the soft SKF token's counters).
+    token_operations_per_bid: float | None = None
 
     @property
     def mb_per_second(self) -> float:
@@ -422,6 +434,8 @@ def measure_set(
     documents: dict[str, Path],
     softhsm_conf: Path,
     physical: dict[str, float],
+    skf_token: Any = None,
+    skf_ratios: dict[str, dict[str, float]] | None = None,
 ) -> list[Row]:
     rows: list[Row] = []
     env = dict(os.environ, BIDCRYPT_PIN=PASSWORD, SOFTHSM2_CONF=str(softhsm_conf))
@@ -481,20 +495,40 @@ def measure_set(
         )
         job = f"bidcrypt opening open, full checks, {name} (aes-256-gcm)"
         add(job, seconds, "aes-256-gcm", unwraps, peak, phases, cpu)
+    if skf_token is not None:
+        import skf_open
+
+        jobs = skf_open.measure(
+            sets["aes-256-cbc"], skf_token, workers, directory, compiled, PASSWORD, full_opening
+        )
+        for skf in jobs:
+            add(
+                skf.job,
+                skf.seconds,
+                "aes-256-cbc",
+                skf.unwraps_per_bid,
+                own_peak_rss_mib() if skf.peak_rss_mib is None else skf.peak_rss_mib,  # in this process
+                skf.phases_ms,
+                skf.cpu_seconds,
+            )
+            rows[-1].token_operations_per_bid = skf.token_operations_per_bid
+        if skf_ratios is not None:
+            skf_ratios[label] = skf_open.ratios(jobs, total["aes-256-cbc"])
     shutil.rmtree(directory)
     return rows
 
 
 def table(rows: list[Row]) -> str:
-    header = f"{'set':<14} {'job':<62} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
-    lines = [f"{header} {'unwraps/bid':>11} {'peak RSS':>10} {'CPU s':>8}"]
+    header = f"{'set':<14} {'job':<72} {'seconds':>9} {'MB/s':>9} {'bids/s':>9}"
+    lines = [f"{header} {'unwraps/bid':>11} {'token ops/bid':>13} {'peak RSS':>10} {'CPU s':>8}"]
     for row in rows:
         unwraps = f"{row.unwraps_per_bid:.2f}" if row.unwraps_per_bid is not None else "-"
+        token = f"{row.token_operations_per_bid:.2f}" if row.token_operations_per_bid is not None else "-"
         rss = f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib is not None else "-"
         cpu = f"{row.cpu_seconds:.2f}" if row.cpu_seconds is not None else "-"
         lines.append(
-            f"{row.set:<14} {row.job:<62} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
-            f"{row.bids_per_second:>9.1f} {unwraps:>11} {rss:>10} {cpu:>8}"
+            f"{row.set:<14} {row.job:<72} {row.seconds:>9.2f} {row.mb_per_second:>9.0f} "
+            f"{row.bids_per_second:>9.1f} {unwraps:>11} {token:>13} {rss:>10} {cpu:>8}"
         )
     return "\n".join(lines)
 
@@ -558,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.sets:
         sets = [sets[int(number)] for number in args.sets.split(",")]
     import provision_ukey
+    import skf_open
 
     from bidcrypt.quiet import quiet_library_logs
 
@@ -567,14 +602,27 @@ def main(argv: list[str] | None = None) -> int:
     _launcher = ProcessPoolExecutor(1, mp_context=get_context("forkserver"))
     _launcher.submit(os.getpid).result()  # started now, while this process is small
     rows: list[Row] = []
+    skf_ratios: dict[str, dict[str, float]] = {}
     with _launcher, tempfile.TemporaryDirectory(dir=args.workdir) as temporary:
         directory = Path(temporary)
         config = provision_ukey.provision(directory / "ukeys", ["authority"])
+        skf_token = skf_open.provision(directory / "softskf") if skf_open.available() else None
+        if skf_token is None:
+            print("the soft SKF token is not built (bash scripts/setup.sh): no SKF part", file=sys.stderr)
         documents = sealed_documents(directory)
         physical = physical_limit(args.workers)
         for number, (label, count, size) in enumerate(sets):
             rows += measure_set(
-                label, count, size, args.workers, directory / f"set-{number}", documents, config, physical
+                label,
+                count,
+                size,
+                args.workers,
+                directory / f"set-{number}",
+                documents,
+                config,
+                physical,
+                skf_token,
+                skf_ratios,
             )
     print(table(rows))
     print()
@@ -585,11 +633,16 @@ def main(argv: list[str] | None = None) -> int:
     for item in compared:
         cpu = item["cpu_vs_openssl_loop"]
         print(
-            f"{item['set']:<14} {item['job']:<62} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
+            f"{item['set']:<14} {item['job']:<72} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
             f"{item['fraction_of_physical_limit_gcm']:.0%} of the physical limit, "
             f"{item['fraction_of_library_limit_gcm']:.0%} of the library limit"
             + (f", {cpu:.2f}× its CPU time" if isinstance(cpu, float) else "")
         )
+    for label, found in skf_ratios.items():
+        print()
+        print(f"SKF, {label}: the content decrypted on the token (standard path) against the fast path")
+        for name, value in found.items():
+            print(f"  {name:<56} {value:>9.2f}" + ("×" if name.endswith("throughput") else ""))
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -600,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
                         for r in rows
                     ],
                     "ratios": compared,
+                    "skf": skf_ratios,
                 },
                 indent=2,
                 ensure_ascii=False,

@@ -46,6 +46,7 @@ class SkfJob:
     token_operations_per_bid: float
     #: The token's own counters for the job (differences).
     counters: dict[str, int]
+    #: The peak RSS of the opening's processes; None for the job run in the benchmark's own process.
     peak_rss_mib: float | None = None
     phases_ms: dict[str, float] | None = None
     cpu_seconds: float | None = None
@@ -79,7 +80,7 @@ def _operations(counters: dict[str, int]) -> int:
 
 
 def decrypt_in_one_process(packages: list[Path], key_ref: str, password: str) -> tuple[float, float]:
-    """Each bid's key recovered on the token and its content decrypted in this process: seconds, unwraps/bid."""
+    """Each bid's key recovered on the token, its content decrypted here: seconds, unwraps per bid."""
     from bidcrypt.envelope import authenticate_content, read_header_file, unwrap_content_key
     from bidcrypt.keys import PinSource, open_key_source
     from bidcrypt.opening.counting import CountingEntry

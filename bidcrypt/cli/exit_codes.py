@@ -49,6 +49,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.MalformedEnvelopeError: 30,
     e.UnsupportedAlgorithmError: 31,
     e.KeyTransportUnsupportedError: 31,
+    e.TokenCipherUnsupportedError: 31,
     e.WrongKeyError: 32,
     e.IntegrityError: 33,
     e.PaddingError: 33,

@@ -104,7 +104,7 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
     "--cipher",
     type=click.Choice(list(CIPHERS)),
     help="Content cipher (default: follows the certificates: aes-256-gcm, or sm4-cbc in a GM/T 0010 "
-    "envelope when one of them is SM2).",
+    "envelope when one of them is SM2; aes-256-cbc when the UKey decrypts only on the token).",
 )
 @click.option(
     "--key-transport",

@@ -103,7 +103,7 @@ class TokenAbsentError(KeySourceError):
 
 
 class TokenRemovedError(TokenAbsentError):
-    """The UKey was removed while in use (SKF's ``SAR_DEVICE_REMOVED``): a batch stops, and can be resumed."""
+    """The UKey was removed while in use (SKF's `SAR_DEVICE_REMOVED`): a batch stops, and can be resumed."""
 
     code = "token-removed"
     en = "the UKey {token} was removed while in use"
@@ -155,7 +155,7 @@ class SkfContainerMissingError(KeyNotFoundError):
 
 
 class SkfCertificateMissingError(CertificateMissingError):
-    """An SKF container lacks its signing or encryption certificate (``SAR_CERTNOTFOUNTERR``)."""
+    """An SKF container lacks its signing or encryption certificate (`SAR_CERTNOTFOUNTERR`)."""
 
     code = "skf-no-certificate"
     en = "the container {container} of {source} holds no {purpose} certificate"

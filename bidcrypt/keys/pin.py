@@ -65,6 +65,21 @@ class PinSource:
                 return Pin(typed, typed_by_person=True)
         raise PinUnavailableError(source=what)
 
+    def obtain_from_person(self, what: str) -> Pin:
+        """A PIN a person types now, for a final try: never the environment's nor a fixed one.
+
+        :class:`PinFinalTryError` when there is no terminal or nothing was typed.
+        """
+        if self.can_ask_person():
+            prompt = pick(
+                f"PIN for {what} (one try left; type it yourself): ",
+                f"请输入 {what} 的 PIN 码（仅剩一次机会，请亲自输入）：",
+            )
+            typed = getpass.getpass(prompt)
+            if typed:
+                return Pin(typed, typed_by_person=True)
+        raise PinFinalTryError(source=what)
+
 
 class PinStatus(Protocol):
     """What a token says about its user PIN before a login (PKCS#11's flags, SKF's retry counts)."""
@@ -108,8 +123,12 @@ def check_before_login(state: PinStatus, pins: PinSource, description: str) -> N
 
 
 def obtain_for_login(state: PinStatus, pins: PinSource, description: str) -> Pin:
-    """The PIN for a login, after :func:`check_before_login`: on a final try only one a person just typed."""
-    pin = pins.obtain(description)
+    """The PIN for a login, after :func:`check_before_login`: on a final try only one a person types now.
+
+    On a final try the environment's PIN is passed over and the person at
+    the terminal is asked (:meth:`PinSource.obtain_from_person`).
+    """
+    pin = pins.obtain_from_person(description) if state.final_try else pins.obtain(description)
     if state.final_try and not pin.typed_by_person:
         raise PinFinalTryError(source=description)
     return pin

@@ -34,7 +34,7 @@ from bidcrypt.keys.base import PKCS1V15, TOKEN_CIPHERS, KeyEntry, TokenContentKe
 from bidcrypt.keys.schemes import HASHES
 from bidcrypt.keys.skf_blobs import SkfBlobError, digest_info, ecc_cipher_blob, sm2_signature_of_blob
 from bidcrypt.keys.skf_errors import SkfCallError
-from bidcrypt.keys.skf_library import HANDLE
+from bidcrypt.keys.skf_types import HANDLE
 from bidcrypt.keys.sm2_digest import sm2_signing_digest
 
 if TYPE_CHECKING:

@@ -26,100 +26,22 @@ from typing import Any
 from bidcrypt.errors import SkfLibraryLoadError, SkfLibraryMissingError
 from bidcrypt.i18n import Text
 from bidcrypt.keys.skf_errors import SAR_BUFFER_TOO_SMALL, SAR_OK, SkfCallError
-
-ULONG = ctypes.c_uint32
-BOOL = ctypes.c_int32
-HANDLE = ctypes.c_void_p
-_BYTES = ctypes.c_void_p  # BYTE * and structure pointers: ctypes buffers are passed
-_P_ULONG = ctypes.POINTER(ULONG)
-
-#: The largest name list or certificate bidcrypt accepts from a library.
-MAX_LIST = 64 * 1024
-MAX_CERTIFICATE = 64 * 1024
-#: The largest RSA signature or decrypted key (an RSA-16384 modulus).
-MAX_RSA = 2048
-#: The largest plaintext of a private-key decryption (content keys are short).
-MAX_PLAINTEXT = 4096
-
-USER_TYPE = 1
-CONTAINER_RSA = 1
-CONTAINER_ECC = 2
-
-
-class VERSION(ctypes.Structure):
-    """``VERSION``: major and minor."""
-
-    _pack_ = 1
-    _fields_ = (("major", ctypes.c_ubyte), ("minor", ctypes.c_ubyte))
-
-
-class DEVINFO(ctypes.Structure):
-    """``DEVINFO`` of ``SKF_GetDevInfo``."""
-
-    _pack_ = 1
-    _fields_ = (
-        ("Version", VERSION),
-        ("Manufacturer", ctypes.c_char * 64),
-        ("Issuer", ctypes.c_char * 64),
-        ("Label", ctypes.c_char * 32),
-        ("SerialNumber", ctypes.c_char * 32),
-        ("HWVersion", VERSION),
-        ("FirmwareVersion", VERSION),
-        ("AlgSymCap", ULONG),
-        ("AlgAsymCap", ULONG),
-        ("AlgHashCap", ULONG),
-        ("DevAuthAlgId", ULONG),
-        ("TotalSpace", ULONG),
-        ("FreeSpace", ULONG),
-        ("MaxECCBufferSize", ULONG),
-        ("MaxBufferSize", ULONG),
-        ("Reserved", ctypes.c_ubyte * 64),
-    )
-
-
-class BLOCKCIPHERPARAM(ctypes.Structure):
-    """``BLOCKCIPHERPARAM``, passed by value to ``SKF_DecryptInit``."""
-
-    _pack_ = 1
-    _fields_ = (
-        ("IV", ctypes.c_ubyte * 32),
-        ("IVLen", ULONG),
-        ("PaddingType", ULONG),
-        ("FeedBitLen", ULONG),
-    )
-
-
-_P_HANDLE = ctypes.POINTER(HANDLE)
-#: Every function bidcrypt calls, with its argument types (all return a ULONG status).
-PROTOTYPES: dict[str, tuple[Any, ...]] = {
-    "SKF_EnumDev": (BOOL, ctypes.c_char_p, _P_ULONG),
-    "SKF_ConnectDev": (ctypes.c_char_p, _P_HANDLE),
-    "SKF_DisConnectDev": (HANDLE,),
-    "SKF_GetDevInfo": (HANDLE, ctypes.POINTER(DEVINFO)),
-    "SKF_EnumApplication": (HANDLE, ctypes.c_char_p, _P_ULONG),
-    "SKF_OpenApplication": (HANDLE, ctypes.c_char_p, _P_HANDLE),
-    "SKF_CloseApplication": (HANDLE,),
-    "SKF_GetPINInfo": (HANDLE, ULONG, _P_ULONG, _P_ULONG, ctypes.POINTER(BOOL)),
-    "SKF_VerifyPIN": (HANDLE, ULONG, ctypes.c_char_p, _P_ULONG),
-    "SKF_EnumContainer": (HANDLE, ctypes.c_char_p, _P_ULONG),
-    "SKF_OpenContainer": (HANDLE, ctypes.c_char_p, _P_HANDLE),
-    "SKF_CloseContainer": (HANDLE,),
-    "SKF_GetContainerType": (HANDLE, _P_ULONG),
-    "SKF_ExportCertificate": (HANDLE, BOOL, _BYTES, _P_ULONG),
-    "SKF_ECCSignData": (HANDLE, _BYTES, ULONG, _BYTES),
-    "SKF_RSASignData": (HANDLE, _BYTES, ULONG, _BYTES, _P_ULONG),
-    "SKF_ImportSessionKey": (HANDLE, ULONG, _BYTES, ULONG, _P_HANDLE),
-    "SKF_DecryptInit": (HANDLE, BLOCKCIPHERPARAM),
-    "SKF_DecryptUpdate": (HANDLE, _BYTES, ULONG, _BYTES, _P_ULONG),
-    "SKF_DecryptFinal": (HANDLE, _BYTES, _P_ULONG),
-    "SKF_CloseHandle": (HANDLE,),
-}
-#: Exports bidcrypt uses when present.
-OPTIONAL_PROTOTYPES: dict[str, tuple[Any, ...]] = {
-    "SKF_ClearSecureState": (HANDLE,),
-    "SKF_ECCDecrypt": (HANDLE, _BYTES, _BYTES, _P_ULONG),
-    "SKF_RSAPriKeyDecrypt": (HANDLE, _BYTES, ULONG, _BYTES, _P_ULONG),
-}
+from bidcrypt.keys.skf_types import (
+    BLOCKCIPHERPARAM,
+    BOOL,
+    CONTAINER_ECC,
+    CONTAINER_RSA,
+    DEVINFO,
+    HANDLE,
+    MAX_CERTIFICATE,
+    MAX_LIST,
+    MAX_PLAINTEXT,
+    MAX_RSA,
+    OPTIONAL_PROTOTYPES,
+    PROTOTYPES,
+    ULONG,
+    USER_TYPE,
+)
 
 
 def _load(path: str) -> Any:
@@ -405,6 +327,7 @@ __all__ = [
     "CONTAINER_ECC",
     "CONTAINER_RSA",
     "DEVINFO",
+    "HANDLE",
     "MAX_CERTIFICATE",
     "MAX_LIST",
     "SkfLibrary",

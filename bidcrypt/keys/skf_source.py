@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from bidcrypt import certs
@@ -42,59 +41,13 @@ from bidcrypt.keys.base import KeyEntry, KeySource
 from bidcrypt.keys.pin import PinSource, check_before_login, obtain_for_login
 from bidcrypt.keys.skf_entry import SkfEntry
 from bidcrypt.keys.skf_errors import SkfCallError, Where, translate
-from bidcrypt.keys.skf_library import CONTAINER_ECC, CONTAINER_RSA, HANDLE, SkfLibrary
+from bidcrypt.keys.skf_library import SkfLibrary
+from bidcrypt.keys.skf_types import CONTAINER_ECC, CONTAINER_RSA, HANDLE, SkfDeviceInfo, SkfPinInfo
 from bidcrypt.keys.skf_uri import SkfName, SkfUri, split_name_list
 
 _T = TypeVar("_T")
 #: The largest chunk bidcrypt hands ``SKF_DecryptUpdate``, whatever the token says it takes.
 MAX_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class SkfPinInfo:
-    """The user PIN's retry counts (``SKF_GetPINInfo``), read without logging in."""
-
-    max_retries: int
-    retries_left: int
-    default_pin: bool
-
-    @property
-    def locked(self) -> bool:
-        """No try left: the PIN is locked."""
-        return self.retries_left == 0
-
-    @property
-    def final_try(self) -> bool:
-        """One try left: the next wrong PIN locks it."""
-        return self.retries_left == 1
-
-    @property
-    def count_low(self) -> bool:
-        """A wrong PIN was entered since the last good one."""
-        return self.retries_left < self.max_retries
-
-    def describe(self) -> Text:
-        """``2 of 3 tries left`` (for reports)."""
-        if self.locked:
-            return Text("locked", "已锁定")
-        return Text(
-            "{left} of {most} tries left",
-            "剩余 {left} 次（共 {most} 次）",
-            left=self.retries_left,
-            most=self.max_retries,
-        )
-
-
-@dataclass(frozen=True)
-class SkfDeviceInfo:
-    """What ``SKF_GetDevInfo`` says about the device."""
-
-    label: str
-    manufacturer: str
-    issuer: str
-    serial: str
-    #: The most bytes one ``SKF_DecryptUpdate`` takes.
-    max_buffer: int
 
 
 def _names(names: list[SkfName]) -> str | Text:

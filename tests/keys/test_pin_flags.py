@@ -28,6 +28,11 @@ class ScriptedPins(PinSource):
         self.log.append("asked")
         return Pin(self.right_pin, typed_by_person=self.person)
 
+    def obtain_from_person(self, what: str) -> Pin:
+        if not self.person:
+            raise PinFinalTryError(source=what)
+        return self.obtain(what)
+
 
 def _source_with_flags(
     softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch, pins: PinSource, **flags: bool

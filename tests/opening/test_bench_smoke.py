@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT, SoftHsm, require_tool
+from tests.skf import softskf as softskf_api
+
+from ..conftest import IN_CI, ROOT, SoftHsm, require_tool
 
 
 @pytest.mark.slow
@@ -34,6 +36,13 @@ def test_bulk_open_tiny(tmp_path: Path, softhsm: SoftHsm) -> None:
             assert row["unwraps_per_bid"] == 1.0  # one token operation per bid
             assert row["peak_rss_mib"] < 256
     assert data["ratios"]
+    skf = [row for row in data["rows"] if "SKF" in row["job"]]
+    if softskf_api.built() or IN_CI:  # the SKF part: the soft token counted one key operation per bid
+        assert len(skf) == 8 and all(row["token_operations_per_bid"] == 1.0 for row in skf)
+        assert {row["bids"] for row in skf} == {12, 3}
+        for found in data["skf"].values():
+            assert found["decrypt only, one process: standard / fast throughput"] > 0
+            assert found["opening open, full checks: standard path MB/s"] > 0
 
 
 def test_reencrypt_tiny(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source=tests/skf/softskf.c
 out=build/softskf
-hash=$(cat "$source" "$0" | sha256sum | cut -d' ' -f1)
+hash=$(cat "$source" tests/skf/build.sh | sha256sum | cut -d' ' -f1)
 if [[ -f $out/libsoftskf.so && -f $out/libsoftskf-std.so && "$(cat "$out/.source-hash" 2>/dev/null)" == "$hash" ]]; then
     exit 0
 fi

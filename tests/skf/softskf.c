@@ -22,8 +22,9 @@
  * (UTF-8 as written), or "name-hex = c4a3..." for any bytes (a GBK name). Keys:
  *
  *   device:      name | name-hex, max-buffer (MaxBufferSize, default 65536),
- *                fault.removed-after = N   (N key operations succeed; the next one and every call
- *                                           after it answer SAR_DEVICE_REMOVED, SKF_EnumDev hides it),
+ *                fault.removed-after = N   (once the key_operations counter is N, the next key operation
+ *                                           and every call after it answer SAR_DEVICE_REMOVED, and
+ *                                           SKF_EnumDev hides the device),
  *                fault.sar.<SKF_Function> = 0x0A0000FF   (that function answers this code),
  *                fault.size-lie.<SKF_Function> = K   (given a buffer, it claims K bytes more than it),
  *                fault.size-grow.<SKF_Function> = K  (given a buffer, it asks for K bytes more, always)
@@ -287,7 +288,10 @@ static device_cfg *cfg_load(const char *dir, const char *file) {
             else bad = 1;
         } else {
             if (is_name) bad = set_name(con->name, key, value);
-            else if (strcmp(key, "type") == 0) con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : -1, bad = con->type < 0;
+            else if (strcmp(key, "type") == 0) {
+                con->type = strcmp(value, "rsa") == 0 ? 1 : strcmp(value, "sm2") == 0 ? 2 : 0;
+                bad = con->type == 0;
+            }
             else if (strcmp(key, "sign-cert") == 0) bad = copy_file_name(con->sign_cert, value);
             else if (strcmp(key, "sign-key") == 0) bad = copy_file_name(con->sign_key, value);
             else if (strcmp(key, "enc-cert") == 0) bad = copy_file_name(con->enc_cert, value);

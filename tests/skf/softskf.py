@@ -188,7 +188,8 @@ class SoftSkf:
         """Add faults: ``sar={"SKF_ExportCertificate": SAR_UNKNOWN}`` (that function answers the code),
         ``size_lie={"SKF_EnumContainer": 16}`` (claims 16 bytes more than the buffer it was given),
         ``size_grow={"SKF_ExportCertificate": 16}`` (given a buffer, always asks for 16 bytes more),
-        ``removed_after=N`` (N key operations succeed, then every call answers SAR_DEVICE_REMOVED).
+        ``removed_after=N`` (N more key operations succeed, then every call answers
+        SAR_DEVICE_REMOVED; the token counts from its ``key_operations`` counter).
         The token reads them at the next ``SKF_ConnectDev``."""
 
         def change(model: Device) -> None:
@@ -196,7 +197,7 @@ class SoftSkf:
             model.size_lie.update(size_lie or {})
             model.size_grow.update(size_grow or {})
             if removed_after is not None:
-                model.removed_after = removed_after
+                model.removed_after = self.counters(device)["key_operations"] + removed_after
 
         self.edit(device, change)
 

@@ -87,7 +87,7 @@ def test_final_try_with_a_pin_a_person_types(
     token: SoftSkf, pki: Pki, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     token.set_retries(DEVICE, APPLICATION, 1)
-    monkeypatch.delenv("BIDCRYPT_PIN", raising=False)
+    monkeypatch.setenv("BIDCRYPT_PIN", "00000000")  # passed over on the final try: the person is asked
     monkeypatch.setattr(PinSource, "can_ask_person", lambda self: True)
     asked: list[str] = []
     monkeypatch.setattr(getpass, "getpass", lambda prompt: asked.append(prompt) or pki.pin)
@@ -95,7 +95,8 @@ def test_final_try_with_a_pin_a_person_types(
     pins = PinSource(warn=warnings.append)
     with open_key_source(token.bidder_uri("sm2/bidder-a"), pins) as source:
         source.entry(certs.Purpose.SIGNING).sign(b"x", "sm3")
-    assert len(asked) == 1 and any("one more wrong PIN locks" in w for w in warnings)
+    assert len(asked) == 1 and "one try left" in asked[0]
+    assert any("one more wrong PIN locks" in w for w in warnings)
     assert token.counters(DEVICE)["verify_pin"] == 1
     assert token.retries_left(DEVICE, APPLICATION) == 3  # a good PIN restores the count
 
@@ -127,3 +128,22 @@ def test_right_pin_decrypts(token: SoftSkf, envelope: Path, pki: Pki) -> None:
     assert pki.pin not in output
     counted = token.counters(DEVICE)
     assert counted["verify_pin"] == 1 and counted["private_decrypt"] == 1
+
+
+@pytest.mark.parametrize("right", [True, False])
+def test_the_pin_is_in_no_output_even_verbose(token: SoftSkf, envelope: Path, pki: Pki, right: bool) -> None:
+    pin = pki.pin if right else "98765432"
+    args = (
+        "-v",
+        "envelope",
+        "decrypt",
+        envelope,
+        "-o",
+        envelope.with_suffix(".out"),
+        "--force",
+        "--key",
+        token.bidder_uri("sm2/bidder-a"),
+    )
+    done = run_bidcrypt(*args, env={**token.env(), "BIDCRYPT_PIN": pin})
+    assert done.returncode == (0 if right else 13), done.stderr
+    assert pin not in done.stdout + done.stderr

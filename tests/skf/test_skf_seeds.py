@@ -88,3 +88,28 @@ def test_signing_works_and_the_device_removed_is_clean(token: SoftSkf, pki: Pki,
     (tmp_path / "sealed.pdf").unlink()
     code, stderr = sign_with(token, token.bidder_uri("sm2/bidder-a"), pki, tmp_path)
     assert_failure(code, stderr, errors.TokenRemovedError, "被拔出")
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"size_lie": {"SKF_ExportCertificate": 64}},
+        {"size_lie": {"SKF_EnumApplication": 8}},
+        {"sar": {"SKF_ECCSignData": 0x0A0000FF}},
+        {"sar": {"SKF_GetPINInfo": 0x0A0000FE}},
+        {"sar": {"SKF_ConnectDev": 0x0A000023}},
+    ],
+)
+def test_hostile_answers_are_clean_errors(
+    token: SoftSkf, pki: Pki, tmp_path: Path, fault: dict[str, dict[str, int]]
+) -> None:
+    token.inject("sm2-bidder-a", **fault)  # type: ignore[arg-type]
+    code, stderr = sign_with(token, token.bidder_uri("sm2/bidder-a"), pki, tmp_path, "en")
+    assert code in (exit_code_for(errors.TokenError), exit_code_for(errors.TokenRemovedError)), stderr
+    assert "error[token-" in stderr and "internal error" not in stderr
+
+
+def test_truncated_certificate_through_the_cli(token: SoftSkf, pki: Pki, tmp_path: Path) -> None:
+    token.truncate_certificates("sm2-bidder-a", 200)
+    code, stderr = sign_with(token, token.bidder_uri("sm2/bidder-a"), pki, tmp_path, "en")
+    assert code == exit_code_for(errors.TokenError) and "unreadable" in stderr, stderr

@@ -294,3 +294,25 @@ def test_module_from_environment_and_pkcs11_variable_ignored(
         "skf:device=sm2-bidder-a", PinSource.of_value(pki.pin), "/usr/lib/softhsm/libsofthsm2.so"
     ) as source:
         assert isinstance(source, SkfSource) and source.library.path == str(api.FAST_LIBRARY)
+
+
+def test_close_destroys_keys_and_later_use_is_a_clean_error(softskf: SoftSkf, pki: Pki) -> None:
+    source = open_skf(softskf.bidder_uri("sm2/bidder-a", fast=False), pki)
+    entry = source.entry(certs.Purpose.ENCRYPTION)
+    content_key = entry.import_content_key(wrap(entry, b"k" * 16)[0], "sm2", "sm4-cbc")
+    source.close()
+    source.close()  # idempotent
+    with pytest.raises(errors.TokenError):
+        content_key.decryptor(bytes(16))
+    content_key.close()  # already destroyed by the source's close: nothing happens
+    with pytest.raises(errors.TokenError):
+        source.entry(certs.Purpose.SIGNING).sign(b"x", "sm3")
+
+
+def test_a_cipher_the_token_does_not_know_is_unsupported(softskf_factory: Factory, pki: Pki) -> None:
+    token = softskf_factory(["sm2/bidder-a"])
+    token.inject("sm2-bidder-a", sar={"SKF_ImportSessionKey": api.SAR_NOTSUPPORTYETERR})
+    with open_skf(token.bidder_uri("sm2/bidder-a", fast=False), pki) as source:
+        entry = source.entry(certs.Purpose.ENCRYPTION)
+        with pytest.raises(errors.MechanismUnsupportedError, match="aes-256-cbc decryption on the token"):
+            entry.import_content_key(wrap(entry, b"k" * 32)[0], "sm2", "aes-256-cbc")

@@ -338,6 +338,7 @@ def test_no_device_at_all(skf: Skf, token: SoftSkf) -> None:
 
 
 def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: SoftSkf) -> None:
+    assert skf.ecc_sign(sm2.con, bytes(32))[0] == 0  # before the fault: not counted in N
     token.inject("sm2-bidder-a", removed_after=2)
     session = Session(skf, "sm2-bidder-a", "BIDCRYPT", b"sm2-bidder-a")
     assert skf.ecc_sign(session.con, bytes(32))[0] == 0
@@ -346,7 +347,7 @@ def test_a_device_removed_after_n_key_operations(skf: Skf, sm2: Session, token: 
     assert skf.pin_info(session.app)[0] == api.SAR_DEVICE_REMOVED
     assert skf.ecc_sign(sm2.con, bytes(32))[0] == api.SAR_DEVICE_REMOVED  # every handle
     assert b"sm2-bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
-    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 2
+    assert token.removed("sm2-bidder-a") and token.counters("sm2-bidder-a")["sign"] == 3
     assert skf.call("SKF_CloseContainer", session.con) == api.SAR_DEVICE_REMOVED  # closed anyway
     assert skf.call("SKF_CloseContainer", session.con) == 0x0A000005
     token.reinsert("sm2-bidder-a")
@@ -482,3 +483,10 @@ def test_lock_dev_excludes_another_handle(skf: Skf, token: SoftSkf) -> None:
     assert skf.call("SKF_UnlockDev", first) == 0
     assert skf.call("SKF_LockDev", second, ULONG(0)) == 0
     assert skf.call("SKF_UnlockDev", second) == 0
+
+
+def test_an_invalid_configuration_hides_the_device(skf: Skf, token: SoftSkf) -> None:
+    config = token.directory("bidder-a") / "device.conf"
+    config.write_text(config.read_text() + "\n[container]\ntype = ecdsa\n")
+    assert b"bidder-a" not in skf.names("SKF_EnumDev", 1)[1]
+    assert b"sm2-bidder-a" in skf.names("SKF_EnumDev", 1)[1]
