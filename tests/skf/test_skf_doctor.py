@@ -21,11 +21,12 @@ from bidcrypt.errors import (
     SkfLibraryLoadError,
     TokenAbsentError,
     TokenError,
+    TokenRemovedError,
 )
 from bidcrypt.keys import PinSource
 
 from ..conftest import Pki, run_bidcrypt, run_cli
-from .softskf import BIDDERS, SEED_FAILURES, SoftSkf
+from .softskf import BIDDERS, SAR_UNKNOWN, SEED_FAILURES, SoftSkf
 
 Factory = Callable[..., SoftSkf]
 
@@ -211,3 +212,26 @@ def test_library_api_never_raises(softskf: SoftSkf) -> None:
     report = examine(softskf.uri("no-such-device"), pin_source=PinSource(interactive=False))
     assert report.problems[0].code == TokenAbsentError.code
     assert "sm2-bidder-a" in report.problems[0].hint  # the devices present are listed
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ({"sar": {"SKF_ExportCertificate": SAR_UNKNOWN}}, TokenError),
+        ({"sar": {"SKF_GetPINInfo": SAR_UNKNOWN}}, TokenError),
+        ({"size_lie": {"SKF_EnumContainer": 16}}, TokenError),
+        ({"size_lie": {"SKF_EnumApplication": 16}}, TokenError),
+        ({"removed_after": 1}, TokenRemovedError),  # removed after the test signature
+    ],
+    ids=["sar-certificate", "sar-pin", "size-lie-containers", "size-lie-applications", "removed"],
+)
+def test_hostile_library_answers_are_one_clean_line(
+    softskf_factory: Factory, pin_env: str, fault: dict[str, Any], error: type
+) -> None:
+    token = softskf_factory(["sm2/bidder-a"])
+    token.inject("sm2-bidder-a", **fault)
+    result = run_bidcrypt("doctor", "--key", token.uri("sm2-bidder-a"), "--login", env=token.env())
+    assert result.returncode == EXIT_CODES[error], result.stderr
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    assert len(_problem_lines(result.stderr)) == 1, result.stderr
+    assert pin_env not in result.stderr
