@@ -81,6 +81,9 @@ def test_every_command_takes_an_skf_reference(
     assert logins() == 2  # the certificate is read without a login
     stale = run_cli("check", package, "--current-cert", new_certificate(pki, bidder))
     assert stale.exit_code == 50
+    assert run_cli("check", package).exit_code == 2  # one of --current-cert and --key
+    both = run_cli("check", package, "--key", ref, "--current-cert", new_certificate(pki, bidder))
+    assert both.exit_code == 2
 
     decrypted = run_cli("envelope", "decrypt", package, "-o", tmp_path / "bundle.tar", "--key", ref)
     assert decrypted.exit_code == 0, decrypted.output
