@@ -17,6 +17,7 @@ import pytest
 
 from bidcrypt.certs import load_certificate
 from bidcrypt.envelope import ContentCipher, EnvelopeBuilder, KeyTransport
+from bidcrypt.opening import build_record
 from tests.conftest import Pki, run_bidcrypt, run_cli
 from tests.opening.conftest import make_package, move_opening_time_back
 from tests.opening.test_sm2_opening import mixed_session
@@ -121,26 +122,39 @@ def test_unpack_on_the_standard_path(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fast", [False, True], ids=["standard", "fast"])
+@pytest.mark.parametrize(
+    ("authority", "device", "bids"), [("sm2/authority", "sm2-authority", 2), ("authority", "authority", 1)]
+)
 def test_the_bulk_opening_costs_one_key_operation_per_bid(
-    softskf_factory: Factory, pki: Pki, tmp_path: Path, packages: dict[str, Path], fast: bool
+    softskf_factory: Factory,
+    pki: Pki,
+    tmp_path: Path,
+    packages: dict[str, Path],
+    fast: bool,
+    authority: str,
+    device: str,
+    bids: int,
 ) -> None:
-    token = softskf_factory(["sm2/authority"])
+    """The SM2 authority's container opens its two bids, the RSA one its GM/T 0010 bid (PKCS#1 v1.5)."""
+    token = softskf_factory([authority])
     session = mixed_session(pki, tmp_path / "session", tuple(packages))
     for path in packages.values():
         session.submit(path)
     move_opening_time_back(session)
     result = run_bidcrypt(
-        "opening", "open", session.directory, "--key", token.uri("sm2-authority", fast=fast),
+        "opening", "open", session.directory, "--key", token.uri(device, fast=fast),
         "--workers", "2", env={"BIDCRYPT_PIN": pki.pin, "SOFTSKF_ROOT": str(token.root)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert ("decrypted on the UKey" in result.stdout) is not fast
     assert ("one at a time" in result.stderr) is not fast  # the progress says the token decrypts
-    counted = token.counters("sm2-authority")
-    assert counted["key_operations"] == 2 and counted["verify_pin"] == 1  # the SM2 authority's two bids
-    assert counted["import_session_key" if not fast else "private_decrypt"] == 2
-    assert len(list((session.directory / "opened").iterdir())) == 2
+    counted = token.counters(device)
+    assert counted["key_operations"] == bids and counted["verify_pin"] == 1
+    assert counted["import_session_key" if not fast else "private_decrypt"] == bids
+    assert len(list((session.directory / "opened").iterdir())) == bids
+    rows = [row for row in build_record(session).rows if row.status == "opened"]
+    assert len(rows) == bids and all(row.seals == "valid" for row in rows)
 
 
 @pytest.mark.slow
@@ -229,3 +243,19 @@ def test_reencrypt_on_the_standard_path_needs_a_fresh_key(
     assert json.loads(fresh.stdout)["fresh_key"] is True
     counted = token.counters("sm2-bidder-a")
     assert counted["import_session_key"] == 2 and counted["private_decrypt"] == 0
+
+
+@pytest.mark.slow
+def test_the_opening_says_in_chinese_that_the_ukey_decrypts(
+    softskf_factory: Factory, pki: Pki, tmp_path: Path, packages: dict[str, Path]
+) -> None:
+    token = softskf_factory(["authority"])
+    session = mixed_session(pki, tmp_path / "session", ("sm2/bidder-a",))
+    session.submit(packages["sm2/bidder-a"])
+    move_opening_time_back(session)
+    result = run_bidcrypt(
+        "opening", "open", session.directory, "--key", token.uri("authority", fast=False),
+        env={"BIDCRYPT_PIN": pki.pin, "SOFTSKF_ROOT": str(token.root), "BIDCRYPT_LANG": "zh_CN.UTF-8"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "逐个在 U-KEY 内解密" in result.stderr and "在 U-KEY 内解密（慢速方式）" in result.stdout
