@@ -13,28 +13,14 @@ from typing import TYPE_CHECKING, Protocol
 from bidcrypt.doctor.report import DoctorReport
 from bidcrypt.errors import PinLockedError
 from bidcrypt.i18n import pick
+from bidcrypt.keys import PinStatus
 
 if TYPE_CHECKING:
     from bidcrypt.keys import Pkcs11Source
 
 
-class PinFlags(Protocol):
-    """What a token says about its user PIN before a login."""
-
-    @property
-    def count_low(self) -> bool:
-        """A wrong PIN was entered since the last good one."""
-        ...
-
-    @property
-    def final_try(self) -> bool:
-        """One more wrong PIN locks the token."""
-        ...
-
-    @property
-    def locked(self) -> bool:
-        """The PIN is locked."""
-        ...
+class PinFlags(PinStatus, Protocol):
+    """What a token says about its user PIN before a login, and whether it is still the initial one."""
 
     @property
     def to_be_changed(self) -> bool:

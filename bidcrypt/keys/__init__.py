@@ -28,7 +28,7 @@ from bidcrypt.keys.base import (
     TokenDecryptor,
     rsa_padding,
 )
-from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource
+from bidcrypt.keys.pin import DEFAULT_PIN_ENV, Pin, PinSource, PinStatus
 from bidcrypt.keys.schemes import SignatureScheme, hash_named, scheme_for_key, scheme_named
 from bidcrypt.keys.signed_data import (
     SignedDataForm,
@@ -86,6 +86,7 @@ __all__ = [
     "KeySource",
     "Pin",
     "PinSource",
+    "PinStatus",
     "Pkcs11Source",
     "Pkcs11Uri",
     "SchemeSignatureValidator",

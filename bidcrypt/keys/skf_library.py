@@ -29,8 +29,6 @@ from bidcrypt.keys.skf_errors import SAR_BUFFER_TOO_SMALL, SAR_OK, SkfCallError
 from bidcrypt.keys.skf_types import (
     BLOCKCIPHERPARAM,
     BOOL,
-    CONTAINER_ECC,
-    CONTAINER_RSA,
     DEVINFO,
     HANDLE,
     MAX_CERTIFICATE,
@@ -322,15 +320,4 @@ class SkfLibrary:
         self._call("SKF_CloseHandle", handle)
 
 
-__all__ = [
-    "BLOCKCIPHERPARAM",
-    "CONTAINER_ECC",
-    "CONTAINER_RSA",
-    "DEVINFO",
-    "HANDLE",
-    "MAX_CERTIFICATE",
-    "MAX_LIST",
-    "SkfLibrary",
-    "read_into",
-    "read_sized",
-]
+__all__ = ["SkfLibrary", "read_into", "read_sized"]

@@ -19,8 +19,9 @@ from typing import TypeVar
 
 from bidcrypt.errors import BidcryptError
 from bidcrypt.keys.skf_errors import SkfCallError, Where, translate
-from bidcrypt.keys.skf_library import CONTAINER_ECC, CONTAINER_RSA, HANDLE, SkfLibrary
+from bidcrypt.keys.skf_library import SkfLibrary
 from bidcrypt.keys.skf_source import SkfDeviceInfo, SkfPinInfo
+from bidcrypt.keys.skf_types import CONTAINER_ECC, CONTAINER_RSA, HANDLE
 from bidcrypt.keys.skf_uri import SkfName, SkfUri, split_name_list
 from bidcrypt.keys.uri import MODULE_ENV
 

@@ -21,7 +21,7 @@ from urllib.parse import unquote_to_bytes
 
 from bidcrypt.errors import KeyRefError
 from bidcrypt.i18n import Text
-from bidcrypt.keys.uri import redact_reference
+from bidcrypt.keys.uri import redact_reference, split_attributes
 
 SKF_SCHEME = "skf:"
 SKF_MODULE_ENV = "BIDCRYPT_SKF_MODULE"
@@ -89,22 +89,14 @@ class SkfUri:
                 ),
                 ref=shown,
             )
-        path, _, query = text[len(SKF_SCHEME) :].partition("?")
         values: dict[str, bytes] = {}
-        for part, known, separator in ((path, _PATH_ATTRIBUTES, ";"), (query, _QUERY_ATTRIBUTES, "&")):
-            for item in filter(None, part.split(separator)):
-                name, equals, raw = item.partition("=")
-                name = name.strip().lower()
-                if not equals:
-                    raise KeyRefError(f"attribute {name!r} has no value", ref=shown)
-                if name not in known:
-                    raise KeyRefError(f"unknown attribute {name!r}", ref=shown)
-                if name in values:
-                    raise KeyRefError(f"attribute {name!r} given twice", ref=shown)
-                value = unquote_to_bytes(raw)
-                if not value or b"\0" in value:
-                    raise KeyRefError(f"attribute {name!r} is empty or holds a NUL", ref=shown)
-                values[name] = value
+        for name, raw in split_attributes(
+            text[len(SKF_SCHEME) :], _PATH_ATTRIBUTES, _QUERY_ATTRIBUTES, shown
+        ).items():
+            value = unquote_to_bytes(raw)
+            if not value or b"\0" in value:
+                raise KeyRefError(f"attribute {name!r} is empty or holds a NUL", ref=shown)
+            values[name] = value
         fast = values.get("fast-path", b"yes").decode("ascii", errors="replace").lower()
         if fast not in _YES + _NO:
             raise KeyRefError("fast-path is yes or no", ref=shown)

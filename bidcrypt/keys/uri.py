@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, unquote_to_bytes
@@ -48,6 +49,31 @@ MODULE_DIRECTORIES = (
     Path("/usr/lib/softhsm"),
     Path("/usr/local/lib"),
 )
+
+
+def split_attributes(
+    body: str, path_attributes: Collection[str], query_attributes: Collection[str], shown: str
+) -> dict[str, str]:
+    """The attributes of an RFC 7512-style reference after its scheme: name -> value, still percent-encoded.
+
+    Path attributes are separated by ``;``, query attributes (after ``?``)
+    by ``&``. :class:`KeyRefError` (quoting *shown*, the redacted reference)
+    for an attribute without a value, an unknown one, or one given twice.
+    """
+    path, _, query = body.partition("?")
+    values: dict[str, str] = {}
+    for part, known, separator in ((path, path_attributes, ";"), (query, query_attributes, "&")):
+        for item in filter(None, part.split(separator)):
+            name, equals, raw = item.partition("=")
+            name = name.strip().lower()
+            if not equals:
+                raise KeyRefError(f"attribute {name!r} has no value", ref=shown)
+            if name not in known:
+                raise KeyRefError(f"unknown attribute {name!r}", ref=shown)
+            if name in values:
+                raise KeyRefError(f"attribute {name!r} given twice", ref=shown)
+            values[name] = raw
+    return values
 
 
 @dataclass(frozen=True)
@@ -86,19 +112,11 @@ class Pkcs11Uri:
                 ),
                 ref=shown,
             )
-        path, _, query = text[len(SCHEME) :].partition("?")
-        values: dict[str, str | bytes] = {}
-        for part, known, separator in ((path, _PATH_ATTRIBUTES, ";"), (query, _QUERY_ATTRIBUTES, "&")):
-            for item in filter(None, part.split(separator)):
-                name, equals, raw = item.partition("=")
-                name = name.strip().lower()
-                if not equals:
-                    raise KeyRefError(f"attribute {name!r} has no value", ref=shown)
-                if name not in known:
-                    raise KeyRefError(f"unknown attribute {name!r}", ref=shown)
-                if name in values:
-                    raise KeyRefError(f"attribute {name!r} given twice", ref=shown)
-                values[name] = unquote_to_bytes(raw) if name == "id" else _utf8(name, raw, shown)
+        attributes = split_attributes(text[len(SCHEME) :], _PATH_ATTRIBUTES, _QUERY_ATTRIBUTES, shown)
+        values: dict[str, str | bytes] = {
+            name: unquote_to_bytes(raw) if name == "id" else _utf8(name, raw, shown)
+            for name, raw in attributes.items()
+        }
         slot_id = values.get("slot-id")
         if slot_id is not None and not re.fullmatch(r"[0-9]{1,20}", str(slot_id)):
             raise KeyRefError("slot-id must be a number", ref=shown)
