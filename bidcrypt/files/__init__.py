@@ -36,6 +36,7 @@ from bidcrypt.files.inputs import (
     input_error,
     open_input,
     read_input,
+    regular_file_problem,
 )
 from bidcrypt.files.outputs import (
     OutputFile,
@@ -67,5 +68,6 @@ __all__ = [
     "open_input",
     "output_error",
     "read_input",
+    "regular_file_problem",
     "remove_stale_outputs",
 ]

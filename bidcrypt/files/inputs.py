@@ -93,6 +93,21 @@ def file_type(mode: int) -> Text | None:
     return Text("not a regular file", "非普通文件")
 
 
+def regular_file_problem(path: PathArg) -> Text | None:
+    """Why *path* (symbolic links followed) is no regular file to load, or None when it is one.
+
+    For a library handed to the dynamic loader: a FIFO would block it
+    forever, a directory or device gives an obscure message.
+    """
+    try:
+        mode = as_path(path).stat().st_mode
+    except FileNotFoundError:
+        return Text("no such file", "文件不存在")
+    except (OSError, ValueError) as exc:  # a NUL in the name, a name too long, no permission
+        return Text("{reason}", "{reason}", reason=getattr(exc, "strerror", None) or str(exc))
+    return None if stat.S_ISREG(mode) else _not_a_file(mode)
+
+
 def _not_a_file(mode: int) -> Text:
     what = file_type(mode) or ""
     return Text("it is {what}, not a regular file", "这是{what}，不是普通文件", what=what)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pkcs11
@@ -38,7 +37,8 @@ from bidcrypt.errors import (
     TokenError,
     WrongKeyError,
 )
-from bidcrypt.i18n import Text, pick
+from bidcrypt.files import regular_file_problem
+from bidcrypt.i18n import pick
 from bidcrypt.keys.pin import Pin, PinSource, check_before_login, obtain_for_login
 
 __all__ = [
@@ -110,8 +110,9 @@ def load_module(path: str | None) -> Any:
     """Load a PKCS#11 module, with bidcrypt's errors for a missing or broken one."""
     if not path:
         raise ModuleMissingError()
-    if not Path(path).exists():
-        raise ModuleLoadError(Text("no such file", "文件不存在"), module=path)
+    problem = regular_file_problem(path)
+    if problem is not None:
+        raise ModuleLoadError(problem, module=path)
     try:
         return pkcs11.lib(path)
     except p11.PKCS11Error as exc:

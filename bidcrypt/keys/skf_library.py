@@ -20,10 +20,10 @@ from __future__ import annotations
 import ctypes
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from bidcrypt.errors import SkfLibraryLoadError, SkfLibraryMissingError
+from bidcrypt.files import regular_file_problem
 from bidcrypt.i18n import Text
 from bidcrypt.keys.skf_errors import SAR_BUFFER_TOO_SMALL, SAR_OK, SkfCallError
 from bidcrypt.keys.skf_types import (
@@ -98,8 +98,9 @@ class SkfLibrary:
     def __init__(self, path: str | None) -> None:
         if not path:
             raise SkfLibraryMissingError()
-        if not Path(path).exists():
-            raise SkfLibraryLoadError(Text("no such file", "文件不存在"), module=path)
+        problem = regular_file_problem(path)
+        if problem is not None:
+            raise SkfLibraryLoadError(problem, module=path)
         self.path = path
         try:
             self._lib = _load(path)
