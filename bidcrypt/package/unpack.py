@@ -5,10 +5,11 @@ tag, the manifest digest against the readable attributes, the manifest
 signature and its certificate's chain, the identity binding (signer =
 manifest bidder = readable attributes, same tender and lot; these are in
 :mod:`bidcrypt.package.manifest_check`), every file's
-size and SHA-256, and the company seals of the PDFs. The plaintext and the
-files are written to a staging folder beside the output (see
-:mod:`bidcrypt.package.staging`) and the files renamed into place only when
-all checks pass; on any failure, Ctrl-C included, nothing is left.
+size and SHA-256, and the company seals of the PDFs. The files are
+written to a staging folder beside the output (see
+:mod:`bidcrypt.package.staging`), and so is the decrypted bundle unless it
+is small enough to hold in memory; the files are renamed into place only
+when all checks pass; on any failure, Ctrl-C included, nothing is left.
 
 Errors: a full disk or another failure of the machine is an
 :class:`~bidcrypt.errors.OutputError`; everything else that
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from bidcrypt.aio import blocking, run_sync
@@ -149,6 +152,19 @@ async def _check_seals(
         )
 
 
+#: The largest envelope whose decrypted bundle :func:`async_open_content` holds in memory rather
+#: than writing it to the staging folder and reading it back (an opening worker holds one at a time).
+IN_MEMORY_BUNDLE = 16 << 20
+
+
+def _read_back(bundle: io.BytesIO | Path) -> BinaryIO:
+    """The decrypted bundle to read, from its start."""
+    if isinstance(bundle, io.BytesIO):
+        bundle.seek(0)
+        return bundle
+    return bundle.open("rb")
+
+
 async def async_open_content(
     path: PathArg,
     header: EnvelopeHeader,
@@ -185,15 +201,16 @@ async def async_open_content(
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
+        # A passing copy, dropped below: held in memory when small, else never waited for on the disk.
+        bundle = io.BytesIO() if header.size <= IN_MEMORY_BUNDLE else staging.bundle
         try:
-            # A passing copy, deleted below: no need to wait for the disk.
             with report.timed("decrypt"):
                 await blocking(
                     decrypt_content,
                     path if stream is None else stream,
                     header,
                     content_key,
-                    staging.bundle,
+                    bundle,
                     force=True,
                     durable=False,
                     progress=progress,
@@ -219,7 +236,7 @@ async def async_open_content(
             ),
         )
         try:
-            with staging.bundle.open("rb") as stream:
+            with _read_back(bundle) as stream:
                 await async_read_verified_bundle(
                     stream, attributes, staging, output, trust, moment, report, cache=cache
                 )
