@@ -3,7 +3,9 @@
 The workers decrypt, verify and write the bids; the files a worker wrote
 are synced to the disk here, by threads of the batch's process, before the
 bid is recorded as opened. A worker that waited for the disk would leave
-its core idle: here the wait overlaps the workers' next bids.
+its core idle: here the wait overlaps the workers' next bids. The workers
+are forked from a fork server that loaded their modules (pyHanko among
+them) once, and start while the batch reads the headers.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -57,7 +60,7 @@ class WorkerPool:
 
     def __init__(self, batch: BatchRecorder) -> None:
         self.batch = batch
-        self.context = get_context("spawn")
+        self.context = _worker_context()
         self.stop = self.context.Event()
         self.suspects: deque[Job] = deque()
         #: Opened bids whose files are being synced, before they are recorded.
@@ -161,6 +164,25 @@ class WorkerPool:
             self.syncing[self.syncer.submit(synced, job, result)] = job
         else:
             self.batch.record(result)
+
+
+#: What a worker process loads before its first bid: once, in the fork server.
+_WORKER_MODULES = ["bidcrypt.opening.worker", "bidcrypt.seal.verify"]
+
+
+def _worker_context() -> BaseContext:
+    """How worker processes start: forked from a server process that loaded their modules once.
+
+    The fork server is a fresh program (started like ``spawn``, never a
+    fork of this process, which holds the key source), so a worker shares
+    nothing with this process but what a spawned one would. Where there is
+    no fork server, each worker is spawned and loads its modules itself.
+    """
+    if "forkserver" not in get_all_start_methods():
+        return get_context("spawn")
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["__main__", *_WORKER_MODULES])  # __main__: the default
+    return context
 
 
 def _submit(pool: ProcessPoolExecutor, in_flight: dict[Future[Result], Job], job: Job) -> None:

@@ -12,11 +12,12 @@ to the bid is a ``failed`` result with its cause; a failure of the machine
 (the session's disk full, an I/O error) is a ``retry`` result, which stops
 the batch cleanly and leaves the bid to the next run.
 
-Workers die with the process that started them: a parent killed with
-SIGKILL must not leave processes behind that hold content keys and the
-caller's pipes. On Linux the kernel sends them SIGKILL
-(``PR_SET_PDEATHSIG``); everywhere, a watcher thread notices the parent's
-end, or the batch's stop signal, and exits at once.
+Workers die with the batch's process: a parent killed with SIGKILL must
+not leave processes behind that hold content keys and the caller's pipes.
+A watcher thread notices the batch's end, or its stop signal, and exits
+at once; on Linux the kernel also sends them SIGKILL when the process
+they were forked from ends (``PR_SET_PDEATHSIG``: the fork server, which
+itself ends with the batch's process; see :mod:`bidcrypt.opening.pool`).
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ MACHINE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOMEM}
     | {errno.EMFILE, errno.ENFILE, errno.EBUSY, errno.EFBIG}
 )
+
+#: A bid up to this size is decrypted into memory, not into its staging folder to be read back
+#: (a worker holds one bid at a time).
+IN_MEMORY_BUNDLE = 16 << 20
 
 Status = Literal["opened", "failed", "retry"]
 
@@ -177,6 +182,7 @@ def _work(job: Job, phases: dict[str, float]) -> Result:
                     job.at,
                     cache=cache,
                     stream=cast(BinaryIO, stream),
+                    in_memory=job.header.size <= IN_MEMORY_BUNDLE,
                 )
             except Exception:
                 mismatch = _receipt_mismatch(stream, job)  # the receipt's word comes first

@@ -5,11 +5,12 @@ tag, the manifest digest against the readable attributes, the manifest
 signature and its certificate's chain, the identity binding (signer =
 manifest bidder = readable attributes, same tender and lot; these are in
 :mod:`bidcrypt.package.manifest_check`), every file's
-size and SHA-256, and the company seals of the PDFs. The files are
-written to a staging folder beside the output (see
-:mod:`bidcrypt.package.staging`), and so is the decrypted bundle unless it
-is small enough to hold in memory; the files are renamed into place only
-when all checks pass; on any failure, Ctrl-C included, nothing is left.
+size and SHA-256, and the company seals of the PDFs. The plaintext and the
+files are written to a staging folder beside the output (see
+:mod:`bidcrypt.package.staging`) and the files renamed into place only when
+all checks pass; on any failure, Ctrl-C included, nothing is left. (The
+opening holds a small bid's plaintext in memory instead: see
+:func:`async_open_content`.)
 
 Errors: a full disk or another failure of the machine is an
 :class:`~bidcrypt.errors.OutputError`; everything else that
@@ -152,11 +153,6 @@ async def _check_seals(
         )
 
 
-#: The largest envelope whose decrypted bundle :func:`async_open_content` holds in memory rather
-#: than writing it to the staging folder and reading it back (an opening worker holds one at a time).
-IN_MEMORY_BUNDLE = 16 << 20
-
-
 def _read_back(bundle: io.BytesIO | Path) -> BinaryIO:
     """The decrypted bundle to read, from its start."""
     if isinstance(bundle, io.BytesIO):
@@ -177,6 +173,7 @@ async def async_open_content(
     *,
     cache: ValidationCache | None = None,
     stream: BinaryIO | None = None,
+    in_memory: bool = False,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
@@ -194,6 +191,8 @@ async def async_open_content(
     *cache* keeps the verdicts (default: a new cache for this package; pass
     one to share it across packages). Decryption, extraction, hashing and
     PDF work run off an async caller's loop (:func:`bidcrypt.aio.blocking`).
+    With *in_memory* (for a small package) the decrypted bundle is held in
+    memory instead of written to the staging folder and read back.
     """
     path, output = as_path(path), as_path(output)
     moment = at or dt.datetime.now(dt.UTC)
@@ -201,8 +200,8 @@ async def async_open_content(
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
-        # A passing copy, dropped below: held in memory when small, else never waited for on the disk.
-        bundle = io.BytesIO() if header.size <= IN_MEMORY_BUNDLE else staging.bundle
+        # A passing copy, dropped below: in memory, or on the disk but never waited for.
+        bundle = io.BytesIO() if in_memory else staging.bundle
         try:
             with report.timed("decrypt"):
                 await blocking(
@@ -257,11 +256,22 @@ def open_content(
     *,
     cache: ValidationCache | None = None,
     stream: BinaryIO | None = None,
+    in_memory: bool = False,
 ) -> UnpackReport:
     """:func:`async_open_content` for synchronous callers (with or without a running event loop)."""
     return run_sync(
         async_open_content(
-            path, header, content_key, attributes, output, trust, at, progress, cache=cache, stream=stream
+            path,
+            header,
+            content_key,
+            attributes,
+            output,
+            trust,
+            at,
+            progress,
+            cache=cache,
+            stream=stream,
+            in_memory=in_memory,
         )
     )
 

@@ -1,4 +1,4 @@
-"""A small package's decrypted bundle is held in memory; a large one goes through the staging folder.
+"""The opening holds a small bid's decrypted bundle in memory instead of in the staging folder.
 
 Both ways give the same checks and the same files. A file too large under
 a ``ulimit -f`` is the machine's failure (the limit refuses it, not the
@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from bidcrypt import _platform
+from bidcrypt.envelope import unwrap_content_key
 from bidcrypt.errors import OutputError, PathRefusedError
 from bidcrypt.keys import PinSource, open_key_source
-from bidcrypt.package import unpack
+from bidcrypt.package import UnpackReport, open_content, read_package_info
 from bidcrypt.package.paths import write_error
 from bidcrypt.trust import TrustStore
 
@@ -40,45 +41,58 @@ def _tree(root: Path) -> dict[str, str]:
     }
 
 
-@pytest.mark.parametrize("in_memory", [True, False])
-def test_the_bundle_in_memory_or_on_disk_opens_the_same(
-    pki: Pki,
-    packer: Packer,
-    trust: TrustStore,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    in_memory: bool,
-) -> None:
-    package = packer("bidder-a").output
-    if not in_memory:
-        monkeypatch.setattr(unpack_module, "IN_MEMORY_BUNDLE", 0)
+def _open(
+    pki: Pki, package: Path, output: Path, trust: TrustStore, monkeypatch: pytest.MonkeyPatch, in_memory: bool
+) -> tuple[UnpackReport, Any]:
+    """Open *package* with its content key already unwrapped, as an opening worker does; the report
+    and where the plaintext went."""
     outputs: list[Any] = []
     real = unpack_module.decrypt_content
 
-    def spy(source: Any, header: Any, key: Any, output: Any, **options: Any) -> Any:
-        outputs.append(output)
-        return real(source, header, key, output, **options)
+    def spy(source: Any, header: Any, key: Any, sink: Any, **options: Any) -> Any:
+        outputs.append(sink)
+        return real(source, header, key, sink, **options)
 
     monkeypatch.setattr(unpack_module, "decrypt_content", spy)
-    with open_key_source(str(pki.p12("bidder-a/enc")), PinSource.of_value(pki.pin)) as key:
-        report = unpack(package, tmp_path / "out", key, trust)
-    assert report.ok, report.to_dict()
-    assert [c.name for c in report.checks][:1] == ["decryption"] and len(report.checks) == 7
-    (output,) = outputs
-    assert isinstance(output, Path) is not in_memory  # the staging folder's bundle only when large
-    assert [p for p in tmp_path.iterdir() if p.name.startswith(".bidcrypt-unpack")] == []
-    assert _tree(tmp_path / "out")
+    info = read_package_info(package)
+    with open_key_source(str(pki.p12("authority/enc")), PinSource.of_value(pki.pin)) as key:
+        content_key = unwrap_content_key(info.header, key)
+    report = open_content(
+        package, info.header, content_key, info.attributes, output, trust, in_memory=in_memory
+    )
+    (sink,) = outputs
+    return report, sink
 
 
-def test_both_ways_give_the_same_files(
+def test_in_memory_or_through_the_staging_folder_the_same_checks_and_files(
     pki: Pki, packer: Packer, trust: TrustStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     package = packer("bidder-a").output
-    with open_key_source(str(pki.p12("bidder-a/enc")), PinSource.of_value(pki.pin)) as key:
-        assert unpack(package, tmp_path / "memory", key, trust).ok
-        monkeypatch.setattr(unpack_module, "IN_MEMORY_BUNDLE", 0)
-        assert unpack(package, tmp_path / "disk", key, trust).ok
-    assert _tree(tmp_path / "memory") == _tree(tmp_path / "disk")
+    memory, sink = _open(pki, package, tmp_path / "memory", trust, monkeypatch, in_memory=True)
+    assert not isinstance(sink, Path)  # never written to the staging folder
+    monkeypatch.undo()
+    disk, sink = _open(pki, package, tmp_path / "disk", trust, monkeypatch, in_memory=False)
+    assert isinstance(sink, Path)
+    assert memory.ok and disk.ok, (memory.to_dict(), disk.to_dict())
+    assert [(c.name, c.ok) for c in memory.checks] == [(c.name, c.ok) for c in disk.checks]
+    assert len(memory.checks) == 7
+    assert _tree(tmp_path / "memory") == _tree(tmp_path / "disk") != {}
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".bidcrypt-unpack")] == []
+
+
+def test_an_altered_bid_in_memory_fails_its_decryption_and_leaves_nothing(
+    pki: Pki, packer: Packer, trust: TrustStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    package = packer("bidder-a").output
+    data = bytearray(package.read_bytes())
+    content = read_package_info(package).header.content
+    data[content.end - 16] ^= 0x01  # the last block of ciphertext: the GCM tag fails at the end
+    altered = tmp_path / "altered.bid"
+    altered.write_bytes(bytes(data))
+    report, _ = _open(pki, altered, tmp_path / "out", trust, monkeypatch, in_memory=True)
+    assert not report.ok and [c.name for c in report.checks] == ["decryption"]
+    assert not (tmp_path / "out").exists()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith(".bidcrypt-unpack")] == []
 
 
 def test_a_file_too_large_is_the_packages_unless_a_ulimit_refuses_it(
