@@ -167,7 +167,7 @@ class WorkerPool:
 
 
 #: What a worker process loads before its first bid: once, in the fork server.
-_WORKER_MODULES = ["bidcrypt.opening.worker", "bidcrypt.seal.verify"]
+_WORKER_MODULES = ["bidcrypt.opening.preload"]
 
 
 def _worker_context() -> BaseContext:

@@ -266,7 +266,7 @@ def start_worker(stop: Any) -> None:
     of finishing their bids.
     """
     quiet_library_logs()
-    import bidcrypt.seal.verify  # noqa: F401 - loaded now, while the batch reads the headers, not in a bid
+    from bidcrypt.seal import async_verify_seals  # noqa: F401 - loaded now (pyHanko), not in the first bid
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl-C reaches all
     _die_with_parent()
