@@ -21,6 +21,11 @@ try:
     import fcntl as _fcntl
 except ImportError:  # Windows
     _fcntl = None
+_resource: ModuleType | None
+try:
+    import resource as _resource
+except ImportError:  # Windows
+    _resource = None
 
 #: ``flock`` advisory locks (released by the kernel when the holder dies, even by SIGKILL).
 HAS_FLOCK = _fcntl is not None
@@ -67,6 +72,14 @@ def owned_by_me(status: os.stat_result) -> bool:
     """True when the file of *status* belongs to this process's user (always, where there are no uids)."""
     geteuid = getattr(os, "geteuid", None)
     return geteuid is None or status.st_uid == geteuid()
+
+
+def file_size_limited() -> bool:
+    """True when this process may not write files of any size (``ulimit -f``: ``RLIMIT_FSIZE``)."""
+    if _resource is None:
+        return False
+    soft, _ = _resource.getrlimit(_resource.RLIMIT_FSIZE)
+    return bool(soft != _resource.RLIM_INFINITY)
 
 
 def sync_directory(directory: Path) -> None:

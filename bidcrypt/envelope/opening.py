@@ -36,7 +36,15 @@ from bidcrypt.envelope.header import EnvelopeHeader, read_header
 from bidcrypt.envelope.identifiers import EnvelopeRecipient
 from bidcrypt.envelope.unwrapping import ContentKey, Keys, candidates, unwrap_content_key
 from bidcrypt.errors import IntegrityError, MalformedEnvelopeError, WrongKeyError
-from bidcrypt.files import ByteProgress, PathArg, as_path, atomic_output, check_output, input_error
+from bidcrypt.files import (
+    ByteProgress,
+    OutputFile,
+    PathArg,
+    as_path,
+    atomic_output,
+    check_output,
+    input_error,
+)
 from bidcrypt.i18n import Text
 
 __all__ = [
@@ -148,7 +156,7 @@ def decrypt_content(
     source: PathArg | BinaryIO,
     header: EnvelopeHeader,
     content_key: ContentKey,
-    output: PathArg,
+    output: PathArg | BinaryIO,
     *,
     force: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -157,8 +165,11 @@ def decrypt_content(
 ) -> DecryptResult:
     """Decrypt the content of the envelope *source* (a path, or the stream the header came from) to *output*.
 
-    *output* appears only once the content has verified; it is readable by
-    its owner only. Raises :class:`~bidcrypt.errors.IntegrityError` when the
+    A file *output* appears only once the content has verified; it is
+    readable by its owner only. *output* may also be a writable binary
+    stream (a buffer in memory, for a small content): it receives the
+    plaintext as it is decrypted, so the caller must drop what it holds
+    when this raises. Raises :class:`~bidcrypt.errors.IntegrityError` when the
     GCM tag fails (the file was altered), :class:`~bidcrypt.errors.PaddingError`
     when the CBC padding is wrong (a wrong key or a damaged file),
     :class:`WrongKeyError` for either after an RSA PKCS#1 v1.5 unwrap, and
@@ -167,13 +178,14 @@ def decrypt_content(
     never is. *progress* is called after each chunk with the bytes of ciphertext
     read and their total.
     """
-    output = as_path(output)
-    check_output(output, force)
+    path = as_path(output) if isinstance(output, (str, os.PathLike)) else None
+    if path is not None:
+        check_output(path, force)
     if content_key.cipher is not header.cipher.cipher:
         raise ValueError("the content key is for another cipher")
     with (
         _source_stream(source) as stream,
-        atomic_output(output, force=force, private=True, durable=durable) as sink,
+        _sink(output, force, durable) as sink,
     ):
         _check_same(stream, header)
         try:
@@ -184,13 +196,23 @@ def decrypt_content(
         except OSError as exc:
             raise input_error(exc, getattr(stream, "name", "-")) from exc
     return DecryptResult(
-        output,
+        path,
         size,
         header.cipher.cipher,
         content_key.recipient_index,
         content_key.subject,
         authenticated=header.cipher.cipher.is_aead,
     )
+
+
+@contextmanager
+def _sink(output: PathArg | BinaryIO, force: bool, durable: bool) -> Iterator[BinaryIO | OutputFile]:
+    """A stream as it is; a path written completely or not at all, readable by its owner only."""
+    if isinstance(output, (str, os.PathLike)):
+        with atomic_output(output, force=force, private=True, durable=durable) as sink:
+            yield sink
+    else:
+        yield output
 
 
 def decrypt_file(

@@ -142,11 +142,15 @@ class _Batch:
         self.reconcile()
         self.run_dir.mkdir()
         try:
-            ready = [job for job in map(self._examine, self.session.pending()) if job is not None]
-            self.total = len(ready)
-            if self.on_token and ready and self.progress is not None:  # say it before the slow work
-                self.progress(Progress(0, self.total, 0, "", on_token=True))
-            WorkerPool(self).drive(deque(ready))
+            pending = self.session.pending()
+            with WorkerPool(self) as pool:
+                if pending:
+                    pool.start(len(pending))  # the workers load their modules while the headers are read
+                ready = [job for job in map(self._examine, pending) if job is not None]
+                self.total = len(ready)
+                if self.on_token and ready and self.progress is not None:  # say it before the slow work
+                    self.progress(Progress(0, self.total, 0, "", on_token=True))
+                pool.drive(deque(ready))
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run.unwraps = self.counter[0]

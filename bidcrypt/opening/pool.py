@@ -1,17 +1,27 @@
-"""The worker processes of one opening run, and what happens when one of them dies."""
+"""The worker processes of one opening run, and what happens when one of them dies.
+
+The workers decrypt, verify and write the bids; the files a worker wrote
+are synced to the disk here, by threads of the batch's process, before the
+bid is recorded as opened. A worker that waited for the disk would leave
+its core idle: here the wait overlaps the workers' next bids. The workers
+are forked from a fork server that loaded their modules (pyHanko among
+them) once, and start while the batch reads the headers.
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from multiprocessing import get_all_start_methods, get_context
+from multiprocessing.context import BaseContext
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Protocol
 
 from bidcrypt.errors import BidcryptError
 from bidcrypt.opening.disk import remove_path
-from bidcrypt.opening.worker import Job, Result, start_worker, work
+from bidcrypt.opening.worker import Job, Result, idle, start_worker, synced, work
 from bidcrypt.package import PackageInfo
 
 
@@ -39,32 +49,67 @@ class BatchRecorder(Protocol):
 
 
 class WorkerPool:
-    """The worker processes of one run: unwrap on the token here, open in the workers.
+    """The worker processes of one run: unwrap on the token here, open in the workers, sync here.
 
     When a worker dies (a crash, the kernel's out-of-memory killer), the
     bids it may have held are tried again one at a time in a new pool, so
     that only the bid that kills a worker on its own is left pending.
+    Use it as a context manager: leaving it stops the processes and the
+    syncing threads.
     """
 
     def __init__(self, batch: BatchRecorder) -> None:
         self.batch = batch
-        self.context = get_context("spawn")
+        self.context = _worker_context()
         self.stop = self.context.Event()
         self.suspects: deque[Job] = deque()
+        #: Opened bids whose files are being synced, before they are recorded.
+        self.syncing: dict[Future[Result], Job] = {}
+        self.syncer = ThreadPoolExecutor(max(1, batch.workers), thread_name_prefix="bidcrypt-sync")
+        self._started: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> WorkerPool:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._started is not None:
+            self._started.shutdown(wait=True, cancel_futures=True)
+            self._started = None
+        self.syncer.shutdown(wait=True, cancel_futures=True)
+
+    def start(self, bids: int) -> None:
+        """Start the worker processes for *bids* now: they load their modules while the batch reads
+        the headers."""
+        count = self._count(bids)
+        self._started = self._new_pool(count)
+        for _ in range(count):  # each task given while no process is idle starts one more process
+            self._started.submit(idle)
 
     def drive(self, ready: deque[tuple[Any, PackageInfo]]) -> None:
         """Open every ready bid, recreating the pool after a worker died, until done or stopped."""
         while (ready or self.suspects) and self.batch.stopped is None:
             self._one_pool(ready)
+        while self.syncing:  # a pool that broke last may leave opened bids being synced
+            future = next(iter(self.syncing))
+            del self.syncing[future]
+            self.batch.record(future.result())
 
-    def _one_pool(self, ready: deque[tuple[Any, PackageInfo]]) -> None:
-        count = max(1, min(self.batch.workers, len(ready) + len(self.suspects)))
-        pool = ProcessPoolExecutor(
+    def _count(self, bids: int) -> int:
+        return max(1, min(self.batch.workers, bids))
+
+    def _new_pool(self, count: int) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
             max_workers=count, mp_context=self.context, initializer=start_worker, initargs=(self.stop,)
         )
+
+    def _one_pool(self, ready: deque[tuple[Any, PackageInfo]]) -> None:
+        pool = self._started or self._new_pool(self._count(len(ready) + len(self.suspects)))
+        self._started = None
         in_flight: dict[Future[Result], Job] = {}
         try:
-            while self.batch.stopped is None and (ready or self.suspects or in_flight):
+            while self.batch.stopped is None and (ready or self.suspects or in_flight or self.syncing):
                 if self.suspects:  # alone in the pool, so that a death names its bid
                     if not in_flight:
                         _submit(pool, in_flight, self.suspects.popleft())
@@ -73,9 +118,9 @@ class WorkerPool:
                     if prepared is not None:
                         _submit(pool, in_flight, prepared)
                     continue
-                if in_flight and not self._collect(in_flight):
+                if (in_flight or self.syncing) and not self._collect(in_flight):
                     return  # the pool broke: a new one takes the suspects
-            while in_flight:  # stopped: let the bids in the workers finish and be recorded
+            while in_flight or self.syncing:  # stopped: let the bids under way finish and be recorded
                 if not self._collect(in_flight):
                     return
         except BaseException:
@@ -85,10 +130,14 @@ class WorkerPool:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _collect(self, in_flight: dict[Future[Result], Job]) -> bool:
-        """Record the bids that finished; False when the pool broke (its bids become suspects)."""
-        finished, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+        """Take the bids that finished; False when the pool broke (its bids become suspects)."""
+        finished, _ = wait([*in_flight, *self.syncing], return_when=FIRST_COMPLETED)
         broken = False
         for future in finished:
+            if future in self.syncing:
+                del self.syncing[future]
+                self.batch.record(future.result())
+                continue
             job = in_flight.pop(future)
             try:
                 result = future.result()
@@ -99,17 +148,48 @@ class WorkerPool:
                 else:
                     self.suspects.append(job)
                 continue
-            self.batch.record(result)
+            self._finished(job, result)
         if broken:  # every other bid in the pool either finished or becomes a suspect
             for future, job in in_flight.items():
                 if future.exception() is None:
-                    self.batch.record(future.result())
+                    self._finished(job, future.result())
                 else:
                     self.suspects.append(job)
             in_flight.clear()
         return not broken
 
+    def _finished(self, job: Job, result: Result) -> None:
+        """A worker's result: an opened bid goes to be synced first, any other is recorded now."""
+        if result.status == "opened":
+            self.syncing[self.syncer.submit(synced, job, result)] = job
+        else:
+            self.batch.record(result)
+
+
+#: What a worker process loads before its first bid: once, in the fork server.
+_WORKER_MODULES = ["bidcrypt.opening.preload"]
+
+
+def _worker_context() -> BaseContext:
+    """How worker processes start: forked from a server process that loaded their modules once.
+
+    The fork server is a fresh program (started like ``spawn``, never a
+    fork of this process, which holds the key source), so a worker shares
+    nothing with this process but what a spawned one would. Where there is
+    no fork server, each worker is spawned and loads its modules itself.
+    """
+    if "forkserver" not in get_all_start_methods():
+        return get_context("spawn")
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["__main__", *_WORKER_MODULES])  # __main__: the default
+    return context
+
 
 def _submit(pool: ProcessPoolExecutor, in_flight: dict[Future[Result], Job], job: Job) -> None:
     remove_path(Path(job.output))  # what an earlier try of a suspect left
-    in_flight[pool.submit(work, job)] = job
+    try:
+        future = pool.submit(work, job, durable=False)
+    except BrokenProcessPool as exc:  # a worker died before this bid was given (as it started)
+        future = Future()
+        future.set_exception(exc)
+    in_flight[future] = job

@@ -10,7 +10,8 @@ from bidcrypt.errors import BidcryptError
 #: The phases of opening one bid, in order: the content key unwrapped on the key source (in the
 #: batch's process); then, in a worker, the content decrypted (the stored bytes read once, checked
 #: against the receipt while they are decrypted), the signed manifest checked (signature, chain,
-#: identity), the files extracted and hashed, the seals verified, and the files synced to the disk.
+#: identity), the files extracted and hashed, the seals verified; and the files synced to the disk
+#: (by threads of the batch's process, before the bid is recorded).
 PHASES = ("unwrap", "decrypt", "manifest", "files", "seals", "sync")
 
 
@@ -44,7 +45,7 @@ class OpeningRun:
     seconds: float = 0.0
     bytes: int = 0
     #: Seconds spent in each of :data:`PHASES`, summed over the bids (measured where the work is
-    #: done: the unwrap in this process, the rest in the workers, which run side by side).
+    #: done: the unwrap and the sync in this process, the rest in the workers, which run side by side).
     phases: dict[str, float] = field(default_factory=dict)
     #: How many bids went through the workers (the count the phase times are spread over).
     worked: int = 0

@@ -2,19 +2,22 @@
 
 A worker reads the stored bytes once, hashing them against the receipt
 while it decrypts them (see :mod:`bidcrypt.opening.receipt_stream`),
-verifies and writes the bid's files, syncs them to the disk, and returns a
-:class:`Result` with the time each phase took. Each distinct certificate
+verifies and writes the bid's files, and returns a :class:`Result` with the
+time each phase took. In the pool it does not wait for the disk: the
+batch's process syncs an opened bid's files before it records the bid
+(see :mod:`bidcrypt.opening.pool`). Each distinct certificate
 is validated once per batch in a worker (one
 :class:`~bidcrypt.trust.ValidationCache` per batch). It never stops the batch itself: a failure that belongs
 to the bid is a ``failed`` result with its cause; a failure of the machine
 (the session's disk full, an I/O error) is a ``retry`` result, which stops
 the batch cleanly and leaves the bid to the next run.
 
-Workers die with the process that started them: a parent killed with
-SIGKILL must not leave processes behind that hold content keys and the
-caller's pipes. On Linux the kernel sends them SIGKILL
-(``PR_SET_PDEATHSIG``); everywhere, a watcher thread notices the parent's
-end, or the batch's stop signal, and exits at once.
+Workers die with the batch's process: a parent killed with SIGKILL must
+not leave processes behind that hold content keys and the caller's pipes.
+A watcher thread notices the batch's end, or its stop signal, and exits
+at once; on Linux the kernel also sends them SIGKILL when the process
+they were forked from ends (``PR_SET_PDEATHSIG``: the fork server, which
+itself ends with the batch's process; see :mod:`bidcrypt.opening.pool`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 
@@ -50,6 +53,10 @@ MACHINE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOMEM}
     | {errno.EMFILE, errno.ENFILE, errno.EBUSY, errno.EFBIG}
 )
+
+#: A bid up to this size is decrypted into memory, not into its staging folder to be read back
+#: (a worker holds one bid at a time).
+IN_MEMORY_BUNDLE = 16 << 20
 
 Status = Literal["opened", "failed", "retry"]
 
@@ -123,11 +130,35 @@ def _unforeseen(exc: BaseException) -> PackageError:
     )
 
 
-def work(job: Job) -> Result:
-    """Open one bid: decrypt it while checking its receipt, verify, write and sync its files (in a worker)."""
+def work(job: Job, *, durable: bool = True) -> Result:
+    """Open one bid: decrypt it while checking its receipt, verify and write its files.
+
+    With *durable* (the default) an opened bid's files are synced to the
+    disk before it returns (:func:`synced`); the worker pool passes False and
+    syncs them itself, off the worker's core.
+    """
     phases: dict[str, float] = {}
-    result = _work(job, phases)
-    return Result(result.submission, result.status, result.error, result.report, result.size, phases)
+    found = _work(job, phases)
+    result = Result(found.submission, found.status, found.error, found.report, found.size, phases)
+    return synced(job, result) if durable else result
+
+
+def synced(job: Job, result: Result) -> Result:
+    """*result* once an opened bid's files are on the disk: only then may the ledger call it opened.
+
+    A failure to sync is the machine's (a ``retry``: the batch stops, the
+    bid stays pending) unless its errno is one a bid's content can cause.
+    Any other result is returned as it is.
+    """
+    if result.status != "opened":
+        return result
+    start = time.perf_counter()
+    try:
+        sync_tree(Path(job.output))
+    except OSError as exc:
+        cause = OutputError(exc.strerror or str(exc), path=job.output, errno=exc.errno)
+        return Result(job.submission, "retry" if is_machine_errno(exc.errno) else "failed", cause)
+    return replace(result, phases={**result.phases, "sync": time.perf_counter() - start})
 
 
 def _work(job: Job, phases: dict[str, float]) -> Result:
@@ -151,6 +182,7 @@ def _work(job: Job, phases: dict[str, float]) -> Result:
                     job.at,
                     cache=cache,
                     stream=cast(BinaryIO, stream),
+                    in_memory=job.header.size <= IN_MEMORY_BUNDLE,
                 )
             except Exception:
                 mismatch = _receipt_mismatch(stream, job)  # the receipt's word comes first
@@ -164,7 +196,6 @@ def _work(job: Job, phases: dict[str, float]) -> Result:
             size = stream.size
         finally:
             os.close(descriptor)
-        _sync(job, report, phases)
     except OutputError as error:
         return Result(job.submission, "retry" if _machine_output_error(error) else failed, error)
     except OSError as exc:
@@ -194,16 +225,7 @@ def _work_pem(job: Job, phases: dict[str, float]) -> Result:
         path, job.header, job.content_key, job.attributes, Path(job.output), trust, job.at, cache=cache
     )
     phases.update(report.timings)
-    _sync(job, report, phases)
     return _outcome(job, report, path.stat().st_size)
-
-
-def _sync(job: Job, report: UnpackReport, phases: dict[str, float]) -> None:
-    """Sync an opened bid's files to the disk (before the ledger may call it opened)."""
-    if report.ok:
-        start = time.perf_counter()
-        sync_tree(Path(job.output))
-        phases["sync"] = time.perf_counter() - start
 
 
 def _receipt_mismatch(stream: ReceiptStream, job: Job) -> Result | None:
@@ -246,6 +268,8 @@ def start_worker(stop: Any) -> None:
     of finishing their bids.
     """
     quiet_library_logs()
+    from bidcrypt.seal import async_verify_seals  # noqa: F401 - loaded now (pyHanko), not in the first bid
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl-C reaches all
     _die_with_parent()
     parent = multiprocessing.parent_process()
@@ -257,6 +281,10 @@ def start_worker(stop: Any) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="bidcrypt-parent-watch", daemon=True).start()
+
+
+def idle() -> None:
+    """Nothing: a first task, that makes the pool start a worker process before the bids are ready."""
 
 
 def _die_with_parent() -> None:

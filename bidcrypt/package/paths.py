@@ -117,8 +117,13 @@ def write_error(exc: OSError, path: str, output: Path) -> PathRefusedError | Out
 
     A name or file the file system cannot hold is the package's
     (:class:`PathRefusedError`, naming *path*); everything else (disk full,
-    quota, permissions, I/O) is the machine's :class:`OutputError`.
+    quota, permissions, I/O) is the machine's :class:`OutputError`, and so
+    is a file too large while this process has a limit on the size of the
+    files it writes (``ulimit -f``): the limit, not the file system, is
+    then what refuses it.
     """
+    if exc.errno == errno.EFBIG and _platform.file_size_limited():
+        return OutputError(exc.strerror or str(exc), path=output)
     if exc.errno in _REFUSED_BY_FILE_SYSTEM:
         return PathRefusedError(exc.strerror or str(exc), path=visible(path))
     return OutputError(exc.strerror or str(exc), path=output)

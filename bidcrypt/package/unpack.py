@@ -8,7 +8,9 @@ manifest bidder = readable attributes, same tender and lot; these are in
 size and SHA-256, and the company seals of the PDFs. The plaintext and the
 files are written to a staging folder beside the output (see
 :mod:`bidcrypt.package.staging`) and the files renamed into place only when
-all checks pass; on any failure, Ctrl-C included, nothing is left.
+all checks pass; on any failure, Ctrl-C included, nothing is left. (The
+opening holds a small bid's plaintext in memory instead: see
+:func:`async_open_content`.)
 
 Errors: a full disk or another failure of the machine is an
 :class:`~bidcrypt.errors.OutputError`; everything else that
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from bidcrypt.aio import blocking, run_sync
@@ -150,6 +154,14 @@ async def _check_seals(
         )
 
 
+def _read_back(bundle: io.BytesIO | Path) -> BinaryIO:
+    """The decrypted bundle to read, from its start."""
+    if isinstance(bundle, io.BytesIO):
+        bundle.seek(0)
+        return bundle
+    return bundle.open("rb")
+
+
 async def async_open_content(
     path: PathArg,
     header: EnvelopeHeader,
@@ -162,6 +174,7 @@ async def async_open_content(
     *,
     cache: ValidationCache | None = None,
     stream: BinaryIO | None = None,
+    in_memory: bool = False,
 ) -> UnpackReport:
     """Decrypt and verify a package whose content key is already unwrapped (no token needed).
 
@@ -182,6 +195,8 @@ async def async_open_content(
     *cache* keeps the verdicts (default: a new cache for this package; pass
     one to share it across packages). Decryption, extraction, hashing and
     PDF work run off an async caller's loop (:func:`bidcrypt.aio.blocking`).
+    With *in_memory* (for a small package) the decrypted bundle is held in
+    memory instead of written to the staging folder and read back.
     """
     path, output = as_path(path), as_path(output)
     moment = at or dt.datetime.now(dt.UTC)
@@ -189,15 +204,16 @@ async def async_open_content(
     report = UnpackReport(str(path), attributes)
     check_output(output, False)
     with Staging.create(output) as staging:
+        # A passing copy, dropped below: in memory, or on the disk but never waited for.
+        bundle = io.BytesIO() if in_memory else staging.bundle
         try:
-            # A passing copy, deleted below: no need to wait for the disk.
             with report.timed("decrypt"):
                 await blocking(
                     decrypt_content,
                     path if stream is None else stream,
                     header,
                     content_key,
-                    staging.bundle,
+                    bundle,
                     force=True,
                     durable=False,
                     progress=progress,
@@ -223,7 +239,7 @@ async def async_open_content(
             ),
         )
         try:
-            with staging.bundle.open("rb") as stream:
+            with _read_back(bundle) as stream:
                 await async_read_verified_bundle(
                     stream, attributes, staging, output, trust, moment, report, cache=cache
                 )
@@ -244,11 +260,22 @@ def open_content(
     *,
     cache: ValidationCache | None = None,
     stream: BinaryIO | None = None,
+    in_memory: bool = False,
 ) -> UnpackReport:
     """:func:`async_open_content` for synchronous callers (with or without a running event loop)."""
     return run_sync(
         async_open_content(
-            path, header, content_key, attributes, output, trust, at, progress, cache=cache, stream=stream
+            path,
+            header,
+            content_key,
+            attributes,
+            output,
+            trust,
+            at,
+            progress,
+            cache=cache,
+            stream=stream,
+            in_memory=in_memory,
         )
     )
 

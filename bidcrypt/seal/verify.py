@@ -189,7 +189,15 @@ class _Verification:
         self.page_numbers = self._page_numbers()
 
     def _page_numbers(self) -> dict[int, int]:
+        """The number of each page, by its object number: in one walk of the page tree when its
+        counts agree with its pages, else page by page as pyHanko finds them."""
         count = int(self.reader.root["/Pages"]["/Count"])
+        try:
+            pages = _pages_in_order(self.reader.root.raw_get("/Pages"))
+        except MALFORMED:
+            pages = None
+        if pages is not None and len(pages) == count:
+            return {idnum: index + 1 for index, idnum in enumerate(pages)}
         numbers = {}
         for index in range(count):
             reference, _ = self.reader.find_page_for_modification(index)  # type: ignore[no-untyped-call]
@@ -308,6 +316,29 @@ class _Verification:
         if isinstance(reference, generic.IndirectObject):
             page = self.page_numbers.get(reference.idnum)
         return page, box
+
+
+def _pages_in_order(
+    node: generic.PdfObject, within: frozenset[generic.Reference] = frozenset()
+) -> list[int] | None:
+    """The object numbers of the pages under the page tree *node*, in order; None when a node's
+    ``/Count`` is not the number of pages under it, or the tree is not a tree."""
+    if not isinstance(node, generic.IndirectObject) or node.reference in within:
+        return None
+    tree = node.get_object()  # type: ignore[no-untyped-call]
+    pages: list[int] = []
+    for kid in tree["/Kids"]:
+        if not isinstance(kid, generic.IndirectObject):
+            return None
+        kind = kid.get_object()["/Type"]  # type: ignore[no-untyped-call]
+        if kind == "/Page":
+            pages.append(kid.idnum)
+        elif kind == "/Pages":
+            below = _pages_in_order(kid, within | {node.reference})
+            if below is None:
+                return None
+            pages += below
+    return pages if len(pages) == int(tree["/Count"]) else None
 
 
 __all__ = ["async_verify_seals", "verify_seals"]
