@@ -202,17 +202,17 @@ def run_bidcrypt(
     )
 
 
-@pytest.fixture(scope="session")
-def sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
-    """Each bidder's sample response with its company seal (made with the PKCS#12 key: fast)."""
+def _sealed_responses(directory: Path, pki: Pki, prefix: str) -> dict[str, Path]:
+    """Each bidder's sample response with its company seal, signed with the PKCS#12 key of
+    ``{prefix}{bidder}/sign`` (fast); keyed ``{prefix}{bidder}``. The documents and seal pictures are
+    the RSA bidders' of the same letter: only the certificates differ."""
     from bidcrypt.keys import PinSource, open_key_source
     from bidcrypt.seal import SealKind, apply_seal, choose_entry
 
-    directory = tmp_path_factory.mktemp("sealed")
     sealed = {}
     for bidder in ("bidder-a", "bidder-b", "bidder-c"):
-        with open_key_source(str(pki.p12(f"{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
-            out = directory / f"{bidder}.pdf"
+        with open_key_source(str(pki.p12(f"{prefix}{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
+            out = directory / f"{prefix.replace('/', '-')}{bidder}.pdf"
             apply_seal(
                 FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
                 out,
@@ -220,34 +220,20 @@ def sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str,
                 kind=SealKind.COMPANY,
                 image=FIXTURES / "seals" / f"{bidder}-company.png",
             )
-            sealed[bidder] = out
+            sealed[f"{prefix}{bidder}"] = out
     return sealed
+
+
+@pytest.fixture(scope="session")
+def sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
+    """Each bidder's sample response with its company seal (made with the PKCS#12 key: fast)."""
+    return _sealed_responses(tmp_path_factory.mktemp("sealed"), pki, "")
 
 
 @pytest.fixture(scope="session")
 def sm2_sealed_pdfs(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> dict[str, Path]:
-    """The SM2 bidders' sample responses with their SM2 company seal (``sm2/bidder-a``...; PKCS#12 keys).
-
-    The documents and seal pictures are the RSA bidders' of the same letter:
-    only the certificates differ.
-    """
-    from bidcrypt.keys import PinSource, open_key_source
-    from bidcrypt.seal import SealKind, apply_seal, choose_entry
-
-    directory = tmp_path_factory.mktemp("sm2-sealed")
-    sealed = {}
-    for bidder in ("bidder-a", "bidder-b", "bidder-c"):
-        with open_key_source(str(pki.p12(f"sm2/{bidder}/sign")), PinSource.of_value(pki.pin)) as source:
-            out = directory / f"sm2-{bidder}.pdf"
-            apply_seal(
-                FIXTURES / "documents" / f"bid-response-{bidder}.pdf",
-                out,
-                choose_entry(source, SealKind.COMPANY),
-                kind=SealKind.COMPANY,
-                image=FIXTURES / "seals" / f"{bidder}-company.png",
-            )
-            sealed[f"sm2/{bidder}"] = out
-    return sealed
+    """The SM2 bidders' sample responses with their SM2 company seal (``sm2/bidder-a``...; PKCS#12 keys)."""
+    return _sealed_responses(tmp_path_factory.mktemp("sm2-sealed"), pki, "sm2/")
 
 
 def _require_softskf() -> None:
