@@ -86,7 +86,9 @@ def test_the_kind_is_a_signed_claimed_role_in_the_cms(both_seals: Path) -> None:
     for name, field in (pypdf.PdfReader(both_seals).get_fields() or {}).items():
         signature = field.value
         contents = bytes(signature["/Contents"])
-        signer_info = cms.ContentInfo.load(contents.rstrip(b"\0"))["content"]["signer_infos"][0]
+        # /Contents is the DER zero-padded: the load reads the DER's own length (stripping the zeros
+        # would also cut a signature whose last byte is 0x00, once in 256).
+        signer_info = cms.ContentInfo.load(contents)["content"]["signer_infos"][0]
         (attribute,) = [a for a in signer_info["signed_attrs"] if a["type"].dotted == "0.4.0.19122.1.1"]
         der = attribute.dump()
         assert role_oid in der and expected[name] in der
