@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 # instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
 # bidcrypt.gm at run time; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle 1.72, the
 # SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java); gcc, libssl-dev: build
-# the soft SKF token (tests/skf/softskf.c), the SKF UKey of the tests.
-APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl
+# the soft SKF token (tests/skf/softskf.c), the SKF UKey of the tests; chromium: renders the remote
+# opening-hall page headless in the tests.
+APT_PACKAGES=(python3 python3-venv python3-pip softhsm2 opensc poppler-utils qpdf libnss3-tools openssl chromium
               fonts-wqy-microhei xfsprogs faketime libssl3 default-jdk-headless libbcprov-java libbcpkix-java
               gcc libssl-dev)
 missing=()

@@ -36,89 +36,7 @@ from typing import Any
 from bidcrypt.errors import LedgerError, SessionReadOnlyError
 from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger_errors import READ_ONLY_CODES, translate
-
-SCHEMA_VERSION = 2
-
-#: The columns each schema version added, as (table, column, declaration): what an upgrade adds.
-ADDED_COLUMNS: dict[int, tuple[tuple[str, str, str], ...]] = {
-    2: (
-        ("outcomes", "cause_params", "TEXT"),
-        ("attempts", "cause_params", "TEXT"),
-        ("rejections", "params", "TEXT"),
-    ),
-}
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS lots (
-    id TEXT PRIMARY KEY,
-    name TEXT
-);
-CREATE TABLE IF NOT EXISTS bidders (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    credit_code TEXT NOT NULL UNIQUE,
-    registered_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS certificates (
-    fingerprint TEXT PRIMARY KEY,          -- SHA-256 of the certificate DER: one certificate, one bidder
-    bidder_id INTEGER NOT NULL REFERENCES bidders(id),
-    key_fingerprint TEXT NOT NULL,         -- SHA-256 of the SubjectPublicKeyInfo
-    der BLOB NOT NULL,
-    bound_at TEXT NOT NULL,
-    unbound_at TEXT                        -- NULL while the binding is current
-);
-CREATE TABLE IF NOT EXISTS submissions (
-    id INTEGER PRIMARY KEY,
-    bidder_id INTEGER NOT NULL REFERENCES bidders(id),
-    lot TEXT,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    stored_as TEXT NOT NULL,               -- path of the stored bytes, relative to the session
-    received_at TEXT NOT NULL,
-    time_source TEXT NOT NULL,
-    time_evidence BLOB,                    -- e.g. an RFC 3161 timestamp token
-    attributes TEXT NOT NULL,              -- the package's readable attributes (JSON)
-    state TEXT NOT NULL CHECK (state IN ('current', 'superseded', 'withdrawn')),
-    ended_at TEXT
-);
-CREATE INDEX IF NOT EXISTS submissions_by_bidder ON submissions(bidder_id, lot, state);
-CREATE TABLE IF NOT EXISTS outcomes (
-    submission_id INTEGER PRIMARY KEY REFERENCES submissions(id),
-    status TEXT NOT NULL CHECK (status IN ('opened', 'failed', 'not-decrypted')),
-    cause_code TEXT,
-    cause TEXT,                            -- English (a readable copy: bidcrypt renders code and params)
-    cause_zh TEXT,                         -- Chinese (likewise)
-    report TEXT NOT NULL,                  -- JSON: checks, summary fields, seals, files
-    output TEXT,                           -- folder of the opened files, relative to the session
-    finished_at TEXT NOT NULL,
-    cause_params TEXT                      -- JSON: the error's params and detail (NULL before version 2)
-);
-CREATE TABLE IF NOT EXISTS attempts (      -- failures a new attempt may overcome (token absent, disk full)
-    id INTEGER PRIMARY KEY,
-    submission_id INTEGER NOT NULL REFERENCES submissions(id),
-    at TEXT NOT NULL,
-    cause_code TEXT NOT NULL,
-    cause TEXT NOT NULL,
-    cause_zh TEXT NOT NULL,
-    cause_params TEXT                      -- JSON, as in outcomes
-);
-CREATE TABLE IF NOT EXISTS rejections (    -- submissions refused at the door
-    id INTEGER PRIMARY KEY,
-    at TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    size INTEGER NOT NULL,
-    credit_code TEXT,
-    lot TEXT,
-    code TEXT NOT NULL,
-    message TEXT NOT NULL,
-    message_zh TEXT NOT NULL,
-    params TEXT                            -- JSON: the refusal's params and detail (NULL before version 2)
-);
-"""
+from bidcrypt.opening.ledger_schema import ADDED_COLUMNS, ADDED_TABLES, SCHEMA, SCHEMA_VERSION
 
 #: Written in the transaction that finishes a session's creation, and only then.
 COMPLETE = "complete"
@@ -257,7 +175,7 @@ class Ledger:
         ledger = cls(directory, _create=True)
         try:
             with ledger.transaction() as db:
-                for statement in filter(None, (s.strip() for s in _SCHEMA.split(";"))):
+                for statement in filter(None, (s.strip() for s in SCHEMA.split(";"))):
                     db.execute(statement)
                 ledger.set_meta(db, "schema_version", str(SCHEMA_VERSION))
                 fill(ledger, db)
@@ -286,6 +204,8 @@ class Ledger:
             row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             version = int(row[0])  # checked by check_ledger; read again under the write lock
             for step in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in ADDED_TABLES.get(step, ()):
+                    db.execute(statement)
                 for table, column, declaration in ADDED_COLUMNS.get(step, ()):
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
             self.set_meta(db, "schema_version", str(SCHEMA_VERSION))

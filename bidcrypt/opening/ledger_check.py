@@ -14,7 +14,8 @@ import sqlite3
 
 from bidcrypt.errors import LedgerError, SessionIncompleteError
 from bidcrypt.i18n import Text
-from bidcrypt.opening.ledger import _SCHEMA, ADDED_COLUMNS, COMPLETE, SCHEMA_VERSION, Ledger, parse_time
+from bidcrypt.opening.ledger import COMPLETE, Ledger, parse_time
+from bidcrypt.opening.ledger_schema import ADDED_COLUMNS, SCHEMA, SCHEMA_VERSION, added_tables
 
 #: Session settings that every finished session holds, and those that must read as times.
 REQUIRED_SETTINGS = ("tender", "deadline", "opening_time", "created_at")
@@ -144,8 +145,13 @@ def expected_columns(version: int = SCHEMA_VERSION) -> dict[str, frozenset[str]]
     }
     db = sqlite3.connect(":memory:")
     try:
-        db.executescript(_SCHEMA)
-        tables = [str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        db.executescript(SCHEMA)
+        newer = added_tables(after=version)
+        tables = [
+            str(r[0])
+            for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if str(r[0]) not in newer
+        ]
         return {
             table: frozenset(
                 str(c[0])

@@ -25,7 +25,8 @@ from bidcrypt.i18n import Language, Text
 from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import OpeningSession, build_record, open_bids, render
 from bidcrypt.opening.causes import render_cause, stored, window_params
-from bidcrypt.opening.ledger import ADDED_COLUMNS, SCHEMA_VERSION, Ledger, Row
+from bidcrypt.opening.ledger import Ledger, Row
+from bidcrypt.opening.ledger_schema import ADDED_COLUMNS, SCHEMA_VERSION, added_tables
 
 from ..conftest import Pki, run_cli
 from .conftest import make_package, new_session
@@ -214,8 +215,11 @@ def _as_version_1(folder: Path) -> None:
     """Make *folder*'s ledger as bidcrypt wrote version 1: no structured causes, text only."""
     db = sqlite3.connect(folder / Ledger.FILE_NAME)
     try:
-        for table, column, _ in ADDED_COLUMNS[2]:
-            db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for step in range(2, SCHEMA_VERSION + 1):
+            for table, column, _ in ADDED_COLUMNS[step]:
+                db.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+        for table in added_tables(after=1):
+            db.execute(f"DROP TABLE {table}")
         db.execute("UPDATE outcomes SET cause = 'old cause', cause_zh = '旧原因' WHERE status = 'failed'")
         db.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
         db.commit()
