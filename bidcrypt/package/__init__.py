@@ -17,8 +17,26 @@ from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.pack import PackResult, pack
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
+from bidcrypt.package.release import (
+    MAX_RELEASE,
+    Release,
+    ReleaseProfile,
+    front_of,
+    make_release,
+    read_release,
+)
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
+from bidcrypt.package.statements import (
+    Statement,
+    canonical_json,
+    format_statement_time,
+    open_sealed,
+    parse_statement_time,
+    read_statement,
+    seal,
+    sign_statement,
+)
 from bidcrypt.package.summary_file import SummaryFile, load_summary_file
 from bidcrypt.package.unpack import (
     async_open_content,
@@ -30,6 +48,7 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "MAX_RELEASE",
     "Bidder",
     "Check",
     "FileEntry",
@@ -40,20 +59,33 @@ __all__ = [
     "PackageInfo",
     "RecipientChoice",
     "ReencryptPackageResult",
+    "Release",
+    "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "Statement",
     "Summary",
     "SummaryFile",
     "UnpackReport",
     "async_open_content",
     "async_unpack",
     "async_verify_backup",
+    "canonical_json",
     "check_package",
+    "format_statement_time",
+    "front_of",
     "load_summary_file",
+    "make_release",
     "open_content",
+    "open_sealed",
     "pack",
+    "parse_statement_time",
     "read_package_info",
+    "read_release",
+    "read_statement",
     "reencrypt_package",
+    "seal",
+    "sign_statement",
     "unpack",
     "verify_backup",
 ]
