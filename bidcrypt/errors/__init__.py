@@ -74,7 +74,6 @@ from bidcrypt.errors.opening import (
     SessionIncompleteError,
     SessionReadOnlyError,
     UnknownBidderError,
-    WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.errors.package import (
@@ -95,9 +94,21 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.window import (
+    AttributionError,
+    DeemedRevokedError,
+    DeemedWithdrawnError,
+    RuleError,
+    WindowClosedError,
+    WindowNotOpenError,
+    WindowNotPausedError,
+    WindowPausedError,
+    WindowStartedError,
+)
 
 __all__ = [
     "AlreadyBoundError",
+    "AttributionError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
@@ -108,6 +119,8 @@ __all__ = [
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
+    "DeemedRevokedError",
+    "DeemedWithdrawnError",
     "Detail",
     "DocumentModifiedError",
     "EncryptedPdfError",
@@ -144,6 +157,7 @@ __all__ = [
     "PinUnavailableError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
+    "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
@@ -164,6 +178,10 @@ __all__ = [
     "UnsafePathError",
     "UnsupportedAlgorithmError",
     "WindowClosedError",
+    "WindowNotOpenError",
+    "WindowNotPausedError",
+    "WindowPausedError",
+    "WindowStartedError",
     "WrongKeyError",
     "WrongKeyUsageError",
     "WrongTenderError",
