@@ -74,7 +74,6 @@ from bidcrypt.errors.opening import (
     SessionIncompleteError,
     SessionReadOnlyError,
     UnknownBidderError,
-    WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.errors.package import (
@@ -110,9 +109,21 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.window import (
+    AttributionError,
+    DeemedRevokedError,
+    DeemedWithdrawnError,
+    RuleError,
+    WindowClosedError,
+    WindowNotOpenError,
+    WindowNotPausedError,
+    WindowPausedError,
+    WindowStartedError,
+)
 
 __all__ = [
     "AlreadyBoundError",
+    "AttributionError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
@@ -123,6 +134,8 @@ __all__ = [
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
+    "DeemedRevokedError",
+    "DeemedWithdrawnError",
     "Detail",
     "DocumentModifiedError",
     "EncryptedPdfError",
@@ -170,6 +183,7 @@ __all__ = [
     "ReleaseSignatureInvalidError",
     "ReleaseTooLargeError",
     "ReleaseUnavailableError",
+    "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
@@ -192,6 +206,10 @@ __all__ = [
     "UnsafePathError",
     "UnsupportedAlgorithmError",
     "WindowClosedError",
+    "WindowNotOpenError",
+    "WindowNotPausedError",
+    "WindowPausedError",
+    "WindowStartedError",
     "WrongKeyError",
     "WrongKeyUsageError",
     "WrongTenderError",
