@@ -24,6 +24,7 @@ from bidcrypt.package.release import (
     front_of,
     make_release,
     read_release,
+    release_opens,
 )
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
@@ -84,6 +85,7 @@ __all__ = [
     "read_release",
     "read_statement",
     "reencrypt_package",
+    "release_opens",
     "seal",
     "sign_statement",
     "unpack",

@@ -40,16 +40,19 @@ from bidcrypt.certs import Purpose
 from bidcrypt.clock import Clock, SystemClock
 from bidcrypt.envelope import (
     ContentCipher,
+    ContentKey,
     EnvelopeHeader,
     Keys,
     RecipientsPart,
     candidates,
+    content_prefix,
     entries_of,
     read_front,
     read_header,
     unwrap_content_key,
 )
 from bidcrypt.errors import (
+    BidcryptError,
     InputError,
     MalformedEnvelopeError,
     PackageError,
@@ -61,6 +64,7 @@ from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.package.attributes import PackageAttributes
+from bidcrypt.package.bundle import MANIFEST_MEMBER
 from bidcrypt.package.info import read_package_info
 from bidcrypt.package.manifest import Bidder
 from bidcrypt.package.pack import bidder_of
@@ -77,7 +81,15 @@ from bidcrypt.package.statements import (
     sign_statement,
 )
 
-__all__ = ["MAX_RELEASE", "Release", "ReleaseProfile", "front_of", "make_release", "read_release"]
+__all__ = [
+    "MAX_RELEASE",
+    "Release",
+    "ReleaseProfile",
+    "front_of",
+    "make_release",
+    "read_release",
+    "release_opens",
+]
 
 #: The largest release a session reads (the contract's 64 KiB).
 MAX_RELEASE = MAX_STATEMENT
@@ -367,3 +379,17 @@ def _text(payload: dict[str, object], name: str) -> str:
 
 def _bad(name: str) -> ReleaseMalformedError:
     return ReleaseMalformedError(Text("the field {name} is wrong", "字段 {name} 错误", name=name))
+
+
+def release_opens(package: PathArg, header: EnvelopeHeader, content_key: ContentKey) -> bool:
+    """Whether a released key decrypts the start of the package's content to its bundle's manifest.
+
+    A quick check before the whole opening (which authenticates the whole
+    content): a wrong key decrypts to random bytes, never to the manifest's
+    name. Reads the first chunk only; never raises for a wrong key.
+    """
+    try:
+        prefix = content_prefix(as_path(package), header, content_key)
+    except (BidcryptError, ValueError):
+        return False
+    return MANIFEST_MEMBER.encode() in prefix[:1024]
