@@ -53,9 +53,9 @@ from bidcrypt.opening.released import ReleasedBatch
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.window import require_running
 from bidcrypt.opening.worker import Result
-from bidcrypt.package import MAX_RELEASE, Release, read_package_info, read_release, release_opens
+from bidcrypt.package import MAX_RELEASE, Release, Statement, read_package_info, read_release, release_opens
 
-__all__ = ["AcceptResult", "accept_release", "read_body"]
+__all__ = ["AcceptResult", "accept_release", "judge_signer", "read_body"]
 
 
 @dataclass(frozen=True)
@@ -155,9 +155,24 @@ def _checked(
         raise ReleaseNotForSessionError(session=f"{release.session} / {release.tender}")
     if session.ledger.one("SELECT 1 FROM releases WHERE sha256 = ? AND kind = 'release'", (digest,)):
         raise ReleaseReplayedError(sha256=digest)
-    signer = release.signer
+    code = judge_signer(session, release.statement, arrival)
+    if code != release.credit_code:
+        raise ReleaseNotThisBidderError(signer=code, bidder=release.credit_code)
+    bidder = session.ledger.one("SELECT id FROM bidders WHERE credit_code = ?", (code,))
+    known.bidder = None if bidder is None else int(bidder["id"])
+    return release
+
+
+def judge_signer(session: OpeningSession, statement: Statement, arrival: dt.datetime) -> str:
+    """The credit code of a statement's signer, once it chains (at *arrival*) and is a company's.
+
+    :class:`ReleaseSignatureInvalidError` when the chain fails with the
+    session's trust store, :class:`ReleaseNotCompanyError` for a certificate
+    that is not a company signing certificate naming a credit code.
+    """
+    signer = statement.signer
     try:
-        session.trust_store().validate(signer, arrival, release.statement.certificates)
+        session.trust_store().validate(signer, arrival, statement.certificates)
     except CertificateError as error:
         raise ReleaseSignatureInvalidError(Text("{error}", "{error}", error=error)) from error
     from bidcrypt.seal import Holder, holder_of
@@ -166,11 +181,7 @@ def _checked(
     company = Purpose.SIGNING in certs.purposes(signer) and holder_of(signer) is Holder.ORGANISATION
     if not company or not code:
         raise ReleaseNotCompanyError(subject=certs.display_name(signer))
-    if code != release.credit_code:
-        raise ReleaseNotThisBidderError(signer=code, bidder=release.credit_code)
-    bidder = session.ledger.one("SELECT id FROM bidders WHERE credit_code = ?", (code,))
-    known.bidder = None if bidder is None else int(bidder["id"])
-    return release
+    return code
 
 
 def _submission(session: OpeningSession, release: Release, known: _Known) -> Row:

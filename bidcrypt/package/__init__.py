@@ -28,6 +28,7 @@ from bidcrypt.package.release import (
 )
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
+from bidcrypt.package.signin import SignIn, make_signin, read_signin
 from bidcrypt.package.statements import (
     Statement,
     canonical_json,
@@ -64,6 +65,7 @@ __all__ = [
     "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "SignIn",
     "Statement",
     "Summary",
     "SummaryFile",
@@ -77,12 +79,14 @@ __all__ = [
     "front_of",
     "load_summary_file",
     "make_release",
+    "make_signin",
     "open_content",
     "open_sealed",
     "pack",
     "parse_statement_time",
     "read_package_info",
     "read_release",
+    "read_signin",
     "read_statement",
     "reencrypt_package",
     "release_opens",

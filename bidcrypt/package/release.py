@@ -85,6 +85,7 @@ __all__ = [
     "MAX_RELEASE",
     "Release",
     "ReleaseProfile",
+    "company_signer",
     "front_of",
     "make_release",
     "read_release",
@@ -168,9 +169,8 @@ def make_release(
     another bidder's or another tender's.
     """
     found = _read_bid(bid, submission_sha256)
-    entry = signer or _company_entry(keys)
     moment = (clock or SystemClock()).stamp(bytes.fromhex(found.sha256)).time.astimezone(dt.UTC)
-    bidder = _check_signer(entry, moment)
+    entry, bidder = company_signer(keys, signer, moment)
     attributes = found.attributes
     if attributes is not None and attributes.credit_code != bidder.credit_code:
         raise ReleaseUnavailableError(
@@ -212,22 +212,22 @@ def make_release(
     return seal(statement, profile.release_certificate, at=moment)
 
 
-def _company_entry(keys: KeySource) -> KeyEntry:
-    from bidcrypt.seal import SealKind, choose_entry  # pyHanko: only when a release is made
+def company_signer(keys: KeySource, signer: KeyEntry | None, at: dt.datetime) -> tuple[KeyEntry, Bidder]:
+    """The company signing certificate's entry (*signer*, or the one on *keys*) and the company it names.
 
-    return choose_entry(keys, SealKind.COMPANY)
+    Refused as ``pack`` refuses it: not a signing certificate, not valid at
+    *at*, a person's certificate (:class:`~bidcrypt.errors.SealKindMismatchError`),
+    no credit code.
+    """
+    from bidcrypt.seal import SealKind, choose_entry, kind_mismatch  # pyHanko: only when signing
 
-
-def _check_signer(entry: KeyEntry, at: dt.datetime) -> Bidder:
-    """The company the signing certificate names, once it is a valid company signing certificate."""
-    from bidcrypt.seal import SealKind, kind_mismatch
-
+    entry = signer or choose_entry(keys, SealKind.COMPANY)
     certs.require_purpose(entry.certificate, Purpose.SIGNING)
     certs.require_valid_at(entry.certificate, at)
     mismatch = kind_mismatch(entry.certificate, SealKind.COMPANY)
     if mismatch is not None:
         raise mismatch
-    return bidder_of(entry.certificate)
+    return entry, bidder_of(entry.certificate)
 
 
 def _content_key(found: _Bid, keys: KeySource) -> bytes:
