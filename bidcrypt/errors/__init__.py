@@ -82,6 +82,7 @@ from bidcrypt.errors.package import (
     OldKeyUnavailableError,
     PackageError,
     PathRefusedError,
+    ProfileError,
     ReencryptionRequiredError,
     UnsafePathError,
 )
@@ -142,6 +143,7 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PinUnavailableError",
+    "ProfileError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "SealError",

@@ -15,6 +15,22 @@ from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo, read_package_info
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.pack import PackResult, pack
+from bidcrypt.package.profile import (
+    CUSTODY_MODELS,
+    MAX_PROFILE_SIZE,
+    PROFILE_TYPE,
+    PROFILE_VERSION,
+    SESSION_SUITES,
+    SUITE_TRANSPORTS,
+    CommitteeMember,
+    Custody,
+    SessionProfile,
+    profile_json,
+    profile_sha256,
+    read_profile,
+    sign_profile,
+    suite_of,
+)
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.report import Check, UnpackReport
@@ -30,8 +46,16 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "CUSTODY_MODELS",
+    "MAX_PROFILE_SIZE",
+    "PROFILE_TYPE",
+    "PROFILE_VERSION",
+    "SESSION_SUITES",
+    "SUITE_TRANSPORTS",
     "Bidder",
     "Check",
+    "CommitteeMember",
+    "Custody",
     "FileEntry",
     "KeyChange",
     "Manifest",
@@ -42,6 +66,7 @@ __all__ = [
     "ReencryptPackageResult",
     "Role",
     "RuleVerdict",
+    "SessionProfile",
     "Summary",
     "SummaryFile",
     "UnpackReport",
@@ -52,8 +77,13 @@ __all__ = [
     "load_summary_file",
     "open_content",
     "pack",
+    "profile_json",
+    "profile_sha256",
     "read_package_info",
+    "read_profile",
     "reencrypt_package",
+    "sign_profile",
+    "suite_of",
     "unpack",
     "verify_backup",
 ]
