@@ -81,6 +81,7 @@ from bidcrypt.errors.package import (
     OldKeyUnavailableError,
     PackageError,
     PathRefusedError,
+    ProfileError,
     ReencryptionRequiredError,
     UnsafePathError,
 )
@@ -170,6 +171,7 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PinUnavailableError",
+    "ProfileError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",

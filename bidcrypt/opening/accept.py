@@ -22,6 +22,7 @@ the release key), recorded in the same transaction as the bid's outcome
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import sqlite3
@@ -122,11 +123,11 @@ def accept_release(
     """
     digest = hashlib.sha256(body).hexdigest()
     arrival = (clock or SystemClock()).stamp(bytes.fromhex(digest)).time.astimezone(dt.UTC)
-    keys = release_keys if release_keys is not None else session.release_keys()  # type: ignore[attr-defined]
-    ours = session_id if session_id is not None else str(session.profile.session)  # type: ignore[attr-defined]
     full_size = len(body) if size is None else size
     known = _Known()
-    with SessionLock(session.directory, wait=CHANGE_WAIT):
+    with SessionLock(session.directory, wait=CHANGE_WAIT), contextlib.ExitStack() as stack:
+        keys = release_keys if release_keys is not None else stack.enter_context(session.release_keys())
+        ours = session_id if session_id is not None else session.profile.session
         try:
             if full_size > MAX_RELEASE:
                 raise ReleaseTooLargeError(size=full_size, limit=MAX_RELEASE)

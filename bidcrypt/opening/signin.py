@@ -87,7 +87,7 @@ def accept_signin(
     *session_id* is the session's id (default: its profile's).
     """
     arrival = _now(clock, body)
-    ours = session_id if session_id is not None else str(session.profile.session)  # type: ignore[attr-defined]
+    ours = session_id if session_id is not None else session.profile.session
     if len(body) > MAX_RELEASE:
         raise ReleaseMalformedError(Text("the sign-in is too large", "签到内容过大"))
     signin = read_signin(body)

@@ -15,6 +15,22 @@ from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo, read_package_info
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.pack import PackResult, pack
+from bidcrypt.package.profile import (
+    CUSTODY_MODELS,
+    MAX_PROFILE_SIZE,
+    PROFILE_TYPE,
+    PROFILE_VERSION,
+    SESSION_SUITES,
+    SUITE_TRANSPORTS,
+    CommitteeMember,
+    Custody,
+    SessionProfile,
+    profile_json,
+    profile_sha256,
+    read_profile,
+    sign_profile,
+    suite_of,
+)
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.release import (
@@ -50,9 +66,17 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "CUSTODY_MODELS",
+    "MAX_PROFILE_SIZE",
     "MAX_RELEASE",
+    "PROFILE_TYPE",
+    "PROFILE_VERSION",
+    "SESSION_SUITES",
+    "SUITE_TRANSPORTS",
     "Bidder",
     "Check",
+    "CommitteeMember",
+    "Custody",
     "FileEntry",
     "KeyChange",
     "Manifest",
@@ -65,6 +89,7 @@ __all__ = [
     "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "SessionProfile",
     "SignIn",
     "Statement",
     "Summary",
@@ -84,14 +109,19 @@ __all__ = [
     "open_sealed",
     "pack",
     "parse_statement_time",
+    "profile_json",
+    "profile_sha256",
     "read_package_info",
+    "read_profile",
     "read_release",
     "read_signin",
     "read_statement",
     "reencrypt_package",
     "release_opens",
     "seal",
+    "sign_profile",
     "sign_statement",
+    "suite_of",
     "unpack",
     "verify_backup",
 ]
