@@ -96,6 +96,7 @@ from bidcrypt.errors.seal import (
 )
 from bidcrypt.errors.window import (
     AttributionError,
+    BackupRefusedError,
     DeemedRevokedError,
     DeemedWithdrawnError,
     RuleError,
@@ -109,6 +110,7 @@ from bidcrypt.errors.window import (
 __all__ = [
     "AlreadyBoundError",
     "AttributionError",
+    "BackupRefusedError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
