@@ -112,6 +112,7 @@ from bidcrypt.errors.seal import (
 )
 from bidcrypt.errors.window import (
     AttributionError,
+    BackupRefusedError,
     DeemedRevokedError,
     DeemedWithdrawnError,
     RuleError,
@@ -125,6 +126,7 @@ from bidcrypt.errors.window import (
 __all__ = [
     "AlreadyBoundError",
     "AttributionError",
+    "BackupRefusedError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
