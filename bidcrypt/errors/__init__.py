@@ -28,6 +28,12 @@ from bidcrypt.errors.certs import (
     TimestampError,
     WrongKeyUsageError,
 )
+from bidcrypt.errors.committee import (
+    CommitteeError,
+    QuorumNotReachedError,
+    ShareMismatchError,
+    ShareNotMemberError,
+)
 from bidcrypt.errors.envelope import (
     EnvelopeError,
     IntegrityError,
@@ -120,6 +126,7 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateRevokedError",
     "CertificateUntrustedError",
+    "CommitteeError",
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
@@ -157,6 +164,7 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PinUnavailableError",
+    "QuorumNotReachedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",
@@ -176,6 +184,8 @@ __all__ = [
     "SessionBusyError",
     "SessionIncompleteError",
     "SessionReadOnlyError",
+    "ShareMismatchError",
+    "ShareNotMemberError",
     "SigninChallengeError",
     "SkfApplicationMissingError",
     "SkfCertificateMissingError",

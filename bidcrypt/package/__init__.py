@@ -27,6 +27,19 @@ from bidcrypt.package.release import (
 )
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
+from bidcrypt.package.share_release import ShareProfile, ShareRelease, make_share_release, read_share_release
+from bidcrypt.package.shares import (
+    KEK_SIZE,
+    SHARE_SIZE,
+    MemberShare,
+    combine_shares,
+    parse_share_file,
+    share_digest,
+    share_file_content,
+    share_of_statement,
+    share_statement,
+    split_kek,
+)
 from bidcrypt.package.statements import (
     Statement,
     canonical_json,
@@ -48,12 +61,15 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "KEK_SIZE",
     "MAX_RELEASE",
+    "SHARE_SIZE",
     "Bidder",
     "Check",
     "FileEntry",
     "KeyChange",
     "Manifest",
+    "MemberShare",
     "PackResult",
     "PackageAttributes",
     "PackageInfo",
@@ -63,6 +79,8 @@ __all__ = [
     "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "ShareProfile",
+    "ShareRelease",
     "Statement",
     "Summary",
     "SummaryFile",
@@ -72,20 +90,29 @@ __all__ = [
     "async_verify_backup",
     "canonical_json",
     "check_package",
+    "combine_shares",
     "format_statement_time",
     "front_of",
     "load_summary_file",
     "make_release",
+    "make_share_release",
     "open_content",
     "open_sealed",
     "pack",
+    "parse_share_file",
     "parse_statement_time",
     "read_package_info",
     "read_release",
+    "read_share_release",
     "read_statement",
     "reencrypt_package",
     "seal",
+    "share_digest",
+    "share_file_content",
+    "share_of_statement",
+    "share_statement",
     "sign_statement",
+    "split_kek",
     "unpack",
     "verify_backup",
 ]
