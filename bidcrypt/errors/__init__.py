@@ -80,7 +80,6 @@ from bidcrypt.errors.opening import (
     SessionIncompleteError,
     SessionReadOnlyError,
     UnknownBidderError,
-    WindowClosedError,
     WrongTenderError,
 )
 from bidcrypt.errors.package import (
@@ -116,9 +115,21 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.window import (
+    AttributionError,
+    DeemedRevokedError,
+    DeemedWithdrawnError,
+    RuleError,
+    WindowClosedError,
+    WindowNotOpenError,
+    WindowNotPausedError,
+    WindowPausedError,
+    WindowStartedError,
+)
 
 __all__ = [
     "AlreadyBoundError",
+    "AttributionError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
@@ -130,6 +141,8 @@ __all__ = [
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
+    "DeemedRevokedError",
+    "DeemedWithdrawnError",
     "Detail",
     "DocumentModifiedError",
     "EncryptedPdfError",
@@ -178,6 +191,7 @@ __all__ = [
     "ReleaseSignatureInvalidError",
     "ReleaseTooLargeError",
     "ReleaseUnavailableError",
+    "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
@@ -202,6 +216,10 @@ __all__ = [
     "UnsafePathError",
     "UnsupportedAlgorithmError",
     "WindowClosedError",
+    "WindowNotOpenError",
+    "WindowNotPausedError",
+    "WindowPausedError",
+    "WindowStartedError",
     "WrongKeyError",
     "WrongKeyUsageError",
     "WrongTenderError",
