@@ -80,8 +80,8 @@ class RuleError(OpeningError):
     """The session's rule profile is not one bidcrypt knows."""
 
     code = "rule-invalid"
-    en = "unknown opening rule {rule!r}"
-    zh = "未知的开标规则 {rule!r}"
+    en = 'unknown opening rule "{rule}"'
+    zh = "未知的开标规则“{rule}”"
     hint_en = "use regulation-44, procurement-36 or minimum:N (N ≥ 1)"
     hint_zh = "可用 regulation-44、procurement-36 或 minimum:N（N ≥ 1）"
 
