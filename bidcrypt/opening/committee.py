@@ -21,10 +21,11 @@ private key nor the KEK is ever written in the clear.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from bidcrypt.errors import CommitteeError, LedgerError, QuorumNotReachedError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource, MemorySource, key_from_pkcs8
+from bidcrypt.opening.batch import open_bids
 from bidcrypt.opening.committee_ledger import (
     QUORUM_META,
     SESSION_META,
@@ -50,6 +52,8 @@ from bidcrypt.opening.committee_ledger import (
     released_shares,
     shares_released,
 )
+from bidcrypt.opening.run import OpeningRun, Progress
+from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import SessionView
 from bidcrypt.package import KEK_SIZE, combine_shares, share_digest, share_file_content, split_kek
 
@@ -203,6 +207,25 @@ def rebuild_opening_key(session: SessionView, release_keys: Keys, certificate: x
         ) from exc
 
 
+def open_with_committee(
+    session: OpeningSession,
+    release_keys: Keys,
+    certificate: x509.Certificate,
+    *,
+    workers: int | None = None,
+    progress: Callable[[Progress], None] | None = None,
+    now: dt.datetime | None = None,
+) -> OpeningRun:
+    """Open the bids encrypted to the opening key with the key k members rebuilt (:func:`open_bids`).
+
+    The key lives in memory for the time of the opening only; the outcomes
+    say ``opened_by = 'committee'``. :class:`~bidcrypt.errors.QuorumNotReachedError`
+    before k shares were accepted, and nothing is opened.
+    """
+    with rebuild_opening_key(session, release_keys, certificate) as key:
+        return open_bids(session, key, workers=workers, progress=progress, now=now, opened_by="committee")
+
+
 def _custody_damaged(session: SessionView) -> LedgerError:
     return LedgerError(
         Text(
@@ -219,6 +242,7 @@ __all__ = [
     "AcceptedShare",
     "accept_share",
     "entrust",
+    "open_with_committee",
     "rebuild_opening_key",
     "share_file_name",
     "shares_released",

@@ -4,7 +4,8 @@
 signed by the member, sealed to the session's release key) and records it in
 the ledger's ``releases`` table (kind ``share``), accepted or refused with
 its code, whatever becomes of it. It is refused before the opening time (no
-member, nor fewer than k of them, can act early), after the window closed,
+member, nor fewer than k of them, can act early), outside the running
+decryption window (``window-not-open``, ``window-paused``, ``window-closed``),
 when it is not a share statement of this session (``release-malformed``,
 ``release-not-for-session``), when its signature or the signer's chain fails
 (``release-signature-invalid``), when the signer is not the member it names
@@ -43,6 +44,7 @@ from bidcrypt.opening.causes import stored
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
 from bidcrypt.opening.session_view import SessionView
+from bidcrypt.opening.window import require_running
 from bidcrypt.package import MAX_RELEASE, MemberShare, ShareRelease, read_share_release, share_digest
 
 #: The ledger ``meta`` keys of the committee: its quorum and the session id its shares are bound to.
@@ -139,7 +141,7 @@ def _check(session: SessionView, body: bytes, sha256: str, moment: dt.datetime, 
     settings = session.settings
     if moment < settings.opening_time:
         raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
-    session.require_open_window()
+    require_running(session, moment)
     session_id = committee_session(session)
     replayed = session.ledger.one(
         "SELECT id FROM releases WHERE sha256 = ? AND verdict = 'accepted'", (sha256,)
