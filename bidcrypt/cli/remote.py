@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import click
 
@@ -14,9 +17,16 @@ from bidcrypt.cli.common import (
     keyref_option,
     open_source,
     print_json,
+    report_error,
 )
+from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for, exit_code_for_code
+from bidcrypt.errors import RemoteRefusedError
 from bidcrypt.i18n import pick
+from bidcrypt.opening import terminal_safe
 from bidcrypt.remote import RemoteSession, remote_release, remote_signin
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _URL = click.argument("url")
 _CA = click.option(
@@ -29,6 +39,21 @@ _PROFILE_SHA = click.option(
     metavar="HEX",
     help="The profile's SHA-256 as the agency announced it: anything else is refused.",
 )
+
+
+def refused_as_the_service_said(command: Callable[P, R]) -> Callable[P, R]:
+    """A refusal of the service exits with the code of the service's error (``window-closed``: 69)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except RemoteRefusedError as error:
+            report_error(error)
+            code = exit_code_for_code(str(error.params.get("remote_code", "")))
+            sys.exit(exit_code_for(error) if code == INTERNAL_ERROR else code)
+
+    return wrapper
 
 
 @click.group()
@@ -51,6 +76,7 @@ def _say(result: dict[str, Any], as_json: bool, en: str, zh: str) -> None:
 @key_options
 @json_option
 @handles_errors
+@refused_as_the_service_said
 def signin_command(
     url: str,
     key_ref: str,
@@ -85,6 +111,7 @@ def signin_command(
 @key_options
 @json_option
 @handles_errors
+@refused_as_the_service_said
 def release_command(
     url: str,
     bid: Path | None,
@@ -117,6 +144,7 @@ def release_command(
 @_CA
 @json_option
 @handles_errors
+@refused_as_the_service_said
 def status_command(url: str, ca: Path | None, as_json: bool) -> None:
     """The session's status: the window, each bidder's sign-in and decryption, the committee's shares."""
     status = RemoteSession(url, ca).status()
@@ -126,7 +154,7 @@ def status_command(url: str, ca: Path | None, as_json: bool) -> None:
     window = status.get("window") or {}
     remaining = window.get("remaining")
     left = "-" if remaining is None else f"{int(remaining) // 60}:{int(remaining) % 60:02d}"
-    click.echo(f"{status.get('tender', '')}  {window.get('state', '-')}  {left}")
+    click.echo(terminal_safe(f"{status.get('tender', '')}  {window.get('state', '-')}  {left}"))
     for bidder in status.get("bidders", []):
         signed = bidder.get("signed_in_at") or pick("not signed in", "未签到")
         for bid in bidder.get("bids", []) or [{}]:

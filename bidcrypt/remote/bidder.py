@@ -63,6 +63,16 @@ def remote_signin(
     return remote.signin(statement)
 
 
+def _lot_of(remote: RemoteSession, sha256: str) -> str | None:
+    """The lot of the bid with this receipt digest, as the service's status lists it (a front has none)."""
+    for bidder in remote.status().get("bidders", []):
+        for bid in bidder.get("bids", []):
+            if bid.get("sha256") == sha256:
+                lot = bid.get("lot")
+                return None if lot is None else str(lot)
+    return None
+
+
 def remote_release(
     remote: RemoteSession,
     keys: KeySource,
@@ -76,7 +86,9 @@ def remote_release(
     if package is not None:
         body = make_release(Path(package), keys, profile, submission_sha256=receipt)
     elif receipt is not None:
-        body = make_release(remote.front(receipt), keys, profile, submission_sha256=receipt.lower())
+        digest = receipt.strip().lower()
+        lot = _lot_of(remote, digest)
+        body = make_release(remote.front(digest), keys, profile, submission_sha256=digest, lot=lot)
     else:
         raise InputError(Text("give the bid or its receipt digest", "请给出投标文件或其回执摘要"), path="-")
     return remote.release(body)

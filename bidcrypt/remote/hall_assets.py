@@ -20,7 +20,7 @@ h2 { font-size: 1.2rem; margin: 1.2rem 0 0.4rem; }
 table { width: 100%; border-collapse: collapse; background: #fff; }
 th, td { text-align: left; padding: 0.35rem 0.5rem; border: 1px solid var(--line); vertical-align: top;
          overflow-wrap: anywhere; }
-th { background: #ecebe6; }
+th { background: #ecebe6; white-space: nowrap; }
 .opened { color: var(--ok); font-weight: 600; }
 .failed, .not-decrypted, .rejected { color: var(--bad); font-weight: 600; }
 .pending { color: var(--wait); }
@@ -58,8 +58,8 @@ SCRIPT = r"""
          pause: "Paused", resumed: "resumed", reason: "reason", shares: "Committee: {k} of {n} shares released (quorum {q})",
          bidders: "Bidders: sign-in and decryption", bidder: "Bidder", code: "Credit code", signin: "Sign-in",
          signedIn: "signed in", notSignedIn: "not signed in", lot: "Lot", decryption: "Decryption", cause: "Cause",
-         byRelease: "released by the bidder", byBackup: "opened from the backup", byKey: "opened with the opening key",
-         byCommittee: "opened by the committee", record: "Opening record", price: "Price", duration: "Duration",
+         byRelease: "released by the bidder", byBackup: "from the backup copy", byKey: "with the opening key",
+         byCommittee: "by the committee", record: "Opening record", price: "Price", duration: "Duration",
          live: "live", polling: "polling", reconnecting: "connection lost, retrying…", closedAt: "closed at",
          noBids: "no bid", status: {opened: "opened", failed: "failed", "not-decrypted": "not decrypted",
          pending: "not yet opened", withdrawn: "withdrawn", rejected: "refused at submission"}}
@@ -102,6 +102,7 @@ SCRIPT = r"""
     }
     return text;
   }
+  function when(text) { return text ? String(text).replace("T", " ").replace(/\.\d+Z$/, "Z") : ""; }
   function cause(item) { return lang === "zh" ? (item.cause_zh || item.cause) : item.cause; }
 
   function draw(s) {
@@ -110,12 +111,12 @@ SCRIPT = r"""
     var w = s.window;
     document.body.className = w.state;
     var words = {"not-started": WORDS.notStarted, running: WORDS.running, paused: WORDS.paused, closed: WORDS.closed};
-    say("window-state", (words[w.state] || w.state) + (w.closed_at ? " · " + WORDS.closedAt + " " + w.closed_at : ""));
+    say("window-state", (words[w.state] || w.state) + (w.closed_at ? " · " + WORDS.closedAt + " " + when(w.closed_at) : ""));
     var pauses = byId("pauses");
     clear(pauses);
     w.pauses.forEach(function (p) {
       var li = document.createElement("li");
-      li.textContent = WORDS.pause + " " + p.at + (p.resumed_at ? " – " + WORDS.resumed + " " + p.resumed_at : "") +
+      li.textContent = WORDS.pause + " " + when(p.at) + (p.resumed_at ? " – " + WORDS.resumed + " " + when(p.resumed_at) : "") +
         " · " + WORDS.reason + ": " + (p.reason || p.reason_code || "-");
       pauses.appendChild(li);
     });
