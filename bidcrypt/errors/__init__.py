@@ -83,6 +83,7 @@ from bidcrypt.errors.package import (
     PackageError,
     PathRefusedError,
     ProfileError,
+    ProfileMismatchError,
     ReencryptionRequiredError,
     UnsafePathError,
 )
@@ -144,6 +145,7 @@ __all__ = [
     "PinLockedError",
     "PinUnavailableError",
     "ProfileError",
+    "ProfileMismatchError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "SealError",

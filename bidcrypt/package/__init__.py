@@ -31,6 +31,7 @@ from bidcrypt.package.profile import (
     sign_profile,
     suite_of,
 )
+from bidcrypt.package.profile_pack import ProfileTarget, profile_target
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.report import Check, UnpackReport
@@ -62,6 +63,7 @@ __all__ = [
     "PackResult",
     "PackageAttributes",
     "PackageInfo",
+    "ProfileTarget",
     "RecipientChoice",
     "ReencryptPackageResult",
     "Role",
@@ -79,6 +81,7 @@ __all__ = [
     "pack",
     "profile_json",
     "profile_sha256",
+    "profile_target",
     "read_package_info",
     "read_profile",
     "reencrypt_package",
