@@ -87,6 +87,7 @@ from bidcrypt.errors.package import (
     OldKeyUnavailableError,
     PackageError,
     PathRefusedError,
+    ProfileError,
     ReencryptionRequiredError,
     UnsafePathError,
 )
@@ -177,6 +178,7 @@ __all__ = [
     "PinIncorrectError",
     "PinLockedError",
     "PinUnavailableError",
+    "ProfileError",
     "QuorumNotReachedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",

@@ -129,5 +129,5 @@ class SigninChallengeError(ReleaseError):
     """A sign-in names a challenge the session did not issue, one already used, or one expired."""
 
     code = "signin-challenge"
-    en = "the sign-in challenge {nonce} is {state}"
+    en = "the sign-in challenge {nonce} is{state}"
     zh = "签到挑战码 {nonce}{state}"

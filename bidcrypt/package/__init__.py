@@ -15,6 +15,22 @@ from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo, read_package_info
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.pack import PackResult, pack
+from bidcrypt.package.profile import (
+    CUSTODY_MODELS,
+    MAX_PROFILE_SIZE,
+    PROFILE_TYPE,
+    PROFILE_VERSION,
+    SESSION_SUITES,
+    SUITE_TRANSPORTS,
+    CommitteeMember,
+    Custody,
+    SessionProfile,
+    profile_json,
+    profile_sha256,
+    read_profile,
+    sign_profile,
+    suite_of,
+)
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.release import (
@@ -24,6 +40,7 @@ from bidcrypt.package.release import (
     front_of,
     make_release,
     read_release,
+    release_opens,
 )
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
@@ -40,6 +57,7 @@ from bidcrypt.package.shares import (
     share_statement,
     split_kek,
 )
+from bidcrypt.package.signin import SignIn, make_signin, read_signin
 from bidcrypt.package.statements import (
     Statement,
     canonical_json,
@@ -61,11 +79,19 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "CUSTODY_MODELS",
     "KEK_SIZE",
+    "MAX_PROFILE_SIZE",
     "MAX_RELEASE",
+    "PROFILE_TYPE",
+    "PROFILE_VERSION",
+    "SESSION_SUITES",
     "SHARE_SIZE",
+    "SUITE_TRANSPORTS",
     "Bidder",
     "Check",
+    "CommitteeMember",
+    "Custody",
     "FileEntry",
     "KeyChange",
     "Manifest",
@@ -79,8 +105,10 @@ __all__ = [
     "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "SessionProfile",
     "ShareProfile",
     "ShareRelease",
+    "SignIn",
     "Statement",
     "Summary",
     "SummaryFile",
@@ -96,23 +124,31 @@ __all__ = [
     "load_summary_file",
     "make_release",
     "make_share_release",
+    "make_signin",
     "open_content",
     "open_sealed",
     "pack",
     "parse_share_file",
     "parse_statement_time",
+    "profile_json",
+    "profile_sha256",
     "read_package_info",
+    "read_profile",
     "read_release",
     "read_share_release",
+    "read_signin",
     "read_statement",
     "reencrypt_package",
+    "release_opens",
     "seal",
     "share_digest",
     "share_file_content",
     "share_of_statement",
     "share_statement",
+    "sign_profile",
     "sign_statement",
     "split_kek",
+    "suite_of",
     "unpack",
     "verify_backup",
 ]

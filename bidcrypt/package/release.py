@@ -40,16 +40,19 @@ from bidcrypt.certs import Purpose
 from bidcrypt.clock import Clock, SystemClock
 from bidcrypt.envelope import (
     ContentCipher,
+    ContentKey,
     EnvelopeHeader,
     Keys,
     RecipientsPart,
     candidates,
+    content_prefix,
     entries_of,
     read_front,
     read_header,
     unwrap_content_key,
 )
 from bidcrypt.errors import (
+    BidcryptError,
     InputError,
     MalformedEnvelopeError,
     PackageError,
@@ -61,6 +64,7 @@ from bidcrypt.files import PathArg, as_path
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.package.attributes import PackageAttributes
+from bidcrypt.package.bundle import MANIFEST_MEMBER
 from bidcrypt.package.info import read_package_info
 from bidcrypt.package.manifest import Bidder
 from bidcrypt.package.pack import bidder_of
@@ -77,7 +81,16 @@ from bidcrypt.package.statements import (
     sign_statement,
 )
 
-__all__ = ["MAX_RELEASE", "Release", "ReleaseProfile", "front_of", "make_release", "read_release"]
+__all__ = [
+    "MAX_RELEASE",
+    "Release",
+    "ReleaseProfile",
+    "company_signer",
+    "front_of",
+    "make_release",
+    "read_release",
+    "release_opens",
+]
 
 #: The largest release a session reads (the contract's 64 KiB).
 MAX_RELEASE = MAX_STATEMENT
@@ -156,9 +169,8 @@ def make_release(
     another bidder's or another tender's.
     """
     found = _read_bid(bid, submission_sha256)
-    entry = signer or _company_entry(keys)
     moment = (clock or SystemClock()).stamp(bytes.fromhex(found.sha256)).time.astimezone(dt.UTC)
-    bidder = _check_signer(entry, moment)
+    entry, bidder = company_signer(keys, signer, moment)
     attributes = found.attributes
     if attributes is not None and attributes.credit_code != bidder.credit_code:
         raise ReleaseUnavailableError(
@@ -200,22 +212,22 @@ def make_release(
     return seal(statement, profile.release_certificate, at=moment)
 
 
-def _company_entry(keys: KeySource) -> KeyEntry:
-    from bidcrypt.seal import SealKind, choose_entry  # pyHanko: only when a release is made
+def company_signer(keys: KeySource, signer: KeyEntry | None, at: dt.datetime) -> tuple[KeyEntry, Bidder]:
+    """The company signing certificate's entry (*signer*, or the one on *keys*) and the company it names.
 
-    return choose_entry(keys, SealKind.COMPANY)
+    Refused as ``pack`` refuses it: not a signing certificate, not valid at
+    *at*, a person's certificate (:class:`~bidcrypt.errors.SealKindMismatchError`),
+    no credit code.
+    """
+    from bidcrypt.seal import SealKind, choose_entry, kind_mismatch  # pyHanko: only when signing
 
-
-def _check_signer(entry: KeyEntry, at: dt.datetime) -> Bidder:
-    """The company the signing certificate names, once it is a valid company signing certificate."""
-    from bidcrypt.seal import SealKind, kind_mismatch
-
+    entry = signer or choose_entry(keys, SealKind.COMPANY)
     certs.require_purpose(entry.certificate, Purpose.SIGNING)
     certs.require_valid_at(entry.certificate, at)
     mismatch = kind_mismatch(entry.certificate, SealKind.COMPANY)
     if mismatch is not None:
         raise mismatch
-    return bidder_of(entry.certificate)
+    return entry, bidder_of(entry.certificate)
 
 
 def _content_key(found: _Bid, keys: KeySource) -> bytes:
@@ -367,3 +379,17 @@ def _text(payload: dict[str, object], name: str) -> str:
 
 def _bad(name: str) -> ReleaseMalformedError:
     return ReleaseMalformedError(Text("the field {name} is wrong", "字段 {name} 错误", name=name))
+
+
+def release_opens(package: PathArg, header: EnvelopeHeader, content_key: ContentKey) -> bool:
+    """Whether a released key decrypts the start of the package's content to its bundle's manifest.
+
+    A quick check before the whole opening (which authenticates the whole
+    content): a wrong key decrypts to random bytes, never to the manifest's
+    name. Reads the first chunk only; never raises for a wrong key.
+    """
+    try:
+        prefix = content_prefix(as_path(package), header, content_key)
+    except (BidcryptError, ValueError):
+        return False
+    return MANIFEST_MEMBER.encode() in prefix[:1024]
