@@ -98,6 +98,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.WindowNotPausedError: 58,
     e.AttributionError: 65,
     e.RuleError: 3,
+    e.BackupRefusedError: 57,
     e.DeemedRevokedError: 63,
     e.DeemedWithdrawnError: 63,
     e.LedgerError: 7,

@@ -118,6 +118,7 @@ from bidcrypt.errors.seal import (
 )
 from bidcrypt.errors.window import (
     AttributionError,
+    BackupRefusedError,
     DeemedRevokedError,
     DeemedWithdrawnError,
     RuleError,
@@ -131,6 +132,7 @@ from bidcrypt.errors.window import (
 __all__ = [
     "AlreadyBoundError",
     "AttributionError",
+    "BackupRefusedError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
