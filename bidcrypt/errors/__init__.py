@@ -117,6 +117,14 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.service import (
+    RateLimitedError,
+    RemoteRefusedError,
+    RemoteUnreachableError,
+    RequestTooLargeError,
+    ServiceError,
+    ServiceNotFoundError,
+)
 from bidcrypt.errors.window import (
     AttributionError,
     BackupRefusedError,
@@ -184,6 +192,7 @@ __all__ = [
     "ProfileError",
     "ProfileMismatchError",
     "QuorumNotReachedError",
+    "RateLimitedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",
@@ -197,10 +206,15 @@ __all__ = [
     "ReleaseSignatureInvalidError",
     "ReleaseTooLargeError",
     "ReleaseUnavailableError",
+    "RemoteRefusedError",
+    "RemoteUnreachableError",
+    "RequestTooLargeError",
     "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
+    "ServiceError",
+    "ServiceNotFoundError",
     "SessionBusyError",
     "SessionIncompleteError",
     "SessionReadOnlyError",

@@ -15,7 +15,9 @@ it gets its keys and its signed profile (``session.profile``, ``session.release_
 """
 
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
+from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
+from bidcrypt.opening.committee import AcceptedShare, accept_share, shares_released
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
@@ -24,11 +26,14 @@ from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 from bidcrypt.opening.signin import SigninResult, accept_signin, new_challenge
+from bidcrypt.opening.window import WindowPause, WindowState, window_state
 
 __all__ = [
     "PHASES",
     "SLOW_PATH",
     "AcceptResult",
+    "AcceptedBackup",
+    "AcceptedShare",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -40,12 +45,18 @@ __all__ = [
     "SessionSettings",
     "SessionView",
     "SigninResult",
+    "WindowPause",
+    "WindowState",
+    "accept_backup",
     "accept_release",
+    "accept_share",
     "accept_signin",
     "build_record",
     "new_challenge",
     "open_bids",
     "read_body",
     "render",
+    "shares_released",
     "terminal_safe",
+    "window_state",
 ]
