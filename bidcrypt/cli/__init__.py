@@ -10,6 +10,13 @@ from bidcrypt.cli.envelope import envelope
 from bidcrypt.cli.opening import opening
 from bidcrypt.cli.pack import pack_command
 from bidcrypt.cli.package import check_command, inspect_command, reencrypt_command, unpack_command
+from bidcrypt.cli.release import (
+    accept_command,
+    challenge_command,
+    release_command,
+    session_signin_command,
+    signin_command,
+)
 from bidcrypt.cli.seal import seal
 from bidcrypt.cli.version import print_version, version_command
 from bidcrypt.quiet import quiet_library_logs
@@ -45,5 +52,9 @@ main.add_command(opening)
 for command in (pack_command, inspect_command, check_command, reencrypt_command, unpack_command):
     main.add_command(command)
 main.add_command(version_command)
+main.add_command(release_command)
+main.add_command(signin_command)
+for command in (accept_command, challenge_command, session_signin_command):
+    opening.add_command(command)
 
 __all__ = ["main"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
@@ -17,45 +16,14 @@ from bidcrypt.cli.common import (
     keyref_option,
     open_source,
     print_json,
-    trust_options,
 )
+from bidcrypt.cli.opening_create import create, profile_command
 from bidcrypt.clock import Clock, TsaClock
 from bidcrypt.i18n import pick
 from bidcrypt.opening import SLOW_PATH, OpeningSession, Progress, build_record, open_bids, render
 
 _SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
 _FILE = click.Path(path_type=Path, dir_okay=False)
-#: Times written without a zone are Beijing time, as the platforms publish them.
-BEIJING = dt.timezone(dt.timedelta(hours=8))
-
-
-def parse_moment(text: str) -> dt.datetime:
-    """An ISO 8601 time; without an offset it is Beijing time (UTC+8)."""
-    try:
-        moment = dt.datetime.fromisoformat(text.strip().replace(" ", "T", 1))
-    except ValueError as exc:
-        raise click.BadParameter(
-            pick(
-                f"{text!r} is not a time like 2026-12-01T09:30+08:00",
-                f"{text!r} 不是时间，示例：2026-12-01T09:30+08:00",
-            )
-        ) from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
-
-
-_UNITS = {"": 1, "B": 1, "KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
-_UNITS |= {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
-
-
-def parse_size(text: str) -> int:
-    """A size in bytes from ``1048576``, ``500MiB``, ``2GiB`` (binary units) or ``500MB`` (decimal)."""
-    number = text.strip().rstrip("BbIiKkMmGgTt ")
-    unit = text.strip()[len(number) :].strip().upper()
-    if not number.isdigit() or unit not in _UNITS or int(number) < 1:
-        raise click.BadParameter(
-            pick(f"{text!r} is not a size like 500MiB or 2GiB", f"{text!r} 不是大小，示例：500MiB、2GiB")
-        )
-    return int(number) * _UNITS[unit]
 
 
 def _load(session: Path) -> OpeningSession:
@@ -71,63 +39,8 @@ def opening() -> None:
     """Opening sessions: bidders, submissions and receipts, bulk opening, the opening record."""
 
 
-@opening.command("create")
-@_SESSION
-@click.option("--tender", required=True, help="Tender (招标项目) identifier.")
-@click.option("--lot", "lots", multiple=True, help="Lot (标段) identifier. Repeatable; none: no lots.")
-@click.option("--deadline", required=True, help="Submission deadline, ISO 8601 (no offset: Beijing time).")
-@click.option("--opening-time", required=True, help="Opening time, ISO 8601 (no offset: Beijing time).")
-@click.option(
-    "--max-package-size",
-    metavar="SIZE",
-    help="Largest package `submit` accepts: bytes, or with KiB/MiB/GiB or KB/MB/GB (default 4GiB).",
-)
-@trust_options(required=True)
-@json_option
-@handles_errors
-def create(
-    session: Path,
-    tender: str,
-    lots: tuple[str, ...],
-    deadline: str,
-    opening_time: str,
-    max_package_size: str | None,
-    trust: tuple[Path, ...],
-    crls: tuple[Path, ...],
-    as_json: bool,
-) -> None:
-    """Create a session folder for one tender."""
-    created = OpeningSession.create(
-        session,
-        tender=tender,
-        lots=list(lots),
-        deadline=parse_moment(deadline),
-        opening_time=parse_moment(opening_time),
-        trust=list(trust),
-        crls=list(crls),
-        max_package_size=None if max_package_size is None else parse_size(max_package_size),
-    )
-    settings = created.settings
-    if as_json:
-        print_json(
-            {
-                "session": str(session),
-                "tender": settings.tender,
-                "lots": list(settings.lots),
-                "deadline": certs.format_time(settings.deadline),
-                "opening_time": certs.format_time(settings.opening_time),
-                "max_package_size": created.max_package_size,
-            }
-        )
-        return
-    click.echo(
-        pick(
-            f"session {session} for {tender}: deadline {certs.format_time(settings.deadline)}, "
-            f"opening {certs.format_time(settings.opening_time)}",
-            f"已创建开标会话 {session}（{tender}）：投标截止 {certs.format_time(settings.deadline)}，"
-            f"开标 {certs.format_time(settings.opening_time)}",
-        )
-    )
+opening.add_command(create)
+opening.add_command(profile_command)
 
 
 @opening.command("register")

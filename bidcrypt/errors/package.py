@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from bidcrypt.errors.base import BidcryptError
+from bidcrypt.errors.files import InputError
 
 __all__ = [
     "ManifestError",
     "OldKeyUnavailableError",
     "PackageError",
     "PathRefusedError",
+    "ProfileError",
     "ReencryptionRequiredError",
     "UnsafePathError",
 ]
@@ -69,3 +71,13 @@ class ManifestError(PackageError):
     code = "manifest-invalid"
     en = "manifest check failed"
     zh = "文件清单校验失败"
+
+
+class ProfileError(InputError):
+    """A session profile (``profile.p7s``) is not one: bad signature, wrong type or version, a bad field."""
+
+    code = "profile-invalid"
+    en = "not a valid session profile"
+    zh = "不是有效的开标会话配置文件"
+    hint_en = "ask the tendering agency for the session profile it published, and check its SHA-256"
+    hint_zh = "请向招标代理机构索取其发布的会话配置文件，并核对其 SHA-256"

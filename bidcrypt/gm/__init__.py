@@ -14,7 +14,7 @@ from bidcrypt.gm import oids
 from bidcrypt.gm._libcrypto import LibcryptoUnavailableError
 from bidcrypt.gm.ciphertext import der_candidates, from_raw, normalise_der, to_raw
 from bidcrypt.gm.errors import Sm2CiphertextError, Sm2DecryptError, Sm2Error, Sm2KeyError
-from bidcrypt.gm.pkcs12 import Pkcs12Contents, Pkcs12Error, load_pkcs12
+from bidcrypt.gm.pkcs12 import Pkcs12Contents, Pkcs12Error, dump_pkcs12, load_pkcs12
 from bidcrypt.gm.sm2 import (
     DEFAULT_ID,
     ORDER,
@@ -39,6 +39,7 @@ __all__ = [
     "Sm2PrivateKey",
     "Sm2PublicKey",
     "der_candidates",
+    "dump_pkcs12",
     "from_raw",
     "is_sm2_public_key_info",
     "load_pkcs12",

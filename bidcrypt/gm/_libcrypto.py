@@ -90,6 +90,10 @@ PKCS12 *d2i_PKCS12(PKCS12 **a, const unsigned char **pp, long length);
 void PKCS12_free(PKCS12 *a);
 int PKCS12_parse(PKCS12 *p12, const char *pass, EVP_PKEY **pkey, X509 **cert, OPENSSL_STACK **ca);
 int i2d_X509(const X509 *a, unsigned char **pp);
+X509 *d2i_X509(X509 **a, const unsigned char **pp, long length);
+PKCS12 *PKCS12_create(const char *pass, const char *name, EVP_PKEY *pkey, X509 *cert, OPENSSL_STACK *ca,
+                      int nid_key, int nid_cert, int iter, int mac_iter, int keytype);
+int i2d_PKCS12(PKCS12 *a, unsigned char **pp);
 void X509_free(X509 *a);
 int OPENSSL_sk_num(const OPENSSL_STACK *st);
 void *OPENSSL_sk_value(const OPENSSL_STACK *st, int i);

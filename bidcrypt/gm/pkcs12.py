@@ -61,4 +61,20 @@ def load_pkcs12(data: bytes, password: bytes) -> Pkcs12Contents:
     return Pkcs12Contents(key, certificate, additional)
 
 
-__all__ = ["Pkcs12Contents", "Pkcs12Error", "load_pkcs12"]
+def dump_pkcs12(key: Sm2PrivateKey, certificate_der: bytes, password: bytes, name: bytes) -> bytes:
+    """A PKCS#12 file of the SM2 *key* and its certificate, as ``openssl pkcs12 -export`` writes one
+    (OpenSSL 3's defaults: PBES2 with AES-256-CBC, a SHA-256 MAC)."""
+    library, ffi = _c.lib(), _c.ffi()
+    cert = _c.d2i(library.d2i_X509, library.X509_free, certificate_der)
+    if cert == ffi.NULL:
+        raise Pkcs12Error(f"not a certificate: {_c.last_error()}")
+    p12 = library.PKCS12_create(
+        ffi.new("char[]", password), ffi.new("char[]", name), key._pkey, cert, ffi.NULL, 0, 0, 0, 0, 0
+    )
+    if p12 == ffi.NULL:
+        raise Pkcs12Error(f"PKCS#12 export: {_c.last_error()}")
+    p12 = ffi.gc(p12, library.PKCS12_free)
+    return _c.i2d(library.i2d_PKCS12, p12)
+
+
+__all__ = ["Pkcs12Contents", "Pkcs12Error", "dump_pkcs12", "load_pkcs12"]

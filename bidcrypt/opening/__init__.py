@@ -11,6 +11,7 @@ For tender software::
     print(render(build_record(session), "table"))
 """
 
+from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
 from bidcrypt.opening.batch import open_bids
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
@@ -18,10 +19,12 @@ from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
+from bidcrypt.opening.signin import SigninResult, accept_signin, new_challenge
 
 __all__ = [
     "PHASES",
     "SLOW_PATH",
+    "AcceptResult",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -31,8 +34,13 @@ __all__ = [
     "RecordRow",
     "SessionSettings",
     "SessionView",
+    "SigninResult",
+    "accept_release",
+    "accept_signin",
     "build_record",
+    "new_challenge",
     "open_bids",
+    "read_body",
     "render",
     "terminal_safe",
 ]

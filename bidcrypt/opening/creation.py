@@ -23,20 +23,25 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bidcrypt.errors import InputError, OutputError, OutputExistsError
-from bidcrypt.files import output_error, read_input
+from bidcrypt.files import check_output, output_error, read_input
 from bidcrypt.i18n import Text
+from bidcrypt.opening.custody import RemoteSettings, prepare_keys, store_remote, write_opening_key
 from bidcrypt.opening.escape import hidden_characters
 from bidcrypt.opening.ledger import Ledger, now_text
 from bidcrypt.opening.lock import SessionLock
+from bidcrypt.opening.profile_make import PROFILE_FILE
 from bidcrypt.trust import TrustStore
 
 #: The folders of a session (see :mod:`bidcrypt.opening.session`).
 SUBFOLDERS = ("trust", "submissions", "opened")
+#: What a remote-opening session adds (docs/remote.md): the release key, the committee's shares, the profile.
+REMOTE_CONTENT = ("keys", "custody", PROFILE_FILE)
 _STAGING = re.compile(r"\.(?P<name>.*)\.bidcrypt-create-(?P<pid>[0-9]+)-[0-9a-f]+")
 #: What a staging folder may hold; anything else and it is not ours to remove.
 _STAGING_CONTENT = frozenset(
     {
         *SUBFOLDERS,
+        *REMOTE_CONTENT,
         SessionLock.FILE_NAME,
         Ledger.FILE_NAME,
         f"{Ledger.FILE_NAME}-wal",
@@ -91,8 +96,15 @@ def build_session(
     crls: Sequence[Path],
     lots: Sequence[str],
     max_package_size: int | None = None,
+    remote: RemoteSettings | None = None,
 ) -> None:
-    """Make the session folder *directory*, complete, or raise and leave nothing behind."""
+    """Make the session folder *directory*, complete, or raise and leave nothing behind.
+
+    Every session gets a random id (32 hex digits). With *remote* it also
+    gets its keys and its signed profile (:mod:`bidcrypt.opening.custody`),
+    and a new platform opening key is written to ``remote.opening_key_out``
+    last, removed again if the session cannot be published.
+    """
     check_text(tender, "the tender identifier", "招标项目编号", directory)
     if max_package_size is not None and max_package_size < 1:
         raise InputError(
@@ -109,30 +121,65 @@ def build_session(
         raise InputError(
             Text("the opening time comes before the deadline", "开标时间早于投标截止时间"), path=directory
         )
+    if remote is not None:
+        remote.check()
+        if remote.opening_key_out is not None:
+            check_output(remote.opening_key_out, force=False)
     in_place = _require_free(directory)
     TrustStore.load(trust, crls)  # refuse a bad trust store now, not at the opening
+    session_id = secrets.token_hex(16)
+    created = dt.datetime.now(dt.UTC)
+    keys = None
+    if remote is not None:
+        keys = prepare_keys(
+            remote, session_id=session_id, tender=tender, created=created, opening_time=opening_time
+        )
 
     def fill(ledger: Ledger, db: sqlite3.Connection) -> None:
+        ledger.set_meta(db, "session_id", session_id)
         ledger.set_meta(db, "tender", tender)
         ledger.set_meta(db, "deadline", now_text(deadline))
         ledger.set_meta(db, "opening_time", now_text(opening_time))
-        ledger.set_meta(db, "created_at", now_text())
+        ledger.set_meta(db, "created_at", now_text(created))
         if max_package_size is not None:
             ledger.set_meta(db, "max_package_size", str(max_package_size))
         for lot in unique_lots:
             db.execute("INSERT INTO lots(id) VALUES (?)", (lot,))
+        if remote is not None and keys is not None:
+            store_remote(
+                folder,
+                ledger,
+                db,
+                remote,
+                keys,
+                session_id=session_id,
+                tender=tender,
+                lots=unique_lots,
+                deadline=deadline,
+                opening_time=opening_time,
+            )
 
-    with _building(directory, in_place) as folder:
-        for name in SUBFOLDERS:
-            _mkdir(folder / name)
-        _new_file(folder / SessionLock.FILE_NAME)  # every session has its lock file from the start
-        for index, path in enumerate(trust):
-            _copy(path, folder / "trust" / f"ca-{index}.pem")
-        for index, path in enumerate(crls):
-            _copy(path, folder / "trust" / f"crl-{index}.crl")
-        Ledger.create(folder, fill).close()
-        for name in (*SUBFOLDERS, "."):
-            sync_directory(folder / name)
+    key_out = remote.opening_key_out if remote is not None else None
+    written = False
+    try:
+        with _building(directory, in_place) as folder:
+            for name in SUBFOLDERS:
+                _mkdir(folder / name)
+            _new_file(folder / SessionLock.FILE_NAME)  # every session has its lock file from the start
+            for index, path in enumerate(trust):
+                _copy(path, folder / "trust" / f"ca-{index}.pem")
+            for index, path in enumerate(crls):
+                _copy(path, folder / "trust" / f"crl-{index}.crl")
+            Ledger.create(folder, fill).close()
+            for name in (*SUBFOLDERS, *(n for n in REMOTE_CONTENT if (folder / n).is_dir()), "."):
+                sync_directory(folder / name)
+            if key_out is not None and keys is not None and keys.opening is not None and remote is not None:
+                write_opening_key(key_out, keys.opening, remote.opening_key_password or "")
+                written = True
+    except BaseException:
+        if written and key_out is not None:
+            _remove(key_out)
+        raise
 
 
 def _require_free(directory: Path) -> bool:

@@ -42,6 +42,7 @@ from bidcrypt.errors import (
 from bidcrypt.i18n import Text
 from bidcrypt.opening.causes import stored
 from bidcrypt.opening.creation import SUBFOLDERS, build_session
+from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.incoming import Incoming
 from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text
 from bidcrypt.opening.ledger_check import check_ledger
@@ -74,12 +75,15 @@ class OpeningSession(SessionView):
         crls: Sequence[str | os.PathLike[str]] = (),
         lots: Sequence[str] = (),
         max_package_size: int | None = None,
+        remote: RemoteSettings | None = None,
     ) -> OpeningSession:
         """Create a new session folder (it must not exist, or be empty): complete, or nothing at all.
 
         A lot given twice, a blank tender, a bad trust file: refused before
         anything is made. See :mod:`bidcrypt.opening.creation`. *max_package_size*
         is the largest package :meth:`submit` accepts, in bytes (default 4 GiB).
+        *remote* makes a remote-opening session: its keys, custody and signed
+        profile (:class:`~bidcrypt.opening.custody.RemoteSettings`, docs/remote.md).
         """
         folder = Path(directory)
         build_session(
@@ -91,6 +95,7 @@ class OpeningSession(SessionView):
             crls=[Path(p) for p in crls],
             lots=lots,
             max_package_size=max_package_size,
+            remote=remote,
         )
         return cls.load(folder)
 

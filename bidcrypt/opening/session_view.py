@@ -16,10 +16,19 @@ from typing import Any
 from cryptography import x509
 
 from bidcrypt import certs
-from bidcrypt.errors import UnknownBidderError, WindowClosedError
+from bidcrypt.errors import InputError, UnknownBidderError, WindowClosedError
+from bidcrypt.files import InputKind, read_input
+from bidcrypt.i18n import Text
+from bidcrypt.keys import KeySource
 from bidcrypt.opening.incoming import DEFAULT_MAX_PACKAGE_SIZE
 from bidcrypt.opening.ledger import Ledger, Row, parse_time
+from bidcrypt.opening.profile_make import PROFILE_FILE
+from bidcrypt.opening.session_keys import release_key_source
+from bidcrypt.package import MAX_PROFILE_SIZE, SessionProfile, read_profile
 from bidcrypt.trust import TrustStore
+
+#: A session's profile file, as read.
+PROFILE_INPUT = InputKind("a session profile", "会话配置文件", MAX_PROFILE_SIZE)
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ class SessionView:
     def __init__(self, directory: Path, ledger: Ledger) -> None:
         self.directory = directory
         self.ledger = ledger
+        self._profile: SessionProfile | None = None
 
     def close_ledger(self) -> None:
         """Close the ledger's database connection."""
@@ -104,6 +114,42 @@ class SessionView:
         """The trust store of the session."""
         anchors, crls = self.trust_files()
         return TrustStore.load(anchors, crls)
+
+    # -- remote opening: the session's id, profile and release key (docs/remote.md) -------------
+
+    @property
+    def session_id(self) -> str | None:
+        """The session's random id (32 hex digits); None for a session made before ids were given."""
+        return self.ledger.meta("session_id")
+
+    @property
+    def has_profile(self) -> bool:
+        """True for a remote-opening session: one made with a custody model, which has its profile."""
+        return (self.directory / PROFILE_FILE).is_file()
+
+    def profile_bytes(self) -> bytes:
+        """The signed profile as published (``profile.p7s``); :class:`InputError` for a session without."""
+        path = self.directory / PROFILE_FILE
+        if not path.is_file():
+            raise InputError(
+                Text(
+                    "the session has no profile (it was made without --custody)",
+                    "该会话没有会话配置文件（创建时未指定 --custody）",
+                ),
+                path=self.directory,
+            )
+        return read_input(path, PROFILE_INPUT)
+
+    @property
+    def profile(self) -> SessionProfile:
+        """The session's profile, its signature and fields checked (read once)."""
+        if self._profile is None:
+            self._profile = read_profile(self.profile_bytes())
+        return self._profile
+
+    def release_keys(self) -> KeySource:
+        """The session's release key (``keys/release.pem``) as a key source: it opens releases and shares."""
+        return release_key_source(self.directory)
 
     # -- bidders and their certificates ----------------------------------------------------------
 

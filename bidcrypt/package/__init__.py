@@ -15,10 +15,46 @@ from bidcrypt.package.attributes import PackageAttributes
 from bidcrypt.package.info import PackageInfo, read_package_info
 from bidcrypt.package.manifest import Bidder, FileEntry, Manifest, Role, Summary
 from bidcrypt.package.pack import PackResult, pack
+from bidcrypt.package.profile import (
+    CUSTODY_MODELS,
+    MAX_PROFILE_SIZE,
+    PROFILE_TYPE,
+    PROFILE_VERSION,
+    SESSION_SUITES,
+    SUITE_TRANSPORTS,
+    CommitteeMember,
+    Custody,
+    SessionProfile,
+    profile_json,
+    profile_sha256,
+    read_profile,
+    sign_profile,
+    suite_of,
+)
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
+from bidcrypt.package.release import (
+    MAX_RELEASE,
+    Release,
+    ReleaseProfile,
+    front_of,
+    make_release,
+    read_release,
+    release_opens,
+)
 from bidcrypt.package.report import Check, UnpackReport
 from bidcrypt.package.rule import KeyChange, RuleVerdict, check_package
+from bidcrypt.package.signin import SignIn, make_signin, read_signin
+from bidcrypt.package.statements import (
+    Statement,
+    canonical_json,
+    format_statement_time,
+    open_sealed,
+    parse_statement_time,
+    read_statement,
+    seal,
+    sign_statement,
+)
 from bidcrypt.package.summary_file import SummaryFile, load_summary_file
 from bidcrypt.package.unpack import (
     async_open_content,
@@ -30,8 +66,17 @@ from bidcrypt.package.unpack import (
 )
 
 __all__ = [
+    "CUSTODY_MODELS",
+    "MAX_PROFILE_SIZE",
+    "MAX_RELEASE",
+    "PROFILE_TYPE",
+    "PROFILE_VERSION",
+    "SESSION_SUITES",
+    "SUITE_TRANSPORTS",
     "Bidder",
     "Check",
+    "CommitteeMember",
+    "Custody",
     "FileEntry",
     "KeyChange",
     "Manifest",
@@ -40,20 +85,43 @@ __all__ = [
     "PackageInfo",
     "RecipientChoice",
     "ReencryptPackageResult",
+    "Release",
+    "ReleaseProfile",
     "Role",
     "RuleVerdict",
+    "SessionProfile",
+    "SignIn",
+    "Statement",
     "Summary",
     "SummaryFile",
     "UnpackReport",
     "async_open_content",
     "async_unpack",
     "async_verify_backup",
+    "canonical_json",
     "check_package",
+    "format_statement_time",
+    "front_of",
     "load_summary_file",
+    "make_release",
+    "make_signin",
     "open_content",
+    "open_sealed",
     "pack",
+    "parse_statement_time",
+    "profile_json",
+    "profile_sha256",
     "read_package_info",
+    "read_profile",
+    "read_release",
+    "read_signin",
+    "read_statement",
     "reencrypt_package",
+    "release_opens",
+    "seal",
+    "sign_profile",
+    "sign_statement",
+    "suite_of",
     "unpack",
     "verify_backup",
 ]
