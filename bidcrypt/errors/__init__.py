@@ -28,6 +28,12 @@ from bidcrypt.errors.certs import (
     TimestampError,
     WrongKeyUsageError,
 )
+from bidcrypt.errors.committee import (
+    CommitteeError,
+    QuorumNotReachedError,
+    ShareMismatchError,
+    ShareNotMemberError,
+)
 from bidcrypt.errors.envelope import (
     EnvelopeError,
     IntegrityError,
@@ -134,6 +140,7 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateRevokedError",
     "CertificateUntrustedError",
+    "CommitteeError",
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
@@ -174,6 +181,7 @@ __all__ = [
     "PinLockedError",
     "PinUnavailableError",
     "ProfileError",
+    "QuorumNotReachedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",
@@ -194,6 +202,8 @@ __all__ = [
     "SessionBusyError",
     "SessionIncompleteError",
     "SessionReadOnlyError",
+    "ShareMismatchError",
+    "ShareNotMemberError",
     "SigninChallengeError",
     "SkfApplicationMissingError",
     "SkfCertificateMissingError",
