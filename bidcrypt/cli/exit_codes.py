@@ -104,6 +104,12 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.LedgerError: 7,
     e.SessionIncompleteError: 7,
     e.SessionReadOnlyError: 8,
+    e.ServiceError: 95,
+    e.RequestTooLargeError: 96,
+    e.RateLimitedError: 97,
+    e.ServiceNotFoundError: 98,
+    e.RemoteUnreachableError: 99,
+    e.RemoteRefusedError: 100,
 }
 
 

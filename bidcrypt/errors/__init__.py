@@ -116,6 +116,14 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.service import (
+    RateLimitedError,
+    RemoteRefusedError,
+    RemoteUnreachableError,
+    RequestTooLargeError,
+    ServiceError,
+    ServiceNotFoundError,
+)
 from bidcrypt.errors.window import (
     AttributionError,
     BackupRefusedError,
@@ -182,6 +190,7 @@ __all__ = [
     "PinUnavailableError",
     "ProfileError",
     "QuorumNotReachedError",
+    "RateLimitedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",
@@ -195,10 +204,15 @@ __all__ = [
     "ReleaseSignatureInvalidError",
     "ReleaseTooLargeError",
     "ReleaseUnavailableError",
+    "RemoteRefusedError",
+    "RemoteUnreachableError",
+    "RequestTooLargeError",
     "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
+    "ServiceError",
+    "ServiceNotFoundError",
     "SessionBusyError",
     "SessionIncompleteError",
     "SessionReadOnlyError",
