@@ -17,7 +17,8 @@ it gets its keys and its signed profile (``session.profile``, ``session.release_
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
 from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
-from bidcrypt.opening.committee import AcceptedShare, accept_share, shares_released
+from bidcrypt.opening.committee import AcceptedShare, accept_share, rebuild_opening_key, shares_released
+from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
@@ -54,7 +55,9 @@ __all__ = [
     "build_record",
     "new_challenge",
     "open_bids",
+    "open_with_committee",
     "read_body",
+    "rebuild_opening_key",
     "render",
     "shares_released",
     "terminal_safe",

@@ -157,19 +157,26 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def accept_share(
-    session: SessionView, body: bytes, clock: Clock | None = None, *, release_keys: Keys | None = None
+    session: SessionView,
+    body: bytes,
+    clock: Clock | None = None,
+    *,
+    size: int | None = None,
+    release_keys: Keys | None = None,
 ) -> AcceptedShare:
     """Accept a committee member's share release *body*, or refuse it; either way it is recorded.
 
     Refused before the opening time and outside the running window; see
     :mod:`bidcrypt.opening.committee_ledger` for every refusal and its code.
-    *clock* stamps the arrival (default: the system clock); *release_keys*
-    opens the body (default: the session's release key, ``keys/release.pem``).
+    *clock* stamps the arrival (default: the system clock); *size* is the
+    body's full size when only its first bytes were read
+    (:func:`~bidcrypt.opening.read_body`); *release_keys* opens the body
+    (default: the session's release key, ``keys/release.pem``).
     """
     if release_keys is not None:
-        return accept_share_with(session, body, release_keys, clock)
+        return accept_share_with(session, body, release_keys, clock, size)
     with session.release_keys() as keys:
-        return accept_share_with(session, body, keys, clock)
+        return accept_share_with(session, body, keys, clock, size)
 
 
 def rebuild_opening_key(
