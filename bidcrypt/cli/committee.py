@@ -18,7 +18,7 @@ from bidcrypt.cli.common import (
 from bidcrypt.errors import InputError
 from bidcrypt.files import InputKind, atomic_output, check_output, input_error, open_input, read_input
 from bidcrypt.i18n import Text, pick
-from bidcrypt.keys import KeySource
+from bidcrypt.keys import KeyEntry, KeySource
 from bidcrypt.opening import OpeningSession, accept_share, read_body, rebuild_opening_key
 from bidcrypt.package import MAX_PROFILE_SIZE, MAX_RELEASE, make_share_release, read_profile
 
@@ -42,10 +42,42 @@ def opening_key_source(
     return rebuild_opening_key(session)
 
 
+class _TwoFiles(KeySource):
+    """A member's encryption key file and signing key file, as the one UKey they stand for."""
+
+    def __init__(self, encryption: KeySource, signing: KeySource) -> None:
+        self.sources = (encryption, signing)
+        self.description = f"{encryption.description} + {signing.description}"
+
+    def entries(self) -> list[KeyEntry]:
+        return [entry for source in self.sources for entry in source.entries()]
+
+    def close(self) -> None:
+        for source in self.sources:
+            source.close()
+
+
+def _member_keys(key_ref: str, signer_ref: str | None, module: str | None, pin_env: str) -> KeySource:
+    source = open_source(key_ref, module, pin_env)
+    if signer_ref is None:
+        return source
+    try:
+        return _TwoFiles(source, open_source(signer_ref, module, pin_env))
+    except BaseException:
+        source.close()
+        raise
+
+
 @click.command("share-release")
 @click.argument("share_file", metavar="SHARE_FILE", type=_FILE)
 @keyref_option(
     help="The member's UKey: its encryption key opens the share file, its signing certificate signs."
+)
+@click.option(
+    "--signer",
+    "signer_ref",
+    metavar="KEYREF",
+    help="The member's signing certificate's key, when --key holds only the encryption key (two key files).",
 )
 @click.option(
     "--profile", "profile_path", required=True, type=_FILE, help="The session profile (profile.p7s)."
@@ -57,6 +89,7 @@ def opening_key_source(
 def share_release_command(
     share_file: Path,
     key_ref: str,
+    signer_ref: str | None,
     profile_path: Path,
     output: Path,
     module: str | None,
@@ -73,7 +106,7 @@ def share_release_command(
     profile = read_profile(read_input(profile_path, _PROFILE))
     data = read_input(share_file, _SHARE_FILE)
     check_output(output, False)
-    with open_source(key_ref, module, pin_env) as keys:
+    with _member_keys(key_ref, signer_ref, module, pin_env) as keys:
         body = make_share_release(data, keys, profile)
     with atomic_output(output) as sink:
         sink.write(body)
