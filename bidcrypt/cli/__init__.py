@@ -17,7 +17,9 @@ from bidcrypt.cli.release import (
     session_signin_command,
     signin_command,
 )
+from bidcrypt.cli.remote import remote
 from bidcrypt.cli.seal import seal
+from bidcrypt.cli.serve import serve_command
 from bidcrypt.cli.version import print_version, version_command
 from bidcrypt.quiet import quiet_library_logs
 
@@ -56,5 +58,7 @@ main.add_command(release_command)
 main.add_command(signin_command)
 for command in (accept_command, challenge_command, session_signin_command):
     opening.add_command(command)
+main.add_command(serve_command)
+main.add_command(remote)
 
 __all__ = ["main"]

@@ -98,11 +98,18 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.WindowNotPausedError: 58,
     e.AttributionError: 65,
     e.RuleError: 3,
+    e.BackupRefusedError: 57,
     e.DeemedRevokedError: 63,
     e.DeemedWithdrawnError: 63,
     e.LedgerError: 7,
     e.SessionIncompleteError: 7,
     e.SessionReadOnlyError: 8,
+    e.ServiceError: 95,
+    e.RequestTooLargeError: 96,
+    e.RateLimitedError: 97,
+    e.ServiceNotFoundError: 98,
+    e.RemoteUnreachableError: 99,
+    e.RemoteRefusedError: 100,
 }
 
 

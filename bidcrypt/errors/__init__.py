@@ -28,6 +28,12 @@ from bidcrypt.errors.certs import (
     TimestampError,
     WrongKeyUsageError,
 )
+from bidcrypt.errors.committee import (
+    CommitteeError,
+    QuorumNotReachedError,
+    ShareMismatchError,
+    ShareNotMemberError,
+)
 from bidcrypt.errors.envelope import (
     EnvelopeError,
     IntegrityError,
@@ -110,8 +116,17 @@ from bidcrypt.errors.seal import (
     SealInvalidError,
     SealKindMismatchError,
 )
+from bidcrypt.errors.service import (
+    RateLimitedError,
+    RemoteRefusedError,
+    RemoteUnreachableError,
+    RequestTooLargeError,
+    ServiceError,
+    ServiceNotFoundError,
+)
 from bidcrypt.errors.window import (
     AttributionError,
+    BackupRefusedError,
     DeemedRevokedError,
     DeemedWithdrawnError,
     RuleError,
@@ -125,6 +140,7 @@ from bidcrypt.errors.window import (
 __all__ = [
     "AlreadyBoundError",
     "AttributionError",
+    "BackupRefusedError",
     "BidcryptError",
     "CertificateError",
     "CertificateExpiredError",
@@ -132,6 +148,7 @@ __all__ = [
     "CertificateNotYetValidError",
     "CertificateRevokedError",
     "CertificateUntrustedError",
+    "CommitteeError",
     "CreditCodeError",
     "CryptoLibraryError",
     "DeadlinePassedError",
@@ -172,6 +189,8 @@ __all__ = [
     "PinLockedError",
     "PinUnavailableError",
     "ProfileError",
+    "QuorumNotReachedError",
+    "RateLimitedError",
     "ReceiptMismatchError",
     "ReencryptionRequiredError",
     "ReleaseError",
@@ -185,13 +204,20 @@ __all__ = [
     "ReleaseSignatureInvalidError",
     "ReleaseTooLargeError",
     "ReleaseUnavailableError",
+    "RemoteRefusedError",
+    "RemoteUnreachableError",
+    "RequestTooLargeError",
     "RuleError",
     "SealError",
     "SealInvalidError",
     "SealKindMismatchError",
+    "ServiceError",
+    "ServiceNotFoundError",
     "SessionBusyError",
     "SessionIncompleteError",
     "SessionReadOnlyError",
+    "ShareMismatchError",
+    "ShareNotMemberError",
     "SigninChallengeError",
     "SkfApplicationMissingError",
     "SkfCertificateMissingError",

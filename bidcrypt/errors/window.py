@@ -13,6 +13,7 @@ from bidcrypt.errors.opening import OpeningError
 
 __all__ = [
     "AttributionError",
+    "BackupRefusedError",
     "DeemedRevokedError",
     "DeemedWithdrawnError",
     "RuleError",
@@ -80,8 +81,8 @@ class RuleError(OpeningError):
     """The session's rule profile is not one bidcrypt knows."""
 
     code = "rule-invalid"
-    en = "unknown opening rule {rule!r}"
-    zh = "未知的开标规则 {rule!r}"
+    en = 'unknown opening rule "{rule}"'
+    zh = "未知的开标规则“{rule}”"
     hint_en = "use regulation-44, procurement-36 or minimum:N (N ≥ 1)"
     hint_zh = "可用 regulation-44、procurement-36 或 minimum:N（N ≥ 1）"
 
@@ -100,3 +101,11 @@ class DeemedWithdrawnError(OpeningError):
     code = "deemed-withdrawn"
     en = "not decrypted within the window: deemed withdrawn (not the bidder's cause: {reason})"
     zh = "未在解密时间内解密，视为撤回投标文件（非投标人原因：{reason}）"
+
+
+class BackupRefusedError(OpeningError):
+    """A backup copy (备用文件) was refused: not the named bid's, or the bid needs none."""
+
+    code = "backup-refused"
+    en = "the backup copy was refused"
+    zh = "备用文件被拒绝"

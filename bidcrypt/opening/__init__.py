@@ -12,7 +12,9 @@ For tender software::
 """
 
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
+from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
+from bidcrypt.opening.committee import AcceptedShare, accept_share, shares_released
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
@@ -20,11 +22,14 @@ from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 from bidcrypt.opening.signin import SigninResult, accept_signin, new_challenge
+from bidcrypt.opening.window import WindowPause, WindowState, window_state
 
 __all__ = [
     "PHASES",
     "SLOW_PATH",
     "AcceptResult",
+    "AcceptedBackup",
+    "AcceptedShare",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -35,12 +40,18 @@ __all__ = [
     "SessionSettings",
     "SessionView",
     "SigninResult",
+    "WindowPause",
+    "WindowState",
+    "accept_backup",
     "accept_release",
+    "accept_share",
     "accept_signin",
     "build_record",
     "new_challenge",
     "open_bids",
     "read_body",
     "render",
+    "shares_released",
     "terminal_safe",
+    "window_state",
 ]

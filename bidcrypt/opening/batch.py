@@ -352,6 +352,7 @@ def open_bids(
     progress: Callable[[Progress], None] | None = None,
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    opened_by: str = "key",
 ) -> OpeningRun:
     """Open every current bid of *session* that *key_source* can open; one login, one unwrap per bid.
 
@@ -363,6 +364,8 @@ def open_bids(
     is validated once per batch; *now* is the time the opening is asked at
     (default: the system clock), for callers that keep their own clock.
     The run says how long each phase took (:attr:`OpeningRun.phases`).
+    *opened_by* is what the outcomes say opened the bids: ``key`` (the
+    authority's key source), ``committee`` (the opening key k members rebuilt).
     """
     with SessionLock(session.directory):
         moment = now or dt.datetime.now(dt.UTC)
@@ -371,6 +374,6 @@ def open_bids(
             raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
         session.require_open_window()
         validation_time = at or dt.datetime.now(dt.UTC)
-        return _Batch(
-            session, key_source, workers or os.cpu_count() or 1, progress, validation_time
-        ).execute()
+        batch = _Batch(session, key_source, workers or os.cpu_count() or 1, progress, validation_time)
+        batch.opened_by = opened_by
+        return batch.execute()
