@@ -16,6 +16,7 @@ EXIT_CODES: dict[type[e.BidcryptError], int] = {
     e.InputError: 3,
     e.PackageTooLargeError: 3,
     e.ProfileError: 3,
+    e.ProfileMismatchError: 3,
     e.OutputExistsError: 4,
     e.OutputError: 5,
     e.KeySourceError: 17,

@@ -28,8 +28,7 @@ from bidcrypt.cli.common import (
 from bidcrypt.errors import InputError, PinUnavailableError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text, pick
-from bidcrypt.opening import OpeningSession
-from bidcrypt.opening.custody import RemoteSettings
+from bidcrypt.opening import OpeningSession, RemoteSettings
 from bidcrypt.package import CUSTODY_MODELS, SESSION_SUITES, profile_sha256, suite_of
 
 _SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
@@ -198,7 +197,10 @@ def _remote_settings(
     "--suite", type=click.Choice(list(SESSION_SUITES)), help="The session keys' suite (default rsa-3072)."
 )
 @click.option(
-    "--opening-key", metavar="KEYREF", help="custody platform: the platform's existing opening key."
+    "--opening-key",
+    metavar="REF",
+    help="custody platform: the platform's existing opening key (a key reference as for --key: pkcs11: URI, "
+    "skf: reference, PKCS#12 or PEM file); only its encryption certificate is read.",
 )
 @click.option(
     "--opening-key-out",
@@ -243,20 +245,22 @@ def create(
     settings = created.settings
     digest = profile_sha256(created.profile_bytes()) if remote is not None else None
     if as_json:
-        print_json(
-            {
-                "session": str(session),
+        report = {
+            "session": str(session),
+            "tender": settings.tender,
+            "lots": list(settings.lots),
+            "deadline": certs.format_time(settings.deadline),
+            "opening_time": certs.format_time(settings.opening_time),
+            "max_package_size": created.max_package_size,
+        }
+        if remote is not None:  # a remote opening's: a session made as before reports as before
+            report |= {
                 "session_id": created.session_id,
-                "tender": settings.tender,
-                "lots": list(settings.lots),
-                "deadline": certs.format_time(settings.deadline),
-                "opening_time": certs.format_time(settings.opening_time),
-                "max_package_size": created.max_package_size,
-                "custody": None if remote is None else remote.custody,
-                "suite": None if remote is None else remote.suite,
+                "custody": remote.custody,
+                "suite": remote.suite,
                 "profile_sha256": digest,
             }
-        )
+        print_json(report)
         return
     click.echo(
         pick(

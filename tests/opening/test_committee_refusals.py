@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
 from bidcrypt.certs import Purpose, load_certificate
 from bidcrypt.clock import FixedClock
@@ -15,6 +17,7 @@ from bidcrypt.errors import (
     BidcryptError,
     CertificateExpiredError,
     CommitteeError,
+    InputError,
     NotOpeningTimeError,
     ReleaseMalformedError,
     ReleaseNotForSessionError,
@@ -42,28 +45,15 @@ from bidcrypt.package import (
 
 from ..conftest import Pki
 from ..release_support import Profile
-from .committee_support import (
-    MEMBERS,
-    Committee,
-    OpeningKey,
-    committee_session,
-    make_opening_key,
-    member_ukey,
-    new_session_id,
-    session_release_keys,
-)
+from .committee_support import MEMBERS, Committee, committee_session, member_ukey
+from .conftest import new_session
 
 pytestmark = pytest.mark.usefixtures("english")
 
 
-@pytest.fixture(scope="module")
-def opening_key() -> OpeningKey:
-    return make_opening_key("refusals")
-
-
 @pytest.fixture
-def committee(pki: Pki, tmp_path: Path, opening_key: OpeningKey) -> Committee:
-    return committee_session(pki, tmp_path / "session", opening_key, new_session_id())
+def committee(pki: Pki, tmp_path: Path) -> Committee:
+    return committee_session(pki, tmp_path / "session")
 
 
 def started(committee: Committee) -> Committee:
@@ -95,9 +85,7 @@ def refused(
     """*body* is refused with *error*, recorded with its code, and no share counts."""
     before = shares_released(committee.session)
     with pytest.raises(error) as caught:
-        accept_share(
-            committee.session, body, committee.clock(seconds), release_keys=session_release_keys(pki)
-        )
+        accept_share(committee.session, body, committee.clock(seconds))
     last = committee.session.ledger.query("SELECT * FROM releases ORDER BY id DESC LIMIT 1")[0]
     assert (last["kind"], last["verdict"], last["code"]) == ("share", "refused", caught.value.code)
     assert last["body"] is None and last["message_zh"]
@@ -117,7 +105,7 @@ def test_a_share_signed_by_a_non_member(pki: Pki, committee: Committee) -> None:
     refused(pki, committee, signed_share(pki, committee, share, "bidder-c"), ShareNotMemberError)
     # the member's own signing certificate is accepted with the same share
     body = signed_share(pki, committee, share, MEMBERS[0])
-    accept_share(committee.session, body, committee.clock(62), release_keys=session_release_keys(pki))
+    accept_share(committee.session, body, committee.clock(62))
     assert shares_released(committee.session) == (2, 1, 3)
 
 
@@ -137,15 +125,17 @@ def test_a_share_naming_another_member(pki: Pki, committee: Committee) -> None:
     refused(pki, committee, signed_share(pki, committee, other, MEMBERS[0]), ShareNotMemberError)
 
 
-def test_a_share_for_another_session(
-    pki: Pki, committee: Committee, tmp_path: Path, opening_key: OpeningKey
-) -> None:
+def test_a_share_for_another_session(pki: Pki, committee: Committee, tmp_path: Path) -> None:
     started(committee)
-    other = started(committee_session(pki, tmp_path / "other", opening_key, new_session_id()))
-    with member_ukey(pki, MEMBERS[0]) as ukey:  # the other session's share, sealed to the same release key
+    other = started(committee_session(pki, tmp_path / "other"))
+    with member_ukey(pki, MEMBERS[0]) as ukey:
         body = make_share_release(other.share_file(1), ukey, other.profile, other.clock(60))
+        # the other session's share, sealed to this session's release key
+        misled = Profile(committee.profile.release_certificate, other.session_id)
+        resealed = make_share_release(other.share_file(1), ukey, misled, other.clock(60))
     refused(pki, committee, body, ReleaseNotForSessionError)
-    accept_share(other.session, body, other.clock(61), release_keys=session_release_keys(pki))
+    refused(pki, committee, resealed, ReleaseNotForSessionError)
+    accept_share(other.session, body, other.clock(61))
 
 
 def test_the_share_file_of_another_session_is_refused_by_the_member_tool(
@@ -162,7 +152,7 @@ def test_the_share_file_of_another_session_is_refused_by_the_member_tool(
 def test_a_replayed_share(pki: Pki, committee: Committee) -> None:
     started(committee)
     body = release(pki, committee, 1)
-    accept_share(committee.session, body, committee.clock(61), release_keys=session_release_keys(pki))
+    accept_share(committee.session, body, committee.clock(61))
     refused(pki, committee, body, ReleaseReplayedError, seconds=62)
     # a fresh release of the same member's share is a replay of the share
     refused(pki, committee, release(pki, committee, 1, seconds=63), ReleaseReplayedError, seconds=64)
@@ -175,7 +165,7 @@ def test_before_the_opening_time_no_member_can_act(pki: Pki, committee: Committe
     refused(pki, committee, release(pki, committee, 2, seconds=-600), NotOpeningTimeError, seconds=-1)
     # the same body later, inside the window, is accepted: a refused body was not received
     started(committee)
-    accept_share(committee.session, body, committee.clock(61), release_keys=session_release_keys(pki))
+    accept_share(committee.session, body, committee.clock(61))
 
 
 def test_outside_the_running_window(pki: Pki, committee: Committee) -> None:
@@ -197,40 +187,46 @@ def test_garbage_and_oversize(pki: Pki, committee: Committee) -> None:
 
 
 @pytest.mark.parametrize("quorum", [0, 1, 4])
-def test_the_quorum_is_between_2_and_n(
-    pki: Pki, tmp_path: Path, opening_key: OpeningKey, quorum: int
-) -> None:
-    with pytest.raises(CommitteeError):
-        committee_session(pki, tmp_path / "s", opening_key, new_session_id(), quorum=quorum)
+def test_the_quorum_is_between_2_and_n(pki: Pki, tmp_path: Path, quorum: int) -> None:
+    with pytest.raises(InputError):  # the creation's own check, before any key is made
+        committee_session(pki, tmp_path / "s", quorum=quorum)
+    with pytest.raises(CommitteeError, match="quorum"):
+        _entrust(pki, tmp_path, ["bidder-a/enc", "bidder-b/enc", "sm2/bidder-a/enc"], quorum)
 
 
-def _entrust(pki: Pki, tmp_path: Path, opening_key: OpeningKey, names: list[str]) -> None:
-    committee = committee_session(pki, tmp_path / "s", opening_key, new_session_id())
+def _entrust(pki: Pki, tmp_path: Path, names: list[str], quorum: int = 2) -> None:
+    """entrust() on a plain session's ledger, with an opening key made here."""
+    session = new_session(pki, tmp_path / "plain")
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     certificates = [load_certificate(pki.cert(name)) for name in names]
-    with committee.session.ledger.transaction() as db:
-        db.execute("DELETE FROM committee_members")
-        entrust(tmp_path / "t", db, opening_key.der, certificates, 2, "x" * 32)
+    (tmp_path / "t").mkdir(exist_ok=True)
+    with session.ledger.transaction() as db:
+        entrust(tmp_path / "t", db, der, certificates, quorum, "x" * 32)
 
 
-def test_distinct_encryption_certificates(pki: Pki, tmp_path: Path, opening_key: OpeningKey) -> None:
-    (tmp_path / "t").mkdir()
+def test_distinct_encryption_certificates(pki: Pki, tmp_path: Path) -> None:
     with pytest.raises(CommitteeError, match="same key"):
-        _entrust(pki, tmp_path, opening_key, ["bidder-a/enc", "bidder-b/enc", "bidder-a/enc"])
-    assert not (tmp_path / "t" / "custody").exists()
+        _entrust(pki, tmp_path / "1", ["bidder-a/enc", "bidder-b/enc", "bidder-a/enc"])
+    assert not (tmp_path / "1" / "t" / "custody").exists()
     with pytest.raises(WrongKeyUsageError):
-        _entrust(pki, tmp_path / "2", opening_key, ["bidder-a/enc", "bidder-b/sign"])
+        _entrust(pki, tmp_path / "2", ["bidder-a/enc", "bidder-b/sign"])
     with pytest.raises(CertificateExpiredError):
-        _entrust(pki, tmp_path / "3", opening_key, ["bidder-a/enc-expired", "bidder-b/enc"])
+        _entrust(pki, tmp_path / "3", ["bidder-a/enc-expired", "bidder-b/enc"])
+
+
+def test_a_committee_of_two_opens_with_both(pki: Pki, tmp_path: Path) -> None:
+    _entrust(pki, tmp_path, ["bidder-a/enc", "bidder-b/enc"])
+    assert sorted(p.name for p in (tmp_path / "t" / "custody").iterdir()) == [
+        "opening-key.enc",
+        "share-1.p7m",
+        "share-2.p7m",
+    ]
 
 
 def test_the_clock_is_the_arrival_time(pki: Pki, committee: Committee) -> None:
     started(committee)
-    accepted = accept_share(
-        committee.session,
-        release(pki, committee, 2),
-        FixedClock(committee.opening_time),
-        release_keys=session_release_keys(pki),
-    )
+    accepted = accept_share(committee.session, release(pki, committee, 2), FixedClock(committee.opening_time))
     assert accepted.at == committee.opening_time
     row = committee.session.ledger.query("SELECT * FROM releases")[0]
     assert (row["verdict"], row["member"], row["code"]) == ("accepted", 2, None)
