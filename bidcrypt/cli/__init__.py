@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import click
 
+from bidcrypt.cli.committee import accept_share_command, share_release_command
 from bidcrypt.cli.common import DEBUG_ENV, be_verbose
 from bidcrypt.cli.doctor import doctor
 from bidcrypt.cli.envelope import envelope
 from bidcrypt.cli.opening import opening
 from bidcrypt.cli.pack import pack_command
 from bidcrypt.cli.package import check_command, inspect_command, reencrypt_command, unpack_command
+from bidcrypt.cli.release import (
+    accept_command,
+    challenge_command,
+    release_command,
+    session_signin_command,
+    signin_command,
+)
+from bidcrypt.cli.remote import remote
 from bidcrypt.cli.seal import seal
+from bidcrypt.cli.serve import serve_command
 from bidcrypt.cli.version import print_version, version_command
 from bidcrypt.quiet import quiet_library_logs
 
@@ -45,5 +55,13 @@ main.add_command(opening)
 for command in (pack_command, inspect_command, check_command, reencrypt_command, unpack_command):
     main.add_command(command)
 main.add_command(version_command)
+main.add_command(release_command)
+main.add_command(signin_command)
+for command in (accept_command, challenge_command, session_signin_command):
+    opening.add_command(command)
+for command in (share_release_command, accept_share_command):
+    opening.add_command(command)
+main.add_command(serve_command)
+main.add_command(remote)
 
 __all__ = ["main"]

@@ -150,6 +150,25 @@ def read_recipients(path: PathArg) -> RecipientsPart:
     return part
 
 
+#: The size a front is read as: its definite lengths may reach far past the bytes it holds.
+_FRONT_BOUND = 1 << 62
+
+
+def read_front(data: bytes) -> RecipientsPart:
+    """The recipients and cipher of an envelope's *front*: its first bytes, at least up to the content.
+
+    A bidder's copy of a package, or what a session hands out of a stored
+    one (the bytes before the encrypted content), is enough to unwrap the
+    content key. Bytes that stop before the content's algorithm are
+    :class:`~bidcrypt.errors.MalformedEnvelopeError` (truncated).
+    """
+    import io
+
+    return _Parser(ber.StreamReader(io.BytesIO(data), max(len(data), _FRONT_BOUND))).parse(  # type: ignore[return-value]
+        front_only=True
+    )
+
+
 def read_header(stream: BinaryIO) -> EnvelopeHeader:
     """Parse the envelope in the seekable binary *stream* (DER or BER, from its start).
 

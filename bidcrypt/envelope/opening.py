@@ -55,6 +55,7 @@ __all__ = [
     "TestOpenResult",
     "authenticate_content",
     "candidates",
+    "content_prefix",
     "decrypt_bytes",
     "decrypt_content",
     "decrypt_file",
@@ -280,6 +281,22 @@ def authenticate_content(source: PathArg | BinaryIO, header: EnvelopeHeader, con
         _check_same(stream, header)
         with no_padding_oracle(header, content_key):
             return decrypt_into(stream, header, content_key.key, Prefix(0))
+
+
+def content_prefix(
+    source: PathArg | BinaryIO, header: EnvelopeHeader, content_key: ContentKey, length: int = PREFIX_LENGTH
+) -> bytes:
+    """The first *length* bytes of plaintext, decrypted with a key already at hand; nothing is verified.
+
+    For checking a key someone else unwrapped (a bidder's release) before
+    trusting it: the caller checks what the content must start with. Like
+    :func:`test_open`, a wrong key gives random bytes rather than an error.
+    """
+    with _source_stream(source) as stream:
+        _check_same(stream, header)
+        prefix = Prefix(length)
+        decrypt_into(stream, header, content_key.key, prefix, limit=1)
+    return bytes(prefix.data)
 
 
 def test_open(

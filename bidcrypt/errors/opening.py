@@ -18,7 +18,6 @@ __all__ = [
     "SessionIncompleteError",
     "SessionReadOnlyError",
     "UnknownBidderError",
-    "WindowClosedError",
     "WrongTenderError",
 ]
 
@@ -105,14 +104,6 @@ class NoCertificateBoundError(OpeningError):
     zh = "投标人 {credit_code} 未绑定加密证书"
     hint_en = "bind the bidder's current encryption certificate with `bidcrypt opening bind`"
     hint_zh = "请用 `bidcrypt opening bind` 绑定投标人当前的加密证书"
-
-
-class WindowClosedError(OpeningError):
-    """The decryption window of the session was closed."""
-
-    code = "window-closed"
-    en = "the decryption window closed at {closed_at}"
-    zh = "解密时间窗口已于 {closed_at} 关闭"
 
 
 class LedgerError(OpeningError):

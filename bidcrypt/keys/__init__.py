@@ -39,6 +39,7 @@ from bidcrypt.keys.signed_data import (
 )
 from bidcrypt.keys.skf_uri import SKF_MODULE_ENV, SkfUri, is_skf_uri
 from bidcrypt.keys.sm2_digest import sm2_signature_der, sm2_signing_digest
+from bidcrypt.keys.software import MemorySource, key_from_pkcs8
 from bidcrypt.keys.uri import MODULE_ENV, Pkcs11Uri, is_pkcs11_uri, redact_reference
 
 if TYPE_CHECKING:
@@ -84,6 +85,7 @@ __all__ = [
     "KeyEntry",
     "KeyEntrySigner",
     "KeySource",
+    "MemorySource",
     "Pin",
     "PinSource",
     "PinStatus",
@@ -106,6 +108,7 @@ __all__ = [
     "hash_named",
     "is_pkcs11_uri",
     "is_skf_uri",
+    "key_from_pkcs8",
     "open_key_source",
     "read_signed_data",
     "redact_reference",

@@ -2,19 +2,21 @@
 
 RSA and EC keys are ``cryptography`` keys; SM2 keys are
 :class:`~bidcrypt.gm.Sm2PrivateKey` objects, whose operations run in the
-system libcrypto.
+system libcrypto. :class:`MemorySource` is a key source of such entries that
+no file holds (an opening key rebuilt by a committee, kept in memory only).
 """
 
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
-from bidcrypt import gm
+from bidcrypt import certs, gm
 from bidcrypt.errors import MechanismUnsupportedError, WrongKeyError
-from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, rsa_padding
+from bidcrypt.keys.base import RSA_DECRYPTION_SCHEMES, RSA_SCHEMES, KeyEntry, KeySource, rsa_padding
 from bidcrypt.keys.schemes import HASHES
 
 #: The private keys a software entry holds.
@@ -90,4 +92,53 @@ class SoftwareEntry(KeyEntry):
         return ()
 
 
-__all__ = ["SoftwareEntry", "SoftwareKey"]
+def key_from_pkcs8(der: bytes) -> SoftwareKey:
+    """The RSA, EC or SM2 key of an unencrypted DER PKCS#8 PrivateKeyInfo; :class:`ValueError` otherwise."""
+    try:
+        key = serialization.load_der_private_key(der, None)
+    except UnsupportedAlgorithm:
+        try:
+            return gm.Sm2PrivateKey.from_pkcs8_der(der)
+        except gm.Sm2Error as exc:
+            raise ValueError("not an RSA, EC or SM2 private key") from exc
+    if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        raise ValueError("not an RSA, EC or SM2 private key")
+    return key
+
+
+def public_key_matches(key: SoftwareKey, certificate: x509.Certificate) -> bool:
+    """True when *certificate* certifies the public key of *key*."""
+    if isinstance(key, gm.Sm2PrivateKey):
+        return certs.public_key(certificate) == key.public_key()
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return certs.public_key_der(certificate) == spki
+
+
+class MemorySource(KeySource):
+    """A key source of one certificate and its private key held in this process's memory only.
+
+    Nothing is read from or written to a file: it is for a key that exists
+    only for the time of one operation (the opening key a committee rebuilt,
+    see :func:`bidcrypt.opening.committee.rebuild_opening_key`). :meth:`close`
+    drops the key.
+    """
+
+    def __init__(self, certificate: x509.Certificate, key: SoftwareKey, description: str) -> None:
+        """*key* must be the private key of *certificate* (:class:`ValueError` otherwise)."""
+        if not public_key_matches(key, certificate):
+            raise ValueError("the key is not the certificate's")
+        self.description = description
+        self._entries: list[KeyEntry] = [SoftwareEntry(description, certificate, key, description)]
+
+    def entries(self) -> list[KeyEntry]:
+        """The one entry (none once closed)."""
+        return list(self._entries)
+
+    def close(self) -> None:
+        """Forget the key."""
+        self._entries = []
+
+
+__all__ = ["MemorySource", "SoftwareEntry", "SoftwareKey", "key_from_pkcs8", "public_key_matches"]

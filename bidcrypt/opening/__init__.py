@@ -14,7 +14,11 @@ A remote opening (docs/remote.md) is a session made with ``remote=RemoteSettings
 it gets its keys and its signed profile (``session.profile``, ``session.release_keys()``).
 """
 
+from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
+from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
+from bidcrypt.opening.committee import AcceptedShare, accept_share, rebuild_opening_key, shares_released
+from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
@@ -22,10 +26,15 @@ from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
+from bidcrypt.opening.signin import SigninResult, accept_signin, new_challenge
+from bidcrypt.opening.window import WindowPause, WindowState, window_state
 
 __all__ = [
     "PHASES",
     "SLOW_PATH",
+    "AcceptResult",
+    "AcceptedBackup",
+    "AcceptedShare",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -36,8 +45,21 @@ __all__ = [
     "RemoteSettings",
     "SessionSettings",
     "SessionView",
+    "SigninResult",
+    "WindowPause",
+    "WindowState",
+    "accept_backup",
+    "accept_release",
+    "accept_share",
+    "accept_signin",
     "build_record",
+    "new_challenge",
     "open_bids",
+    "open_with_committee",
+    "read_body",
+    "rebuild_opening_key",
     "render",
+    "shares_released",
     "terminal_safe",
+    "window_state",
 ]

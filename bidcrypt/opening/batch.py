@@ -37,27 +37,31 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
 from bidcrypt import _platform, certs
-from bidcrypt.envelope import candidates, unwrap_content_key
+from bidcrypt.envelope import ContentKey, candidates, unwrap_content_key
 from bidcrypt.errors import (
     BidcryptError,
     KeyNotFoundError,
-    KeySourceError,
     NotOpeningTimeError,
     OpeningError,
-    OutputError,
-    PackageError,
     ReceiptMismatchError,
     TokenCipherUnsupportedError,
-    WrongKeyError,
 )
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeyEntry, KeySource
+from bidcrypt.opening.batch_causes import (
+    malformed,
+    not_for_this_key,
+    stops_the_batch,
+    stored_file_problem,
+    unforeseen,
+)
 from bidcrypt.opening.causes import stored
 from bidcrypt.opening.counting import CountingEntry
 from bidcrypt.opening.disk import reconcile_opened, remove_path
@@ -73,34 +77,16 @@ from bidcrypt.package import PackageInfo, read_package_info
 __all__ = ["OpeningRun", "Progress", "file_sha256", "open_bids"]
 
 
-def stops_the_batch(error: BidcryptError) -> bool:
-    """True for a failure of the machine (token, PIN, the session's disk); False for one of a bid.
-
-    The unwrap says whose fault a failure is: an envelope error (a wrapped
-    key that does not unwrap, an unknown algorithm, a key transport this
-    token cannot undo, a malformed recipient) is the bid's; a key-source
-    error is the machine's.
-    """
-    return isinstance(error, KeySourceError | OutputError)
-
-
-def _unforeseen(exc: Exception) -> OpeningError:
-    return OpeningError(
-        Text(
-            "unforeseen error ({exc_name}); the bid stays pending for another run",
-            "发生意外错误（{exc_name}），该投标文件保持待解密，可再次运行",
-            exc_name=type(exc).__name__,
-        )
-    )
-
-
 class _Batch:
     """One run of the opening over a session, under the session lock."""
+
+    #: Who opens the bids of this batch (the outcomes' ``opened_by``): the bulk opening's key.
+    opened_by = "key"
 
     def __init__(
         self,
         session: OpeningSession,
-        key_source: KeySource,
+        key_source: KeySource | None,
         workers: int,
         progress: Callable[[Progress], None] | None,
         at: dt.datetime,
@@ -113,11 +99,14 @@ class _Batch:
         self.run = OpeningRun()
         self.counter = [0]
         # Only the keys the source holds: a certificate without its key opens nothing, and a bid that
-        # names one must not read as a failure of the key source.
+        # names one must not read as a failure of the key source. No key source: the keys come with
+        # the bids (a release, see :mod:`bidcrypt.opening.released`).
         self.entries: list[KeyEntry] = [
-            CountingEntry(e, self.counter) for e in key_source.entries() if e.has_private_key
+            CountingEntry(e, self.counter)
+            for e in (key_source.entries() if key_source is not None else [])
+            if e.has_private_key
         ]
-        if not self.entries:  # nothing could be opened: say so, rather than skip every bid
+        if key_source is not None and not self.entries:  # nothing could be opened: say so
             raise KeyNotFoundError(what=Text("private key", "私钥"), ref=key_source.description)
         anchors, crls = session.trust_files()
         self.trust = (tuple(str(p) for p in anchors), tuple(str(p) for p in crls))
@@ -137,12 +126,13 @@ class _Batch:
 
     # -- the run ----------------------------------------------------------------------------------
 
-    def execute(self) -> OpeningRun:
+    def execute(self, rows: list[Row] | None = None) -> OpeningRun:
+        """Open the pending bids (or *rows*) in the worker processes; record each as it ends."""
         start = time.perf_counter()
         self.reconcile()
         self.run_dir.mkdir()
         try:
-            pending = self.session.pending()
+            pending = self.session.pending() if rows is None else rows
             with WorkerPool(self) as pool:
                 if pending:
                     pool.start(len(pending))  # the workers load their modules while the headers are read
@@ -165,13 +155,13 @@ class _Batch:
         """Read a pending bid's header; record what keeps it from being opened with this key."""
         number = int(row["id"])
         path = self._stored(row)
-        mismatch = _stored_file_problem(row, path)
+        mismatch = stored_file_problem(row, path)
         if mismatch is not None:
             self._record(Result(number, "failed", mismatch))
             return None
         try:
             info = read_package_info(path)
-            named = candidates(info.header, self.entries, info.recipient_certificates)
+            named = self.opens(info)
         except OSError as exc:  # the stored file cannot be read now (I/O): try again in another run
             self._defer(number, OpeningError(exc.strerror or str(exc)))
             return None
@@ -179,13 +169,17 @@ class _Batch:
             self._fail_with_receipt(row, path, error)
             return None
         except Exception as exc:  # a header that trips a library: the bid's own failure
-            self._fail_with_receipt(row, path, _malformed(exc))
+            self._fail_with_receipt(row, path, malformed(exc))
             return None
         if not named:
             self.run.skipped.append(number)
-            self._attempt(number, _not_for_this_key())
+            self._attempt(number, not_for_this_key())
             return None
         return row, info
+
+    def opens(self, info: PackageInfo) -> bool:
+        """Whether this batch has a key the bid names (no trial decryption)."""
+        return bool(candidates(info.header, self.entries, info.recipient_certificates))
 
     def _fail_with_receipt(self, row: Row, path: Path, error: BidcryptError) -> None:
         """Record *error* as the bid's outcome, or a receipt mismatch when its bytes left the receipt."""
@@ -223,12 +217,22 @@ class _Batch:
                 self._fail_with_receipt(row, path, error)
             return None
         except Exception as exc:  # the key source failed in a way nobody foresaw: keep the bid pending
-            self._defer(number, _unforeseen(exc))
+            self._defer(number, unforeseen(exc))
             return None
         self.run.add_phases({"unwrap": time.perf_counter() - start})
-        job = Job(
+        job = self.job(row, info, content_key)
+        if content_key.on_token:  # the token decrypts: here, now, never in a worker
+            self.run.token_decrypted += 1
+            self.record(open_on_token(job))
+            return None
+        return job
+
+    def job(self, row: Row, info: PackageInfo, content_key: ContentKey) -> Job:
+        """The worker's job for one bid whose content key is at hand."""
+        number = int(row["id"])
+        return Job(
             number,
-            str(path),
+            str(self._stored(row)),
             row["sha256"],
             info.header,
             content_key,
@@ -238,11 +242,6 @@ class _Batch:
             self.at,
             self.run_dir.name,
         )
-        if content_key.on_token:  # the token decrypts: here, now, never in a worker
-            self.run.token_decrypted += 1
-            self.record(open_on_token(job))
-            return None
-        return job
 
     # -- writing outcomes ---------------------------------------------------------------------------
 
@@ -297,7 +296,8 @@ class _Batch:
                 output = str(final.relative_to(self.session.directory))
             db.execute(
                 "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, cause_params, "
-                "report, output, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "report, output, finished_at, opened_by, released_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     number,
                     result.status,
@@ -308,13 +308,22 @@ class _Batch:
                     dumps(result.report),
                     output,
                     now_text(),
+                    self.opened_by,
+                    self.released_at,
                 ),
             )
+            self.recorded(db, result)
         (self.run.opened if result.status == "opened" else self.run.failed).append(number)
         self.run.bytes += result.size
         self.done += 1
         if self.progress is not None:
             self.progress(Progress(self.done, self.total, self.run.bytes, str(number), self.on_token))
+
+    #: When the key that opens the bids arrived (a release), for the outcomes' ``released_at``.
+    released_at: str | None = None
+
+    def recorded(self, db: sqlite3.Connection, result: Result) -> None:
+        """What else is written in the transaction that records *result* (nothing for the bulk opening)."""
 
     @property
     def stopped(self) -> BidcryptError | None:
@@ -335,35 +344,6 @@ class _Batch:
         )
 
 
-def _stored_file_problem(row: Row, path: Path) -> ReceiptMismatchError | None:
-    """A receipt mismatch when the stored submission is missing or is not a regular file."""
-    if Path(str(row["stored_as"])) != path.relative_to(path.parent.parent):
-        detail = Text("the ledger names another stored file", "账本记录的存储文件路径不符")
-    elif not os.path.lexists(path):
-        detail = Text("the stored submission is missing", "存储的投标文件不存在")
-    elif path.is_symlink() or not path.is_file():
-        detail = Text("the stored submission is not a regular file", "存储的投标文件不是普通文件")
-    else:
-        return None
-    return ReceiptMismatchError(detail, actual="-", expected=row["sha256"])
-
-
-def _not_for_this_key() -> WrongKeyError:
-    return WrongKeyError(
-        Text("not encrypted to the key used for this opening", "该投标文件未加密给本次开标使用的密钥")
-    )
-
-
-def _malformed(exc: Exception) -> BidcryptError:
-    return PackageError(
-        Text(
-            "the package header cannot be read ({exc_name})",
-            "无法读取文件包头（{exc_name}）",
-            exc_name=type(exc).__name__,
-        )
-    )
-
-
 def open_bids(
     session: OpeningSession,
     key_source: KeySource,
@@ -372,6 +352,7 @@ def open_bids(
     progress: Callable[[Progress], None] | None = None,
     at: dt.datetime | None = None,
     now: dt.datetime | None = None,
+    opened_by: str = "key",
 ) -> OpeningRun:
     """Open every current bid of *session* that *key_source* can open; one login, one unwrap per bid.
 
@@ -383,6 +364,8 @@ def open_bids(
     is validated once per batch; *now* is the time the opening is asked at
     (default: the system clock), for callers that keep their own clock.
     The run says how long each phase took (:attr:`OpeningRun.phases`).
+    *opened_by* is what the outcomes say opened the bids: ``key`` (the
+    authority's key source), ``committee`` (the opening key k members rebuilt).
     """
     with SessionLock(session.directory):
         moment = now or dt.datetime.now(dt.UTC)
@@ -391,6 +374,6 @@ def open_bids(
             raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
         session.require_open_window()
         validation_time = at or dt.datetime.now(dt.UTC)
-        return _Batch(
-            session, key_source, workers or os.cpu_count() or 1, progress, validation_time
-        ).execute()
+        batch = _Batch(session, key_source, workers or os.cpu_count() or 1, progress, validation_time)
+        batch.opened_by = opened_by
+        return batch.execute()

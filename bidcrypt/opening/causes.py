@@ -21,6 +21,9 @@ from bidcrypt.opening.ledger import Row, dumps
 #: Why a bid still unopened when the decryption window closed is recorded as not decrypted.
 NOT_DECRYPTED = ("not decrypted within the window", "未在解密时间内解密")
 
+#: The causes the close of a started window records (视为撤销, 视为撤回): they say the window's part.
+ATTRIBUTED = frozenset({"deemed-revoked", "deemed-withdrawn"})
+
 
 def stored(error: BidcryptError) -> str:
     """The JSON that keeps *error*'s parameters and detail (its code goes in its own column)."""
@@ -62,7 +65,7 @@ def render_cause(
         value = row.get(text[1] if pick("en", "zh", language) == "zh" else text[0])
         return None if value is None else str(value)
     inner = _error(row.get(code), json.loads(data))
-    if status == "not-decrypted":
+    if status == "not-decrypted" and row.get(code) not in ATTRIBUTED:
         window = pick(*NOT_DECRYPTED, language)
         if inner is None:
             return window

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from bidcrypt import certs, gm
 from bidcrypt.certs import Purpose
-from bidcrypt.errors import InputError, OpeningError
+from bidcrypt.errors import InputError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger import Ledger
@@ -136,13 +136,10 @@ class RemoteSettings:
 
 
 def committee_entrust() -> Callable[..., list[dict[str, Any]]]:
-    """The committee's ``entrust`` (:mod:`bidcrypt.opening.committee`); refused until that module lands."""
-    raise OpeningError(
-        Text(
-            "custody committee is not available in this build of bidcrypt",
-            "此版本的 bidcrypt 尚不支持 committee 保管方式",
-        )
-    )
+    """The committee's ``entrust`` (:mod:`bidcrypt.opening.committee`)."""
+    from bidcrypt.opening.committee import entrust
+
+    return entrust
 
 
 @dataclass(frozen=True)

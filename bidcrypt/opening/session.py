@@ -40,10 +40,9 @@ from bidcrypt.errors import (
     WrongTenderError,
 )
 from bidcrypt.i18n import Text
-from bidcrypt.opening.causes import NOT_DECRYPTED, stored, window_params
+from bidcrypt.opening.causes import stored
 from bidcrypt.opening.creation import SUBFOLDERS, build_session
 from bidcrypt.opening.custody import RemoteSettings
-from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.incoming import Incoming
 from bidcrypt.opening.ledger import Ledger, Row, dumps, now_text
 from bidcrypt.opening.ledger_check import check_ledger
@@ -350,38 +349,12 @@ class OpeningSession(SessionView):
     # -- the decryption window -------------------------------------------------------------------
 
     def close_window(self, at: dt.datetime | None = None) -> int:
-        """End the decryption window: bids still unopened are recorded as not decrypted; return how many.
+        """End the decryption window; return how many bids it recorded as not decrypted.
 
-        Under the session lock, so never while an opening runs; what a
-        killed opening left in ``opened/`` is removed first.
+        See :func:`bidcrypt.opening.closing.close_window` (which also takes the
+        bids the official names as not the bidder's fault). Under the session
+        lock, so never while an opening runs.
         """
-        with SessionLock(self.directory, wait=CHANGE_WAIT):
-            self.require_open_window()
-            moment = at or dt.datetime.now(dt.UTC)
-            outcomes = self.outcomes()
-            reconcile_opened(
-                self.directory / "opened", [n for n, row in outcomes.items() if row["status"] == "opened"]
-            )
-            pending = self.pending()
-            attempts = self.attempts()
-            with self.ledger.transaction() as db:
-                for row in pending:
-                    last = attempts.get(int(row["id"]))
-                    cause, cause_zh = NOT_DECRYPTED
-                    if last is not None:
-                        cause, cause_zh = f"{cause} ({last['cause']})", f"{cause_zh}（{last['cause_zh']}）"
-                    db.execute(
-                        "INSERT INTO outcomes(submission_id, status, cause_code, cause, cause_zh, "
-                        "cause_params, report, finished_at) VALUES (?, 'not-decrypted', ?, ?, ?, ?, '{}', ?) "
-                        "ON CONFLICT(submission_id) DO NOTHING",
-                        (
-                            row["id"],
-                            last["cause_code"] if last is not None else "not-decrypted",
-                            cause,
-                            cause_zh,
-                            window_params(last),
-                            now_text(moment),
-                        ),
-                    )
-                self.ledger.set_meta(db, "closed_at", now_text(moment))
-            return len(pending)
+        from bidcrypt.opening.closing import close_window
+
+        return close_window(self, at=at).count

@@ -31,12 +31,13 @@ def make_package(
     size: int = 10_000,
     name: str | None = None,
     sealed_pdf: Path | None = None,
+    backup: Path | None = None,
 ) -> Path:
     """A package of *bidder* (PKCS#12 keys: fast) with a sealed PDF and a unique attachment.
 
     *authority*: encrypt to the opening authority too (``authority/enc``), or
     to the authority certificate it names (``sm2/authority/enc``). An SM2
-    bidder is named ``sm2/bidder-a``.
+    bidder is named ``sm2/bidder-a``. *backup*: also write the backup copy (备用文件) there.
     """
     name = name or f"{bidder.replace('/', '-')}-{lot}-{enc or 'enc'}"
     source = directory / f"src-{name}"
@@ -61,6 +62,7 @@ def make_package(
             encrypt_to=recipients,
             summary=summary,
             authority_transport=KeyTransport.PKCS1V15,  # what the authority's SoftHSM2 token undoes
+            backup=backup,
         )
     return output
 

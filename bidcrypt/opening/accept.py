@@ -1,0 +1,317 @@
+"""Accepting a bidder's release (解密授权) inside the window, and opening that bid with it.
+
+:func:`accept_release` checks a release body in this order, each refusal
+with its code (docs/remote.md): the size (``release-too-large``); that it
+opens with the session's release key and is a signed release
+(``release-malformed``, ``release-not-for-session``, ``release-signature-invalid``);
+the session and tender it names (``release-not-for-session``); that the
+body is new (``release-replayed``, by its SHA-256); the signer's chain with
+the session's trust store at the arrival time (``release-signature-invalid``);
+a company signing certificate (``release-not-company``); its credit code
+the submission's bidder (``release-not-this-bidder``); a current submission
+with that digest and no outcome yet (``release-no-submission``); the running
+window (``window-not-open``, ``window-paused``, ``window-closed``); and that
+the key decrypts the stored package (``release-key-wrong``: the bid stays
+pending, and the bidder may release again within the window).
+
+Every body is a row of ``releases``, accepted or refused, under the session
+lock. A refused body is not kept; an accepted one is (it is encrypted to
+the release key), recorded in the same transaction as the bid's outcome
+(:mod:`bidcrypt.opening.released`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from bidcrypt import certs
+from bidcrypt.certs import Purpose
+from bidcrypt.clock import Clock, SystemClock
+from bidcrypt.envelope import ContentKey
+from bidcrypt.errors import (
+    BidcryptError,
+    CertificateError,
+    ReleaseKeyWrongError,
+    ReleaseNoSubmissionError,
+    ReleaseNotCompanyError,
+    ReleaseNotForSessionError,
+    ReleaseNotThisBidderError,
+    ReleaseReplayedError,
+    ReleaseSignatureInvalidError,
+    ReleaseTooLargeError,
+)
+from bidcrypt.i18n import Text
+from bidcrypt.keys import KeySource
+from bidcrypt.opening.causes import stored
+from bidcrypt.opening.ledger import Row, now_text
+from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
+from bidcrypt.opening.released import ReleasedBatch
+from bidcrypt.opening.session import OpeningSession
+from bidcrypt.opening.window import require_running
+from bidcrypt.opening.worker import Result
+from bidcrypt.package import MAX_RELEASE, Release, Statement, read_package_info, read_release, release_opens
+
+__all__ = ["AcceptResult", "accept_release", "judge_signer", "read_body"]
+
+
+@dataclass(frozen=True)
+class AcceptResult:
+    """An accepted release: the bid it opened and what became of it (``opened`` or ``failed``)."""
+
+    release: int
+    sha256: str
+    submission: int
+    credit_code: str
+    status: str
+    at: dt.datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "verdict": "accepted",
+            "release": self.release,
+            "sha256": self.sha256,
+            "submission": self.submission,
+            "credit_code": self.credit_code,
+            "status": self.status,
+            "at": certs.format_time(self.at),
+        }
+
+
+def read_body(stream: BinaryIO, limit: int = MAX_RELEASE) -> tuple[bytes, int]:
+    """At most *limit* + 1 bytes of *stream*, and its whole size (a huge body is never read whole)."""
+    data = stream.read(limit + 1)
+    size = len(data)
+    if size > limit:
+        try:
+            size = stream.seek(0, 2)
+        except (OSError, ValueError):
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+    return data, size
+
+
+#: A body seen before: accepted, or refused for what it is (a ``release-*`` code). One refused for
+#: the moment (the window, a machine failure) may come again.
+_SEEN = (
+    "SELECT 1 FROM releases WHERE sha256 = ? AND kind = 'release' "
+    "AND (verdict = 'accepted' OR code LIKE 'release-%')"
+)
+
+
+@dataclass
+class _Known:
+    """What the checks learnt so far, for the refusal's row."""
+
+    submission: int | None = None
+    bidder: int | None = None
+
+
+def accept_release(
+    session: OpeningSession,
+    body: bytes,
+    clock: Clock | None = None,
+    *,
+    size: int | None = None,
+    release_keys: KeySource | None = None,
+    session_id: str | None = None,
+) -> AcceptResult:
+    """Check a release and open its bid; record the body either way (see the module's docstring).
+
+    *body* is the release as received (*size* its full size when only the
+    first bytes were read, see :func:`read_body`). *clock* gives the arrival
+    time (default: the system clock). *release_keys* and *session_id* are
+    the session's release key and id (default: the session's own). Raises
+    the refusal after recording it; returns what became of the bid.
+    """
+    digest = hashlib.sha256(body).hexdigest()
+    arrival = (clock or SystemClock()).stamp(bytes.fromhex(digest)).time.astimezone(dt.UTC)
+    full_size = len(body) if size is None else size
+    known = _Known()
+    with SessionLock(session.directory, wait=CHANGE_WAIT), contextlib.ExitStack() as stack:
+        keys = release_keys if release_keys is not None else stack.enter_context(session.release_keys())
+        ours = session_id if session_id is not None else session.profile.session
+        try:
+            if full_size > MAX_RELEASE:
+                raise ReleaseTooLargeError(size=full_size, limit=MAX_RELEASE)
+            release = _checked(session, body, digest, arrival, keys, ours, known)
+            row = _submission(session, release, known)
+            require_running(session, arrival)
+            content_key = _content_key(session, row, release)
+        except BidcryptError as error:
+            _record(session.ledger.transaction, arrival, digest, full_size, known, error, None)
+            raise
+        return _open(session, body, digest, arrival, release, row, content_key, known)
+
+
+def _checked(
+    session: OpeningSession,
+    body: bytes,
+    digest: str,
+    arrival: dt.datetime,
+    keys: KeySource,
+    ours: str,
+    known: _Known,
+) -> Release:
+    """The release, opened and checked up to its signer (not yet its submission)."""
+    release = read_release(body, keys, session=ours)
+    if release.session != ours or release.tender != session.settings.tender:
+        raise ReleaseNotForSessionError(session=f"{release.session} / {release.tender}")
+    if session.ledger.one(_SEEN, (digest,)):
+        raise ReleaseReplayedError(sha256=digest)
+    code = judge_signer(session, release.statement, arrival)
+    if code != release.credit_code:
+        raise ReleaseNotThisBidderError(signer=code, bidder=release.credit_code)
+    bidder = session.ledger.one("SELECT id FROM bidders WHERE credit_code = ?", (code,))
+    known.bidder = None if bidder is None else int(bidder["id"])
+    return release
+
+
+def judge_signer(session: OpeningSession, statement: Statement, arrival: dt.datetime) -> str:
+    """The credit code of a statement's signer, once it chains (at *arrival*) and is a company's.
+
+    :class:`ReleaseSignatureInvalidError` when the chain fails with the
+    session's trust store, :class:`ReleaseNotCompanyError` for a certificate
+    that is not a company signing certificate naming a credit code.
+    """
+    signer = statement.signer
+    try:
+        session.trust_store().validate(signer, arrival, statement.certificates)
+    except CertificateError as error:
+        raise ReleaseSignatureInvalidError(Text("{error}", "{error}", error=error)) from error
+    from bidcrypt.seal import Holder, holder_of
+
+    code = certs.credit_code(signer)
+    company = Purpose.SIGNING in certs.purposes(signer) and holder_of(signer) is Holder.ORGANISATION
+    if not company or not code:
+        raise ReleaseNotCompanyError(subject=certs.display_name(signer))
+    return code
+
+
+def _submission(session: OpeningSession, release: Release, known: _Known) -> Row:
+    """The current, unopened submission the release names, once it is the signer's."""
+    rows = session.ledger.query(
+        "SELECT s.*, b.credit_code FROM submissions s JOIN bidders b ON b.id = s.bidder_id "
+        "WHERE s.sha256 = ? ORDER BY s.id DESC",
+        (release.submission_sha256,),
+    )
+    others = [r for r in rows if r["credit_code"] != release.credit_code]
+    if others:
+        known.submission = int(others[0]["id"])
+        raise ReleaseNotThisBidderError(signer=release.credit_code, bidder=others[0]["credit_code"])
+    current = [r for r in rows if r["state"] == "current"]
+    if not current:
+        raise ReleaseNoSubmissionError(sha256=release.submission_sha256)
+    row = current[0]
+    known.submission = int(row["id"])
+    if row["lot"] != release.lot:
+        raise ReleaseNoSubmissionError(
+            Text("it is for lot {lot}", "该投标文件属于标段 {lot}", lot=str(row["lot"])),
+            sha256=release.submission_sha256,
+        )
+    if session.ledger.one("SELECT 1 FROM outcomes WHERE submission_id = ?", (row["id"],)):
+        raise ReleaseNoSubmissionError(
+            Text("it already has an opening outcome", "该投标文件已有开标结果"),
+            sha256=release.submission_sha256,
+        )
+    return row
+
+
+def _content_key(session: OpeningSession, row: Row, release: Release) -> ContentKey:
+    """The released key, once it decrypts the start of the stored package to its bundle."""
+    number = int(row["id"])
+    path = session.directory / "submissions" / f"{number}.bid"
+    wrong = ReleaseKeyWrongError(submission=number)
+    try:
+        info = read_package_info(path)
+    except (BidcryptError, OSError):
+        return _as_content_key(release)  # the package's own failure: the opening records it
+    if info.header.cipher.cipher is not release.cipher:
+        raise wrong
+    content_key = _as_content_key(release)
+    if not release_opens(path, info.header, content_key):
+        raise wrong
+    return content_key
+
+
+def _as_content_key(release: Release) -> ContentKey:
+    return ContentKey(
+        key=release.content_key,
+        cipher=release.cipher,
+        recipient_index=-1,
+        entry="release",
+        subject=certs.display_name(release.signer),
+    )
+
+
+def _open(
+    session: OpeningSession,
+    body: bytes,
+    digest: str,
+    arrival: dt.datetime,
+    release: Release,
+    row: Row,
+    content_key: ContentKey,
+    known: _Known,
+) -> AcceptResult:
+    """Open the bid through the batch and record the accepted release with its outcome."""
+    found: list[int] = []
+
+    def recorded(db: sqlite3.Connection, result: Result) -> None:
+        found.append(_insert(db, arrival, digest, len(body), known, None, body))
+
+    batch = ReleasedBatch(session, content_key, arrival, recorded)
+    status = batch.open(row)
+    if status is None:
+        error = batch.failure
+        _record(session.ledger.transaction, arrival, digest, len(body), known, error, None)
+        raise error
+    return AcceptResult(found[0], digest, int(row["id"]), release.credit_code, status, arrival)
+
+
+def _record(
+    transaction: Any,
+    arrival: dt.datetime,
+    digest: str,
+    size: int,
+    known: _Known,
+    error: BidcryptError | None,
+    body: bytes | None,
+) -> int:
+    with transaction() as db:
+        return _insert(db, arrival, digest, size, known, error, body)
+
+
+def _insert(
+    db: sqlite3.Connection,
+    arrival: dt.datetime,
+    digest: str,
+    size: int,
+    known: _Known,
+    error: BidcryptError | None,
+    body: bytes | None,
+) -> int:
+    """One row of ``releases``: accepted (with the body) or refused (with the code, no body)."""
+    cursor = db.execute(
+        "INSERT INTO releases(at, kind, sha256, size, submission_id, bidder_id, verdict, code, message, "
+        "message_zh, params, body) VALUES (?, 'release', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now_text(arrival),
+            digest,
+            size,
+            known.submission,
+            known.bidder,
+            "refused" if error is not None else "accepted",
+            None if error is None else error.code,
+            None if error is None else error.message("en"),
+            None if error is None else error.message("zh"),
+            None if error is None else stored(error),
+            None if error is not None else body,
+        ),
+    )
+    return int(cursor.lastrowid or 0)

@@ -1,0 +1,76 @@
+"""Opening one bid with the content key its bidder released, through the bulk opening's own path.
+
+:class:`ReleasedBatch` is the bulk opening's batch (:mod:`bidcrypt.opening.batch`)
+without a key source: the content key comes with the bid. The same worker
+process decrypts while it checks the receipt, verifies the manifest and the
+seals and writes the files into the run's folder; the same transaction moves
+them to ``opened/N`` and records the outcome, here with ``opened_by =
+'release'``, ``released_at`` = the arrival of the release, and the accepted
+release itself (the row of ``releases``), so that ledger and folder agree
+after a kill at any moment (the next run or acceptance reconciles them).
+
+A key that decrypts the start of the content to something other than the
+bundle's manifest does not open the bid: the release is refused
+(``release-key-wrong``) and the bid stays pending, with no outcome.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable
+
+from bidcrypt.envelope import ContentKey
+from bidcrypt.errors import BidcryptError, OpeningError
+from bidcrypt.i18n import Text
+from bidcrypt.opening.batch import _Batch
+from bidcrypt.opening.ledger import Row, now_text
+from bidcrypt.opening.session import OpeningSession
+from bidcrypt.opening.worker import Job, Result
+from bidcrypt.package import PackageInfo
+
+__all__ = ["ReleasedBatch"]
+
+#: What the batch calls, inside the transaction that records the bid's outcome.
+OnRecorded = Callable[[sqlite3.Connection, Result], None]
+
+
+class ReleasedBatch(_Batch):
+    """A batch of one bid whose content key was released by its bidder (under the session lock)."""
+
+    opened_by = "release"
+
+    def __init__(
+        self, session: OpeningSession, content_key: ContentKey, arrival: dt.datetime, on_recorded: OnRecorded
+    ) -> None:
+        super().__init__(session, None, 1, None, arrival)
+        self.content_key = content_key
+        self.released_at = now_text(arrival)
+        self.on_recorded = on_recorded
+        #: The outcome recorded (its status), None while the bid has none.
+        self.status: str | None = None
+
+    def opens(self, info: PackageInfo) -> bool:
+        """The released key is the bid's own: checked before the batch runs."""
+        return True
+
+    def prepare(self, row: Row, info: PackageInfo) -> Job | None:
+        """The worker's job with the released key (no token operation)."""
+        return self.job(row, info, self.content_key)
+
+    def recorded(self, db: sqlite3.Connection, result: Result) -> None:
+        """Record the accepted release in the outcome's transaction."""
+        self.status = result.status
+        self.on_recorded(db, result)
+
+    def open(self, row: Row) -> str | None:
+        """Open the bid of *row*: the outcome's status, or None when it stays pending (:attr:`failure`)."""
+        self.execute([row])
+        return self.status
+
+    @property
+    def failure(self) -> BidcryptError:
+        """Why the bid stays pending: the machine's failure that stopped the run, or a worker's death."""
+        return self.run.stopped or OpeningError(
+            Text("the bid could not be opened now; it stays pending", "该投标文件暂未能解密，仍待解密")
+        )

@@ -1,0 +1,80 @@
+"""The sessions a service hosts: each folder loaded once, its blocking calls run in a thread under its lock.
+
+The library (the ledger, the opening of a bid) blocks; the service runs it
+in a worker thread (:func:`anyio.to_thread.run_sync`) so that the event
+loop goes on serving the hall and the event stream. Changes of one session
+run one at a time (an :class:`anyio.Lock` per session; the session's own
+file lock keeps other processes, such as ``opening pause``, in step);
+reads run beside them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from bidcrypt.errors import InputError
+from bidcrypt.i18n import Text
+from bidcrypt.opening import OpeningSession
+
+__all__ = ["HostedSession", "host_sessions"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class HostedSession:
+    """One session folder served under ``/s/<session id>/``."""
+
+    session_id: str
+    session: OpeningSession
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def change(self, work: Callable[[OpeningSession], T]) -> T:
+        """Run *work* (which changes the session) in a thread, one change of this session at a time."""
+        async with self.lock:
+            return await anyio.to_thread.run_sync(work, self.session)
+
+    async def read(self, work: Callable[[OpeningSession], T]) -> T:
+        """Run *work* (which only reads) in a thread."""
+        return await anyio.to_thread.run_sync(work, self.session)
+
+
+def _session_id(session: OpeningSession, folder: str | os.PathLike[str]) -> str:
+    """The session's id; a session without a profile (made without ``--custody``) is not served."""
+    identifier = session.session_id
+    if not identifier or not session.has_profile:
+        raise InputError(
+            Text(
+                "not a remote-opening session (made without --custody: it has no profile)",
+                "不是远程开标会话（创建时未指定 --custody，没有会话配置文件）",
+            ),
+            path=folder,
+        )
+    return identifier
+
+
+def host_sessions(folders: Sequence[str | os.PathLike[str]]) -> dict[str, HostedSession]:
+    """Load each session folder; refuse a folder that is not a session, or two of the same session."""
+    hosted: dict[str, HostedSession] = {}
+    for folder in folders:
+        session = OpeningSession.load(Path(folder))
+        try:
+            identifier = _session_id(session, folder)
+        except InputError:
+            session.close_ledger()
+            raise
+        if identifier in hosted:
+            session.close_ledger()
+            raise InputError(
+                Text("the session {session} is given twice", "会话 {session} 重复", session=identifier),
+                path=folder,
+            )
+        hosted[identifier] = HostedSession(identifier, session)
+    return hosted
