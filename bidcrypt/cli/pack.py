@@ -36,6 +36,7 @@ from bidcrypt.package import (
     read_profile,
 )
 from bidcrypt.seal import SealKind
+from bidcrypt.trust import TrustStore
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 CIPHERS = {c.value: c for c in ContentCipher}
@@ -184,7 +185,7 @@ def pack_command(
     source, named = _whole_token(key_ref, module, pin_env)
     with source, byte_progress(pick("packing", "打包中"), as_json=as_json) as progress:
         signer = choose_entry(source if named is None else _Named(source, named), SealKind.COMPANY)
-        target = _target(profile_path, tender, lot, authority_transport, signer, certificates)
+        target = _target(profile_path, tender, lot, authority_transport, signer, certificates, store)
         result = pack(
             source_dir,
             output,
@@ -198,7 +199,7 @@ def pack_command(
             key_transport=TRANSPORTS[key_transport] if key_transport else None,
             authority_transport=target.authority_transport,
             names_from=names_from,
-            trust=store,
+            trust=target.trust,
             backup=backup,
             allow_unsealed=allow_unsealed,
             warn=_warn,
@@ -216,6 +217,7 @@ class _Target:
     lot: str | None
     encrypt_to: list[x509.Certificate]
     authority_transport: KeyTransport
+    trust: TrustStore | None
 
 
 def _target(
@@ -225,6 +227,7 @@ def _target(
     authority_transport: str | None,
     signer: KeyEntry,
     certificates: list[x509.Certificate],
+    store: TrustStore | None,
 ) -> _Target:
     """What to pack to: the options as given, or (``--profile``) the profile's, contradictions refused."""
     transport = TRANSPORTS[authority_transport] if authority_transport else None
@@ -233,7 +236,7 @@ def _target(
             raise click.UsageError(
                 pick("--tender is required (or --profile)", "须指定 --tender（或 --profile）")
             )
-        return _Target(tender, lot, certificates, transport or KeyTransport.OAEP_SHA256)
+        return _Target(tender, lot, certificates, transport or KeyTransport.OAEP_SHA256, store)
     profile = read_profile(read_input(profile_path, PROFILE_FILE))
     own_code = certs.credit_code(signer.certificate)
     authorities = [c for c in certificates if certs.credit_code(c) != own_code]
@@ -242,9 +245,8 @@ def _target(
     )
     own = [c for c in certificates if certs.credit_code(c) == own_code]
     recipients = own + ([target.authority] if target.authority is not None else [])
-    return _Target(
-        target.tender, target.lot, recipients, target.authority_transport or KeyTransport.OAEP_SHA256
-    )
+    transport = target.authority_transport or KeyTransport.OAEP_SHA256
+    return _Target(target.tender, target.lot, recipients, transport, target.trusting(store))
 
 
 def _print_result(result: PackResult, lot: str | None, backup: Path | None) -> None:

@@ -9,6 +9,7 @@ that names both values.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from bidcrypt.envelope import KeyTransport
 from bidcrypt.errors import ProfileMismatchError
 from bidcrypt.i18n import Text
 from bidcrypt.package.profile import SessionProfile
+from bidcrypt.trust import TrustStore
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,18 @@ class ProfileTarget:
     authority: x509.Certificate | None
     #: The key transport for an RSA opening certificate (the profile's first); None otherwise.
     authority_transport: KeyTransport | None
+
+    def trusting(self, trust: TrustStore | None) -> TrustStore | None:
+        """*trust* with the opening certificate added as an anchor.
+
+        The opening certificate is self-issued by the session: what vouches
+        for it is the profile (signed by the session, its SHA-256 announced
+        by the agency), not a CA, so a trust check of the recipients must
+        take it as it is.
+        """
+        if trust is None or self.authority is None:
+            return trust
+        return dataclasses.replace(trust, anchors=tuple(certs.unique([*trust.anchors, self.authority])))
 
 
 def _contradiction(option: str, given: str, expected: str | Text) -> ProfileMismatchError:

@@ -249,17 +249,14 @@ def test_after_the_window(pki: Pki, template: Template, session: OpeningSession)
 def test_a_paused_window_refuses_and_a_resumed_one_accepts(
     pki: Pki, template: Template, session: OpeningSession
 ) -> None:
+    """The same body, refused while the window is paused, is no replay once it resumes."""
     from bidcrypt.errors import WindowPausedError
 
+    body = release_of(pki, template, session, "bidder-a")
     pause_window(session, "platform outage", clock=in_window(session, 100))
-    refused(session, release_of(pki, template, session, "bidder-a"), WindowPausedError, seconds=110)
+    refused(session, body, WindowPausedError, seconds=110)
     resume_window(session, clock=in_window(session, 200))
-    assert (
-        accept_release(
-            session, release_of(pki, template, session, "bidder-a", 2), in_window(session, 210)
-        ).status
-        == "opened"
-    )
+    assert accept_release(session, body, in_window(session, 210)).status == "opened"
 
 
 def test_a_release_from_another_session(
@@ -280,7 +277,9 @@ def test_a_release_from_another_session(
 def test_a_key_that_does_not_open_leaves_the_bid_pending(
     pki: Pki, template: Template, session: OpeningSession
 ) -> None:
-    refused(session, forged(pki, session), ReleaseKeyWrongError)
+    wrong = forged(pki, session)
+    refused(session, wrong, ReleaseKeyWrongError)
+    refused(session, wrong, ReleaseReplayedError, seconds=125)
     assert 1 in [r["id"] for r in session.pending()]
     again = release_of(pki, template, session, "bidder-a", 5)  # the bidder releases again within the window
     assert accept_release(session, again, in_window(session, 150)).status == "opened"
