@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography import x509
 
 from bidcrypt.certs import load_certificate
+from bidcrypt.clock import FixedClock
 from bidcrypt.keys import KeyEntry, KeySource, PinSource, open_key_source
+from bidcrypt.opening import OpeningSession
+from bidcrypt.opening.custody import RemoteSettings
+from bidcrypt.opening.window import start_window
 
 from .conftest import Pki
 
@@ -62,3 +68,49 @@ def profile_for(pki: Pki, suite: str = "rsa", session: str | None = None) -> Pro
     """A profile whose release certificate is *suite*'s fixture key."""
     certificate = load_certificate(pki.cert(RELEASE_KEYS[suite]))
     return Profile(certificate) if session is None else Profile(certificate, session)
+
+
+#: The window of the test sessions: it starts a minute after the opening time and lasts 30 minutes.
+WINDOW_START = dt.timedelta(minutes=1)
+WINDOW_SECONDS = 1800
+
+
+def trust_files(pki: Pki) -> tuple[list[Path], list[Path]]:
+    """Both hierarchies' roots and issuing CAs, and both CRLs (RSA/EC and SM2 bidders in one session)."""
+    trust = pki.root / "trust"
+    return (
+        [pki.roots, pki.intermediates, trust / "sm2-roots.pem", trust / "sm2-intermediates.pem"],
+        [pki.crl, pki.root / "sm2" / "ca" / "vendor.crl"],
+    )
+
+
+def remote_session(
+    pki: Pki, directory: Path, bidders: Sequence[str], *, suite: str = "rsa-3072", deadline: dt.datetime
+) -> OpeningSession:
+    """A remote-opening session (custody none) with *bidders* registered and bound."""
+    anchors, crls = trust_files(pki)
+    session = OpeningSession.create(
+        directory,
+        tender=TENDER,
+        lots=["1"],
+        deadline=deadline,
+        opening_time=deadline,
+        trust=anchors,
+        crls=crls,
+        remote=RemoteSettings(custody="none", suite=suite),
+    )
+    for bidder in bidders:
+        company = pki.company(bidder)
+        session.register_bidder(company["name"], company["credit_code"])
+        session.bind_certificate(company["credit_code"], load_certificate(pki.cert(f"{bidder}/enc")))
+    return session
+
+
+def in_window(session: OpeningSession, seconds: float = 120) -> FixedClock:
+    """A clock *seconds* after the window started (negative: before it, past its length: after)."""
+    return FixedClock(session.settings.opening_time + WINDOW_START + dt.timedelta(seconds=seconds))
+
+
+def start(session: OpeningSession) -> None:
+    """Start the window a minute after the opening time."""
+    start_window(session, WINDOW_SECONDS, clock=FixedClock(session.settings.opening_time + WINDOW_START))

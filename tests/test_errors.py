@@ -58,6 +58,23 @@ def test_messages_in_both_languages(cls: type[errors.BidcryptError]) -> None:
         limit="L",
         container="C",
         application="A",
+        address="ad",
+        given="g",
+        member="m",
+        members="n",
+        nonce="no",
+        option="op",
+        quorum="q",
+        released="rl",
+        remote_code="rc",
+        remote_message="rm",
+        retry_after="ra",
+        session="se",
+        sha256="h",
+        signer="si",
+        size="sz",
+        state="st",
+        submission="su",
     )
     assert "{" not in error.message("en") and "{" not in error.message("zh")
     assert error.message("en") != error.message("zh")

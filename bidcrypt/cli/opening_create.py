@@ -6,6 +6,7 @@ with it, the session gets its keys and its signed profile (docs/remote.md).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -28,8 +29,7 @@ from bidcrypt.cli.common import (
 from bidcrypt.errors import InputError, PinUnavailableError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text, pick
-from bidcrypt.opening import OpeningSession
-from bidcrypt.opening.custody import RemoteSettings
+from bidcrypt.opening import OpeningSession, RemoteSettings
 from bidcrypt.package import CUSTODY_MODELS, SESSION_SUITES, profile_sha256, suite_of
 
 _SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
@@ -198,13 +198,24 @@ def _remote_settings(
     "--suite", type=click.Choice(list(SESSION_SUITES)), help="The session keys' suite (default rsa-3072)."
 )
 @click.option(
-    "--opening-key", metavar="KEYREF", help="custody platform: the platform's existing opening key."
+    "--opening-key",
+    metavar="REF",
+    help="custody platform: the platform's existing opening key (a key reference as for --key: pkcs11: URI, "
+    "skf: reference, PKCS#12 or PEM file); only its encryption certificate is read.",
 )
 @click.option(
     "--opening-key-out",
     type=_FILE,
     help=f"custody platform: make a new opening key, written as PKCS#12 (password: ${PASSWORD_ENV} or "
     "asked).",
+)
+@click.option(
+    "--authority-transport",
+    "transports",
+    multiple=True,
+    type=click.Choice(["oaep", "oaep-sha1", "pkcs1v15"]),
+    help="custody platform with an existing RSA --opening-key: the key transport it undoes (repeatable, "
+    "strongest first; default oaep). Goes into the profile for `pack --profile`.",
 )
 @click.option("--password-env", default=PASSWORD_ENV, show_default=True, metavar="VAR", help="See above.")
 @click.option("--member", "members", multiple=True, type=_FILE, help="custody committee: a member's "
@@ -220,8 +231,9 @@ def _remote_settings(
 def create(
     session: Path, tender: str, lots: tuple[str, ...], deadline: str, opening_time: str,
     max_package_size: str | None, custody: str | None, suite: str | None, opening_key: str | None,
-    opening_key_out: Path | None, password_env: str, members: tuple[Path, ...], quorum: int | None,
-    window: str | None, rule: str | None, service_url: str | None, trust: tuple[Path, ...],
+    opening_key_out: Path | None, transports: tuple[str, ...], password_env: str,
+    members: tuple[Path, ...], quorum: int | None, window: str | None, rule: str | None,
+    service_url: str | None, trust: tuple[Path, ...],
     crls: tuple[Path, ...], module: str | None, pin_env: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Create a session folder for one tender (with --custody: for a remote opening, with its profile)."""
@@ -229,6 +241,13 @@ def create(
         custody, suite, opening_key, opening_key_out, members, quorum, window, rule, service_url,
         module, pin_env, password_env,
     )  # fmt: skip
+    if transports:
+        if remote is None:
+            raise click.UsageError(
+                pick("--authority-transport needs --custody", "--authority-transport 须与 --custody 同用")
+            )
+        remote = dataclasses.replace(remote, transports=tuple(transports))
+        remote.check()
     created = OpeningSession.create(
         session,
         tender=tender,
@@ -243,20 +262,22 @@ def create(
     settings = created.settings
     digest = profile_sha256(created.profile_bytes()) if remote is not None else None
     if as_json:
-        print_json(
-            {
-                "session": str(session),
+        report = {
+            "session": str(session),
+            "tender": settings.tender,
+            "lots": list(settings.lots),
+            "deadline": certs.format_time(settings.deadline),
+            "opening_time": certs.format_time(settings.opening_time),
+            "max_package_size": created.max_package_size,
+        }
+        if remote is not None:  # a remote opening's: a session made as before reports as before
+            report |= {
                 "session_id": created.session_id,
-                "tender": settings.tender,
-                "lots": list(settings.lots),
-                "deadline": certs.format_time(settings.deadline),
-                "opening_time": certs.format_time(settings.opening_time),
-                "max_package_size": created.max_package_size,
-                "custody": None if remote is None else remote.custody,
-                "suite": None if remote is None else remote.suite,
+                "custody": remote.custody,
+                "suite": remote.suite,
                 "profile_sha256": digest,
             }
-        )
+        print_json(report)
         return
     click.echo(
         pick(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from cryptography import x509
 
 from bidcrypt import certs
 from bidcrypt.cli.common import (
@@ -20,14 +22,26 @@ from bidcrypt.cli.common import (
 from bidcrypt.cli.progress import byte_progress
 from bidcrypt.envelope import ContentCipher, KeyTransport
 from bidcrypt.errors import KeyNotFoundError
+from bidcrypt.files import InputKind, read_input
 from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource, Pkcs11Uri, is_pkcs11_uri
-from bidcrypt.package import PackResult, Summary, SummaryFile, load_summary_file, pack
+from bidcrypt.package import (
+    MAX_PROFILE_SIZE,
+    PackResult,
+    Summary,
+    SummaryFile,
+    load_summary_file,
+    pack,
+    profile_target,
+    read_profile,
+)
 from bidcrypt.seal import SealKind
+from bidcrypt.trust import TrustStore
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 CIPHERS = {c.value: c for c in ContentCipher}
 TRANSPORTS = {t.value: t for t in KeyTransport if t.offered}
+PROFILE_FILE = InputKind("a session profile", "会话配置文件", MAX_PROFILE_SIZE)
 #: The attributes of a pkcs11: URI that name one object on the token rather than the token.
 _OBJECT_ATTRIBUTES = ("object", "id", "type")
 
@@ -87,8 +101,15 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
 @click.command("pack")
 @click.argument("source_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("-o", "--output", required=True, type=_FILE, help="The package to write (.bid).")
-@click.option("--tender", required=True, help="Tender (招标项目) identifier.")
-@click.option("--lot", help="Lot (标段) identifier.")
+@click.option("--tender", help="Tender (招标项目) identifier (required without --profile).")
+@click.option("--lot", help="Lot (标段) identifier (with --profile: one of the profile's lots).")
+@click.option(
+    "--profile",
+    "profile_path",
+    type=_FILE,
+    help="The session profile (profile.p7s) the agency published: tender, lot, the opening certificate and "
+    "its transport come from it (compare its SHA-256 with the announced one).",
+)
 @keyref_option("--signer", help="The company signing certificate's key (its UKey test-opens the package).")
 @click.option(
     "--encrypt-to",
@@ -96,7 +117,8 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
     required=True,
     multiple=True,
     type=_FILE,
-    help="Encryption certificate: the bidder's own, and any opening authority's. Repeatable.",
+    help="Encryption certificate: the bidder's own, and any opening authority's (with --profile: the "
+    "profile gives the authority's). Repeatable.",
 )
 @click.option("--summary", "summary_path", type=_FILE, help="Opening-summary TOML (price, duration, roles).")
 @click.option("--backup", type=_FILE, help="Also write the signed bundle unencrypted (备用文件).")
@@ -115,10 +137,8 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
 @click.option(
     "--authority-transport",
     type=click.Choice(list(TRANSPORTS)),
-    default=KeyTransport.OAEP_SHA256.value,
-    show_default=True,
     help="RSA key transport for the opening authority's certificate: the one the authority declares its "
-    "UKey decrypts (oaep = OAEP-SHA256).",
+    "UKey decrypts (default oaep = OAEP-SHA256; with --profile: the profile's).",
 )
 @click.option(
     "--names-from",
@@ -138,15 +158,16 @@ def _whole_token(ref: str, module: str | None, pin_env: str) -> tuple[KeySource,
 def pack_command(
     source_dir: Path,
     output: Path,
-    tender: str,
+    tender: str | None,
     lot: str | None,
+    profile_path: Path | None,
     key_ref: str,
     encrypt_to: tuple[Path, ...],
     summary_path: Path | None,
     backup: Path | None,
     cipher: str | None,
     key_transport: str | None,
-    authority_transport: str,
+    authority_transport: str | None,
     names_from: str,
     allow_unsealed: bool,
     trust: tuple[Path, ...],
@@ -164,20 +185,21 @@ def pack_command(
     source, named = _whole_token(key_ref, module, pin_env)
     with source, byte_progress(pick("packing", "打包中"), as_json=as_json) as progress:
         signer = choose_entry(source if named is None else _Named(source, named), SealKind.COMPANY)
+        target = _target(profile_path, tender, lot, authority_transport, signer, certificates, store)
         result = pack(
             source_dir,
             output,
-            tender=tender,
-            lot=lot,
+            tender=target.tender,
+            lot=target.lot,
             signer=signer,
-            encrypt_to=certificates,
+            encrypt_to=target.encrypt_to,
             summary=summary,
             key_source=source,
             cipher=CIPHERS[cipher] if cipher else None,
             key_transport=TRANSPORTS[key_transport] if key_transport else None,
-            authority_transport=TRANSPORTS[authority_transport],
+            authority_transport=target.authority_transport,
             names_from=names_from,
-            trust=store,
+            trust=target.trust,
             backup=backup,
             allow_unsealed=allow_unsealed,
             warn=_warn,
@@ -186,7 +208,45 @@ def pack_command(
     if as_json:
         print_json(result.to_dict())
     else:
-        _print_result(result, lot, backup)
+        _print_result(result, target.lot, backup)
+
+
+@dataclass(frozen=True)
+class _Target:
+    tender: str
+    lot: str | None
+    encrypt_to: list[x509.Certificate]
+    authority_transport: KeyTransport
+    trust: TrustStore | None
+
+
+def _target(
+    profile_path: Path | None,
+    tender: str | None,
+    lot: str | None,
+    authority_transport: str | None,
+    signer: KeyEntry,
+    certificates: list[x509.Certificate],
+    store: TrustStore | None,
+) -> _Target:
+    """What to pack to: the options as given, or (``--profile``) the profile's, contradictions refused."""
+    transport = TRANSPORTS[authority_transport] if authority_transport else None
+    if profile_path is None:
+        if tender is None:
+            raise click.UsageError(
+                pick("--tender is required (or --profile)", "须指定 --tender（或 --profile）")
+            )
+        return _Target(tender, lot, certificates, transport or KeyTransport.OAEP_SHA256, store)
+    profile = read_profile(read_input(profile_path, PROFILE_FILE))
+    own_code = certs.credit_code(signer.certificate)
+    authorities = [c for c in certificates if certs.credit_code(c) != own_code]
+    target = profile_target(
+        profile, tender=tender, lot=lot, authorities=authorities, authority_transport=transport
+    )
+    own = [c for c in certificates if certs.credit_code(c) == own_code]
+    recipients = own + ([target.authority] if target.authority is not None else [])
+    transport = target.authority_transport or KeyTransport.OAEP_SHA256
+    return _Target(target.tender, target.lot, recipients, transport, target.trusting(store))
 
 
 def _print_result(result: PackResult, lot: str | None, backup: Path | None) -> None:

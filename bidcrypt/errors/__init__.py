@@ -88,6 +88,7 @@ from bidcrypt.errors.package import (
     PackageError,
     PathRefusedError,
     ProfileError,
+    ProfileMismatchError,
     ReencryptionRequiredError,
     UnsafePathError,
 )
@@ -189,6 +190,7 @@ __all__ = [
     "PinLockedError",
     "PinUnavailableError",
     "ProfileError",
+    "ProfileMismatchError",
     "QuorumNotReachedError",
     "RateLimitedError",
     "ReceiptMismatchError",

@@ -11,6 +11,7 @@ __all__ = [
     "PackageError",
     "PathRefusedError",
     "ProfileError",
+    "ProfileMismatchError",
     "ReencryptionRequiredError",
     "UnsafePathError",
 ]
@@ -81,3 +82,13 @@ class ProfileError(InputError):
     zh = "不是有效的开标会话配置文件"
     hint_en = "ask the tendering agency for the session profile it published, and check its SHA-256"
     hint_zh = "请向招标代理机构索取其发布的会话配置文件，并核对其 SHA-256"
+
+
+class ProfileMismatchError(InputError):
+    """``pack --profile`` was also given a tender, lot, authority or transport the profile contradicts."""
+
+    code = "profile-mismatch"
+    en = "{what} {actual} contradicts the session profile, which says {expected}"
+    zh = "{what} {actual} 与会话配置文件不符，配置文件为 {expected}"
+    hint_en = "leave the option out: the profile gives it"
+    hint_zh = "请省略该选项：会话配置文件已给出"

@@ -9,12 +9,17 @@ For tender software::
     receipt = session.submit(Path("bid.bid"))                     # no key; checks the rule and the deadline
     run = open_bids(session, authority_ukey, progress=print)      # at the opening time
     print(render(build_record(session), "table"))
+
+A remote opening (docs/remote.md) is a session made with ``remote=RemoteSettings(custody=...)``:
+it gets its keys and its signed profile (``session.profile``, ``session.release_keys()``).
 """
 
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
 from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
-from bidcrypt.opening.committee import AcceptedShare, accept_share, shares_released
+from bidcrypt.opening.committee import AcceptedShare, accept_share, rebuild_opening_key, shares_released
+from bidcrypt.opening.committee_open import open_with_committee
+from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
@@ -37,6 +42,7 @@ __all__ = [
     "Progress",
     "Receipt",
     "RecordRow",
+    "RemoteSettings",
     "SessionSettings",
     "SessionView",
     "SigninResult",
@@ -49,7 +55,9 @@ __all__ = [
     "build_record",
     "new_challenge",
     "open_bids",
+    "open_with_committee",
     "read_body",
+    "rebuild_opening_key",
     "render",
     "shares_released",
     "terminal_safe",

@@ -96,6 +96,14 @@ def read_body(stream: BinaryIO, limit: int = MAX_RELEASE) -> tuple[bytes, int]:
     return data, size
 
 
+#: A body seen before: accepted, or refused for what it is (a ``release-*`` code). One refused for
+#: the moment (the window, a machine failure) may come again.
+_SEEN = (
+    "SELECT 1 FROM releases WHERE sha256 = ? AND kind = 'release' "
+    "AND (verdict = 'accepted' OR code LIKE 'release-%')"
+)
+
+
 @dataclass
 class _Known:
     """What the checks learnt so far, for the refusal's row."""
@@ -154,7 +162,7 @@ def _checked(
     release = read_release(body, keys, session=ours)
     if release.session != ours or release.tender != session.settings.tender:
         raise ReleaseNotForSessionError(session=f"{release.session} / {release.tender}")
-    if session.ledger.one("SELECT 1 FROM releases WHERE sha256 = ? AND kind = 'release'", (digest,)):
+    if session.ledger.one(_SEEN, (digest,)):
         raise ReleaseReplayedError(sha256=digest)
     code = judge_signer(session, release.statement, arrival)
     if code != release.credit_code:

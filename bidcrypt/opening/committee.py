@@ -21,11 +21,10 @@ private key nor the KEK is ever written in the clear.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +41,6 @@ from bidcrypt.errors import CommitteeError, LedgerError, QuorumNotReachedError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource, MemorySource, key_from_pkcs8
-from bidcrypt.opening.batch import open_bids
 from bidcrypt.opening.committee_ledger import (
     QUORUM_META,
     SESSION_META,
@@ -52,8 +50,6 @@ from bidcrypt.opening.committee_ledger import (
     released_shares,
     shares_released,
 )
-from bidcrypt.opening.run import OpeningRun, Progress
-from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import SessionView
 from bidcrypt.package import KEK_SIZE, combine_shares, share_digest, share_file_content, split_kek
 
@@ -161,23 +157,36 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def accept_share(
-    session: SessionView, body: bytes, clock: Clock | None = None, *, release_keys: Keys
+    session: SessionView,
+    body: bytes,
+    clock: Clock | None = None,
+    *,
+    size: int | None = None,
+    release_keys: Keys | None = None,
 ) -> AcceptedShare:
     """Accept a committee member's share release *body*, or refuse it; either way it is recorded.
 
     Refused before the opening time and outside the running window; see
     :mod:`bidcrypt.opening.committee_ledger` for every refusal and its code.
-    *clock* stamps the arrival (default: the system clock).
+    *clock* stamps the arrival (default: the system clock); *size* is the
+    body's full size when only its first bytes were read
+    (:func:`~bidcrypt.opening.read_body`); *release_keys* opens the body
+    (default: the session's release key, ``keys/release.pem``).
     """
-    return accept_share_with(session, body, release_keys, clock)
+    if release_keys is not None:
+        return accept_share_with(session, body, release_keys, clock, size)
+    with session.release_keys() as keys:
+        return accept_share_with(session, body, keys, clock, size)
 
 
-def rebuild_opening_key(session: SessionView, release_keys: Keys, certificate: x509.Certificate) -> KeySource:
+def rebuild_opening_key(
+    session: SessionView, release_keys: Keys | None = None, certificate: x509.Certificate | None = None
+) -> KeySource:
     """The opening key rebuilt from the accepted shares, as a key source held in memory only.
 
-    *release_keys* is the session's release key (it opens the share releases
-    kept in the ledger), *certificate* the session's opening certificate (the
-    profile's). At least k accepted shares are needed, else
+    *release_keys* opens the share releases kept in the ledger (default: the
+    session's release key), *certificate* is the opening certificate
+    (default: the profile's). At least k accepted shares are needed, else
     :class:`~bidcrypt.errors.QuorumNotReachedError` ("k of n shares
     released"). Nothing is written: close the source when the opening is done.
     """
@@ -185,7 +194,15 @@ def rebuild_opening_key(session: SessionView, release_keys: Keys, certificate: x
     session_id = committee_session(session)
     if released < quorum:
         raise QuorumNotReachedError(released=released, members=count, quorum=quorum)
-    shares = released_shares(session, release_keys)
+    if certificate is None:
+        certificate = session.profile.opening_certificate
+        if certificate is None:
+            raise CommitteeError(Text("the profile has no opening certificate", "会话配置文件中没有开标证书"))
+    if release_keys is None:
+        with session.release_keys() as keys:
+            shares = released_shares(session, keys)
+    else:
+        shares = released_shares(session, release_keys)
     if len(shares) < quorum:
         raise QuorumNotReachedError(released=len(shares), members=count, quorum=quorum)
     kek = bytearray(combine_shares({m: s.share for m, s in shares.items()}, quorum))
@@ -207,25 +224,6 @@ def rebuild_opening_key(session: SessionView, release_keys: Keys, certificate: x
         ) from exc
 
 
-def open_with_committee(
-    session: OpeningSession,
-    release_keys: Keys,
-    certificate: x509.Certificate,
-    *,
-    workers: int | None = None,
-    progress: Callable[[Progress], None] | None = None,
-    now: dt.datetime | None = None,
-) -> OpeningRun:
-    """Open the bids encrypted to the opening key with the key k members rebuilt (:func:`open_bids`).
-
-    The key lives in memory for the time of the opening only; the outcomes
-    say ``opened_by = 'committee'``. :class:`~bidcrypt.errors.QuorumNotReachedError`
-    before k shares were accepted, and nothing is opened.
-    """
-    with rebuild_opening_key(session, release_keys, certificate) as key:
-        return open_bids(session, key, workers=workers, progress=progress, now=now, opened_by="committee")
-
-
 def _custody_damaged(session: SessionView) -> LedgerError:
     return LedgerError(
         Text(
@@ -242,7 +240,6 @@ __all__ = [
     "AcceptedShare",
     "accept_share",
     "entrust",
-    "open_with_committee",
     "rebuild_opening_key",
     "share_file_name",
     "shares_released",

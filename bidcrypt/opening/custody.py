@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from bidcrypt import certs, gm
 from bidcrypt.certs import Purpose
-from bidcrypt.errors import InputError, OpeningError
+from bidcrypt.errors import InputError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger import Ledger
@@ -50,6 +50,9 @@ from bidcrypt.package import (
     SessionProfile,
     suite_of,
 )
+
+#: The RSA key transports a platform's existing key may declare (``pack --authority-transport``'s names).
+RSA_TRANSPORTS = ("oaep", "oaep-sha1", "pkcs1v15")
 
 
 def _refuse(en: str, zh: str, **params: object) -> InputError:
@@ -73,6 +76,9 @@ class RemoteSettings:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     rule: str = "regulation-44"
     service_url: str | None = None
+    #: ``platform`` with an existing RSA key: the transports it undoes (``oaep``, ``oaep-sha1``,
+    #: ``pkcs1v15``), strongest first, as its owner declares them; None: the suite's (``oaep``).
+    transports: tuple[str, ...] | None = None
 
     def check(self) -> None:
         """Refuse settings that contradict each other, before anything is made."""
@@ -99,10 +105,24 @@ class RemoteSettings:
                 "--member and --quorum are for custody committee",
                 "--member 和 --quorum 仅用于 committee 保管方式",
             )
+        if self.transports is not None:
+            self._check_transports()
         if self.custody == "platform":
             self._check_platform()
         elif self.custody == "committee":
             self._check_committee()
+
+    def _check_transports(self) -> None:
+        if self.transports is not None and not (
+            self.opening_certificate is not None
+            and self.suite == "rsa-3072"
+            and self.transports
+            and set(self.transports) <= set(RSA_TRANSPORTS)
+        ):
+            raise _refuse(
+                "declared transports are for an existing RSA opening key: oaep, oaep-sha1, pkcs1v15",
+                "声明的密钥传输方式仅用于已有的 RSA 开标密钥：oaep、oaep-sha1、pkcs1v15",
+            )
 
     def _check_platform(self) -> None:
         if (self.opening_certificate is None) == (self.opening_key_out is None):
@@ -136,13 +156,10 @@ class RemoteSettings:
 
 
 def committee_entrust() -> Callable[..., list[dict[str, Any]]]:
-    """The committee's ``entrust`` (:mod:`bidcrypt.opening.committee`); refused until that module lands."""
-    raise OpeningError(
-        Text(
-            "custody committee is not available in this build of bidcrypt",
-            "此版本的 bidcrypt 尚不支持 committee 保管方式",
-        )
-    )
+    """The committee's ``entrust`` (:mod:`bidcrypt.opening.committee`)."""
+    from bidcrypt.opening.committee import entrust
+
+    return entrust
 
 
 @dataclass(frozen=True)
@@ -209,7 +226,7 @@ def store_remote(
         opening_time=opening_time,
         window_seconds=settings.window_seconds,
         suite=settings.suite,
-        transports=SUITE_TRANSPORTS[settings.suite],
+        transports=settings.transports or SUITE_TRANSPORTS[settings.suite],
         opening_certificate=keys.opening_certificate,
         release_certificate=keys.release.certificate,
         custody=custody,

@@ -21,6 +21,7 @@ from bidcrypt.i18n import Language, Text, pick
 from bidcrypt.opening.causes import render_cause
 from bidcrypt.opening.ledger import parse_time
 from bidcrypt.opening.record_forms import render, status_label
+from bidcrypt.opening.record_remote import SignIn, build_remote, opened_how, signins
 from bidcrypt.opening.session import OpeningSession
 
 __all__ = ["Flag", "OpeningRecord", "RecordRow", "build_record", "render", "status_label"]
@@ -46,6 +47,17 @@ class RecordRow:
     currency: str | None
     duration: str | None
     items: dict[str, str] = field(default_factory=dict)
+    #: How the bid was opened: 'key', 'release', 'backup', 'committee' (None: not opened).
+    opened_by: str | None = None
+    #: When the bidder's release or backup arrived.
+    released_at: str | None = None
+    #: How it was opened, in words ("released by the bidder at T"); None for a local opening.
+    opened_how: str | None = None
+    #: When the bidder signed in (签到), if they did.
+    signed_in_at: str | None = None
+    #: At the close: 'bidder' (视为撤销) or 'not-bidder' (视为撤回), with the official's reason.
+    attribution: str | None = None
+    attribution_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,13 @@ class OpeningRecord:
     generated_at: str
     rows: tuple[RecordRow, ...]
     flags: tuple[Flag, ...]
+    #: The decryption window (see :class:`~bidcrypt.opening.window.WindowState`), None if never started.
+    window: dict[str, Any] | None = None
+    signins: tuple[SignIn, ...] = ()
+    #: k of n shares released, for a committee session.
+    committee: dict[str, Any] | None = None
+    rule: dict[str, Any] | None = None
+    decisions: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -83,6 +102,13 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _opened_by(outcome: Any) -> str | None:
+    """How an opened bid was opened ('key' for the bulk opening, which does not say)."""
+    if outcome is None or outcome["status"] != "opened":
+        return None
+    return str(outcome.get("opened_by") or "key")
+
+
 def _report(outcome: Any) -> dict[str, Any]:
     """An outcome's stored report (a JSON object), or an empty one when there is no outcome."""
     if outcome is None:
@@ -93,14 +119,18 @@ def _report(outcome: Any) -> dict[str, Any]:
     return report
 
 
-def build_record(session: OpeningSession, language: Language | None = None) -> OpeningRecord:
+def build_record(
+    session: OpeningSession, language: Language | None = None, *, now: dt.datetime | None = None
+) -> OpeningRecord:
     """Assemble the record from the ledger; a row not as bidcrypt wrote it is a :class:`LedgerError`.
 
     Causes and flags are written in *language* (default: the current
-    locale's); render the record in the same language.
+    locale's); render the record in the same language. *now* is the moment
+    the window's state is given at (default: the system clock; a closed
+    window is shown closed whatever *now* is).
     """
     try:
-        return _build(session, language)
+        return _build(session, language, now or dt.datetime.now(dt.UTC))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LedgerError(
             Text(
@@ -113,10 +143,13 @@ def build_record(session: OpeningSession, language: Language | None = None) -> O
         ) from exc
 
 
-def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
+def _build(session: OpeningSession, language: Language | None, now: dt.datetime) -> OpeningRecord:
     settings = session.settings
     outcomes = session.outcomes()
     attempts = session.attempts()
+    remote = session.ledger.one("SELECT 1 FROM window_events LIMIT 1") is not None
+    signed = signins(session)
+    attributions = {int(r["submission_id"]): r for r in session.ledger.query("SELECT * FROM attributions")}
     rows: list[RecordRow] = []
     last_per_bid: dict[tuple[int, str | None], Any] = {}
     for submission in session.submissions(state=None):
@@ -137,6 +170,8 @@ def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
             status = str(outcome["status"])
             cause = render_cause(outcome, language, status=status)
         price = _text(summary.get("price"))
+        attribution = attributions.get(number)
+        signin = signed.get(str(submission["credit_code"]))
         rows.append(
             RecordRow(
                 lot=_text(submission["lot"]),
@@ -153,6 +188,14 @@ def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
                 currency=_text(summary.get("currency")) if price else None,
                 duration=_text(summary.get("duration")),
                 items={str(k): str(v) for k, v in dict(summary.get("items") or {}).items()},
+                opened_by=None
+                if outcome is None or status != "opened"
+                else str(outcome.get("opened_by") or "key"),
+                released_at=None if outcome is None else _time(outcome.get("released_at")),
+                opened_how=opened_how(outcome, remote, language),
+                signed_in_at=None if signin is None else signin.at,
+                attribution=None if attribution is None else str(attribution["cause"]),
+                attribution_reason=None if attribution is None else _text(attribution["reason"]),
             )
         )
     bidders = {row["credit_code"]: row["name"] for row in session.bidders()}
@@ -176,6 +219,15 @@ def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
                 duration=None,
             )
         )
+    part = build_remote(
+        session,
+        [(r.lot, r.credit_code or "", r.status) for r in rows if r.submission is not None],
+        language,
+        now,
+    )
+    flags = _flags(settings.lots, rows, outcomes, last_per_bid, language)
+    if remote:  # a local session keeps its fewer-than-three flag alone; the decision is in the record
+        flags.extend(_remote_flags(rows, part.decisions, language))
     return OpeningRecord(
         tender=settings.tender,
         lots=settings.lots,
@@ -184,8 +236,34 @@ def _build(session: OpeningSession, language: Language | None) -> OpeningRecord:
         closed_at=None if settings.closed_at is None else certs.format_time(settings.closed_at),
         generated_at=certs.format_time(dt.datetime.now(dt.UTC)),
         rows=tuple(rows),
-        flags=tuple(_flags(settings.lots, rows, outcomes, last_per_bid, language)),
+        flags=tuple(flags),
+        window=part.window,
+        signins=part.signins,
+        committee=part.committee,
+        rule=part.rule,
+        decisions=part.decisions,
     )
+
+
+def _remote_flags(
+    rows: list[RecordRow], decisions: tuple[dict[str, Any], ...], language: Language | None
+) -> list[Flag]:
+    """A bid released without its bidder's sign-in; a rule whose decision is that the opening stops."""
+    flags = [
+        Flag(
+            "released-without-signin",
+            row.lot,
+            pick(
+                f"{row.bidder} released the bid without signing in",
+                f"{row.bidder} 未签到即解密投标文件",
+                language,
+            ),
+        )
+        for row in rows
+        if row.opened_by == "release" and row.signed_in_at is None
+    ]
+    flags.extend(Flag("rule", d["lot"], str(d["message"])) for d in decisions if not d["proceeds"])
+    return flags
 
 
 def _seal_state(report: dict[str, Any]) -> str:

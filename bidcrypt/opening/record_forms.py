@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bidcrypt.i18n import Language, pick
 from bidcrypt.opening.escape import csv_cell, html_text, visible, width
+from bidcrypt.opening.record_remote import remote_lines
 
 if TYPE_CHECKING:
     from bidcrypt.opening.record import OpeningRecord, RecordRow
@@ -94,7 +95,7 @@ def _cells(row: RecordRow, missing: str, language: Language | None) -> dict[str,
         "submitted_at": row.submitted_at or missing,
         "receipt_sha256": row.receipt_sha256 or missing,
         "status": status_label(row.status, language),
-        "cause": row.cause or "",
+        "cause": row.cause or row.opened_how or "",
         "seals": seals,
         "price": f"{row.price} {row.currency or ''}".rstrip() if row.price else missing,
         "duration": row.duration or missing,
@@ -138,10 +139,19 @@ def _table(record: OpeningRecord, language: Language | None) -> str:
     for row in record.rows:
         if row.items:
             out.append(f"  {visible(row.bidder)}: {visible(_items(row))}")
+    remote = _remote(record, language)
+    if remote:
+        out.append("")
+        out.extend(visible(line) for line in remote)
     if record.flags:
         out.append("")
         out.extend(f"! {visible(flag.message)}" for flag in record.flags)
     return "\n".join(out) + "\n"
+
+
+def _remote(record: OpeningRecord, language: Language | None) -> list[str]:
+    """The window, sign-ins, shares and the rule's decision, as lines (see record_remote)."""
+    return remote_lines(record.window, record.signins, record.committee, record.decisions, language)
 
 
 def _pad(text: str, columns: int) -> str:
@@ -201,6 +211,7 @@ def _html(record: OpeningRecord, language: Language | None) -> str:
         heading = esc(pick("Flags", "提示", language))
         flags = f'<div class="flags"><strong>{heading}</strong><ul>{items}</ul></div>'
     meta = "".join(f'<p class="meta">{esc(line)}</p>' for line in _heading(record, language))
+    remote = "".join(f'<p class="meta remote">{esc(line)}</p>' for line in _remote(record, language))
     title = pick("Opening record", "开标记录", language)
     signatures = "".join(
         f"<div>{esc(who)}: ____________</div>"
@@ -221,6 +232,7 @@ def _html(record: OpeningRecord, language: Language | None) -> str:
         f'<!DOCTYPE html>\n<html lang="{esc(pick("en", "zh-CN", language))}"><head><meta charset="utf-8">'
         f"<title>{esc(title)} — {esc(record.tender)}</title><style>{_STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1>{meta}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"{remote}"
         f'{flags}<div class="signatures">{signatures}</div><p class="meta"><small>{generated}</small></p>'
         "</body></html>\n"
     )

@@ -129,7 +129,7 @@ def decide(
     count = bidders if rule.counts == "bidders" else opened
     proceeds = count >= rule.minimum
     final = final or rule.counts == "bidders"
-    where_en, where_zh = (f" in lot {lot}", f"标段 {lot} ") if lot else ("", "")
+    where_en, where_zh = (f" in lot {lot}", f"标段 {lot} 有 ") if lot else ("", "")
     what_en = "bidder(s)" if rule.counts == "bidders" else "bid(s) opened"
     what_zh = "家投标人" if rule.counts == "bidders" else "家投标文件解密成功"
     basis_en, basis_zh = rule.basis("en"), rule.basis("zh")

@@ -31,6 +31,7 @@ from bidcrypt.package.profile import (
     sign_profile,
     suite_of,
 )
+from bidcrypt.package.profile_pack import ProfileTarget, profile_target
 from bidcrypt.package.recipients import RecipientChoice
 from bidcrypt.package.reencrypt import ReencryptPackageResult, reencrypt_package
 from bidcrypt.package.release import (
@@ -99,6 +100,7 @@ __all__ = [
     "PackResult",
     "PackageAttributes",
     "PackageInfo",
+    "ProfileTarget",
     "RecipientChoice",
     "ReencryptPackageResult",
     "Release",
@@ -132,6 +134,7 @@ __all__ = [
     "parse_statement_time",
     "profile_json",
     "profile_sha256",
+    "profile_target",
     "read_package_info",
     "read_profile",
     "read_release",
