@@ -1,13 +1,15 @@
 """`opening create --custody ...`: the session's keys and signed profile, all of it or nothing.
 
 Each suite, custody ``none`` and ``platform`` (a new PKCS#12 key or an
-existing key's certificate); ``committee`` refused until its helper lands;
+existing key's certificate); ``committee`` (its shares made by
+:mod:`bidcrypt.opening.committee`);
 a failed or killed create leaves no folder, no release key, no key file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import signal
 import subprocess
@@ -15,9 +17,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from bidcrypt import certs
-from bidcrypt.errors import InputError, OpeningError
+from bidcrypt.errors import InputError
 from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import OpeningSession, RemoteSettings, creation, custody
 from bidcrypt.opening.session_keys import RELEASE_KEY_FILE
@@ -122,7 +125,6 @@ def test_platform_with_an_existing_key_uses_its_encryption_certificate(pki: Pki,
         (("--custody", "platform", "--suite", "p-256", "--opening-key", "AUTHORITY"), 3, "exactly one p-256"),
         (("--custody", "platform"), 3, "one of --opening-key or --opening-key-out"),
         (("--custody", "none", "--opening-key-out", "K"), 3, "for custody platform"),
-        (("--custody", "committee", "--member", "A", "--member", "B", "--quorum", "2"), 63, "not available"),
         (("--custody", "committee", "--member", "A", "--quorum", "2"), 3, "n ≥ 2"),
         (("--custody", "none", "--rule", "majority"), 3, "unknown rule"),
         (("--custody", "none", "--service-url", "ftp://x"), 3, "http(s)"),
@@ -153,9 +155,27 @@ def test_refused_settings_make_nothing(
     _nothing_made(tmp_path)
 
 
-def test_committee_is_refused_before_anything_is_made() -> None:
-    with pytest.raises(OpeningError, match="committee is not available"):
-        custody.committee_entrust()
+def test_committee_custody_lists_its_members_in_the_profile(pki: Pki, tmp_path: Path) -> None:
+    members = [pki.cert(f"bidder-{x}/enc") for x in "abc"]
+    extra = [a for m in members for a in ("--member", m)]
+    result = _create(
+        pki, tmp_path / "s", "--custody", "committee", *extra, "--quorum", "2", "--suite", "p-256"
+    )
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    loaded = OpeningSession.load(tmp_path / "s")
+    profile = loaded.profile
+    assert profile.custody.model == "committee" and profile.custody.quorum == 2
+    assert [m.member for m in profile.custody.members] == [1, 2, 3]
+    digests = [
+        hashlib.sha256(certs.load_certificate(m).public_bytes(Encoding.DER)).hexdigest() for m in members
+    ]
+    assert [m.certificate_sha256 for m in profile.custody.members] == digests
+    assert profile.opening_certificate is not None and certs.is_sm2(profile.opening_certificate) is False
+    assert sorted(p.name for p in (tmp_path / "s" / "custody").iterdir() if p.name.startswith("share-")) == [
+        "share-1.p7m",
+        "share-2.p7m",
+        "share-3.p7m",
+    ]
 
 
 def test_a_new_key_file_without_a_password_is_refused(pki: Pki, tmp_path: Path) -> None:
