@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bidcrypt.errors import (
     BidcryptError,
@@ -320,3 +322,36 @@ def test_refused_releases_are_in_the_record_and_keep_no_secret(pki: Pki, session
         accept_release(session, body, in_window(session))
     ledger = (session.directory / "ledger.sqlite").read_bytes()
     assert body not in ledger
+
+
+@settings(max_examples=25)
+@given(data=st.data())
+def test_changed_releases_never_crash_the_session(
+    pki: Pki, template: Template, tmp_path_factory: pytest.TempPathFactory, data: Any
+) -> None:
+    """Bit flips and cuts of a good release: refused with a bidcrypt error and recorded, or accepted."""
+    folder = tmp_path_factory.mktemp("flips") / "session"
+    shutil.copytree(template.directory, folder)
+    session = OpeningSession.load(folder)
+    try:
+        body = bytearray(_good_release(pki, template, session))
+        for _ in range(data.draw(st.integers(0, 3))):
+            body[data.draw(st.integers(0, len(body) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+        body = body[: data.draw(st.integers(0, len(body)))]
+        try:
+            accept_release(session, bytes(body), in_window(session))
+        except BidcryptError as error:
+            assert releases(session)[-1]["code"] == error.code
+        assert len(releases(session)) == 1
+    finally:
+        session.close_ledger()
+
+
+_GOOD: dict[str, bytes] = {}
+
+
+def _good_release(pki: Pki, template: Template, session: OpeningSession) -> bytes:
+    """bidder-c's release, made once (every copy of the template has the same profile)."""
+    if "c" not in _GOOD:
+        _GOOD["c"] = release_of(pki, template, session, "bidder-c")
+    return _GOOD["c"]
