@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from bidcrypt.cli.common import (
+    KEYREF_FORMS,
     handles_errors,
     json_option,
     key_options,
-    keyref_option,
     open_source,
     print_json,
 )
@@ -42,12 +42,12 @@ def opening_key_source(
     return rebuild_opening_key(session)
 
 
-class _TwoFiles(KeySource):
-    """A member's encryption key file and signing key file, as the one UKey they stand for."""
+class _Together(KeySource):
+    """Several key files (a member's encryption key, signing key) as the one UKey they stand for."""
 
-    def __init__(self, encryption: KeySource, signing: KeySource) -> None:
-        self.sources = (encryption, signing)
-        self.description = f"{encryption.description} + {signing.description}"
+    def __init__(self, sources: list[KeySource]) -> None:
+        self.sources = sources
+        self.description = " + ".join(source.description for source in sources)
 
     def entries(self) -> list[KeyEntry]:
         return [entry for source in self.sources for entry in source.entries()]
@@ -57,27 +57,30 @@ class _TwoFiles(KeySource):
             source.close()
 
 
-def _member_keys(key_ref: str, signer_ref: str | None, module: str | None, pin_env: str) -> KeySource:
-    source = open_source(key_ref, module, pin_env)
-    if signer_ref is None:
-        return source
+def _member_keys(key_refs: tuple[str, ...], module: str | None, pin_env: str) -> KeySource:
+    if len(key_refs) > 2:
+        raise InputError(Text("--key at most twice", "--key 至多指定两次"), path="--key")
+    sources: list[KeySource] = []
     try:
-        return _TwoFiles(source, open_source(signer_ref, module, pin_env))
+        for ref in key_refs:
+            sources.append(open_source(ref, module, pin_env))
     except BaseException:
-        source.close()
+        for source in sources:
+            source.close()
         raise
+    return sources[0] if len(sources) == 1 else _Together(sources)
 
 
 @click.command("share-release")
 @click.argument("share_file", metavar="SHARE_FILE", type=_FILE)
-@keyref_option(
-    help="The member's UKey: its encryption key opens the share file, its signing certificate signs."
-)
 @click.option(
-    "--signer",
-    "signer_ref",
+    "--key",
+    "key_refs",
+    multiple=True,
+    required=True,
     metavar="KEYREF",
-    help="The member's signing certificate's key, when --key holds only the encryption key (two key files).",
+    help="The member's UKey: its encryption key opens the share file, its signing certificate signs. "
+    f"Twice for two key files (the encryption key and the signing key) standing for one UKey. {KEYREF_FORMS}",
 )
 @click.option(
     "--profile", "profile_path", required=True, type=_FILE, help="The session profile (profile.p7s)."
@@ -88,8 +91,7 @@ def _member_keys(key_ref: str, signer_ref: str | None, module: str | None, pin_e
 @handles_errors
 def share_release_command(
     share_file: Path,
-    key_ref: str,
-    signer_ref: str | None,
+    key_refs: tuple[str, ...],
     profile_path: Path,
     output: Path,
     module: str | None,
@@ -106,7 +108,7 @@ def share_release_command(
     profile = read_profile(read_input(profile_path, _PROFILE))
     data = read_input(share_file, _SHARE_FILE)
     check_output(output, False)
-    with _member_keys(key_ref, signer_ref, module, pin_env) as keys:
+    with _member_keys(key_refs, module, pin_env) as keys:
         body = make_share_release(data, keys, profile)
     with atomic_output(output) as sink:
         sink.write(body)

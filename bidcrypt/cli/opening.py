@@ -230,24 +230,6 @@ def open_command(
         raise run.stopped
 
 
-@opening.command("close")
-@_SESSION
-@json_option
-@handles_errors
-def close(session: Path, as_json: bool) -> None:
-    """End the decryption window: bids not opened yet are recorded as not decrypted."""
-    count = _load(session).close_window()
-    if as_json:
-        print_json({"session": str(session), "not_decrypted": count})
-        return
-    click.echo(
-        pick(
-            f"decryption window closed; {count} bid(s) not decrypted",
-            f"解密窗口已关闭；{count} 份投标文件未解密",
-        )
-    )
-
-
 @opening.command("report")
 @_SESSION
 @click.option(
