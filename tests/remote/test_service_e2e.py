@@ -26,9 +26,6 @@ from pathlib import Path
 
 import pytest
 
-from bidcrypt.clock import FixedClock
-from bidcrypt.opening.closing import close_window
-from bidcrypt.opening.window import pause_window, resume_window, start_window
 from bidcrypt.remote import RemoteSession
 
 from ..conftest import Pki, SoftHsm, require_tool
@@ -180,7 +177,7 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
         )
         assert wrong.returncode == 3 and "profile" in wrong.stderr  # another profile than announced
 
-        start_window(session, 1800, clock=FixedClock(clock.now()))
+        clock.ok("opening", "start", session.directory, "--window", "30m")  # the official, at the faked time
         # A releases from their own copy, B from the front the service hands out
         a = json.loads(
             clock.ok(
@@ -223,7 +220,7 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
         assert codes == ["release-malformed", "release-replayed", "release-too-large"]
 
         # the official pauses for a recorded outage; the service is killed and comes back 10 minutes later
-        pause_window(session, OUTAGE, "platform-outage", clock=FixedClock(clock.now()))
+        clock.ok("opening", "pause", session.directory, "--reason", OUTAGE)
         before = remote.status()
         assert before["window"]["state"] == "paused"
         service.kill()
@@ -233,7 +230,7 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
         assert after["window"]["state"] == "paused"
         assert after["window"]["remaining"] == before["window"]["remaining"]  # paused time is not counted
         assert after["bidders"] == before["bidders"]  # no release lost
-        resume_window(session, clock=FixedClock(clock.now()))
+        clock.ok("opening", "resume", session.directory)
 
         # B hands over the backup copy of their lot-2 bid
         handed = remote.backup(receipt_b2.sha256, backup)
@@ -261,7 +258,7 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
             assert text in page, text
 
         # the close: C never released (视为撤销); a release after it is refused
-        close_window(session, clock=FixedClock(clock.now()))
+        clock.ok("opening", "close", session.directory)
         late = clock.run(
             "remote", "release", url, packages["bidder-c"], "--key", "pkcs11:token=bidder-c", "--ca", cert
         )
