@@ -10,7 +10,9 @@ from typing import Any, ParamSpec, TypeVar
 
 import click
 
+from bidcrypt.cli.committee import _SHARE_FILE, _member_keys
 from bidcrypt.cli.common import (
+    KEYREF_FORMS,
     handles_errors,
     json_option,
     key_options,
@@ -21,14 +23,16 @@ from bidcrypt.cli.common import (
 )
 from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for, exit_code_for_code
 from bidcrypt.errors import RemoteRefusedError
+from bidcrypt.files import read_input
 from bidcrypt.i18n import pick
 from bidcrypt.opening import terminal_safe
-from bidcrypt.remote import RemoteSession, remote_release, remote_signin
+from bidcrypt.remote import RemoteSession, remote_release, remote_share, remote_signin
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 _URL = click.argument("url")
+_EXISTING = click.Path(path_type=Path, dir_okay=False, exists=True)
 _CA = click.option(
     "--ca",
     type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -137,6 +141,54 @@ def release_command(
             RemoteSession(url, ca), source, package=bid, receipt=receipt, profile_sha256=profile_sha256
         )
     _say(result, as_json, "released: the bid is opened", "已解密：投标文件已打开")
+
+
+@remote.command("share")
+@_URL
+@click.argument(
+    "share_file", metavar="SHARE_FILE", type=click.Path(path_type=Path, dir_okay=False, exists=True)
+)
+@click.option(
+    "--key",
+    "key_refs",
+    multiple=True,
+    required=True,
+    metavar="KEYREF",
+    help="The member's UKey (twice for two key files: the encryption key and the signing key). "
+    f"{KEYREF_FORMS}",
+)
+@_CA
+@_PROFILE_SHA
+@key_options
+@json_option
+@handles_errors
+@refused_as_the_service_said
+def share_command(
+    url: str,
+    share_file: Path,
+    key_refs: tuple[str, ...],
+    ca: Path | None,
+    profile_sha256: str | None,
+    module: str | None,
+    pin_env: str,
+    as_json: bool,
+) -> None:
+    """Release a committee member's share (SHARE_FILE, custody/share-<i>.p7m) to the service.
+
+    As `opening share-release` does, then posted: opened on the member's
+    UKey, signed by the member, sealed to the session's release key.
+    """
+    data = read_input(share_file, _SHARE_FILE)
+    with _member_keys(key_refs, module, pin_env) as keys:
+        result = remote_share(RemoteSession(url, ca), keys, data, profile_sha256=profile_sha256)
+    shares = result.get("shares") or {}
+    released, members, quorum = shares.get("released"), shares.get("members"), shares.get("quorum")
+    _say(
+        result,
+        as_json,
+        f"share accepted: {released} of {members} shares released (quorum {quorum})",
+        f"密钥分量已接受：已释放 {released}/{members} 份（需 {quorum} 份）",
+    )
 
 
 @remote.command("status")

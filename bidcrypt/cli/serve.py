@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
-from bidcrypt.cli.common import handles_errors
+from bidcrypt.cli.common import handles_errors, json_option
 from bidcrypt.remote import ServiceOptions, parse_bind, serve
 
 _FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
@@ -33,6 +34,7 @@ _FILE = click.Path(path_type=Path, dir_okay=False, exists=True)
     show_default=True,
     help="Requests a client address may send at once.",
 )
+@json_option
 @handles_errors
 def serve_command(
     sessions: tuple[Path, ...],
@@ -41,15 +43,21 @@ def serve_command(
     tls_key: Path | None,
     rate: float,
     burst: int,
+    as_json: bool,
 ) -> None:
     """Serve the sessions' remote opening over HTTP(S): profile, sign-in, releases, the hall page.
 
     Each session is at /s/<session id>/ (its hall page at /s/<session id>/hall).
     Without --tls-cert and --tls-key the service speaks plain HTTP: only
     behind a TLS proxy, or on loopback. SIGTERM or Ctrl-C stops it cleanly;
-    it keeps nothing outside the session folders.
+    it keeps nothing outside the session folders. With --json, each
+    session's hall page is announced as a JSON line when the service starts.
     """
     options = ServiceOptions(rate=rate, burst=burst)
+
+    def announce(url: str) -> None:
+        click.echo(json.dumps({"hall": url}) if as_json else url)
+
     serve(
         list(sessions),
         parse_bind(bind),

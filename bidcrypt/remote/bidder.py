@@ -16,10 +16,10 @@ from typing import Any
 from bidcrypt.errors import InputError, ProfileError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
-from bidcrypt.package import SessionProfile, make_release, make_signin, read_profile
+from bidcrypt.package import SessionProfile, make_release, make_share_release, make_signin, read_profile
 from bidcrypt.remote.client import RemoteSession
 
-__all__ = ["fetch_profile", "remote_release", "remote_signin"]
+__all__ = ["fetch_profile", "remote_release", "remote_share", "remote_signin"]
 
 
 def fetch_profile(remote: RemoteSession, profile_sha256: str | None = None) -> SessionProfile:
@@ -92,3 +92,11 @@ def remote_release(
     else:
         raise InputError(Text("give the bid or its receipt digest", "请给出投标文件或其回执摘要"), path="-")
     return remote.release(body)
+
+
+def remote_share(
+    remote: RemoteSession, keys: KeySource, share_file: bytes, *, profile_sha256: str | None = None
+) -> dict[str, Any]:
+    """A committee member's share release (the member's UKey opens *share_file* and signs), posted."""
+    profile = fetch_profile(remote, profile_sha256)
+    return remote.share(make_share_release(share_file, keys, profile))

@@ -15,6 +15,7 @@ header, main, footer { max-width: 72rem; margin: 0 auto; padding: 0.5rem 1.5rem;
 header { border-bottom: 3px solid #8b0000; }
 h1 { margin: 0.5rem 0 0; font-size: 1.8rem; }
 h2 { font-size: 1.2rem; margin: 1.2rem 0 0.4rem; }
+#decisions { font-weight: 600; }
 #countdown { font: 700 3.2rem/1.1 ui-monospace, "DejaVu Sans Mono", monospace; margin: 0.3rem 0; }
 #clock, #tender, #live, #window-state { color: var(--muted); margin: 0.2rem 0; }
 table { width: 100%; border-collapse: collapse; background: #fff; }
@@ -157,13 +158,16 @@ SCRIPT = r"""
         cell(row, r.price ? r.price + (r.currency ? " " + r.currency : "") : "");
         cell(row, r.duration);
       });
-      var flags = byId("flags");
-      clear(flags);
-      (lang === "zh" ? s.record.flags_zh : s.record.flags).forEach(function (f) {
-        var li = document.createElement("li");
-        li.textContent = f;
-        flags.appendChild(li);
-      });
+      [["decisions", s.record.decisions, s.record.decisions_zh], ["flags", s.record.flags, s.record.flags_zh]]
+        .forEach(function (part) {
+          var list = byId(part[0]);
+          clear(list);
+          (lang === "zh" ? part[2] : part[1]).forEach(function (text) {
+            var li = document.createElement("li");
+            li.textContent = text;
+            list.appendChild(li);
+          });
+        });
     } else {
       box.hidden = true;
     }

@@ -146,6 +146,9 @@ def test_the_record_when_the_window_is_closed(served: Served) -> None:
     rows = status["record"]["rows"]
     assert {row["status"] for row in rows} == {"not-decrypted"}
     assert all(row["cause"] and row["cause_zh"] for row in rows)
+    decisions = status["record"]["decisions"], status["record"]["decisions_zh"]
+    assert len(decisions[0]) == len(decisions[1]) == 1 and decisions[0] != decisions[1]
+    assert "第四十四条" in decisions[1][0]  # the session's rule, regulation-44, and its decision
     record = served.client.get(served.url("record")).json()
     assert len(record["rows"]) == 3
     text = served.client.get(served.url("record?format=text&lang=en")).text
@@ -168,7 +171,11 @@ def test_garbage_is_refused_and_recorded(served: Served) -> None:
         if code:
             assert answer.json()["code"] == code
     rows = served.session.ledger.query("SELECT kind, verdict, code FROM releases ORDER BY id")
-    assert (rows[0]["kind"], rows[0]["verdict"], rows[0]["code"]) == ("release", "refused", "release-malformed")
+    assert (rows[0]["kind"], rows[0]["verdict"], rows[0]["code"]) == (
+        "release",
+        "refused",
+        "release-malformed",
+    )
     challenge = served.client.post(served.url("challenge"))
     assert challenge.status_code == 200 and len(challenge.json()["challenge"]) == 32
 
