@@ -146,6 +146,9 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
     remote = RemoteSession(url, ca=cert)
     try:
         assert remote.status()["window"]["state"] == "not-started"
+        untrusted = clock.run("remote", "status", url)  # the self-signed certificate, without --ca
+        assert untrusted.returncode == 99 and "remote-unreachable" in untrusted.stderr, untrusted.stderr
+        assert json.loads(clock.ok("remote", "status", url, "--ca", cert, "--json"))["session"] == session_id
 
         # 签到: each bidder signs a fresh challenge on their UKey
         for bidder in ("bidder-a", "bidder-b", "bidder-c"):
