@@ -48,6 +48,7 @@ from bidcrypt.errors import (
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
 from bidcrypt.opening.causes import stored
+from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
 from bidcrypt.opening.released import ReleasedBatch
@@ -140,6 +141,7 @@ def accept_release(
     with SessionLock(session.directory, wait=CHANGE_WAIT), contextlib.ExitStack() as stack:
         keys = release_keys if release_keys is not None else stack.enter_context(session.release_keys())
         ours = session_id if session_id is not None else session.profile.session
+        _reconcile(session)  # what a killed acceptance or opening left, whatever becomes of this body
         try:
             if full_size > MAX_RELEASE:
                 raise ReleaseTooLargeError(size=full_size, limit=MAX_RELEASE)
@@ -151,6 +153,11 @@ def accept_release(
             _record(session.ledger.transaction, arrival, digest, full_size, known, error, None)
             raise
         return _open(session, body, digest, arrival, release, row, content_key, known, in_process)
+
+
+def _reconcile(session: OpeningSession) -> None:
+    opened = [n for n, row in session.outcomes().items() if row["status"] == "opened"]
+    reconcile_opened(session.directory / "opened", opened)
 
 
 def _checked(
