@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bidcrypt.cli.committee import accept_share_command, share_release_command
 from bidcrypt.cli.common import DEBUG_ENV, be_verbose
 from bidcrypt.cli.doctor import doctor
 from bidcrypt.cli.envelope import envelope
@@ -21,6 +22,7 @@ from bidcrypt.cli.remote import remote
 from bidcrypt.cli.seal import seal
 from bidcrypt.cli.serve import serve_command
 from bidcrypt.cli.version import print_version, version_command
+from bidcrypt.cli.window import WINDOW_COMMANDS
 from bidcrypt.quiet import quiet_library_logs
 
 
@@ -56,7 +58,9 @@ for command in (pack_command, inspect_command, check_command, reencrypt_command,
 main.add_command(version_command)
 main.add_command(release_command)
 main.add_command(signin_command)
-for command in (accept_command, challenge_command, session_signin_command):
+for command in (accept_command, challenge_command, session_signin_command, *WINDOW_COMMANDS):
+    opening.add_command(command)
+for command in (share_release_command, accept_share_command):
     opening.add_command(command)
 main.add_command(serve_command)
 main.add_command(remote)

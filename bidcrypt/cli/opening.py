@@ -9,12 +9,12 @@ import click
 from cryptography import x509
 
 from bidcrypt import certs
+from bidcrypt.cli.committee import opening_key_source
 from bidcrypt.cli.common import (
     handles_errors,
     json_option,
     key_options,
     keyref_option,
-    open_source,
     print_json,
 )
 from bidcrypt.cli.opening_create import create, profile_command
@@ -155,15 +155,30 @@ def withdraw(session: Path, uscc: str, lot: str | None, as_json: bool) -> None:
 
 @opening.command("open")
 @_SESSION
-@keyref_option(help="The opening UKey (or a PKCS#12 file).")
+@keyref_option(required=False, help="The opening UKey (or a PKCS#12 file).")
+@click.option(
+    "--committee",
+    is_flag=True,
+    help="Instead of --key: the opening key the committee's released shares rebuild, in memory only.",
+)
 @click.option("--workers", type=click.IntRange(1, 256), help="Decryption processes (default: the cores).")
 @key_options
 @json_option
 @handles_errors
 def open_command(
-    session: Path, key_ref: str, workers: int | None, module: str | None, pin_env: str, as_json: bool
+    session: Path,
+    key_ref: str | None,
+    committee: bool,
+    workers: int | None,
+    module: str | None,
+    pin_env: str,
+    as_json: bool,
 ) -> None:
-    """Open every bid the key can open: one login, one unwrap per bid, decryption in parallel."""
+    """Open every bid the key can open: one login, one unwrap per bid, decryption in parallel.
+
+    With --committee the key is the session's opening key, rebuilt from k
+    members' released shares (``opening accept-share``) for this opening only.
+    """
     loaded = _load(session)
     bar = None
 
@@ -184,9 +199,10 @@ def open_command(
             bar.__enter__()
         bar.update(1)
 
-    with open_source(key_ref, module, pin_env) as source:
+    with opening_key_source(loaded, key_ref, committee, module, pin_env) as source:
         try:
-            run = open_bids(loaded, source, workers=workers, progress=progress)
+            opened_by = "committee" if committee else "key"
+            run = open_bids(loaded, source, workers=workers, progress=progress, opened_by=opened_by)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)
@@ -212,24 +228,6 @@ def open_command(
         )
     if run.stopped is not None:
         raise run.stopped
-
-
-@opening.command("close")
-@_SESSION
-@json_option
-@handles_errors
-def close(session: Path, as_json: bool) -> None:
-    """End the decryption window: bids not opened yet are recorded as not decrypted."""
-    count = _load(session).close_window()
-    if as_json:
-        print_json({"session": str(session), "not_decrypted": count})
-        return
-    click.echo(
-        pick(
-            f"decryption window closed; {count} bid(s) not decrypted",
-            f"解密窗口已关闭；{count} 份投标文件未解密",
-        )
-    )
 
 
 @opening.command("report")

@@ -88,7 +88,7 @@ class ProfileMismatchError(InputError):
     """``pack --profile`` was also given a tender, lot, authority or transport the profile contradicts."""
 
     code = "profile-mismatch"
-    en = "{option} {given} contradicts the session profile, which says {expected}"
-    zh = "{option} {given} 与会话配置文件不符，配置文件为 {expected}"
+    en = "{what} {actual} contradicts the session profile, which says {expected}"
+    zh = "{what} {actual} 与会话配置文件不符，配置文件为 {expected}"
     hint_en = "leave the option out: the profile gives it"
     hint_zh = "请省略该选项：会话配置文件已给出"

@@ -17,23 +17,37 @@ it gets its keys and its signed profile (``session.profile``, ``session.release_
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
 from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
-from bidcrypt.opening.committee import AcceptedShare, accept_share, shares_released
+from bidcrypt.opening.closing import PLATFORM_OUTAGE, ClosedWindow, close_window
+from bidcrypt.opening.committee import AcceptedShare, accept_share, rebuild_opening_key, shares_released
+from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
+from bidcrypt.opening.rule import Decision, Rule, parse_rule, session_rule
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.session_view import Receipt, SessionSettings, SessionView
 from bidcrypt.opening.signin import SigninResult, accept_signin, new_challenge
-from bidcrypt.opening.window import WindowPause, WindowState, window_state
+from bidcrypt.opening.window import (
+    WindowPause,
+    WindowState,
+    pause_window,
+    require_running,
+    resume_window,
+    start_window,
+    window_state,
+)
 
 __all__ = [
     "PHASES",
+    "PLATFORM_OUTAGE",
     "SLOW_PATH",
     "AcceptResult",
     "AcceptedBackup",
     "AcceptedShare",
+    "ClosedWindow",
+    "Decision",
     "Flag",
     "OpeningRecord",
     "OpeningRun",
@@ -42,6 +56,7 @@ __all__ = [
     "Receipt",
     "RecordRow",
     "RemoteSettings",
+    "Rule",
     "SessionSettings",
     "SessionView",
     "SigninResult",
@@ -52,11 +67,20 @@ __all__ = [
     "accept_share",
     "accept_signin",
     "build_record",
+    "close_window",
     "new_challenge",
     "open_bids",
+    "open_with_committee",
+    "parse_rule",
+    "pause_window",
     "read_body",
+    "rebuild_opening_key",
     "render",
+    "require_running",
+    "resume_window",
+    "session_rule",
     "shares_released",
+    "start_window",
     "terminal_safe",
     "window_state",
 ]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bidcrypt import _platform, certs, uscc
+from bidcrypt import _platform, uscc
 from bidcrypt.clock import Clock
 from bidcrypt.errors import BackupRefusedError, BidcryptError, InputError, LedgerError, OutputError
 from bidcrypt.i18n import Text
@@ -36,7 +36,7 @@ from bidcrypt.opening.causes import stored
 from bidcrypt.opening.disk import reconcile_opened, remove_path, sync_tree
 from bidcrypt.opening.ledger import Row, dumps, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
-from bidcrypt.opening.window import moment, require_running
+from bidcrypt.opening.window import iso, moment, require_running
 from bidcrypt.package import verify_backup
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class AcceptedBackup:
             "credit_code": self.credit_code,
             "status": self.status,
             "opened_by": "backup",
-            "received_at": certs.format_time(self.received_at),
+            "received_at": iso(self.received_at),
             "output": self.output,
             "cause": None if self.cause is None else self.cause.to_dict(),
         }

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bidcrypt import certs, uscc
+from bidcrypt import uscc
 from bidcrypt.clock import Clock
 from bidcrypt.errors import (
     AttributionError,
@@ -37,7 +37,7 @@ from bidcrypt.opening.causes import NOT_DECRYPTED, stored, window_params
 from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
-from bidcrypt.opening.window import compute_state, moment
+from bidcrypt.opening.window import compute_state, iso, moment
 
 if TYPE_CHECKING:
     from bidcrypt.opening.session import OpeningSession
@@ -67,7 +67,7 @@ class ClosedWindow:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "closed_at": certs.format_time(self.closed_at),
+            "closed_at": iso(self.closed_at),
             "not_decrypted": self.count,
             "deemed_revoked": list(self.revoked),
             "deemed_withdrawn": list(self.withdrawn),

@@ -5,7 +5,9 @@ Custody ``committee`` (docs/remote.md): at the session's creation
 random 32-byte key-encryption key (KEK), splits the KEK with PyCryptodome's
 Shamir secret sharing as two 16-byte blocks, k of n with the indexes 1..n,
 and seals member i's 32 share bytes in a CMS envelope to the member's
-encryption certificate::
+encryption certificate (an RSA key by PKCS#1 v1.5, what every UKey decrypts:
+the member's UKey is not there to be asked when the session is made; EC by
+ECDH; SM2 in GM/T 0010)::
 
     SESSION/custody/opening-key.enc    nonce(12) ‖ AES-256-GCM ciphertext ‖ tag, AAD = session id
     SESSION/custody/share-<i>.p7m      EnvelopedData to member i: {"member", "session", "share"}
@@ -36,7 +38,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from bidcrypt import certs
 from bidcrypt.certs import Purpose
 from bidcrypt.clock import Clock
-from bidcrypt.envelope import EnvelopeBuilder, Keys
+from bidcrypt.envelope import DEFAULT_TRANSPORT, EnvelopeBuilder, Keys
 from bidcrypt.errors import CommitteeError, LedgerError, QuorumNotReachedError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
@@ -94,7 +96,7 @@ def entrust(
         kek[:] = bytes(len(kek))
     envelopes = [
         EnvelopeBuilder()
-        .add_recipient(certificate)
+        .add_recipient(certificate, key_transport=DEFAULT_TRANSPORT)
         .encrypt_bytes(share_file_content(session_id, index, shares[index]))
         for index, certificate in enumerate(members, start=1)
     ]
@@ -157,19 +159,26 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def accept_share(
-    session: SessionView, body: bytes, clock: Clock | None = None, *, release_keys: Keys | None = None
+    session: SessionView,
+    body: bytes,
+    clock: Clock | None = None,
+    *,
+    size: int | None = None,
+    release_keys: Keys | None = None,
 ) -> AcceptedShare:
     """Accept a committee member's share release *body*, or refuse it; either way it is recorded.
 
     Refused before the opening time and outside the running window; see
     :mod:`bidcrypt.opening.committee_ledger` for every refusal and its code.
-    *clock* stamps the arrival (default: the system clock); *release_keys*
-    opens the body (default: the session's release key, ``keys/release.pem``).
+    *clock* stamps the arrival (default: the system clock); *size* is the
+    body's full size when only its first bytes were read
+    (:func:`~bidcrypt.opening.read_body`); *release_keys* opens the body
+    (default: the session's release key, ``keys/release.pem``).
     """
     if release_keys is not None:
-        return accept_share_with(session, body, release_keys, clock)
+        return accept_share_with(session, body, release_keys, clock, size)
     with session.release_keys() as keys:
-        return accept_share_with(session, body, keys, clock)
+        return accept_share_with(session, body, keys, clock, size)
 
 
 def rebuild_opening_key(

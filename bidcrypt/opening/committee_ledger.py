@@ -114,30 +114,35 @@ def shares_released(session: SessionView) -> tuple[int, int, int]:
 
 
 def accept_share_with(
-    session: SessionView, body: bytes, release_keys: Keys, clock: Clock | None = None
+    session: SessionView, body: bytes, release_keys: Keys, clock: Clock | None = None, size: int | None = None
 ) -> AcceptedShare:
-    """:func:`bidcrypt.opening.accept_share` with the session's release key given (see the module)."""
+    """:func:`bidcrypt.opening.accept_share` with the session's release key given (see the module).
+
+    *size* is the body's full size when *body* holds only its first bytes.
+    """
     sha256 = hashlib.sha256(body).hexdigest()
+    full_size = len(body) if size is None else max(size, len(body))
     with SessionLock(session.directory, wait=CHANGE_WAIT):
         moment = (clock or SystemClock()).stamp(bytes.fromhex(sha256)).time.astimezone(dt.UTC)
         member: int | None = None
         try:
-            released = _check(session, body, sha256, moment, release_keys)
+            released = _check(session, body, full_size, moment, release_keys)
             member = released.share.member
             row = _member_row(session, member)
             _judge(session, released, row, sha256, moment)
         except BidcryptError as error:
-            _record(session, moment, sha256, body, member, error)
+            _record(session, moment, sha256, full_size, body, member, error)
             raise
-        number = _record(session, moment, sha256, body, member, None)
+        number = _record(session, moment, sha256, full_size, body, member, None)
     quorum, count, members = shares_released(session)
     return AcceptedShare(member, str(row["name"]), moment, number, quorum, count, members)
 
 
-def _check(session: SessionView, body: bytes, sha256: str, moment: dt.datetime, keys: Keys) -> ShareRelease:
+def _check(session: SessionView, body: bytes, size: int, moment: dt.datetime, keys: Keys) -> ShareRelease:
     """The refusals that need no share: the size, the time, a replayed body, the envelope and signature."""
-    if len(body) > MAX_RELEASE:
-        raise ReleaseTooLargeError(size=len(body), limit=MAX_RELEASE)
+    if size > MAX_RELEASE:
+        raise ReleaseTooLargeError(size=size, limit=MAX_RELEASE)
+    sha256 = hashlib.sha256(body).hexdigest()
     settings = session.settings
     if moment < settings.opening_time:
         raise NotOpeningTimeError(opening_time=certs.format_time(settings.opening_time))
@@ -188,6 +193,7 @@ def _record(
     session: SessionView,
     moment: dt.datetime,
     sha256: str,
+    size: int,
     body: bytes,
     member: int | None,
     error: BidcryptError | None,
@@ -201,7 +207,7 @@ def _record(
             (
                 now_text(moment),
                 sha256,
-                len(body),
+                size,
                 known,
                 "accepted" if error is None else "refused",
                 None if error is None else error.code,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from bidcrypt import certs
 from bidcrypt.i18n import Language, pick
+from bidcrypt.opening.committee_ledger import shares_released
 from bidcrypt.opening.ledger import Row, parse_time
 from bidcrypt.opening.rule import decide, session_rule
 from bidcrypt.opening.window import WindowState, window_state
@@ -85,21 +86,11 @@ def signins(session: SessionView) -> dict[str, SignIn]:
 
 
 def committee(session: SessionView) -> dict[str, Any] | None:
-    """k of n: the quorum, the members whose shares were accepted, and n; None without a committee."""
-    members = session.ledger.query("SELECT member, name FROM committee_members ORDER BY member")
-    if not members:
+    """k of n: the quorum, how many members' shares were accepted, and n; None without a committee."""
+    quorum, released, members = shares_released(session)
+    if members == 0:
         return None
-    released = session.ledger.query(
-        "SELECT DISTINCT member FROM releases "
-        "WHERE kind = 'share' AND verdict = 'accepted' AND member IS NOT NULL"
-    )
-    quorum = session.ledger.meta("quorum")
-    return {
-        "quorum": int(quorum) if quorum and quorum.isdigit() else None,
-        "released": len(released),
-        "members": len(members),
-        "released_members": sorted(int(r["member"]) for r in released),
-    }
+    return {"quorum": quorum or None, "released": released, "members": members}
 
 
 def build_remote(

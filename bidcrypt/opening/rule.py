@@ -33,7 +33,7 @@ DEFAULT_RULE = "regulation-44"
 
 Counted = Literal["bidders", "opened"]
 
-_MINIMUM = re.compile(r"minimum:([1-9][0-9]{0,3})")
+_MINIMUM = re.compile(r"minimum:([1-9][0-9]{0,5})")
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ class ProfileTarget:
 
 
 def _contradiction(option: str, given: str, expected: str | Text) -> ProfileMismatchError:
-    return ProfileMismatchError(option=option, given=repr(given), expected=expected)
+    return ProfileMismatchError(what=option, actual=repr(given), expected=expected)
 
 
 def _lot(profile: SessionProfile, lot: str | None) -> str | None:
@@ -59,8 +59,8 @@ def _lot(profile: SessionProfile, lot: str | None) -> str | None:
     if lot is None and len(lots) > 1:
         raise ProfileMismatchError(
             Text("choose one with --lot", "请用 --lot 选择其一"),
-            option="--lot",
-            given=Text("none", "未指定"),
+            what="--lot",
+            actual=Text("none", "未指定"),
             expected=Text("one of {lots}", "{lots} 之一", lots=", ".join(lots)),
         )
     return lot if lot is not None else (lots[0] if lots else None)

@@ -19,6 +19,7 @@ __all__ = ["INTERNAL", "refusal", "status_for"]
 _STATUS: dict[str, int] = {
     "release-not-this-bidder": 403,
     "release-not-company": 403,
+    "share-not-member": 403,
     "not-found": 404,
     "unknown-bidder": 404,
     "window-not-open": 409,

@@ -121,7 +121,8 @@ def test_opening_commands_report_json(pki: Pki, tmp_path: Path) -> None:
 
     closed = run_cli("opening", "close", session, "--json")
     assert closed.exit_code == 0, closed.output
-    assert json.loads(closed.stdout) == {"session": str(session), "not_decrypted": 0}
+    report = json.loads(closed.stdout)
+    assert (report["session"], report["not_decrypted"], report["deemed_revoked"]) == (str(session), 0, [])
 
     record = run_cli("opening", "report", session, "--json")
     assert record.exit_code == 0, record.output

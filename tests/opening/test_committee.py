@@ -13,13 +13,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bidcrypt.envelope import decrypt_bytes
 from bidcrypt.errors import QuorumNotReachedError
+from bidcrypt.keys import PinSource, open_key_source
 from bidcrypt.opening import build_record
 from bidcrypt.opening.committee import accept_share, rebuild_opening_key, shares_released
 from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.window import start_window
 from bidcrypt.package import combine_shares, make_share_release, parse_share_file
 
-from ..conftest import Pki
+from ..conftest import Pki, SoftHsm
 from .committee_support import BIDDERS, MEMBERS, Committee, committee_session, member_ukey, pack_bid
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -125,3 +126,17 @@ def test_no_key_material_rests_in_the_session_folder(pki: Pki, committee: Commit
     for secret in secrets:
         assert secret not in stored
     assert sealed in stored  # the search does see what the folder holds
+
+
+def test_members_release_from_their_softhsm_ukeys(pki: Pki, softhsm: SoftHsm, committee: Committee) -> None:
+    """Two members' UKeys (SoftHSM2 tokens with a company, a legal-person and an encryption certificate)."""
+    session = committee.session
+    for index, token in ((1, "bidder-a"), (2, "bidder-b")):
+        with open_key_source(softhsm.uri(token), PinSource.of_value(softhsm.pin)) as ukey:
+            body = make_share_release(
+                committee.share_file(index), ukey, committee.profile, committee.clock(60)
+            )
+        released = accept_share(session, body, committee.clock(61))
+        assert released.member == index
+    run = open_with_committee(session, workers=1, now=committee.opening_time + dt.timedelta(seconds=90))
+    assert len(run.opened) == 3

@@ -147,3 +147,27 @@ def test_a_release_without_sign_in_is_flagged(pki: Pki, tmp_path: Path, bids: Bi
     ]
     assert record.window is not None and record.window["state"] == "running"
     assert record.window["remaining"] == 590
+
+
+def test_k_of_n_shares_released(pki: Pki, tmp_path: Path, bids: Bids) -> None:
+    session = session_with_bids(pki, tmp_path / "s", bids, ("bidder-a",))
+    at = now_text(window_clock(session, 5).moment)
+    with session.ledger.transaction() as db:  # as entrust and accept_share write them
+        session.ledger.set_meta(db, "committee_quorum", "2")
+        for member in (1, 2, 3):
+            db.execute(
+                "INSERT INTO committee_members(member, name, certificate, share_digest) VALUES (?, ?, ?, ?)",
+                (member, f"member {member}", b"der", "00" * 32),
+            )
+        for member, verdict in ((1, "accepted"), (2, "refused"), (1, "refused")):
+            db.execute(
+                "INSERT INTO releases(at, kind, sha256, size, member, verdict) "
+                "VALUES (?, 'share', ?, 1, ?, ?)",
+                (at, f"{member}{verdict}", member, verdict),
+            )
+    record = build_record(session, "en")
+    assert record.committee == {"quorum": 2, "released": 1, "members": 3}
+    assert "committee: 1 of 3 shares released (2 needed)" in render(record, "table", "en")
+    assert "开标委员会：3 份密钥分片已提交 1 份（需 2 份）" in render(
+        build_record(session, "zh"), "table", "zh"
+    )
