@@ -6,6 +6,7 @@ with it, the session gets its keys and its signed profile (docs/remote.md).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -208,6 +209,14 @@ def _remote_settings(
     help=f"custody platform: make a new opening key, written as PKCS#12 (password: ${PASSWORD_ENV} or "
     "asked).",
 )
+@click.option(
+    "--authority-transport",
+    "transports",
+    multiple=True,
+    type=click.Choice(["oaep", "oaep-sha1", "pkcs1v15"]),
+    help="custody platform with an existing RSA --opening-key: the key transport it undoes (repeatable, "
+    "strongest first; default oaep). Goes into the profile for `pack --profile`.",
+)
 @click.option("--password-env", default=PASSWORD_ENV, show_default=True, metavar="VAR", help="See above.")
 @click.option("--member", "members", multiple=True, type=_FILE, help="custody committee: a member's "
               "encryption certificate. Repeatable.")  # fmt: skip
@@ -222,8 +231,9 @@ def _remote_settings(
 def create(
     session: Path, tender: str, lots: tuple[str, ...], deadline: str, opening_time: str,
     max_package_size: str | None, custody: str | None, suite: str | None, opening_key: str | None,
-    opening_key_out: Path | None, password_env: str, members: tuple[Path, ...], quorum: int | None,
-    window: str | None, rule: str | None, service_url: str | None, trust: tuple[Path, ...],
+    opening_key_out: Path | None, transports: tuple[str, ...], password_env: str,
+    members: tuple[Path, ...], quorum: int | None, window: str | None, rule: str | None,
+    service_url: str | None, trust: tuple[Path, ...],
     crls: tuple[Path, ...], module: str | None, pin_env: str, as_json: bool,
 ) -> None:  # fmt: skip
     """Create a session folder for one tender (with --custody: for a remote opening, with its profile)."""
@@ -231,6 +241,13 @@ def create(
         custody, suite, opening_key, opening_key_out, members, quorum, window, rule, service_url,
         module, pin_env, password_env,
     )  # fmt: skip
+    if transports:
+        if remote is None:
+            raise click.UsageError(
+                pick("--authority-transport needs --custody", "--authority-transport 须与 --custody 同用")
+            )
+        remote = dataclasses.replace(remote, transports=tuple(transports))
+        remote.check()
     created = OpeningSession.create(
         session,
         tender=tender,

@@ -51,6 +51,9 @@ from bidcrypt.package import (
     suite_of,
 )
 
+#: The RSA key transports a platform's existing key may declare (``pack --authority-transport``'s names).
+RSA_TRANSPORTS = ("oaep", "oaep-sha1", "pkcs1v15")
+
 
 def _refuse(en: str, zh: str, **params: object) -> InputError:
     return InputError(Text(en, zh, **params), path="-")
@@ -73,6 +76,9 @@ class RemoteSettings:
     window_seconds: int = DEFAULT_WINDOW_SECONDS
     rule: str = "regulation-44"
     service_url: str | None = None
+    #: ``platform`` with an existing RSA key: the transports it undoes (``oaep``, ``oaep-sha1``,
+    #: ``pkcs1v15``), strongest first, as its owner declares them; None: the suite's (``oaep``).
+    transports: tuple[str, ...] | None = None
 
     def check(self) -> None:
         """Refuse settings that contradict each other, before anything is made."""
@@ -99,10 +105,24 @@ class RemoteSettings:
                 "--member and --quorum are for custody committee",
                 "--member 和 --quorum 仅用于 committee 保管方式",
             )
+        if self.transports is not None:
+            self._check_transports()
         if self.custody == "platform":
             self._check_platform()
         elif self.custody == "committee":
             self._check_committee()
+
+    def _check_transports(self) -> None:
+        if self.transports is not None and not (
+            self.opening_certificate is not None
+            and self.suite == "rsa-3072"
+            and self.transports
+            and set(self.transports) <= set(RSA_TRANSPORTS)
+        ):
+            raise _refuse(
+                "declared transports are for an existing RSA opening key: oaep, oaep-sha1, pkcs1v15",
+                "声明的密钥传输方式仅用于已有的 RSA 开标密钥：oaep、oaep-sha1、pkcs1v15",
+            )
 
     def _check_platform(self) -> None:
         if (self.opening_certificate is None) == (self.opening_key_out is None):
@@ -206,7 +226,7 @@ def store_remote(
         opening_time=opening_time,
         window_seconds=settings.window_seconds,
         suite=settings.suite,
-        transports=SUITE_TRANSPORTS[settings.suite],
+        transports=settings.transports or SUITE_TRANSPORTS[settings.suite],
         opening_certificate=keys.opening_certificate,
         release_certificate=keys.release.certificate,
         custody=custody,

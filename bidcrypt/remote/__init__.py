@@ -15,7 +15,7 @@ For tender software::
 """
 
 from bidcrypt.remote.app import create_app
-from bidcrypt.remote.bidder import fetch_profile, remote_release, remote_signin
+from bidcrypt.remote.bidder import fetch_profile, remote_release, remote_share, remote_signin
 from bidcrypt.remote.client import RemoteSession
 from bidcrypt.remote.limits import RateLimiter
 from bidcrypt.remote.options import ServiceOptions
@@ -30,6 +30,7 @@ __all__ = [
     "fetch_profile",
     "parse_bind",
     "remote_release",
+    "remote_share",
     "remote_signin",
     "serve",
 ]

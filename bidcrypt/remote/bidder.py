@@ -16,10 +16,10 @@ from typing import Any
 from bidcrypt.errors import InputError, ProfileError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
-from bidcrypt.package import SessionProfile, make_release, make_signin, read_profile
+from bidcrypt.package import SessionProfile, make_release, make_share_release, make_signin, read_profile
 from bidcrypt.remote.client import RemoteSession
 
-__all__ = ["fetch_profile", "remote_release", "remote_signin"]
+__all__ = ["fetch_profile", "remote_release", "remote_share", "remote_signin"]
 
 
 def fetch_profile(remote: RemoteSession, profile_sha256: str | None = None) -> SessionProfile:
@@ -63,6 +63,16 @@ def remote_signin(
     return remote.signin(statement)
 
 
+def _lot_of(remote: RemoteSession, sha256: str) -> str | None:
+    """The lot of the bid with this receipt digest, as the service's status lists it (a front has none)."""
+    for bidder in remote.status().get("bidders", []):
+        for bid in bidder.get("bids", []):
+            if bid.get("sha256") == sha256:
+                lot = bid.get("lot")
+                return None if lot is None else str(lot)
+    return None
+
+
 def remote_release(
     remote: RemoteSession,
     keys: KeySource,
@@ -76,7 +86,17 @@ def remote_release(
     if package is not None:
         body = make_release(Path(package), keys, profile, submission_sha256=receipt)
     elif receipt is not None:
-        body = make_release(remote.front(receipt), keys, profile, submission_sha256=receipt.lower())
+        digest = receipt.strip().lower()
+        lot = _lot_of(remote, digest)
+        body = make_release(remote.front(digest), keys, profile, submission_sha256=digest, lot=lot)
     else:
         raise InputError(Text("give the bid or its receipt digest", "请给出投标文件或其回执摘要"), path="-")
     return remote.release(body)
+
+
+def remote_share(
+    remote: RemoteSession, keys: KeySource, share_file: bytes, *, profile_sha256: str | None = None
+) -> dict[str, Any]:
+    """A committee member's share release (the member's UKey opens *share_file* and signs), posted."""
+    profile = fetch_profile(remote, profile_sha256)
+    return remote.share(make_share_release(share_file, keys, profile))

@@ -63,7 +63,7 @@ def hall_page(status: dict[str, Any], language: str) -> HTMLResponse:
 <p id="window-state"></p><ul id="pauses"></ul><p id="shares"></p></section>
 <section><h2 id="bidders-title"></h2><table id="bidders"><thead></thead><tbody></tbody></table></section>
 <section id="record-box" hidden><h2 id="record-title"></h2><table id="record"><thead></thead><tbody></tbody>
-</table><ul id="flags"></ul></section>
+</table><ul id="decisions"></ul><ul id="flags"></ul></section>
 <noscript><p>{NOSCRIPT[lang]}
 <a href="status">status</a> / <a href="record?format=text">record</a></p></noscript>
 </main>

@@ -15,12 +15,13 @@ header, main, footer { max-width: 72rem; margin: 0 auto; padding: 0.5rem 1.5rem;
 header { border-bottom: 3px solid #8b0000; }
 h1 { margin: 0.5rem 0 0; font-size: 1.8rem; }
 h2 { font-size: 1.2rem; margin: 1.2rem 0 0.4rem; }
+#decisions { font-weight: 600; }
 #countdown { font: 700 3.2rem/1.1 ui-monospace, "DejaVu Sans Mono", monospace; margin: 0.3rem 0; }
 #clock, #tender, #live, #window-state { color: var(--muted); margin: 0.2rem 0; }
 table { width: 100%; border-collapse: collapse; background: #fff; }
 th, td { text-align: left; padding: 0.35rem 0.5rem; border: 1px solid var(--line); vertical-align: top;
          overflow-wrap: anywhere; }
-th { background: #ecebe6; }
+th { background: #ecebe6; white-space: nowrap; }
 .opened { color: var(--ok); font-weight: 600; }
 .failed, .not-decrypted, .rejected { color: var(--bad); font-weight: 600; }
 .pending { color: var(--wait); }
@@ -58,8 +59,8 @@ SCRIPT = r"""
          pause: "Paused", resumed: "resumed", reason: "reason", shares: "Committee: {k} of {n} shares released (quorum {q})",
          bidders: "Bidders: sign-in and decryption", bidder: "Bidder", code: "Credit code", signin: "Sign-in",
          signedIn: "signed in", notSignedIn: "not signed in", lot: "Lot", decryption: "Decryption", cause: "Cause",
-         byRelease: "released by the bidder", byBackup: "opened from the backup", byKey: "opened with the opening key",
-         byCommittee: "opened by the committee", record: "Opening record", price: "Price", duration: "Duration",
+         byRelease: "released by the bidder", byBackup: "from the backup copy", byKey: "with the opening key",
+         byCommittee: "by the committee", record: "Opening record", price: "Price", duration: "Duration",
          live: "live", polling: "polling", reconnecting: "connection lost, retrying…", closedAt: "closed at",
          noBids: "no bid", status: {opened: "opened", failed: "failed", "not-decrypted": "not decrypted",
          pending: "not yet opened", withdrawn: "withdrawn", rejected: "refused at submission"}}
@@ -102,6 +103,7 @@ SCRIPT = r"""
     }
     return text;
   }
+  function when(text) { return text ? String(text).replace("T", " ").replace(/\.\d+Z$/, "Z") : ""; }
   function cause(item) { return lang === "zh" ? (item.cause_zh || item.cause) : item.cause; }
 
   function draw(s) {
@@ -110,12 +112,12 @@ SCRIPT = r"""
     var w = s.window;
     document.body.className = w.state;
     var words = {"not-started": WORDS.notStarted, running: WORDS.running, paused: WORDS.paused, closed: WORDS.closed};
-    say("window-state", (words[w.state] || w.state) + (w.closed_at ? " · " + WORDS.closedAt + " " + w.closed_at : ""));
+    say("window-state", (words[w.state] || w.state) + (w.closed_at ? " · " + WORDS.closedAt + " " + when(w.closed_at) : ""));
     var pauses = byId("pauses");
     clear(pauses);
     w.pauses.forEach(function (p) {
       var li = document.createElement("li");
-      li.textContent = WORDS.pause + " " + p.at + (p.resumed_at ? " – " + WORDS.resumed + " " + p.resumed_at : "") +
+      li.textContent = WORDS.pause + " " + when(p.at) + (p.resumed_at ? " – " + WORDS.resumed + " " + when(p.resumed_at) : "") +
         " · " + WORDS.reason + ": " + (p.reason || p.reason_code || "-");
       pauses.appendChild(li);
     });
@@ -156,13 +158,16 @@ SCRIPT = r"""
         cell(row, r.price ? r.price + (r.currency ? " " + r.currency : "") : "");
         cell(row, r.duration);
       });
-      var flags = byId("flags");
-      clear(flags);
-      (lang === "zh" ? s.record.flags_zh : s.record.flags).forEach(function (f) {
-        var li = document.createElement("li");
-        li.textContent = f;
-        flags.appendChild(li);
-      });
+      [["decisions", s.record.decisions, s.record.decisions_zh], ["flags", s.record.flags, s.record.flags_zh]]
+        .forEach(function (part) {
+          var list = byId(part[0]);
+          clear(list);
+          (lang === "zh" ? part[2] : part[1]).forEach(function (text) {
+            var li = document.createElement("li");
+            li.textContent = text;
+            list.appendChild(li);
+          });
+        });
     } else {
       box.hidden = true;
     }

@@ -81,8 +81,10 @@ def session_status(session: OpeningSession, session_id: str, now: dt.datetime) -
                 _record_row(row, zh if len(record_en.rows) == len(record_zh.rows) else None)
                 for row, zh in zip(record_en.rows, record_zh.rows, strict=False)
             ],
-            "flags": [flag.message for flag in record_en.flags],
-            "flags_zh": [flag.message for flag in record_zh.flags],
+            "flags": [flag.message for flag in record_en.flags if flag.code != "rule"],
+            "flags_zh": [flag.message for flag in record_zh.flags if flag.code != "rule"],
+            "decisions": [str(d["message"]) for d in record_en.decisions],
+            "decisions_zh": [str(d["message"]) for d in record_zh.decisions],
         }
     return status
 

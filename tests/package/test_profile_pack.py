@@ -18,7 +18,7 @@ import pytest
 from bidcrypt import certs
 from bidcrypt.opening import OpeningSession
 
-from ..conftest import Pki, run_bidcrypt, run_cli
+from ..conftest import Pki, SoftHsm, run_bidcrypt, run_cli
 from ..opening.conftest import TENDER, move_opening_time_back
 from .conftest import make_folder
 
@@ -156,3 +156,68 @@ def test_a_damaged_profile_is_refused(pki: Pki, tmp_path: Path, sealed_pdfs: dic
     assert result.exit_code == 3, result.stderr  # type: ignore[attr-defined]
     assert "not a valid session profile" in result.stderr  # type: ignore[attr-defined]
     assert not (tmp_path / "bid.bid").exists()
+
+
+@pytest.mark.slow
+def test_a_platform_hsm_key_with_its_declared_transport(
+    pki: Pki, softhsm: SoftHsm, tmp_path: Path, sealed_pdfs: dict[str, Path]
+) -> None:
+    """The platform's existing key on a token (SoftHSM2, which undoes OAEP-SHA1, not OAEP-SHA256): the
+    profile carries the transport its owner declares, and the token opens what was packed to it."""
+    env = {
+        "BIDCRYPT_PIN": pki.pin,
+        "BIDCRYPT_PKCS11_MODULE": softhsm.module,
+        "SOFTHSM2_CONF": str(softhsm.config),
+    }
+    session, profile = tmp_path / "session", tmp_path / "profile.p7s"
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    _ok(
+        "opening", "create", session, "--tender", TENDER, "--lot", "1", "--deadline", deadline,
+        "--opening-time", deadline, "--trust", pki.roots, "--trust", pki.intermediates, "--crl", pki.crl,
+        "--custody", "platform", "--opening-key", "pkcs11:token=authority",
+        "--authority-transport", "oaep-sha1", env=env,
+    )  # fmt: skip
+    company = pki.company("bidder-a")
+    _ok(
+        "opening",
+        "register",
+        session,
+        "--name",
+        company["name"],
+        "--uscc",
+        A,
+        "--cert",
+        pki.cert("bidder-a/enc"),
+    )
+    _ok("opening", "profile", session, "-o", profile)
+    loaded = OpeningSession.load(session, read_only=True)
+    assert loaded.profile.transports == ("oaep-sha1",)
+    assert loaded.profile.opening_certificate == certs.load_certificate(pki.cert("authority/enc"))
+    loaded.close_ledger()
+    packed = _pack(pki, tmp_path, sealed_pdfs["bidder-a"], profile)
+    assert packed.exit_code == 0, packed.stderr  # type: ignore[attr-defined]
+    authority = next(
+        r
+        for r in json.loads(packed.stdout)["recipients"]  # type: ignore[attr-defined]
+        if r["role"] == "opening-authority"
+    )
+    assert authority["key_transport"] == "oaep-sha1"
+    _ok("opening", "submit", session, tmp_path / "bid.bid")
+    writable = OpeningSession.load(session)
+    move_opening_time_back(writable)
+    writable.close_ledger()
+    opened = run_bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env)
+    assert opened.returncode == 0, opened.stderr
+    record = json.loads(_ok("opening", "report", session, "--json"))
+    rows = record["rows"] if "rows" in record else record["bids"]
+    assert [row["status"] for row in rows] == ["opened"], rows
+
+
+def test_declared_transports_are_only_for_an_existing_rsa_key(pki: Pki, tmp_path: Path) -> None:
+    deadline = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
+    refused = run_cli(
+        "opening", "create", tmp_path / "s", "--tender", TENDER, "--deadline", deadline, "--opening-time",
+        deadline, "--trust", pki.roots, "--custody", "none", "--authority-transport", "pkcs1v15",
+    )  # fmt: skip
+    assert refused.exit_code == 3 and "existing RSA opening key" in refused.stderr
+    assert list(tmp_path.iterdir()) == []

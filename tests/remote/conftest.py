@@ -59,12 +59,14 @@ class Served:
         return f"/s/{self.session_id}/{route}"
 
 
-def remote_session(pki: Pki, directory: Path, deadline: dt.datetime, custody: str = "none") -> OpeningSession:
+def remote_session(
+    pki: Pki, directory: Path, deadline: dt.datetime, custody: str = "none", lots: tuple[str, ...] = ("1",)
+) -> OpeningSession:
     """A remote-opening session (its keys and signed profile) with the three fixture bidders registered."""
     session = OpeningSession.create(
         directory,
         tender=TENDER,
-        lots=["1"],
+        lots=list(lots),
         deadline=deadline,
         opening_time=deadline,
         trust=[pki.roots, pki.intermediates],

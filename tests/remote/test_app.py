@@ -146,6 +146,9 @@ def test_the_record_when_the_window_is_closed(served: Served) -> None:
     rows = status["record"]["rows"]
     assert {row["status"] for row in rows} == {"not-decrypted"}
     assert all(row["cause"] and row["cause_zh"] for row in rows)
+    decisions = status["record"]["decisions"], status["record"]["decisions_zh"]
+    assert len(decisions[0]) == len(decisions[1]) == 1 and decisions[0] != decisions[1]
+    assert "第四十四条" in decisions[1][0]  # the session's rule, regulation-44, and its decision
     record = served.client.get(served.url("record")).json()
     assert len(record["rows"]) == 3
     text = served.client.get(served.url("record?format=text&lang=en")).text
@@ -157,3 +160,42 @@ def test_the_time_of_the_status_is_the_servers(served: Served) -> None:
     status = served.client.get(served.url("status")).json()
     assert status["now"] == "2031-01-02 03:04:05Z"
     assert status["now_epoch"] == served.clock.moment.timestamp()
+
+
+def test_garbage_is_refused_and_recorded(served: Served) -> None:
+    start_window(served.session, 1800, clock=FixedClock(served.clock()))
+    for route, code in (("release", "release-malformed"), ("signin", None), ("share", None)):
+        answer = served.client.post(served.url(route), content=b"\x00garbage\xff" * 10)
+        assert answer.status_code == 400, (route, answer.text)
+        assert set(answer.json()) == {"code", "message", "message_zh"}
+        if code:
+            assert answer.json()["code"] == code
+    rows = served.session.ledger.query("SELECT kind, verdict, code FROM releases ORDER BY id")
+    assert (rows[0]["kind"], rows[0]["verdict"], rows[0]["code"]) == (
+        "release",
+        "refused",
+        "release-malformed",
+    )
+    challenge = served.client.post(served.url("challenge"))
+    assert challenge.status_code == 200 and len(challenge.json()["challenge"]) == 32
+
+
+def test_a_release_too_large_is_recorded_from_its_start(served: Served) -> None:
+    answer = served.client.post(served.url("release"), content=b"\x30" * (64 * 1024 + 1))
+    assert answer.status_code == 413 and answer.json()["code"] == "release-too-large"
+    declared = served.client.post(
+        served.url("release"), content=b"\x30" * 100, headers={"Content-Length": str(1 << 30)}
+    )
+    assert declared.status_code in (413, 400)  # the test client may refuse the lie itself
+    rows = served.session.ledger.query("SELECT code, size FROM releases ORDER BY id")
+    assert rows[0]["code"] == "release-too-large" and rows[0]["size"] == 64 * 1024 + 1
+
+
+def test_a_backup_over_the_sessions_limit_is_refused_unread(served: Served) -> None:
+    receipt = served.receipts["bidder-a"]
+    with served.session.ledger.transaction() as db:
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('max_package_size', '1000')")
+    answer = served.client.post(served.url(f"backup/{receipt.sha256}"), content=b"x" * 5000)
+    assert answer.status_code == 413 and answer.json()["code"] == "request-too-large"
+    unknown = served.client.post(served.url("backup/" + "1" * 64), content=b"x")
+    assert unknown.status_code == 404

@@ -1,0 +1,175 @@
+"""``bidcrypt serve`` as a real process for the end-to-end tests: TLS made here, its clock moved by faketime.
+
+The served process and every command of the test run with their clock
+moved by one offset (libfaketime, as ``run_bidcrypt(clock_at=...)`` does):
+past the session's opening time, so that nothing waits for a deadline.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from ..conftest import require_tool
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A self-signed TLS certificate for 127.0.0.1 and localhost, and its key (PEM files)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bidcrypt test service")])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "service-cert.pem", directory / "service-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Shifted:
+    """Commands run with the clock moved by *offset* seconds (faketime), in this environment."""
+
+    offset: float
+    env: dict[str, str]
+
+    def now(self) -> dt.datetime:
+        """The moved clock's time now."""
+        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset)
+
+    def argv(self, *args: object) -> list[str]:
+        return [require_tool("faketime"), "-f", f"{self.offset:+.3f}", sys.executable, "-m", "bidcrypt"] + [
+            str(a) for a in args
+        ]
+
+    def run(self, *args: object) -> subprocess.CompletedProcess[str]:
+        environment = {**os.environ, **self.env}
+        return subprocess.run(self.argv(*args), capture_output=True, text=True, env=environment, timeout=300)
+
+    def ok(self, *args: object) -> str:
+        result = self.run(*args)
+        assert result.returncode == 0, (args, result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        return result.stdout
+
+
+@dataclass
+class Service:
+    """A running ``bidcrypt serve`` of one session, over TLS on loopback."""
+
+    session: Path
+    cert: Path
+    key: Path
+    clock: Shifted
+    port: int = field(default_factory=free_port)
+    burst: int = 80
+    rate: float = 2.0
+    process: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        argv = self.clock.argv(
+            "serve",
+            self.session,
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--tls-cert",
+            self.cert,
+            "--tls-key",
+            self.key,
+            "--rate",
+            self.rate,
+            "--burst",
+            self.burst,
+        )
+        self.log = self.session.parent / f"serve-{self.port}-{time.monotonic_ns()}.log"
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(  # its own process group: faketime's child goes with it
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                text=True,
+                env={**os.environ, **self.clock.env},
+                start_new_session=True,
+            )
+        context = ssl.create_default_context(cafile=str(self.cert))
+        for _ in range(600):  # the process starting, not a deadline: at most a minute
+            if self.process.poll() is not None:
+                raise AssertionError(f"bidcrypt serve exited: {self.log.read_text()}")
+            try:
+                with (
+                    socket.create_connection(("127.0.0.1", self.port), timeout=1) as raw,
+                    context.wrap_socket(raw, server_hostname="127.0.0.1"),
+                ):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise AssertionError("bidcrypt serve did not start")
+
+    def kill(self) -> None:
+        """SIGKILL to the service (and faketime's wrapper): no clean-up at all."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        self._wait_closed()
+
+    def terminate(self) -> int:
+        """SIGTERM to the service (faketime's child), and the exit status of its graceful shutdown."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        for child in children or [str(self.process.pid)]:
+            os.kill(int(child), signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+    def _wait_closed(self) -> None:
+        """Until nothing listens on the port any more (the killed process is gone)."""
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            except OSError:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the killed service still listens")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=30)
