@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bidcrypt.cli.common import (
+    KEYREF_FORMS,
     handles_errors,
     json_option,
     key_options,
@@ -43,41 +44,44 @@ def _write(output: Path, data: bytes) -> None:
         sink.write(data)
 
 
-def _keys(key_ref: str, signer_ref: str | None, module: str | None, pin_env: str) -> KeySource:
-    """The bidder's UKey; with *signer_ref*, its signing key from there (two key files, one UKey)."""
-    source = open_source(key_ref, module, pin_env)
-    if signer_ref is None:
-        return source
+def _keys(key_refs: tuple[str, ...], module: str | None, pin_env: str) -> KeySource:
+    """The bidder's UKey, or the key files given together (a signing and an encryption key file)."""
+    sources: list[KeySource] = []
+    try:
+        for ref in key_refs:
+            sources.append(open_source(ref, module, pin_env))
+    except BaseException:
+        for opened in sources:
+            opened.close()
+        raise
+    if len(sources) == 1:
+        return sources[0]
     from bidcrypt.keys import KeyEntry
 
-    other = open_source(signer_ref, module, pin_env)
-
-    class _Both(KeySource):
-        description = f"{source.description} + {other.description}"
+    class _Together(KeySource):
+        description = " + ".join(s.description for s in sources)
 
         def entries(self) -> list[KeyEntry]:
-            return [*other.entries(), *source.entries()]
+            return [entry for source in sources for entry in source.entries()]
 
         def close(self) -> None:
-            source.close()
-            other.close()
+            for source in sources:
+                source.close()
 
-    return _Both()
-
-
-_SIGNER = click.option(
-    "--signer",
-    "signer_ref",
-    metavar="KEYREF",
-    help="The company signing certificate's key, when --key holds only the encryption key (two key files).",
-)
+    return _Together()
 
 
 @click.command("release")
 @click.argument("bid", type=_FILE)
-@keyref_option(help="The bidder's UKey: its encryption key recovers the content key, its company "
-               "signing certificate signs.")  # fmt: skip
-@_SIGNER
+@click.option(
+    "--key",
+    "key_refs",
+    required=True,
+    multiple=True,
+    metavar="KEYREF",
+    help="The bidder's UKey: its encryption key recovers the content key, its company signing certificate "
+    "signs. Repeatable: the signing and the encryption key files together. " + KEYREF_FORMS,
+)
 @click.option(
     "--profile", "profile_path", required=True, type=_FILE, help="The session profile (profile.p7s)."
 )
@@ -91,8 +95,7 @@ _SIGNER = click.option(
 @handles_errors
 def release_command(
     bid: Path,
-    key_ref: str,
-    signer_ref: str | None,
+    key_refs: tuple[str, ...],
     profile_path: Path,
     output: Path,
     sha256: str | None,
@@ -107,7 +110,7 @@ def release_command(
     """
     profile = _profile(profile_path)
     check_output(output, False)
-    with _keys(key_ref, signer_ref, module, pin_env) as keys:
+    with _keys(key_refs, module, pin_env) as keys:
         body = make_release(bid, keys, profile, submission_sha256=sha256, lot=lot)
     _write(output, body)
     if as_json:

@@ -48,6 +48,7 @@ from bidcrypt.errors import (
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
 from bidcrypt.opening.causes import stored
+from bidcrypt.opening.disk import reconcile_opened
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
 from bidcrypt.opening.released import ReleasedBatch
@@ -120,14 +121,18 @@ def accept_release(
     size: int | None = None,
     release_keys: KeySource | None = None,
     session_id: str | None = None,
+    in_process: bool = False,
 ) -> AcceptResult:
     """Check a release and open its bid; record the body either way (see the module's docstring).
 
-    *body* is the release as received (*size* its full size when only the
-    first bytes were read, see :func:`read_body`). *clock* gives the arrival
-    time (default: the system clock). *release_keys* and *session_id* are
-    the session's release key and id (default: the session's own). Raises
-    the refusal after recording it; returns what became of the bid.
+        *body* is the release as received (*size* its full size when only the
+        first bytes were read, see :func:`read_body`). *clock* gives the arrival
+        time (default: the system clock). *release_keys* and *session_id* are
+        the session's release key and id (default: the session's own). The bid
+    is opened in a worker process as the bulk opening does, or with
+    *in_process* by the same worker function in this process (a long-running
+    service then starts no process per release). Raises
+        the refusal after recording it; returns what became of the bid.
     """
     digest = hashlib.sha256(body).hexdigest()
     arrival = (clock or SystemClock()).stamp(bytes.fromhex(digest)).time.astimezone(dt.UTC)
@@ -136,6 +141,7 @@ def accept_release(
     with SessionLock(session.directory, wait=CHANGE_WAIT), contextlib.ExitStack() as stack:
         keys = release_keys if release_keys is not None else stack.enter_context(session.release_keys())
         ours = session_id if session_id is not None else session.profile.session
+        _reconcile(session)  # what a killed acceptance or opening left, whatever becomes of this body
         try:
             if full_size > MAX_RELEASE:
                 raise ReleaseTooLargeError(size=full_size, limit=MAX_RELEASE)
@@ -146,7 +152,12 @@ def accept_release(
         except BidcryptError as error:
             _record(session.ledger.transaction, arrival, digest, full_size, known, error, None)
             raise
-        return _open(session, body, digest, arrival, release, row, content_key, known)
+        return _open(session, body, digest, arrival, release, row, content_key, known, in_process)
+
+
+def _reconcile(session: OpeningSession) -> None:
+    opened = [n for n, row in session.outcomes().items() if row["status"] == "opened"]
+    reconcile_opened(session.directory / "opened", opened)
 
 
 def _checked(
@@ -258,6 +269,7 @@ def _open(
     row: Row,
     content_key: ContentKey,
     known: _Known,
+    in_process: bool,
 ) -> AcceptResult:
     """Open the bid through the batch and record the accepted release with its outcome."""
     found: list[int] = []
@@ -266,7 +278,7 @@ def _open(
         found.append(_insert(db, arrival, digest, len(body), known, None, body))
 
     batch = ReleasedBatch(session, content_key, arrival, recorded)
-    status = batch.open(row)
+    status = batch.open(row, in_process=in_process)
     if status is None:
         error = batch.failure
         _record(session.ledger.transaction, arrival, digest, len(body), known, error, None)

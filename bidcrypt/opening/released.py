@@ -17,6 +17,7 @@ bundle's manifest does not open the bid: the release is refused
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sqlite3
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ from bidcrypt.i18n import Text
 from bidcrypt.opening.batch import _Batch
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.session import OpeningSession
-from bidcrypt.opening.worker import Job, Result
+from bidcrypt.opening.worker import Job, Result, work
 from bidcrypt.package import PackageInfo
 
 __all__ = ["ReleasedBatch"]
@@ -63,9 +64,25 @@ class ReleasedBatch(_Batch):
         self.status = result.status
         self.on_recorded(db, result)
 
-    def open(self, row: Row) -> str | None:
-        """Open the bid of *row*: the outcome's status, or None when it stays pending (:attr:`failure`)."""
-        self.execute([row])
+    def open(self, row: Row, *, in_process: bool = False) -> str | None:
+        """Open the bid of *row*: the outcome's status, or None when it stays pending (:attr:`failure`).
+
+        In a worker process of the bulk opening's pool, or with *in_process*
+        in this process, by the same :func:`~bidcrypt.opening.worker.work`
+        (no process to start: for a service that accepts many releases).
+        """
+        if not in_process:
+            self.execute([row])
+            return self.status
+        self.reconcile()
+        self.run_dir.mkdir()
+        try:
+            ready = self._examine(row)
+            job = None if ready is None else self.prepare(*ready)
+            if job is not None:
+                self.record(work(job))
+        finally:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
         return self.status
 
     @property

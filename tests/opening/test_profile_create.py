@@ -26,7 +26,7 @@ from bidcrypt.opening import OpeningSession, RemoteSettings, creation, custody
 from bidcrypt.opening.session_keys import RELEASE_KEY_FILE
 from bidcrypt.package import SESSION_SUITES, profile_sha256, read_profile
 
-from ..conftest import Pki, run_bidcrypt, run_cli
+from ..conftest import Pki, require_tool, run_bidcrypt, run_cli
 
 DEADLINE = "2026-12-01T09:30+08:00"
 MOMENT = dt.datetime(2026, 12, 1, 1, 30, tzinfo=dt.UTC)
@@ -268,3 +268,24 @@ def test_a_killed_remote_create_leaves_no_session_and_no_key(pki: Pki, tmp_path:
     assert made.returncode == 0, made.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s"]
     assert read_profile((target / "profile.p7s").read_bytes()).custody.model == "none"
+
+
+def test_openssl_reads_the_sm2_opening_key_file(pki: Pki, tmp_path: Path) -> None:
+    """gm.dump_pkcs12 writes what ``openssl pkcs12`` reads (the peer), key and certificate."""
+    key_file = tmp_path / "opening.p12"
+    result = _create(
+        pki, tmp_path / "s", "--custody", "platform", "--suite", "sm2", "--opening-key-out", key_file,
+        env={"BIDCRYPT_PASSWORD": PASSWORD},
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr  # type: ignore[attr-defined]
+    read = subprocess.run(
+        [require_tool("openssl"), "pkcs12", "-in", key_file, "-passin", "env:PW", "-nodes"],
+        capture_output=True,
+        text=True,
+        env={"PW": PASSWORD, "PATH": "/usr/bin:/bin"},
+    )
+    assert read.returncode == 0, read.stderr
+    assert "BEGIN PRIVATE KEY" in read.stdout and "BEGIN CERTIFICATE" in read.stdout
+    opening = OpeningSession.load(tmp_path / "s").profile.opening_certificate
+    assert opening is not None
+    assert certs.parse_certificates(read.stdout.encode()) == [opening]

@@ -188,7 +188,7 @@ def test_the_command_accepts_a_release(
     release = tmp_path / "a.release"
     made = run_cli(
         "release", template.packages["bidder-a"], "--key", pki.p12("bidder-a/enc"),
-        "--signer", pki.p12("bidder-a/sign"), "--profile", profile, "-o", release, "--json",
+        "--key", pki.p12("bidder-a/sign"), "--profile", profile, "-o", release, "--json",
         env={"BIDCRYPT_PIN": pki.pin},
     )  # fmt: skip
     assert made.exit_code == 0, made.output
@@ -355,3 +355,17 @@ def _good_release(pki: Pki, template: Template, session: OpeningSession) -> byte
     if "c" not in _GOOD:
         _GOOD["c"] = release_of(pki, template, session, "bidder-c")
     return _GOOD["c"]
+
+
+def test_a_service_opens_in_its_own_process_with_the_release_key_it_holds(
+    pki: Pki, template: Template, session: OpeningSession
+) -> None:
+    """``in_process`` (a long-running service): the same worker function, no process started; the
+    release key opened once and passed in."""
+    body = release_of(pki, template, session, "bidder-c")
+    with session.release_keys() as keys:
+        result = accept_release(session, body, in_window(session), release_keys=keys, in_process=True)
+    assert result.status == "opened"
+    number = number_of(session, "bidder-c")
+    assert session.outcomes()[number]["opened_by"] == "release"
+    assert sorted(p.name for p in (session.directory / "opened").iterdir()) == [str(number)]
