@@ -78,6 +78,7 @@ def create_app(folders: Sequence[str | os.PathLike[str]], options: ServiceOption
     )
     app.state.hosted = hosted
     app.state.options = options
+    app.state.stopping = lambda: False  # the server running the app says when it shuts down
     app.add_middleware(RateLimit, limiter=RateLimiter(options.rate, options.burst, options.monotonic))
 
     async def not_found(request: Request, exc: Exception) -> Response:

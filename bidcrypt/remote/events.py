@@ -3,14 +3,14 @@
 The stream looks at the ledger every ``poll_seconds`` (a change may come
 from another process: ``opening pause`` run by the official) and sends the
 whole status when anything but the clock moved; a comment line keeps idle
-connections open. The hall page falls back to polling ``status`` when the
-browser has no ``EventSource`` or the stream breaks.
+connections open. A stream ends when the server begins to shut down, so that
+a graceful shutdown (SIGTERM) does not wait for the viewers to leave. The
+hall page falls back to polling ``status`` when the browser has no
+``EventSource`` or the stream breaks.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
@@ -19,8 +19,7 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 
-from bidcrypt.opening import OpeningSession
-from bidcrypt.remote.status import session_status, without_clock
+from bidcrypt.remote.status import without_clock
 
 if TYPE_CHECKING:
     from bidcrypt.remote.hosted import HostedSession
@@ -34,10 +33,6 @@ def sse_message(data: object, event: str = "status") -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False, separators=(',', ':'))}\n\n".encode()
 
 
-def _status(session_id: str, now: dt.datetime, session: OpeningSession) -> dict[str, object]:
-    return session_status(session, session_id, now)
-
-
 def event_stream(request: Request, hosted: HostedSession, options: ServiceOptions) -> StreamingResponse:
     """The streaming response of ``GET events``."""
 
@@ -45,8 +40,9 @@ def event_stream(request: Request, hosted: HostedSession, options: ServiceOption
         last: object = None
         idle = 0.0
         yield b"retry: 3000\n\n"
-        while not await request.is_disconnected():
-            status = await hosted.read(functools.partial(_status, hosted.session_id, options.clock()))
+        stopping = request.app.state.stopping
+        while not stopping() and not await request.is_disconnected():
+            status = await hosted.status(options.clock())
             seen = without_clock(status)
             if seen != last:
                 last, idle = seen, 0.0

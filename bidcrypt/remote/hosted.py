@@ -10,11 +10,12 @@ reads run beside them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -22,6 +23,7 @@ import anyio.to_thread
 from bidcrypt.errors import InputError
 from bidcrypt.i18n import Text
 from bidcrypt.opening import OpeningSession
+from bidcrypt.remote.status import StatusCache
 
 __all__ = ["HostedSession", "host_sessions"]
 
@@ -35,11 +37,24 @@ class HostedSession:
     session_id: str
     session: OpeningSession
     lock: anyio.Lock = field(default_factory=anyio.Lock)
+    #: How many changes the service made (whether they succeeded or were refused and recorded).
+    changes: int = 0
+    cache: StatusCache = field(default_factory=StatusCache)
 
     async def change(self, work: Callable[[OpeningSession], T]) -> T:
         """Run *work* (which changes the session) in a thread, one change of this session at a time."""
         async with self.lock:
-            return await anyio.to_thread.run_sync(work, self.session)
+            try:
+                return await anyio.to_thread.run_sync(work, self.session)
+            finally:
+                self.changes += 1
+
+    async def status(self, now: dt.datetime) -> dict[str, Any]:
+        """The session's status at *now* (see :class:`StatusCache`)."""
+        changes = self.changes
+        return await anyio.to_thread.run_sync(
+            lambda: self.cache.status(self.session, self.session_id, now, changes)
+        )
 
     async def read(self, work: Callable[[OpeningSession], T]) -> T:
         """Run *work* (which only reads) in a thread."""

@@ -24,7 +24,6 @@ from bidcrypt.remote.events import event_stream
 from bidcrypt.remote.hall import hall_page
 from bidcrypt.remote.limits import read_body, save_body
 from bidcrypt.remote.options import Endpoint, hosted_of, options_of
-from bidcrypt.remote.status import session_status
 
 __all__ = ["routes"]
 
@@ -92,8 +91,7 @@ async def backup(request: Request) -> Response:
 
 async def status(request: Request) -> Response:
     hosted, options = hosted_of(request), options_of(request)
-    now = options.clock()
-    return JSONResponse(await hosted.read(lambda s: session_status(s, hosted.session_id, now)))
+    return JSONResponse(await hosted.status(options.clock()))
 
 
 def _record_text(session: OpeningSession, form: str, language: Language) -> str:
@@ -114,9 +112,7 @@ async def record(request: Request) -> Response:
 async def hall(request: Request) -> Response:
     hosted, options = hosted_of(request), options_of(request)
     language = "en" if request.query_params.get("lang") == "en" else "zh"
-    now = options.clock()
-    current = await hosted.read(lambda s: session_status(s, hosted.session_id, now))
-    return hall_page(current, language)
+    return hall_page(await hosted.status(options.clock()), language)
 
 
 async def events(request: Request) -> Response:

@@ -99,4 +99,6 @@ def serve(
         log_level="warning",
         lifespan="off",
     )
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    app.state.stopping = lambda: server.should_exit  # event streams end when a shutdown begins
+    server.run()

@@ -10,12 +10,13 @@ the window is closed.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from typing import Any
 
 from bidcrypt import certs
 from bidcrypt.opening import OpeningSession, build_record, shares_released, window_state
 
-__all__ = ["session_status", "without_clock"]
+__all__ = ["StatusCache", "session_status", "without_clock"]
 
 
 def _time(text: Any) -> str | None:
@@ -114,3 +115,36 @@ def without_clock(status: dict[str, Any]) -> dict[str, Any]:
     """The status without what changes every second (the time, the remaining time): to see a change."""
     window = {k: v for k, v in status["window"].items() if k != "remaining"}
     return {**{k: v for k, v in status.items() if k != "now"}, "window": window}
+
+
+class StatusCache:
+    """The last status of a session, made again only when its ledger changed.
+
+    The hall's viewers and event streams ask for the status every second;
+    building it reads every bid and renders the record twice. Between
+    changes only the clock moves, so the rest is kept and only the time and
+    the window (computed from the ledger at *now*) are given again. A change
+    is seen by SQLite's ``data_version`` (a commit by another process, such
+    as ``opening pause``) or by the count of the service's own changes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._key: tuple[int, int] | None = None
+        self._status: dict[str, Any] | None = None
+
+    def status(
+        self, session: OpeningSession, session_id: str, now: dt.datetime, changes: int
+    ) -> dict[str, Any]:
+        """The status of *session* at *now*; *changes* counts the service's own changes of it."""
+        version = session.ledger.one("PRAGMA data_version")
+        key = (int(version[next(iter(version.data))]) if version is not None else 0, changes)
+        with self._lock:
+            cached = self._status if self._key == key else None
+        window = window_state(session, now).to_dict()
+        if cached is None or (window["state"] == "closed") != (cached["window"]["state"] == "closed"):
+            fresh = session_status(session, session_id, now)
+            with self._lock:
+                self._key, self._status = key, fresh
+            return fresh
+        return {**cached, "now": certs.format_time(now), "now_epoch": now.timestamp(), "window": window}

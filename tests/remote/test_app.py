@@ -9,6 +9,7 @@ import re
 import pytest
 
 from bidcrypt.clock import FixedClock
+from bidcrypt.opening import OpeningSession
 from bidcrypt.opening.window import pause_window, resume_window, start_window
 from bidcrypt.package import front_of
 from bidcrypt.remote import ServiceOptions, create_app
@@ -199,3 +200,22 @@ def test_a_backup_over_the_sessions_limit_is_refused_unread(served: Served) -> N
     assert answer.status_code == 413 and answer.json()["code"] == "request-too-large"
     unknown = served.client.post(served.url("backup/" + "1" * 64), content=b"x")
     assert unknown.status_code == 404
+
+
+def test_the_status_is_made_again_only_after_a_change(served: Served) -> None:
+    from bidcrypt.remote.status import StatusCache
+
+    cache = StatusCache()
+    first = cache.status(served.session, served.session_id, served.clock(), 0)
+    served.clock.advance(30)
+    second = cache.status(served.session, served.session_id, served.clock(), 0)
+    assert second["bidders"] is first["bidders"] and second["now"] != first["now"]  # kept, the clock moved
+    third = cache.status(served.session, served.session_id, served.clock(), 1)  # the service changed it
+    assert third["bidders"] is not second["bidders"]
+    other = OpeningSession.load(served.folder)  # another process's change: SQLite's data_version
+    try:
+        start_window(other, 60, clock=FixedClock(served.clock()))
+    finally:
+        other.close_ledger()
+    fourth = cache.status(served.session, served.session_id, served.clock(), 1)
+    assert fourth["window"]["state"] == "running" and fourth["bidders"] is not third["bidders"]

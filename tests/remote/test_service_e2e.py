@@ -289,10 +289,21 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
         ):
             assert text in english, text
 
+        # a watcher of the event stream stays connected through the rest
+        watcher = ssl.create_default_context(cafile=str(cert)).wrap_socket(
+            socket.create_connection(("127.0.0.1", service.port), timeout=30), server_hostname="127.0.0.1"
+        )
+        watcher.sendall(f"GET /s/{session_id}/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        seen = b""
+        while b"event: status" not in seen:
+            seen += watcher.recv(65536)
+        assert b"text/event-stream" in seen
+
         # the rate limit of one address
         codes = [flood_status(remote) for _ in range(1)]
         assert codes == [429]
-        assert service.terminate() == 143  # SIGTERM: uvicorn shuts down gracefully, then the CLI's 143
+        assert service.terminate() == 143  # SIGTERM: a graceful shutdown (the open stream is ended), then 143
+        watcher.close()
     finally:
         service.stop()
         session.close_ledger()
