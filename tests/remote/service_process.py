@@ -77,9 +77,9 @@ class Shifted:
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset)
 
     def argv(self, *args: object) -> list[str]:
-        return [require_tool("faketime"), "-f", f"{self.offset:+.3f}", sys.executable, "-m", "bidcrypt"] + [
-            str(a) for a in args
-        ]
+        """The command line of ``bidcrypt ARGS`` (under faketime unless the offset is zero)."""
+        clock = [require_tool("faketime"), "-f", f"{self.offset:+.3f}"] if self.offset else []
+        return [*clock, sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
 
     def run(self, *args: object) -> subprocess.CompletedProcess[str]:
         environment = {**os.environ, **self.env}
