@@ -16,6 +16,7 @@ from starlette.requests import Request
 
 from bidcrypt.clock import Clock
 from bidcrypt.errors import ServiceNotFoundError
+from bidcrypt.keys import KeySource
 from bidcrypt.opening import (
     OpeningSession,
     accept_backup,
@@ -54,20 +55,21 @@ def signin(session: OpeningSession, body: bytes, clock: Clock) -> dict[str, Any]
     return accept_signin(session, body, clock).to_dict()
 
 
-def release(session: OpeningSession, body: bytes, size: int, clock: Clock) -> dict[str, Any]:
+def release(session: OpeningSession, body: bytes, size: int, clock: Clock, keys: KeySource) -> dict[str, Any]:
     """Accept (or refuse, and record) a release: an accepted one opens its bid before this returns.
 
     *body* is at most the release limit + 1 bytes of what was sent, *size*
-    the whole body's size: one too large is recorded and refused unread.
+    the whole body's size: one too large is recorded and refused unread. The
+    bid is opened by the bulk opening's worker function in this process (in
+    the request's thread): a long-running service starts no process per release.
+    *keys* is the session's release key, read once by the service.
     """
-    return accept_release(session, body, clock, size=size).to_dict()
+    return accept_release(session, body, clock, size=size, release_keys=keys, in_process=True).to_dict()
 
 
-def share(session: OpeningSession, body: bytes, size: int, clock: Clock) -> dict[str, Any]:
+def share(session: OpeningSession, body: bytes, clock: Clock, keys: KeySource) -> dict[str, Any]:
     """Accept (or refuse, and record) a committee member's share release (one too large, from its start)."""
-    del size  # the library judges the size by the capped body itself
-    with session.release_keys() as keys:
-        return accept_share(session, body, clock, release_keys=keys).to_dict()
+    return accept_share(session, body, clock, release_keys=keys).to_dict()
 
 
 def backup(session: OpeningSession, sha256: str, path: Path, clock: Clock) -> dict[str, Any]:

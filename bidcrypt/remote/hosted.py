@@ -22,6 +22,7 @@ import anyio.to_thread
 
 from bidcrypt.errors import InputError
 from bidcrypt.i18n import Text
+from bidcrypt.keys import KeySource
 from bidcrypt.opening import OpeningSession
 from bidcrypt.remote.status import StatusCache
 
@@ -40,6 +41,23 @@ class HostedSession:
     #: How many changes the service made (whether they succeeded or were refused and recorded).
     changes: int = 0
     cache: StatusCache = field(default_factory=StatusCache)
+    _release_keys: KeySource | None = None
+
+    def release_keys(self) -> KeySource:
+        """The session's release key, read once for the service's life (reading an RSA key is slow).
+
+        Used only inside :meth:`change`, one change at a time.
+        """
+        if self._release_keys is None:
+            self._release_keys = self.session.release_keys()
+        return self._release_keys
+
+    def close(self) -> None:
+        """Forget the release key and close the ledger."""
+        if self._release_keys is not None:
+            self._release_keys.close()
+            self._release_keys = None
+        self.session.close_ledger()
 
     async def change(self, work: Callable[[OpeningSession], T]) -> T:
         """Run *work* (which changes the session) in a thread, one change of this session at a time."""

@@ -59,14 +59,16 @@ async def release(request: Request) -> Response:
     hosted, options = hosted_of(request), options_of(request)
     body, size = await actions.read_capped(request, options.release_limit)
     clock = FixedClock(options.clock())
-    return JSONResponse(await hosted.change(lambda s: actions.release(s, body, size, clock)))
+    keys = hosted.release_keys
+    return JSONResponse(await hosted.change(lambda s: actions.release(s, body, size, clock, keys())))
 
 
 async def share(request: Request) -> Response:
     hosted, options = hosted_of(request), options_of(request)
-    body, size = await actions.read_capped(request, options.release_limit)
+    body, _ = await actions.read_capped(request, options.release_limit)  # judged by its first bytes
     clock = FixedClock(options.clock())
-    return JSONResponse(await hosted.change(lambda s: actions.share(s, body, size, clock)))
+    keys = hosted.release_keys
+    return JSONResponse(await hosted.change(lambda s: actions.share(s, body, clock, keys())))
 
 
 async def front(request: Request) -> Response:

@@ -101,4 +101,8 @@ def serve(
     )
     server = uvicorn.Server(config)
     app.state.stopping = lambda: server.should_exit  # event streams end when a shutdown begins
-    server.run()
+    try:
+        server.run()
+    finally:
+        for hosted in app.state.hosted.values():
+            hosted.close()

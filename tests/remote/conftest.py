@@ -102,5 +102,5 @@ def served(pki: Pki, tmp_path: Path, packages: dict[str, Path]) -> Iterator[Serv
     with TestClient(app) as client:
         yield Served(session, tmp_path / "session", session_id, client, clock, monotonic, receipts, deadline)
     for hosted in app.state.hosted.values():
-        hosted.session.close_ledger()
+        hosted.close()
     session.close_ledger()

@@ -63,7 +63,7 @@ def test_a_restarted_service_shows_the_same_window(served: Served) -> None:
     with TestClient(again) as client:
         after = client.get(served.url("status")).json()["window"]
     for hosted in again.state.hosted.values():
-        hosted.session.close_ledger()
+        hosted.close()
     assert after == before
 
 
@@ -107,7 +107,7 @@ def test_the_rate_limit_per_address(served: Served) -> None:
         served.monotonic.now += 1.0
         assert client.get(served.url("status")).status_code == 200
     for hosted in app.state.hosted.values():
-        hosted.session.close_ledger()
+        hosted.close()
 
 
 HOSTILE = '</script><script>alert("x")</script><img src=x onerror=alert(1)>&amp;\u2028'

@@ -66,7 +66,7 @@ def test_shares_over_http_and_k_of_n(pki: Pki, tmp_path: Path) -> None:
             assert "已释放 {k}/{n} 份（需 {q} 份）" in page and "{k} of {n} shares released" in page
     finally:
         for hosted in app.state.hosted.values():
-            hosted.session.close_ledger()
+            hosted.close()
         committee.session.close_ledger()
 
 
@@ -89,7 +89,7 @@ def running(served: Served) -> Iterator[str]:
     server.should_exit = True
     thread.join(timeout=10)
     for hosted in app.state.hosted.values():
-        hosted.session.close_ledger()
+        hosted.close()
 
 
 def _events(lines: Iterator[str]) -> Iterator[dict[str, object]]:
