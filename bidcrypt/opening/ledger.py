@@ -38,6 +38,25 @@ from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger_errors import READ_ONLY_CODES, translate
 from bidcrypt.opening.ledger_schema import ADDED_COLUMNS, ADDED_TABLES, SCHEMA, SCHEMA_VERSION
 
+
+def _newer_tables_empty(db: sqlite3.Connection) -> None:
+    """Give a read-only ledger of an older schema the tables later versions added, empty and temporary.
+
+    An archived session is read as it is (never upgraded); its readers then
+    find, say, no sign-ins rather than a missing table. The temporary tables
+    live in this connection's memory only: the ledger file is not touched.
+    """
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:  # not a ledger: check_ledger says what is wrong with it
+        return
+    version = int(row[0]) if row is not None and str(row[0]).isdigit() else SCHEMA_VERSION
+    for step in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in ADDED_TABLES.get(step, ()):
+            if statement.startswith("CREATE TABLE IF NOT EXISTS"):
+                db.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE", 1))
+
+
 #: Written in the transaction that finishes a session's creation, and only then.
 COMPLETE = "complete"
 
@@ -118,8 +137,9 @@ class Ledger:
         try:
             try:
                 db = self._open(self._uri("mode=ro"))
-                db.execute("PRAGMA query_only=ON")
                 db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # reads the header and the WAL
+                _newer_tables_empty(db)
+                db.execute("PRAGMA query_only=ON")
                 return db
             except sqlite3.OperationalError as exc:
                 if db is not None:
@@ -141,8 +161,9 @@ class Ledger:
                     path=self.path,
                 )
             db = self._open(self._uri("mode=ro&immutable=1"))
-            db.execute("PRAGMA query_only=ON")
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            _newer_tables_empty(db)
+            db.execute("PRAGMA query_only=ON")
             return db
         except sqlite3.DatabaseError as exc:
             if db is not None:
