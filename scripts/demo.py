@@ -17,6 +17,14 @@ tests, provisioned into demo-out/skf (see scripts/demo_skf.py). It checks the
 UKey, seals, packs and test-opens on it, and checks the re-encrypt rule with
 the UKey's own certificate.
 
+Then a remote opening (不见面开标, scripts/demo_remote.py): the three bidders
+bid in a second tender whose opening key is held by a committee (2 of 3),
+packing with its profile; ``bidcrypt serve`` serves it over TLS on loopback;
+they sign in and release their keys from their UKeys with ``bidcrypt
+remote`` (one never does: 视为撤销), the window is paused for an outage and
+resumed, one member's share is not enough to open, the window is closed and
+the record printed. Its clock is moved with faketime: it does not wait.
+
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
 (BIDCRYPT_PIN), never on the command line.
@@ -37,6 +45,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
+from demo_remote import remote_opening  # noqa: E402
 from demo_skf import SKF_BIDDER, SKF_REF, draw_documents, provision_skf_ukey  # noqa: E402
 
 OUT = ROOT / "demo-out"
@@ -427,7 +436,11 @@ def main() -> int:
     bidcrypt("opening", "report", session, env=env)
     bidcrypt("opening", "report", session, "--format", "html", "-o", OUT / "opening-record.html", env=env)
 
-    print("\ndemo: done; outputs are in demo-out/ (the record: demo-out/opening-record.html)")
+    bids = {bidder: (OUT / bidder / "投标文件", OUT / bidder / "summary.toml") for bidder in BIDDERS}
+    remote_opening(OUT / "remote", env, bids, [*TRUST, *CRL])
+
+    print("\ndemo: done; outputs are in demo-out/ (the records: demo-out/opening-record.html and")
+    print("demo-out/remote/remote-record.html)")
     return 0
 
 
