@@ -23,7 +23,11 @@ packing with its profile; ``bidcrypt serve`` serves it over TLS on loopback;
 they sign in and release their keys from their UKeys with ``bidcrypt
 remote`` (one never does: 视为撤销), the window is paused for an outage and
 resumed, one member's share is not enough to open, the window is closed and
-the record printed. Its clock is moved with faketime: it does not wait.
+the record printed.
+
+Nothing waits for a deadline: the sessions' deadlines are an hour away, and
+the commands after the submissions run with their clock moved past the
+opening time by faketime (as the end-to-end tests do).
 
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
@@ -35,17 +39,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import shlex
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from demo_remote import remote_opening  # noqa: E402
+from demo_remote import Commands, remote_opening  # noqa: E402
 from demo_skf import SKF_BIDDER, SKF_REF, draw_documents, provision_skf_ukey  # noqa: E402
 
 OUT = ROOT / "demo-out"
@@ -87,23 +88,10 @@ def show(path: Path) -> str:
         return str(path)
 
 
-def bidcrypt(*args: str | Path, env: dict[str, str], expect: int = 0) -> subprocess.CompletedProcess[str]:
-    """Run one bidcrypt command, echoing it, and stop the demo if it fails unexpectedly."""
-    words = [show(a) if isinstance(a, Path) else a for a in args]
-    print("$ bidcrypt " + " ".join(shlex.quote(w) for w in words), flush=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
-        env=env,
-        text=True,
-        capture_output=True,
-        check=False,
-        cwd=ROOT,
-    )
-    sys.stdout.write(result.stdout)
-    sys.stdout.write(result.stderr)
-    if result.returncode != expect:
-        raise SystemExit(f"demo: bidcrypt exited {result.returncode}, expected {expect}")
-    return result
+def bidcrypt(*args: str | Path, env: dict[str, str], expect: int = 0, offset: float = 0.0) -> str:
+    """Run one bidcrypt command (its clock moved *offset* s by faketime), echoing it; stop the demo if it
+    fails unexpectedly."""
+    return Commands(env, offset)(*args, expect=expect)
 
 
 def prepare_folder(bidder: str, sealed: Path) -> tuple[Path, Path]:
@@ -388,7 +376,7 @@ def main() -> int:
 
     step("6. The opening session: bidders registered, packages submitted before the deadline")
     session = OUT / "session"
-    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(seconds=20)
+    deadline = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
     opening_time = deadline + dt.timedelta(seconds=1)
     bidcrypt(
         "opening",
@@ -422,19 +410,28 @@ def main() -> int:
     print("# opening before the opening time is refused:")
     bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env, expect=61)
 
-    wait = (opening_time - dt.datetime.now(dt.UTC)).total_seconds()
-    if wait > 0:
-        print(f"# waiting {wait:.0f} s for the deadline and the opening time ...", flush=True)
-        time.sleep(wait + 0.5)
+    late = (opening_time - dt.datetime.now(dt.UTC)).total_seconds() + 1
+    print(f"# from here each command runs with its clock moved {late:+.0f} s by faketime: the deadline and")
+    print("# the opening time have passed, and the demo need not wait an hour")
     print("# a package arriving after the deadline is refused:")
-    bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60)
+    bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60, offset=late)
 
     step("7. The opening: the authority's UKey opens every bid, SM2 too (one login, one unwrap per bid)")
-    bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env)
+    bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env, offset=late)
 
     step("8. The opening record (开标记录)")
-    bidcrypt("opening", "report", session, env=env)
-    bidcrypt("opening", "report", session, "--format", "html", "-o", OUT / "opening-record.html", env=env)
+    bidcrypt("opening", "report", session, env=env, offset=late)
+    bidcrypt(
+        "opening",
+        "report",
+        session,
+        "--format",
+        "html",
+        "-o",
+        OUT / "opening-record.html",
+        env=env,
+        offset=late,
+    )
 
     bids = {bidder: (OUT / bidder / "投标文件", OUT / bidder / "summary.toml") for bidder in BIDDERS}
     remote_opening(OUT / "remote", env, bids, [*TRUST, *CRL])

@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 # softhsm2: the UKey in tests and the demo; opensc: pkcs11-tool; poppler-utils: pdfsig/pdftoppm (seal
 # checks); qpdf: PDF structure checks; libnss3-tools: certutil for pdfsig's trust store; openssl: the
 # interop peer; fonts-wqy-microhei: Chinese glyphs for the sample documents; xfsprogs: an XFS with
-# reflink, where re-encryption shares the content blocks; faketime: tests move the clock of a command
-# instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
+# reflink, where re-encryption shares the content blocks; faketime: tests and the demo move the clock of
+# a command instead of waiting for a deadline; libssl3: the system libcrypto (OpenSSL 3), which does SM2 for
 # bidcrypt.gm at run time; default-jdk-headless, libbcprov-java, libbcpkix-java: BouncyCastle 1.72, the
 # SM2 interop peer of Java platforms (tests/interop/java, jars in /usr/share/java); gcc, libssl-dev: build
 # the soft SKF token (tests/skf/softskf.c), the SKF UKey of the tests; chromium: renders the remote
