@@ -29,6 +29,10 @@ Nothing waits for a deadline: the sessions' deadlines are an hour away, and
 the commands after the submissions run with their clock moved past the
 opening time by faketime (as the end-to-end tests do).
 
+With ``--hold`` (``bash scripts/demo.sh --hold``) the remote opening's service
+keeps running at the end, its hall page showing the record, until Enter is
+pressed.
+
 Everything goes to demo-out/ (made fresh on every run). The commands are
 printed as a user would type them; the PIN is passed in the environment
 (BIDCRYPT_PIN), never on the command line.
@@ -434,7 +438,7 @@ def main() -> int:
     )
 
     bids = {bidder: (OUT / bidder / "投标文件", OUT / bidder / "summary.toml") for bidder in BIDDERS}
-    remote_opening(OUT / "remote", env, bids, [*TRUST, *CRL])
+    remote_opening(OUT / "remote", env, bids, [*TRUST, *CRL], hold="--hold" in sys.argv[1:])
 
     print("\ndemo: done; outputs are in demo-out/ (the records: demo-out/opening-record.html and")
     print("demo-out/remote/remote-record.html)")

@@ -23,6 +23,7 @@ the end-to-end test in ``tests/remote/test_service_e2e.py`` does.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import ipaddress
@@ -208,13 +209,18 @@ def step(title: str) -> None:
 
 
 def remote_opening(
-    out: Path, env: Mapping[str, str], bids: Mapping[str, tuple[Path, Path | None]], trust: Sequence[str]
+    out: Path,
+    env: Mapping[str, str],
+    bids: Mapping[str, tuple[Path, Path | None]],
+    trust: Sequence[str],
+    hold: bool = False,
 ) -> Path:
     """The remote opening in *out* (made fresh) of *bids* (bidder → its bid folder and summary file).
 
     *env* has the bidders' UKeys (``pkcs11:token=<bidder>``) and their PIN in ``BIDCRYPT_PIN``
     (also the members' key-file password); *trust* is the ``--trust``/``--crl`` arguments. Returns
     the session folder, its window closed and its record written as ``out/remote-record.html``.
+    With *hold*, the service keeps running (its hall page showing the record) until Enter is pressed.
     """
     index = json.loads((PKI / "index.json").read_text())
     company = index["companies"]
@@ -317,6 +323,9 @@ def remote_opening(
         step("R8. The record of the remote opening (开标记录)")
         late("opening", "report", session)
         late("opening", "report", session, "--format", "html", "-o", out / "remote-record.html")
+        if hold:
+            with contextlib.suppress(EOFError):  # no terminal: stop at once
+                input(f"\n# the service runs on until you press Enter: {url}hall ")
     finally:
         status = service.stop()
         print(f"# the service stopped (SIGTERM: exit {status}), nothing of it left running")
