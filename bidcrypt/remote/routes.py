@@ -60,7 +60,7 @@ async def release(request: Request) -> Response:
     body, size = await actions.read_capped(request, options.release_limit)
     clock = FixedClock(options.clock())
     keys = hosted.release_keys
-    return JSONResponse(await hosted.change(lambda s: actions.release(s, body, size, clock, keys())))
+    return JSONResponse(await hosted.parallel_change(lambda s: actions.release(s, body, size, clock, keys())))
 
 
 async def share(request: Request) -> Response:
