@@ -60,11 +60,21 @@ from bidcrypt.opening.causes import stored
 from bidcrypt.opening.disk import reconcile_opened, staging_folder
 from bidcrypt.opening.ledger import Row, now_text
 from bidcrypt.opening.lock import CHANGE_WAIT, SessionLock
+from bidcrypt.opening.pool import OpeningProcesses
 from bidcrypt.opening.released import ReleasedBatch
 from bidcrypt.opening.session import OpeningSession
+from bidcrypt.opening.signer_chain import validate_signer
 from bidcrypt.opening.window import require_running
 from bidcrypt.opening.worker import Result
-from bidcrypt.package import MAX_RELEASE, Release, Statement, read_package_info, read_release, release_opens
+from bidcrypt.package import (
+    MAX_RELEASE,
+    PackageInfo,
+    Release,
+    Statement,
+    read_package_info,
+    read_release,
+    release_opens,
+)
 
 __all__ = ["AcceptResult", "accept_release", "judge_signer", "read_body"]
 
@@ -149,6 +159,7 @@ def accept_release(
     release_keys: KeySource | None = None,
     session_id: str | None = None,
     in_process: bool = False,
+    processes: OpeningProcesses | None = None,
 ) -> AcceptResult:
     """Check a release and open its bid; record the body either way (see the module's docstring).
 
@@ -156,11 +167,12 @@ def accept_release(
     first bytes were read, see :func:`read_body`). *clock* gives the arrival
     time (default: the system clock). *release_keys* and *session_id* are
     the session's release key and id (default: the session's own). The bid
-    is opened in a worker process as the bulk opening does, or with
-    *in_process* by the same worker function in this thread (a long-running
-    service then starts no process per release, and may call this from
-    several threads at once). Raises the refusal after recording it; returns
-    what became of the bid.
+    is opened in a worker process as the bulk opening does: one started for
+    it, or one of *processes* (kept by a long-running service, which then
+    starts no process per release); or with *in_process* by the same worker
+    function in this thread. A service may call this from several threads
+    at once. Raises the refusal after recording it; returns what became of
+    the bid.
     """
     digest = hashlib.sha256(body).hexdigest()
     arrival = (clock or SystemClock()).stamp(bytes.fromhex(digest)).time.astimezone(dt.UTC)
@@ -175,8 +187,9 @@ def accept_release(
             found.append(_insert(db, known, None, body))
 
         def batch_for(row: Row, release: Release) -> ReleasedBatch:
-            batch = ReleasedBatch(session, _content_key(session, row, release), arrival, recorded, stage)
-            batch.stage(row, in_process=in_process)
+            content_key, info = _content_key(session, row, release)
+            batch = ReleasedBatch(session, content_key, arrival, recorded, stage, info)
+            batch.stage(row, in_process=in_process, processes=processes)
             return batch
 
         examined = _examine(session, body, known, keys, ours, batch_for)
@@ -271,7 +284,7 @@ def judge_signer(session: OpeningSession, statement: Statement, arrival: dt.date
     """
     signer = statement.signer
     try:
-        session.trust_store().validate(signer, arrival, statement.certificates)
+        validate_signer(session.trust_store(), signer, statement.certificates, arrival)
     except CertificateError as error:
         raise ReleaseSignatureInvalidError(Text("{error}", "{error}", error=error)) from error
     from bidcrypt.seal import Holder, holder_of
@@ -324,21 +337,24 @@ def _submission(
     return row
 
 
-def _content_key(session: OpeningSession, row: Row, release: Release) -> ContentKey:
-    """The released key, once it decrypts the start of the stored package to its bundle."""
+def _content_key(
+    session: OpeningSession, row: Row, release: Release
+) -> tuple[ContentKey, PackageInfo | None]:
+    """The released key, once it decrypts the start of the stored package to its bundle; and the
+    package's header (None when it cannot be read: the opening records the package's failure)."""
     number = int(row["id"])
     path = session.directory / "submissions" / f"{number}.bid"
     wrong = ReleaseKeyWrongError(submission=number)
     try:
         info = read_package_info(path)
     except (BidcryptError, OSError):
-        return _as_content_key(release)  # the package's own failure: the opening records it
+        return _as_content_key(release), None
     if info.header.cipher.cipher is not release.cipher:
         raise wrong
     content_key = _as_content_key(release)
     if not release_opens(path, info.header, content_key):
         raise wrong
-    return content_key
+    return content_key, info
 
 
 def _as_content_key(release: Release) -> ContentKey:

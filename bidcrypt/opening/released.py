@@ -23,6 +23,7 @@ import datetime as dt
 import sqlite3
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from bidcrypt.envelope import ContentKey
@@ -30,7 +31,7 @@ from bidcrypt.errors import BidcryptError, OpeningError
 from bidcrypt.i18n import Text
 from bidcrypt.opening.batch import _Batch
 from bidcrypt.opening.ledger import Row, now_text
-from bidcrypt.opening.pool import WorkerPool
+from bidcrypt.opening.pool import OpeningProcesses, WorkerPool
 from bidcrypt.opening.session import OpeningSession
 from bidcrypt.opening.worker import Job, Result, work
 from bidcrypt.package import PackageInfo
@@ -60,9 +61,12 @@ class ReleasedBatch(_Batch):
         arrival: dt.datetime,
         on_recorded: OnRecorded,
         stage: Path,
+        info: PackageInfo | None = None,
     ) -> None:
         super().__init__(session, None, 1, None, arrival)
         self.run_dir = stage
+        #: The stored bid's header, when the key check read it already.
+        self.info = info
         self.content_key = content_key
         self.released_at = now_text(arrival)
         self.on_recorded = on_recorded
@@ -70,6 +74,10 @@ class ReleasedBatch(_Batch):
         self.status: str | None = None
         #: The ledger writes :meth:`stage` held back, in order, for :meth:`commit`.
         self._held: list[Callable[[], None]] | None = None
+
+    def package_info(self, path: Path) -> PackageInfo:
+        """The header the key check read, else the stored bid's."""
+        return self.info if self.info is not None else super().package_info(path)
 
     def opens(self, info: PackageInfo) -> bool:
         """The released key is the bid's own: checked before the batch runs."""
@@ -96,19 +104,27 @@ class ReleasedBatch(_Batch):
         else:
             super()._attempt(number, error)
 
-    def stage(self, row: Row, *, in_process: bool = False) -> None:
+    def stage(self, row: Row, *, in_process: bool = False, processes: OpeningProcesses | None = None) -> None:
         """Open the bid of *row* into the staging folder; no lock needed, nothing written to the ledger.
 
-        In a worker process of the bulk opening's pool, or with *in_process*
-        in this thread, by the same :func:`~bidcrypt.opening.worker.work`
-        (no process to start: for a service that accepts many releases).
+        In a worker process of the bulk opening's pool; or in one of
+        *processes*, kept by a service that accepts many releases; or with
+        *in_process* in this thread: always by the same
+        :func:`~bidcrypt.opening.worker.work`.
         """
         self._held = []
-        if in_process:
+        if in_process or processes is not None:
             ready = self._examine(row)
             job = None if ready is None else self.prepare(*ready)
-            if job is not None:
+            if job is None:
+                return
+            if processes is None:
                 self.record(work(job))
+                return
+            try:
+                self.record(processes.open(job))
+            except BrokenProcessPool as exc:
+                self.worker_died(job, exc)
             return
         with WorkerPool(self) as pool:
             ready = self._examine(row)

@@ -26,7 +26,7 @@ import anyio.to_thread
 from bidcrypt.errors import InputError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
-from bidcrypt.opening import OpeningSession
+from bidcrypt.opening import OpeningProcesses, OpeningSession
 from bidcrypt.remote.status import StatusCache
 
 __all__ = ["HostedSession", "host_sessions"]
@@ -45,6 +45,7 @@ class HostedSession:
     changes: int = 0
     cache: StatusCache = field(default_factory=StatusCache)
     _release_keys: KeySource | None = None
+    _processes: OpeningProcesses | None = None
     _keys_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def release_keys(self) -> KeySource:
@@ -57,8 +58,22 @@ class HostedSession:
                 self._release_keys = self.session.release_keys()
             return self._release_keys
 
+    def opening_processes(self) -> OpeningProcesses:
+        """The worker processes that open released bids, started at the first release, kept till the close.
+
+        Releases of different bids then open on every core at once (threads
+        alone share one core for Python code).
+        """
+        with self._keys_guard:
+            if self._processes is None:
+                self._processes = OpeningProcesses(os.cpu_count() or 1)
+            return self._processes
+
     def close(self) -> None:
-        """Forget the release key and close the ledger."""
+        """Stop the opening processes, forget the release key and close the ledger."""
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
         if self._release_keys is not None:
             self._release_keys.close()
             self._release_keys = None

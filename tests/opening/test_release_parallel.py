@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bidcrypt.errors import ReleaseNoSubmissionError, WindowClosedError
-from bidcrypt.opening import OpeningSession, accept_release
+from bidcrypt.opening import OpeningProcesses, OpeningSession, accept_release
 from bidcrypt.opening.closing import close_window
 from bidcrypt.opening.disk import reconcile_opened, staging_folder
 from bidcrypt.opening.lock import SessionLock
@@ -86,14 +86,23 @@ def test_releases_of_different_bids_from_several_threads(
     pki: Pki, template: Template, session: OpeningSession
 ) -> None:
     bodies = [release_of(pki, template, session, bidder) for bidder in BIDDERS]
-    with session.release_keys() as keys, ThreadPoolExecutor(len(bodies)) as pool:
-        futures = [
-            pool.submit(
-                accept_release, session, body, in_window(session, 60 + i), release_keys=keys, in_process=True
-            )
-            for i, body in enumerate(bodies)
-        ]
-        statuses = sorted(f.result(timeout=120).status for f in futures)
+    processes = OpeningProcesses(2)  # as the service keeps them: the bids open in worker processes
+    try:
+        with session.release_keys() as keys, ThreadPoolExecutor(len(bodies)) as pool:
+            futures = [
+                pool.submit(
+                    accept_release,
+                    session,
+                    body,
+                    in_window(session, 60 + i),
+                    release_keys=keys,
+                    processes=processes,
+                )
+                for i, body in enumerate(bodies)
+            ]
+            statuses = sorted(f.result(timeout=120).status for f in futures)
+    finally:
+        processes.close()
     assert statuses == ["opened"] * len(BIDDERS)
     session.close_ledger()
     assert_ledger_and_folder_agree(session.directory, expect_all_opened=True)
