@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from bidcrypt.cli.common import (
-    KEYREF_FORMS,
     accept_received,
     handles_errors,
     json_option,
     key_options,
+    member_keys_option,
     open_source,
     print_json,
 )
@@ -74,14 +74,9 @@ def _member_keys(key_refs: tuple[str, ...], module: str | None, pin_env: str) ->
 
 @click.command("share-release")
 @click.argument("share_file", metavar="SHARE_FILE", type=_FILE)
-@click.option(
-    "--key",
-    "key_refs",
-    multiple=True,
-    required=True,
-    metavar="KEYREF",
-    help="The member's UKey: its encryption key opens the share file, its signing certificate signs. "
-    f"Twice for two key files (the encryption key and the signing key) standing for one UKey. {KEYREF_FORMS}",
+@member_keys_option(
+    "The member's UKey: its encryption key opens the share file, its signing certificate signs. "
+    "Twice for two key files (the encryption key and the signing key) standing for one UKey."
 )
 @click.option(
     "--profile", "profile_path", required=True, type=_FILE, help="The session profile (profile.p7s)."

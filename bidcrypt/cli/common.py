@@ -228,6 +228,13 @@ def keyref_option(
     )
 
 
+def member_keys_option(help: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--key KEYREF`` (repeatable, required): a committee member's UKey, or its two key files."""
+    return click.option(
+        "--key", "key_refs", multiple=True, required=True, metavar="KEYREF", help=f"{help} {KEYREF_FORMS}"
+    )
+
+
 def print_json(data: Any) -> None:
     """Print *data* as indented UTF-8 JSON on stdout."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
