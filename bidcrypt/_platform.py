@@ -61,6 +61,22 @@ def lock_exclusive(descriptor: int, *, wait: bool = False) -> bool | None:
     return True
 
 
+def lock_shared(descriptor: int) -> bool | None:
+    """Take a shared ``flock`` on *descriptor*, waiting for an exclusive holder (converts one held here).
+
+    True when taken; None when this platform or file system has no such locks.
+    """
+    if _fcntl is None:
+        return None
+    try:
+        _fcntl.flock(descriptor, _fcntl.LOCK_SH)
+    except OSError as exc:
+        if exc.errno in _NO_LOCKS:
+            return None
+        raise
+    return True
+
+
 def unlock(descriptor: int) -> None:
     """Release a lock taken with :func:`lock_exclusive` (closing the descriptor releases it too)."""
     if _fcntl is not None:

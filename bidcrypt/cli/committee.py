@@ -8,18 +8,19 @@ from pathlib import Path
 import click
 
 from bidcrypt.cli.common import (
-    KEYREF_FORMS,
+    accept_received,
     handles_errors,
     json_option,
     key_options,
+    member_keys_option,
     open_source,
     print_json,
 )
 from bidcrypt.errors import InputError
-from bidcrypt.files import InputKind, atomic_output, check_output, input_error, open_input, read_input
+from bidcrypt.files import InputKind, atomic_output, check_output, read_input
 from bidcrypt.i18n import Text, pick
 from bidcrypt.keys import KeyEntry, KeySource
-from bidcrypt.opening import OpeningSession, accept_share, read_body, rebuild_opening_key
+from bidcrypt.opening import OpeningSession, accept_share, rebuild_opening_key
 from bidcrypt.package import MAX_PROFILE_SIZE, MAX_RELEASE, make_share_release, read_profile
 
 __all__ = ["accept_share_command", "opening_key_source", "share_release_command"]
@@ -73,14 +74,9 @@ def _member_keys(key_refs: tuple[str, ...], module: str | None, pin_env: str) ->
 
 @click.command("share-release")
 @click.argument("share_file", metavar="SHARE_FILE", type=_FILE)
-@click.option(
-    "--key",
-    "key_refs",
-    multiple=True,
-    required=True,
-    metavar="KEYREF",
-    help="The member's UKey: its encryption key opens the share file, its signing certificate signs. "
-    f"Twice for two key files (the encryption key and the signing key) standing for one UKey. {KEYREF_FORMS}",
+@member_keys_option(
+    "The member's UKey: its encryption key opens the share file, its signing certificate signs. "
+    "Twice for two key files (the encryption key and the signing key) standing for one UKey."
 )
 @click.option(
     "--profile", "profile_path", required=True, type=_FILE, help="The session profile (profile.p7s)."
@@ -125,24 +121,15 @@ def share_release_command(
 @handles_errors
 def accept_share_command(session: Path, file: Path, as_json: bool) -> None:
     """Accept a committee member's share release FILE inside the window; every one is recorded."""
-    try:
-        with open_input(file) as stream:
-            body, size = read_body(stream)
-    except OSError as exc:
-        raise input_error(exc, file) from exc
-    opened = OpeningSession.load(session)
-    try:
-        accepted = accept_share(opened, body, size=size)
-    finally:
-        opened.close_ledger()
-    if as_json:
-        print_json(accepted.to_dict())
-        return
-    click.echo(
-        pick(
+    accept_received(
+        session,
+        file,
+        lambda opened, body, size: accept_share(opened, body, size=size),
+        lambda accepted: pick(
             f"share of member {accepted.member} ({accepted.name}) accepted: "
             f"{accepted.released} of {accepted.members} shares released, {accepted.quorum} needed",
             f"已接受成员 {accepted.member}（{accepted.name}）的密钥分量："
             f"已释放 {accepted.released}/{accepted.members} 份，需要 {accepted.quorum} 份",
-        )
+        ),
+        as_json,
     )

@@ -13,15 +13,16 @@ import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import click
 
 from bidcrypt.cli.exit_codes import INTERNAL_ERROR, exit_code_for
 from bidcrypt.errors import BidcryptError
+from bidcrypt.files import input_error, open_input
 from bidcrypt.i18n import current_language, pick
 from bidcrypt.keys import DEFAULT_PIN_ENV, MODULE_ENV, SKF_MODULE_ENV, KeySource, PinSource, open_key_source
-from bidcrypt.opening import terminal_safe
+from bidcrypt.opening import OpeningSession, read_body, terminal_safe
 from bidcrypt.trust import TrustStore
 
 P = ParamSpec("P")
@@ -227,9 +228,56 @@ def keyref_option(
     )
 
 
+def member_keys_option(help: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """``--key KEYREF`` (repeatable, required): a committee member's UKey, or its two key files."""
+    return click.option(
+        "--key", "key_refs", multiple=True, required=True, metavar="KEYREF", help=f"{help} {KEYREF_FORMS}"
+    )
+
+
 def print_json(data: Any) -> None:
     """Print *data* as indented UTF-8 JSON on stdout."""
     click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+class Reported(Protocol):
+    """A library result the CLI prints: as JSON, or in words."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        ...
+
+
+A = TypeVar("A", bound=Reported)
+
+
+def accept_received(
+    session: Path,
+    body_file: Path,
+    accept: Callable[[OpeningSession, bytes, int], A],
+    words: Callable[[A], str],
+    as_json: bool,
+) -> None:
+    """Hand a received body (a release, a share) to *accept* on *session* and print what it answered.
+
+    The file is read as the service reads a body (:func:`bidcrypt.opening.read_body`:
+    its first bytes and its whole size, so that a huge one is refused unread);
+    the answer is printed as JSON with *as_json*, else as *words* say.
+    """
+    try:
+        with open_input(body_file) as stream:
+            body, size = read_body(stream)
+    except OSError as exc:
+        raise input_error(exc, body_file) from exc
+    opened = OpeningSession.load(session)
+    try:
+        result = accept(opened, body, size)
+    finally:
+        opened.close_ledger()
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        click.echo(words(result))
 
 
 def json_option(command: Callable[P, R]) -> Callable[P, R]:

@@ -9,6 +9,7 @@ import click
 
 from bidcrypt.cli.common import (
     KEYREF_FORMS,
+    accept_received,
     handles_errors,
     json_option,
     key_options,
@@ -16,10 +17,10 @@ from bidcrypt.cli.common import (
     open_source,
     print_json,
 )
-from bidcrypt.files import InputKind, atomic_output, check_output, input_error, open_input, read_input
+from bidcrypt.files import InputKind, atomic_output, check_output, read_input
 from bidcrypt.i18n import pick
 from bidcrypt.keys import KeySource
-from bidcrypt.opening import OpeningSession, accept_release, accept_signin, new_challenge, read_body
+from bidcrypt.opening import OpeningSession, accept_release, accept_signin, new_challenge
 from bidcrypt.package import (
     MAX_PROFILE_SIZE,
     MAX_RELEASE,
@@ -157,25 +158,16 @@ def signin_command(
 @handles_errors
 def accept_command(session: Path, release: Path, as_json: bool) -> None:
     """Accept a bidder's RELEASE inside the window and open that bid; every release is recorded."""
-    try:
-        with open_input(release) as stream:
-            body, size = read_body(stream)
-    except OSError as exc:
-        raise input_error(exc, release) from exc
-    opened = OpeningSession.load(session)
-    try:
-        result = accept_release(opened, body, size=size)
-    finally:
-        opened.close_ledger()
-    if as_json:
-        print_json(result.to_dict())
-        return
-    click.echo(
-        pick(
+    accept_received(
+        session,
+        release,
+        lambda opened, body, size: accept_release(opened, body, size=size),
+        lambda result: pick(
             f"release accepted: bid {result.submission} ({result.credit_code}) {result.status}",
             f"解密授权已接受：投标文件 {result.submission}（{result.credit_code}）"
             + ("已解密" if result.status == "opened" else "解密失败"),
-        )
+        ),
+        as_json,
     )
 
 

@@ -12,11 +12,11 @@ import click
 
 from bidcrypt.cli.committee import _SHARE_FILE, _member_keys
 from bidcrypt.cli.common import (
-    KEYREF_FORMS,
     handles_errors,
     json_option,
     key_options,
     keyref_option,
+    member_keys_option,
     open_source,
     print_json,
     report_error,
@@ -148,15 +148,7 @@ def release_command(
 @click.argument(
     "share_file", metavar="SHARE_FILE", type=click.Path(path_type=Path, dir_okay=False, exists=True)
 )
-@click.option(
-    "--key",
-    "key_refs",
-    multiple=True,
-    required=True,
-    metavar="KEYREF",
-    help="The member's UKey (twice for two key files: the encryption key and the signing key). "
-    f"{KEYREF_FORMS}",
-)
+@member_keys_option("The member's UKey (twice for two key files: the encryption key and the signing key).")
 @_CA
 @_PROFILE_SHA
 @key_options

@@ -23,6 +23,7 @@ from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
+from bidcrypt.opening.pool import OpeningProcesses
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
 from bidcrypt.opening.rule import Decision, Rule, parse_rule, session_rule
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
@@ -49,6 +50,7 @@ __all__ = [
     "ClosedWindow",
     "Decision",
     "Flag",
+    "OpeningProcesses",
     "OpeningRecord",
     "OpeningRun",
     "OpeningSession",

@@ -160,7 +160,7 @@ class _Batch:
             self._record(Result(number, "failed", mismatch))
             return None
         try:
-            info = read_package_info(path)
+            info = self.package_info(path)
             named = self.opens(info)
         except OSError as exc:  # the stored file cannot be read now (I/O): try again in another run
             self._defer(number, OpeningError(exc.strerror or str(exc)))
@@ -176,6 +176,10 @@ class _Batch:
             self._attempt(number, not_for_this_key())
             return None
         return row, info
+
+    def package_info(self, path: Path) -> PackageInfo:
+        """The stored bid's header and attributes (read here; a released bid's were read already)."""
+        return read_package_info(path)
 
     def opens(self, info: PackageInfo) -> bool:
         """Whether this batch has a key the bid names (no trial decryption)."""

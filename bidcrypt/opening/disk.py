@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
-from collections.abc import Collection
+import uuid
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from bidcrypt import _platform
@@ -45,7 +47,9 @@ def reconcile_opened(opened_dir: Path, opened: Collection[int]) -> None:
     Called under the session lock, where no run is alive: every ``.run-*``
     folder is a dead run's, and an ``opened/N`` without an "opened"
     outcome was moved into place by a run killed before its commit (or put
-    there by hand). Nothing else in the folder is touched.
+    there by hand). A ``.stage-*`` folder (:func:`staging_folder`) is
+    removed only when no staging is alive in any process. Nothing else in
+    the folder is touched.
     """
     if opened_dir.is_symlink() or not opened_dir.is_dir():
         raise OpeningError(
@@ -56,6 +60,56 @@ def reconcile_opened(opened_dir: Path, opened: Collection[int]) -> None:
             )
         )
     keep = {str(number) for number in opened}
+    stages = False
     for child in opened_dir.iterdir():
         if child.name.startswith(".run-") or (child.name.isdigit() and child.name not in keep):
             remove_path(child)
+        stages = stages or child.name.startswith(_STAGE)
+    if stages:
+        descriptor = _stage_lock(opened_dir)
+        try:
+            if _platform.lock_exclusive(descriptor):  # no staging alive: these are dead ones'
+                _remove_stages(opened_dir)
+        finally:
+            os.close(descriptor)
+
+
+_STAGE = ".stage-"
+
+
+def _stage_lock(opened_dir: Path) -> int:
+    """``opened/`` itself, opened to be locked: staging folders' owners hold it shared."""
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _platform.O_NOFOLLOW | _platform.O_CLOEXEC
+    return os.open(opened_dir, flags)
+
+
+def _remove_stages(opened_dir: Path) -> None:
+    for child in opened_dir.iterdir():
+        if child.name.startswith(_STAGE):
+            remove_path(child)
+
+
+@contextlib.contextmanager
+def staging_folder(opened_dir: Path) -> Iterator[Path]:
+    """A private folder ``opened/.stage-…`` to open a bid into without the session lock; removed after.
+
+    Its owner holds a shared ``flock`` on ``opened/`` while it lives, so that
+    :func:`reconcile_opened` (under the session lock) removes staging
+    folders only when no owner is alive: a killed owner's lock goes with it.
+    An owner that finds no other alive first removes what dead ones left.
+    What is moved out of the folder into ``opened/N`` (in the recording
+    transaction) stays.
+    """
+    descriptor = _stage_lock(opened_dir)
+    try:
+        if _platform.lock_exclusive(descriptor):
+            _remove_stages(opened_dir)
+        _platform.lock_shared(descriptor)
+        folder = opened_dir / f"{_STAGE}{os.getpid()}-{uuid.uuid4().hex}"
+        folder.mkdir()
+        try:
+            yield folder
+        finally:
+            remove_path(folder)
+    finally:
+        os.close(descriptor)

@@ -4,7 +4,9 @@ Every command that changes a session holds the lock: ``open`` for its
 whole run, the others (submit, withdraw, register, bind, close) for their
 short write. The lock is an ``flock`` on ``SESSION/open.lock``, so the
 operating system releases it when the holder dies (even by SIGKILL) and a
-new command can go on at once. The file is opened without following a
+new command can go on at once. Threads of one process (a service) queue
+for it on a lock of the process first, so that a waiting thread takes it as
+soon as it is free rather than at its next poll. The file is opened without following a
 symbolic link and is never written or truncated: a lock file that is not
 a regular file is refused, never clobbered.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +28,14 @@ from bidcrypt.i18n import Text
 #: How long a short change waits for the lock before giving up (seconds).
 CHANGE_WAIT = 10.0
 _POLL = 0.05
+#: The process's own lock per session folder, taken before the file lock.
+_LOCAL: dict[str, threading.Lock] = {}
+_LOCAL_GUARD = threading.Lock()
+
+
+def _local_lock(path: Path) -> threading.Lock:
+    with _LOCAL_GUARD:
+        return _LOCAL.setdefault(os.path.realpath(path), threading.Lock())
 
 
 def try_lock(descriptor: int) -> bool:
@@ -65,6 +76,7 @@ class SessionLock:
         self.wait = wait
         self._monotonic = monotonic
         self._descriptor: int | None = None
+        self._local: threading.Lock | None = None
 
     def _open(self) -> int:
         flags = os.O_RDWR | os.O_CREAT | _platform.O_NONBLOCK | _platform.O_NOFOLLOW | _platform.O_CLOEXEC
@@ -91,14 +103,22 @@ class SessionLock:
         return descriptor
 
     def __enter__(self) -> SessionLock:
-        descriptor = self._open()
-        give_up = self._monotonic() + self.wait
-        while not try_lock(descriptor):
-            if self._monotonic() >= give_up:
-                os.close(descriptor)
-                raise SessionBusyError(path=self.path.parent)
-            time.sleep(_POLL)
+        local = _local_lock(self.path)
+        if not (local.acquire(timeout=self.wait) if self.wait > 0 else local.acquire(blocking=False)):
+            raise SessionBusyError(path=self.path.parent)
+        try:
+            descriptor = self._open()
+            give_up = self._monotonic() + self.wait
+            while not try_lock(descriptor):
+                if self._monotonic() >= give_up:
+                    os.close(descriptor)
+                    raise SessionBusyError(path=self.path.parent)
+                time.sleep(_POLL)
+        except BaseException:
+            local.release()
+            raise
         self._descriptor = descriptor
+        self._local = local
         return self
 
     def __exit__(
@@ -110,3 +130,6 @@ class SessionLock:
         if self._descriptor is not None:
             os.close(self._descriptor)  # closing the only descriptor releases the lock
             self._descriptor = None
+        if self._local is not None:
+            self._local.release()
+            self._local = None

@@ -10,6 +10,7 @@ them) once, and start while the batch reads the headers.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -164,6 +165,49 @@ class WorkerPool:
             self.syncing[self.syncer.submit(synced, job, result)] = job
         else:
             self.batch.record(result)
+
+
+class OpeningProcesses:
+    """Worker processes kept for a long life: bids opened one at a time, from many threads (a service's
+    releases), each by :func:`~bidcrypt.opening.worker.work` in a process of its own.
+
+    Python threads share one core for Python code; these processes let
+    releases of different bids open on every core, without a process
+    started per release. A worker that dies breaks the bids under way (the
+    caller records them as the machine's failure) and the processes are
+    started again for the next. :meth:`close` stops them.
+    """
+
+    def __init__(self, count: int) -> None:
+        self.count = max(1, count)
+        self.context = _worker_context()
+        self.stop = self.context.Event()
+        self._guard = threading.Lock()
+        self._pool = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(
+            max_workers=self.count, mp_context=self.context, initializer=start_worker, initargs=(self.stop,)
+        )
+
+    def open(self, job: Job) -> Result:
+        """Open one bid in a worker process; :class:`BrokenProcessPool` when a worker died meanwhile."""
+        with self._guard:
+            pool = self._pool
+        try:
+            return pool.submit(work, job).result()
+        except BrokenProcessPool:
+            with self._guard:
+                if self._pool is pool:
+                    self._pool = self._new()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+    def close(self) -> None:
+        """Stop the worker processes (a bid under way is left pending, with the machine's failure)."""
+        self.stop.set()
+        with self._guard:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 #: What a worker process loads before its first bid: once, in the fork server.

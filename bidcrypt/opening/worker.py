@@ -105,18 +105,28 @@ def is_machine_errno(number: int | None) -> bool:
     return number in MACHINE_ERRNOS
 
 
-#: The trust store of the batch this worker serves, and the verdicts of its validations (one batch).
+#: The trust store of the batch this worker serves, and the verdicts of its validations (one batch;
+#: a few when threads of one process open released bids at once).
 _TRUST: dict[tuple[str, tuple[tuple[str, ...], tuple[str, ...]]], tuple[TrustStore, ValidationCache]] = {}
+_TRUST_LOCK = threading.Lock()
+_TRUST_BATCHES = 8
 
 
 def _trust(batch: str, files: tuple[tuple[str, ...], tuple[str, ...]]) -> tuple[TrustStore, ValidationCache]:
-    """The batch's trust store and validation cache: each distinct chain is validated once per batch."""
+    """The batch's trust store and validation cache: each distinct chain is validated once per batch.
+
+    Thread-safe: the batches of threads working at once keep theirs (the
+    oldest of more than a few are forgotten).
+    """
     key = (batch, files)
-    if key not in _TRUST:
-        _TRUST.clear()  # a new batch: forget the last one's
-        store = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
-        _TRUST[key] = (store, ValidationCache())
-    return _TRUST[key]
+    with _TRUST_LOCK:
+        found = _TRUST.get(key)
+        if found is None:
+            store = TrustStore.load([Path(p) for p in files[0]], [Path(p) for p in files[1]])
+            found = _TRUST[key] = (store, ValidationCache())
+            while len(_TRUST) > _TRUST_BATCHES:
+                del _TRUST[next(iter(_TRUST))]
+        return found
 
 
 def _unforeseen(exc: BaseException) -> PackageError:

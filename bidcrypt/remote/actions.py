@@ -18,6 +18,7 @@ from bidcrypt.clock import Clock
 from bidcrypt.errors import ServiceNotFoundError
 from bidcrypt.keys import KeySource
 from bidcrypt.opening import (
+    OpeningProcesses,
     OpeningSession,
     accept_backup,
     accept_release,
@@ -55,16 +56,23 @@ def signin(session: OpeningSession, body: bytes, clock: Clock) -> dict[str, Any]
     return accept_signin(session, body, clock).to_dict()
 
 
-def release(session: OpeningSession, body: bytes, size: int, clock: Clock, keys: KeySource) -> dict[str, Any]:
+def release(
+    session: OpeningSession,
+    body: bytes,
+    size: int,
+    clock: Clock,
+    keys: KeySource,
+    processes: OpeningProcesses,
+) -> dict[str, Any]:
     """Accept (or refuse, and record) a release: an accepted one opens its bid before this returns.
 
     *body* is at most the release limit + 1 bytes of what was sent, *size*
     the whole body's size: one too large is recorded and refused unread. The
-    bid is opened by the bulk opening's worker function in this process (in
-    the request's thread): a long-running service starts no process per release.
-    *keys* is the session's release key, read once by the service.
+    bid is opened by the bulk opening's worker function in one of the
+    service's *processes* (kept for its life: no process started per
+    release). *keys* is the session's release key, read once by the service.
     """
-    return accept_release(session, body, clock, size=size, release_keys=keys, in_process=True).to_dict()
+    return accept_release(session, body, clock, size=size, release_keys=keys, processes=processes).to_dict()
 
 
 def share(session: OpeningSession, body: bytes, clock: Clock, keys: KeySource) -> dict[str, Any]:

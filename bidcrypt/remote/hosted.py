@@ -5,13 +5,16 @@ in a worker thread (:func:`anyio.to_thread.run_sync`) so that the event
 loop goes on serving the hall and the event stream. Changes of one session
 run one at a time (an :class:`anyio.Lock` per session; the session's own
 file lock keeps other processes, such as ``opening pause``, in step);
-reads run beside them.
+reads run beside them. Releases run beside each other and beside the other
+changes (:meth:`HostedSession.parallel_change`): ``accept_release`` checks and
+opens a bid without the session lock and takes it only to record.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +26,7 @@ import anyio.to_thread
 from bidcrypt.errors import InputError
 from bidcrypt.i18n import Text
 from bidcrypt.keys import KeySource
-from bidcrypt.opening import OpeningSession
+from bidcrypt.opening import OpeningProcesses, OpeningSession
 from bidcrypt.remote.status import StatusCache
 
 __all__ = ["HostedSession", "host_sessions"]
@@ -42,18 +45,35 @@ class HostedSession:
     changes: int = 0
     cache: StatusCache = field(default_factory=StatusCache)
     _release_keys: KeySource | None = None
+    _processes: OpeningProcesses | None = None
+    _keys_guard: threading.Lock = field(default_factory=threading.Lock)
 
     def release_keys(self) -> KeySource:
         """The session's release key, read once for the service's life (reading an RSA key is slow).
 
-        Used only inside :meth:`change`, one change at a time.
+        Used from the threads of :meth:`change` and :meth:`parallel_change`, several at a time.
         """
-        if self._release_keys is None:
-            self._release_keys = self.session.release_keys()
-        return self._release_keys
+        with self._keys_guard:
+            if self._release_keys is None:
+                self._release_keys = self.session.release_keys()
+            return self._release_keys
+
+    def opening_processes(self) -> OpeningProcesses:
+        """The worker processes that open released bids, started at the first release, kept till the close.
+
+        Releases of different bids then open on every core at once (threads
+        alone share one core for Python code).
+        """
+        with self._keys_guard:
+            if self._processes is None:
+                self._processes = OpeningProcesses(os.cpu_count() or 1)
+            return self._processes
 
     def close(self) -> None:
-        """Forget the release key and close the ledger."""
+        """Stop the opening processes, forget the release key and close the ledger."""
+        if self._processes is not None:
+            self._processes.close()
+            self._processes = None
         if self._release_keys is not None:
             self._release_keys.close()
             self._release_keys = None
@@ -66,6 +86,14 @@ class HostedSession:
                 return await anyio.to_thread.run_sync(work, self.session)
             finally:
                 self.changes += 1
+
+    async def parallel_change(self, work: Callable[[OpeningSession], T]) -> T:
+        """Run *work* (which changes the session under the session's own lock, and does its slow part
+        without it, as ``accept_release`` does) in a thread, beside this session's other changes."""
+        try:
+            return await anyio.to_thread.run_sync(work, self.session)
+        finally:
+            self.changes += 1
 
     async def status(self, now: dt.datetime) -> dict[str, Any]:
         """The session's status at *now* (see :class:`StatusCache`)."""

@@ -59,8 +59,10 @@ async def release(request: Request) -> Response:
     hosted, options = hosted_of(request), options_of(request)
     body, size = await actions.read_capped(request, options.release_limit)
     clock = FixedClock(options.clock())
-    keys = hosted.release_keys
-    return JSONResponse(await hosted.change(lambda s: actions.release(s, body, size, clock, keys())))
+    keys, processes = hosted.release_keys, hosted.opening_processes
+    return JSONResponse(
+        await hosted.parallel_change(lambda s: actions.release(s, body, size, clock, keys(), processes()))
+    )
 
 
 async def share(request: Request) -> Response:

@@ -265,8 +265,9 @@ def test_a_remote_opening_over_tls(pki: Pki, softhsm: SoftHsm, tmp_path: Path) -
         late = clock.run(
             "remote", "release", url, packages["bidder-c"], "--key", "pkcs11:token=bidder-c", "--ca", cert
         )
-        # the bid has its outcome (视为撤销) now: refused, with the exit code of the service's error code
-        assert late.returncode == 88 and "release-no-submission" in late.stderr, late.stderr
+        # refused for the window (though the bid has its outcome, 视为撤销, by now), with the exit code
+        # of the service's error code
+        assert late.returncode == 69 and "window-closed" in late.stderr, late.stderr
 
         record = remote.status()["record"]
         outcomes = {(r["credit_code"], r["lot"]): r for r in record["rows"]}
