@@ -118,11 +118,12 @@ def pause_command(session: Path, reason: str, reason_code: str, as_json: bool) -
 
 @click.command("resume")
 @_SESSION
+@click.option("--reason", help="What the record says of the resumption (the failure fixed, say).")
 @json_option
 @handles_errors
-def resume_command(session: Path, as_json: bool) -> None:
+def resume_command(session: Path, reason: str | None, as_json: bool) -> None:
     """Resume the paused window with the time it had left."""
-    _report(session, resume_window(_load(session)), as_json)
+    _report(session, resume_window(_load(session), reason=reason), as_json)
 
 
 def _not_bidder(values: tuple[str, ...]) -> dict[str, str]:

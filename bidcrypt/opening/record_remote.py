@@ -187,13 +187,15 @@ def _window_lines(window: dict[str, Any], language: Language | None) -> list[str
     ]
     for pause in window["pauses"]:
         resumed = pause["resumed_at"]
+        said = pause.get("resume_reason")
+        why, why_zh = (f" ({said})", f"（{said}）") if said else ("", "")
         code = f" [{pause['reason_code']}]" if pause["reason_code"] else ""
         lines.append(
             pick(
                 f"  paused {when(pause['at'])}: {pause['reason']}{code}"
-                + (f"; resumed {when(resumed)}" if resumed else "; not resumed"),
+                + (f"; resumed {when(resumed)}{why}" if resumed else "; not resumed"),
                 f"  {when(pause['at'])} 暂停：{pause['reason']}{code}"
-                + (f"；{when(resumed)} 恢复" if resumed else "；未恢复"),
+                + (f"；{when(resumed)} 恢复{why_zh}" if resumed else "；未恢复"),
                 language,
             )
         )

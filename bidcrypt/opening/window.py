@@ -66,6 +66,8 @@ class WindowPause:
     reason: str
     reason_code: str | None
     resumed_at: dt.datetime | None
+    #: What the official said when resuming (the failure fixed, say); None when nothing was said.
+    resume_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -74,6 +76,7 @@ class WindowPause:
             "reason": self.reason,
             "reason_code": self.reason_code,
             "resumed_at": None if self.resumed_at is None else iso(self.resumed_at),
+            "resume_reason": self.resume_reason,
         }
 
 
@@ -190,7 +193,7 @@ def compute_state(events: list[Row], closed_meta: str | None, now: dt.datetime) 
         elif kind == "resume" and since is None:
             since = at
             last = pauses[-1]
-            pauses[-1] = WindowPause(last.at, last.reason, last.reason_code, at)
+            pauses[-1] = WindowPause(last.at, last.reason, last.reason_code, at, event["reason"] or None)
         elif kind == "close":
             if since is not None:
                 used += (at - since).total_seconds()
@@ -288,8 +291,10 @@ def pause_window(
     return window_state(session, now)
 
 
-def resume_window(session: OpeningSession, clock: Clock | None = None) -> WindowState:
-    """Resume the paused window: it runs on with the time it had left."""
+def resume_window(
+    session: OpeningSession, clock: Clock | None = None, reason: str | None = None
+) -> WindowState:
+    """Resume the paused window: it runs on with the time it had left; *reason* goes into the record."""
     with session._change() as db:
         now = moment(clock)
         state = window_state(session, now)
@@ -297,5 +302,5 @@ def resume_window(session: OpeningSession, clock: Clock | None = None) -> Window
             raise WindowNotPausedError()
         if state.state != "paused":
             raise_unless_running(state)
-        _insert(db, now, "resume")
+        _insert(db, now, "resume", reason=(reason or "").strip() or None)
     return window_state(session, now)

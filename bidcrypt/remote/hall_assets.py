@@ -117,7 +117,8 @@ SCRIPT = r"""
     clear(pauses);
     w.pauses.forEach(function (p) {
       var li = document.createElement("li");
-      li.textContent = WORDS.pause + " " + when(p.at) + (p.resumed_at ? " – " + WORDS.resumed + " " + when(p.resumed_at) : "") +
+      li.textContent = WORDS.pause + " " + when(p.at) + (p.resumed_at ? " – " + WORDS.resumed + " " + when(p.resumed_at) +
+        (p.resume_reason ? " (" + p.resume_reason + ")" : "") : "") +
         " · " + WORDS.reason + ": " + (p.reason || p.reason_code || "-");
       pauses.appendChild(li);
     });

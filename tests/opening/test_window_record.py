@@ -46,7 +46,7 @@ def closed_session(pki: Pki, tmp_path_factory: pytest.TempPathFactory, bids: Bid
     _sign_in(session, code_of(pki, "bidder-b"), -30)
     start_window(session, 1800, window_clock(session, 0))
     pause_window(session, "解密服务器宕机", "platform-outage", window_clock(session, 60))
-    resume_window(session, window_clock(session, 360))
+    resume_window(session, window_clock(session, 360), reason="备用服务器已接管")
     accept_backup(session, code_of(pki, "bidder-a"), bids.backups["bidder-a"], window_clock(session, 400))
     close_window(
         session,
@@ -72,6 +72,7 @@ def test_the_record_in_json(closed_session: OpeningSession, pki: Pki) -> None:
     window = record["window"]
     assert (window["state"], window["closed_by"], window["seconds"]) == ("closed", "official", 1800)
     assert window["pauses"][0]["reason"] == "解密服务器宕机" and window["pauses"][0]["resumed_at"]
+    assert window["pauses"][0]["resume_reason"] == "备用服务器已接管"
     assert [s["credit_code"] for s in record["signins"]] == [
         code_of(pki, "bidder-a"),
         code_of(pki, "bidder-b"),
@@ -86,6 +87,7 @@ def test_the_record_in_chinese(closed_session: OpeningSession) -> None:
     text = render(build_record(closed_session, "zh"), "table", "zh")
     for phrase in (
         "以备用文件开启",
+        "恢复（备用服务器已接管）",
         "视为撤销",
         "视为撤回",
         "解密服务器宕机，投标人无法解密",
