@@ -317,7 +317,7 @@ def remote_opening(
 
         step("R7. The close: the bid never released is 视为撤销; a release after it is refused")
         late("opening", "close", session)
-        late("remote", "release", url, packages["bidder-c"], "--key", "pkcs11:token=bidder-c", *ca, expect=88)
+        late("remote", "release", url, packages["bidder-c"], "--key", "pkcs11:token=bidder-c", *ca, expect=69)
         late("remote", "status", url, *ca)
 
         step("R8. The record of the remote opening (开标记录)")
