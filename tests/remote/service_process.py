@@ -8,7 +8,6 @@ past the session's opening time, so that nothing waits for a deadline.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import os
 import signal
 import socket
@@ -19,44 +18,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from ..conftest import require_tool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+import demo_remote
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A self-signed TLS certificate for 127.0.0.1 and localhost, and its key (PEM files)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bidcrypt test service")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "service-cert.pem", directory / "service-key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_file, key_file
+    """A self-signed TLS certificate for 127.0.0.1 and localhost, and its key (PEM files): the demo's."""
+    return demo_remote.self_signed_tls(directory)
 
 
 def free_port() -> int:
