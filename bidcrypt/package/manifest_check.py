@@ -134,18 +134,18 @@ def _check_identity(attributes: PackageAttributes, manifest: Manifest, signer: x
         )
     pairs = [
         (
-            pick("signer's credit code", "签名证书信用代码"),
+            Text("signer's credit code", "签名证书信用代码"),
             certs.credit_code(signer),
             manifest.bidder.credit_code,
         ),
-        (pick("signer's company", "签名证书单位"), certs.company_name(signer), manifest.bidder.name),
-        (pick("bidder credit code", "投标人信用代码"), attributes.credit_code, manifest.bidder.credit_code),
-        (pick("bidder name", "投标人名称"), attributes.bidder_name, manifest.bidder.name),
-        (pick("tender", "招标项目"), attributes.tender, manifest.tender),
-        (pick("lot", "标段"), attributes.lot, manifest.lot),
+        (Text("signer's company", "签名证书单位"), certs.company_name(signer), manifest.bidder.name),
+        (Text("bidder credit code", "投标人信用代码"), attributes.credit_code, manifest.bidder.credit_code),
+        (Text("bidder name", "投标人名称"), attributes.bidder_name, manifest.bidder.name),
+        (Text("tender", "招标项目"), attributes.tender, manifest.tender),
+        (Text("lot", "标段"), attributes.lot, manifest.lot),
         # Every readable attribute is bound: in an EnvelopedData (AES-CBC, GM/T 0010) nothing else
         # authenticates them, and the creation time is shown to whoever routes the package.
-        (pick("creation time", "生成时间"), attributes.created, manifest.created),
+        (Text("creation time", "生成时间"), attributes.created, manifest.created),
     ]
     for what, outside, inside in pairs:
         if outside != inside:
