@@ -197,6 +197,7 @@ def open_command(
             label = label or pick("opening", "解密中")
             bar = click.progressbar(length=step.total, label=label, file=sys.stderr)
             bar.__enter__()
+        bar.length = step.total  # less, once a bid read later turns out not for this key
         bar.update(1)
 
     with opening_key_source(loaded, key_ref, committee, module, pin_env) as source:

@@ -113,7 +113,11 @@ class _Batch:
         self.opened_dir = session.directory / "opened"
         self.run_dir = self.opened_dir / f".run-{os.getpid()}-{time.time_ns()}"
         self.done = 0
+        #: The bids this run may still finish (opened or failed): its pending bids, less those
+        #: skipped (not for this key) or left for another run.
         self.total = 0
+        #: The headers read ahead (:meth:`_read_ahead`), by submission number, until their bids are given out.
+        self._headers: dict[int, PackageInfo] = {}
         #: The token decrypts the content (no private-key decryption): those bids open here, one at a time.
         self.on_token = any(not e.returns_content_keys for e in self.entries)
 
@@ -132,26 +136,38 @@ class _Batch:
         self.reconcile()
         self.run_dir.mkdir()
         try:
-            pending = self.session.pending() if rows is None else rows
+            pending = deque(self.session.pending() if rows is None else rows)
+            self.total = len(pending)
             with WorkerPool(self) as pool:
                 if pending:
-                    pool.start(len(pending))  # the workers load their modules while the headers are read
-                ready = [job for job in map(self._examine, pending) if job is not None]
-                self.total = len(ready)
-                if self.on_token and ready and self.progress is not None:  # say it before the slow work
+                    pool.start(len(pending))  # in the background: the workers load their modules
+                if self.on_token and pending and self.progress is not None:  # say it before the slow work
                     self.progress(Progress(0, self.total, 0, "", on_token=True))
-                pool.drive(deque(ready))
+                pool.drive(self._read_ahead(pending, pool))
         finally:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run.unwraps = self.counter[0]
         self.run.seconds = time.perf_counter() - start
         return self.run
 
+    def _read_ahead(self, pending: deque[Row], pool: WorkerPool) -> deque[Row]:
+        """Read the first bids' headers while the worker processes start; the others are read as
+        their bids are given out (:meth:`prepare`), while the workers open the ones before."""
+        ready: deque[Row] = deque()
+        while pending and pool.starting:
+            row = pending.popleft()
+            info = self._examine(row)
+            if info is not None:
+                self._headers[int(row["id"])] = info
+                ready.append(row)
+        ready.extend(pending)
+        return ready
+
     def _stored(self, row: Row) -> Path:
         """The stored submission of *row*; the ledger's path is only trusted when it is the expected one."""
         return self.session.directory / "submissions" / f"{int(row['id'])}.bid"
 
-    def _examine(self, row: Row) -> tuple[Row, PackageInfo] | None:
+    def _examine(self, row: Row) -> PackageInfo | None:
         """Read a pending bid's header; record what keeps it from being opened with this key."""
         number = int(row["id"])
         path = self._stored(row)
@@ -173,9 +189,10 @@ class _Batch:
             return None
         if not named:
             self.run.skipped.append(number)
+            self.total -= 1
             self._attempt(number, not_for_this_key())
             return None
-        return row, info
+        return info
 
     def package_info(self, path: Path) -> PackageInfo:
         """The stored bid's header and attributes (read here; a released bid's were read already)."""
@@ -197,7 +214,13 @@ class _Batch:
             error = ReceiptMismatchError(actual=actual, expected=row["sha256"])
         self._record(Result(number, "failed", error))
 
-    def prepare(self, row: Row, info: PackageInfo) -> Job | None:
+    def prepare(self, row: Row) -> Job | None:
+        """The job of a bid about to be given to a worker: its header read (unless read ahead) and
+        its content key unwrapped; None when the bid cannot go further (its cause recorded)."""
+        info = self._headers.pop(int(row["id"]), None) or self._examine(row)
+        return None if info is None else self.unwrap(row, info)
+
+    def unwrap(self, row: Row, info: PackageInfo) -> Job | None:
         """Unwrap the content key on the token (the only token operation per bid): the bid's job.
 
         A key the token keeps (it decrypts the content itself) opens the bid
@@ -261,6 +284,7 @@ class _Batch:
     def _defer(self, number: int, error: BidcryptError) -> None:
         self._attempt(number, error)
         self.run.deferred.append(number)
+        self.total -= 1
 
     def record(self, result: Result) -> None:
         """Write a worker's result: an outcome, or an attempt that stops the batch."""

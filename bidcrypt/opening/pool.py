@@ -23,7 +23,6 @@ from typing import Any, Protocol
 from bidcrypt.errors import BidcryptError
 from bidcrypt.opening.disk import remove_path
 from bidcrypt.opening.worker import Job, Result, idle, start_worker, synced, work
-from bidcrypt.package import PackageInfo
 
 
 class BatchRecorder(Protocol):
@@ -36,8 +35,9 @@ class BatchRecorder(Protocol):
         """The failure that stopped the batch, if any."""
         ...
 
-    def prepare(self, row: Any, info: PackageInfo) -> Job | None:
-        """Unwrap a bid's content key on the token: its job, or None when it cannot go further."""
+    def prepare(self, row: Any) -> Job | None:
+        """Read a bid's header and unwrap its content key on the token: its job, or None when it
+        cannot go further."""
         ...
 
     def record(self, result: Result) -> None:
@@ -68,6 +68,7 @@ class WorkerPool:
         self.syncing: dict[Future[Result], Job] = {}
         self.syncer = ThreadPoolExecutor(max(1, batch.workers), thread_name_prefix="bidcrypt-sync")
         self._started: ProcessPoolExecutor | None = None
+        self._starter: threading.Thread | None = None
 
     def __enter__(self) -> WorkerPool:
         return self
@@ -78,17 +79,26 @@ class WorkerPool:
         if self._started is not None:
             self._started.shutdown(wait=True, cancel_futures=True)
             self._started = None
+        if self._starter is not None:
+            self._starter.join()
         self.syncer.shutdown(wait=True, cancel_futures=True)
 
     def start(self, bids: int) -> None:
-        """Start the worker processes for *bids* now: they load their modules while the batch reads
-        the headers."""
+        """Start the worker processes for *bids*, in the background: the first start of the fork
+        server loads their modules (a second or two), while the batch reads the first headers."""
         count = self._count(bids)
         self._started = self._new_pool(count)
-        for _ in range(count):  # each task given while no process is idle starts one more process
-            self._started.submit(idle)
+        self._starter = threading.Thread(
+            target=_start_processes, args=(self._started, count), name="bidcrypt-start", daemon=True
+        )
+        self._starter.start()
 
-    def drive(self, ready: deque[tuple[Any, PackageInfo]]) -> None:
+    @property
+    def starting(self) -> bool:
+        """True while the worker processes of :meth:`start` are being started."""
+        return self._starter is not None and self._starter.is_alive()
+
+    def drive(self, ready: deque[Any]) -> None:
         """Open every ready bid, recreating the pool after a worker died, until done or stopped."""
         while (ready or self.suspects) and self.batch.stopped is None:
             self._one_pool(ready)
@@ -105,7 +115,7 @@ class WorkerPool:
             max_workers=count, mp_context=self.context, initializer=start_worker, initargs=(self.stop,)
         )
 
-    def _one_pool(self, ready: deque[tuple[Any, PackageInfo]]) -> None:
+    def _one_pool(self, ready: deque[Any]) -> None:
         pool = self._started or self._new_pool(self._count(len(ready) + len(self.suspects)))
         self._started = None
         in_flight: dict[Future[Result], Job] = {}
@@ -115,7 +125,7 @@ class WorkerPool:
                     if not in_flight:
                         _submit(pool, in_flight, self.suspects.popleft())
                 elif ready and len(in_flight) < max(2, self.batch.workers * 2):
-                    prepared = self.batch.prepare(*ready.popleft())
+                    prepared = self.batch.prepare(ready.popleft())
                     if prepared is not None:
                         _submit(pool, in_flight, prepared)
                     continue
@@ -227,6 +237,16 @@ def _worker_context() -> BaseContext:
     context = get_context("forkserver")
     context.set_forkserver_preload(["__main__", *_WORKER_MODULES])  # __main__: the default
     return context
+
+
+def _start_processes(pool: ProcessPoolExecutor, count: int) -> None:
+    """Start *count* worker processes of *pool* (each task given while no process is idle starts one
+    more). A pool that broke or was shut down meanwhile is left as it is: its first bid says so."""
+    try:
+        for _ in range(count):
+            pool.submit(idle)
+    except (BrokenProcessPool, RuntimeError):
+        return
 
 
 def _submit(pool: ProcessPoolExecutor, in_flight: dict[Future[Result], Job], job: Job) -> None:

@@ -83,7 +83,7 @@ class ReleasedBatch(_Batch):
         """The released key is the bid's own: checked before the batch runs."""
         return True
 
-    def prepare(self, row: Row, info: PackageInfo) -> Job | None:
+    def unwrap(self, row: Row, info: PackageInfo) -> Job | None:
         """The worker's job with the released key (no token operation)."""
         return self.job(row, info, self.content_key)
 
@@ -114,8 +114,7 @@ class ReleasedBatch(_Batch):
         """
         self._held = []
         if in_process or processes is not None:
-            ready = self._examine(row)
-            job = None if ready is None else self.prepare(*ready)
+            job = self.prepare(row)
             if job is None:
                 return
             if processes is None:
@@ -126,11 +125,13 @@ class ReleasedBatch(_Batch):
             except BrokenProcessPool as exc:
                 self.worker_died(job, exc)
             return
+        info = self._examine(row)
+        if info is None:
+            return
+        self._headers[int(row["id"])] = info
         with WorkerPool(self) as pool:
-            ready = self._examine(row)
-            if ready is not None:
-                pool.start(1)
-                pool.drive(deque([ready]))
+            pool.start(1)
+            pool.drive(deque([row]))
 
     def commit(self) -> str | None:
         """Under the session lock: write what :meth:`stage` held back. The outcome's status, or None

@@ -97,9 +97,7 @@ def _open_in_process(pki: Pki, tmp_path: Path, package: Path, *, store_as_pem: b
         batch.run_dir.mkdir()
         results = []
         for row in session.pending():
-            examined = batch._examine(row)
-            assert examined is not None
-            job = batch.prepare(*examined)
+            job = batch.prepare(row)  # the header read, the content key unwrapped
             assert job is not None
             results.append(worker_module.work(job))
     return results
