@@ -12,9 +12,11 @@ Two ways to say something in both languages:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -25,13 +27,31 @@ LANGUAGES: tuple[Language, ...] = ("en", "zh")
 
 _LOCALE_VARIABLES = ("BIDCRYPT_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
+#: The language of :func:`speaking`, in the context (thread, task) that set it; None: the locale's.
+_SPOKEN: contextvars.ContextVar[Language | None] = contextvars.ContextVar("bidcrypt_spoken", default=None)
+
+
+@contextlib.contextmanager
+def speaking(language: Language) -> Iterator[None]:
+    """Inside the block (and the threads and tasks it starts), the current language is *language*,
+    whatever the locale: for text made to be stored, not shown (a bid's report in the ledger)."""
+    token = _SPOKEN.set(language)
+    try:
+        yield
+    finally:
+        _SPOKEN.reset(token)
+
 
 def current_language() -> Language:
     """Return ``"zh"`` when the first set locale variable names Chinese, else ``"en"``.
 
     ``BIDCRYPT_LANG`` overrides the POSIX variables, which are read in their
     usual order of precedence (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``).
+    Inside :func:`speaking`, its language.
     """
+    spoken = _SPOKEN.get()
+    if spoken is not None:
+        return spoken
     for name in _LOCALE_VARIABLES:
         value = os.environ.get(name, "").strip()
         if value and value not in ("C", "POSIX"):

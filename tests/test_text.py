@@ -17,7 +17,7 @@ from bidcrypt import errors
 from bidcrypt.certs import Purpose, load_certificate, require_purpose
 from bidcrypt.errors import BidcryptError, ManifestError, TokenAbsentError, error_class, error_from_json
 from bidcrypt.files import read_input
-from bidcrypt.i18n import Language, Text, fill, render
+from bidcrypt.i18n import Language, Text, fill, pick, render
 from bidcrypt.package.rule import KeyChange, RuleVerdict
 
 from .conftest import Pki
@@ -219,3 +219,19 @@ def test_library_errors_raised_under_chinese_render_wholly_in_english(
     for error in raised:
         _wholly(error, names)
         _wholly(_round_trip(error), names)
+
+
+def test_speaking_sets_the_language_inside_the_block_and_its_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from bidcrypt.i18n import current_language, speaking
+
+    monkeypatch.setenv("BIDCRYPT_LANG", "zh")
+    text = Text("opened {n}", "已解密 {n}", n=3)
+    with speaking("en"):
+        assert current_language() == "en" and pick("yes", "是") == "yes" and str(text) == "opened 3"
+        assert asyncio.run(asyncio.to_thread(current_language)) == "en"  # a thread it starts speaks it too
+        with speaking("zh"):
+            assert str(text) == "已解密 3"
+        assert str(text) == "opened 3"
+    assert current_language() == "zh" and str(text) == "已解密 3"  # the locale's again after the block

@@ -39,7 +39,7 @@ from typing import Any, BinaryIO, Literal, cast
 from bidcrypt import _platform
 from bidcrypt.envelope import ContentKey, EnvelopeHeader
 from bidcrypt.errors import BidcryptError, KeySourceError, OutputError, PackageError, ReceiptMismatchError
-from bidcrypt.i18n import Text
+from bidcrypt.i18n import Language, Text, speaking
 from bidcrypt.opening.disk import remove_path, sync_tree
 from bidcrypt.opening.receipt_stream import ReceiptStream
 from bidcrypt.package import PackageAttributes, UnpackReport, open_content
@@ -57,6 +57,11 @@ MACHINE_ERRNOS = frozenset(
 #: A bid up to this size is decrypted into memory, not into its staging folder to be read back
 #: (a worker holds one bid at a time).
 IN_MEMORY_BUNDLE = 16 << 20
+
+#: The language of a bid's stored report (its checks' details, its seals' findings), whatever the
+#: locale of the process that opened it, as the ledger's ``cause`` column beside ``cause_zh``: the
+#: record renders from the report's codes, in the reader's language.
+STORED_LANGUAGE: Language = "en"
 
 Status = Literal["opened", "failed", "retry"]
 
@@ -88,6 +93,7 @@ class Result:
     submission: int
     status: Status
     error: BidcryptError | None = None
+    #: The bid's unpack report as the ledger stores it (its texts in :data:`STORED_LANGUAGE`).
     report: dict[str, Any] = field(default_factory=dict)
     size: int = 0
     #: Seconds spent in each phase of :data:`bidcrypt.opening.run.PHASES` that the worker ran.
@@ -148,7 +154,8 @@ def work(job: Job, *, durable: bool = True) -> Result:
     syncs them itself, off the worker's core.
     """
     phases: dict[str, float] = {}
-    found = _work(job, phases)
+    with speaking(STORED_LANGUAGE):  # the report is stored: the same whatever the worker's locale
+        found = _work(job, phases)
     result = Result(found.submission, found.status, found.error, found.report, found.size, phases)
     return synced(job, result) if durable else result
 

@@ -8,13 +8,16 @@ and a progress count that ends at its total.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
 
 from bidcrypt.keys import PinSource, open_key_source
-from bidcrypt.opening import OpeningSession, Progress, open_bids
+from bidcrypt.opening import OpeningSession, Progress, build_record, open_bids, render
+from bidcrypt.opening.batch import _Batch
 from bidcrypt.opening.pool import WorkerPool
+from bidcrypt.opening.worker import work
 
 from ..conftest import Pki
 from . import hostile
@@ -55,3 +58,32 @@ def test_outcomes_and_progress_do_not_depend_on_when_a_header_is_read(
     assert run.unwraps == 3  # the garbled bid's and the honest ones': none for the others
     assert steps[-1].done == steps[-1].total == 4  # the bar ends full: the skipped bid is not counted
     assert sorted(p.name for p in (session.directory / "opened").iterdir()) == ["4", "5"]
+
+
+def test_a_bids_stored_report_is_the_same_whatever_the_officials_locale(
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report kept in the ledger is written in one language (English, as the ``cause`` column),
+    not in the locale of the process that opened the bid; the record renders in the reader's."""
+    monkeypatch.setenv("BIDCRYPT_LANG", "zh")
+    session = new_session(pki, tmp_path / "s")
+    session.submit(make_package(pki, tmp_path, "bidder-a", name="a"))
+    with open_key_source(str(pki.p12("authority/enc")), PinSource.of_value(pki.pin)) as key:
+        batch = _Batch(session, key, 1, None, dt.datetime.now(dt.UTC))
+        batch.reconcile()
+        batch.run_dir.mkdir()
+        (row,) = session.pending()
+        job = batch.prepare(row)
+        assert job is not None
+        result = work(job)  # in this process, whose locale is Chinese
+        batch.record(result)
+    assert result.status == "opened"
+    report = json.loads(session.outcomes()[1]["report"])
+    details = {check["check"]: check["detail"] for check in report["checks"]}
+    assert (
+        details["decryption"].startswith("decrypted with ") and "integrity verified" in details["decryption"]
+    )
+    assert details["files"].endswith("all as listed") and "个文件" not in details["files"]
+    english = render(build_record(session, "en"), "table", "en")
+    chinese = render(build_record(session, "zh"), "table", "zh")
+    assert "status" in english and "解密状态" not in english and "解密状态" in chinese
