@@ -20,7 +20,15 @@ from bidcrypt.cli.common import (
 from bidcrypt.cli.opening_create import create, profile_command
 from bidcrypt.clock import Clock, TsaClock
 from bidcrypt.i18n import pick
-from bidcrypt.opening import SLOW_PATH, OpeningSession, Progress, build_record, open_bids, render
+from bidcrypt.opening import (
+    SLOW_PATH,
+    OpeningSession,
+    Progress,
+    build_record,
+    open_bids,
+    render,
+    start_fork_server,
+)
 
 _SESSION = click.argument("session", type=click.Path(path_type=Path, file_okay=False))
 _FILE = click.Path(path_type=Path, dir_okay=False)
@@ -180,6 +188,8 @@ def open_command(
     members' released shares (``opening accept-share``) for this opening only.
     """
     loaded = _load(session)
+    if loaded.pending():  # the workers' modules load while the key is opened (and its PIN asked for)
+        start_fork_server()
     bar = None
 
     def progress(step: Progress) -> None:

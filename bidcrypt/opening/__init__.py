@@ -23,7 +23,7 @@ from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
-from bidcrypt.opening.pool import OpeningProcesses
+from bidcrypt.opening.pool import OpeningProcesses, start_fork_server
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
 from bidcrypt.opening.rule import Decision, Rule, parse_rule, session_rule
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress
@@ -82,6 +82,7 @@ __all__ = [
     "resume_window",
     "session_rule",
     "shares_released",
+    "start_fork_server",
     "start_window",
     "terminal_safe",
     "window_state",

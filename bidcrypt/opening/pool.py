@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_all_start_methods, get_context
+from multiprocessing import forkserver, get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import TracebackType
@@ -222,6 +222,19 @@ class OpeningProcesses:
 
 #: What a worker process loads before its first bid: once, in the fork server.
 _WORKER_MODULES = ["bidcrypt.opening.preload"]
+
+
+def start_fork_server() -> None:
+    """Start now the fork server the opening's worker processes come from: it loads their modules
+    (pyHanko among them, a second or two) while this process does other work (reads the session,
+    asks for the PIN). Nothing to do where there is no fork server, or once it runs.
+
+    Call it only when the environment holds nothing secret: the server keeps the environment it
+    started with (the command line starts it once the PIN variable is withheld).
+    """
+    context = _worker_context()
+    if context.get_start_method() == "forkserver":
+        forkserver.ensure_running()
 
 
 def _worker_context() -> BaseContext:
