@@ -30,10 +30,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from asn1crypto import cms, core
+from asn1crypto import cms, core, tsp
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 
 from bidcrypt import certs, gm
 from bidcrypt.errors import BidcryptError, CertificateError, ManifestError
@@ -46,6 +46,8 @@ SignedDataForm = Literal["standard", "gmssl"]
 SIGNED_DATA_TYPES = frozenset({"1.2.840.113549.1.7.2", gm.oids.GM_SIGNED_DATA})
 #: Encapsulated content types that mean "data", by their OID: PKCS#7's and GM/T 0010's.
 DATA_TYPES = frozenset({"1.2.840.113549.1.7.1", gm.oids.GM_DATA})
+#: The refusal of a signature, before its reason (the caller may name which signature it is).
+SIGNATURE_INVALID = Text("signature invalid", "签名无效")
 #: What malformed ASN.1, an unreadable key or certificate, or a bad SM2 input raises below.
 _MALFORMED = (*certs.UNREADABLE, KeyError, UnsupportedAlgorithm, gm.Sm2Error, CertificateError)
 
@@ -98,24 +100,26 @@ def verify_signed_data(
     content_type: str = "data",
     allow_gmssl_form: bool = False,
     error: type[BidcryptError] = ManifestError,
+    what: Text = SIGNATURE_INVALID,
 ) -> VerifiedSignedData:
     """Check the one signature of a SignedData over its attached content; see the module's docstring.
 
     *content_type* is asn1crypto's name of the encapsulated type (GM data
     is ``data``). Every refusal is *error* (the caller's: the package's
-    :class:`~bidcrypt.errors.ManifestError` by default) with the reason as
-    its detail, for malformed input as for a bad signature.
+    :class:`~bidcrypt.errors.ManifestError` by default) whose detail is
+    *what* (which signature is refused) and the reason, for malformed input
+    as for a bad signature.
     """
     try:
         return _verify(der, content_type, allow_gmssl_form)
     except _RefusalError as refused:
-        raise error(_detail(refused.why)) from None
+        raise error(_detail(what, refused.why)) from None
     except _MALFORMED as exc:
-        raise error(_detail(Text("malformed", "结构错误"))) from exc
+        raise error(_detail(what, Text("malformed", "结构错误"))) from exc
 
 
-def _detail(why: Text | str) -> Text:
-    return Text("signature invalid: {why}", "签名无效：{why}", why=why)
+def _detail(what: Text, why: Text | str) -> Text:
+    return Text("{what}: {why}", "{what}：{why}", what=what, why=why)
 
 
 def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSignedData:
@@ -137,7 +141,7 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
     public_key = certs.public_key(signer)
     scheme = scheme_named(signer_info["signature_algorithm"])
     if scheme is None or not scheme.owns(public_key):
-        name = signer_info["signature_algorithm"]["algorithm"].dotted
+        name = scheme.name if scheme is not None else signer_info["signature_algorithm"]["algorithm"].native
         raise _RefusalError(
             Text("unsupported signature algorithm {name}", "不支持的签名算法 {name}", name=name)
         )
@@ -197,10 +201,15 @@ def _content_bytes(content: core.Asn1Value) -> bytes | None:
 
 
 def _attribute_values(attributes: cms.CMSAttributes) -> dict[str, object]:
-    """Each attribute's single value, by name (content type by its dotted OID); duplicates refused."""
+    """Each attribute's single value, by name (content type by its dotted OID); duplicates refused.
+
+    An attribute with no value counts as absent (the content type and message digest are then
+    missing, and refused as not matching)."""
     values: dict[str, object] = {}
     for attribute in attributes:
         name = attribute["type"].native
+        if not len(attribute["values"]) and name not in values:
+            continue
         if name in values or len(attribute["values"]) != 1:
             raise _RefusalError(Text("attribute {name} repeated", "属性 {name} 重复", name=name))
         value = attribute["values"][0]
@@ -229,8 +238,9 @@ def _check_protection(protection: object, signer_info: cms.SignerInfo) -> None:
 
 
 def _check_ess(values: dict[str, object], signer: x509.Certificate) -> None:
-    """An ESS signing-certificate attribute names the signer's certificate (its first ESSCertID)."""
-    der = certs.to_asn1(signer).dump()
+    """An ESS signing-certificate attribute names the signer's certificate (its first ESSCertID):
+    its hash, and its issuer and serial number when the ESSCertID gives them."""
+    der = signer.public_bytes(serialization.Encoding.DER)
     for name, default in (("signing_certificate_v2", "sha256"), ("signing_certificate", "sha1")):
         attribute = values.get(name)
         if attribute is None:
@@ -245,12 +255,29 @@ def _check_ess(values: dict[str, object], signer: x509.Certificate) -> None:
                 Text("signing certificate hash {name} unknown", "签名证书摘要 {name} 未知", name=algorithm)
             )
         wanted = hashlib.sha1(der).digest() if algorithm == "sha1" else _digest(algorithm, der)  # noqa: S324
-        if first["cert_hash"].native != wanted:
+        issuer_serial = first["issuer_serial"]
+        if first["cert_hash"].native != wanted or (
+            issuer_serial and not _names_signer(issuer_serial, signer)
+        ):
             raise _RefusalError(
                 Text(
                     "the signing certificate attribute names another certificate", "签名证书属性指向其他证书"
                 )
             )
+
+
+def _names_signer(issuer_serial: tsp.IssuerSerial, signer: x509.Certificate) -> bool:
+    """Whether an ESS IssuerSerial names *signer*: one directory name, its issuer, and its serial."""
+    names = issuer_serial["issuer"]
+    if len(names) != 1 or names[0].name != "directory_name":
+        return False
+    if issuer_serial["serial_number"].dump() != core.Integer(signer.serial_number).dump():
+        return False
+    issuer = names[0].chosen
+    if issuer.untag().dump() == signer.issuer.public_bytes():
+        return True
+    # Names that differ in their bytes may still match under RFC 5280's comparison rules.
+    return bool(issuer.untag() == certs.to_asn1(signer)["tbs_certificate"]["issuer"])
 
 
 def find_signer_certificate(
@@ -284,6 +311,7 @@ def _find_signer(signer_info: cms.SignerInfo, certificates: tuple[x509.Certifica
 
 __all__ = [
     "DATA_TYPES",
+    "SIGNATURE_INVALID",
     "SIGNED_DATA_TYPES",
     "SignedDataForm",
     "VerifiedSignedData",
