@@ -151,6 +151,10 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
             Text("digest {name} does not go with the signature", "摘要算法 {name} 与签名不符", name=hash_name)
         )
     attributes = signer_info["signed_attrs"]
+    # The bytes the signature covers: the attributes as received, retagged as a SET OF (RFC 5652
+    # 5.4), taken before anything reads them (asn1crypto re-encodes what reading normalised: slower,
+    # and not always the bytes that were signed).
+    encoded = attributes.dump() if attributes else b""
     signature = signer_info["signature"].native
 
     def verified(form: SignedDataForm, signing_time: dt.datetime | None = None) -> VerifiedSignedData:
@@ -171,6 +175,8 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
         except InvalidSignature:
             raise _RefusalError(Text("the signature does not verify", "签名验证未通过")) from None
         return verified("gmssl")
+    if encoded[:1] != b"\xa0":
+        raise _RefusalError(Text("malformed", "结构错误"))
     values = _attribute_values(attributes)
     digest = _digest(hash_name, payload)
     if (
@@ -181,7 +187,7 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
     _check_protection(values.get("cms_algorithm_protection"), signer_info)
     _check_ess(values, signer)
     try:
-        scheme.verify(public_key, signature, b"\x31" + attributes.dump()[1:], hash_name)
+        scheme.verify(public_key, signature, b"\x31" + encoded[1:], hash_name)
     except InvalidSignature:
         raise _RefusalError(Text("the signature does not verify", "签名验证未通过")) from None
     signing_time = getattr(values.get("signing_time"), "native", None)
