@@ -30,11 +30,12 @@ from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 
 from bidcrypt import certs, gm
 from bidcrypt.certs import Purpose
-from bidcrypt.errors import InputError
+from bidcrypt.errors import InputError, RuleError
 from bidcrypt.files import atomic_output
 from bidcrypt.i18n import Text
 from bidcrypt.opening.ledger import Ledger
-from bidcrypt.opening.profile_make import DEFAULT_WINDOW_SECONDS, minimum_bids, write_profile
+from bidcrypt.opening.profile_make import DEFAULT_WINDOW_SECONDS, write_profile
+from bidcrypt.opening.rule import parse_rule
 from bidcrypt.opening.session_keys import (
     DEFAULT_SUITE,
     SessionKey,
@@ -57,6 +58,14 @@ RSA_TRANSPORTS = ("oaep", "oaep-sha1", "pkcs1v15")
 
 def _refuse(en: str, zh: str, **params: object) -> InputError:
     return InputError(Text(en, zh, **params), path="-")
+
+
+def _known_rule(text: str) -> bool:
+    """Whether *text* names a rule exactly as the opening will read it (:func:`parse_rule`)."""
+    try:
+        return parse_rule(text).name == text
+    except RuleError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -91,7 +100,12 @@ class RemoteSettings:
             )
         if self.window_seconds < 1:
             raise _refuse("the window lasts at least one second", "解密时限至少为 1 秒")
-        minimum_bids(self.rule)
+        if not _known_rule(self.rule):
+            raise _refuse(
+                "unknown rule {rule} (known: regulation-44, procurement-36, minimum:N)",
+                "未知的规则 {rule}（可选：regulation-44、procurement-36、minimum:N）",
+                rule=repr(self.rule),
+            )
         if self.service_url is not None and not self.service_url.startswith(("https://", "http://")):
             raise _refuse("the service URL is not an http(s) URL", "服务地址不是 http(s) 地址")
         platform_given = self.opening_certificate is not None or self.opening_key_out is not None
@@ -231,7 +245,7 @@ def store_remote(
         release_certificate=keys.release.certificate,
         custody=custody,
         rule=settings.rule,
-        minimum_bids=minimum_bids(settings.rule),
+        minimum_bids=parse_rule(settings.rule).minimum,
         service_url=settings.service_url,
     )
     write_release_key(folder, keys.release)

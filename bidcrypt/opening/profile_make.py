@@ -9,39 +9,16 @@ session either has its profile or does not exist.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from bidcrypt.errors import InputError
 from bidcrypt.files import atomic_output
-from bidcrypt.i18n import Text
 from bidcrypt.opening.session_keys import release_key_source
 from bidcrypt.package import SessionProfile, read_profile, sign_profile
 
 #: The profile's file name in the session folder.
 PROFILE_FILE = "profile.p7s"
-#: The rules a session may follow below three bids, and the fewest bids each lets an opening proceed with.
-RULES = {"regulation-44": 3, "procurement-36": 3}
-_MINIMUM = re.compile(r"minimum:([1-9][0-9]{0,5})")
 #: The window's length when none is given: 30 minutes.
 DEFAULT_WINDOW_SECONDS = 1800
-
-
-def minimum_bids(rule: str) -> int:
-    """The fewest bids *rule* lets the opening proceed with; :class:`InputError` for an unknown rule."""
-    if rule in RULES:
-        return RULES[rule]
-    match = _MINIMUM.fullmatch(rule)
-    if match is None:
-        raise InputError(
-            Text(
-                "unknown rule {rule} (known: regulation-44, procurement-36, minimum:N)",
-                "未知的规则 {rule}（可选：regulation-44、procurement-36、minimum:N）",
-                rule=repr(rule),
-            ),
-            path="-",
-        )
-    return int(match[1])
 
 
 def write_profile(folder: Path, profile: SessionProfile) -> Path:
@@ -65,7 +42,5 @@ def write_profile(folder: Path, profile: SessionProfile) -> Path:
 __all__ = [
     "DEFAULT_WINDOW_SECONDS",
     "PROFILE_FILE",
-    "RULES",
-    "minimum_bids",
     "write_profile",
 ]

@@ -127,6 +127,8 @@ def test_platform_with_an_existing_key_uses_its_encryption_certificate(pki: Pki,
         (("--custody", "none", "--opening-key-out", "K"), 3, "for custody platform"),
         (("--custody", "committee", "--member", "A", "--quorum", "2"), 3, "n ≥ 2"),
         (("--custody", "none", "--rule", "majority"), 3, "unknown rule"),
+        (("--custody", "none", "--rule", "minimum:0"), 3, "unknown rule"),
+        (("--custody", "none", "--rule", " minimum:3"), 3, "unknown rule"),  # not as the opening reads it
         (("--custody", "none", "--service-url", "ftp://x"), 3, "http(s)"),
         (("--custody", "none", "--window", "soon"), 2, "not a length"),
         (
