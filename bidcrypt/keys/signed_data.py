@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from bidcrypt import certs, gm
 from bidcrypt.errors import BidcryptError, CertificateError, ManifestError
 from bidcrypt.i18n import Text
-from bidcrypt.keys.schemes import HASHES, scheme_named
+from bidcrypt.keys.schemes import HASHES, SignatureScheme, scheme_named
 
 #: Which form a SignedData verified in.
 SignedDataForm = Literal["standard", "gmssl"]
@@ -101,6 +101,7 @@ def verify_signed_data(
     allow_gmssl_form: bool = False,
     error: type[BidcryptError] = ManifestError,
     what: Text = SIGNATURE_INVALID,
+    signing_digest_only: bool = False,
 ) -> VerifiedSignedData:
     """Check the one signature of a SignedData over its attached content; see the module's docstring.
 
@@ -108,10 +109,11 @@ def verify_signed_data(
     is ``data``). Every refusal is *error* (the caller's: the package's
     :class:`~bidcrypt.errors.ManifestError` by default) whose detail is
     *what* (which signature is refused) and the reason, for malformed input
-    as for a bad signature.
+    as for a bad signature. With *signing_digest_only*, the digest must be
+    the one bidcrypt signs with (:func:`signing_digest`).
     """
     try:
-        return _verify(der, content_type, allow_gmssl_form)
+        return _verify(der, content_type, allow_gmssl_form, signing_digest_only)
     except _RefusalError as refused:
         raise error(_detail(what, refused.why)) from None
     except _MALFORMED as exc:
@@ -122,7 +124,14 @@ def _detail(what: Text, why: Text | str) -> Text:
     return Text("{what}: {why}", "{what}：{why}", what=what, why=why)
 
 
-def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSignedData:
+def signing_digest(scheme: SignatureScheme | None) -> str:
+    """The digest bidcrypt signs with for a key of *scheme*: SHA-256, or the scheme's own (SM3 for SM2)."""
+    return (scheme.fixed_hash if scheme is not None else None) or "sha256"
+
+
+def _verify(
+    der: bytes, content_type: str, allow_gmssl_form: bool, signing_digest_only: bool
+) -> VerifiedSignedData:
     signed_data = read_signed_data(der)
     encapsulated = signed_data["encap_content_info"]
     found_type = content_type_name(encapsulated["content_type"])
@@ -150,6 +159,8 @@ def _verify(der: bytes, content_type: str, allow_gmssl_form: bool) -> VerifiedSi
         raise _RefusalError(
             Text("digest {name} does not go with the signature", "摘要算法 {name} 与签名不符", name=hash_name)
         )
+    if signing_digest_only and hash_name != (wanted := signing_digest(scheme)):
+        raise _RefusalError(Text("digest must be {hash}", "摘要算法须为 {hash}", hash=wanted.upper()))
     attributes = signer_info["signed_attrs"]
     # The bytes the signature covers: the attributes as received, retagged as a SET OF (RFC 5652
     # 5.4), taken before anything reads them (asn1crypto re-encodes what reading normalised: slower,
@@ -324,5 +335,6 @@ __all__ = [
     "content_type_name",
     "find_signer_certificate",
     "read_signed_data",
+    "signing_digest",
     "verify_signed_data",
 ]

@@ -34,7 +34,7 @@ from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, scheme_for_key, verify_signed_data
+from bidcrypt.keys import KeyEntry, scheme_for_key, signing_digest, verify_signed_data
 
 
 @dataclass(frozen=True)
@@ -74,17 +74,9 @@ def verify(der: bytes, content_type: str = "data") -> SignedContent:
     Whether the certificate is trusted is the caller's question (see
     :mod:`bidcrypt.trust`). Every refusal is a :class:`ManifestError`.
     """
-    verified = verify_signed_data(der, content_type=content_type, error=ManifestError, what=_BAD)
-    hash_name = _hash_name(verified.signer)
-    if verified.digest_algorithm != hash_name:
-        raise ManifestError(
-            Text(
-                "{bad}: {why}",
-                "{bad}：{why}",
-                bad=_BAD,
-                why=Text("digest must be {hash}", "摘要算法须为 {hash}", hash=hash_name.upper()),
-            )
-        )
+    verified = verify_signed_data(
+        der, content_type=content_type, error=ManifestError, what=_BAD, signing_digest_only=True
+    )
     return SignedContent(
         content=verified.content,
         signer=verified.signer,
@@ -98,5 +90,4 @@ _BAD = Text("manifest signature invalid", "文件清单签名无效")
 
 def _hash_name(certificate: x509.Certificate) -> str:
     """The manifest's digest for this signer: SHA-256, or SM3 for a scheme that fixes it (SM2)."""
-    scheme = scheme_for_key(certs.public_key(certificate))
-    return (scheme.fixed_hash if scheme is not None else None) or "sha256"
+    return signing_digest(scheme_for_key(certs.public_key(certificate)))

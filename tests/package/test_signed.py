@@ -197,3 +197,31 @@ def test_an_embedded_certificate_of_an_unknown_version_is_refused_not_a_crash(pk
     assert version_v3 in der
     with pytest.raises(ManifestError, match="malformed"):
         signed.verify(der.replace(version_v3, b"\xa0\x03\x02\x01\x03", 1))
+
+
+def test_a_manifest_digest_other_than_the_one_bidcrypt_signs_with_is_refused(pki: Pki) -> None:
+    """A SignedData over SHA-384, correctly signed: the shared verifier accepts it, the manifest's
+    check does not (bidcrypt signs manifests with SHA-256, SM3 for SM2)."""
+    from asn1crypto import core
+
+    from bidcrypt.keys import verify_signed_data
+
+    info = cms.ContentInfo.load(_signed(pki))
+    signer_info = info["content"]["signer_infos"][0]
+    sha384 = algos.DigestAlgorithm({"algorithm": "sha384"})
+    signer_info["digest_algorithm"] = sha384
+    for attribute in signer_info["signed_attrs"]:
+        if attribute["type"].native == "message_digest":
+            attribute["values"] = [core.OctetString(hashlib.sha384(CONTENT).digest())]
+        elif attribute["type"].native == "cms_algorithm_protection":
+            protection = attribute["values"][0]
+            protection["digest_algorithm"] = sha384
+            protection["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha384_rsa"})
+    signer_info["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha384_rsa"})
+    with open_key_source(str(pki.p12("bidder-c/sign")), PinSource.of_value(pki.pin)) as source:
+        signed_attributes = signer_info["signed_attrs"].untag().dump(force=True)
+        signer_info["signature"] = source.entry().sign(signed_attributes, "sha384")
+    der = bytes(info.dump(force=True))
+    assert verify_signed_data(der).content == CONTENT
+    with pytest.raises(ManifestError, match="manifest signature invalid: digest must be SHA256"):
+        signed.verify(der)
