@@ -254,11 +254,13 @@ def _worker_context() -> BaseContext:
 
 def _start_processes(pool: ProcessPoolExecutor, count: int) -> None:
     """Start *count* worker processes of *pool* (each task given while no process is idle starts one
-    more). A pool that broke or was shut down meanwhile is left as it is: its first bid says so."""
+    more). A pool that broke or was shut down meanwhile, or a process that could not be started
+    (OSError: no memory, no process left), is left as it is: its first bid, in the batch's own
+    thread, meets the same failure and says so."""
     try:
         for _ in range(count):
             pool.submit(idle)
-    except (BrokenProcessPool, RuntimeError):
+    except (BrokenProcessPool, RuntimeError, OSError):
         return
 
 
