@@ -120,6 +120,10 @@ class Service:
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self._wait_closed()
+        # The killed wrapper leaves its semaphore and shared memory, named by its pid: a later
+        # faketime that gets the same pid would refuse to start ("sem_open: File exists").
+        for leftover in (f"sem.faketime_sem_{self.process.pid}", f"faketime_shm_{self.process.pid}"):
+            Path("/dev/shm", leftover).unlink(missing_ok=True)
 
     def terminate(self) -> int:
         """SIGTERM to the service (faketime's child), and the exit status of its graceful shutdown."""
