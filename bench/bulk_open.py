@@ -50,6 +50,13 @@ opening, also where the time goes: the milliseconds per bid of each phase
 rest in the workers, which run side by side, so the phases add up to more
 than the wall time per bid divided by the workers).
 
+The openssl loop and the full openings are measured in ``--rounds`` rounds
+(default 3), alternated: each round runs the loop, then each full opening,
+so that a change of the shared machine's load falls on both sides. A row
+gives the median round (its phases, CPU and peak RSS are that round's), and
+the ratio of a full opening to the loop is the median of the rounds' own
+ratios, given with the lowest and the highest.
+
 ``--sets 0`` runs only the first set (the 5 MiB bids), ``--sets 1`` only the second.
 """
 
@@ -62,6 +69,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,6 +108,8 @@ class Row:
     cpu_seconds: float | None = None
     #: Key operations the token itself counted per bid (the soft SKF token's counters).
     token_operations_per_bid: float | None = None
+    #: The seconds of each round, in order, for a job measured in alternated rounds.
+    rounds_seconds: list[float] | None = None
 
     @property
     def mb_per_second(self) -> float:
@@ -378,9 +388,13 @@ def decrypt_only(
     return seconds, counter[0] / len(packages), peak
 
 
+#: What :func:`full_opening` measures: seconds, unwraps per bid, peak RSS, phases, CPU seconds.
+Opening = tuple[float, float, float, dict[str, float], float]
+
+
 def full_opening(
     packages: list[Path], key_ref: str, workers: int, directory: Path, env: dict[str, str]
-) -> tuple[float, float, float, dict[str, float], float]:
+) -> Opening:
     """``bidcrypt opening open`` on a session holding *packages*.
 
     Returns seconds, unwraps per bid, peak RSS, the milliseconds per bid of each phase, and the
@@ -414,9 +428,9 @@ def full_opening(
     command = [
         sys.executable,
         "-c",
-        "import sys; from bidcrypt.cli import main; sys.argv = ['bidcrypt'] + sys.argv[1:]\n"
+        "import sys; from bidcrypt.cli import run; sys.argv = ['bidcrypt'] + sys.argv[1:]\n"
         "import contextlib, io\nbuf = io.StringIO()\n"
-        "with contextlib.redirect_stdout(buf):\n    try: main()\n    except SystemExit as e: code = e.code\n"
+        "with contextlib.redirect_stdout(buf):\n    try: run()\n    except SystemExit as e: code = e.code\n"
         f"open({str(report)!r}, 'w').write(buf.getvalue())\n",
         "opening",
         "open",
@@ -461,6 +475,7 @@ def measure_set(
     physical: dict[str, float],
     skf_token: Any = None,
     skf_ratios: dict[str, dict[str, float]] | None = None,
+    rounds: int = 3,
 ) -> list[Row]:
     rows: list[Row] = []
     env = dict(os.environ, BIDCRYPT_PIN=PASSWORD, SOFTHSM2_CONF=str(softhsm_conf))
@@ -481,8 +496,11 @@ def measure_set(
         peak: float | None,
         phases: dict[str, float] | None = None,
         cpu: float | None = None,
+        rounds_seconds: list[float] | None = None,
     ) -> None:
-        rows.append(Row(label, job, seconds, count, total[cipher], unwraps, peak, phases, cpu))
+        rows.append(
+            Row(label, job, seconds, count, total[cipher], unwraps, peak, phases, cpu, None, rounds_seconds)
+        )
 
     for limit, cipher in (
         ("aes-256-gcm", "aes-256-gcm"),
@@ -500,8 +518,6 @@ def measure_set(
                 None,
             )
         )
-    seconds, peak, cpu = openssl_loop(sets["aes-256-cbc"], directory / "openssl-out")
-    add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak, cpu=cpu)
     for cipher in ("aes-256-gcm", "aes-256-cbc"):
         for name, ref in (("PKCS#12", p12), ("SoftHSM UKey", ukey)):
             for threads in (False, True):
@@ -510,16 +526,26 @@ def measure_set(
                 add(f"bidcrypt decrypt only, {how}, {name} ({cipher})", seconds, cipher, unwraps, peak)
     compiled = installed(env, directory / "bytecode")
     full_opening(sets["aes-256-gcm"][:2], p12, workers, directory / "session-warm-up", compiled)
-    for name, ref, run_env in (
+    openings = (
         ("PKCS#12", p12, compiled),
         ("SoftHSM UKey", ukey, compiled),
         ("PKCS#12 uncompiled", p12, env),
-    ):
-        seconds, unwraps, peak, phases, cpu = full_opening(
-            sets["aes-256-gcm"], ref, workers, directory / f"session-{name.replace(' ', '-')}", run_env
-        )
+    )
+    loops: list[tuple[float, float, float]] = []
+    opened: dict[str, list[Opening]] = {name: [] for name, _, _ in openings}
+    for number in range(rounds):  # alternated: a change of the machine's load falls on both sides
+        loops.append(openssl_loop(sets["aes-256-cbc"], directory / "openssl-out"))
+        for name, ref, run_env in openings:
+            session = directory / f"session-{name.replace(' ', '-')}-{number}"
+            opened[name].append(full_opening(sets["aes-256-gcm"], ref, workers, session, run_env))
+            shutil.rmtree(session)
+    seconds, peak, cpu = median_round(loops)
+    add("openssl cms -decrypt loop (aes-256-cbc)", seconds, "aes-256-cbc", 1.0, peak, cpu=cpu,
+        rounds_seconds=[loop[0] for loop in loops])  # fmt: skip
+    for name, _, _ in openings:
+        seconds, unwraps, peak, phases, cpu = median_round(opened[name])
         job = f"bidcrypt opening open, full checks, {name} (aes-256-gcm)"
-        add(job, seconds, "aes-256-gcm", unwraps, peak, phases, cpu)
+        add(job, seconds, "aes-256-gcm", unwraps, peak, phases, cpu, [run[0] for run in opened[name]])
     if skf_token is not None:
         import skf_open
 
@@ -541,6 +567,12 @@ def measure_set(
             skf_ratios[label] = skf_open.ratios(jobs, total["aes-256-cbc"])
     shutil.rmtree(directory)
     return rows
+
+
+def median_round(runs: list[Any]) -> Any:
+    """The run of the median wall time (the lower of the two middle ones for an even count)."""
+    middle = statistics.median_low(run[0] for run in runs)
+    return next(run for run in runs if run[0] == middle)
 
 
 def table(rows: list[Row]) -> str:
@@ -582,11 +614,19 @@ def ratios(rows: list[Row]) -> list[dict[str, object]]:
         library = of[next(j for j in of if j.startswith("physical limit, library aes-256-gcm"))]
         for job, row in of.items():
             if job.startswith("bidcrypt"):
+                paired = None
+                if row.rounds_seconds and openssl.rounds_seconds:
+                    rounds = zip(openssl.rounds_seconds, row.rounds_seconds, strict=True)
+                    paired = [theirs / ours for theirs, ours in rounds]
                 found.append(
                     {
                         "set": label,
                         "job": job,
-                        "speedup_vs_openssl_loop": openssl.seconds / row.seconds,
+                        # In alternated rounds: the median of the rounds' own ratios.
+                        "speedup_vs_openssl_loop": (
+                            statistics.median(paired) if paired else openssl.seconds / row.seconds
+                        ),
+                        "speedup_per_round": paired,
                         "cpu_vs_openssl_loop": (
                             row.cpu_seconds / openssl.cpu_seconds
                             if row.cpu_seconds and openssl.cpu_seconds
@@ -608,6 +648,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="where to build (default: a temporary folder)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sets", help="which sets to run, by number from 0, comma-separated (default: all)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="alternated rounds of the openssl loop and the full openings"
+    )
     args = parser.parse_args(argv)
     sets = (
         [("12 × 256 KiB", 12, 256 << 10), ("3 × 2 MiB", 3, 2 * MiB)]
@@ -648,6 +691,7 @@ def main(argv: list[str] | None = None) -> int:
                 physical,
                 skf_token,
                 skf_ratios,
+                max(1, args.rounds),
             )
     print(table(rows))
     print()
@@ -657,8 +701,13 @@ def main(argv: list[str] | None = None) -> int:
     print()
     for item in compared:
         cpu = item["cpu_vs_openssl_loop"]
+        rounds = item["speedup_per_round"]
+        spread = ""
+        if isinstance(rounds, list) and len(rounds) > 1:
+            spread = f" (rounds {min(rounds):.2f}–{max(rounds):.2f}×)"
         print(
-            f"{item['set']:<14} {item['job']:<72} {item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop, "
+            f"{item['set']:<14} {item['job']:<72} "
+            f"{item['speedup_vs_openssl_loop']:>6.2f}× the openssl loop{spread}, "
             f"{item['fraction_of_physical_limit_gcm']:.0%} of the physical limit, "
             f"{item['fraction_of_library_limit_gcm']:.0%} of the library limit"
             + (f", {cpu:.2f}× its CPU time" if isinstance(cpu, float) else "")

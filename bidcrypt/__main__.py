@@ -1,5 +1,5 @@
 """``python -m bidcrypt`` runs the command line."""
 
-from bidcrypt.cli import main
+from bidcrypt.cli import run
 
-main()
+run()

@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "_temporary": 19,
     "_platform": 18,
     "_lazy": 18,
+    "_fork_server": 18,
     "aio": 18,
     "quiet": 18,
     "errors": 10,

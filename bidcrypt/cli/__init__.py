@@ -1,68 +1,70 @@
-"""The bidcrypt command line: a thin click layer over the library."""
+"""The bidcrypt command line: a thin click layer over the library.
+
+:func:`run` is the program (the ``bidcrypt`` script, ``python -m bidcrypt``);
+:data:`main` is its root click command (for ``CliRunner`` and software that
+calls the command line in its own process), loaded on first use with every
+command under it.
+"""
 
 from __future__ import annotations
 
-import click
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bidcrypt.cli.committee import accept_share_command, share_release_command
-from bidcrypt.cli.common import DEBUG_ENV, be_verbose
-from bidcrypt.cli.doctor import doctor
-from bidcrypt.cli.envelope import envelope
-from bidcrypt.cli.opening import opening
-from bidcrypt.cli.pack import pack_command
-from bidcrypt.cli.package import check_command, inspect_command, reencrypt_command, unpack_command
-from bidcrypt.cli.release import (
-    accept_command,
-    challenge_command,
-    release_command,
-    session_signin_command,
-    signin_command,
-)
-from bidcrypt.cli.remote import remote
-from bidcrypt.cli.seal import seal
-from bidcrypt.cli.serve import serve_command
-from bidcrypt.cli.version import print_version, version_command
-from bidcrypt.cli.window import WINDOW_COMMANDS
-from bidcrypt.quiet import quiet_library_logs
+from bidcrypt._fork_server import start_fork_server
+from bidcrypt._lazy import loader
+
+if TYPE_CHECKING:
+    from bidcrypt.cli.root import main
+
+#: The variable the PIN is read from unless ``--pin-env`` names another (``keys.DEFAULT_PIN_ENV``,
+#: spelt out here so that starting the program loads no key code).
+_DEFAULT_PIN_ENV = "BIDCRYPT_PIN"
+#: The root command's options that may come before the command's name.
+_ROOT_FLAGS = frozenset({"-v", "--verbose"})
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--version",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=print_version,
-    help="Show the versions of bidcrypt, OpenSSL, pyHanko and python-pkcs11, and exit.",
-)
-@click.option(
-    "-v",
-    "--verbose",
-    is_flag=True,
-    help=f"Show the traceback of an internal error and the libraries' log records [env: {DEBUG_ENV}=1].",
-)
-@click.pass_context
-def main(ctx: click.Context, verbose: bool) -> None:
-    """Seal, encrypt and open electronic bid files with the certificates on a UKey."""
-    if verbose:
-        be_verbose(ctx)
-    quiet_library_logs()
+def run() -> None:
+    """Run the command line on ``sys.argv``.
+
+    ``bidcrypt opening open`` starts the fork server of its worker processes
+    first, before the commands load: the server imports pyHanko and the
+    opening (about a second) while this process imports the rest and reads
+    the session, on the other core. The PIN variables are out of the
+    environment while the server starts (see :func:`bidcrypt._fork_server.start_fork_server`).
+    """
+    arguments = sys.argv[1:]
+    if opens_bids(arguments):
+        start_fork_server(withheld=pin_variables(arguments))
+    from bidcrypt.cli.root import main
+
+    main()
 
 
-main.add_command(doctor)
-main.add_command(seal)
-main.add_command(envelope)
-main.add_command(opening)
-for command in (pack_command, inspect_command, check_command, reencrypt_command, unpack_command):
-    main.add_command(command)
-main.add_command(version_command)
-main.add_command(release_command)
-main.add_command(signin_command)
-for command in (accept_command, challenge_command, session_signin_command, *WINDOW_COMMANDS):
-    opening.add_command(command)
-for command in (share_release_command, accept_share_command):
-    opening.add_command(command)
-main.add_command(serve_command)
-main.add_command(remote)
+def opens_bids(arguments: Sequence[str]) -> bool:
+    """True for the arguments of ``opening open`` (not its help): the run that starts workers."""
+    words = list(arguments)
+    while words and words[0] in _ROOT_FLAGS:
+        del words[0]
+    return words[:2] == ["opening", "open"] and not {"-h", "--help"} & set(words)
 
-__all__ = ["main"]
+
+def pin_variables(arguments: Sequence[str]) -> set[str]:
+    """The variables that may hold the PIN: the default one, and any that ``--pin-env`` names.
+
+    Read before the command line is parsed, so a name is taken wherever it
+    appears; one too many is only withheld a moment longer.
+    """
+    names = {_DEFAULT_PIN_ENV}
+    for index, word in enumerate(arguments):
+        if word == "--pin-env" and index + 1 < len(arguments):
+            names.add(arguments[index + 1])
+        elif word.startswith("--pin-env="):
+            names.add(word.partition("=")[2])
+    return names
+
+
+__getattr__ = loader(__name__, globals(), {"main": "bidcrypt.cli.root"})
+
+__all__ = ["main", "opens_bids", "pin_variables", "run"]

@@ -14,6 +14,7 @@ A remote opening (docs/remote.md) is a session made with ``remote=RemoteSettings
 it gets its keys and its signed profile (``session.profile``, ``session.release_keys()``).
 """
 
+from bidcrypt._fork_server import start_fork_server
 from bidcrypt.opening.accept import AcceptResult, accept_release, read_body
 from bidcrypt.opening.backup import AcceptedBackup, accept_backup
 from bidcrypt.opening.batch import open_bids
@@ -23,7 +24,7 @@ from bidcrypt.opening.committee_open import open_with_committee
 from bidcrypt.opening.custody import RemoteSettings
 from bidcrypt.opening.escape import terminal_safe
 from bidcrypt.opening.on_token import SLOW_PATH
-from bidcrypt.opening.pool import OpeningProcesses, start_fork_server
+from bidcrypt.opening.pool import OpeningProcesses
 from bidcrypt.opening.record import Flag, OpeningRecord, RecordRow, build_record, render
 from bidcrypt.opening.rule import Decision, Rule, parse_rule, session_rule
 from bidcrypt.opening.run import PHASES, OpeningRun, Progress

@@ -14,12 +14,11 @@ import threading
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import forkserver, get_all_start_methods, get_context
-from multiprocessing.context import BaseContext
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from bidcrypt._fork_server import worker_context
 from bidcrypt.errors import BidcryptError
 from bidcrypt.opening.disk import remove_path
 from bidcrypt.opening.worker import Job, Result, idle, start_worker, synced, work
@@ -61,7 +60,7 @@ class WorkerPool:
 
     def __init__(self, batch: BatchRecorder) -> None:
         self.batch = batch
-        self.context = _worker_context()
+        self.context = worker_context()
         self.stop = self.context.Event()
         self.suspects: deque[Job] = deque()
         #: Opened bids whose files are being synced, before they are recorded.
@@ -190,7 +189,7 @@ class OpeningProcesses:
 
     def __init__(self, count: int) -> None:
         self.count = max(1, count)
-        self.context = _worker_context()
+        self.context = worker_context()
         self.stop = self.context.Event()
         self._guard = threading.Lock()
         self._pool = self._new()
@@ -218,38 +217,6 @@ class OpeningProcesses:
         self.stop.set()
         with self._guard:
             self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-#: What a worker process loads before its first bid: once, in the fork server.
-_WORKER_MODULES = ["bidcrypt.opening.preload"]
-
-
-def start_fork_server() -> None:
-    """Start now the fork server the opening's worker processes come from: it loads their modules
-    (pyHanko among them, a second or two) while this process does other work (reads the session,
-    asks for the PIN). Nothing to do where there is no fork server, or once it runs.
-
-    Call it only when the environment holds nothing secret: the server keeps the environment it
-    started with (the command line starts it once the PIN variable is withheld).
-    """
-    context = _worker_context()
-    if context.get_start_method() == "forkserver":
-        forkserver.ensure_running()
-
-
-def _worker_context() -> BaseContext:
-    """How worker processes start: forked from a server process that loaded their modules once.
-
-    The fork server is a fresh program (started like ``spawn``, never a
-    fork of this process, which holds the key source), so a worker shares
-    nothing with this process but what a spawned one would. Where there is
-    no fork server, each worker is spawned and loads its modules itself.
-    """
-    if "forkserver" not in get_all_start_methods():
-        return get_context("spawn")
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["__main__", *_WORKER_MODULES])  # __main__: the default
-    return context
 
 
 def _start_processes(pool: ProcessPoolExecutor, count: int) -> None:

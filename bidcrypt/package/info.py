@@ -142,8 +142,12 @@ _UNREADABLE = (
 )
 
 
+@functools.lru_cache(maxsize=64)
 def _untrusted_certificate(der: bytes) -> x509.Certificate:
-    """A listed certificate, every field that reports and rules read parsed now (fields load lazily)."""
+    """A listed certificate, every field that reports and rules read parsed now (fields load lazily).
+
+    Kept by its bytes: a bulk opening reads the same bidders' certificates in every package.
+    """
     try:
         certificate = x509.load_der_x509_certificate(der)
         list(certificate.extensions)

@@ -19,7 +19,15 @@ def test_bulk_open_tiny(tmp_path: Path, softhsm: SoftHsm) -> None:
     require_tool("openssl")
     report = tmp_path / "bulk.json"
     result = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bulk_open.py"), "--tiny", "--json", str(report)],
+        [
+            sys.executable,
+            str(ROOT / "bench" / "bulk_open.py"),
+            "--tiny",
+            "--rounds",
+            "2",
+            "--json",
+            str(report),
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -36,6 +44,16 @@ def test_bulk_open_tiny(tmp_path: Path, softhsm: SoftHsm) -> None:
             assert row["unwraps_per_bid"] == 1.0  # one token operation per bid
             assert row["peak_rss_mib"] < 256
     assert data["ratios"]
+    loops = {row["set"]: row["rounds_seconds"] for row in data["rows"] if row["job"].startswith("openssl")}
+    for item in data["ratios"]:  # the full openings: two rounds, alternated with the loop's, paired
+        if item["job"].startswith("bidcrypt opening open") and "SKF" not in item["job"]:
+            row = next(r for r in data["rows"] if r["set"] == item["set"] and r["job"] == item["job"])
+            assert len(row["rounds_seconds"]) == 2 and row["seconds"] in row["rounds_seconds"]
+            paired = [
+                theirs / ours for theirs, ours in zip(loops[item["set"]], row["rounds_seconds"], strict=True)
+            ]
+            assert item["speedup_per_round"] == pytest.approx(paired)
+            assert item["speedup_vs_openssl_loop"] == pytest.approx(sum(paired) / 2)
     skf = [row for row in data["rows"] if "SKF" in row["job"]]
     if softskf_api.built() or IN_CI:  # the SKF part: the soft token counted one key operation per bid
         assert len(skf) == 8 and all(row["token_operations_per_bid"] == 1.0 for row in skf)

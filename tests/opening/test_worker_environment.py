@@ -1,8 +1,9 @@
 """The processes `opening open` starts never hold the PIN in their environment.
 
-The fork server the workers come from is started early, while the key is
-opened (:func:`bidcrypt.opening.start_fork_server`): it must start once the
-PIN variable is withheld, and so must every worker forked from it.
+The fork server the workers come from is started first thing, before the
+command line loads (:func:`bidcrypt.cli.run`): it must start with the PIN
+variable withheld, the default one or the one ``--pin-env`` names, and so
+must every worker forked from it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import sys
 import time
 import uuid
 from pathlib import Path
+
+import pytest
 
 from ..conftest import Pki
 from .conftest import make_package, move_opening_time_back, new_session
@@ -26,7 +29,14 @@ def _environment_of(pid: int) -> list[bytes] | None:
         return None
 
 
-def test_no_process_of_the_opening_has_the_pin_in_its_environment(pki: Pki, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("before", "variable"),
+    [([], "BIDCRYPT_PIN"), (["-v"], "BIDCRYPT_PIN"), ([], "OFFICIAL_UKEY_PIN")],
+    ids=["default", "verbose", "pin-env"],
+)
+def test_no_process_of_the_opening_has_the_pin_in_its_environment(
+    pki: Pki, tmp_path: Path, before: list[str], variable: str
+) -> None:
     session = new_session(pki, tmp_path / "s", lots=("1", "2"))
     for lot in ("1", "2"):
         for bidder in ("bidder-a", "bidder-b", "bidder-c"):
@@ -34,9 +44,12 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(pki: Pki, tmp_
     move_opening_time_back(session)
     session.close_ledger()
     marker = uuid.uuid4().hex
-    command = [sys.executable, "-m", "bidcrypt", "opening", "open", str(session.directory),
+    command = [sys.executable, "-m", "bidcrypt", *before, "opening", "open", str(session.directory),
                "--key", str(pki.p12("authority/enc")), "--workers", "2"]  # fmt: skip
-    environment = dict(os.environ, BIDCRYPT_PIN=pki.pin, **{MARK: marker})
+    if variable != "BIDCRYPT_PIN":
+        command += ["--pin-env", variable]
+    environment = {k: v for k, v in os.environ.items() if k != "BIDCRYPT_PIN"}
+    environment.update({variable: pki.pin, MARK: marker})
     seen: dict[int, list[bytes]] = {}
     with subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -49,7 +62,7 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(pki: Pki, tmp_
         _, errors = opening.communicate()
     assert opening.returncode == 0, errors.decode()
     assert seen, "no child process of the opening was seen"  # the fork server lives the whole run
-    pin = f"BIDCRYPT_PIN={pki.pin}".encode()
-    assert not [pid for pid, found in seen.items() if any(v.startswith(b"BIDCRYPT_PIN=") for v in found)]
+    pin, name = f"{variable}={pki.pin}".encode(), f"{variable}=".encode()
+    assert not [pid for pid, found in seen.items() if any(v.startswith(name) for v in found)]
     assert all(pin not in found for found in seen.values())
     assert not wait_for_no_processes(marker)
