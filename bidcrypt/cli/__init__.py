@@ -8,6 +8,7 @@ command under it.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -33,10 +34,15 @@ def run() -> None:
     opening (about a second) while this process imports the rest and reads
     the session, on the other core. The PIN variables are out of the
     environment while the server starts (see :func:`bidcrypt._fork_server.start_fork_server`).
+    A server that cannot start now is left to the opening, which tries again
+    and reports the failure with its exit code.
     """
     arguments = sys.argv[1:]
     if opens_bids(arguments):
-        start_fork_server(withheld=pin_variables(arguments))
+        # Only a head start: when it fails (no space for the server's socket, no process left), the
+        # opening starts its workers itself and reports what fails then.
+        with contextlib.suppress(OSError):
+            start_fork_server(withheld=pin_variables(arguments))
     from bidcrypt.cli.root import main
 
     main()

@@ -7,7 +7,10 @@ command lines start it, and which variables are withheld meanwhile.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -86,3 +89,21 @@ def test_run_starts_the_server_with_the_pin_variables_then_the_command(
         bidcrypt.cli.run()
     assert events == [{DEFAULT_PIN_ENV, "X"}]
     assert opened.value.code != 0  # the command itself ran: the session is not there
+
+
+def test_a_server_that_cannot_start_early_is_left_to_the_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The head start fails (a full /tmp, no process left): the command still runs and reports."""
+    import multiprocessing.forkserver
+
+    def no_space() -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(multiprocessing.forkserver, "ensure_running", no_space)
+    monkeypatch.setenv("BIDCRYPT_PIN", "secret")
+    monkeypatch.setattr(sys, "argv", ["bidcrypt", "opening", "open", str(tmp_path / "none"), "--json"])
+    with pytest.raises(SystemExit) as exited:
+        bidcrypt.cli.run()
+    assert exited.value.code not in (0, 1, 70)  # the command's own verdict: no such session
+    assert os.environ["BIDCRYPT_PIN"] == "secret"  # put back after the failed start
