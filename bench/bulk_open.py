@@ -78,7 +78,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 PKI = ROOT / "fixtures" / "pki"
@@ -569,7 +569,11 @@ def measure_set(
     return rows
 
 
-def median_round(runs: list[Any]) -> Any:
+#: One round's measurement: a tuple whose first item is the wall time.
+Measured = TypeVar("Measured", bound=tuple[Any, ...])
+
+
+def median_round(runs: list[Measured]) -> Measured:
     """The run of the median wall time (the lower of the two middle ones for an even count)."""
     middle = statistics.median_low(run[0] for run in runs)
     return next(run for run in runs if run[0] == middle)

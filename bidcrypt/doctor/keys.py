@@ -85,7 +85,7 @@ def _test_signature(entry: KeyEntry, report: DoctorReport) -> bool:
     scheme = scheme_for_key(public_key)
     if scheme is None:  # a key bidcrypt cannot sign with: the certificate's summary says which
         return False
-    hash_name = scheme.fixed_hash or "sha256"
+    hash_name = scheme.signing_hash
     data = b"bidcrypt doctor test signature " + os.urandom(16)
     try:
         scheme.verify(public_key, entry.sign(data, hash_name), data, hash_name)

@@ -35,7 +35,6 @@ from bidcrypt.keys.signed_data import (
     VerifiedSignedData,
     find_signer_certificate,
     read_signed_data,
-    signing_digest,
     verify_signed_data,
 )
 from bidcrypt.keys.skf_uri import SKF_MODULE_ENV, SkfUri, is_skf_uri
@@ -117,7 +116,6 @@ __all__ = [
     "scheme_for_key",
     "scheme_named",
     "sign_data",
-    "signing_digest",
     "sm2_signature_der",
     "sm2_signing_digest",
     "survey_skf",

@@ -123,7 +123,7 @@ async def async_sign_data(
     number; its certificate and *chain* (without self-signed roots) go in.
     """
     scheme = signing_scheme(entry.certificate)
-    hash_name = hash_name or scheme.fixed_hash or "sha256"
+    hash_name = hash_name or scheme.signing_hash
     if hash_name not in HASHES or scheme.fixed_hash not in (None, hash_name):
         raise MechanismUnsupportedError(source=entry.source, operation=f"{hash_name} signatures")
     signer = KeyEntrySigner(entry, chain)

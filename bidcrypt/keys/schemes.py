@@ -42,6 +42,11 @@ class SignatureScheme(ABC):
     #: The hash the algorithm always uses, when it fixes one (SM2 with SM3).
     fixed_hash: str | None = None
 
+    @property
+    def signing_hash(self) -> str:
+        """The hash bidcrypt signs with under this scheme: the one it fixes (SM3 for SM2), else SHA-256."""
+        return self.fixed_hash or "sha256"
+
     @abstractmethod
     def owns(self, public_key: PublicKey) -> bool:
         """True when *public_key* makes signatures of this scheme."""

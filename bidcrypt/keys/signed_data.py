@@ -38,7 +38,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from bidcrypt import certs, gm
 from bidcrypt.errors import BidcryptError, CertificateError, ManifestError
 from bidcrypt.i18n import Text
-from bidcrypt.keys.schemes import HASHES, SignatureScheme, scheme_named
+from bidcrypt.keys.schemes import HASHES, scheme_named
 
 #: Which form a SignedData verified in.
 SignedDataForm = Literal["standard", "gmssl"]
@@ -110,7 +110,7 @@ def verify_signed_data(
     :class:`~bidcrypt.errors.ManifestError` by default) whose detail is
     *what* (which signature is refused) and the reason, for malformed input
     as for a bad signature. With *signing_digest_only*, the digest must be
-    the one bidcrypt signs with (:func:`signing_digest`).
+    the one bidcrypt signs with (``SignatureScheme.signing_hash``).
     """
     try:
         return _verify(der, content_type, allow_gmssl_form, signing_digest_only)
@@ -122,11 +122,6 @@ def verify_signed_data(
 
 def _detail(what: Text, why: Text | str) -> Text:
     return Text("{what}: {why}", "{what}：{why}", what=what, why=why)
-
-
-def signing_digest(scheme: SignatureScheme | None) -> str:
-    """The digest bidcrypt signs with for a key of *scheme*: SHA-256, or the scheme's own (SM3 for SM2)."""
-    return (scheme.fixed_hash if scheme is not None else None) or "sha256"
 
 
 def _verify(
@@ -159,8 +154,10 @@ def _verify(
         raise _RefusalError(
             Text("digest {name} does not go with the signature", "摘要算法 {name} 与签名不符", name=hash_name)
         )
-    if signing_digest_only and hash_name != (wanted := signing_digest(scheme)):
-        raise _RefusalError(Text("digest must be {hash}", "摘要算法须为 {hash}", hash=wanted.upper()))
+    if signing_digest_only and hash_name != scheme.signing_hash:
+        raise _RefusalError(
+            Text("digest must be {hash}", "摘要算法须为 {hash}", hash=scheme.signing_hash.upper())
+        )
     attributes = signer_info["signed_attrs"]
     # The bytes the signature covers: the attributes as received, retagged as a SET OF (RFC 5652
     # 5.4), taken before anything reads them (asn1crypto re-encodes what reading normalised: slower,
@@ -335,6 +332,5 @@ __all__ = [
     "content_type_name",
     "find_signer_certificate",
     "read_signed_data",
-    "signing_digest",
     "verify_signed_data",
 ]

@@ -34,7 +34,7 @@ from bidcrypt import certs
 from bidcrypt.aio import run_sync
 from bidcrypt.errors import ManifestError
 from bidcrypt.i18n import Text
-from bidcrypt.keys import KeyEntry, scheme_for_key, signing_digest, verify_signed_data
+from bidcrypt.keys import KeyEntry, scheme_for_key, verify_signed_data
 
 
 @dataclass(frozen=True)
@@ -90,4 +90,5 @@ _BAD = Text("manifest signature invalid", "文件清单签名无效")
 
 def _hash_name(certificate: x509.Certificate) -> str:
     """The manifest's digest for this signer: SHA-256, or SM3 for a scheme that fixes it (SM2)."""
-    return signing_digest(scheme_for_key(certs.public_key(certificate)))
+    scheme = scheme_for_key(certs.public_key(certificate))
+    return scheme.signing_hash if scheme is not None else "sha256"
