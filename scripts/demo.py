@@ -27,7 +27,7 @@ the record printed.
 
 Nothing waits for a deadline: the sessions' deadlines are an hour away, and
 the commands after the submissions run with their clock moved past the
-opening time by faketime (as the end-to-end tests do).
+opening time by libfaketime (as the end-to-end tests do).
 
 With ``--hold`` (``bash scripts/demo.sh --hold``) the remote opening's service
 keeps running at the end, its hall page showing the record, until Enter is
@@ -93,7 +93,7 @@ def show(path: Path) -> str:
 
 
 def bidcrypt(*args: str | Path, env: dict[str, str], expect: int = 0, offset: float = 0.0) -> str:
-    """Run one bidcrypt command (its clock moved *offset* s by faketime), echoing it; stop the demo if it
+    """Run one bidcrypt command (its clock moved *offset* s by libfaketime), echoing it; stop the demo if it
     fails unexpectedly."""
     return Commands(env, offset)(*args, expect=expect)
 
@@ -415,7 +415,7 @@ def main() -> int:
     bidcrypt("opening", "open", session, "--key", "pkcs11:token=authority", env=env, expect=61)
 
     late = (opening_time - dt.datetime.now(dt.UTC)).total_seconds() + 1
-    print(f"# from here each command runs with its clock moved {late:+.0f} s by faketime: the deadline and")
+    print(f"# from here each command runs with its clock moved {late:+.0f} s (libfaketime): the deadline and")
     print("# the opening time have passed, and the demo need not wait an hour")
     print("# a package arriving after the deadline is refused:")
     bidcrypt("opening", "submit", session, reencrypted, env=env, expect=60, offset=late)

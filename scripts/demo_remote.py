@@ -17,7 +17,7 @@ After the local opening, the same three bidders bid in a second tender whose ope
   SIGTERM and the demo checks that nothing of it is left running.
 
 Nothing waits for the deadline: the session's deadline is an hour away, and every command after the
-submissions (the service too) runs with its clock moved past the opening time by ``faketime``, as
+submissions (the service too) runs with its clock moved past the opening time by libfaketime, as
 the end-to-end test in ``tests/remote/test_service_e2e.py`` does.
 """
 
@@ -71,25 +71,32 @@ def show(path: Path) -> str:
 
 @dataclass
 class Commands:
-    """Runs bidcrypt commands in *env*, echoing them, with the clock moved by *offset* s (faketime)."""
+    """Runs bidcrypt commands in *env*, echoing them, with the clock moved by *offset* s (libfaketime)."""
 
     env: dict[str, str]
     offset: float = 0.0
 
     def argv(self, *args: str | Path) -> list[str]:
-        clock = []
-        if self.offset:
-            faketime = shutil.which("faketime")
-            if faketime is None:
-                raise SystemExit("demo: faketime is missing; scripts/setup.sh installs it")
-            clock = [faketime, "-f", f"{self.offset:+.3f}"]
-        return [*clock, sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
+        return [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
+
+    def environment(self) -> dict[str, str]:
+        """*env*, with libfaketime preloaded when the clock is moved.
+
+        The library is preloaded as the ``faketime`` wrapper does it, without the wrapper: a
+        killed wrapper leaves a semaphore named by its pid, and a later one with that pid fails.
+        """
+        if not self.offset:
+            return self.env
+        if shutil.which("faketime") is None:
+            raise SystemExit("demo: faketime is missing; scripts/setup.sh installs it")
+        library = "/usr/$LIB/faketime/libfaketime.so.1"  # $LIB: the loader's own library folder
+        return {**self.env, "LD_PRELOAD": library, "FAKETIME": f"{self.offset:+.3f}"}
 
     def __call__(self, *args: str | Path, expect: int = 0, quiet: bool = False) -> str:
         words = [show(a) if isinstance(a, Path) else a for a in args]
         print("$ bidcrypt " + " ".join(shlex.quote(w) for w in words), flush=True)
         result = subprocess.run(
-            self.argv(*args), env=self.env, text=True, capture_output=True, check=False, cwd=ROOT
+            self.argv(*args), env=self.environment(), text=True, capture_output=True, check=False, cwd=ROOT
         )
         if not quiet:
             sys.stdout.write(result.stdout)
@@ -155,11 +162,11 @@ class Service:
             flush=True,
         )
         with log.open("w") as output:
-            self.process = subprocess.Popen(  # its own process group: faketime's child goes with it
+            self.process = subprocess.Popen(  # its own process group: its children go with it
                 argv,
                 stdout=output,
                 stderr=subprocess.STDOUT,
-                env=commands.env,
+                env=commands.environment(),
                 cwd=ROOT,
                 start_new_session=True,
             )
@@ -183,24 +190,25 @@ class Service:
 
     def stop(self) -> int:
         """SIGTERM to the service (a graceful shutdown); its exit status. Nothing of it is left running."""
-        wrapper = self.process.pid
+        group = self.process.pid
         if self.process.poll() is None:
-            children = Path(f"/proc/{wrapper}/task/{wrapper}/children")  # faketime's child is the service
-            targets = children.read_text().split() if children.exists() else []
-            for pid in targets or [str(wrapper)]:
-                os.kill(int(pid), signal.SIGTERM)
+            self.process.terminate()
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                os.killpg(wrapper, signal.SIGKILL)
+                os.killpg(group, signal.SIGKILL)
                 self.process.wait(timeout=30)
+        # libfaketime's semaphore and shared memory, named by the service's pid: a service ended by
+        # a signal leaves them.
+        for leftover in (f"sem.faketime_sem_{group}", f"faketime_shm_{group}"):
+            Path("/dev/shm", leftover).unlink(missing_ok=True)  # noqa: S108 (named by pid, not made)
         for _ in range(300):  # until no process of its group is left
             try:
-                os.killpg(wrapper, 0)
+                os.killpg(group, 0)
             except ProcessLookupError:
                 return int(self.process.returncode)
             time.sleep(0.1)
-        os.killpg(wrapper, signal.SIGKILL)
+        os.killpg(group, signal.SIGKILL)
         return int(self.process.returncode)
 
 
@@ -270,7 +278,7 @@ def remote_opening(
     offset = (deadline - dt.datetime.now(dt.UTC)).total_seconds() + PAST
     late = Commands(dict(env), offset)
     step("R3. The service over TLS (开标大厅): the deadline and the opening time have passed")
-    print(f"# from here every command and the service run with the clock moved {offset:+.0f} s by faketime:")
+    print(f"# from here every command and the service have their clock moved {offset:+.0f} s (libfaketime):")
     print("# past the opening time, so that the demo need not wait an hour")
     cert, key = self_signed_tls(out)
     service = Service(late, session, cert, key, out / "serve.log")

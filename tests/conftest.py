@@ -173,6 +173,18 @@ def run_cli(
     return runner.invoke(main, [str(a) for a in args], env=env, input=input, catch_exceptions=False)
 
 
+def moved_clock(offset: float) -> dict[str, str]:
+    """The environment that moves a process's clock (and its children's) by *offset* seconds.
+
+    libfaketime is preloaded directly, as the ``faketime`` wrapper does, but without the
+    wrapper: a killed wrapper leaves its semaphore in /dev/shm, named by its pid, and a later
+    wrapper that gets the same pid refuses to start ("sem_open: File exists"). The library
+    itself goes on without its shared clock when it finds such a leftover.
+    """
+    require_tool("faketime")  # the package that brings the library
+    return {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "FAKETIME": f"{offset:+.3f}"}
+
+
 def run_bidcrypt(
     *args: str | os.PathLike[str],
     env: dict[str, str] | None = None,
@@ -183,17 +195,15 @@ def run_bidcrypt(
     """Run the installed ``bidcrypt`` command in a subprocess, as a user would.
 
     With *clock_at*, the process sees its system clock start at that moment
-    (libfaketime's ``faketime``): a test moves the clock instead of waiting
+    (libfaketime, :func:`moved_clock`): a test moves the clock instead of waiting
     for a deadline, and bidcrypt has no switch of its own for it.
     """
     full_env = dict(os.environ)
     full_env.update(env or {})
-    clock = []
     if clock_at is not None:
-        offset = (clock_at - dt.datetime.now(dt.UTC)).total_seconds()
-        clock = [require_tool("faketime"), "-f", f"{offset:+.3f}"]
+        full_env.update(moved_clock((clock_at - dt.datetime.now(dt.UTC)).total_seconds()))
     return subprocess.run(
-        [*clock, sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
+        [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]],
         capture_output=True,
         text=True,
         env=full_env,

@@ -50,13 +50,16 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(
         command += ["--pin-env", variable]
     environment = {k: v for k, v in os.environ.items() if k != "BIDCRYPT_PIN"}
     environment.update({variable: pki.pin, MARK: marker})
+    # Each process's environment as last read. A child caught between its fork and its exec still
+    # shows its parent's environment (the opening's own, with the PIN): the next read, after the
+    # exec, replaces it. A child forked and never exec'd keeps it, and the test fails.
     seen: dict[int, list[bytes]] = {}
     with subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as opening:
         while opening.poll() is None:
             for pid in marked_processes(marker):
-                if pid != opening.pid and pid not in seen and (found := _environment_of(pid)) is not None:
+                if pid != opening.pid and (found := _environment_of(pid)) is not None:
                     seen[pid] = found
             time.sleep(0.01)
         _, errors = opening.communicate()

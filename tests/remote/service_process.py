@@ -1,4 +1,4 @@
-"""``bidcrypt serve`` as a real process for the end-to-end tests: TLS made here, its clock moved by faketime.
+"""``bidcrypt serve`` as a real process for the end-to-end tests: TLS made here, its clock moved.
 
 The served process and every command of the test run with their clock
 moved by one offset (libfaketime, as ``run_bidcrypt(clock_at=...)`` does):
@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..conftest import require_tool
+from ..conftest import moved_clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import demo_remote
@@ -47,12 +47,15 @@ class Shifted:
         return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.offset)
 
     def argv(self, *args: object) -> list[str]:
-        """The command line of ``bidcrypt ARGS`` (under faketime unless the offset is zero)."""
-        clock = [require_tool("faketime"), "-f", f"{self.offset:+.3f}"] if self.offset else []
-        return [*clock, sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
+        """The command line of ``bidcrypt ARGS``."""
+        return [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
+
+    def environment(self) -> dict[str, str]:
+        """This process's environment with :attr:`env`, and the clock moved unless the offset is zero."""
+        return {**os.environ, **self.env, **(moved_clock(self.offset) if self.offset else {})}
 
     def run(self, *args: object) -> subprocess.CompletedProcess[str]:
-        environment = {**os.environ, **self.env}
+        environment = self.environment()
         return subprocess.run(self.argv(*args), capture_output=True, text=True, env=environment, timeout=300)
 
     def ok(self, *args: object) -> str:
@@ -92,12 +95,12 @@ class Service:
         )
         self.log = self.session.parent / f"serve-{self.port}-{time.monotonic_ns()}.log"
         with self.log.open("w") as log:
-            self.process = subprocess.Popen(  # its own process group: faketime's child goes with it
+            self.process = subprocess.Popen(  # its own process group: its children go with it
                 argv,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 text=True,
-                env={**os.environ, **self.clock.env},
+                env=self.clock.environment(),
                 start_new_session=True,
             )
         context = ssl.create_default_context(cafile=str(self.cert))
@@ -115,23 +118,27 @@ class Service:
         raise AssertionError("bidcrypt serve did not start")
 
     def kill(self) -> None:
-        """SIGKILL to the service (and faketime's wrapper): no clean-up at all."""
+        """SIGKILL to the service and its process group: no clean-up at all."""
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(timeout=30)
         self._wait_closed()
-        # The killed wrapper leaves its semaphore and shared memory, named by its pid: a later
-        # faketime that gets the same pid would refuse to start ("sem_open: File exists").
-        for leftover in (f"sem.faketime_sem_{self.process.pid}", f"faketime_shm_{self.process.pid}"):
-            Path("/dev/shm", leftover).unlink(missing_ok=True)
+        self._remove_clock_leftovers()
 
     def terminate(self) -> int:
-        """SIGTERM to the service (faketime's child), and the exit status of its graceful shutdown."""
+        """SIGTERM to the service, and the exit status of its graceful shutdown."""
         assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        for child in children or [str(self.process.pid)]:
-            os.kill(int(child), signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        self.process.terminate()
+        status = self.process.wait(timeout=30)
+        self._remove_clock_leftovers()
+        return status
+
+    def _remove_clock_leftovers(self) -> None:
+        """libfaketime names its semaphore and shared memory by the pid of the process that made them
+        (the service) and removes them at a normal exit; a service ended by a signal leaves them."""
+        assert self.process is not None
+        for leftover in (f"sem.faketime_sem_{self.process.pid}", f"faketime_shm_{self.process.pid}"):
+            Path("/dev/shm", leftover).unlink(missing_ok=True)
 
     def _wait_closed(self) -> None:
         """Until nothing listens on the port any more (the killed process is gone)."""
@@ -144,6 +151,8 @@ class Service:
         raise AssertionError("the killed service still listens")
 
     def stop(self) -> None:
+        """SIGKILL to the service, if it still runs (the end of a test)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
+            self._remove_clock_leftovers()
