@@ -7,13 +7,19 @@ with those modules loaded. This module imports nothing heavy, so that the
 command line can start the server before it loads its own commands: the
 two imports then run side by side, on two cores. The server keeps the
 environment it started with, so it is started with the PIN variables out
-of the environment (*withheld*).
+of the environment (*withheld*). It, and multiprocessing's resource
+tracker started with it, ignore SIGHUP: a closed terminal (or a hang-up
+sent to the whole process group) is for the opening's process to act on,
+and the helpers end with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Iterable, Iterator
 from multiprocessing import forkserver, get_all_start_methods, get_context
 from multiprocessing.context import BaseContext
 
@@ -49,10 +55,31 @@ def start_fork_server(withheld: Iterable[str] = ()) -> None:
         return
     taken = {name: os.environ.pop(name) for name in set(withheld) if name in os.environ}
     try:
-        forkserver.ensure_running()
+        with _helpers_ignore_hang_up():
+            forkserver.ensure_running()
     finally:
         for name, value in taken.items():
             os.environ.setdefault(name, value)
+
+
+@contextlib.contextmanager
+def _helpers_ignore_hang_up() -> Iterator[None]:
+    """SIGHUP ignored by the processes started within the block (an ignored signal stays ignored
+    across exec), and not lost for this one: it is blocked meanwhile, so one that comes is
+    delivered, to this process's own handler, after the block. Only the main thread sets handlers."""
+    hang_up = getattr(signal, "SIGHUP", None)
+    if hang_up is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {hang_up})
+    try:
+        previous = signal.signal(hang_up, signal.SIG_IGN)
+        try:
+            yield
+        finally:
+            signal.signal(hang_up, previous)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 __all__ = ["WORKER_MODULES", "start_fork_server", "worker_context"]

@@ -13,6 +13,7 @@ FIXED = {
     0: "success (for `doctor`: healthy)",
     2: "wrong command-line usage",
     70: "internal error: a bug in bidcrypt (run it again as `bidcrypt -v ...` for the traceback)",
+    129: "hung up (SIGHUP: the terminal was closed): cleaned up as after Ctrl-C",
     130: "interrupted (Ctrl-C); nothing partial is left",
     143: "terminated (SIGTERM, the default `kill`): cleaned up as after Ctrl-C",
 }

@@ -32,6 +32,10 @@ R = TypeVar("R")
 INTERRUPTED = 130
 #: The exit code after SIGTERM (128 + SIGTERM): the same clean-up as Ctrl-C, then this code.
 TERMINATED = 143
+#: The exit code after SIGHUP (128 + SIGHUP: the terminal was closed): the same clean-up, then this code.
+HUNG_UP = 129
+#: SIGHUP where the platform has it (not on Windows).
+_SIGHUP: int | None = getattr(signal, "SIGHUP", None)
 #: PINs taken out of the environment for the command that runs: variable name -> value.
 _WITHHELD: dict[str, str] = {}
 #: Set (to anything) to be verbose, as ``-v`` does: tracebacks of internal errors, libraries' log records.
@@ -60,28 +64,48 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the program is, so that every clean-up runs as it does for Ctrl-C."""
 
 
+class HungUp(KeyboardInterrupt):
+    """SIGHUP (the terminal was closed), raised where the program is, so that every clean-up runs."""
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     # A second SIGTERM, during the clean-up, ends the process at once (as SIGKILL would).
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     raise Terminated
 
 
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (a KeyboardInterrupt) in the main thread.
+def _hang_up(signum: int, frame: FrameType | None) -> None:
+    # A closed terminal often sends two (the shell passes its own on, the kernel sends one to the
+    # foreground group): a second one must not cut the clean-up short, so it is ignored.
+    signal.signal(signum, signal.SIG_IGN)
+    raise HungUp
 
-    So ``kill`` cleans up like Ctrl-C: temporary files, plaintext and
-    staging folders are removed by the code that made them. The previous
-    handler is put back after the block.
+
+@contextlib.contextmanager
+def stop_signals_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise a KeyboardInterrupt in the main thread.
+
+    So ``kill`` (:class:`Terminated`), and a terminal closed under a running
+    command (:class:`HungUp`), clean up like Ctrl-C: temporary files,
+    plaintext and staging folders are removed by the code that made them.
+    The previous handlers are put back after the block.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    handlers = {signal.SIGTERM: _terminate} | ({_SIGHUP: _hang_up} if _SIGHUP is not None else {})
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _tell(message: str) -> None:
+    """*message* on stderr, unless the terminal it goes to is gone (after SIGHUP writing fails: EIO)."""
+    with contextlib.suppress(OSError):
+        click.echo(message, err=True)
 
 
 def report_error(error: BidcryptError) -> None:
@@ -106,14 +130,15 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 
     An unexpected exception is a bug: it prints a one-line summary (the full
     traceback only with ``-v``, or ``BIDCRYPT_DEBUG=1``) and exits with the internal-error code.
-    Ctrl-C exits with :data:`INTERRUPTED` (130) and SIGTERM with
-    :data:`TERMINATED` (143), both after the same clean-up.
+    Ctrl-C exits with :data:`INTERRUPTED` (130), SIGTERM with
+    :data:`TERMINATED` (143) and SIGHUP with :data:`HUNG_UP` (129), all
+    after the same clean-up.
     """
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
-            with sigterm_as_interrupt():
+            with stop_signals_as_interrupt():
                 return command(*args, **kwargs)
         except BidcryptError as error:
             report_error(error)
@@ -121,10 +146,13 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except Terminated:
-            click.echo(pick("terminated", "已终止"), err=True)
+            _tell(pick("terminated", "已终止"))
             sys.exit(TERMINATED)
+        except HungUp:
+            _tell(pick("hung up: the terminal was closed", "终端已关闭，已停止"))
+            sys.exit(HUNG_UP)
         except KeyboardInterrupt:
-            click.echo(pick("interrupted", "已中断"), err=True)
+            _tell(pick("interrupted", "已中断"))
             sys.exit(INTERRUPTED)
         except Exception as exc:
             if verbose():

@@ -18,6 +18,7 @@ from bidcrypt.cli.common import (
     print_json,
 )
 from bidcrypt.cli.opening_create import create, profile_command
+from bidcrypt.cli.progress import terminal_bar
 from bidcrypt.clock import Clock, TsaClock
 from bidcrypt.i18n import pick
 from bidcrypt.opening import (
@@ -205,7 +206,7 @@ def open_command(
         if bar is None:
             label = pick("opening on the UKey (slow)", "在 U-KEY 内解密中（较慢）") if step.on_token else None
             label = label or pick("opening", "解密中")
-            bar = click.progressbar(length=step.total, label=label, file=sys.stderr)
+            bar = terminal_bar(step.total, label)
             bar.__enter__()
         bar.length = step.total  # less, once a bid read later turns out not for this key
         bar.update(1)

@@ -5,11 +5,47 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, TextIO, cast
 
 import click
 
 from bidcrypt.files import ByteProgress
+
+
+class _TerminalStream:
+    """stderr for a progress bar: once its terminal is gone, the bar stops drawing, quietly.
+
+    After the terminal closes (SIGHUP) every write to it fails with EIO. The
+    bar's last words (showing the cursor again) come while the command cleans
+    up after the hang-up, and must not turn that into an internal error.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                return self._stream.write(text)
+            except OSError:
+                self._gone = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except OSError:
+                self._gone = True
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+
+def terminal_bar(length: int, label: str | None) -> Any:
+    """A click progress bar of *length* steps on stderr (a terminal), that a closed terminal cannot break."""
+    return click.progressbar(length=length, label=label, file=cast(TextIO, _TerminalStream(sys.stderr)))
 
 
 def bar_wanted(as_json: bool = False) -> bool:
@@ -37,7 +73,7 @@ def byte_progress(label: str, *, as_json: bool = False) -> Iterator[ByteProgress
         if total is None:
             return
         if bar is None:
-            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar = terminal_bar(total, label)
             bar.__enter__()
         bar.length = total
         bar.update(done - shown)

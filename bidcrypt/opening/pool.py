@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from bidcrypt._fork_server import worker_context
 from bidcrypt.errors import BidcryptError
 from bidcrypt.opening.disk import remove_path
-from bidcrypt.opening.worker import Job, Result, idle, start_worker, synced, work
+from bidcrypt.opening.worker import Job, Result, StopFlag, idle, start_worker, synced, work
 
 
 class BatchRecorder(Protocol):
@@ -61,7 +61,7 @@ class WorkerPool:
     def __init__(self, batch: BatchRecorder) -> None:
         self.batch = batch
         self.context = worker_context()
-        self.stop = self.context.Event()
+        self.stop = StopFlag(self.context)
         self.suspects: deque[Job] = deque()
         #: Opened bids whose files are being synced, before they are recorded.
         self.syncing: dict[Future[Result], Job] = {}
@@ -190,7 +190,7 @@ class OpeningProcesses:
     def __init__(self, count: int) -> None:
         self.count = max(1, count)
         self.context = worker_context()
-        self.stop = self.context.Event()
+        self.stop = StopFlag(self.context)
         self._guard = threading.Lock()
         self._pool = self._new()
 

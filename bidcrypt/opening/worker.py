@@ -33,6 +33,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, cast
 
@@ -47,7 +48,7 @@ from bidcrypt.quiet import quiet_library_logs
 from bidcrypt.trust import TrustStore, ValidationCache
 
 #: How often the watcher thread looks at the parent and the stop signal, in seconds.
-_WATCH_INTERVAL = 0.25
+_WATCH_INTERVAL = 0.1
 #: Failures to write that come from the machine, not from what a bid contains: they stop the batch.
 MACHINE_ERRNOS = frozenset(
     {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOMEM}
@@ -277,24 +278,48 @@ def _machine_output_error(error: OutputError) -> bool:
 # --- the life of a worker process ---------------------------------------------------------------
 
 
-def start_worker(stop: Any) -> None:
+class StopFlag:
+    """The batch's stop signal to its workers: one byte of shared memory that the batch raises.
+
+    Not a ``multiprocessing`` event: ``Event.set()`` waits for every process
+    waiting on the event to wake, and waits forever for one that died while
+    it waited (a crash, the out-of-memory killer, a signal sent to the whole
+    process group). Raising a byte cannot block.
+    """
+
+    def __init__(self, context: BaseContext) -> None:
+        self._raised = context.RawValue(ctypes.c_bool, False)
+
+    def set(self) -> None:
+        """Tell the workers to exit now."""
+        self._raised.value = True
+
+    def is_set(self) -> bool:
+        """True once :meth:`set` was called, in any process."""
+        return bool(self._raised.value)
+
+
+def start_worker(stop: StopFlag) -> None:
     """Initialise a worker process: quiet logs, die with the parent, exit when *stop* is set.
 
-    *stop* is a ``multiprocessing`` event of the batch, set when the batch
-    is interrupted (Ctrl-C, SIGTERM): the workers then exit at once instead
-    of finishing their bids.
+    *stop* is raised when the batch is interrupted (Ctrl-C, SIGTERM, a
+    closed terminal): the workers then exit at once instead of finishing
+    their bids. Those signals, sent to the whole process group as a
+    terminal or a service manager does, are the parent's to act on: a
+    worker ignores them.
     """
     quiet_library_logs()
     from bidcrypt.seal import async_verify_seals  # noqa: F401 - loaded now (pyHanko), not in the first bid
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; a terminal Ctrl-C reaches all
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):  # SIGHUP: not on Windows
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     _die_with_parent()
     parent = multiprocessing.parent_process()
 
     def watch() -> None:
-        while not stop.wait(_WATCH_INTERVAL):
-            if parent is not None and not parent.is_alive():
-                break
+        while not stop.is_set() and (parent is None or parent.is_alive()):
+            time.sleep(_WATCH_INTERVAL)
         os._exit(1)
 
     threading.Thread(target=watch, name="bidcrypt-parent-watch", daemon=True).start()

@@ -9,6 +9,7 @@ outlive the command.
 from __future__ import annotations
 
 import os
+import pty
 import random
 import shutil
 import signal
@@ -166,6 +167,18 @@ def big_template(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     return _template(pki, tmp_path_factory.mktemp("big"), 8 << 20, ("bidder-a", "bidder-b", "bidder-c"))
 
 
+def _assert_stopped_cleanly(pki: Pki, session: Path, marker: str) -> None:
+    """After a polite stop: no process, no run folder, ledger and disk agree; a new run finishes."""
+    assert wait_for_no_processes(marker) == []
+    assert not [p for p in (session / "opened").iterdir() if p.name.startswith(".")]  # no run folder
+    assert_ledger_and_folder_agree(session, expect_all_opened=False)
+    finish = subprocess.run(
+        _command(pki, session), env=_environment(pki, marker), capture_output=True, check=False
+    )
+    assert finish.returncode == 0
+    assert_ledger_and_folder_agree(session, expect_all_opened=True)
+
+
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
 def test_sigterm_and_ctrl_c_during_open_leave_nothing(
     pki: Pki, tmp_path: Path, big_template: Path, stop: signal.Signals
@@ -184,11 +197,44 @@ def test_sigterm_and_ctrl_c_during_open_leave_nothing(
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == (143 if stop == signal.SIGTERM else 130), stderr
     assert b"Traceback" not in stderr
-    assert wait_for_no_processes(marker) == []
-    assert not [p for p in (session / "opened").iterdir() if p.name.startswith(".")]  # no run folder
-    assert_ledger_and_folder_agree(session, expect_all_opened=False)
-    finish = subprocess.run(
-        _command(pki, session), env=_environment(pki, marker), capture_output=True, check=False
-    )
-    assert finish.returncode == 0
-    assert_ledger_and_folder_agree(session, expect_all_opened=True)
+    _assert_stopped_cleanly(pki, session, marker)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups, terminals and SIGHUP are POSIX")
+@pytest.mark.parametrize(
+    ("stop", "code"), [(signal.SIGHUP, 129), (signal.SIGTERM, 143)], ids=["terminal-closed", "group-sigterm"]
+)
+def test_a_signal_to_the_whole_group_during_open_leaves_nothing(
+    pki: Pki, tmp_path: Path, big_template: Path, stop: signal.Signals, code: int
+) -> None:
+    """The opening runs on a terminal, its progress bar drawn there, and the signal goes to the whole
+    process group: the command, its workers, the fork server, the resource tracker.
+
+    SIGHUP is a closed terminal: the shell passes it to the group, and every
+    write to the terminal fails from then on. SIGTERM to the group is what a
+    service manager sends. Either way: the exit code, no plaintext, no
+    process; a new run finishes.
+    """
+    session = tmp_path / "s"
+    shutil.copytree(big_template, session)
+    marker = uuid.uuid4().hex
+    master, slave = pty.openpty()
+    process = subprocess.Popen(
+        _command(pki, session, workers=1), env=_environment(pki, marker), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=slave, start_new_session=True,
+    )  # fmt: skip
+    os.close(slave)
+    try:
+        _wait_for_outcomes(session, 1, process)
+        assert process.poll() is None, "the run ended before it could be stopped"
+        assert b"%" in os.read(master, 65536)  # the bar is on the terminal
+        if stop == signal.SIGHUP:
+            os.close(master)  # the terminal is gone
+            master = -1
+        os.killpg(process.pid, stop)
+        process.communicate(timeout=60)
+    finally:
+        if master != -1:
+            os.close(master)
+    assert process.returncode == code
+    _assert_stopped_cleanly(pki, session, marker)

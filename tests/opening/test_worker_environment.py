@@ -9,6 +9,7 @@ must every worker forked from it.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +28,16 @@ def _environment_of(pid: int) -> list[bytes] | None:
         return (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
     except OSError:
         return None
+
+
+def _ignores_hang_up(pid: int) -> bool | None:
+    """Whether the process ignores SIGHUP (its ``SigIgn`` mask in /proc), None when it is gone."""
+    try:
+        status = (Path("/proc") / str(pid) / "status").read_text()
+    except OSError:
+        return None
+    (mask,) = [line.split()[1] for line in status.splitlines() if line.startswith("SigIgn:")]
+    return bool(int(mask, 16) >> (signal.SIGHUP - 1) & 1)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +65,7 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(
     # shows its parent's environment (the opening's own, with the PIN): the next read, after the
     # exec, replaces it. A child forked and never exec'd keeps it, and the test fails.
     seen: dict[int, list[bytes]] = {}
+    hang_up: dict[int, bool | None] = {}  # and whether it ignores SIGHUP (a closed terminal is the opening's)
     with subprocess.Popen(
         command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as opening:
@@ -61,6 +73,7 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(
             for pid in marked_processes(marker):
                 if pid != opening.pid and (found := _environment_of(pid)) is not None:
                     seen[pid] = found
+                    hang_up[pid] = _ignores_hang_up(pid)
             time.sleep(0.01)
         _, errors = opening.communicate()
     assert opening.returncode == 0, errors.decode()
@@ -68,4 +81,5 @@ def test_no_process_of_the_opening_has_the_pin_in_its_environment(
     pin, name = f"{variable}={pki.pin}".encode(), f"{variable}=".encode()
     assert not [pid for pid, found in seen.items() if any(v.startswith(name) for v in found)]
     assert all(pin not in found for found in seen.values())
+    assert False not in hang_up.values()  # the fork server, the resource tracker, the workers
     assert not wait_for_no_processes(marker)
