@@ -45,6 +45,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from moved_clock import moved_clock, remove_leftovers
 
 from bidcrypt.package import read_profile
 
@@ -80,17 +81,12 @@ class Commands:
         return [sys.executable, "-m", "bidcrypt", *[str(a) for a in args]]
 
     def environment(self) -> dict[str, str]:
-        """*env*, with libfaketime preloaded when the clock is moved.
-
-        The library is preloaded as the ``faketime`` wrapper does it, without the wrapper: a
-        killed wrapper leaves a semaphore named by its pid, and a later one with that pid fails.
-        """
+        """*env*, with the clock moved when there is an offset (libfaketime: ``moved_clock.py``)."""
         if not self.offset:
             return self.env
         if shutil.which("faketime") is None:
             raise SystemExit("demo: faketime is missing; scripts/setup.sh installs it")
-        library = "/usr/$LIB/faketime/libfaketime.so.1"  # $LIB: the loader's own library folder
-        return {**self.env, "LD_PRELOAD": library, "FAKETIME": f"{self.offset:+.3f}"}
+        return {**self.env, **moved_clock(self.offset)}
 
     def __call__(self, *args: str | Path, expect: int = 0, quiet: bool = False) -> str:
         words = [show(a) if isinstance(a, Path) else a for a in args]
@@ -198,10 +194,7 @@ class Service:
             except subprocess.TimeoutExpired:
                 os.killpg(group, signal.SIGKILL)
                 self.process.wait(timeout=30)
-        # libfaketime's semaphore and shared memory, named by the service's pid: a service ended by
-        # a signal leaves them.
-        for leftover in (f"sem.faketime_sem_{group}", f"faketime_shm_{group}"):
-            Path("/dev/shm", leftover).unlink(missing_ok=True)  # noqa: S108 (named by pid, not made)
+        remove_leftovers(group)  # libfaketime's, which a service ended by a signal leaves
         for _ in range(300):  # until no process of its group is left
             try:
                 os.killpg(group, 0)

@@ -41,6 +41,9 @@ SOFTHSM_MODULE = "/usr/lib/softhsm/libsofthsm2.so"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 sys.path.insert(0, str(FIXTURES))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import moved_clock as clock_shift  # noqa: E402
 
 from tests.skf import softskf as softskf_api  # noqa: E402
 from tests.skf.softskf import SoftSkf  # noqa: E402
@@ -174,15 +177,10 @@ def run_cli(
 
 
 def moved_clock(offset: float) -> dict[str, str]:
-    """The environment that moves a process's clock (and its children's) by *offset* seconds.
-
-    libfaketime is preloaded directly, as the ``faketime`` wrapper does, but without the
-    wrapper: a killed wrapper leaves its semaphore in /dev/shm, named by its pid, and a later
-    wrapper that gets the same pid refuses to start ("sem_open: File exists"). The library
-    itself goes on without its shared clock when it finds such a leftover.
-    """
+    """The environment that moves a process's clock (and its children's) by *offset* seconds
+    (libfaketime preloaded: ``scripts/moved_clock.py``)."""
     require_tool("faketime")  # the package that brings the library
-    return {"LD_PRELOAD": "/usr/$LIB/faketime/libfaketime.so.1", "FAKETIME": f"{offset:+.3f}"}
+    return clock_shift.moved_clock(offset)
 
 
 def run_bidcrypt(

@@ -22,6 +22,7 @@ from ..conftest import moved_clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import demo_remote
+import moved_clock as moved_clock_script
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -137,8 +138,7 @@ class Service:
         """libfaketime names its semaphore and shared memory by the pid of the process that made them
         (the service) and removes them at a normal exit; a service ended by a signal leaves them."""
         assert self.process is not None
-        for leftover in (f"sem.faketime_sem_{self.process.pid}", f"faketime_shm_{self.process.pid}"):
-            Path("/dev/shm", leftover).unlink(missing_ok=True)
+        moved_clock_script.remove_leftovers(self.process.pid)
 
     def _wait_closed(self) -> None:
         """Until nothing listens on the port any more (the killed process is gone)."""
